@@ -1,0 +1,43 @@
+"""`prism` command line: one small function per command in the area modules; no logic here.
+
+Bad input (`InputError`) prints one line and exits 2 with no traceback; anything else exits 1.
+Set PRISM_DEBUG=1 to see tracebacks of internal failures.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from prism.cli.app import app, err_console
+from prism.errors import InputError
+
+# Area modules register their commands on `app` when imported.
+from prism.cli import data_cmds, model_cmds, loop_cmds, report_cmds  # noqa: E402,F401
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except InputError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors carry their own exit code
+        code = getattr(exc, "exit_code", None)
+        if code is not None and hasattr(exc, "show"):
+            exc.show()
+            sys.exit(code)
+        if os.environ.get("PRISM_DEBUG"):
+            raise
+        err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}", highlight=False,
+                          soft_wrap=True)
+        sys.exit(1)
+    sys.exit(0)

@@ -1,0 +1,3 @@
+"""data commands."""
+
+from prism.cli.app import app, console, WorkdirOpt  # noqa: F401

@@ -1,0 +1,3 @@
+"""model commands."""
+
+from prism.cli.app import app, console, WorkdirOpt  # noqa: F401

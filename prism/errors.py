@@ -1,0 +1,23 @@
+"""Error types that map to the CLI's exit codes.
+
+`InputError` is the user's data or settings being wrong: the CLI prints its one-line message and exits 2,
+no traceback. Anything else is an internal failure (exit 1).
+"""
+
+
+class InputError(Exception):
+    """Bad input: a file, column, value or setting the user can fix. Exit code 2."""
+
+
+class MissingExtraError(InputError):
+    """An optional dependency is not installed; the message carries the exact pip command."""
+
+    def __init__(self, feature: str, packages: str, extra: str):
+        super().__init__(
+            f"{feature} needs optional packages: run `pip install 'prism-mmm[{extra}]'` "
+            f"(or `pip install {packages}`)"
+        )
+
+
+class LockedError(InputError):
+    """Another Prism loop holds the workspace lock."""
