@@ -1,0 +1,3 @@
+"""Claude-session commands (init)."""
+
+from prism.cli.app import app, console, WorkdirOpt  # noqa: F401
