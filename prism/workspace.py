@@ -155,10 +155,13 @@ def read_model(path: Path, model: type[M]) -> M:
         return model.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or "(root)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if not err["loc"]:
+            raise InputError(f"{path}: {msg}") from None
+        key = ".".join(str(p) for p in err["loc"])
         value = err.get("input")
         shown = "" if isinstance(value, (dict, list)) else f" (got {value!r})"
-        raise InputError(f"{path}: key '{key}': {err['msg']}{shown}") from None
+        raise InputError(f"{path}: key '{key}': {msg}{shown}") from None
 
 
 @contextmanager
