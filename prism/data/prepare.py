@@ -1,0 +1,361 @@
+"""Turn a raw table into the one clean weekly table every model uses.
+
+Steps: check the named columns exist → pick or aggregate the entity → parse dates → make the value columns
+numeric → detect the frequency → sum daily or transaction rows into weeks → report gaps → drop channels
+with no spend → refuse data no model can learn from. Every refusal is an `InputError` naming the column,
+row (data rows counted from 1, header excluded) or value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from prism.data.sources import RawTable, SourceSpec, load_source
+from prism.errors import InputError
+from prism.schemas import Config, DataConfig
+
+MIN_WEEKS = 20
+RECOMMENDED_WEEKS = 52
+MAX_KPI_MISSING_SHARE = 0.10
+TRANSACTION_ROWS_PER_DATE = 1.5  # more rows than this per date (and entity) = transaction-level data
+DAILY_MAX_STEP_DAYS = 1.0
+WEEKLY_STEP_DAYS = 7
+DAYS_PER_WEEK = 7
+MAX_LISTED = 5
+ANCHORS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+
+
+@dataclass
+class Prepared:
+    """The weekly table plus what preparing it found, for the profile and the CLI summary."""
+
+    frame: pd.DataFrame
+    channels: list[str]
+    dropped_channels: list[str]
+    frequency: str
+    rows: int
+    entities: list[str] = field(default_factory=list)
+    gaps: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def load_weekly(cfg: Config, base_dir: Path) -> pd.DataFrame:
+    """The clean weekly table for `cfg` (date, KPI, channels, controls); raises InputError."""
+    return prepare_config(cfg, base_dir)[1].frame
+
+
+def prepare_config(cfg: Config, base_dir: Path) -> tuple[RawTable, Prepared]:
+    """Load and prepare the data config.json names; relative paths resolve against `base_dir`.
+
+    A channel named in config.json that has no spend at all is an error here (not a silent drop), because
+    the models must fit exactly the channels config.json lists.
+    """
+    raw = load_source(SourceSpec.from_config(cfg.data), Path(base_dir))
+    prepared = prepare(raw, cfg.data)
+    if prepared.dropped_channels:
+        raise InputError(f"{raw.name}: channel(s) {', '.join(prepared.dropped_channels)} in config.json "
+                         f"data.channels have zero spend in every week; remove them from data.channels")
+    return raw, prepared
+
+
+def frame_hash(frame: pd.DataFrame) -> str:
+    """Stable short hash of a weekly table: same columns and values → same hash (results.data_hash)."""
+    values = pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
+    digest = hashlib.sha256("|".join(map(str, frame.columns)).encode() + values)
+    return digest.hexdigest()[:16]
+
+
+def prepare(raw: RawTable, data: DataConfig) -> Prepared:
+    """Raw rows → clean weekly table per `data` (roles, entity choice, anchor, gap filling)."""
+    name = raw.name
+    _require_columns(raw, data)
+    frame, entities = _select_entity(raw.frame, data, name)
+    warnings = list(raw.notes)
+    dates = parse_dates(frame[data.date_column], data.date_column, name)
+    values = _numeric_values(frame, data, name)
+    _check_negative_spend(values, data.channels, name)
+    _check_kpi_missing(values[data.kpi], data.kpi, name)
+    warnings += _fill_missing_spend(values, data.channels)
+    keys = frame[data.entity_column].astype(str) if data.entity_column and data.aggregate_entities else None
+    frequency = detect_frequency(dates, keys, name)
+    if frequency == "weekly":
+        weekly = _weekly_as_is(dates, values, data, keys, name)
+    else:
+        weekly, note = _to_weeks(dates, values, data, frequency)
+        warnings += note
+    weekly, gaps, gap_notes = _handle_gaps(weekly, data)
+    warnings += gap_notes
+    warnings += _interpolate(weekly, [data.kpi, *data.controls])
+    _check_length_and_kpi(weekly, data, name, warnings)
+    channels, dropped = _drop_zero_channels(weekly, data.channels, warnings, name)
+    out = weekly.reset_index().rename(columns={"index": data.date_column, "week": data.date_column})
+    out = out[[data.date_column, data.kpi, *channels, *data.controls]]
+    return Prepared(frame=out, channels=channels, dropped_channels=dropped, frequency=frequency, rows=len(frame),
+                    entities=entities, gaps=gaps, warnings=warnings)
+
+
+# ---------------------------------------------------------------------------------------- columns
+
+
+def _require_columns(raw: RawTable, data: DataConfig) -> None:
+    wanted = [("data.date_column", data.date_column), ("data.kpi", data.kpi)]
+    wanted += [("data.channels", c) for c in data.channels] + [("data.controls", c) for c in data.controls]
+    if data.entity_column:
+        wanted.append(("data.entity_column", data.entity_column))
+    present = set(raw.frame.columns)
+    for key, col in wanted:
+        if col not in present:
+            raise InputError(f"{raw.name}: column '{col}' ({key}) not found; columns are "
+                             f"{', '.join(map(str, raw.frame.columns))}")
+
+
+def _select_entity(frame: pd.DataFrame, data: DataConfig, name: str) -> tuple[pd.DataFrame, list[str]]:
+    """Keep one entity, or all when aggregating; several entities without a choice is an error."""
+    if not data.entity_column:
+        if data.entity is not None:
+            raise InputError(f"{name}: data.entity='{data.entity}' given but no entity column is set "
+                             f"(pass --entity-column COLUMN)")
+        return frame, []
+    labels = frame[data.entity_column].astype(str)
+    entities = sorted(labels.unique())
+    if data.entity is not None:
+        if data.entity not in entities:
+            raise InputError(f"{name}: entity '{data.entity}' not found in column '{data.entity_column}'; "
+                             f"entities are {_listed(entities)}")
+        return frame[labels == data.entity], entities
+    if len(entities) > 1 and not data.aggregate_entities:
+        raise InputError(f"{name}: column '{data.entity_column}' holds {len(entities)} entities "
+                         f"({_listed(entities)}); pass --entity VALUE to model one or --aggregate to sum them")
+    return frame, entities
+
+
+def parse_dates(column: pd.Series, col: str, name: str) -> pd.Series:
+    """Datetimes from a column; month-first and day-first text are both tried, a bad value is named."""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        parsed = column
+    else:
+        text = column.astype("string").str.strip()
+        parsed = _to_datetime(text, dayfirst=False)
+        if parsed.isna().sum() > text.isna().sum():
+            alt = _to_datetime(text, dayfirst=True)
+            if alt.isna().sum() < parsed.isna().sum():
+                parsed = alt
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):  # one time line: drop the zone after converting to UTC
+        parsed = parsed.dt.tz_convert(None)
+    bad = parsed.isna()
+    if bad.any():
+        row = bad.to_numpy().nonzero()[0][0]
+        value = column.iloc[row]
+        what = "is empty" if pd.isna(value) else f"value {value!r} is not a date"
+        raise InputError(f"{name}: date column '{col}' row {_row(column, row)}: {what} "
+                         f"({int(bad.sum())} unparseable)")
+    return parsed
+
+
+def _to_datetime(text: pd.Series, dayfirst: bool) -> pd.Series:
+    try:
+        return pd.to_datetime(text, errors="coerce", dayfirst=dayfirst)
+    except (ValueError, TypeError):  # mixed formats the inferred format cannot cover
+        return pd.to_datetime(text, errors="coerce", dayfirst=dayfirst, format="mixed")
+
+
+def _numeric_values(frame: pd.DataFrame, data: DataConfig, name: str) -> pd.DataFrame:
+    """KPI, channels and controls as floats; text that is not a number is named with its row."""
+    cols = [data.kpi, *data.channels, *data.controls]
+    out = {}
+    for col in dict.fromkeys(cols):
+        raw = frame[col]
+        if pd.api.types.is_bool_dtype(raw) or pd.api.types.is_numeric_dtype(raw):
+            out[col] = raw.astype(float)
+            continue
+        num = pd.to_numeric(raw, errors="coerce")
+        bad = num.isna() & raw.notna() & (raw.astype("string").str.strip() != "")
+        if bad.any():
+            i = bad.to_numpy().nonzero()[0][0]
+            raise InputError(f"{name}: column '{col}' row {_row(raw, i)}: value {raw.iloc[i]!r} is not a number "
+                             f"({int(bad.sum())} non-numeric values)")
+        out[col] = num.astype(float)
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _check_negative_spend(values: pd.DataFrame, channels: list[str], name: str) -> None:
+    for ch in channels:
+        neg = (values[ch] < 0).to_numpy()
+        if neg.any():
+            rows = [_row(values, i) for i in neg.nonzero()[0]]
+            raise InputError(f"{name}: channel '{ch}' has negative spend in {len(rows)} row(s): rows "
+                             f"{_listed(rows)}")
+
+
+def _check_kpi_missing(kpi: pd.Series, col: str, name: str) -> None:
+    share = float(kpi.isna().mean())
+    if share > MAX_KPI_MISSING_SHARE:
+        rows = [_row(kpi, i) for i in kpi.isna().to_numpy().nonzero()[0]]
+        raise InputError(f"{name}: KPI column '{col}' is missing in {share:.0%} of rows (more than "
+                         f"{MAX_KPI_MISSING_SHARE:.0%} allowed): rows {_listed(rows)}")
+
+
+def _fill_missing_spend(values: pd.DataFrame, channels: list[str]) -> list[str]:
+    notes = []
+    for ch in channels:
+        n = int(values[ch].isna().sum())
+        if n:
+            values[ch] = values[ch].fillna(0.0)
+            notes.append(f"channel '{ch}': {n} empty value(s) read as zero spend")
+    return notes
+
+
+# -------------------------------------------------------------------------------------- frequency
+
+
+def detect_frequency(dates: pd.Series, keys: pd.Series | None, name: str) -> str:
+    """'weekly', 'daily' or 'transaction' (several rows per day or time stamps); else an error."""
+    frame = pd.DataFrame({"d": dates.to_numpy(), "k": keys.to_numpy() if keys is not None else ""})
+    unique_dates = np.sort(frame["d"].unique())
+    step = _median_step_days(unique_dates)
+    has_time = bool((dates != dates.dt.normalize()).any())
+    rows_per_date = len(frame) / max(1, len(frame.drop_duplicates()))
+    if step <= DAILY_MAX_STEP_DAYS and (has_time or rows_per_date >= TRANSACTION_ROWS_PER_DATE):
+        return "transaction"
+    _check_duplicates(frame, dates, name)
+    if step <= DAILY_MAX_STEP_DAYS:
+        return "daily"
+    if step == WEEKLY_STEP_DAYS:
+        return "weekly"
+    raise InputError(f"{name}: dates are {step:g} days apart (median); Prism needs weekly, daily or "
+                     f"transaction-level data")
+
+
+def _median_step_days(unique_dates: np.ndarray) -> float:
+    if len(unique_dates) < 2:
+        return 0.0
+    return float(np.median(np.diff(unique_dates)) / np.timedelta64(1, "D"))
+
+
+def _check_duplicates(frame: pd.DataFrame, dates: pd.Series, name: str) -> None:
+    dup = frame.duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return
+    first = frame[dup].iloc[0]
+    same = (frame["d"] == first["d"]) & (frame["k"] == first["k"])
+    rows = [_row(dates, i) for i in same.to_numpy().nonzero()[0]]
+    entity = f" for entity '{first['k']}'" if first["k"] != "" else ""
+    hint = "" if first["k"] != "" else " (if the data has several entities, name their column with --entity-column)"
+    raise InputError(f"{name}: duplicate date {pd.Timestamp(first['d']).date()}{entity} in rows {_listed(rows)}"
+                     f"{hint}")
+
+
+def _weekly_as_is(dates: pd.Series, values: pd.DataFrame, data: DataConfig, keys: pd.Series | None,
+                  name: str) -> pd.DataFrame:
+    """Weekly rows keep their own dates (summed over entities when aggregating); off-grid dates are errors."""
+    frame = values.assign(week=dates.dt.normalize().to_numpy())
+    weekly = _aggregate(frame, data) if keys is not None else frame.set_index("week").sort_index()
+    offsets = ((weekly.index - weekly.index[0]).days % WEEKLY_STEP_DAYS).to_numpy()
+    if offsets.any():
+        bad = weekly.index[offsets.nonzero()[0][0]]
+        raise InputError(f"{name}: date {bad.date()} in '{data.date_column}' is not a whole number of weeks after "
+                         f"{weekly.index[0].date()}; weekly data needs one date per week on the same weekday")
+    return weekly
+
+
+def _to_weeks(dates: pd.Series, values: pd.DataFrame, data: DataConfig, frequency: str
+              ) -> tuple[pd.DataFrame, list[str]]:
+    """Sum KPI and spend (average controls) into weeks starting on the anchor day."""
+    day = dates.dt.normalize()
+    shift = (day.dt.dayofweek - ANCHORS.index(data.week_anchor)) % DAYS_PER_WEEK
+    week = day - pd.to_timedelta(shift, unit="D")
+    weekly = _aggregate(values.assign(week=week.to_numpy()), data)
+    notes = [f"{frequency} data summed into weeks starting {data.week_anchor}"]
+    if frequency == "daily":
+        days = pd.Series(day.to_numpy()).groupby(week.to_numpy()).nunique()
+        partial = [w for w in (days.index[0], days.index[-1]) if days[w] < DAYS_PER_WEEK]
+        if partial and len(weekly) > len(set(partial)):
+            weekly = weekly.drop(index=list(dict.fromkeys(partial)))
+            notes.append(f"dropped partial edge week(s) {', '.join(str(w.date()) for w in dict.fromkeys(partial))} "
+                         f"(fewer than 7 days of data)")
+    return weekly, notes
+
+
+def _aggregate(frame: pd.DataFrame, data: DataConfig) -> pd.DataFrame:
+    """Per week: KPI and spend summed, controls averaged (a price or temperature does not add up)."""
+    sums = [data.kpi, *data.channels]
+    grouped = frame.groupby("week", sort=True)
+    out = grouped[sums].sum(min_count=1)
+    controls = [c for c in data.controls if c not in sums]
+    if controls:
+        out = out.join(grouped[controls].mean())
+    return out
+
+
+# ------------------------------------------------------------------------------------ weeks checks
+
+
+def _handle_gaps(weekly: pd.DataFrame, data: DataConfig) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Missing weeks are listed; with fill_gaps they get zero spend and interpolated KPI/controls."""
+    full = pd.date_range(weekly.index[0], weekly.index[-1], freq=f"{WEEKLY_STEP_DAYS}D")
+    missing = full.difference(weekly.index)
+    if missing.empty:
+        return weekly, [], []
+    gaps = [str(d.date()) for d in missing]
+    if not data.fill_gaps:
+        return weekly, gaps, [f"{len(gaps)} missing week(s): {_listed(gaps)}; pass --fill-gaps to fill them "
+                              f"with zero spend"]
+    weekly = weekly.reindex(full)
+    weekly[data.channels] = weekly[data.channels].fillna(0.0)
+    weekly.index.name = "week"
+    return weekly, gaps, [f"{len(gaps)} missing week(s) filled with zero spend and interpolated KPI/controls: "
+                          f"{_listed(gaps)}"]
+
+
+def _interpolate(weekly: pd.DataFrame, cols: list[str]) -> list[str]:
+    notes = []
+    for col in dict.fromkeys(cols):
+        missing = weekly[col].isna()
+        if missing.any():
+            weekly[col] = weekly[col].interpolate(limit_direction="both")
+            dates = [str(d.date()) for d in weekly.index[missing]]
+            notes.append(f"'{col}' missing in {len(dates)} week(s) ({_listed(dates)}), linearly interpolated")
+    return notes
+
+
+def _check_length_and_kpi(weekly: pd.DataFrame, data: DataConfig, name: str, warnings: list[str]) -> None:
+    n = len(weekly)
+    if n < MIN_WEEKS:
+        raise InputError(f"{name}: only {n} weeks of data; at least {MIN_WEEKS} are needed to fit a model")
+    if n < RECOMMENDED_WEEKS:
+        warnings.append(f"only {n} weeks of data (fewer than {RECOMMENDED_WEEKS}): yearly seasonality cannot be "
+                        f"separated from media effects")
+    kpi = weekly[data.kpi]
+    if kpi.nunique() <= 1:
+        raise InputError(f"{name}: KPI column '{data.kpi}' is constant ({kpi.iloc[0]:g} in every week); "
+                         f"there is nothing to explain")
+
+
+def _drop_zero_channels(weekly: pd.DataFrame, channels: list[str], warnings: list[str], name: str
+                        ) -> tuple[list[str], list[str]]:
+    dropped = [ch for ch in channels if not (weekly[ch] != 0).any()]
+    for ch in dropped:
+        warnings.append(f"channel '{ch}' has zero spend in every week and was dropped")
+    kept = [ch for ch in channels if ch not in dropped]
+    if not kept:
+        raise InputError(f"{name}: every channel ({', '.join(channels)}) has zero spend throughout")
+    return kept, dropped
+
+
+# ----------------------------------------------------------------------------------------- helpers
+
+
+def _row(obj: pd.Series | pd.DataFrame, position: int) -> int:
+    """Data row number (1 = first row after the header) of a position in a filtered frame."""
+    label = obj.index[position]
+    return int(label) + 1 if isinstance(label, (int, np.integer)) else position + 1
+
+
+def _listed(items: list) -> str:
+    shown = ", ".join(str(i) for i in items[:MAX_LISTED])
+    return shown + (f", … ({len(items)} in all)" if len(items) > MAX_LISTED else "")

@@ -1,0 +1,98 @@
+"""Profile the clean weekly table into `schemas.Profile`: what the Explorer and the Critic read.
+
+Stats are computed on the weekly table the models fit (not on the raw rows), so every number in the
+profile is one a model saw.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from prism.data.prepare import Prepared
+from prism.schemas import ColumnStats, DataConfig, Profile
+
+COLLINEAR_ABS_R = 0.9
+SPARSE_ZERO_SHARE = 0.5
+OUTLIER_Z = 3.0
+
+
+def build_profile(prepared: Prepared, data: DataConfig) -> Profile:
+    """Profile of a prepared weekly table; warnings carry prepare's notes plus the profile's own findings."""
+    frame = prepared.frame
+    dates = pd.to_datetime(frame[data.date_column])
+    kpi = frame[data.kpi]
+    columns = {c: _stats(frame[c], kpi, c == data.kpi) for c in [data.kpi, *prepared.channels, *data.controls]}
+    correlations = _correlations(frame[prepared.channels])
+    warnings = list(prepared.warnings)
+    warnings += _collinear_pairs(correlations)
+    warnings += [f"channel '{c}' has zero spend in {columns[c].zero_share:.0%} of weeks"
+                 for c in prepared.channels if (columns[c].zero_share or 0.0) > SPARSE_ZERO_SHARE]
+    warnings += _kpi_outliers(kpi, dates, data.kpi)
+    return Profile(
+        rows=prepared.rows,
+        weeks=len(frame),
+        start=str(dates.iloc[0].date()),
+        end=str(dates.iloc[-1].date()),
+        frequency=prepared.frequency,
+        entity_column=data.entity_column,
+        entities=prepared.entities,
+        columns=columns,
+        correlations=correlations,
+        gaps=prepared.gaps,
+        warnings=warnings,
+        entity=data.entity,
+        aggregated_entities=bool(data.aggregate_entities and len(prepared.entities) > 1),
+        dropped_channels=prepared.dropped_channels,
+        week_anchor=data.week_anchor,
+    )
+
+
+def _stats(col: pd.Series, kpi: pd.Series, is_kpi: bool) -> ColumnStats:
+    values = col.astype(float)
+    return ColumnStats(
+        column=str(col.name),
+        dtype=str(col.dtype),
+        mean=_num(values.mean()),
+        std=_num(values.std()),
+        min=_num(values.min()),
+        max=_num(values.max()),
+        total=_num(values.sum()),
+        zero_share=_num((values == 0).mean()),
+        missing_share=float(values.isna().mean()),
+        corr_kpi=None if is_kpi else _corr(values, kpi),
+    )
+
+
+def _correlations(channels: pd.DataFrame) -> dict[str, dict[str, float]]:
+    corr = channels.astype(float).corr()
+    return {a: {b: round(float(corr.loc[a, b]), 4) for b in corr.columns if np.isfinite(corr.loc[a, b])}
+            for a in corr.index}
+
+
+def _collinear_pairs(corr: dict[str, dict[str, float]]) -> list[str]:
+    names = list(corr)
+    return [f"channels '{a}' and '{b}' move together (r = {corr[a][b]:.2f}); their effects are hard to separate"
+            for i, a in enumerate(names) for b in names[i + 1:] if abs(corr[a].get(b, 0.0)) > COLLINEAR_ABS_R]
+
+
+def _kpi_outliers(kpi: pd.Series, dates: pd.Series, name: str) -> list[str]:
+    std = kpi.std()
+    if not std or not np.isfinite(std):
+        return []
+    z = (kpi - kpi.mean()) / std
+    spikes = [str(d.date()) for d in dates[(z.abs() > OUTLIER_Z).to_numpy()]]
+    return [f"KPI '{name}' has {len(spikes)} outlier week(s) (|z| > {OUTLIER_Z:g}): {', '.join(spikes)}"] if spikes else []
+
+
+def _corr(a: pd.Series, b: pd.Series) -> float | None:
+    if a.std() == 0 or b.std() == 0:
+        return None
+    return _num(np.corrcoef(a.to_numpy(float), b.to_numpy(float))[0, 1])
+
+
+def _num(x: float) -> float | None:
+    x = float(x)
+    return round(x, 6) if math.isfinite(x) else None

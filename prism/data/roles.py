@@ -1,0 +1,305 @@
+"""Detect each column's role (date, KPI, channel, control, entity) from its name, dtype and values.
+
+Precedence: command-line overrides, then data-dictionary roles, then detection. Outcome-like columns
+(revenue, orders, conversions, ...) never become channels or controls: the best one is the KPI (revenue-like
+first) and the rest are recorded as alternatives.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from prism.errors import InputError
+from prism.schemas import ColumnRole
+
+SAMPLE_ROWS = 500
+DATE_PARSE_SHARE = 0.9
+NUMERIC_PARSE_SHARE = 0.8
+MAX_ENTITIES = 200
+MIN_DISTINCT_CHANNEL_VALUES = 5
+CONFIG_ORIGIN = "in config.json"
+UNNAMED_SPEND = "unnamed spend"  # guess: a channel only when no column has a spend-like name
+
+DATE_TOKENS = {"date", "week", "day", "ds", "period", "time", "timestamp", "datetime", "dt", "month"}
+REVENUE_TOKENS = {"revenue", "revenues", "sales", "gmv", "turnover", "income", "rev", "profit", "bookings"}
+CONVERSION_TOKENS = {"orders", "order", "conversions", "conversion", "transactions", "purchases", "signups",
+                     "leads", "installs", "units", "subscriptions", "customers", "acquisitions"}
+GENERIC_KPI_NAMES = {"y", "kpi", "target", "outcome", "response"}
+DERIVED_TOKENS = {"per", "rate", "ratio", "avg", "average", "share", "pct", "percent", "aov", "roas", "roi",
+                  "cpa", "cpc", "cpm", "ctr", "margin"}
+AGGREGATE_TOKENS = {"all", "total", "gross"}
+SPEND_TOKENS = {"spend", "spent", "cost", "costs", "budget", "investment", "adspend", "media", "s"}
+PLATFORM_TOKENS = {"google", "meta", "facebook", "fb", "instagram", "ig", "tiktok", "youtube", "yt", "search",
+                   "sem", "ppc", "shopping", "pmax", "display", "video", "tv", "ctv", "ott", "radio", "print",
+                   "ooh", "outdoor", "social", "affiliate", "affiliates", "linkedin", "snapchat", "pinterest",
+                   "twitter", "bing", "amazon", "programmatic", "podcast", "influencer", "dv360", "criteo",
+                   "adwords", "ads", "sponsorship", "cinema", "paid"}
+EXPOSURE_TOKENS = {"impressions", "impression", "imps", "clicks", "click", "reach", "grp", "grps", "views",
+                   "i", "p", "frequency"}
+CONTROL_TOKENS = {"competitor", "price", "promo", "promotion", "holiday", "event", "temperature", "weather",
+                  "discount", "covid", "macro", "gdp", "cpi", "unemployment", "index", "sentiment", "stock"}
+CALENDAR_TOKENS = {"t", "trend", "dayofyear", "doy", "weekofyear", "woy", "year", "quarter", "dow", "weekday",
+                   "id", "idx"}
+ENTITY_TOKENS = {"brand", "region", "market", "geo", "country", "store", "territory", "entity", "dma", "state",
+                 "city", "channel_group", "organisation", "organization", "client", "account", "shop"}
+
+
+@dataclass
+class Overrides:
+    """Roles fixed by the user (command line or config.json); None = detect."""
+
+    date: str | None = None
+    kpi: str | None = None
+    channels: list[str] | None = None
+    controls: list[str] | None = None
+    entity_column: str | None = None
+    origin: str = "on the command line"
+
+
+@dataclass
+class Roles:
+    """The detected roles and, per column, the role with its confidence and reason (for metadata.json)."""
+
+    date: str
+    kpi: str
+    channels: list[str]
+    controls: list[str]
+    entity_column: str | None
+    kpi_alternatives: list[str] = field(default_factory=list)
+    table: list[ColumnRole] = field(default_factory=list)
+
+
+def tokens(name: str) -> list[str]:
+    """Lower-case word tokens of a column name: `metaFacebook_Spend` → ['meta', 'facebook', 'spend']."""
+    return [t.lower() for t in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name)]
+
+
+def detect_roles(frame: pd.DataFrame, overrides: Overrides, hints: dict[str, str] | None = None,
+                 source: str = "data") -> Roles:
+    """Assign roles to the columns of a raw table; overrides and dictionary hints win over detection."""
+    hints = {c: r for c, r in (hints or {}).items() if c in frame.columns}
+    _check_named(frame, overrides, source)
+    table: dict[str, ColumnRole] = {}
+    fixed = _fixed_roles(overrides, hints)
+    date = _pick_date(frame, overrides, hints, table, source)
+    entity = _pick_entity(frame, date, overrides, hints, table)
+    numeric = [c for c in frame.columns if c not in (date, entity) and _is_numeric_like(frame[c])]
+    kpi, alternatives = _pick_kpi(frame, numeric, overrides, hints, fixed, table, source)
+    rest = [c for c in numeric if c != kpi and c not in alternatives]
+    channels, controls = _split_channels_controls(frame, rest, overrides, hints, table, source)
+    for col in frame.columns:
+        table.setdefault(col, ColumnRole(column=col, role="ignored", confidence=0.6,
+                                         reason="not numeric" if col not in numeric else "not used"))
+    return Roles(date=date, kpi=kpi, channels=channels, controls=controls, entity_column=entity,
+                 kpi_alternatives=alternatives, table=[table[c] for c in frame.columns])
+
+
+def _check_named(frame: pd.DataFrame, o: Overrides, source: str) -> None:
+    """Every column an override names must exist; the message names the option and the column."""
+    named = [("--date", o.date), ("--kpi", o.kpi), ("--entity-column", o.entity_column)]
+    named += [("--channels", c) for c in o.channels or []] + [("--controls", c) for c in o.controls or []]
+    for option, col in named:
+        if col is not None and col not in frame.columns:
+            raise InputError(f"{source}: {option} names column '{col}', which is not in the data; columns are "
+                             f"{', '.join(map(str, frame.columns))}")
+    if o.kpi and o.kpi in (o.channels or []) + (o.controls or []):
+        raise InputError(f"{source}: KPI column '{o.kpi}' cannot also be a channel or control")
+
+
+def _fixed_roles(o: Overrides, hints: dict[str, str]) -> set[str]:
+    return {c for c in [o.date, o.kpi, o.entity_column, *(o.channels or []), *(o.controls or [])] if c} | set(hints)
+
+
+def _set(table: dict[str, ColumnRole], col: str, role: str, confidence: float, reason: str) -> None:
+    table[col] = ColumnRole(column=col, role=role, confidence=round(confidence, 2), reason=reason)
+
+
+# ------------------------------------------------------------------------------------------- date
+
+
+def _pick_date(frame: pd.DataFrame, o: Overrides, hints: dict[str, str], table: dict, source: str) -> str:
+    if o.date:
+        _set(table, o.date, "date", 1.0, f"set {o.origin}")
+        return o.date
+    hinted = [c for c, r in hints.items() if r == "date"]
+    if hinted:
+        _set(table, hinted[0], "date", 0.95, "data dictionary")
+        return hinted[0]
+    scored = [(s, c, why) for c in frame.columns for s, why in [_date_score(frame[c])] if s > 0]
+    if not scored:
+        raise InputError(f"{source}: no date column recognised; pass --date COLUMN")
+    score, col, why = max(scored, key=lambda t: t[0])
+    _set(table, col, "date", score, why)
+    return col
+
+
+def _date_score(col: pd.Series) -> tuple[float, str]:
+    named = bool(DATE_TOKENS & set(tokens(str(col.name))))
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return (0.99 if named else 0.95), "datetime values"
+    if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        return 0.0, ""
+    sample = col.dropna().astype(str).head(SAMPLE_ROWS)
+    if sample.empty:
+        return 0.0, ""
+    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    share = float(parsed.notna().mean())
+    if share < DATE_PARSE_SHARE:
+        return 0.0, ""
+    return (0.98 if named else 0.8) * share, f"{share:.0%} of values parse as dates" + (", date-like name" if named else "")
+
+
+# ----------------------------------------------------------------------------------------- entity
+
+
+def _pick_entity(frame: pd.DataFrame, date: str, o: Overrides, hints: dict[str, str], table: dict) -> str | None:
+    if o.entity_column:
+        _set(table, o.entity_column, "entity", 1.0, f"set {o.origin}")
+        return o.entity_column
+    if o.origin == CONFIG_ORIGIN:  # config.json without an entity column means: none
+        return None
+    hinted = [c for c, r in hints.items() if r == "entity"]
+    if hinted:
+        _set(table, hinted[0], "entity", 0.95, "data dictionary")
+        return hinted[0]
+    candidates = []
+    for col in frame.columns:
+        if col == date or _is_numeric_like(frame[col]):
+            continue
+        n = int(frame[col].nunique(dropna=True))
+        if 2 <= n <= MAX_ENTITIES and n * 2 <= len(frame):
+            candidates.append((n, col))
+    if not candidates:
+        return None
+    n, col = max(candidates)
+    named = bool(ENTITY_TOKENS & set(tokens(col)))
+    _set(table, col, "entity", 0.9 if named else 0.7, f"{n} distinct labels" + (", entity-like name" if named else ""))
+    return col
+
+
+# -------------------------------------------------------------------------------------------- KPI
+
+
+def _kpi_score(col: str) -> float:
+    """How outcome-like a name is: revenue-like > generic KPI names > conversion counts; 0 = not an outcome."""
+    toks = set(tokens(col))
+    if toks & (DERIVED_TOKENS | CONTROL_TOKENS | SPEND_TOKENS - {"s"}):
+        return 0.0
+    if toks & REVENUE_TOKENS:
+        score = 3.0
+    elif col.lower() in GENERIC_KPI_NAMES:
+        score = 2.5
+    elif toks & CONVERSION_TOKENS:
+        score = 2.0
+    else:
+        return 0.0
+    if len(toks) == 1:
+        score += 0.5
+    if toks & AGGREGATE_TOKENS:
+        score -= 0.2
+    return score
+
+
+def _pick_kpi(frame: pd.DataFrame, numeric: list[str], o: Overrides, hints: dict[str, str], fixed: set[str],
+              table: dict, source: str) -> tuple[str, list[str]]:
+    scores = {c: _kpi_score(c) for c in numeric}
+    candidates = sorted((c for c in numeric if scores[c] > 0 and (c not in fixed or hints.get(c) == "kpi")),
+                        key=lambda c: -scores[c])
+    hinted = [c for c, r in hints.items() if r == "kpi"]
+    if o.kpi:
+        kpi, conf, why = o.kpi, 1.0, f"set {o.origin}"
+    elif hinted:
+        kpi, conf, why = hinted[0], 0.95, "data dictionary"
+    elif candidates:
+        kpi = candidates[0]
+        tie = len(candidates) > 1 and scores[candidates[1]] == scores[kpi]
+        conf = min(0.95, 0.3 + 0.2 * scores[kpi]) - (0.2 if tie else 0.0)
+        why = "revenue-like name" if set(tokens(kpi)) & REVENUE_TOKENS else "outcome-like name"
+    else:
+        raise InputError(f"{source}: no KPI column recognised (no revenue, sales, orders or conversions column); "
+                         f"pass --kpi COLUMN")
+    _set(table, kpi, "kpi", conf, why)
+    alternatives = [c for c in candidates if c != kpi and c not in fixed]
+    for c in alternatives:
+        _set(table, c, "kpi_alternative", 0.8, f"outcome-like name; not used as channel or control (KPI is '{kpi}')")
+    return kpi, alternatives
+
+
+# ------------------------------------------------------------------------------ channels, controls
+
+
+def _split_channels_controls(frame: pd.DataFrame, cols: list[str], o: Overrides, hints: dict[str, str],
+                             table: dict, source: str) -> tuple[list[str], list[str]]:
+    guesses = {c: _guess(frame[c], c) for c in cols}
+    channels = _chosen(o.channels, hints, "channel", guesses, table, o.origin)
+    controls = _chosen(o.controls, hints, "control", guesses, table, o.origin, exclude=set(channels))
+    if not channels:
+        raise InputError(f"{source}: no spend channel recognised (no column named like *_spend, *_cost, tv, "
+                         f"search, meta, ...); pass --channels COL1,COL2")
+    for c in cols:
+        if c not in channels and c not in controls and c not in table:
+            role, _, why = guesses[c]
+            _set(table, c, "ignored", 0.7, why if role == "ignored" else f"looks like a {role} but was not chosen")
+    return channels, controls
+
+
+def _chosen(given: list[str] | None, hints: dict[str, str], role: str, guesses: dict, table: dict,
+            origin: str, exclude: set[str] = frozenset()) -> list[str]:
+    if given is not None:
+        for c in given:
+            _set(table, c, role, 1.0, f"set {origin}")
+        return list(given)
+    hinted = [c for c, r in hints.items() if r == role and c not in exclude]
+    if hinted:
+        for c in hinted:
+            _set(table, c, role, 0.95, "data dictionary")
+        return hinted
+    free = {c: g for c, g in guesses.items() if c not in exclude and c not in hints}
+    picked = [c for c, (r, _, _) in free.items() if r == role]
+    if role == "channel" and not picked:  # no spend-like names: value-shaped columns are the channels
+        picked = [c for c, (r, _, _) in free.items() if r == UNNAMED_SPEND]
+    elif role == "control":  # spend names exist: an unnamed non-negative series (e.g. newsletter) is a control
+        picked = [c for c, (r, _, _) in free.items() if r in (role, UNNAMED_SPEND)]
+    for c in picked:
+        _, conf, why = guesses[c]
+        _set(table, c, role, conf, why)
+    return picked
+
+
+def _guess(col: pd.Series, name: str) -> tuple[str, float, str]:
+    """(role, confidence, reason) for a numeric column that is neither date nor outcome."""
+    toks = set(tokens(name))
+    values = pd.to_numeric(col, errors="coerce")
+    distinct = int(values.nunique())
+    if distinct <= 1:
+        return "ignored", 0.9, "constant column"
+    if toks & EXPOSURE_TOKENS and not toks & SPEND_TOKENS - {"s"}:
+        return "ignored", 0.7, "exposure metric (impressions/clicks), not spend"
+    if toks & CALENDAR_TOKENS or name.lower() in CALENDAR_TOKENS:
+        return "ignored", 0.7, "calendar or id column; models add their own trend and seasonality"
+    negative = bool((values < 0).any())
+    if toks & CONTROL_TOKENS or negative:
+        return "control", 0.85 if toks & CONTROL_TOKENS else 0.7, ("control-like name" if toks & CONTROL_TOKENS
+                                                                    else "takes negative values")
+    if toks & SPEND_TOKENS:
+        return "channel", 0.95, "spend-like name"
+    if toks & PLATFORM_TOKENS:
+        return "channel", 0.85, "media platform name, non-negative values"
+    if distinct >= MIN_DISTINCT_CHANNEL_VALUES:
+        return UNNAMED_SPEND, 0.5, "non-negative continuous values (no spend-like name)"
+    return "control", 0.6, f"only {distinct} distinct values (flag or event)"
+
+
+def _is_numeric_like(col: pd.Series) -> bool:
+    """Numeric dtype, or text that is mostly numbers (so a typo in a spend column is reported, not skipped)."""
+    if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+        return True
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return False
+    sample = col.dropna().head(SAMPLE_ROWS)
+    if sample.empty:
+        return False
+    return float(pd.to_numeric(sample, errors="coerce").notna().mean()) >= NUMERIC_PARSE_SHARE
