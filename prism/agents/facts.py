@@ -1,0 +1,270 @@
+"""The numbers every agent may state about a round, derived in one place from the workspace files.
+
+Writers (Analyst, Reporter) print only these facts; checkers (Critic, Proofreader, `numbers`) judge text
+against the same facts, so a derived figure (a mean across models, a media share) is computed once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from prism.errors import InputError
+from prism.schemas import Config, Metadata, ModelResult, Results
+from prism.workspace import Workspace, read_model
+
+BAYESIAN_MODELS = ("pymc", "lightweight_mmm")
+INTERVAL_LEVEL = 90  # every interval in results is a central 90 % interval (models/base.py)
+AGREEMENT_CV = (20, 50)  # DESIGN.md: high below 20 % CV, medium 20–50 %, low above 50 %
+
+# Collinearity: a pair of channels whose spend correlates beyond this, or a VIF beyond this.
+COLLINEAR_R = 0.8
+COLLINEAR_VIF = 10.0
+# Sample size: caveat when fewer weeks than two years, or than this many weeks per parameter.
+MIN_WEEKS_CAVEAT = 104
+WEEKS_PER_PARAMETER = 10
+# Confidence word: interval width relative to the mean ROI.
+NARROW_INTERVAL = 1.0
+WIDE_INTERVAL = 2.0
+# Bayesian health gates.
+MAX_RHAT = 1.05
+MIN_ESS_PER_CHAIN = 100
+MAX_DIVERGENCES = 0
+
+
+@dataclass(frozen=True)
+class ChannelFacts:
+    """One channel across the models that ran."""
+
+    channel: str
+    label: str
+    spend: float
+    spend_share: float
+    roi: float
+    roi_low: float
+    roi_high: float
+    contribution_pct: float
+    agreement: str
+    cv: float | None
+    n_models: int
+    roi_by_model: dict[str, float]
+    confidence: str
+    saturation_pct: float
+
+    @property
+    def uncertain(self) -> bool:
+        return self.agreement in ("low", "n/a") or self.confidence == "low"
+
+
+@dataclass
+class RoundFacts:
+    """Config, metadata and results of one round, plus the derived figures the agents state."""
+
+    ws: Workspace
+    round_no: int
+    cfg: Config
+    meta: Metadata
+    results: Results | None
+    corr: pd.DataFrame | None = field(default=None)
+
+    @classmethod
+    def load(cls, ws: Workspace, round_no: int, need_results: bool = True) -> "RoundFacts":
+        cfg = read_model(ws.config, Config)
+        meta = read_model(ws.metadata, Metadata)
+        results = None
+        path = ws.round_results(round_no)
+        if path.exists():
+            results = read_model(path, Results)
+        elif need_results:
+            raise InputError(f"{path}: file not found (run the models for round {round_no} first)")
+        return cls(ws=ws, round_no=round_no, cfg=cfg, meta=meta, results=results)
+
+    # ------------------------------------------------------------------ data-level facts
+    @property
+    def channels(self) -> list[str]:
+        return list(self.cfg.data.channels)
+
+    @property
+    def weeks(self) -> int:
+        return self.results.weeks if self.results else self.meta.profile.weeks
+
+    def label(self, column: str) -> str:
+        return self.meta.label(column)
+
+    @cached_property
+    def n_parameters(self) -> int:
+        return n_parameters(self.cfg)
+
+    @property
+    def sample_caveat_needed(self) -> bool:
+        return self.weeks < MIN_WEEKS_CAVEAT or self.weeks < WEEKS_PER_PARAMETER * self.n_parameters
+
+    @cached_property
+    def correlation(self) -> pd.DataFrame:
+        """Channel spend correlation matrix: from metadata's profile, else from the weekly data."""
+        if self.corr is not None:
+            return self.corr
+        chans = self.channels
+        prof = self.meta.profile.correlations
+        if all(a in prof and all(b in prof[a] for b in chans) for a in chans):
+            return pd.DataFrame({a: {b: prof[a][b] for b in chans} for a in chans}).loc[chans, chans]
+        from prism.data.prepare import load_weekly
+
+        return load_weekly(self.cfg, self.ws.root)[chans].corr().fillna(0.0)
+
+    @cached_property
+    def collinear_pairs(self) -> list[tuple[str, str, float]]:
+        return collinear_pairs(self.correlation)
+
+    @cached_property
+    def vif(self) -> dict[str, float]:
+        return vif_from_corr(self.correlation)
+
+    @property
+    def high_vif(self) -> dict[str, float]:
+        return {c: v for c, v in self.vif.items() if v > COLLINEAR_VIF}
+
+    # ------------------------------------------------------------------ model-level facts
+    @property
+    def ok_models(self) -> dict[str, ModelResult]:
+        return self.results.ok_models() if self.results else {}
+
+    @property
+    def failed_models(self) -> dict[str, ModelResult]:
+        if not self.results:
+            return {}
+        return {k: m for k, m in self.results.models.items() if m.status != "ok"}
+
+    def media_share(self, model: str) -> float:
+        """Share of the KPI the model gives to all media together, in %."""
+        return float(sum(c.contribution_pct for c in self.ok_models[model].channels.values()))
+
+    @cached_property
+    def channel_facts(self) -> dict[str, ChannelFacts]:
+        return {ch: self._channel(ch) for ch in self.channels if self._models_with(ch)}
+
+    def _models_with(self, ch: str) -> dict[str, ModelResult]:
+        return {k: m for k, m in self.ok_models.items() if ch in m.channels}
+
+    def _channel(self, ch: str) -> ChannelFacts:
+        models = self._models_with(ch)
+        rows = [m.channels[ch] for m in models.values()]
+        spend = float(np.mean([r.spend for r in rows]))
+        total_spend = sum(self._spend_of(c) for c in self.channels)
+        roi = float(np.mean([r.roi for r in rows]))
+        low, high = float(min(r.roi_low for r in rows)), float(max(r.roi_high for r in rows))
+        agr = self.results.agreement.get(ch) if self.results else None
+        label = agr.label if agr else ("n/a" if len(rows) < 2 else "medium")
+        return ChannelFacts(
+            channel=ch, label=self.label(ch), spend=spend,
+            spend_share=100.0 * spend / total_spend if total_spend > 0 else 0.0,
+            roi=roi, roi_low=low, roi_high=high,
+            contribution_pct=float(np.mean([r.contribution_pct for r in rows])),
+            agreement=label, cv=agr.cv if agr else None, n_models=len(rows),
+            roi_by_model={k: m.channels[ch].roi for k, m in models.items()},
+            confidence=confidence_word(label, roi, low, high),
+            saturation_pct=float(np.mean([r.saturation_pct for r in rows])),
+        )
+
+    def _spend_of(self, ch: str) -> float:
+        rows = [m.channels[ch].spend for m in self._models_with(ch).values()]
+        return float(np.mean(rows)) if rows else 0.0
+
+    @property
+    def ranked(self) -> list[ChannelFacts]:
+        """Channels by mean ROI, best first."""
+        return sorted(self.channel_facts.values(), key=lambda f: f.roi, reverse=True)
+
+    @property
+    def portfolio_roi(self) -> float:
+        """KPI per unit of spend over all media together (mean contribution ÷ total spend)."""
+        facts = self.channel_facts.values()
+        spend = sum(f.spend for f in facts)
+        return sum(f.roi * f.spend for f in facts) / spend if spend > 0 else 0.0
+
+    @property
+    def mean_media_share(self) -> float:
+        shares = [self.media_share(m) for m in self.ok_models]
+        return float(np.mean(shares)) if shares else 0.0
+
+    def derived_values(self) -> list[float]:
+        """Every derived figure a writer may print (for the number check)."""
+        vals: list[float] = [self.portfolio_roi, self.mean_media_share, float(self.n_parameters),
+                             float(len(self.ok_models)), float(len(self.channels))]
+        vals += [self.media_share(m) for m in self.ok_models]
+        for f in self.channel_facts.values():
+            vals += [f.spend, f.spend_share, f.roi, f.roi_low, f.roi_high, f.contribution_pct, f.saturation_pct]
+            vals += [f.roi_high - f.roi_low, f.roi - self.portfolio_roi]
+        vals += [r for _, _, r in self.collinear_pairs] + list(self.vif.values())
+        return vals
+
+
+def n_parameters(cfg: Config) -> int:
+    """Free parameters of the media model: per channel a coefficient plus each transform parameter the
+    config leaves to be learned, then controls, intercept, trend and seasonality terms."""
+    per_channel = 1 + (cfg.adstock.decay is None) + (cfg.saturation.half is None) + (cfg.saturation.slope is None)
+    return (per_channel * len(cfg.data.channels) + len(cfg.data.controls) + 1 + int(cfg.trend)
+            + 2 * cfg.fourier_order)
+
+
+def collinear_pairs(corr: pd.DataFrame) -> list[tuple[str, str, float]]:
+    """Pairs of channels with |r| above COLLINEAR_R, strongest first."""
+    cols = list(corr.columns)
+    pairs = [(a, b, float(corr.loc[a, b])) for i, a in enumerate(cols) for b in cols[i + 1:]
+             if abs(float(corr.loc[a, b])) > COLLINEAR_R]
+    return sorted(pairs, key=lambda p: -abs(p[2]))
+
+
+def vif_from_corr(corr: pd.DataFrame) -> dict[str, float]:
+    """Variance inflation factors = diagonal of the inverse correlation matrix (pseudo-inverse when singular)."""
+    if corr.shape[0] < 2:
+        return {c: 1.0 for c in corr.columns}
+    inv = np.linalg.pinv(corr.to_numpy(dtype=float))
+    return {c: float(max(inv[i, i], 1.0)) for i, c in enumerate(corr.columns)}
+
+
+def confidence_word(agreement: str, roi: float, low: float, high: float) -> str:
+    """'high' / 'moderate' / 'low' from the models' agreement and the interval's width relative to ROI."""
+    width = (high - low) / abs(roi) if abs(roi) > 1e-12 else float("inf")
+    if agreement == "high" and width <= NARROW_INTERVAL:
+        return "high"
+    if agreement in ("high", "medium") and width <= WIDE_INTERVAL:
+        return "moderate"
+    return "low"
+
+
+def diagnostics_problems(name: str, model: ModelResult, chains: int) -> list[str]:
+    """Bayesian health gates (r̂, divergences, ESS) that a model's diagnostics fail, as readable reasons."""
+    d = model.diagnostics
+    out: list[str] = []
+    rhat = _first(d, "rhat_max", "r_hat_max", "max_rhat", "rhat")
+    if rhat is not None and rhat > MAX_RHAT:
+        out.append(f"{name}: r-hat {rhat:.3f} > {MAX_RHAT}")
+    div = _first(d, "divergences", "n_divergences", "divergent")
+    if div is not None and div > MAX_DIVERGENCES:
+        out.append(f"{name}: {int(div)} divergent transitions")
+    ess = _first(d, "ess_bulk_min", "ess_min", "min_ess", "ess_bulk", "ess")
+    chains = int(d.get("chains") or chains)
+    if ess is not None and ess < MIN_ESS_PER_CHAIN * chains:
+        out.append(f"{name}: effective sample size {ess:.0f} < {MIN_ESS_PER_CHAIN * chains}")
+    return out
+
+
+def _first(d: dict, *keys: str) -> float | None:
+    for k in keys:
+        v = d.get(k)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v):
+            return float(v)
+    return None
+
+
+def model_chains(cfg: Config, name: str) -> int:
+    return {"pymc": cfg.pymc.chains, "lightweight_mmm": cfg.lightweight_mmm.chains}.get(name, 1)
+
+
+def fmt(x: float, decimals: int = 2) -> str:
+    """Numbers as every agent prints them (the proofreader matches within this rounding)."""
+    return f"{x:,.{decimals}f}"

@@ -1,0 +1,194 @@
+"""Reporter (rule-based): results/report.md in plain English for a CMO, rewritten every round.
+
+The headings below are the contract with the deck/HTML renderer (agents/reporter.md lists them).
+Method words and model names appear only in the appendix; every ROI carries its range and a confidence
+word; recommendations name only channels the models agree on.
+"""
+
+from __future__ import annotations
+
+import json
+
+from prism.agents import critic
+from prism.agents.base import AgentOutcome
+from prism.agents.facts import AGREEMENT_CV, INTERVAL_LEVEL, ChannelFacts, RoundFacts, fmt
+from prism.errors import InputError
+from prism.schemas import AgentCall
+from prism.workspace import Workspace, write_text
+
+HEADINGS = {
+    "answer": "## The answer",
+    "roi": "## Return on spend by channel",
+    "contribution": "## Where the spend's effect comes from",
+    "actions": "## What to do",
+    "disagree": "## Where the models disagree",
+    "caveats": "## Data caveats",
+    "appendix": "## Appendix: fit, diagnostics, method",
+}
+SATURATED_PCT = 80.0  # a channel this close to its maximum effect gains little from more spend
+PLAIN_ISSUE = {
+    "overfitting": "the fit may follow noise in the history more than the real pattern",
+    "sign correctness": "a channel shows a negative return, which usually points to a data problem",
+    "contribution plausibility": "the share of results credited to marketing is outside the usual range",
+    "model health": "one method's estimates did not settle or did not run (see the appendix)",
+}
+
+
+def run(ws: Workspace, round_no: int, revision: bool = False) -> AgentOutcome:
+    facts = RoundFacts.load(ws, round_no)
+    if not facts.ok_models:
+        raise InputError(f"{ws.round_results(round_no)}: no model ran successfully; nothing to report")
+    text = compose(facts, _open_issues(ws, round_no), _history(ws))
+    write_text(ws.report_md, text)
+    return AgentOutcome(status="REPORT_DONE", path=ws.report_md, call=AgentCall(agent="reporter", impl="rules"))
+
+
+def compose(facts: RoundFacts, open_issues: list[str], history: list[dict]) -> str:
+    kpi = facts.label(facts.cfg.data.kpi)
+    brand = facts.meta.knowledge.business_context.get("brand")
+    title = f"# {brand}: what the marketing returns" if brand else "# What the marketing returns"
+    prof = facts.meta.profile
+    parts = [title, "", f"{facts.weeks} weeks of data, {prof.start} to {prof.end}. Results measured in {kpi}.", "",
+             _answer(facts, kpi), _roi(facts, kpi), _contribution(facts, kpi), _actions(facts),
+             _disagree(facts), _caveats(facts, open_issues), _appendix(facts, open_issues, history)]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def _agreed(facts: RoundFacts) -> list[ChannelFacts]:
+    return [f for f in facts.ranked if f.agreement == "high"]
+
+
+def _answer(facts: RoundFacts, kpi: str) -> str:
+    agreed = _agreed(facts)
+    best = agreed[0] if agreed else facts.ranked[0]
+    sentence = (f"Each unit of marketing spend brought back about {fmt(facts.portfolio_roi)} in {kpi}; "
+                f"{best.label} returns the most ({fmt(best.roi)} per unit, {best.confidence} confidence).")
+    bullets = [
+        f"- Best returns: " + ", ".join(f"{f.label} {fmt(f.roi)} ({fmt(f.roi_low)}–{fmt(f.roi_high)})"
+                                       for f in facts.ranked[:3]) + ".",
+        f"- The methods agree on {len(agreed)} of {len(facts.channel_facts)} channels"
+        + (f": {', '.join(f.label for f in agreed)}." if agreed else "; treat every figure as a range."),
+        f"- Marketing drove about {fmt(facts.mean_media_share, 1)}% of {kpi}; "
+        + ("the history is short, so treat figures as indicative." if facts.sample_caveat_needed
+           else "the rest is baseline demand."),
+    ]
+    return "\n".join([HEADINGS["answer"], "", sentence, "", *bullets, ""])
+
+
+def _roi(facts: RoundFacts, kpi: str) -> str:
+    rows = [HEADINGS["roi"], "",
+            f"Return = {kpi} generated per unit of spend, with the likely range ({INTERVAL_LEVEL}% interval).", "",
+            "| Channel | Return per unit of spend | Likely range | Confidence | Share of spend |", "|---|---|---|---|---|"]
+    rows += [f"| {f.label} | {fmt(f.roi)} | {fmt(f.roi_low)}–{fmt(f.roi_high)} | {f.confidence} | "
+             f"{fmt(f.spend_share, 1)}% |" for f in facts.ranked]
+    return "\n".join(rows + [""])
+
+
+def _contribution(facts: RoundFacts, kpi: str) -> str:
+    shares = [facts.media_share(m) for m in facts.ok_models]
+    lines = [HEADINGS["contribution"], "",
+             f"Marketing drove about {fmt(facts.mean_media_share, 1)}% of {kpi} over the period "
+             f"(between {fmt(min(shares), 1)}% and {fmt(max(shares), 1)}% depending on the method); the rest is "
+             f"baseline demand such as season, trend and brand.", ""]
+    by_share = sorted(facts.channel_facts.values(), key=lambda f: f.contribution_pct, reverse=True)
+    lines += [f"- {f.label}: {fmt(f.contribution_pct, 1)}% of {kpi} from {fmt(f.spend_share, 1)}% of spend."
+              for f in by_share]
+    return "\n".join(lines + [""])
+
+
+def _actions(facts: RoundFacts) -> str:
+    agreed = _agreed(facts)
+    lines = [HEADINGS["actions"], ""]
+    if not agreed:
+        lines.append("The methods do not agree closely enough on any channel to move budget yet; the next "
+                     "section says what would settle it.")
+    avg = facts.portfolio_roi
+    for f in agreed:
+        if f.roi > avg and f.saturation_pct < SATURATED_PCT:
+            lines.append(f"- Grow {f.label}: it returns {fmt(f.roi)} per unit, above the average of {fmt(avg)}, "
+                         f"and has room to grow.")
+        elif f.roi > avg:
+            lines.append(f"- Hold {f.label}: it returns {fmt(f.roi)} per unit, above the average of {fmt(avg)}, "
+                         f"but is near its ceiling ({fmt(f.saturation_pct, 0)}% of its maximum effect).")
+        else:
+            lines.append(f"- Review {f.label}: it returns {fmt(f.roi)} per unit, below the average of {fmt(avg)}; "
+                         f"test a lower budget.")
+    return "\n".join(lines + [""])
+
+
+def _disagree(facts: RoundFacts) -> str:
+    lines = [HEADINGS["disagree"], ""]
+    for f in facts.ranked:
+        if f.uncertain:
+            lines.append(f"- {f.label}: estimates run from {fmt(f.roi_low)} to {fmt(f.roi_high)}, so its return is "
+                         f"uncertain. What would settle it: change its spend on its own for a few weeks, or run a "
+                         f"region-level test.")
+    for a, b, _ in facts.collinear_pairs:
+        lines.append(f"- {facts.label(a)} and {facts.label(b)} were bought together, so the split between them is "
+                     f"uncertain. What would settle it: schedule them differently for a while.")
+    if len(lines) == 2:
+        lines.append("The methods broadly agree on every channel.")
+    return "\n".join(lines + [""])
+
+
+def _caveats(facts: RoundFacts, open_issues: list[str]) -> str:
+    lines = [HEADINGS["caveats"], ""]
+    if facts.sample_caveat_needed:
+        lines.append(f"- Sample size: only {facts.weeks} weeks of data for {len(facts.channels)} channels is a short "
+                     f"history; treat the figures as indicative.")
+    n_ok, n_all = len(facts.ok_models), len(facts.results.models)
+    if n_ok < n_all:
+        lines.append(f"- Only {n_ok} of {n_all} methods ran this round; the findings rest on those {n_ok} "
+                     f"(the appendix says why).")
+    for issue in facts.meta.knowledge.known_issues:
+        if issue.severity in ("high", "medium"):
+            lines.append(f"- Known data issue ({issue.severity}): {issue.issue}")
+    lines += [f"- {PLAIN_ISSUE[name]}." for name in open_issues if name in PLAIN_ISSUE]
+    if len(lines) == 2:
+        lines.append("- No data caveat beyond the ranges shown.")
+    return "\n".join(lines + [""])
+
+
+def _appendix(facts: RoundFacts, open_issues: list[str], history: list[dict]) -> str:
+    lines = [HEADINGS["appendix"], "", "| model | status | R² (train) | MAPE train % | MAPE test % | CV MAPE % |",
+             "|---|---|---|---|---|---|"]
+    for name, m in facts.results.models.items():
+        if m.status == "ok" and m.fit:
+            f = m.fit
+            test = fmt(f.mape_test, 1) if f.mape_test is not None else "n/a"
+            cv = fmt(f.cv_mape, 1) if f.cv_mape is not None else "n/a"
+            lines.append(f"| {name} | ok | {fmt(f.r2)} | {fmt(f.mape_train, 1)} | {test} | {cv} |")
+        else:
+            lines.append(f"| {name} | {m.status}: {(m.reason or '').replace('|', '/')[:120]} | | | | |")
+    lines += ["", "ROI by method:", "", "| channel | " + " | ".join(facts.ok_models) + " | agreement |",
+              "|---|" + "---|" * (len(facts.ok_models) + 1)]
+    for f in facts.ranked:
+        per = " | ".join(fmt(f.roi_by_model[m]) if m in f.roi_by_model else "–" for m in facts.ok_models)
+        lines.append(f"| {f.label} | {per} | {f.agreement} |")
+    lines += ["", f"Method: ROI = contribution ÷ spend over the training weeks; ranges are {INTERVAL_LEVEL}% "
+              f"intervals; agreement is the coefficient of variation of ROI across methods (high below "
+              f"{AGREEMENT_CV[0]}%, medium {AGREEMENT_CV[0]}–{AGREEMENT_CV[1]}%, low above {AGREEMENT_CV[1]}%). "
+              f"Fit is judged on a final block of {facts.results.holdout_weeks} weeks no fit or tuning decision saw."]
+    if open_issues:
+        lines += ["", "Open issues from the quality review: " + ", ".join(open_issues) + "."]
+    if history:
+        lines += ["", "| round | change | tuning objective % | verdict |", "|---|---|---|---|"]
+        for r in history:
+            obj = fmt(r["objective"], 2) if r.get("objective") is not None else "n/a"
+            lines.append(f"| {r['round']} | {r.get('change', '')} | {obj} | {r.get('verdicts', {}).get('critic', '')} |")
+    return "\n".join(lines + [""])
+
+
+def _open_issues(ws: Workspace, round_no: int) -> list[str]:
+    path = ws.review(round_no)
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8")
+    return [c for c in PLAIN_ISSUE if f"| {c} | FAIL |" in text] + (
+        [c for c in critic.TEXT_CHECKS if f"| {c} | FAIL |" in text])
+
+
+def _history(ws: Workspace) -> list[dict]:
+    if not ws.state.exists():
+        return []
+    return [r for r in json.loads(ws.state.read_text(encoding="utf-8")).get("rounds", [])]

@@ -1,0 +1,288 @@
+"""Tuner (rule-based, round 2+): one change to config.json per round, or NO_CHANGE.
+
+It judges changes only by `Results.objective` (rolling-origin CV MAPE inside the training weeks), never
+by the holdout. A change that made the objective worse than the best round is reverted (config restored
+from the best round's snapshot) and listed in state.reverted_changes, so it is never tried again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from prism.agents import critic
+from prism.agents.base import AgentOutcome
+from prism.agents.facts import BAYESIAN_MODELS, RoundFacts, diagnostics_problems, model_chains
+from prism.errors import InputError
+from prism.schemas import AgentCall, Config, Results
+from prism.state import load_state
+from prism.workspace import Workspace, read_model, write_json, write_text
+
+DRAWS_FACTOR = 2
+MAX_DRAWS = 4000
+DECAY_STEP = 0.2
+DECAY_ROUND = 0.05
+SHORT_DECAY = 0.3        # learned decays this short make long lags pointless
+SHORT_LAG = 4
+LAG_STEP = 4
+HALF_FACTORS = (0.7, 1.4)
+SLOPE_STEP = 0.5
+ALPHA_FACTORS = (4.0, 0.25)
+DEFAULT_HALF = 1.0       # half-saturation at the mean adstocked spend
+DEFAULT_SLOPE = 1.0
+TUNABLE = ("adstock.decay", "adstock.max_lag", "adstock.channel_decays", "saturation.half", "saturation.slope",
+           "pymc.draws", "pymc.tune", "lightweight_mmm.samples", "lightweight_mmm.warmup", "ridge.alpha")
+CHANNEL_MAPS = ("adstock.channel_decays", "saturation.channel_half", "saturation.channel_slope")
+SAMPLER_KEYS = {"pymc": "pymc.draws", "lightweight_mmm": "lightweight_mmm.samples"}
+
+
+@dataclass(frozen=True)
+class Change:
+    key: str
+    old: Any
+    new: Any
+    rule: str = ""
+    evidence: str = ""
+
+    @property
+    def ident(self) -> str:
+        """How the change is remembered in state (tried and reverted lists)."""
+        return f"{self.key}={json.dumps(self.new, sort_keys=True)}"
+
+    @property
+    def describe(self) -> str:
+        return f"{self.key}: {_show(self.old)} → {_show(self.new)}"
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {x}" for k, x in v.items()) + "}" if v else "{}"
+    return "learned" if v is None else str(v)
+
+
+# --------------------------------------------------------------------------- config access
+def get_path(data: dict, key: str) -> Any:
+    node: Any = data
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def set_path(data: dict, key: str, value: Any) -> dict:
+    out = json.loads(json.dumps(data))
+    node = out
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return out
+
+
+def _allowed(key: str) -> bool:
+    return key in TUNABLE or any(key.startswith(m + ".") and key.count(".") == 2 for m in CHANNEL_MAPS)
+
+
+def parse_value(raw: Any) -> Any:
+    """A value from the command line: JSON when it parses ('0.3', 'null', '{"tv": 0.5}'), else the text."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def tried(ws: Workspace) -> set[str]:
+    """Every change already made or reverted in this workspace."""
+    state = load_state(ws)
+    made = {getattr(r, "change_key", None) for r in state.rounds}
+    return {m for m in made if m} | set(state.reverted_changes)
+
+
+def validate_change(ws: Workspace, key: str, value: Any) -> Change:
+    """One tunable key, a value the config schema accepts, different from now, not a reverted repeat."""
+    if not _allowed(key):
+        raise InputError(f"tune: key '{key}' is not tunable; tunable keys are {', '.join(TUNABLE)} "
+                         f"and {', '.join(m + '.<channel>' for m in CHANNEL_MAPS)}")
+    value = parse_value(value)
+    current = json.loads(ws.config.read_text(encoding="utf-8")) if ws.config.exists() else None
+    if current is None:
+        raise InputError(f"{ws.config}: file not found (run prism discover first)")
+    old = get_path(current, key)
+    if old == value:
+        raise InputError(f"tune: {key} is already {_show(value)}; a change must change something")
+    try:
+        Config.model_validate(set_path(current, key, value))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InputError(f"tune: {key}={json.dumps(value)} is out of bounds: "
+                         f"{err['msg'].removeprefix('Value error, ')}") from None
+    change = Change(key, old, value)
+    if change.ident in load_state(ws).reverted_changes:
+        raise InputError(f"tune: {change.ident} was reverted earlier (it made the objective worse); not retried")
+    return change
+
+
+# --------------------------------------------------------------------------- candidates
+def candidate_changes(ws: Workspace, round_no: int) -> list[Change]:
+    """Valid, untried changes in rule order, from the latest results and the knowledge layer."""
+    facts = _facts_for(ws, round_no)
+    done = tried(ws)
+    out: list[Change] = []
+    for key, value, rule, evidence in _proposals(facts):
+        try:
+            change = validate_change(ws, key, value)
+        except InputError:
+            continue
+        if change.ident not in done and all(c.ident != change.ident for c in out):
+            out.append(Change(change.key, change.old, change.new, rule, evidence))
+    return out
+
+
+def _facts_for(ws: Workspace, round_no: int) -> RoundFacts:
+    prev = round_no - 1
+    if not ws.round_results(prev).exists():
+        raise InputError(f"{ws.round_results(prev)}: file not found (the Tuner needs round {prev}'s results)")
+    return RoundFacts.load(ws, prev)
+
+
+def _proposals(facts: RoundFacts) -> list[tuple[str, Any, str, str]]:
+    cfg = facts.cfg
+    props: list[tuple[str, Any, str, str]] = []
+    for name, m in facts.ok_models.items():  # 1. sampler depth when Bayesian diagnostics fail
+        if name in BAYESIAN_MODELS:
+            problems = diagnostics_problems(name, m, model_chains(cfg, name))
+            key = SAMPLER_KEYS[name]
+            cur = get_path(cfg.model_dump(), key)
+            if problems and cur < MAX_DRAWS:
+                props.append((key, min(MAX_DRAWS, cur * DRAWS_FACTOR), "sampler draws: diagnostics fail",
+                              "; ".join(problems)))
+    over = critic.overfitting(facts)  # 2. overfitting: shorter memory, stronger shrinkage
+    if not over.passed:
+        props.append(("adstock.max_lag", max(1, cfg.adstock.max_lag // 2), "overfitting: shorter lag", over.evidence))
+        if cfg.ridge.alpha:
+            props.append(("ridge.alpha", cfg.ridge.alpha * ALPHA_FACTORS[0], "overfitting: more shrinkage", over.evidence))
+    known = {ch: f.adstock_decay for ch, f in facts.meta.knowledge.fields.items()  # 3. knowledge-layer decays
+             if f.adstock_decay is not None and ch in cfg.data.channels}
+    if known and {**cfg.adstock.channel_decays, **known} != cfg.adstock.channel_decays:
+        props.append(("adstock.channel_decays", {**cfg.adstock.channel_decays, **known},
+                      "per-channel decays from the knowledge layer",
+                      f"metadata.json knowledge fields give decays for {len(known)} channel(s)"))
+    learned = _learned_decays(facts)
+    props += _decay_moves(cfg, learned)  # 4. global decay and max lag
+    props += _saturation_moves(cfg)       # 5. Hill half-saturation and slope
+    if cfg.ridge.alpha:                   # 6. ridge shrinkage
+        props += [("ridge.alpha", cfg.ridge.alpha * f, "ridge alpha step", f"alpha {cfg.ridge.alpha}")
+                  for f in ALPHA_FACTORS]
+    return props
+
+
+def _learned_decays(facts: RoundFacts) -> list[float]:
+    return [c.params["decay"] for m in facts.ok_models.values() for c in m.channels.values() if "decay" in c.params]
+
+
+def _decay_moves(cfg: Config, learned: list[float]) -> list[tuple[str, Any, str, str]]:
+    out: list[tuple[str, Any, str, str]] = []
+    if cfg.adstock.decay is None and learned:
+        median = sorted(learned)[len(learned) // 2]
+        value = round(round(median / DECAY_ROUND) * DECAY_ROUND, 2)
+        out.append(("adstock.decay", value, "fix the global decay at the learned median (fewer parameters)",
+                    f"median learned decay {median:.3f} over {len(learned)} channel estimates"))
+        if median < SHORT_DECAY and cfg.adstock.max_lag > SHORT_LAG:
+            out.append(("adstock.max_lag", SHORT_LAG, "short learned decays: shorter max lag",
+                        f"median learned decay {median:.3f} < {SHORT_DECAY}"))
+    elif cfg.adstock.decay is not None:
+        for step in (-DECAY_STEP, DECAY_STEP):
+            value = round(min(0.95, max(0.0, cfg.adstock.decay + step)), 2)
+            out.append(("adstock.decay", value, "global decay step", f"decay {cfg.adstock.decay} ± {DECAY_STEP}"))
+    lag = cfg.adstock.max_lag
+    out += [("adstock.max_lag", v, "max lag step", f"max lag {lag}") for v in (lag // 2, lag + LAG_STEP) if v >= 1]
+    return out
+
+
+def _saturation_moves(cfg: Config) -> list[tuple[str, Any, str, str]]:
+    sat = cfg.saturation
+    out: list[tuple[str, Any, str, str]] = []
+    if sat.half is None:
+        out.append(("saturation.half", DEFAULT_HALF, "fix Hill half-saturation at mean spend", "half is learned"))
+    else:
+        out += [("saturation.half", round(sat.half * f, 2), "Hill half-saturation step", f"half {sat.half}")
+                for f in HALF_FACTORS]
+    if sat.slope is None:
+        out.append(("saturation.slope", DEFAULT_SLOPE, "fix Hill slope at 1", "slope is learned"))
+    else:
+        out += [("saturation.slope", round(max(0.5, sat.slope + s), 2), "Hill slope step", f"slope {sat.slope}")
+                for s in (-SLOPE_STEP, SLOPE_STEP)]
+    return out
+
+
+# --------------------------------------------------------------------------- revert and apply
+def config_snapshot(ws: Workspace, round_no: int):
+    """The config a round's models ran with (written by the loop before running them)."""
+    return ws.round_file(round_no, "config", "json")
+
+
+def revert_if_worse(ws: Workspace, round_no: int) -> Change | None:
+    """Undo the previous round's change when its objective is worse than the best earlier round."""
+    state = load_state(ws)
+    prev = next((r for r in state.rounds if r.round == round_no - 1), None)
+    key = getattr(prev, "change_key", None) if prev else None
+    earlier = [r for r in state.rounds if r.round < round_no - 1 and r.objective is not None]
+    if not prev or not key or not earlier:
+        return None
+    best = min(earlier, key=lambda r: (r.objective, r.round))
+    if prev.objective is not None and prev.objective <= best.objective:
+        return None
+    snap = config_snapshot(ws, best.round)
+    if not snap.exists():
+        return None
+    write_text(ws.config, snap.read_text(encoding="utf-8"))
+    worse = "no objective" if prev.objective is None else f"{prev.objective:.2f}%"
+    return Change(key.split("=")[0], key, None, "revert",
+                  f"round {prev.round} objective {worse} vs best {best.objective:.2f}% in round {best.round}")
+
+
+def apply_change(ws: Workspace, round_no: int, change: Change, rule: str, evidence: str,
+                 reverted: Change | None = None) -> AgentOutcome:
+    """Write the one change to config.json and the tuning note; CONFIG_UPDATED."""
+    data = json.loads(ws.config.read_text(encoding="utf-8"))
+    write_json(ws.config, Config.model_validate(set_path(data, change.key, change.new)))
+    body = [f"Rule fired: {rule}", "", f"Evidence: {evidence}", "", "Config diff:", "", "```diff",
+            f"- {change.key}: {json.dumps(change.old)}", f"+ {change.key}: {json.dumps(change.new)}", "```"]
+    write_text(ws.tuning(round_no), _note(round_no, reverted, body, "CONFIG_UPDATED"))
+    return AgentOutcome(status="CONFIG_UPDATED", path=ws.tuning(round_no), detail=change.describe,
+                        call=AgentCall(agent="tuner", impl="rules"),
+                        extra={"change": change.describe, "change_key": change.ident,
+                               "reverted": reverted.old if reverted else None})
+
+
+def _note(round_no: int, reverted: Change | None, body: list[str], status: str) -> str:
+    head = [f"# Round {round_no} tuning", "", "Selection score: rolling-origin CV MAPE inside the training weeks "
+            "(the holdout is never used to choose).", ""]
+    if reverted:
+        head += [f"Reverted: {reverted.old} ({reverted.evidence}); config restored from the best round. "
+                 f"It will not be tried again.", ""]
+    return "\n".join(head + body + ["", status, ""])
+
+
+def run(ws: Workspace, round_no: int, revision: bool = False) -> AgentOutcome:
+    if round_no < 2:
+        raise InputError("the Tuner runs from round 2 on (round 1 is the baseline)")
+    reverted = revert_if_worse(ws, round_no)
+    cands = candidate_changes(ws, round_no)
+    if cands:
+        c = cands[0]
+        return apply_change(ws, round_no, c, c.rule, c.evidence, reverted)
+    objective = _objective(ws, round_no - 1)
+    body = [f"No untried change is left (last objective {objective}); keeping the current config."]
+    write_text(ws.tuning(round_no), _note(round_no, reverted, body, "NO_CHANGE"))
+    return AgentOutcome(status="NO_CHANGE", path=ws.tuning(round_no), call=AgentCall(agent="tuner", impl="rules"),
+                        extra={"reverted": reverted.old if reverted else None})
+
+
+def _objective(ws: Workspace, round_no: int) -> str:
+    res = read_model(ws.round_results(round_no), Results)
+    return f"{res.objective:.2f}%" if res.objective is not None else "n/a"

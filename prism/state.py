@@ -1,0 +1,70 @@
+"""state.json IO and the small transitions the loop and single-stage commands share.
+
+A stage's work and its record (timing, verdict, agent call, history entry, next stage) are saved in one
+atomic write after the stage finishes, so a stage killed half-way leaves no record and simply runs again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from prism.agents.base import AgentOutcome
+from prism.schemas import AgentCall, RoundRecord, State
+from prism.workspace import Workspace, read_model, write_json
+
+
+def load_state(ws: Workspace) -> State:
+    """The workspace's state, or a fresh one before the first round."""
+    return read_model(ws.state, State) if ws.state.exists() else State()
+
+
+def save_state(ws: Workspace, state: State) -> None:
+    write_json(ws.state, state)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def record(state: State, round_no: int) -> RoundRecord:
+    """The record of a round, created on first use."""
+    for r in state.rounds:
+        if r.round == round_no:
+            return r
+    rec = RoundRecord(round=round_no)
+    state.rounds.append(rec)
+    state.rounds.sort(key=lambda r: r.round)
+    return rec
+
+
+def note_outcome(state: State, round_no: int, stage: str, agent: str, impl: str, outcome: AgentOutcome,
+                 seconds: float) -> None:
+    """Record an agent's verdict, artifact, timing and call on its round."""
+    rec = record(state, round_no)
+    rec.verdicts[stage if stage in ("revise", "recritique") else agent] = outcome.status
+    if outcome.path is not None:
+        rel = str(outcome.path.relative_to(outcome.path.parents[1])) if len(outcome.path.parents) > 1 else str(outcome.path)
+        if rel not in rec.artifacts:
+            rec.artifacts.append(rel)
+    call = outcome.call or AgentCall(agent=agent, impl=impl)  # type: ignore[arg-type]
+    if not call.seconds:
+        call.seconds = round(seconds, 3)
+    call_dump = call.model_dump()
+    call_dump["stage"] = stage
+    rec.agents.append(AgentCall.model_validate(call_dump))
+    note_timing(state, round_no, stage, seconds, outcome.status)
+
+
+def note_timing(state: State, round_no: int, stage: str, seconds: float, status: str = "") -> None:
+    rec = record(state, round_no)
+    rec.timings[stage] = round(seconds, 3)
+    state.history.append({"round": round_no, "stage": stage, "status": status, "seconds": round(seconds, 3),
+                          "at": now().isoformat(timespec="seconds")})
+
+
+def update_best(state: State) -> None:
+    """Best round = lowest tuning objective among rounds that ran their models."""
+    scored = [r for r in state.rounds if r.objective is not None]
+    if scored:
+        best = min(scored, key=lambda r: (r.objective, r.round))
+        state.best_round, state.best_objective = best.round, best.objective
