@@ -10,6 +10,7 @@ import os
 import sys
 
 import typer
+from rich.markup import escape
 
 from prism.cli.app import app, err_console
 from prism.errors import InputError
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, standalone_mode=False)
     except InputError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except typer.Abort:
         err_console.print("aborted")
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(code)
         if os.environ.get("PRISM_DEBUG"):
             raise
-        err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}", highlight=False,
+        err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}", highlight=False,
                           soft_wrap=True)
         sys.exit(1)
     sys.exit(0)
