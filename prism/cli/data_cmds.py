@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from prism.cli.app import app, console, WorkdirOpt
@@ -136,7 +137,7 @@ def _report_discovery(ws: Workspace, result: Discovery, spec: SourceSpec | None,
     for col in ("column", "role", "confidence", "reason"):
         roles.add_column(col)
     for r in result.metadata.roles:
-        roles.add_row(r.column, r.role, f"{r.confidence:.2f}", r.reason)
+        roles.add_row(escape(r.column), r.role, f"{r.confidence:.2f}", escape(r.reason))
     console.print(roles)
     console.print(_summary(result.prepared, "Weekly table", result.metadata.warnings))
     if result.config_written:
@@ -156,10 +157,10 @@ def _summary(prepared: Prepared, title: str, warnings: list[str]) -> Table:
     table.add_row("weeks", f"{len(frame)} ({dates.iloc[0].date()} → {dates.iloc[-1].date()})")
     table.add_row("source rows", str(prepared.rows))
     table.add_row("frequency", prepared.frequency)
-    table.add_row("entities", ", ".join(prepared.entities) or "—")
+    table.add_row("entities", escape(", ".join(prepared.entities)) or "—")
     table.add_row("KPI", str(frame.columns[1]))
     table.add_row("channels", f"{len(prepared.channels)}: {', '.join(prepared.channels)}")
     table.add_row("dropped channels", ", ".join(prepared.dropped_channels) or "—")
     table.add_row("gaps", f"{len(prepared.gaps)} missing week(s)" if prepared.gaps else "—")
-    table.add_row("warnings", "\n".join(warnings) or "—")
+    table.add_row("warnings", escape("\n".join(warnings)) or "—")
     return table

@@ -274,20 +274,20 @@ def _guess(col: pd.Series, name: str) -> tuple[str, float, str]:
     toks = set(tokens(name))
     values = pd.to_numeric(col, errors="coerce")
     distinct = int(values.nunique())
-    if distinct <= 1:
-        return "ignored", 0.9, "constant column"
     if toks & EXPOSURE_TOKENS and not toks & SPEND_TOKENS - {"s"}:
         return "ignored", 0.7, "exposure metric (impressions/clicks), not spend"
     if toks & CALENDAR_TOKENS or name.lower() in CALENDAR_TOKENS:
         return "ignored", 0.7, "calendar or id column; models add their own trend and seasonality"
-    negative = bool((values < 0).any())
-    if toks & CONTROL_TOKENS or negative:
-        return "control", 0.85 if toks & CONTROL_TOKENS else 0.7, ("control-like name" if toks & CONTROL_TOKENS
-                                                                    else "takes negative values")
-    if toks & SPEND_TOKENS:
+    if toks & CONTROL_TOKENS:
+        return "control", 0.85, "control-like name"
+    if toks & SPEND_TOKENS:  # a negative value here is a data error that prepare reports, not a control
         return "channel", 0.95, "spend-like name"
     if toks & PLATFORM_TOKENS:
-        return "channel", 0.85, "media platform name, non-negative values"
+        return "channel", 0.85, "media platform name"
+    if (values < 0).any():
+        return "control", 0.7, "takes negative values"
+    if distinct <= 1:
+        return "ignored", 0.9, "constant column"
     if distinct >= MIN_DISTINCT_CHANNEL_VALUES:
         return UNNAMED_SPEND, 0.5, "non-negative continuous values (no spend-like name)"
     return "control", 0.6, f"only {distinct} distinct values (flag or event)"

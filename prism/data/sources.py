@@ -249,8 +249,9 @@ def _read_sql(spec: SourceSpec, base_dir: Path) -> RawTable:
     try:
         with engine.connect() as conn:
             frame = pd.read_sql_query(text(spec.query), conn)
-    except SQLAlchemyError as exc:
-        raise InputError(f"query {spec.query!r} on {mask_url(spec.url)} failed: {_first_line(exc.orig or exc)}") from None
+    except (SQLAlchemyError, pd.errors.DatabaseError) as exc:
+        cause = getattr(exc, "orig", None) or exc.__cause__ or exc
+        raise InputError(f"query {spec.query!r} on {mask_url(spec.url)} failed: {_first_line(cause)}") from None
     finally:
         engine.dispose()
     return RawTable(frame, f"{mask_url(spec.url)} query {spec.query!r}")
