@@ -27,6 +27,7 @@ DAILY_MAX_STEP_DAYS = 1.0
 WEEKLY_STEP_DAYS = 7
 DAYS_PER_WEEK = 7
 MAX_LISTED = 5
+HASH_DECIMALS = 9
 ANCHORS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
 
@@ -64,8 +65,11 @@ def prepare_config(cfg: Config, base_dir: Path) -> tuple[RawTable, Prepared]:
 
 
 def frame_hash(frame: pd.DataFrame) -> str:
-    """Stable short hash of a weekly table: same columns and values → same hash (results.data_hash)."""
-    values = pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
+    """Stable short hash of a weekly table: same columns and values → same hash (results.data_hash).
+
+    Floats are rounded first so that the last-bit differences of text round trips (JSON, CSV) do not count.
+    """
+    values = pd.util.hash_pandas_object(_rounded(frame), index=False).to_numpy().tobytes()
     digest = hashlib.sha256("|".join(map(str, frame.columns)).encode() + values)
     return digest.hexdigest()[:16]
 
@@ -348,6 +352,11 @@ def _drop_zero_channels(weekly: pd.DataFrame, channels: list[str], warnings: lis
 
 
 # ----------------------------------------------------------------------------------------- helpers
+
+
+def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    floats = frame.select_dtypes("float").columns
+    return frame.assign(**{c: frame[c].round(HASH_DECIMALS) for c in floats})
 
 
 def _row(obj: pd.Series | pd.DataFrame, position: int) -> int:

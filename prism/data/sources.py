@@ -187,7 +187,7 @@ def _read_excel(spec: SourceSpec, base_dir: Path) -> RawTable:
         sheet = spec.sheet if spec.sheet is not None else sheets[0]
         if sheet not in sheets:
             raise InputError(f"{path}: no sheet named '{sheet}'; sheets are {', '.join(sheets)}")
-        frame = book.parse(sheet)
+        frame = pd.read_excel(book, sheet_name=sheet)
     return RawTable(frame, f"{path} [sheet {sheet}]")
 
 
@@ -196,7 +196,7 @@ def _read_json(spec: SourceSpec, base_dir: Path) -> RawTable:
     path = _existing_file(spec, base_dir)
     lines = path.suffix.lower() in (".jsonl", ".ndjson")
     try:
-        frame = pd.read_json(path, lines=lines, convert_dates=False, dtype=False)
+        frame = pd.read_json(path, lines=lines, dtype=False)
     except ValueError as exc:
         raise InputError(f"{path}: not readable as JSON records or columns ({_first_line(exc)})") from None
     return RawTable(frame, str(path))
