@@ -1,0 +1,289 @@
+"""One output tool per agent, and the validation of every tool input BEFORE Prism writes anything.
+
+Claude never writes a file and never runs code: it calls its agent's tool, the input is parsed against the
+tool's pydantic model (whose JSON schema is what Claude was shown), checked against the round's computed
+facts, and only then written by the same writers the rule-based agents use. A rejected input raises
+`ToolRejected`, whose message goes back to Claude as the tool_result error so it can correct itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from prism.agents import analyst, critic, explorer, proofreader
+from prism.agents.base import AgentOutcome
+from prism.agents.facts import RoundFacts
+from prism.agents.numbers import extract, known_values, matches
+from prism.errors import InputError
+from prism.workspace import Workspace, write_text
+
+MAX_EDITS = 50  # a proofreading pass that rewrites more than this is not proofreading
+
+
+class ToolRejected(Exception):
+    """A tool input that failed validation; `unknown` lists numbers found in no result."""
+
+    def __init__(self, message: str, unknown: list[str] | None = None):
+        super().__init__(message)
+        self.unknown = unknown or []
+
+
+class ToolInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Exploration(ToolInput):
+    markdown: str = Field(description="The interpretation section of the EDA report, markdown. Quote only "
+                                      "numbers from the computed exploration you were given.")
+    readiness: int = Field(ge=1, le=5, description="The readiness score; must equal the computed rubric score.")
+    actions: list[str] = Field(default_factory=list, description="Specific actions before modelling.")
+
+
+class ConfigChange(ToolInput):
+    decision: Literal["change", "no_change"]
+    key: str | None = Field(None, description="Dotted config key, e.g. 'adstock.decay' or "
+                                              "'adstock.channel_decays.google_paid_search'; one key only.")
+    value: float | int | str | bool | None = Field(None, description="The new value of that key.")
+    rule: str = Field(description="Which tuning rule fired (one line).")
+    evidence: str = Field(description="The evidence from the results, quoting only numbers that are in them.")
+
+
+class Analysis(ToolInput):
+    markdown: str = Field(description="The whole analysis file, markdown, under 400 words, every number "
+                                      "from the round's results.")
+
+
+class CheckNote(ToolInput):
+    name: str = Field(description="The check's name exactly as computed.")
+    passed: bool = Field(description="Your verdict on this check; a computed FAIL cannot become PASS.")
+    note: str = Field("", description="A reason you add to the computed evidence (optional).")
+
+
+class Review(ToolInput):
+    checks: list[CheckNote]
+    verdict: Literal["APPROVED", "REVISE"]
+    reason: str = Field("", description="For REVISE: what the Analyst must change.")
+
+
+class Report(ToolInput):
+    markdown: str = Field(description="The whole results/report.md for a CMO, markdown, every number from the "
+                                      "results with its range and a confidence word.")
+
+
+class Edit(ToolInput):
+    find: str = Field(description="Exact text in report.md to replace (must occur in it).")
+    replace: str = Field(description="The corrected text.")
+    reason: str = Field(description="Why: the value it must match, or the jargon removed.")
+
+
+class Corrections(ToolInput):
+    edits: list[Edit] = Field(default_factory=list, max_length=MAX_EDITS)
+    notes: str = Field("", description="What you checked; findings you did not edit.")
+
+
+@dataclass(frozen=True)
+class AgentTool:
+    """An agent's output tool: name, schema (from the pydantic model), and the validated writer."""
+
+    agent: str
+    name: str
+    description: str
+    model: type[ToolInput]
+    apply: Callable[[Workspace, int, bool, Any], AgentOutcome]
+
+    def spec(self) -> dict[str, Any]:
+        """The tool definition sent to the Messages API."""
+        return {"name": self.name, "description": self.description,
+                "input_schema": inline_refs(self.model.model_json_schema())}
+
+    def accept(self, ws: Workspace, round_no: int, revision: bool, raw: dict[str, Any] | None) -> AgentOutcome:
+        """Parse, validate and write; ToolRejected (nothing written) when any check fails."""
+        try:
+            data = self.model.model_validate(raw or {})
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(input)'}: {e['msg']}" for e in exc.errors())
+            raise ToolRejected(f"{self.name} input does not match its schema: {problems}") from None
+        return self.apply(ws, round_no, revision, data)
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Resolve pydantic's `$defs`/`$ref` so the tool schema is one self-contained object."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(dict(defs[node["$ref"].split("/")[-1]]))
+            return {k: resolve(v) for k, v in node.items() if k != "title"}
+        if isinstance(node, list):
+            return [resolve(x) for x in node]
+        return node
+
+    return resolve(schema)
+
+
+# ------------------------------------------------------------------------------------------ numbers
+def require_known_numbers(text: str, ws: Workspace, round_no: int, extra: list[float] | None = None,
+                          need_results: bool = True) -> None:
+    """Every number in `text` must match a value of the round (or `extra`); else ToolRejected naming them."""
+    facts = RoundFacts.load(ws, round_no, need_results=need_results)
+    values = known_values(ws, round_no, facts) + list(extra or [])
+    unknown = [f.text.strip() for f in extract(text) if not matches(f, values)]
+    if unknown:
+        raise ToolRejected("these numbers match no value in the results: " + ", ".join(unknown)
+                           + ". Use only numbers from the results you were given, or leave the figure out.",
+                           unknown=unknown)
+
+
+def numbers_in(text: str) -> list[float]:
+    return [f.value for f in extract(text)]
+
+
+# ------------------------------------------------------------------------------------------ writers
+def computed_exploration(ws: Workspace) -> tuple[str, int]:
+    """The rule-based Explorer's statistics and rubric score: the facts Claude interprets."""
+    from prism.data.prepare import load_weekly
+
+    facts = RoundFacts.load(ws, 1, need_results=False)
+    return explorer.compose(facts, load_weekly(facts.cfg, ws.root))
+
+
+def apply_exploration(ws: Workspace, round_no: int, revision: bool, data: Exploration) -> AgentOutcome:
+    computed, score = computed_exploration(ws)
+    if data.readiness != score:
+        raise ToolRejected(f"readiness must be the computed rubric score {score}, not {data.readiness}")
+    narrative = data.markdown.strip()
+    if data.actions:
+        narrative += "\n\n### Actions\n" + "\n".join(f"- {a.strip()}" for a in data.actions)
+    require_known_numbers(narrative, ws, round_no, extra=numbers_in(computed), need_results=False)
+    write_text(ws.exploration(), computed.rstrip() + "\n\n## Interpretation\n\n" + narrative + "\n")
+    return AgentOutcome(status="EXPLORATION_DONE", path=ws.exploration(), detail=f"readiness {score}/5",
+                        extra={"readiness": score})
+
+
+def apply_config_change(ws: Workspace, round_no: int, revision: bool, data: ConfigChange) -> AgentOutcome:
+    from prism.agents import tuner
+
+    if data.decision == "no_change":
+        require_known_numbers(data.evidence, ws, round_no - 1)
+        return tuner.record_no_change(ws, round_no, data.rule, data.evidence)
+    if not data.key:
+        raise ToolRejected("decision 'change' needs a key")
+    try:
+        change = tuner.validate_change(ws, data.key, data.value)
+    except InputError as exc:
+        raise ToolRejected(f"change rejected: {exc}") from None
+    require_known_numbers(data.evidence, ws, round_no - 1, extra=_change_values(change))
+    return tuner.apply_change(ws, round_no, change, data.rule, data.evidence)
+
+
+def _change_values(change: Any) -> list[float]:
+    return [float(v) for v in (getattr(change, "old", None), getattr(change, "new", None))
+            if isinstance(v, (int, float)) and not isinstance(v, bool)]
+
+
+def apply_analysis(ws: Workspace, round_no: int, revision: bool, data: Analysis) -> AgentOutcome:
+    text = data.markdown.strip() + "\n"
+    words = analyst.word_count(text)
+    if words >= analyst.MAX_WORDS:
+        raise ToolRejected(f"the analysis has {words} words; it must be under {analyst.MAX_WORDS}")
+    require_known_numbers(text, ws, round_no)
+    write_text(ws.analysis(round_no), text)
+    return AgentOutcome(status="ANALYSIS_DONE", path=ws.analysis(round_no), detail=f"{words} words")
+
+
+def apply_review(ws: Workspace, round_no: int, revision: bool, data: Review) -> AgentOutcome:
+    analysis = ws.analysis(round_no).read_text(encoding="utf-8")
+    computed = critic.compute_checks(ws, round_no, analysis)
+    notes = {n.name: n for n in data.checks}
+    missing = [c.name for c in computed if c.name not in notes]
+    strange = sorted(set(notes) - {c.name for c in computed})
+    if missing or strange:
+        raise ToolRejected(f"give one entry per computed check; missing: {missing}, unknown: {strange}")
+    passed_failed = [c.name for c in computed if not c.passed and notes[c.name].passed]
+    if passed_failed:
+        raise ToolRejected(f"you cannot pass a check that failed on the numbers: {', '.join(passed_failed)}")
+    unhandled = critic.open_issues(computed, analysis)
+    if revision and data.verdict != "APPROVED":
+        raise ToolRejected("this is the review after the one revision: decide APPROVED and leave what is still "
+                           "wrong as open issues in the check notes")
+    if unhandled and not revision and data.verdict == "APPROVED":
+        raise ToolRejected("these checks failed and the analysis does not handle them, so the verdict is REVISE: "
+                           + ", ".join(c.name for c in unhandled))
+    if data.verdict == "REVISE" and not (data.reason.strip() or unhandled):
+        raise ToolRejected("REVISE needs a reason")
+    checks = [critic.Check(c.name, c.passed and notes[c.name].passed,
+                           c.evidence + (f"; reviewer: {notes[c.name].note.strip()}" if notes[c.name].note.strip()
+                                         else "")) for c in computed]
+    require_known_numbers(" ".join(n.note for n in data.checks) + " " + data.reason, ws, round_no,
+                          extra=numbers_in(" ".join(c.evidence for c in computed) + " " + analysis))
+    reasons = [f"{c.name} — {c.evidence}" for c in unhandled] + ([data.reason.strip()] if data.reason.strip()
+                                                                 else [])
+    status = "APPROVED" if data.verdict == "APPROVED" else "REVISE: " + "; ".join(reasons)
+    write_text(ws.review(round_no), critic.render(round_no, checks, status, unhandled, revision))
+    return AgentOutcome(status=status, path=ws.review(round_no),
+                        detail=f"{sum(c.passed for c in checks)}/{len(checks)} checks pass",
+                        extra={"open_issues": [c.name for c in checks if not c.passed]})
+
+
+def apply_report(ws: Workspace, round_no: int, revision: bool, data: Report) -> AgentOutcome:
+    text = data.markdown.strip() + "\n"
+    require_known_numbers(text, ws, round_no)
+    write_text(ws.report_md, text)
+    return AgentOutcome(status="REPORT_DONE", path=ws.report_md)
+
+
+def apply_corrections(ws: Workspace, round_no: int, revision: bool, data: Corrections) -> AgentOutcome:
+    """Apply each edit only if its target exists and it adds no unknown number; then the rule-based
+    Proofreader's review re-verifies the whole corrected report (and fixes what is still off)."""
+    original = ws.report_md.read_text(encoding="utf-8")
+    text, edits = original, []
+    for e in data.edits:
+        at = text.find(e.find) if e.find else -1
+        if at < 0:
+            raise ToolRejected(f"edit target not found in report.md: {e.find[:80]!r}")
+        edits.append(proofreader.Edit(text.count("\n", 0, at) + 1, e.find, e.replace, e.reason))
+        text = text[:at] + e.replace + text[at + len(e.find):]
+    require_known_numbers(" ".join(e.replace for e in data.edits) + " " + data.notes, ws, round_no,
+                          extra=numbers_in(original))
+    facts = RoundFacts.load(ws, round_no)
+    corrected, rule_edits, issues = proofreader.review(text, facts, ws)
+    edits += rule_edits
+    if corrected != original:
+        write_text(ws.report_md, corrected)
+    status = "PROOFREAD_CORRECTED" if edits else "PROOFREAD_CLEAN"
+    if data.notes.strip():
+        issues = issues + [f"proofreader note: {data.notes.strip()}"]
+    write_text(ws.proofread(round_no), proofreader.render(round_no, original, edits, issues, status))
+    return AgentOutcome(status=status, path=ws.proofread(round_no),
+                        detail=f"{len(edits)} edit(s), {len(issues)} issue(s)",
+                        extra={"edits": len(edits), "issues": issues})
+
+
+TOOLS: dict[str, AgentTool] = {
+    t.agent: t for t in (
+        AgentTool("explorer", "submit_exploration",
+                  "Submit your interpretation of the computed data exploration, the readiness score and the "
+                  "actions. Prism writes rounds/R01_data_exploration.md.", Exploration, apply_exploration),
+        AgentTool("tuner", "propose_config_change",
+                  "Propose ONE change to config.json for the next round, or no_change. Prism validates the key, "
+                  "its bounds and the revert history, then writes config.json and the tuning file.",
+                  ConfigChange, apply_config_change),
+        AgentTool("analyst", "submit_analysis",
+                  "Submit the round's analysis (markdown, under 400 words). Prism checks every number against "
+                  "the results, then writes rounds/R{NN}_analysis.md.", Analysis, apply_analysis),
+        AgentTool("critic", "submit_review",
+                  "Submit the review: one entry per computed check, then APPROVED or REVISE with a reason. "
+                  "Prism writes rounds/R{NN}_review.md.", Review, apply_review),
+        AgentTool("reporter", "submit_report",
+                  "Submit the CMO report (markdown). Prism checks every number against the results, then "
+                  "writes results/report.md.", Report, apply_report),
+        AgentTool("proofreader", "submit_corrections",
+                  "Submit the edits to results/report.md (exact find/replace pairs), or none. Prism applies "
+                  "them, re-verifies every number and writes rounds/R{NN}_proofread.md.",
+                  Corrections, apply_corrections),
+    )
+}

@@ -1,0 +1,233 @@
+"""Claude agents through the real `anthropic` client and the fake Messages API: prompts, tools, validation,
+what is written, and the fallback to the rule-based agents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from prism.agents import analyst, critic
+from prism.agents.facts import RoundFacts, fmt
+from prism.errors import InputError
+from prism.llm import claude_agents
+from prism.llm.claude_agents import claude_agent, strip_front_matter
+from prism.llm.tools import TOOLS
+from prism.workspace import Workspace
+from tests.fake_anthropic import FakeAnthropic, overloaded, text_only, tool_use
+from tests.report_fixture import build_workspace
+
+KEY = "sk-ant-agents-SECRET-42"
+TEMPLATES = Path(claude_agents.__file__).parents[1] / "templates" / "agents"
+
+
+@pytest.fixture(scope="module")
+def base_ws(tmp_path_factory) -> Workspace:
+    return build_workspace(tmp_path_factory.mktemp("ws"), rounds=2)
+
+
+@pytest.fixture
+def ws(base_ws, tmp_path) -> Workspace:
+    """A fresh copy per test, so files written by one test never leak into another."""
+    import shutil
+
+    shutil.copytree(base_ws.root, tmp_path / "w")
+    return Workspace(tmp_path / "w")
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    monkeypatch.delenv("PRISM_CLAUDE_MODEL", raising=False)
+
+
+def _agent(name: str, fake: FakeAnthropic, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
+    agent = claude_agent(name)
+    agent.client.backoff_base_s = 0.01
+    return agent
+
+
+def _good_analysis(ws: Workspace) -> str:
+    return analyst.compose(RoundFacts.load(ws, 2))
+
+
+def _last_tool_result(request: dict) -> dict:
+    return request["messages"][-1]["content"][0]
+
+
+def test_analyst_request_and_written_file(ws, monkeypatch):
+    text = _good_analysis(ws)
+    with FakeAnthropic([tool_use("submit_analysis", {"markdown": text}, input_tokens=5000,
+                                 output_tokens=700)]) as fake:
+        out = _agent("analyst", fake, monkeypatch)(ws, 2)
+    sent = fake.requests[0]
+    assert sent["system"] == strip_front_matter((TEMPLATES / "analyst.md").read_text())
+    assert not sent["system"].startswith("---") and "# Analyst" in sent["system"]
+    assert sent["tools"] == [TOOLS["analyst"].spec()]
+    assert sent["tools"][0]["input_schema"]["required"] == ["markdown"]
+    user = sent["messages"][0]["content"]
+    assert "rounds/R02_results.json" in user and "roi_low" in user
+    assert '"weekly"' not in user and '"curves"' not in user  # long series trimmed
+    assert out.status == "ANALYSIS_DONE" and ws.analysis(2).read_text() == text.strip() + "\n"
+    call = out.call
+    assert (call.impl, call.input_tokens, call.output_tokens) == ("claude", 5000, 700)
+    assert call.cost_usd == pytest.approx((5000 * 2 + 700 * 10) / 1e6) and call.seconds > 0
+
+
+def test_unknown_numbers_are_sent_back_once(ws, monkeypatch):
+    good = _good_analysis(ws)
+    bad = good + "\nSocial returns 987.65 per unit.\n"
+    with FakeAnthropic([tool_use("submit_analysis", {"markdown": bad}),
+                        tool_use("submit_analysis", {"markdown": good})]) as fake:
+        out = _agent("analyst", fake, monkeypatch)(ws, 2)
+    feedback = _last_tool_result(fake.requests[1])
+    assert feedback["type"] == "tool_result" and feedback["is_error"] is True
+    assert "987.65" in feedback["content"]
+    assert out.call.impl == "claude" and "987.65" not in ws.analysis(2).read_text()
+
+
+def test_unknown_numbers_twice_falls_back_to_rules(ws, monkeypatch):
+    bad = _good_analysis(ws) + "\nSocial returns 987.65 per unit.\n"
+    with FakeAnthropic([tool_use("submit_analysis", {"markdown": bad})] * 3) as fake:
+        out = _agent("analyst", fake, monkeypatch)(ws, 2)
+    assert len(fake.requests) == 2  # one retry with the list, then the rules
+    written = ws.analysis(2).read_text()
+    assert "987.65" not in written and "rule-based Analyst" in written
+    assert out.call.impl == "fallback" and "987.65" in out.call.note and out.call.input_tokens == 2400
+
+
+def test_text_only_reply_is_asked_for_the_tool(ws, monkeypatch):
+    with FakeAnthropic([text_only("Here is my analysis: all good."),
+                        tool_use("submit_analysis", {"markdown": _good_analysis(ws)})]) as fake:
+        out = _agent("analyst", fake, monkeypatch)(ws, 2)
+    assert out.call.impl == "claude" and out.call.calls == 2
+    second = fake.requests[1]["messages"]
+    assert second[1] == {"role": "assistant", "content": [{"type": "text", "text": "Here is my analysis: all good."}]}
+    assert "submit_analysis" in second[2]["content"]
+
+
+def test_invalid_tool_input_is_rejected_with_the_schema_error(ws, monkeypatch):
+    with FakeAnthropic([tool_use("submit_analysis", {"text": "wrong key"}),
+                        tool_use("submit_analysis", {"markdown": _good_analysis(ws)})]) as fake:
+        out = _agent("analyst", fake, monkeypatch)(ws, 2)
+    assert "markdown" in _last_tool_result(fake.requests[1])["content"]
+    assert out.status == "ANALYSIS_DONE"
+
+
+def test_over_long_analysis_is_rejected_before_writing(ws, monkeypatch):
+    long = _good_analysis(ws) + "\n" + "word " * 500
+    with FakeAnthropic([tool_use("submit_analysis", {"markdown": long})] * 3) as fake:
+        out = _agent("analyst", fake, monkeypatch)(ws, 2)
+    assert "under 400" in _last_tool_result(fake.requests[1])["content"]
+    assert out.call.impl == "fallback" and "word word" not in ws.analysis(2).read_text()
+
+
+def _review_input(ws: Workspace, passed_override: dict[str, bool] | None = None, verdict: str = "APPROVED",
+                  reason: str = "") -> dict:
+    checks = critic.compute_checks(ws, 2, ws.analysis(2).read_text())
+    over = passed_override or {}
+    return {"checks": [{"name": c.name, "passed": over.get(c.name, c.passed), "note": "looked at it"}
+                       for c in checks], "verdict": verdict, "reason": reason}
+
+
+def test_critic_cannot_pass_a_failed_check(ws, monkeypatch):
+    analyst.run(ws, 2)
+    checks = critic.compute_checks(ws, 2, ws.analysis(2).read_text())
+    failed = [c.name for c in checks if not c.passed]
+    assert failed == ["model health"]  # the fixture's Bayesian diagnostics fail the gates
+    with FakeAnthropic([tool_use("submit_review", _review_input(ws, {"model health": True})),
+                        tool_use("submit_review", _review_input(ws))]) as fake:
+        out = _agent("critic", fake, monkeypatch)(ws, 2)
+    assert "cannot pass" in _last_tool_result(fake.requests[1])["content"]
+    assert '"model health"' in fake.requests[0]["messages"][0]["content"]  # computed checks shown
+    review = ws.review(2).read_text()
+    assert "| model health | FAIL |" in review and "reviewer: looked at it" in review
+    assert critic.parse_verdict(review) == "APPROVED" == out.status
+
+
+def test_critic_revise_needs_reason_and_first_review_of_unhandled_failure_is_revise(ws, monkeypatch):
+    (ws.analysis(2)).write_text("# Analysis\n\nSearch returns a lot.\n")  # acknowledges nothing
+    with FakeAnthropic([tool_use("submit_review", _review_input(ws, verdict="APPROVED")),
+                        tool_use("submit_review", _review_input(ws, verdict="REVISE",
+                                                                reason="state the diagnostics"))]) as fake:
+        out = _agent("critic", fake, monkeypatch)(ws, 2)
+    assert "verdict is REVISE" in _last_tool_result(fake.requests[1])["content"]
+    assert out.status.startswith("REVISE: sample size") and "model health" in out.status
+    assert out.status.endswith("; state the diagnostics")  # Claude's reason added to the computed ones
+    assert critic.parse_verdict(ws.review(2).read_text()) == out.status
+
+
+def test_reporter_writes_validated_report(ws, monkeypatch):
+    facts = RoundFacts.load(ws, 2)
+    best = facts.ranked[0]
+    report = (f"# What the marketing returns\n\n## The answer\n\n{best.label} returns {fmt(best.roi)} per unit "
+              f"({fmt(best.roi_low)}–{fmt(best.roi_high)}, {best.confidence} confidence).\n")
+    with FakeAnthropic([tool_use("submit_report", {"markdown": report})]) as fake:
+        out = _agent("reporter", fake, monkeypatch)(ws, 2)
+    assert out.status == "REPORT_DONE" and ws.report_md.read_text() == report
+    assert "rounds/R02_results.json" in fake.requests[0]["messages"][0]["content"]
+
+
+def test_proofreader_edits_are_reverified(ws, monkeypatch):
+    facts = RoundFacts.load(ws, 2)
+    best = facts.ranked[0]
+    report = f"# Report\n\n{best.label} returns {fmt(best.roi + 0.5)} per unit.\n"
+    ws.report_md.write_text(report)
+    wrong = {"find": fmt(best.roi + 0.5), "replace": "123.45", "reason": "typo"}
+    missing = {"find": "not in the report", "replace": "x", "reason": "?"}
+    right = {"find": fmt(best.roi + 0.5), "replace": fmt(best.roi), "reason": "ROI in the results"}
+    with FakeAnthropic([tool_use("submit_corrections", {"edits": [wrong]}),
+                        tool_use("submit_corrections", {"edits": [missing]}),
+                        tool_use("submit_corrections", {"edits": [right], "notes": "one fix"})]) as fake:
+        out = _agent("proofreader", fake, monkeypatch)(ws, 2)
+    assert "123.45" in _last_tool_result(fake.requests[1])["content"]
+    assert "not found" in _last_tool_result(fake.requests[2])["content"]
+    shown = fake.requests[0]["messages"][0]["content"]
+    assert f"match no result (Prism's check)\n```\n{fmt(best.roi + 0.5)}" in shown  # Prism's own check
+    assert out.status == "PROOFREAD_CORRECTED"
+    assert ws.report_md.read_text() == f"# Report\n\n{best.label} returns {fmt(best.roi)} per unit.\n"
+    proof = ws.proofread(2).read_text()
+    assert f"{fmt(best.roi + 0.5)} → {fmt(best.roi)}" in proof and proof.rstrip().endswith("PROOFREAD_CORRECTED")
+
+
+def test_explorer_readiness_must_match_rubric(ws, monkeypatch):
+    from prism.llm.tools import computed_exploration
+
+    computed, score = computed_exploration(ws)
+    wrong = {"markdown": "The data look fine.", "readiness": 1 if score != 1 else 2, "actions": []}
+    right = {"markdown": "Search and social carry most of the spend.", "readiness": score,
+             "actions": ["check the flagged weeks"]}
+    with FakeAnthropic([tool_use("submit_exploration", wrong), tool_use("submit_exploration", right)]) as fake:
+        out = _agent("explorer", fake, monkeypatch)(ws, 1)
+    assert f"computed rubric score {score}" in _last_tool_result(fake.requests[1])["content"]
+    text = ws.exploration().read_text()
+    assert text.startswith(computed.rstrip()) and "## Interpretation" in text and "- check the flagged weeks" in text
+    assert out.status == "EXPLORATION_DONE" and out.extra["readiness"] == score
+
+
+def test_overloaded_api_falls_back_and_key_never_written(ws, monkeypatch):
+    with FakeAnthropic([overloaded("0")] * 40) as fake:
+        out = _agent("analyst", fake, monkeypatch)(ws, 2)
+    assert len(fake.requests) == 4  # the client's attempts, then the rules
+    assert out.call.impl == "fallback" and "529" in out.call.note and out.call.input_tokens == 0
+    assert "rule-based Analyst" in ws.analysis(2).read_text()
+    for path in ws.root.rglob("*"):
+        if path.is_file():
+            assert KEY not in path.read_text(errors="ignore"), path
+
+
+def test_missing_key_is_exit_2_input_error(monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    with pytest.raises(InputError, match="ANTHROPIC_API_KEY"):
+        claude_agent("analyst")
+
+
+def test_every_agent_has_a_tool_and_a_prompt():
+    from prism.agents.base import AGENT_NAMES
+
+    assert sorted(TOOLS) == sorted(AGENT_NAMES)
+    for name in AGENT_NAMES:
+        spec = TOOLS[name].spec()
+        assert spec["input_schema"]["type"] == "object" and "$defs" not in str(spec)
+        assert claude_agents.system_prompt(name).startswith(f"# {name.capitalize()}")
