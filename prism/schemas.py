@@ -142,6 +142,9 @@ class Config(Strict):
     pymc: PymcConfig = Field(default_factory=PymcConfig)
     lightweight_mmm: LightweightConfig = Field(default_factory=LightweightConfig)
     roi_priors: dict[str, RoiPrior] = Field(default_factory=dict)
+    agents: dict[Literal["explorer", "tuner", "analyst", "critic", "reporter", "proofreader"],
+                 Literal["rules", "claude"]] = Field(
+        default_factory=dict, description="per-agent implementation for `prism loop --agents mixed` (default rules)")
 
     @model_validator(mode="after")
     def _channel_keys_known(self) -> "Config":

@@ -123,6 +123,10 @@ class RoundFacts:
     def vif(self) -> dict[str, float]:
         return vif_from_corr(self.correlation)
 
+    def in_collinear_pair(self, ch: str) -> bool:
+        """Its split with another channel cannot be told apart, whatever the models say."""
+        return any(ch in (a, b) for a, b, _ in self.collinear_pairs)
+
     @property
     def high_vif(self) -> dict[str, float]:
         return {c: v for c, v in self.vif.items() if v > COLLINEAR_VIF}
@@ -165,7 +169,7 @@ class RoundFacts:
             contribution_pct=float(np.mean([r.contribution_pct for r in rows])),
             agreement=label, cv=agr.cv if agr else None, n_models=len(rows),
             roi_by_model={k: m.channels[ch].roi for k, m in models.items()},
-            confidence=confidence_word(label, roi, low, high),
+            confidence="low" if self.in_collinear_pair(ch) else confidence_word(label, roi, low, high),
             saturation_pct=float(np.mean([r.saturation_pct for r in rows])),
         )
 

@@ -55,7 +55,7 @@ def compose(facts: RoundFacts, open_issues: list[str], history: list[dict]) -> s
 
 
 def _agreed(facts: RoundFacts) -> list[ChannelFacts]:
-    return [f for f in facts.ranked if f.agreement == "high"]
+    return [f for f in facts.ranked if f.agreement == "high" and not facts.in_collinear_pair(f.channel)]
 
 
 def _answer(facts: RoundFacts, kpi: str) -> str:

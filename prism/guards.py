@@ -1,0 +1,69 @@
+"""Deterministic guards run after an agent (rule-based or Claude): does its file keep the rules?
+
+`prism critique --check`: every check in the review has the computed result, a failed check is never
+marked PASS, and the verdict follows from the checks. `prism proofread --check`: report.md has the
+renderer's headings and every number, channel and caveat the Proofreader demands.
+"""
+
+from __future__ import annotations
+
+from prism.agents import critic, proofreader
+from prism.agents.facts import RoundFacts
+from prism.agents.reporter import HEADINGS
+from prism.errors import InputError
+from prism.state import load_state
+from prism.workspace import Workspace
+
+
+def _round(ws: Workspace) -> int:
+    return max(load_state(ws).round, 1)
+
+
+def check_review(ws: Workspace) -> list[str]:
+    """Problems with the current round's review (empty = it passes)."""
+    n = _round(ws)
+    review, analysis = ws.review(n), ws.analysis(n)
+    for p in (review, analysis):
+        if not p.exists():
+            raise InputError(f"{p}: file not found")
+    text = review.read_text(encoding="utf-8")
+    analysis_text = analysis.read_text(encoding="utf-8")
+    checks = critic.compute_checks(ws, n, analysis_text)
+    problems = []
+    for c in checks:
+        row = next((ln for ln in text.splitlines() if ln.lower().startswith(f"| {c.name} |")), None)
+        expected = "PASS" if c.passed else "FAIL"
+        if row is None:
+            problems.append(f"check '{c.name}' is missing from {review.name}")
+        elif f"| {expected} |" not in row:
+            problems.append(f"check '{c.name}' must be {expected}: {c.evidence}")
+    verdict = critic.parse_verdict(text)
+    final = "(after revision)" in text.splitlines()[0] if text else False
+    unhandled = critic.open_issues(checks, analysis_text)
+    if verdict is None:
+        problems.append(f"{review.name} has no verdict line (APPROVED or REVISE: <reason>)")
+    elif verdict.startswith("APPROVED") and unhandled and not final:
+        problems.append("APPROVED although these checks are not handled: " + ", ".join(c.name for c in unhandled))
+    elif verdict.startswith("REVISE") and final:
+        problems.append("the review after the revision must decide (APPROVED, with open issues listed)")
+    return problems
+
+
+def check_report(ws: Workspace) -> list[str]:
+    """Problems with results/report.md and the round's proofread note (empty = it passes)."""
+    n = _round(ws)
+    if not ws.report_md.exists():
+        raise InputError(f"{ws.report_md}: file not found")
+    text = ws.report_md.read_text(encoding="utf-8")
+    problems = [f"heading missing: {h}" for h in HEADINGS.values() if h not in text]
+    if not text.startswith("# "):
+        problems.append("report.md must start with a '# ' title")
+    _, edits, issues = proofreader.review(text, RoundFacts.load(ws, n), ws)
+    problems += [f"line {e.line}: {e.old} does not match the results (nearest: {e.new})" for e in edits]
+    problems += issues
+    note = ws.proofread(n)
+    if not note.exists():
+        problems.append(f"{note.name} is missing")
+    elif not any(ln.strip() in ("PROOFREAD_CLEAN", "PROOFREAD_CORRECTED") for ln in note.read_text().splitlines()):
+        problems.append(f"{note.name} has no PROOFREAD_CLEAN / PROOFREAD_CORRECTED line")
+    return problems

@@ -1,0 +1,394 @@
+"""The round as a small state machine over state.json.
+
+discover → Explorer (round 1) | Tuner (2+) → run models → compare → Analyst → Critic (→ one Analyst
+revision → Critic decides) → Reporter → Proofreader. Each stage's work is followed by one atomic state
+write holding its record and the next stage, so a loop killed anywhere resumes at the stage it was in
+and nothing is recorded twice. The Tuner stage first restores the config the previous round ran with,
+so a Tuner killed after writing config.json does not stack a second change on the first.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from prism.agents.base import AgentOutcome
+from prism.agents.registry import get_agent, impl_for, shared_budget
+from prism.errors import InputError
+from prism.schemas import Config, Decision, Results, State
+from prism.state import load_state, note_outcome, note_timing, now, record, save_state, update_best
+from prism.workspace import Workspace, loop_lock, read_model, write_text
+
+PAUSE_ENV = "PRISM_PAUSE_AT"  # tests: sleep after this stage's work, before its record is saved
+PAUSE_SECONDS = 600
+AGENT_OF = {"explore": "explorer", "tune": "tuner", "analyze": "analyst", "revise": "analyst",
+            "critique": "critic", "recritique": "critic", "report": "reporter", "proofread": "proofreader"}
+LABEL = {"discover": "refresh metadata", "explore": "Explorer", "tune": "Tuner", "run": "run models",
+         "compare": "compare", "analyze": "Analyst", "critique": "Critic", "revise": "Analyst (revision)",
+         "recritique": "Critic (final)", "report": "Reporter", "proofread": "Proofreader"}
+CHECKPOINT_AFTER = {"explore": "exploration", "tune": "tuning", "report": "report"}
+
+
+@dataclass
+class LoopContext:
+    """What every stage needs: the workspace, the agent choice and how to talk to the user."""
+
+    ws: Workspace
+    agents: str = "rules"
+    model: str | None = None
+    quick: bool = False
+    checkpoints: bool = False
+    auto_approve: bool = False
+    console: Console = field(default_factory=Console)
+    _budget: Any = None
+    _budget_made: bool = False
+
+    def agent(self, name: str) -> tuple[Callable[..., AgentOutcome], str]:
+        cfg = read_model(self.ws.config, Config)
+        impl = impl_for(name, self.agents, cfg)
+        if impl == "claude" and not self._budget_made:
+            self._budget, self._budget_made = shared_budget(self.agents, cfg), True
+        return get_agent(name, impl, model=self.model, budget=self._budget), impl
+
+
+# ------------------------------------------------------------------------------------ transitions
+def next_stage(stage: str, round_no: int, status: str) -> str:
+    """The stage after `stage` given its outcome."""
+    if stage == "discover":
+        return "explore" if round_no == 1 else "tune"
+    if stage == "tune" and status == "NO_CHANGE":
+        return "done"
+    if stage == "critique":
+        return "report" if status.startswith("APPROVED") else "revise"
+    order = {"explore": "run", "tune": "run", "run": "compare", "compare": "analyze", "analyze": "critique",
+             "revise": "recritique", "recritique": "report", "report": "proofread", "proofread": "done"}
+    return order[stage]
+
+
+def execute(ctx: LoopContext, state: State, stage: str) -> str:
+    """Run one stage of the current round, record it in `state` (not yet saved) and return its status."""
+    n = state.round
+    t0 = time.perf_counter()
+    if stage == "discover":
+        from prism.data.discover import refresh_metadata
+
+        if not ctx.ws.config.exists():
+            raise InputError(f"{ctx.ws.config}: file not found (run `prism discover` first, or `prism demo`)")
+        refresh_metadata(ctx.ws)
+        status = "METADATA_REFRESHED"
+        note_timing(state, n, stage, time.perf_counter() - t0, status)
+        return status
+    if stage == "run":
+        return _run_models(ctx, state, t0)
+    if stage == "compare":
+        return _compare(ctx, state, t0)
+    if stage == "tune":
+        _restore_pre_tune_config(ctx.ws, n)
+    name = AGENT_OF[stage]
+    agent, impl = ctx.agent(name)
+    outcome = agent(ctx.ws, n, revision=stage in ("revise", "recritique"))
+    _pause(stage)
+    note_outcome(state, n, stage, name, impl, outcome, time.perf_counter() - t0)
+    _after_agent(ctx, state, stage, outcome)
+    return outcome.status
+
+
+def _run_models(ctx: LoopContext, state: State, t0: float) -> str:
+    from prism.models.runner import run_models
+
+    n = state.round
+    write_text(ctx.ws.round_file(n, "config", "json"), ctx.ws.config.read_text(encoding="utf-8"))
+    res = run_models(ctx.ws, n, quick=ctx.quick)
+    _pause("run")
+    rec = record(state, n)
+    rec.objective = res.objective
+    rec.test_mape = {k: (m.fit.mape_test if m.fit else None) for k, m in res.models.items() if m.status == "ok"}
+    rec.model_status = {k: m.status for k, m in res.models.items()}
+    for rel in (f"rounds/R{n:02d}_results.json", f"rounds/R{n:02d}_config.json"):
+        if rel not in rec.artifacts:
+            rec.artifacts.append(rel)
+    ok = len(res.ok_models())
+    status = f"{ok}/{len(res.models)} models ok"
+    note_timing(state, n, "run", time.perf_counter() - t0, status)
+    update_best(state)
+    if ok == 0:
+        raise InputError(f"round {n}: no model ran ({'; '.join(f'{k}: {m.reason}' for k, m in res.models.items())})")
+    return status
+
+
+def _compare(ctx: LoopContext, state: State, t0: float) -> str:
+    from prism.compare import run_compare
+
+    n = state.round
+    res: Results = run_compare(ctx.ws, n)
+    _pause("compare")
+    rec = record(state, n)
+    rec.high_agreement = sum(a.label == "high" for a in res.agreement.values())
+    rec.channels = len(res.channels)
+    status = f"{rec.high_agreement}/{len(res.channels)} high agreement"
+    note_timing(state, n, "compare", time.perf_counter() - t0, status)
+    return status
+
+
+def _restore_pre_tune_config(ws: Workspace, n: int) -> None:
+    snap = ws.round_file(n - 1, "config", "json")
+    if snap.exists():
+        write_text(ws.config, snap.read_text(encoding="utf-8"))
+
+
+def _after_agent(ctx: LoopContext, state: State, stage: str, outcome: AgentOutcome) -> None:
+    rec = record(state, state.round)
+    if stage == "explore":
+        rec.readiness = outcome.extra.get("readiness")
+    elif stage == "tune":
+        reverted = outcome.extra.get("reverted")
+        if reverted and reverted not in state.reverted_changes:
+            state.reverted_changes.append(reverted)
+        if outcome.status == "NO_CHANGE":
+            rec.change, rec.status = "NO_CHANGE", "stopped"
+            state.stopped_reason = f"round {state.round}: the Tuner found no change left to try (NO_CHANGE)"
+        else:
+            rec.change, rec.change_key = outcome.extra.get("change", outcome.detail), outcome.extra.get("change_key")
+        if reverted:
+            rec.change = f"revert {reverted}; {rec.change}"
+    elif stage in ("critique", "recritique"):
+        rec.open_issues = outcome.extra.get("open_issues", [])
+    elif stage == "proofread":
+        _render(ctx, state)
+        snap = ctx.ws.round_file(state.round, "report")
+        shutil.copyfile(ctx.ws.report_md, snap)
+        for rel in ("results/report.md", f"rounds/R{state.round:02d}_report.md"):
+            if rel not in rec.artifacts:
+                rec.artifacts.append(rel)
+        rec.status = "done"
+
+
+def _render(ctx: LoopContext, state: State) -> None:
+    """Charts and decks from report.md (helper REPORT's renderer); a missing renderer is recorded, not faked."""
+    rec = record(state, state.round)
+    try:
+        from prism.report.build import render_deliverables
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("prism.report"):
+            raise
+        rec.render_note = "deliverables not rendered: prism.report.build is not installed"
+        return
+    t0 = time.perf_counter()
+    try:
+        paths = render_deliverables(ctx.ws, state.round)
+    except InputError as exc:
+        rec.render_note = f"deliverables not rendered: {exc}"
+        ctx.console.print(f"[yellow]warning:[/] {rec.render_note}")
+        return
+    rec.timings["render"] = round(time.perf_counter() - t0, 3)
+    for p in paths:
+        rel = str(p.relative_to(ctx.ws.root)) if p.is_relative_to(ctx.ws.root) else str(p)
+        if rel not in rec.artifacts:
+            rec.artifacts.append(rel)
+
+
+def _pause(stage: str) -> None:
+    if os.environ.get(PAUSE_ENV) == stage:
+        print(f"PRISM_PAUSED {stage}", file=sys.stderr, flush=True)
+        time.sleep(PAUSE_SECONDS)
+
+
+# ------------------------------------------------------------------------------------ checkpoints
+def _checkpoint(ctx: LoopContext, state: State, name: str, pause_view: Callable[[], Any]) -> bool:
+    """Ask approve / edit / stop (or record that no one approved); False means stop."""
+    interactive = sys.stdin.isatty() and not ctx.auto_approve
+    if not interactive:
+        by = "auto-approve" if ctx.auto_approve else "no-terminal"
+        state.decisions.append(Decision(round=state.round, checkpoint=name, decision="approve", by=by, at=now(),
+                                        note="proceeded without a human approval"))
+        return True
+    with pause_view():
+        from prism.checkpoints import ask
+
+        decision, note = ask(ctx, state, name)
+    state.decisions.append(Decision(round=state.round, checkpoint=name, decision=decision,
+                                    by=f"user:{_user()}", at=now(), note=note))
+    if decision == "stop":
+        state.stopped_reason = f"stopped by the user at the {name} checkpoint of round {state.round}"
+        return False
+    return True
+
+
+def _user() -> str:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "unknown"
+
+
+# ------------------------------------------------------------------------------------ the loop
+def run_loop(ws: Workspace, rounds: int, agents: str = "rules", model: str | None = None,
+             checkpoints: bool = False, auto_approve: bool = False, quick: bool = False,
+             console: Console | None = None) -> State:
+    """Run (or resume) rounds until `rounds` rounds are done, the Tuner says NO_CHANGE or a user stops."""
+    if rounds < 1:
+        raise InputError(f"--rounds must be at least 1, got {rounds}")
+    ctx = LoopContext(ws, agents, model, quick, checkpoints or auto_approve, auto_approve, console or Console())
+    if ws.config.exists():  # a bad --agents value fails before anything runs
+        impl_for("explorer", agents, read_model(ws.config, Config))
+    with loop_lock(ws):
+        state = load_state(ws)
+        _prepare_resume(state, rounds)
+        save_state(ws, state)
+        _drive(ctx, state, rounds)
+        ctx.console.print(round_table(state))
+        if state.stopped_reason:
+            ctx.console.print(f"[bold]stopped:[/] {state.stopped_reason}")
+        return state
+
+
+def _prepare_resume(state: State, rounds: int) -> None:
+    if state.round == 0:
+        state.round, state.stage = 1, "discover"
+    if state.stopped_reason and state.round <= rounds:
+        last = record(state, state.round)
+        if last.change == "NO_CHANGE":  # asked for more rounds after convergence: let the Tuner look again
+            last.status, last.change, state.stage = "running", "baseline", "tune"
+        state.stopped_reason = None
+
+
+def _drive(ctx: LoopContext, state: State, rounds: int) -> None:
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                        console=ctx.console, transient=True)
+    with progress:
+        while True:
+            pending = getattr(state, "pending_checkpoint", None)
+            if pending:
+                go = _checkpoint(ctx, state, pending, lambda: _Paused(progress))
+                state.pending_checkpoint = None if go else pending
+                save_state(ctx.ws, state)
+                if not go:
+                    return
+            if state.stage == "done":
+                if state.stopped_reason or state.round >= rounds:
+                    return
+                state.round, state.stage = state.round + 1, "discover"
+                save_state(ctx.ws, state)
+            stage = state.stage
+            task = progress.add_task(f"Round {state.round}/{rounds} · {LABEL[stage]}")
+            t0 = time.perf_counter()
+            status = execute(ctx, state, stage)
+            progress.remove_task(task)
+            state.stage = next_stage(stage, state.round, status)
+            if ctx.checkpoints and stage in CHECKPOINT_AFTER and not (stage == "tune" and status == "NO_CHANGE"):
+                state.pending_checkpoint = CHECKPOINT_AFTER[stage]
+            save_state(ctx.ws, state)
+            ctx.console.print(f"R{state.round:02d} {LABEL[stage]:<18} {status[:90]:<50} {time.perf_counter() - t0:6.1f}s",
+                              highlight=False)
+
+
+class _Paused:
+    """Stop the live spinner while the user answers a checkpoint."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+
+    def __enter__(self) -> None:
+        self.progress.stop()
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.start()
+
+
+def run_stage(ws: Workspace, stage: str, agents: str = "rules", model: str | None = None,
+              record_only: bool = False, console: Console | None = None) -> str:
+    """One stage for the current round (`prism explore|tune|analyze|critique|report|proofread`).
+
+    It is recorded like a loop stage; when the state machine stands at this stage it also moves on.
+    `record_only`: the agent's file was written by someone else (a Claude terminal session)."""
+    ctx = LoopContext(ws, agents, model, console=console or Console())
+    with loop_lock(ws):
+        state = _current(ws)
+        if record_only:
+            outcome = recorded_outcome(ws, state.round, stage)
+            note_outcome(state, state.round, stage, AGENT_OF[stage], "claude", outcome, 0.0)
+            _after_agent(ctx, state, stage, outcome)
+            status = outcome.status
+        else:
+            status = execute(ctx, state, stage)
+        if state.stage == stage:
+            state.stage = next_stage(stage, state.round, status)
+        save_state(ws, state)
+        return status
+
+
+def _current(ws: Workspace) -> State:
+    state = load_state(ws)
+    if state.round == 0:
+        state.round, state.stage = 1, "discover"
+    return state
+
+
+def recorded_outcome(ws: Workspace, round_no: int, stage: str) -> AgentOutcome:
+    """The outcome of an agent file written outside Prism: its status is the file's last status line."""
+    from prism.agents.base import AgentOutcome as Outcome
+    from prism.schemas import AgentCall
+
+    path = {"explore": ws.exploration(), "tune": ws.tuning(round_no), "analyze": ws.analysis(round_no),
+            "revise": ws.analysis(round_no), "critique": ws.review(round_no), "recritique": ws.review(round_no),
+            "report": ws.report_md, "proofread": ws.proofread(round_no)}[stage]
+    if not path.exists():
+        raise InputError(f"{path}: file not found; write it before recording the {stage} stage")
+    statuses = ("EXPLORATION_DONE", "CONFIG_UPDATED", "NO_CHANGE", "ANALYSIS_DONE", "APPROVED", "REVISE:",
+                "REPORT_DONE", "PROOFREAD_CLEAN", "PROOFREAD_CORRECTED")
+    lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip().startswith(statuses)]
+    default = {"explore": "EXPLORATION_DONE", "analyze": "ANALYSIS_DONE", "revise": "ANALYSIS_DONE",
+               "report": "REPORT_DONE"}
+    status = lines[-1] if lines else default.get(stage)
+    if status is None:
+        raise InputError(f"{path}: no status line ({', '.join(statuses)}) found")
+    return Outcome(status=status, path=path, call=AgentCall(agent=AGENT_OF[stage], impl="claude",
+                                                           note="written in a Claude terminal session"))
+
+
+def set_change(ws: Workspace, key: str, value: str, reason: str) -> str:
+    """`prism tune --set KEY=VALUE`: the round's Tuner decision made by hand or by a Claude session."""
+    from prism.agents import tuner
+
+    with loop_lock(ws):
+        state = _current(ws)
+        if state.round < 2:
+            raise InputError("the Tuner runs from round 2 on (round 1 is the baseline)")
+        _restore_pre_tune_config(ws, state.round)
+        change = tuner.validate_change(ws, key, value)
+        outcome = tuner.apply_change(ws, state.round, change, reason, "given with --set")
+        outcome.call.impl = "claude"
+        note_outcome(state, state.round, "tune", "tuner", "claude", outcome, 0.0)
+        _after_agent(LoopContext(ws), state, "tune", outcome)
+        if state.stage == "tune":
+            state.stage = next_stage("tune", state.round, outcome.status)
+        save_state(ws, state)
+        return f"{outcome.status}: {change.describe}"
+
+
+# ------------------------------------------------------------------------------------ the table
+def round_table(state: State) -> Table:
+    """round, change, tuning objective, test MAPE, channels in high agreement, verdict."""
+    t = Table(title="Rounds", show_lines=False)
+    for col in ("round", "change", "tuning objective (CV MAPE %)", "test MAPE %", "high agreement", "verdict"):
+        t.add_column(col, overflow="fold")
+    for r in state.rounds:
+        best = " ★" if r.round == state.best_round else ""
+        obj = f"{r.objective:.2f}{best}" if r.objective is not None else "–"
+        test = ", ".join(f"{k} {v:.1f}" for k, v in r.test_mape.items() if v is not None) or "–"
+        chans = getattr(r, "channels", None)
+        high = f"{r.high_agreement}/{chans}" if r.high_agreement is not None else "–"
+        verdict = r.verdicts.get("recritique") or r.verdicts.get("critic") or r.status
+        t.add_row(str(r.round), r.change, obj, test, high, verdict[:60])
+    return t
+
