@@ -271,7 +271,7 @@ def _to_weeks(dates: pd.Series, values: pd.DataFrame, data: DataConfig, frequenc
               ) -> tuple[pd.DataFrame, list[str]]:
     """Sum KPI and spend (average controls) into weeks starting on the anchor day."""
     day = dates.dt.normalize()
-    shift = (day.dt.dayofweek - ANCHORS.index(data.week_anchor)) % DAYS_PER_WEEK
+    shift = (day.dt.day_of_week - ANCHORS.index(data.week_anchor)) % DAYS_PER_WEEK
     week = day - pd.to_timedelta(shift, unit="D")
     weekly = _aggregate(values.assign(week=week.to_numpy()), data)
     notes = [f"{frequency} data summed into weeks starting {data.week_anchor}"]

@@ -80,7 +80,7 @@ def tokens(name: str) -> list[str]:
 def detect_roles(frame: pd.DataFrame, overrides: Overrides, hints: dict[str, str] | None = None,
                  source: str = "data") -> Roles:
     """Assign roles to the columns of a raw table; overrides and dictionary hints win over detection."""
-    hints = {c: r for c, r in (hints or {}).items() if c in frame.columns}
+    hints = {c: (hints or {})[c] for c in frame.columns if c in (hints or {})}  # in the data's column order
     _check_named(frame, overrides, source)
     table: dict[str, ColumnRole] = {}
     fixed = _fixed_roles(overrides, hints)
