@@ -234,8 +234,9 @@ def _user() -> str:
 # ------------------------------------------------------------------------------------ the loop
 def run_loop(ws: Workspace, rounds: int, agents: str = "rules", model: str | None = None,
              checkpoints: bool = False, auto_approve: bool = False, quick: bool = False,
-             console: Console | None = None) -> State:
-    """Run (or resume) rounds until `rounds` rounds are done, the Tuner says NO_CHANGE or a user stops."""
+             console: Console | None = None, steps: int | None = None) -> State:
+    """Run (or resume) rounds until `rounds` rounds are done, the Tuner says NO_CHANGE or a user stops
+    (or, with `steps`, after that many stages: `prism loop --step` for a Claude terminal session)."""
     if rounds < 1:
         raise InputError(f"--rounds must be at least 1, got {rounds}")
     ctx = LoopContext(ws, agents, model, quick, checkpoints or auto_approve, auto_approve, console or Console())
@@ -245,7 +246,7 @@ def run_loop(ws: Workspace, rounds: int, agents: str = "rules", model: str | Non
         state = load_state(ws)
         _prepare_resume(state, rounds)
         save_state(ws, state)
-        _drive(ctx, state, rounds)
+        _drive(ctx, state, rounds, steps)
         ctx.console.print(round_table(state))
         if state.stopped_reason:
             ctx.console.print(f"[bold]stopped:[/] {state.stopped_reason}")
@@ -262,7 +263,7 @@ def _prepare_resume(state: State, rounds: int) -> None:
         state.stopped_reason = None
 
 
-def _drive(ctx: LoopContext, state: State, rounds: int) -> None:
+def _drive(ctx: LoopContext, state: State, rounds: int, steps: int | None = None) -> None:
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                         console=ctx.console, transient=True)
     with progress:
@@ -274,6 +275,8 @@ def _drive(ctx: LoopContext, state: State, rounds: int) -> None:
                 save_state(ctx.ws, state)
                 if not go:
                     return
+            if steps is not None and steps <= 0:
+                return
             if state.stage == "done":
                 if state.stopped_reason or state.round >= rounds:
                     return
@@ -288,6 +291,7 @@ def _drive(ctx: LoopContext, state: State, rounds: int) -> None:
             if ctx.checkpoints and stage in CHECKPOINT_AFTER and not (stage == "tune" and status == "NO_CHANGE"):
                 state.pending_checkpoint = CHECKPOINT_AFTER[stage]
             save_state(ctx.ws, state)
+            steps = None if steps is None else steps - 1
             ctx.console.print(f"R{state.round:02d} {LABEL[stage]:<18} {status[:90]:<50} {time.perf_counter() - t0:6.1f}s",
                               highlight=False)
 
@@ -356,7 +360,7 @@ def recorded_outcome(ws: Workspace, round_no: int, stage: str) -> AgentOutcome:
                                                            note="written in a Claude terminal session"))
 
 
-def set_change(ws: Workspace, key: str, value: str, reason: str) -> str:
+def set_change(ws: Workspace, key: str, value: str, rule: str, evidence: str) -> str:
     """`prism tune --set KEY=VALUE`: the round's Tuner decision made by hand or by a Claude session."""
     from prism.agents import tuner
 
@@ -366,8 +370,8 @@ def set_change(ws: Workspace, key: str, value: str, reason: str) -> str:
             raise InputError("the Tuner runs from round 2 on (round 1 is the baseline)")
         _restore_pre_tune_config(ws, state.round)
         change = tuner.validate_change(ws, key, value)
-        outcome = tuner.apply_change(ws, state.round, change, reason, "given with --set")
-        outcome.call.impl = "claude"
+        outcome = tuner.apply_change(ws, state.round, change, rule, evidence)
+        outcome.call.impl, outcome.call.note = "claude", "set with prism tune --set"
         note_outcome(state, state.round, "tune", "tuner", "claude", outcome, 0.0)
         _after_agent(LoopContext(ws), state, "tune", outcome)
         if state.stage == "tune":

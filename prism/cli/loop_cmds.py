@@ -42,7 +42,8 @@ def tune(workdir: Path = WorkdirOpt, agents: str = AgentsOpt, model: str = Model
                                       help="Only check a proposed change (one key, in bounds, not reverted)."),
          set_: str = typer.Option(None, "--set", metavar="KEY=VALUE",
                                   help="Apply this change (validated) as the round's Tuner decision."),
-         reason: str = typer.Option("set by hand", "--reason", help="Why (with --set): goes to the tuning note.")) -> None:
+         rule: str = typer.Option("set by hand", "--rule", help="With --set: the rule that fired (tuning note)."),
+         evidence: str = typer.Option("given with --set", "--evidence", help="With --set: the evidence.")) -> None:
     """Tuner: one config change for the current round (or NO_CHANGE) → rounds/R{NN}_tuning.md."""
     ws = Workspace(workdir)
     if validate:
@@ -54,7 +55,7 @@ def tune(workdir: Path = WorkdirOpt, agents: str = AgentsOpt, model: str = Model
     if set_:
         from prism.loop import set_change
 
-        console.print(set_change(ws, *_key_value(set_), reason), highlight=False)
+        console.print(set_change(ws, *_key_value(set_), rule, evidence), highlight=False)
         return
     _stage(workdir, "tune", agents, model, False)
 
@@ -115,12 +116,19 @@ def loop(workdir: Path = WorkdirOpt,
          agents: str = AgentsOpt, model: str = ModelOpt,
          checkpoints: bool = typer.Option(False, "--checkpoints", help="Pause for approve / edit / stop."),
          auto_approve: bool = typer.Option(False, "--auto-approve", help="Pass checkpoints, recording no one approved."),
-         quick: bool = typer.Option(False, "--quick", help="Quick model settings (MAP / fewer draws).")) -> None:
+         quick: bool = typer.Option(False, "--quick", help="Quick model settings (MAP / fewer draws)."),
+         step: bool = typer.Option(False, "--step", help="Run only the current stage, then stop."),
+         record_only: bool = RecordOpt) -> None:
     """Run (or resume) the round loop: Explorer/Tuner → models → compare → Analyst → Critic → Reporter → Proofreader."""
     from prism.loop import run_loop
 
+    if record_only:
+        from prism.state import load_state
+
+        _stage(workdir, load_state(Workspace(workdir)).stage, agents, model, True)
+        return
     run_loop(Workspace(workdir), rounds, agents=agents, model=model, checkpoints=checkpoints,
-             auto_approve=auto_approve, quick=quick, console=console)
+             auto_approve=auto_approve, quick=quick, console=console, steps=1 if step else None)
 
 
 @app.command()
