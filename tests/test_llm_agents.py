@@ -158,14 +158,22 @@ def test_critic_revise_needs_reason_and_first_review_of_unhandled_failure_is_rev
     assert critic.parse_verdict(ws.review(2).read_text()) == out.status
 
 
-def test_reporter_writes_validated_report(ws, monkeypatch):
+def test_reporter_output_must_keep_the_reporting_rules(ws, monkeypatch):
+    from prism.agents import reporter
+
     facts = RoundFacts.load(ws, 2)
+    good = reporter.compose(facts, [], [])
     best = facts.ranked[0]
-    report = (f"# What the marketing returns\n\n## The answer\n\n{best.label} returns {fmt(best.roi)} per unit "
-              f"({fmt(best.roi_low)}–{fmt(best.roi_high)}, {best.confidence} confidence).\n")
-    with FakeAnthropic([tool_use("submit_report", {"markdown": report})]) as fake:
+    jargon = good.replace("## The answer\n", "## The answer\n\nThe ridge regression says so.\n", 1)
+    no_heading = good.replace(reporter.HEADINGS["actions"], "## Next steps")
+    with FakeAnthropic([tool_use("submit_report", {"markdown": jargon}),
+                        tool_use("submit_report", {"markdown": no_heading}),
+                        tool_use("submit_report", {"markdown": good})]) as fake:
         out = _agent("reporter", fake, monkeypatch)(ws, 2)
-    assert out.status == "REPORT_DONE" and ws.report_md.read_text() == report
+    assert "jargon outside the appendix: 'ridge'" in _last_tool_result(fake.requests[1])["content"]
+    assert "heading missing: ## What to do" in _last_tool_result(fake.requests[2])["content"]
+    assert out.status == "REPORT_DONE" and ws.report_md.read_text() == good
+    assert fmt(best.roi) in ws.report_md.read_text()
     assert "rounds/R02_results.json" in fake.requests[0]["messages"][0]["content"]
 
 
@@ -231,3 +239,40 @@ def test_every_agent_has_a_tool_and_a_prompt():
         spec = TOOLS[name].spec()
         assert spec["input_schema"]["type"] == "object" and "$defs" not in str(spec)
         assert claude_agents.system_prompt(name).startswith(f"# {name.capitalize()}")
+
+
+def test_tuner_change_is_validated_then_applied(ws, monkeypatch):
+    import json
+
+    from prism.state import load_state, save_state
+
+    state = load_state(ws)
+    state.reverted_changes = ["adstock.max_lag=4"]
+    save_state(ws, state)
+    lag = json.loads(ws.config.read_text())["adstock"]["max_lag"]
+    steps = [
+        ({"decision": "change", "key": "data.kpi", "value": "orders", "rule": "r", "evidence": "e"}, "not tunable"),
+        ({"decision": "change", "key": "adstock.decay", "value": 2.0, "rule": "r", "evidence": "e"}, "out of bounds"),
+        ({"decision": "change", "key": "adstock.max_lag", "value": 4, "rule": "r", "evidence": "e"}, "reverted"),
+    ]
+    good = {"decision": "change", "key": "adstock.max_lag", "value": lag + 4, "rule": "longer memory",
+            "evidence": f"max lag {lag} may cut carry-over short"}
+    with FakeAnthropic([tool_use("propose_config_change", s) for s, _ in steps]
+                       + [tool_use("propose_config_change", good)]) as fake:
+        monkeypatch.setattr(claude_agents, "MAX_TURNS", 4)  # three rejections, then the valid one
+        out = _agent("tuner", fake, monkeypatch)(ws, 3)
+    for request, (_, why) in zip(fake.requests[1:], steps):
+        assert why in _last_tool_result(request)["content"]
+    assert "candidate changes" in fake.requests[0]["messages"][0]["content"]
+    assert out.status == "CONFIG_UPDATED" and out.extra["change_key"] == f"adstock.max_lag={lag + 4}"
+    assert json.loads(ws.config.read_text())["adstock"]["max_lag"] == lag + 4
+    assert f"+ adstock.max_lag: {lag + 4}" in ws.tuning(3).read_text()
+
+
+def test_tuner_no_change_writes_the_note(ws, monkeypatch):
+    before = ws.config.read_text()
+    answer = {"decision": "no_change", "rule": "objective stopped improving", "evidence": "nothing left to try"}
+    with FakeAnthropic([tool_use("propose_config_change", answer)]) as fake:
+        out = _agent("tuner", fake, monkeypatch)(ws, 3)
+    assert out.status == "NO_CHANGE" and ws.config.read_text() == before
+    assert ws.tuning(3).read_text().rstrip().endswith("NO_CHANGE")

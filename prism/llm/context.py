@@ -99,10 +99,13 @@ def _explorer(ws: Workspace, round_no: int, revision: bool) -> list[str]:
 def _tuner(ws: Workspace, round_no: int, revision: bool) -> list[str]:
     from prism.agents import tuner
 
-    candidates = [str(c) for c in tuner.candidate_changes(ws, round_no)]
+    tuner.revert_if_worse(ws, round_no)  # deterministic first step, so Claude sees the config it will change
+    candidates = [f"- {c.key} = {json.dumps(c.new)} (now {json.dumps(c.old)}); rule: {c.rule}; "
+                  f"evidence: {c.evidence}" for c in tuner.candidate_changes(ws, round_no)]
     previous = sorted(ws.rounds_dir.glob("R*_tuning.md"))[-PREVIOUS_TUNING_FILES:]
     return [history(ws), file_section(ws, ws.config, "json"), results_summary(ws, round_no - 1),
-            section("candidate changes Prism allows this round (pick one, or no_change)",
+            section("candidate changes Prism's rules would try, in rule order (pick one, or another "
+                    "tunable key, or no_change)",
                     "\n".join(candidates) or "(none left)"),
             *[file_section(ws, p, "markdown") for p in previous], knowledge(ws)]
 

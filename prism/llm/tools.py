@@ -13,10 +13,11 @@ from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from prism.agents import analyst, critic, explorer, proofreader
+from prism.agents import analyst, critic, explorer, proofreader, tuner
 from prism.agents.base import AgentOutcome
 from prism.agents.facts import RoundFacts
 from prism.agents.numbers import extract, known_values, matches
+from prism.agents.reporter import HEADINGS
 from prism.errors import InputError
 from prism.workspace import Workspace, write_text
 
@@ -165,24 +166,32 @@ def apply_exploration(ws: Workspace, round_no: int, revision: bool, data: Explor
 
 
 def apply_config_change(ws: Workspace, round_no: int, revision: bool, data: ConfigChange) -> AgentOutcome:
-    from prism.agents import tuner
-
+    """The rule-based Tuner's revert comes first (deterministic, idempotent); then Claude's one change."""
+    reverted = tuner.revert_if_worse(ws, round_no)
+    said = f"{data.rule} {data.evidence}"
     if data.decision == "no_change":
-        require_known_numbers(data.evidence, ws, round_no - 1)
-        return tuner.record_no_change(ws, round_no, data.rule, data.evidence)
+        require_known_numbers(said, ws, round_no - 1)
+        body = [f"Rule fired: {data.rule}", "", f"Evidence: {data.evidence}", "", "No change to config.json."]
+        write_text(ws.tuning(round_no), tuner._note(round_no, reverted, body, "NO_CHANGE"))
+        return AgentOutcome(status="NO_CHANGE", path=ws.tuning(round_no),
+                            extra={"reverted": reverted.old if reverted else None})
     if not data.key:
         raise ToolRejected("decision 'change' needs a key")
     try:
         change = tuner.validate_change(ws, data.key, data.value)
     except InputError as exc:
         raise ToolRejected(f"change rejected: {exc}") from None
-    require_known_numbers(data.evidence, ws, round_no - 1, extra=_change_values(change))
-    return tuner.apply_change(ws, round_no, change, data.rule, data.evidence)
+    require_known_numbers(said, ws, round_no - 1, extra=_change_values(change))
+    return tuner.apply_change(ws, round_no, change, data.rule, data.evidence, reverted)
 
 
-def _change_values(change: Any) -> list[float]:
-    return [float(v) for v in (getattr(change, "old", None), getattr(change, "new", None))
-            if isinstance(v, (int, float)) and not isinstance(v, bool)]
+def _change_values(change: tuner.Change) -> list[float]:
+    """The old and new value of a change may be quoted although no result holds them."""
+    flat: list[float] = []
+    for v in (change.old, change.new):
+        items = v.values() if isinstance(v, dict) else [v]
+        flat += [float(x) for x in items if isinstance(x, (int, float)) and not isinstance(x, bool)]
+    return flat
 
 
 def apply_analysis(ws: Workspace, round_no: int, revision: bool, data: Analysis) -> AgentOutcome:
@@ -230,7 +239,15 @@ def apply_review(ws: Workspace, round_no: int, revision: bool, data: Review) -> 
 
 
 def apply_report(ws: Workspace, round_no: int, revision: bool, data: Report) -> AgentOutcome:
+    """The renderer's headings, no jargon before the appendix, every channel, the caveats, known numbers."""
     text = data.markdown.strip() + "\n"
+    facts = RoundFacts.load(ws, round_no)
+    problems = [] if text.startswith("# ") else ["the report must start with a '# ' title"]
+    problems += [f"heading missing: {h}" for h in HEADINGS.values() if h not in text]
+    problems += proofreader.jargon(text) + proofreader.missing_channels(text, facts)
+    problems += [f"missing caveat — {c.name}: {c.evidence}" for c in critic.text_checks(facts, text) if not c.passed]
+    if problems:
+        raise ToolRejected("the report breaks the reporting rules: " + "; ".join(problems))
     require_known_numbers(text, ws, round_no)
     write_text(ws.report_md, text)
     return AgentOutcome(status="REPORT_DONE", path=ws.report_md)
