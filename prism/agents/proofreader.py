@@ -56,13 +56,14 @@ def _correct_line(line: str, line_no: int, facts: RoundFacts, values: list[float
         return line, []
     f = chans[0]
     candidates_pct = [f.contribution_pct, f.spend_share, f.saturation_pct]
-    candidates = [f.roi, f.roi_low, f.roi_high, *f.roi_by_model.values()]
+    candidates = [f.roi, f.roi_low, f.roi_high, *f.roi_by_model.values()]  # headline figures first
     out, edits, shift = line, [], 0
     for found in numbers.extract(line):
         if numbers.matches(found, values):
             continue
         pool = candidates_pct if found.percent or "%" in line[found.end:found.end + 2] else candidates
-        target = numbers.closest(found, pool)
+        printed = [g for g in numbers.extract(line) if g.start != found.start]
+        target = _likely_value(found, pool, printed)
         if target is None:
             continue
         decimals = len(found.text.strip().rstrip("%").split(".")[1]) if "." in found.text else 0
@@ -73,6 +74,14 @@ def _correct_line(line: str, line_no: int, facts: RoundFacts, values: list[float
         shift += len(new) - len(old)
         edits.append(Edit(line_no, old, new, f"{f.label}: nearest value in the results"))
     return out, edits
+
+
+def _likely_value(found: numbers.Found, pool: list[float], printed: list[numbers.Found]) -> float | None:
+    """The first headline figure the line lacks (a row shows mean, low and high), else the nearest value."""
+    missing = [v for v in pool if not any(numbers.matches(g, [v]) for g in printed)]
+    if missing:
+        return numbers.closest(found, missing) if found.percent else missing[0]
+    return numbers.closest(found, pool)
 
 
 def body_before_appendix(text: str) -> str:

@@ -1,0 +1,208 @@
+"""The rule-based agents on crafted results: each rule fires on the case it exists for."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from loop_helpers import crafted_results, make_ws
+from prism.agents import analyst, critic, explorer, proofreader, reporter, tuner
+from prism.agents.facts import RoundFacts
+from prism.agents.numbers import unknown_numbers
+from prism.errors import InputError
+from prism.guards import check_report, check_review
+from prism.schemas import RoundRecord, State
+from prism.state import save_state
+from prism.workspace import write_json, write_text
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    return make_ws(tmp_path_factory.mktemp("agents"), weeks=156, n_channels=4)
+
+
+def _checks(ws, text="") -> dict[str, critic.Check]:
+    return {c.name: c for c in critic.compute_checks(ws, 1, text)}
+
+
+def test_clean_round_passes_every_stage_and_guard(base):
+    ws, sim = base
+    crafted_results(ws, sim)
+    assert analyst.run(ws, 1).status == "ANALYSIS_DONE"
+    assert critic.run(ws, 1).status == "APPROVED"
+    assert check_review(ws) == []
+    reporter.run(ws, 1)
+    assert proofreader.run(ws, 1).status == "PROOFREAD_CLEAN"
+    assert check_report(ws) == []
+    assert unknown_numbers(ws.analysis(1).read_text(), ws, 1) == []
+
+
+@pytest.mark.parametrize("case, check", [
+    ({"fit": {"ridge": {"mape_train": 3.0, "mape_test": 20.0}}}, "overfitting"),
+    ({"roi": {"pymc": {"tv_spend": -0.4}}}, "sign correctness"),
+    ({"contribution_scale": 0.05}, "contribution plausibility"),
+    ({"diagnostics": {"pymc": {"rhat_max": 1.2, "ess_bulk_min": 50.0, "divergences": 3, "chains": 2}}}, "model health"),
+])
+def test_critic_fails_each_numeric_check(base, case, check):
+    ws, sim = base
+    crafted_results(ws, sim, **case)
+    checks = _checks(ws)
+    assert not checks[check].passed, checks[check].evidence
+    assert sum(not c.passed for c in checks.values()) >= 1
+    write_text(ws.analysis(1), "# Round 1 analysis\n\nThe models rank channels.\n")
+    out = critic.run(ws, 1)
+    assert out.status.startswith("REVISE:") and check in out.status
+    analyst.run(ws, 1, revision=True)  # acknowledges it, then the Critic approves
+    text = ws.analysis(1).read_text()
+    assert "Response to the review" in text and check in text
+    assert critic.run(ws, 1, revision=True).status == "APPROVED"
+
+
+def test_critic_text_checks_and_one_revision(base):
+    ws, sim = base
+    crafted_results(ws, sim, agreement={"social_spend": "low"})
+    checks = _checks(ws, "Social Spend returns 0.80.")
+    assert not checks["consensus honesty"].passed and "Social Spend" in checks["consensus honesty"].evidence
+    assert not checks["sample size"].passed  # 156 weeks < 10 × parameters
+    assert _checks(ws, "Social Spend: the models disagree, so it is uncertain. Only 156 weeks of data: a small "
+                       "sample.")["consensus honesty"].passed
+    write_text(ws.analysis(1), "# Round 1 analysis\n\nSocial Spend returns 0.80.\n")
+    assert critic.run(ws, 1).status.startswith("REVISE: consensus honesty")
+    assert check_review(ws) == []
+    final = critic.run(ws, 1, revision=True)  # after one revision it must decide and record open issues
+    assert final.status == "APPROVED" and "consensus honesty" in final.extra["open_issues"]
+    assert "## Open issues" in ws.review(1).read_text()
+    review = ws.review(1).read_text().replace("| consensus honesty | FAIL |", "| consensus honesty | PASS |")
+    write_text(ws.review(1), review)
+    assert any("consensus honesty" in p for p in check_review(ws))
+
+
+def test_analyst_under_400_words_with_numbers_from_results(tmp_path):
+    ws, sim = make_ws(tmp_path, weeks=156, n_channels=8)
+    crafted_results(ws, sim, agreement={"radio_spend": "low"}, failed={"lightweight_mmm": "timed out after 1 s"})
+    analyst.run(ws, 1)
+    text = ws.analysis(1).read_text()
+    assert analyst.word_count(text) < analyst.MAX_WORDS
+    assert "Radio Spend: the models disagree" in text
+    assert "lightweight_mmm failed (timed out after 1 s)" in text and "rests on 2 model(s)" in text
+    assert unknown_numbers(text, ws, 1) == []
+    assert unknown_numbers(text + " Display returns 7.77.", ws, 1) == ["7.77"]
+
+
+def test_collinear_pair_named_and_split_uncertain(tmp_path):
+    ws, sim = make_ws(tmp_path, weeks=156, n_channels=4, collinear=True)
+    crafted_results(ws, sim)
+    facts = RoundFacts.load(ws, 1)
+    assert ("tv_spend", "search_spend") in [(a, b) for a, b, _ in facts.collinear_pairs]
+    analyst.run(ws, 1)
+    critic.run(ws, 1)
+    review = ws.review(1).read_text()
+    assert "| collinearity | PASS | named: Tv Spend & Search Spend" in review
+    reporter.run(ws, 1)
+    report = ws.report_md.read_text()
+    assert "Tv Spend and Search Spend were bought together, so the split between them is uncertain" in report
+    actions = report.split("## What to do")[1].split("##")[0]
+    assert "Tv Spend" not in actions and "Search Spend" not in actions  # no recommendation on an unsplit pair
+
+
+def test_short_history_readiness_and_caveat(tmp_path):
+    ws, sim = make_ws(tmp_path, weeks=40, n_channels=4)
+    out = explorer.run(ws, 1)
+    assert out.extra["readiness"] <= 2
+    text = ws.exploration().read_text()
+    assert "Readiness score: " in text and "less than a year" in text and "Actions:" in text
+    crafted_results(ws, sim)
+    reporter.run(ws, 1)
+    assert "Sample size: only 40 weeks of data" in ws.report_md.read_text()
+
+
+def test_explorer_finds_anomalies_with_dates(tmp_path):
+    ws, sim = make_ws(tmp_path, weeks=104, n_channels=3)
+    frame = sim.frame.copy()
+    frame.loc[50, sim.kpi] = frame[sim.kpi].mean() * 6
+    frame.loc[20, "tv_spend"] = frame["tv_spend"].max() * 12
+    frame.to_csv(ws.root / "data.csv", index=False)
+    explorer.run(ws, 1)
+    text = ws.exploration().read_text()
+    kpi_part = text.split("KPI weeks with")[1].split("Spend weeks")[0]
+    assert frame.loc[50, "date"] in kpi_part
+    assert f"Tv Spend {frame.loc[20, 'date']}" in text
+
+
+def test_reporter_structure_and_plain_headline(base):
+    ws, sim = base
+    crafted_results(ws, sim, agreement={"social_spend": "low"})
+    reporter.run(ws, 1)
+    text = ws.report_md.read_text()
+    for h in reporter.HEADINGS.values():
+        assert h in text
+    body = text.split(reporter.HEADINGS["appendix"])[0].lower()
+    assert not any(m in body for m in ("ridge", "pymc", "lightweight", "mape", "posterior"))
+    assert "Social Spend: estimates run from" in text and "| Social Spend | 0.80 | 0.61–1.01 | low |" in text
+    actions = text.split("## What to do")[1].split("##")[0]
+    assert "Social Spend" not in actions
+
+
+def test_proofreader_corrects_a_wrong_number(base):
+    ws, sim = base
+    crafted_results(ws, sim)
+    reporter.run(ws, 1)
+    good = ws.report_md.read_text()
+    roi = RoundFacts.load(ws, 1).channel_facts["tv_spend"].roi
+    right = f"| Tv Spend | {roi:.2f} |"
+    assert right in good
+    write_text(ws.report_md, good.replace(right, "| Tv Spend | 9.99 |"))
+    assert any("9.99" in p for p in check_report(ws))
+    out = proofreader.run(ws, 1)
+    assert out.status == "PROOFREAD_CORRECTED"
+    assert ws.report_md.read_text() == good
+    assert "9.99 →" in ws.proofread(1).read_text()
+    write_text(ws.report_md, good.replace("## Data caveats", "## Data caveats\n\nThe ridge posterior says so."))
+    issues = proofreader.review(ws.report_md.read_text(), RoundFacts.load(ws, 1), ws)[2]
+    assert any("'ridge'" in i for i in issues) and any("'posterior'" in i for i in issues)
+
+
+def test_tuner_reverts_a_worse_change_and_never_retries(base, tmp_path):
+    ws, sim = base
+    crafted_results(ws, sim, round_no=1, objective=10.0)
+    cfg1 = ws.config.read_text()
+    write_text(ws.round_file(1, "config", "json"), cfg1)
+    state = State(round=2, stage="tune", rounds=[RoundRecord(round=1, objective=10.0)])
+    save_state(ws, state)
+    first = tuner.run(ws, 2)
+    assert first.status == "CONFIG_UPDATED" and ws.tuning(2).exists()
+    key = first.extra["change_key"]
+    assert ws.config.read_text() != cfg1
+    write_text(ws.round_file(2, "config", "json"), ws.config.read_text())
+    crafted_results(ws, sim, round_no=2, objective=14.0)  # worse
+    state.rounds.append(RoundRecord(round=2, objective=14.0, change_key=key))
+    save_state(ws, state)
+    second = tuner.run(ws, 3)
+    assert second.extra["reverted"] == key
+    assert second.extra["change_key"] != key
+    state.reverted_changes.append(key)
+    save_state(ws, state)
+    assert key not in [c.ident for c in tuner.candidate_changes(ws, 3)]
+    with pytest.raises(InputError, match="reverted"):
+        k, v = key.split("=", 1)
+        write_text(ws.config, cfg1)
+        tuner.validate_change(ws, k, v)
+
+
+def test_tuner_rules_and_validation(base):
+    ws, sim = base
+    crafted_results(ws, sim, diagnostics={"pymc": {"rhat_max": 1.3, "divergences": 0, "ess_bulk_min": 900.0}})
+    save_state(ws, State(round=2, stage="tune", rounds=[RoundRecord(round=1, objective=12.0)]))
+    first = tuner.candidate_changes(ws, 2)[0]
+    assert first.key == "pymc.draws" and "r-hat" in first.evidence
+    meta = json.loads(ws.metadata.read_text())
+    meta["knowledge"]["fields"] = {"tv_spend": {"column": "tv_spend", "adstock_decay": 0.7}}
+    write_json(ws.metadata, meta)
+    keys = [c.key for c in tuner.candidate_changes(ws, 2)]
+    assert "adstock.channel_decays" in keys
+    with pytest.raises(InputError, match="not tunable"):
+        tuner.validate_change(ws, "data.kpi", "x")
+    with pytest.raises(InputError, match="out of bounds"):
+        tuner.validate_change(ws, "adstock.decay", "1.5")
+    assert tuner.validate_change(ws, "adstock.max_lag", "4").new == 4
