@@ -1,0 +1,159 @@
+"""The result tables every deliverable shows, built once from the round's `Results`.
+
+Deck, page and workbook all read these frames, so a number is formatted from the same source everywhere
+and nothing is recomputed: ROI, intervals, contribution and agreement come straight from the results.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from prism.report import fmt
+from prism.report.inputs import ReportInputs
+from prism.report.style import model_name
+
+DIAGNOSTICS = {  # diagnostics key -> what it is called in the deliverables
+    "r_hat_max": "Convergence: largest r-hat",
+    "divergences": "Divergent transitions",
+    "ess_bulk_min": "Smallest effective sample size",
+    "ess_min": "Smallest effective sample size",
+    "media_contribution_pct": "Media share of KPI, %",
+    "negative_baseline_weeks": "Weeks with negative baseline",
+    "alpha": "Ridge penalty (alpha)",
+    "bootstrap": "Bootstrap resamples",
+}
+
+
+def consensus_roi(inp: ReportInputs, channel: str) -> float:
+    """The agreed ROI of a channel: compare's mean across models, else the mean of the models that ran."""
+    agreement = inp.results.agreement.get(channel)
+    if agreement is not None and agreement.mean_roi is not None:
+        return agreement.mean_roi
+    rois = [m.channels[channel].roi for m in inp.results.ok_models().values() if channel in m.channels]
+    return sum(rois) / len(rois) if rois else math.nan
+
+
+def channel_order(inp: ReportInputs) -> list[str]:
+    """Channels from the highest agreed ROI to the lowest."""
+    def key(ch: str) -> float:
+        value = consensus_roi(inp, ch)
+        return -value if not math.isnan(value) else math.inf
+    return sorted(inp.results.channels, key=key)
+
+
+def agreement_label(inp: ReportInputs, channel: str) -> str:
+    agreement = inp.results.agreement.get(channel)
+    return agreement.label if agreement is not None else "n/a"
+
+
+def roi_table(inp: ReportInputs) -> pd.DataFrame:
+    """One row per channel and model that ran: ROI with its 90 % interval and the channel's agreement."""
+    rows = []
+    for ch in channel_order(inp):
+        agreement = inp.results.agreement.get(ch)
+        for model, result in inp.results.ok_models().items():
+            c = result.channels.get(ch)
+            if c is None:
+                continue
+            rows.append({"channel": ch, "label": inp.label(ch), "model": model, "model_name": model_name(model),
+                         "roi": c.roi, "roi_low": c.roi_low, "roi_high": c.roi_high, "mroi": c.mroi,
+                         "agreement": agreement.label if agreement else "n/a",
+                         "cv_pct": agreement.cv if agreement else None,
+                         "n_models": agreement.n_models if agreement else None})
+    return pd.DataFrame(rows)
+
+
+def roi_summary(inp: ReportInputs) -> pd.DataFrame:
+    """One row per channel: each model's ROI, the lowest low and highest high across models, agreement."""
+    long = roi_table(inp)
+    rows = []
+    for ch in channel_order(inp):
+        part = long[long["channel"] == ch]
+        row = {"channel": ch, "label": inp.label(ch), "roi_mean": consensus_roi(inp, ch)}
+        row.update({m: r for m, r in zip(part["model"], part["roi"])})
+        row.update({"roi_low": part["roi_low"].min() if len(part) else None,
+                    "roi_high": part["roi_high"].max() if len(part) else None,
+                    "agreement": agreement_label(inp, ch),
+                    "cv_pct": inp.results.agreement[ch].cv if ch in inp.results.agreement else None})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def contribution_table(inp: ReportInputs) -> pd.DataFrame:
+    """One row per channel and model that ran: spend, contribution and contribution % of the KPI."""
+    rows = []
+    for ch in channel_order(inp):
+        for model, result in inp.results.ok_models().items():
+            c = result.channels.get(ch)
+            if c is not None:
+                rows.append({"channel": ch, "label": inp.label(ch), "model": model, "model_name": model_name(model),
+                             "spend": c.spend, "contribution": c.contribution,
+                             "contribution_pct": c.contribution_pct, "saturation_pct": c.saturation_pct})
+    return pd.DataFrame(rows)
+
+
+def fit_table(inp: ReportInputs) -> pd.DataFrame:
+    """One row per model, including those that failed or were skipped (with the reason)."""
+    rows = []
+    for model, result in inp.results.models.items():
+        fit = result.fit
+        rows.append({"model": model, "model_name": model_name(model), "status": result.status,
+                     "r2": fit.r2 if fit else None, "mape_train": fit.mape_train if fit else None,
+                     "mape_test": fit.mape_test if fit else None, "cv_mape": fit.cv_mape if fit else None,
+                     "seconds": result.seconds, "reason": result.reason or ""})
+    return pd.DataFrame(rows)
+
+
+def diagnostics_table(inp: ReportInputs) -> pd.DataFrame:
+    """The health figures each model reported (convergence, media share), numeric ones only."""
+    rows = []
+    for model, result in inp.results.ok_models().items():
+        for key, name in DIAGNOSTICS.items():
+            value = result.diagnostics.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                rows.append({"model": model, "model_name": model_name(model), "diagnostic": name,
+                             "value": float(value)})
+    return pd.DataFrame(rows, columns=["model", "model_name", "diagnostic", "value"])
+
+
+def round_history(inp: ReportInputs) -> pd.DataFrame:
+    """One row per recorded round: the change made, tuning objective and channels in high agreement."""
+    rows = []
+    if inp.state is not None:
+        for rec in inp.state.rounds:
+            if rec.round > inp.round:
+                continue
+            tests = [v for v in rec.test_mape.values() if v is not None]
+            rows.append({"round": rec.round, "change": rec.change, "objective": rec.objective,
+                         "best_test_mape": min(tests) if tests else None,
+                         "high_agreement": rec.high_agreement, "verdict": rec.verdicts.get("critic", "")})
+    return pd.DataFrame(rows, columns=["round", "change", "objective", "best_test_mape", "high_agreement",
+                                       "verdict"])
+
+
+OPTIMIZATION_HEADERS = {"current_spend": "Current spend", "recommended_spend": "Recommended spend",
+                        "change_pct": "Change", "expected_kpi_change": "Expected KPI change",
+                        "expected_kpi_change_low": "Low", "expected_kpi_change_high": "High"}
+Cell = tuple[str, float | None]  # (as printed, raw value for sorting)
+
+
+def optimization_display(inp: ReportInputs) -> tuple[list[str], list[list[Cell]]]:
+    """The optimizer's budget moves as printed: header and rows of (text, value) cells."""
+    opt = inp.optimization
+    if opt is None or opt.empty:
+        return [], []
+    cols = [c for c in opt.columns if c != "channel"]
+    header = ["Channel", *[OPTIMIZATION_HEADERS.get(c, c.replace("_", " ").capitalize()) for c in cols]]
+    rows = [[(inp.label(str(r["channel"])), None), *[_opt_cell(c, r[c]) for c in cols]] for _, r in opt.iterrows()]
+    return header, rows
+
+
+def _opt_cell(column: str, value: object) -> Cell:
+    if isinstance(value, str):
+        return value, None
+    if value is None or pd.isna(value):
+        return fmt.MISSING, None
+    v = float(value)
+    return (fmt.signed_pct(v) if column.endswith("pct") else fmt.compact(v)), v

@@ -1,0 +1,52 @@
+"""report.xlsx: the result tables at full precision for analysts (one sheet per table)."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from prism.report import style
+from prism.report.inputs import ReportInputs
+from prism.report.tables import contribution_table, diagnostics_table, fit_table, roi_summary, roi_table, round_history
+
+MAX_COLUMN_WIDTH = 48
+
+
+def sheets(inp: ReportInputs) -> dict[str, pd.DataFrame]:
+    """Sheet name -> table, in workbook order."""
+    out = {
+        "ROI": roi_table(inp),
+        "ROI summary": roi_summary(inp),
+        "Contribution": contribution_table(inp),
+        "Fit": fit_table(inp),
+        "Diagnostics": diagnostics_table(inp),
+        "Rounds": round_history(inp),
+    }
+    if inp.optimization is not None:
+        out["Optimization"] = inp.optimization
+    return out
+
+
+def build_workbook(inp: ReportInputs) -> bytes:
+    """The workbook as .xlsx bytes (written atomically by the caller)."""
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as writer:
+        for name, frame in sheets(inp).items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+            _style_sheet(writer.sheets[name], frame)
+    return buf.getvalue()
+
+
+def _style_sheet(ws, frame: pd.DataFrame) -> None:
+    """Bold header on the accent colour, frozen header row, columns wide enough to read."""
+    fill = PatternFill("solid", fgColor=style.ACCENT.lstrip("#"))
+    for cell in ws[1]:
+        cell.font = Font(bold=True, color="FFFFFF")
+        cell.fill = fill
+    ws.freeze_panes = "A2"
+    for i, col in enumerate(frame.columns, start=1):
+        longest = max([len(str(col))] + [len(str(v)) for v in frame[col].head(200)])
+        ws.column_dimensions[get_column_letter(i)].width = min(MAX_COLUMN_WIDTH, longest + 2)
