@@ -219,14 +219,15 @@ def _fill_missing_spend(values: pd.DataFrame, channels: list[str]) -> list[str]:
 
 def detect_frequency(dates: pd.Series, keys: pd.Series | None, name: str) -> str:
     """'weekly', 'daily' or 'transaction' (several rows per day or time stamps); else an error."""
-    frame = pd.DataFrame({"d": dates.to_numpy(), "k": keys.to_numpy() if keys is not None else ""})
+    codes, labels = pd.factorize(keys) if keys is not None else (np.zeros(len(dates), dtype=np.int64), [""])
+    frame = pd.DataFrame({"d": dates.to_numpy(), "k": codes})  # integer keys: fast on millions of rows
     unique_dates = np.sort(frame["d"].unique())
     step = _median_step_days(unique_dates)
     has_time = bool((dates != dates.dt.normalize()).any())
     rows_per_date = len(frame) / max(1, len(frame.drop_duplicates()))
     if step <= DAILY_MAX_STEP_DAYS and (has_time or rows_per_date >= TRANSACTION_ROWS_PER_DATE):
         return "transaction"
-    _check_duplicates(frame, dates, name)
+    _check_duplicates(frame, list(labels), dates, name)
     if step <= DAILY_MAX_STEP_DAYS:
         return "daily"
     if step == WEEKLY_STEP_DAYS:
@@ -241,15 +242,16 @@ def _median_step_days(unique_dates: np.ndarray) -> float:
     return float(np.median(np.diff(unique_dates)) / np.timedelta64(1, "D"))
 
 
-def _check_duplicates(frame: pd.DataFrame, dates: pd.Series, name: str) -> None:
+def _check_duplicates(frame: pd.DataFrame, labels: list[str], dates: pd.Series, name: str) -> None:
     dup = frame.duplicated(keep=False).to_numpy()
     if not dup.any():
         return
     first = frame[dup].iloc[0]
     same = (frame["d"] == first["d"]) & (frame["k"] == first["k"])
     rows = [_row(dates, i) for i in same.to_numpy().nonzero()[0]]
-    entity = f" for entity '{first['k']}'" if first["k"] != "" else ""
-    hint = "" if first["k"] != "" else " (if the data has several entities, name their column with --entity-column)"
+    label = labels[int(first["k"])]
+    entity = f" for entity '{label}'" if label != "" else ""
+    hint = "" if label != "" else " (if the data has several entities, name their column with --entity-column)"
     raise InputError(f"{name}: duplicate date {pd.Timestamp(first['d']).date()}{entity} in rows {_listed(rows)}"
                      f"{hint}")
 

@@ -165,6 +165,8 @@ def _pick_entity(frame: pd.DataFrame, date: str, o: Overrides, hints: dict[str, 
     if hinted:
         _set(table, hinted[0], "entity", 0.95, "data dictionary")
         return hinted[0]
+    if frame[date].nunique() == len(frame):  # one row per date: a text column is a note, not an entity
+        return None
     candidates = []
     for col in frame.columns:
         if col == date or _is_numeric_like(frame[col]):
@@ -247,7 +249,7 @@ def _split_channels_controls(frame: pd.DataFrame, cols: list[str], o: Overrides,
 
 
 def _chosen(given: list[str] | None, hints: dict[str, str], role: str, guesses: dict, table: dict,
-            origin: str, exclude: set[str] = frozenset()) -> list[str]:
+            origin: str, exclude: frozenset[str] | set[str] = frozenset()) -> list[str]:
     if given is not None:
         for c in given:
             _set(table, c, role, 1.0, f"set {origin}")
