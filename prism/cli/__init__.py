@@ -22,7 +22,7 @@ from prism.cli import claude_cmds, data_cmds, loop_cmds, model_cmds, report_cmds
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)  # a raised typer.Exit comes back as its exit code
     except InputError as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
@@ -41,4 +41,4 @@ def main(argv: list[str] | None = None) -> None:
         err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}", highlight=False,
                           soft_wrap=True)
         sys.exit(1)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

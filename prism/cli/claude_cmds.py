@@ -1,3 +1,85 @@
-"""Claude-session commands (init)."""
+"""Claude-session commands: `prism init` makes a workspace ready for "Read program.md and run the loop".
 
-from prism.cli.app import app, console, WorkdirOpt  # noqa: F401
+The prompts are package data (`prism/templates/`), the one source of truth: the repository's own
+`program.md` and `agents/*.md` are copies of them (a test keeps them identical), so `prism init` works
+after a non-editable install.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from prism.agents.base import AGENT_NAMES
+from prism.cli.app import WorkdirOpt, app, console
+from prism.errors import InputError
+from prism.workspace import Workspace, write_text
+
+PROMPT_TARGETS = ("agents", ".claude/agents")  # agents/ for the reader, .claude/agents/ for Claude Code
+
+
+def templates() -> Traversable:
+    return resources.files("prism").joinpath("templates")
+
+
+def prompt_files() -> dict[str, str]:
+    """Workspace-relative path → text, for every prompt file `prism init` writes."""
+    root = templates()
+    files = {"program.md": root.joinpath("program.md").read_text(encoding="utf-8")}
+    for name in AGENT_NAMES:
+        text = root.joinpath("agents", f"{name}.md").read_text(encoding="utf-8")
+        files.update({f"{target}/{name}.md": text for target in PROMPT_TARGETS})
+    return files
+
+
+def init_workspace(root: Path, force: bool = False) -> tuple[list[Path], list[Path]]:
+    """Write the prompt files under `root`; existing files are kept (they may be edited) unless `force`."""
+    written, kept = [], []
+    for rel, text in prompt_files().items():
+        path = root / rel
+        if path.exists() and not force:
+            kept.append(path)
+            continue
+        write_text(path, text)
+        written.append(path)
+    return written, kept
+
+
+@app.command()
+def init(directory: Path = typer.Argument(Path("."), help="Workspace folder (created if missing)."),
+         force: bool = typer.Option(False, "--force", help="Overwrite prompt files that already exist.")) -> None:
+    """Make a workspace ready for a Claude terminal session: program.md, agents/, .claude/agents/."""
+    root = directory.resolve()
+    written, kept = init_workspace(root, force)
+    console.print(f"[green]✓[/] {len(written)} prompt file(s) written in {root}", highlight=False)
+    if kept:
+        console.print(f"kept {len(kept)} existing file(s) (use --force to overwrite): "
+                      + ", ".join(str(p.relative_to(root)) for p in kept), highlight=False)
+    console.print("Next: put your data here, run [bold]prism discover --path <data>[/], then open Claude Code "
+                  "in this folder and say: [bold]Read program.md and run the loop.[/]")
+
+
+@app.command("check-numbers")
+def check_numbers(file: Path = typer.Argument(..., help="A file an agent wrote, e.g. rounds/R02_analysis.md."),
+                  workdir: Path = WorkdirOpt,
+                  round_no: Optional[int] = typer.Option(None, "--round", min=1, help="Round (default: current)."),
+                  ) -> None:
+    """Guard for a Claude session: every number in FILE must match a value of the round's results."""
+    from prism.llm.tools import unknown_in
+    from prism.state import load_state
+
+    ws = Workspace(workdir)
+    path = file if file.is_absolute() else ws.root / file
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    n = round_no or max(load_state(ws).round, 1)
+    unknown = unknown_in(path.read_text(encoding="utf-8"), ws, n, need_results=ws.round_results(n).exists())
+    if unknown:
+        console.print(f"[red]✗[/] {len(unknown)} number(s) in {file} match no value of round {n}: "
+                      + ", ".join(unknown), highlight=False)
+        raise typer.Exit(1)
+    console.print(f"[green]✓[/] every number in {file} is in round {n}'s results", highlight=False)

@@ -127,12 +127,18 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------ numbers
+def unknown_in(text: str, ws: Workspace, round_no: int, extra: list[float] | None = None,
+               need_results: bool = True) -> list[str]:
+    """Numbers in `text` matching no value of the round (results when present, metadata, config, state)."""
+    facts = RoundFacts.load(ws, round_no, need_results=need_results)
+    values = known_values(ws, round_no, facts) + list(extra or [])
+    return [f.text.strip() for f in extract(text) if not matches(f, values)]
+
+
 def require_known_numbers(text: str, ws: Workspace, round_no: int, extra: list[float] | None = None,
                           need_results: bool = True) -> None:
     """Every number in `text` must match a value of the round (or `extra`); else ToolRejected naming them."""
-    facts = RoundFacts.load(ws, round_no, need_results=need_results)
-    values = known_values(ws, round_no, facts) + list(extra or [])
-    unknown = [f.text.strip() for f in extract(text) if not matches(f, values)]
+    unknown = unknown_in(text, ws, round_no, extra, need_results)
     if unknown:
         raise ToolRejected("these numbers match no value in the results: " + ", ".join(unknown)
                            + ". Use only numbers from the results you were given, or leave the figure out.",
