@@ -26,7 +26,7 @@ UNNAMED_SPEND = "unnamed spend"  # guess: a channel only when no column has a sp
 DATE_TOKENS = {"date", "week", "day", "ds", "period", "time", "timestamp", "datetime", "dt", "month"}
 REVENUE_TOKENS = {"revenue", "revenues", "sales", "gmv", "turnover", "income", "rev", "profit", "bookings"}
 CONVERSION_TOKENS = {"orders", "order", "conversions", "conversion", "transactions", "purchases", "signups",
-                     "leads", "installs", "units", "subscriptions", "customers", "acquisitions"}
+                     "leads", "installs", "units", "subscriptions", "customers", "acquisitions", "volume"}
 GENERIC_KPI_NAMES = {"y", "kpi", "target", "outcome", "response"}
 DERIVED_TOKENS = {"per", "rate", "ratio", "avg", "average", "share", "pct", "percent", "aov", "roas", "roi",
                   "cpa", "cpc", "cpm", "ctr", "margin"}
@@ -278,6 +278,8 @@ def _guess(col: pd.Series, name: str) -> tuple[str, float, str]:
     distinct = int(values.nunique())
     if toks & EXPOSURE_TOKENS and not toks & SPEND_TOKENS - {"s"}:
         return "ignored", 0.7, "exposure metric (impressions/clicks), not spend"
+    if toks & DERIVED_TOKENS:
+        return "ignored", 0.7, "derived ratio (per/rate/share), neither spend nor a driver"
     if toks & CALENDAR_TOKENS or name.lower() in CALENDAR_TOKENS:
         return "ignored", 0.7, "calendar or id column; models add their own trend and seasonality"
     if toks & CONTROL_TOKENS:
