@@ -34,6 +34,7 @@ AGENT_OF = {"explore": "explorer", "tune": "tuner", "analyze": "analyst", "revis
 LABEL = {"discover": "refresh metadata", "explore": "Explorer", "tune": "Tuner", "run": "run models",
          "compare": "compare", "analyze": "Analyst", "critique": "Critic", "revise": "Analyst (revision)",
          "recritique": "Critic (final)", "report": "Reporter", "proofread": "Proofreader"}
+SHORT = {"lightweight_mmm": "lw"}  # model names in the narrow round table
 CHECKPOINT_AFTER = {"explore": "exploration", "tune": "tuning", "report": "report"}
 
 
@@ -83,6 +84,7 @@ def execute(ctx: LoopContext, state: State, stage: str) -> str:
         if not ctx.ws.config.exists():
             raise InputError(f"{ctx.ws.config}: file not found (run `prism discover` first, or `prism demo`)")
         refresh_metadata(ctx.ws)
+        _pause("discover")
         status = "METADATA_REFRESHED"
         note_timing(state, n, stage, time.perf_counter() - t0, status)
         return status
@@ -250,6 +252,9 @@ def run_loop(ws: Workspace, rounds: int, agents: str = "rules", model: str | Non
         ctx.console.print(round_table(state))
         if state.stopped_reason:
             ctx.console.print(f"[bold]stopped:[/] {state.stopped_reason}")
+        if state.best_round and state.best_round != state.round:
+            ctx.console.print(f"best round by the tuning objective: {state.best_round} "
+                              f"(its report: rounds/R{state.best_round:02d}_report.md)")
         return state
 
 
@@ -292,8 +297,8 @@ def _drive(ctx: LoopContext, state: State, rounds: int, steps: int | None = None
                 state.pending_checkpoint = CHECKPOINT_AFTER[stage]
             save_state(ctx.ws, state)
             steps = None if steps is None else steps - 1
-            ctx.console.print(f"R{state.round:02d} {LABEL[stage]:<18} {status[:90]:<50} {time.perf_counter() - t0:6.1f}s",
-                              highlight=False)
+            ctx.console.print(f"R{state.round:02d} {LABEL[stage]:<18} {time.perf_counter() - t0:6.1f}s  {status[:70]}",
+                              highlight=False, soft_wrap=True)
 
 
 class _Paused:
@@ -389,7 +394,7 @@ def round_table(state: State) -> Table:
     for r in state.rounds:
         best = " ★" if r.round == state.best_round else ""
         obj = f"{r.objective:.2f}{best}" if r.objective is not None else "–"
-        test = ", ".join(f"{k} {v:.1f}" for k, v in r.test_mape.items() if v is not None) or "–"
+        test = ", ".join(f"{SHORT.get(k, k)} {v:.1f}" for k, v in r.test_mape.items() if v is not None) or "–"
         chans = getattr(r, "channels", None)
         high = f"{r.high_agreement}/{chans}" if r.high_agreement is not None else "–"
         verdict = r.verdicts.get("recritique") or r.verdicts.get("critic") or r.status

@@ -1,0 +1,130 @@
+"""The loop's state machine in-process, with the model stages replaced by crafted results.
+
+These isolate the orchestration (transitions, revision cycle, NO_CHANGE stop, revert across rounds,
+checkpoint audit trail, records) from model fitting; test_loop.py runs the real models.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import pytest
+from rich.console import Console
+
+from loop_helpers import crafted_results, make_ws
+from prism.errors import InputError
+from prism.loop import next_stage, run_loop
+from prism.state import load_state
+from prism.workspace import read_json
+
+
+@pytest.fixture
+def fake_models(monkeypatch):
+    """run_models / run_compare doubles: results near the truth; objective from a per-round script."""
+    script: dict[int, float] = {}
+    calls: list[int] = []
+
+    def install(ws, sim, objectives=None, **kw):
+        script.update(objectives or {})
+
+        def run_models(ws_, round_no=None, models=None, quick=False):
+            calls.append(round_no)
+            return crafted_results(ws_, sim, round_no=round_no, objective=script.get(round_no, 12.0), **kw)
+
+        def run_compare(ws_, round_no=None):
+            from prism.schemas import Results
+            from prism.workspace import read_model
+
+            return read_model(ws_.round_results(round_no), Results)
+
+        monkeypatch.setitem(sys.modules, "prism.models.runner", types.SimpleNamespace(run_models=run_models))
+        monkeypatch.setitem(sys.modules, "prism.compare", types.SimpleNamespace(run_compare=run_compare))
+        return calls
+
+    return install
+
+
+def _quiet() -> Console:
+    return Console(file=open("/dev/null", "w"))
+
+
+def test_transitions():
+    assert next_stage("discover", 1, "") == "explore" and next_stage("discover", 2, "") == "tune"
+    assert next_stage("tune", 2, "NO_CHANGE") == "done"
+    assert next_stage("critique", 1, "REVISE: x") == "revise" and next_stage("critique", 1, "APPROVED") == "report"
+    assert next_stage("recritique", 1, "APPROVED") == "report" and next_stage("proofread", 1, "") == "done"
+
+
+def test_rounds_records_best_round_and_revert(tmp_path, fake_models):
+    ws, sim = make_ws(tmp_path, weeks=156, n_channels=3)
+    calls = fake_models(ws, sim, objectives={1: 10.0, 2: 14.0, 3: 9.0})
+    state = run_loop(ws, 3, console=_quiet())
+    assert calls == [1, 2, 3]
+    assert [r.status for r in state.rounds] == ["done"] * 3
+    r1, r2, r3 = state.rounds
+    assert r1.change == "baseline" and r1.readiness is not None
+    assert r2.change_key and r2.change_key in state.reverted_changes  # round 2 made it worse than round 1
+    assert r3.change.startswith(f"revert {r2.change_key}")
+    assert state.best_round == 3 and state.best_objective == 9.0
+    assert r1.high_agreement == 3 and r1.test_mape == {"ridge": 7.0, "pymc": 7.0, "lightweight_mmm": 7.0}
+    assert "results/report.md" in r3.artifacts and ws.round_file(3, "report").exists()
+    assert {a.agent for a in r1.agents} == {"explorer", "analyst", "critic", "reporter", "proofreader"}
+    cfg3 = read_json(ws.round_file(3, "config", "json"))
+    key = r2.change_key.split("=")[0].split(".")
+    assert cfg3[key[0]].get(key[1]) == read_json(ws.round_file(1, "config", "json"))[key[0]].get(key[1])
+    # asking again with the same number of rounds does nothing more
+    assert len(run_loop(ws, 3, console=_quiet()).rounds) == 3 and calls == [1, 2, 3]
+
+
+def test_stops_early_on_no_change(tmp_path, fake_models, monkeypatch):
+    ws, sim = make_ws(tmp_path, weeks=156, n_channels=3)
+    fake_models(ws, sim)
+    from prism.agents import tuner
+
+    monkeypatch.setattr(tuner, "candidate_changes", lambda ws_, n: [])
+    state = run_loop(ws, 4, console=_quiet())
+    assert len(state.rounds) == 2 and state.rounds[1].change == "NO_CHANGE"
+    assert state.rounds[1].status == "stopped" and "NO_CHANGE" in state.stopped_reason
+    assert "NO_CHANGE" in ws.tuning(2).read_text()
+
+
+def test_revision_cycle_when_the_critic_asks(tmp_path, fake_models, monkeypatch):
+    ws, sim = make_ws(tmp_path, weeks=156, n_channels=3)
+    fake_models(ws, sim)
+    from prism.agents import analyst
+
+    real = analyst.compose
+    monkeypatch.setattr(analyst, "compose", lambda facts, reason=None: real(facts, reason) if reason
+                        else "# Round 1 analysis\n\nThe models rank channels.\n")
+    state = run_loop(ws, 1, console=_quiet())
+    v = state.rounds[0].verdicts
+    assert v["critic"].startswith("REVISE:") and v["revise"] == "ANALYSIS_DONE" and v["recritique"] == "APPROVED"
+    assert "Response to the review" in ws.analysis(1).read_text()
+
+
+def test_checkpoint_audit_trail_auto_approve(tmp_path, fake_models):
+    ws, sim = make_ws(tmp_path, weeks=156, n_channels=3)
+    fake_models(ws, sim)
+    state = run_loop(ws, 2, auto_approve=True, console=_quiet())
+    got = [(d.round, d.checkpoint, d.decision, d.by) for d in state.decisions]
+    assert got == [(1, "exploration", "approve", "auto-approve"), (1, "report", "approve", "auto-approve"),
+                   (2, "tuning", "approve", "auto-approve"), (2, "report", "approve", "auto-approve")]
+    assert json.loads(ws.state.read_text())["decisions"][0]["at"]
+
+
+def test_a_failed_model_is_said_in_the_report(tmp_path, fake_models):
+    ws, sim = make_ws(tmp_path, weeks=156, n_channels=3)
+    fake_models(ws, sim, failed={"pymc": "timed out after 1 s"})
+    state = run_loop(ws, 1, console=_quiet())
+    assert state.rounds[0].model_status["pymc"] == "failed"
+    report = ws.report_md.read_text()
+    assert "Only 2 of 3 methods ran this round" in report and "timed out after 1 s" in report
+
+
+def test_bad_agents_value_is_refused(tmp_path, fake_models):
+    ws, sim = make_ws(tmp_path, weeks=156, n_channels=3)
+    with pytest.raises(InputError, match="--agents"):
+        run_loop(ws, 1, agents="robots", console=_quiet())
+    assert not ws.state.exists()
