@@ -1,0 +1,326 @@
+"""The deliverables: deck, page, workbook and charts are rendered from the results and report.md only.
+
+The workspace comes from `report_fixture` (simulated truth through the shared decomposition; report.md
+by the real Reporter), so every check compares the deliverables with numbers that real code produced.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import openpyxl
+import pytest
+from pptx import Presentation
+from pptx.chart.chart import Chart
+
+from prism.agents.numbers import known_values, unknown_numbers_in
+from prism.cli import main
+from prism.errors import InputError
+from prism.report import deck as deck_mod
+from prism.report.build import render_deliverables
+from prism.report.charts import CHARTS
+from prism.report.markdown import parse_report
+from prism.report.rounds import compare_rounds
+from prism.schemas import Metadata, ModelResult, Results
+from prism.workspace import Workspace, read_model, write_json
+
+from report_fixture import build_workspace, write_optimization
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> tuple[Workspace, list[Path]]:
+    ws = build_workspace(tmp_path_factory.mktemp("report"))
+    write_optimization(ws)
+    return ws, render_deliverables(ws)
+
+
+def _results(ws: Workspace, round_no: int | None = None) -> Results:
+    return read_model(ws.latest if round_no is None else ws.round_results(round_no), Results)
+
+
+def _slides_by_title(prs: Presentation) -> dict[str, object]:
+    out = {}
+    for slide in prs.slides:
+        texts = [s.text_frame.text for s in slide.shapes if s.has_text_frame and s.text_frame.text.strip()]
+        if texts:
+            out[texts[0]] = slide
+    return out
+
+
+def _chart(slide) -> Chart:
+    charts = [s.chart for s in slide.shapes if s.has_chart]
+    assert len(charts) == 1
+    return charts[0]
+
+
+def _deck_texts(prs: Presentation) -> list[str]:
+    texts = []
+    for slide in prs.slides:
+        for shape in slide.shapes:
+            if shape.has_text_frame:
+                texts.append(shape.text_frame.text)
+            if shape.has_table:
+                texts += [cell.text for row in shape.table.rows for cell in row.cells]
+    return texts
+
+
+def _json_numbers(obj: object) -> list[float]:
+    if isinstance(obj, bool) or obj is None:
+        return []
+    if isinstance(obj, (int, float)):
+        return [float(obj)]
+    if isinstance(obj, dict):
+        return [v for x in obj.values() for v in _json_numbers(x)]
+    if isinstance(obj, list):
+        return [v for x in obj for v in _json_numbers(x)]
+    return []
+
+
+def _allowed_numbers(ws: Workspace, round_no: int) -> list[float]:
+    """What the round may quote (the Proofreader's list) plus the optimizer's table and earlier rounds."""
+    values = known_values(ws, round_no)
+    opt = ws.result("optimization.csv")
+    if opt.exists():
+        import pandas as pd
+        values += [float(v) for v in pd.read_csv(opt).select_dtypes("number").to_numpy().ravel()]
+    for r in range(1, round_no):
+        values += _json_numbers(json.loads(ws.round_results(r).read_text())["agreement"])
+        values += _json_numbers(json.loads(ws.round_results(r).read_text())["models"])
+    return values
+
+
+def _page_text(page: str) -> str:
+    page = re.sub(r"<(style|script)>.*?</\1>", " ", page, flags=re.S)
+    page = re.sub(r'src="data:[^"]*"', "", page)
+    return html_lib.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+# ---------------------------------------------------------------------------------------- files
+
+
+def test_every_deliverable_is_written(rendered):
+    ws, paths = rendered
+    names = {p.name for p in paths}
+    assert {f"{c}.png" for c in CHARTS} <= names
+    assert {"report.pptx", "report.html", "report.xlsx"} <= names
+    for p in paths:
+        assert p.is_relative_to(ws.results_dir) and p.stat().st_size > 1000
+    for name in CHARTS:
+        assert (ws.charts_dir / f"{name}.png").read_bytes()[:8] == PNG_MAGIC
+
+
+# ----------------------------------------------------------------------------------------- deck
+
+
+def test_deck_has_the_story_slides_in_order(rendered):
+    ws, _ = rendered
+    prs = Presentation(str(ws.result("report.pptx")))
+    titles = list(_slides_by_title(prs))
+    kpi = read_model(ws.metadata, Metadata).label(_results(ws).kpi)
+    expected = [deck_mod.TITLES[k].format(kpi=kpi if k == "over_time" else kpi.lower())
+                for k in ("answer", "roi", "contribution", "over_time", "actions", "disagree", "caveats", "curves",
+                          "fit", "history", "method")]
+    assert 8 <= len(prs.slides) <= 12
+    assert [t for t in titles if t in expected] == expected
+
+
+def test_answer_slide_quotes_the_reporter(rendered):
+    ws, _ = rendered
+    report = parse_report(ws.report_md.read_text())
+    sentence, bullets = report.answer()
+    slide = _slides_by_title(Presentation(str(ws.result("report.pptx"))))[deck_mod.TITLES["answer"]]
+    text = "\n".join(s.text_frame.text for s in slide.shapes if s.has_text_frame)
+    assert sentence.text in text
+    for bullet in bullets[:3]:
+        assert bullet.text in text
+
+
+def test_roi_chart_is_native_with_the_results_values_and_ranges(rendered):
+    ws, _ = rendered
+    res = _results(ws)
+    meta = read_model(ws.metadata, Metadata)
+    chart = _chart(_slides_by_title(Presentation(str(ws.result("report.pptx"))))[deck_mod.TITLES["roi"]])
+    categories = list(chart.plots[0].categories)
+    by_label = {meta.label(ch): ch for ch in res.channels}
+    channels = [by_label[c.rsplit(" (", 1)[0]] for c in categories]
+    assert sorted(channels) == sorted(res.channels)
+    names = {"Ridge": "ridge", "PyMC": "pymc", "LightweightMMM": "lightweight_mmm"}
+    assert sorted(s.name for s in chart.plots[0].series) == sorted(names)
+    for series in chart.plots[0].series:
+        model = res.models[names[series.name]]
+        assert list(series.values) == pytest.approx([model.channels[ch].roi for ch in channels])
+        minus, plus = deck_mod.error_bar_values(series)
+        assert minus == pytest.approx([model.channels[ch].roi - model.channels[ch].roi_low for ch in channels])
+        assert plus == pytest.approx([model.channels[ch].roi_high - model.channels[ch].roi for ch in channels])
+    for cat, ch in zip(categories, channels):
+        assert cat.endswith(f"({res.agreement[ch].label})")
+    assert chart.plots[0].series[0].data_labels.show_value
+
+
+def test_contribution_chart_is_native_with_the_results_values(rendered):
+    ws, _ = rendered
+    res = _results(ws)
+    meta = read_model(ws.metadata, Metadata)
+    title = deck_mod.TITLES["contribution"].format(kpi=meta.label(res.kpi).lower())
+    chart = _chart(_slides_by_title(Presentation(str(ws.result("report.pptx"))))[title])
+    by_label = {meta.label(ch): ch for ch in res.channels}
+    channels = [by_label[c] for c in chart.plots[0].categories]
+    names = {"Ridge": "ridge", "PyMC": "pymc", "LightweightMMM": "lightweight_mmm"}
+    for series in chart.plots[0].series:
+        model = res.models[names[series.name]]
+        assert list(series.values) == pytest.approx([model.channels[ch].contribution_pct for ch in channels])
+
+
+def test_every_number_in_the_deck_is_in_the_results(rendered):
+    ws, _ = rendered
+    allowed = _allowed_numbers(ws, _results(ws).round)
+    unknown = {t: unknown_numbers_in(t, allowed) for t in _deck_texts(Presentation(str(ws.result("report.pptx"))))}
+    assert {t: u for t, u in unknown.items() if u} == {}
+
+
+def test_actions_slide_shows_the_optimizer_moves(rendered):
+    ws, _ = rendered
+    slide = _slides_by_title(Presentation(str(ws.result("report.pptx"))))[deck_mod.TITLES["actions"]]
+    tables = [s.table for s in slide.shapes if s.has_table]
+    meta = read_model(ws.metadata, Metadata)
+    assert [r.cells[0].text for r in list(tables[0].rows)[1:]] == [meta.label(c) for c in _results(ws).channels]
+
+
+def test_text_is_sized_to_fit_its_box():
+    box = deck_mod.Box(0, 0, 6.0, 1.0)
+    short = deck_mod.fit_font_size(["One line."], box)
+    long = deck_mod.fit_font_size(["A much longer paragraph that has to wrap over several lines " * 4], box)
+    assert short == deck_mod.BODY_PT and deck_mod.MIN_PT <= long < short
+    assert deck_mod._text_height(["x" * 400], box.width, long) <= box.height or long == deck_mod.MIN_PT
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")
+def test_libreoffice_renders_every_slide(rendered, tmp_path):
+    ws, _ = rendered
+    subprocess.run(["soffice", "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path),
+                    str(ws.result("report.pptx"))], check=True, capture_output=True, timeout=120)
+    pdf = (tmp_path / "report.pdf").read_bytes()
+    pages = len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
+    assert pages == len(Presentation(str(ws.result("report.pptx"))).slides)
+
+
+# ----------------------------------------------------------------------------------------- html
+
+
+def test_page_is_self_contained(rendered):
+    ws, _ = rendered
+    page = ws.result("report.html").read_text()
+    for attr in re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', page):
+        assert attr.startswith(("data:", "#")), attr
+    assert "@import" not in page and not re.search(r"url\(\s*['\"]?(?:https?:)?//", page)
+    assert "http://" not in page and "https://" not in page
+    assert page.count('src="data:image/png;base64,') == len(CHARTS)
+
+
+def test_page_has_report_sortable_roi_history_and_comparison(rendered):
+    ws, _ = rendered
+    page = ws.result("report.html").read_text()
+    report = parse_report(ws.report_md.read_text())
+    text = _page_text(page)
+    assert report.answer()[0].text in text
+    assert 'class="sortable"' in page and "addEventListener('click'" in page
+    for section in ('id="roi"', 'id="history"', 'id="compare"', 'id="budget"'):
+        assert section in page
+    assert "Round 1 → round 2" in text
+
+
+def test_every_number_on_the_page_is_in_the_results(rendered):
+    ws, _ = rendered
+    page = _page_text(ws.result("report.html").read_text())
+    assert unknown_numbers_in(page, _allowed_numbers(ws, _results(ws).round)) == []
+
+
+# ----------------------------------------------------------------------------------------- xlsx
+
+
+def test_workbook_has_the_tables_with_results_values(rendered):
+    ws, _ = rendered
+    book = openpyxl.load_workbook(ws.result("report.xlsx"), read_only=True)
+    assert {"ROI", "Contribution", "Fit", "Optimization"} <= set(book.sheetnames)
+    rows = list(book["ROI"].iter_rows(values_only=True))
+    header = rows[0]
+    res = _results(ws)
+    for row in rows[1:]:
+        rec = dict(zip(header, row))
+        c = res.models[rec["model"]].channels[rec["channel"]]
+        assert (rec["roi"], rec["roi_low"], rec["roi_high"]) == pytest.approx((c.roi, c.roi_low, c.roi_high))
+    assert len(rows) - 1 == len(res.channels) * len(res.ok_models())
+
+
+# ------------------------------------------------------------------------------------- rounds
+
+
+def test_round_comparison_flags_a_move_outside_the_earlier_interval(rendered, tmp_path):
+    ws, _ = rendered
+    ws2 = Workspace(tmp_path)
+    shutil.copytree(ws.root, tmp_path, dirs_exist_ok=True)
+    res = _results(ws2, 2)
+    moved = res.channels[0]
+    ridge = res.models["ridge"].channels[moved]
+    ridge.roi = ridge.roi_high + 1.0
+    res.round = 3
+    write_json(ws2.round_results(3), res)
+    cmp = compare_rounds(ws2, 2, 3)
+    flags = {m.channel: m.outside for m in cmp.channels}
+    assert flags[moved] == ["ridge"]
+    assert all(not v for ch, v in flags.items() if ch != moved)
+
+
+def test_past_round_renders_beside_the_current_deliverables(rendered):
+    ws, _ = rendered
+    current = ws.result("report.pptx").read_bytes()
+    paths = render_deliverables(ws, 1)
+    assert {p.parent.name for p in paths} <= {"R01", "charts"}
+    assert ws.result("R01/report.pptx").exists() and ws.result("report.pptx").read_bytes() == current
+    prs = Presentation(str(ws.result("R01/report.pptx")))
+    assert "round 1" in "\n".join(_deck_texts(prs))
+
+
+def test_missing_report_is_bad_input_naming_the_file(rendered, tmp_path, capsys):
+    ws, _ = rendered
+    shutil.copytree(ws.root, tmp_path, dirs_exist_ok=True)
+    (tmp_path / "rounds" / "R01_report.md").unlink()
+    with pytest.raises(InputError, match="R01_report.md"):
+        render_deliverables(Workspace(tmp_path), 1)
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", "--round", "1", "--workdir", str(tmp_path)])
+    assert exit_.value.code == 2
+    assert "R01_report.md" in capsys.readouterr().err
+
+
+def test_failed_model_is_shown_failed_not_charted(rendered, tmp_path):
+    ws, _ = rendered
+    shutil.copytree(ws.root, tmp_path, dirs_exist_ok=True)
+    ws2 = Workspace(tmp_path)
+    ws2.result("optimization.csv").unlink()
+    res = _results(ws2)
+    res.models["lightweight_mmm"] = ModelResult(status="failed", reason="sampler diverged", engine="numpyro")
+    write_json(ws2.latest, res)
+    render_deliverables(ws2)
+    prs = Presentation(str(ws2.result("report.pptx")))
+    slides = _slides_by_title(prs)
+    assert sorted(s.name for s in _chart(slides[deck_mod.TITLES["roi"]]).plots[0].series) == ["PyMC", "Ridge"]
+    assert "sampler diverged" in "\n".join(_deck_texts(prs))
+    assert "sampler diverged" in ws2.result("report.html").read_text()
+
+
+def test_cli_compare_rounds_prints_the_moves(rendered, capsys):
+    ws, _ = rendered
+    with pytest.raises(SystemExit) as exit_:
+        main(["compare-rounds", "1", "2", "--workdir", str(ws.root)])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    meta = read_model(ws.metadata, Metadata)
+    assert all(meta.label(ch) in out for ch in _results(ws).channels)
