@@ -207,3 +207,29 @@ def test_data_dictionary_labels_and_roles(tmp_path: Path) -> None:
     field = meta.knowledge.fields["meta_facebook"]
     assert (field.unit, field.expected_roi_min, field.expected_roi_max) == ("EUR", 0.5, 3.0)
     assert meta.knowledge.source == str(ws / "data_dictionary.csv")
+
+
+def test_aggregating_uneven_entities_warns(tmp_path: Path) -> None:
+    path, data = multi_entity(tmp_path)
+    data = data[~((data["region"] == "west") & (pd.to_datetime(data["date"]) < "2021-03-01"))]
+    data.to_csv(path, index=False)
+    out = discover(Workspace(tmp_path / "ws"), SourceSpec("csv", path=str(path)), Overrides(),
+                   PrepareOptions(aggregate_entities=True))
+    assert any("entity 'west' covers only 2021-03-01" in w for w in out.metadata.warnings)
+    assert not any("'north'" in w or "'south'" in w for w in out.metadata.warnings)
+
+
+def test_seed_style_script_in_a_subprocess(tmp_path: Path) -> None:
+    """`python discover.py …` from the repository root: exit 0, then exit 2 with one line for bad input."""
+    import subprocess
+    import sys
+
+    root = CONJURA.parents[2]
+    ok = subprocess.run([sys.executable, "discover.py", "--path", str(CONJURA), "--workdir", str(tmp_path)],
+                        cwd=root, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert read_model(tmp_path / "config.json", Config).data.kpi == "revenue"
+    bad = subprocess.run([sys.executable, "prepare.py", "--path", str(tmp_path / "missing.csv")],
+                         cwd=root, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip().count("\n") == 0 and "missing.csv: file not found" in bad.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from pathlib import Path
 
 import duckdb
@@ -105,3 +106,66 @@ def test_sql_url_reads_password_from_environment(sim_frame: pd.DataFrame, tmp_pa
                                           "query": "select * from weekly", "date_column": "date",
                                           "kpi": "revenue", "channels": ["tv_spend"]}})
     assert len(load_weekly(cfg, tmp_path)) == 80
+
+
+class _SheetError(Exception):
+    pass
+
+
+def _fake_gspread(frame: pd.DataFrame, seen: dict) -> object:
+    """A stand-in for gspread's documented surface (service_account → open_by_key → worksheet → records)."""
+    import types
+
+    sheet = types.SimpleNamespace(title="weekly", get_all_records=lambda: frame.to_dict("records"))
+    book = types.SimpleNamespace(worksheets=lambda: [types.SimpleNamespace(title="notes"), sheet],
+                                 worksheet=lambda title: sheet, sheet1=None)
+
+    def open_by_key(key: str) -> object:
+        seen["key"] = key
+        return book
+
+    def service_account(filename: str | None = None) -> object:
+        seen["keyfile"] = filename
+        return types.SimpleNamespace(open_by_key=open_by_key, open_by_url=None)
+
+    return types.SimpleNamespace(service_account=service_account,
+                                 exceptions=types.SimpleNamespace(GSpreadException=_SheetError))
+
+
+def test_gsheet_source_through_the_gspread_api(sim_frame: pd.DataFrame, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict = {}
+    monkeypatch.setitem(sys.modules, "gspread", _fake_gspread(sim_frame, seen))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "key.json"))
+    _discover(["--source", "gsheet", "--path", "1AbC", "--sheet", "weekly"], tmp_path / "g")
+    _discover(_write_all(sim_frame, tmp_path)["csv"], tmp_path / "c")
+    sheet, csv = (read_model(tmp_path / w / "config.json", Config).data for w in ("g", "c"))
+    assert seen == {"key": "1AbC", "keyfile": str(tmp_path / "key.json")}
+    assert (sheet.source, sheet.path, sheet.sheet) == ("gsheet", "1AbC", "weekly")
+    assert sheet.model_dump(exclude=LOCATION_KEYS) == csv.model_dump(exclude=LOCATION_KEYS)
+
+
+def test_bigquery_source_through_the_client_api(sim_frame: pd.DataFrame, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    seen: dict = {}
+
+    def client(project: str | None = None) -> object:
+        seen["project"] = project
+        return types.SimpleNamespace(query=lambda sql: seen.update(sql=sql) or types.SimpleNamespace(
+            to_dataframe=lambda: sim_frame.copy()))
+
+    bigquery = types.SimpleNamespace(Client=client)
+    modules = {"google": types.SimpleNamespace(), "google.cloud": types.SimpleNamespace(bigquery=bigquery),
+               "google.cloud.bigquery": bigquery, "db_dtypes": types.SimpleNamespace(),
+               "google.auth": types.SimpleNamespace(),
+               "google.auth.exceptions": types.SimpleNamespace(DefaultCredentialsError=_SheetError)}
+    for name, module in modules.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    query = "SELECT * FROM shop.mmm_weekly"
+    _discover(["--source", "bigquery", "--query", query, "--project", "my-proj"], tmp_path / "bq")
+    data = read_model(tmp_path / "bq" / "config.json", Config).data
+    assert seen == {"project": "my-proj", "sql": query}
+    assert (data.source, data.query, data.project, data.kpi) == ("bigquery", query, "my-proj", "revenue")
+    assert data.channels == ["tv_spend", "search_spend", "social_spend", "display_spend"]

@@ -87,6 +87,7 @@ def prepare(raw: RawTable, data: DataConfig) -> Prepared:
     warnings += _fill_missing_spend(values, data.channels)
     keys = frame[data.entity_column].astype(str) if data.entity_column and data.aggregate_entities else None
     frequency = detect_frequency(dates, keys, name)
+    warnings += _uneven_entities(dates, keys)
     if frequency == "weekly":
         weekly = _weekly_as_is(dates, values, data, keys, name)
     else:
@@ -296,6 +297,17 @@ def _aggregate(frame: pd.DataFrame, data: DataConfig) -> pd.DataFrame:
     if controls:
         out = out.join(grouped[controls].mean())
     return out
+
+
+def _uneven_entities(dates: pd.Series, keys: pd.Series | None) -> list[str]:
+    """When entities are summed, one that starts late or stops early makes the total jump: say which."""
+    if keys is None:
+        return []
+    span = pd.DataFrame({"d": dates.to_numpy(), "k": keys.to_numpy()}).groupby("k")["d"].agg(["min", "max"])
+    first, last = span["min"].min(), span["max"].max()
+    short = span[(span["min"] > first) | (span["max"] < last)]
+    return [f"entity '{k}' covers only {r['min'].date()} → {r['max'].date()} of {first.date()} → {last.date()}; "
+            f"the summed series jumps where it starts or stops" for k, r in short.iterrows()]
 
 
 # ------------------------------------------------------------------------------------ weeks checks
