@@ -69,15 +69,19 @@ def check_numbers(file: Path = typer.Argument(..., help="A file an agent wrote, 
                   round_no: Optional[int] = typer.Option(None, "--round", min=1, help="Round (default: current)."),
                   ) -> None:
     """Guard for a Claude session: every number in FILE must match a value of the round's results."""
-    from prism.llm.tools import unknown_in
+    from prism.llm.tools import INTERPRETATION, numbers_in, unknown_in
     from prism.state import load_state
 
     ws = Workspace(workdir)
-    path = file if file.is_absolute() else ws.root / file
+    path = (file if file.is_absolute() else ws.root / file).resolve()
     if not path.exists():
         raise InputError(f"{path}: file not found")
     n = round_no or max(load_state(ws).round, 1)
-    unknown = unknown_in(path.read_text(encoding="utf-8"), ws, n, need_results=ws.round_results(n).exists())
+    text, extra = path.read_text(encoding="utf-8"), []
+    if path == ws.exploration():  # the computed sections are Prism's; the interpretation may quote them
+        computed, _, text = text.partition(INTERPRETATION)
+        extra = numbers_in(computed)
+    unknown = unknown_in(text, ws, n, extra, need_results=ws.round_results(n).exists())
     if unknown:
         console.print(f"[red]✗[/] {len(unknown)} number(s) in {file} match no value of round {n}: "
                       + ", ".join(unknown), highlight=False)

@@ -22,6 +22,7 @@ from prism.errors import InputError
 from prism.workspace import Workspace, write_text
 
 MAX_EDITS = 50  # a proofreading pass that rewrites more than this is not proofreading
+INTERPRETATION = "## Interpretation"  # the Explorer's own section after Prism's computed ones
 
 
 class ToolRejected(Exception):
@@ -166,7 +167,7 @@ def apply_exploration(ws: Workspace, round_no: int, revision: bool, data: Explor
     if data.actions:
         narrative += "\n\n### Actions\n" + "\n".join(f"- {a.strip()}" for a in data.actions)
     require_known_numbers(narrative, ws, round_no, extra=numbers_in(computed), need_results=False)
-    write_text(ws.exploration(), computed.rstrip() + "\n\n## Interpretation\n\n" + narrative + "\n")
+    write_text(ws.exploration(), computed.rstrip() + f"\n\n{INTERPRETATION}\n\n" + narrative + "\n")
     return AgentOutcome(status="EXPLORATION_DONE", path=ws.exploration(), detail=f"readiness {score}/5",
                         extra={"readiness": score})
 
