@@ -233,3 +233,14 @@ def test_seed_style_script_in_a_subprocess(tmp_path: Path) -> None:
                          cwd=root, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().count("\n") == 0 and "missing.csv: file not found" in bad.stderr
+
+
+def test_daily_week_with_missing_days_is_reported(tmp_path: Path) -> None:
+    daily = daily_frame(start="2023-01-02")
+    daily = daily[~daily["day"].isin(["2023-02-07", "2023-02-08"])]
+    daily.to_csv(tmp_path / "daily.csv", index=False)
+    out = discover(Workspace(tmp_path / "ws"), SourceSpec("csv", path=str(tmp_path / "daily.csv")), Overrides(),
+                   PrepareOptions())
+    assert any("1 week(s) with missing days" in w and "2023-02-06" in w for w in out.metadata.warnings)
+    week = out.prepared.frame.set_index("day").loc["2023-02-06", "sales"]
+    assert week == pytest.approx(daily[daily["day"].between("2023-02-06", "2023-02-12")]["sales"].sum())

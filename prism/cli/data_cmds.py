@@ -118,8 +118,8 @@ def discover_cmd(
     dictionary: Optional[str] = typer.Option(None, "--dictionary", help="data_dictionary.csv (column,label,role,"
                                              "unit,description); default: found in the workspace or beside the data."),
     no_overwrite_config: bool = typer.Option(False, "--no-overwrite-config",
-                                             help="Only refresh metadata.json (an existing config.json is never "
-                                                  "overwritten anyway)."),
+                                             help="Keep config.json and refresh metadata.json only (an existing "
+                                                  "config.json is always kept; the flag says so explicitly)."),
     workdir: Path = WorkdirOpt,
 ) -> None:
     """Detect date, KPI, channels and controls; write config.json (once) and metadata.json (every run)."""

@@ -285,6 +285,9 @@ def _to_weeks(dates: pd.Series, values: pd.DataFrame, data: DataConfig, frequenc
             weekly = weekly.drop(index=list(dict.fromkeys(partial)))
             notes.append(f"dropped partial edge week(s) {', '.join(str(w.date()) for w in dict.fromkeys(partial))} "
                          f"(fewer than 7 days of data)")
+        short = [str(w.date()) for w in days.index[1:-1][days.iloc[1:-1] < DAYS_PER_WEEK]]
+        if short:
+            notes.append(f"{len(short)} week(s) with missing days sum fewer than 7 days: {_listed(short)}")
     return weekly, notes
 
 
