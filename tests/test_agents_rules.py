@@ -206,3 +206,15 @@ def test_tuner_rules_and_validation(base):
     with pytest.raises(InputError, match="out of bounds"):
         tuner.validate_change(ws, "adstock.decay", "1.5")
     assert tuner.validate_change(ws, "adstock.max_lag", "4").new == 4
+
+
+def test_tuner_stops_when_the_objective_stalls(base):
+    ws, sim = base
+    crafted_results(ws, sim, round_no=3, objective=11.0)
+    write_text(ws.round_file(1, "config", "json"), ws.config.read_text())
+    save_state(ws, State(round=4, stage="tune", rounds=[RoundRecord(round=1, objective=10.0),
+                                                       RoundRecord(round=2, objective=12.0, change_key="a=1"),
+                                                       RoundRecord(round=3, objective=11.0, change_key="b=2")]))
+    out = tuner.run(ws, 4)
+    assert out.status == "NO_CHANGE" and out.extra["reverted"] == "b=2"
+    assert "stopped improving" in ws.tuning(4).read_text()

@@ -33,6 +33,7 @@ SLOPE_STEP = 0.5
 ALPHA_FACTORS = (4.0, 0.25)
 DEFAULT_HALF = 1.0       # half-saturation at the mean adstocked spend
 DEFAULT_SLOPE = 1.0
+PATIENCE = 2             # rounds after the best one without a better objective: stop tuning
 TUNABLE = ("adstock.decay", "adstock.max_lag", "adstock.channel_decays", "saturation.half", "saturation.slope",
            "pymc.draws", "pymc.tune", "lightweight_mmm.samples", "lightweight_mmm.warmup", "ridge.alpha")
 CHANNEL_MAPS = ("adstock.channel_decays", "saturation.channel_half", "saturation.channel_slope")
@@ -272,15 +273,29 @@ def run(ws: Workspace, round_no: int, revision: bool = False) -> AgentOutcome:
     if round_no < 2:
         raise InputError("the Tuner runs from round 2 on (round 1 is the baseline)")
     reverted = revert_if_worse(ws, round_no)
-    cands = candidate_changes(ws, round_no)
+    stalled = _stalled(ws, round_no)
+    cands = [] if stalled else candidate_changes(ws, round_no)
     if cands:
         c = cands[0]
         return apply_change(ws, round_no, c, c.rule, c.evidence, reverted)
     objective = _objective(ws, round_no - 1)
-    body = [f"No untried change is left (last objective {objective}); keeping the current config."]
+    body = [stalled or f"No untried change is left (last objective {objective}); keeping the current config."]
     write_text(ws.tuning(round_no), _note(round_no, reverted, body, "NO_CHANGE"))
     return AgentOutcome(status="NO_CHANGE", path=ws.tuning(round_no), call=AgentCall(agent="tuner", impl="rules"),
                         extra={"reverted": reverted.old if reverted else None})
+
+
+def _stalled(ws: Workspace, round_no: int) -> str | None:
+    """Why tuning should stop: PATIENCE rounds after the best one brought no better objective."""
+    scored = [r for r in load_state(ws).rounds if r.round < round_no and r.objective is not None]
+    if not scored:
+        return None
+    best = min(scored, key=lambda r: (r.objective, r.round))
+    last = max(r.round for r in scored)
+    if last - best.round >= PATIENCE:
+        return (f"The objective stopped improving: no round since round {best.round} "
+                f"({best.objective:.2f}%) beat it in {last - best.round} rounds; keeping the best config.")
+    return None
 
 
 def _objective(ws: Workspace, round_no: int) -> str:
