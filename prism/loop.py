@@ -94,6 +94,8 @@ def execute(ctx: LoopContext, state: State, stage: str) -> str:
         return _compare(ctx, state, t0)
     if stage == "tune":
         _restore_pre_tune_config(ctx.ws, n)
+    if stage == "proofread":
+        _proofread_from_draft(ctx.ws, n)
     name = AGENT_OF[stage]
     agent, impl = ctx.agent(name)
     outcome = agent(ctx.ws, n, revision=stage in ("revise", "recritique"))
@@ -144,6 +146,20 @@ def _restore_pre_tune_config(ws: Workspace, n: int) -> None:
     snap = ws.round_file(n - 1, "config", "json")
     if snap.exists():
         write_text(ws.config, snap.read_text(encoding="utf-8"))
+
+
+def _proofread_from_draft(ws: Workspace, n: int) -> None:
+    """Keep the Reporter's text until the Proofreader's stage is recorded, so a rerun makes the same edits."""
+    draft = ws.round_file(n, "report_draft")
+    if draft.exists():
+        write_text(ws.report_md, draft.read_text(encoding="utf-8"))
+    else:
+        write_text(draft, ws.report_md.read_text(encoding="utf-8"))
+
+
+def _drop_draft(ws: Workspace, n: int, stage: str) -> None:
+    if stage == "proofread":
+        ws.round_file(n, "report_draft").unlink(missing_ok=True)
 
 
 def _after_agent(ctx: LoopContext, state: State, stage: str, outcome: AgentOutcome) -> None:
@@ -296,6 +312,7 @@ def _drive(ctx: LoopContext, state: State, rounds: int, steps: int | None = None
             if ctx.checkpoints and stage in CHECKPOINT_AFTER and not (stage == "tune" and status == "NO_CHANGE"):
                 state.pending_checkpoint = CHECKPOINT_AFTER[stage]
             save_state(ctx.ws, state)
+            _drop_draft(ctx.ws, state.round, stage)
             steps = None if steps is None else steps - 1
             ctx.console.print(f"R{state.round:02d} {LABEL[stage]:<18} {time.perf_counter() - t0:6.1f}s  {status[:70]}",
                               highlight=False, soft_wrap=True)
@@ -333,6 +350,7 @@ def run_stage(ws: Workspace, stage: str, agents: str = "rules", model: str | Non
         if state.stage == stage:
             state.stage = next_stage(stage, state.round, status)
         save_state(ws, state)
+        _drop_draft(ws, state.round, stage)
         return status
 
 
