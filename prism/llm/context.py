@@ -17,6 +17,7 @@ DROP_KEYS = {"weekly", "curves", "params", "dates"}
 CHANNEL_KEYS = ("roi", "roi_low", "roi_high", "contribution_pct", "mroi", "saturation_pct", "spend")
 MAX_FILE_CHARS = 12_000  # one quoted file; the rest is cut with a marker (no agent needs more)
 PREVIOUS_TUNING_FILES = 3
+FLOAT_DECIMALS = 4
 CSV_FILES = ("model_fit.csv", "roi_comparison.csv", "contribution_comparison.csv")
 
 
@@ -29,10 +30,21 @@ def build(agent: str, ws: Workspace, round_no: int, revision: bool, tool_name: s
     return "\n\n".join([head, *[s for s in sections if s], tail])
 
 
-def section(title: str, body: str, lang: str = "") -> str:
-    if len(body) > MAX_FILE_CHARS:
-        body = body[:MAX_FILE_CHARS] + "\n… (cut)"
+def section(title: str, body: str, lang: str = "", limit: int | None = MAX_FILE_CHARS) -> str:
+    if limit is not None and len(body) > limit:
+        body = body[:limit] + "\n… (cut)"
     return f"## {title}\n```{lang}\n{body.rstrip()}\n```"
+
+
+def compact(obj: object) -> object:
+    """Floats to 4 decimals: fewer tokens, and every figure still matches its result within rounding."""
+    if isinstance(obj, float):
+        return round(obj, FLOAT_DECIMALS)
+    if isinstance(obj, dict):
+        return {k: compact(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [compact(v) for v in obj]
+    return obj
 
 
 def file_section(ws: Workspace, path: Path, lang: str = "") -> str:
@@ -54,7 +66,7 @@ def results_summary(ws: Workspace, round_no: int) -> str:
                                     for ch, c in m.get("channels", {}).items()}
     keep = {k: v for k, v in raw.items() if k not in ("models",) and k not in DROP_KEYS}
     return section(f"{path.relative_to(ws.root)} (long series removed)",
-                   json.dumps({**keep, "models": models}, indent=1, default=str), "json")
+                   json.dumps(compact({**keep, "models": models}), indent=1, default=str), "json", limit=None)
 
 
 def csv_sections(ws: Workspace) -> list[str]:
@@ -92,7 +104,7 @@ def _explorer(ws: Workspace, round_no: int, revision: bool) -> list[str]:
 
     computed, _ = computed_exploration(ws)
     return [section("computed exploration (Prism's rubric and statistics; quote only these numbers)",
-                    computed, "markdown"),
+                    computed, "markdown", limit=None),
             file_section(ws, ws.config, "json"), knowledge(ws)]
 
 
@@ -119,11 +131,12 @@ def _analyst(ws: Workspace, round_no: int, revision: bool) -> list[str]:
 
 def _critic(ws: Workspace, round_no: int, revision: bool) -> list[str]:
     text = ws.analysis(round_no).read_text(encoding="utf-8")
-    checks = [{"name": c.name, "passed": c.passed, "evidence": c.evidence}
-              for c in critic.compute_checks(ws, round_no, text)]
-    unhandled = [c.name for c in critic.open_issues(critic.compute_checks(ws, round_no, text), text)]
+    computed = critic.compute_checks(ws, round_no, text)
+    checks = [{"name": c.name, "passed": c.passed, "evidence": c.evidence} for c in computed]
+    unhandled = [c.name for c in critic.open_issues(computed, text)]
     return [file_section(ws, ws.analysis(round_no), "markdown"),
-            section("computed checks (deterministic; a FAIL stays FAIL)", json.dumps(checks, indent=1), "json"),
+            section("computed checks (deterministic; a FAIL stays FAIL)", json.dumps(checks, indent=1), "json",
+                    limit=None),
             section("failed checks the analysis does not handle", ", ".join(unhandled) or "(none)"),
             results_summary(ws, round_no), knowledge(ws)]
 

@@ -1,0 +1,155 @@
+"""`prism loop --agents claude` end to end on the bundled data, through the real CLI and `anthropic` client
+against the scripted Messages API: a 2-round run with every artifact, and a run where every call is 529."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from prism.agents import analyst, reporter
+from prism.agents.facts import RoundFacts
+from prism.state import load_state
+from prism.workspace import Workspace
+from tests.fake_anthropic import FakeAnthropic, overloaded, tool_use
+
+KEY = "sk-ant-loop-SECRET-7"
+DATA = "conjura_apparel_brand_weekly.csv"
+SCRIPTED = "_Drafted by the scripted test model._"
+AGENT_STAGES = {"explore": "explorer", "tune": "tuner", "analyze": "analyst", "critique": "critic",
+                "report": "reporter", "proofread": "proofreader"}
+
+
+def _prism(ws: Workspace, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    full = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "prism", *args, "--workdir", str(ws.root)], capture_output=True,
+                          text=True, env=full, timeout=600, cwd=ws.root)
+
+
+@pytest.fixture(scope="module")
+def discovered(tmp_path_factory) -> Workspace:
+    """The bundled brand, discovered, with ridge only and small search/bootstrap budgets (fast rounds)."""
+    ws = Workspace(tmp_path_factory.mktemp("claude_loop") / "base")
+    ws.root.mkdir()
+    with resources.as_file(resources.files("prism").joinpath("sample_data", DATA)) as src:
+        shutil.copyfile(src, ws.root / DATA)
+    run = _prism(ws, "discover", "--path", DATA, "--kpi", "revenue")
+    assert run.returncode == 0, run.stderr
+    cfg = json.loads(ws.config.read_text())
+    cfg["models"] = ["ridge"]
+    cfg["ridge"].update({"bootstrap": 20, "search_budget": 8})
+    ws.config.write_text(json.dumps(cfg, indent=2))
+    return ws
+
+
+@pytest.fixture
+def ws(discovered, tmp_path) -> Workspace:
+    shutil.copytree(discovered.root, tmp_path / "w")
+    return Workspace(tmp_path / "w")
+
+
+def _first_message(request: dict) -> str:
+    return request["messages"][0]["content"]
+
+
+def scripted_claude(ws: Workspace):
+    """A model that answers every agent's tool with a valid input built from what it was shown."""
+
+    def answer(request: dict) -> dict:
+        tool = request["tools"][0]["name"]
+        shown = _first_message(request)
+        n = int(re.search(r"Round (\d+) of the Prism loop", shown).group(1))
+        revision = "(revision after the review)" in shown
+        if tool == "submit_exploration":
+            score = int(re.search(r"Readiness score: (\d)/5", shown).group(1))
+            return tool_use(tool, {"markdown": "Spend sits in a few channels. " + SCRIPTED, "readiness": score,
+                                   "actions": ["confirm the flagged weeks with the brand team"]})
+        if tool == "propose_config_change":
+            first = re.search(r"^- (\S+) = (.+?) \(now ", shown, re.M)
+            if first is None:
+                return tool_use(tool, {"decision": "no_change", "rule": "nothing left", "evidence": "no candidate"})
+            return tool_use(tool, {"decision": "change", "key": first.group(1), "value": json.loads(first.group(2)),
+                                   "rule": "the first candidate", "evidence": "it heads Prism's rule order"})
+        facts = RoundFacts.load(ws, n)
+        if tool == "submit_analysis":
+            return tool_use(tool, {"markdown": analyst.compose(facts) + "\n" + SCRIPTED + "\n"})
+        if tool == "submit_review":
+            checks = json.loads(re.search(r"## computed checks[^\n]*\n```json\n(.*?)\n```", shown, re.S).group(1))
+            unhandled = re.search(r"does not handle\n```\n(.*?)\n```", shown, re.S).group(1)
+            verdict = "REVISE" if unhandled != "(none)" and not revision else "APPROVED"
+            return tool_use(tool, {"checks": [{"name": c["name"], "passed": c["passed"], "note": "seen"}
+                                              for c in checks], "verdict": verdict, "reason": ""})
+        if tool == "submit_report":
+            return tool_use(tool, {"markdown": reporter.compose(facts, [], []) + "\n" + SCRIPTED + "\n"})
+        return tool_use(tool, {"edits": [], "notes": "every number matched"})
+
+    return answer
+
+
+def _claude_env(fake: FakeAnthropic) -> dict[str, str]:
+    return {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": fake.url, "PRISM_CLAUDE_MODEL": "claude-sonnet-5-5"}
+
+
+def _assert_key_nowhere(ws: Workspace, *texts: str) -> None:
+    for text in texts:
+        assert KEY not in text
+    for path in ws.root.rglob("*"):
+        if path.is_file():
+            assert KEY.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.slow
+def test_two_rounds_with_claude_agents(ws):
+    with FakeAnthropic(fallback=scripted_claude(ws)) as fake:
+        run = _prism(ws, "loop", "--rounds", "2", "--agents", "claude", "--quick", env=_claude_env(fake))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    tools = fake.tool_names()
+    assert tools[0] == "submit_exploration" and "propose_config_change" in tools
+    assert {"submit_analysis", "submit_review", "submit_report", "submit_corrections"} <= set(tools)
+    assert all(r["model"] == "claude-sonnet-5-5" for r in fake.requests)
+    for n in (1, 2):
+        for path in (ws.round_results(n), ws.analysis(n), ws.review(n), ws.proofread(n)):
+            assert path.exists(), path
+        assert SCRIPTED in ws.analysis(n).read_text()
+    assert "## Interpretation" in ws.exploration().read_text() and ws.tuning(2).exists()
+    assert SCRIPTED in ws.report_md.read_text()
+    for name in ("latest.json", "roi_comparison.csv", "contribution_comparison.csv", "model_fit.csv"):
+        assert ws.result(name).exists(), name
+    state = load_state(ws)
+    assert [r.round for r in state.rounds] == [1, 2] and state.stage == "done"
+    calls = [c for r in state.rounds for c in r.agents]
+    assert calls and all(c.impl == "claude" for c in calls)
+    assert all(c.input_tokens > 0 and c.cost_usd > 0 for c in calls)
+    status = _prism(ws, "status")
+    assert status.returncode == 0 and "claude" in status.stdout and "cost" in status.stdout
+    _assert_key_nowhere(ws, run.stdout, run.stderr, status.stdout)
+
+
+@pytest.mark.slow
+def test_every_call_overloaded_completes_on_rule_based_fallbacks(ws):
+    with FakeAnthropic(fallback=lambda request: overloaded("0")) as fake:
+        run = _prism(ws, "loop", "--rounds", "2", "--agents", "claude", "--quick", env=_claude_env(fake))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    state = load_state(ws)
+    calls = [c for r in state.rounds for c in r.agents]
+    assert calls and all(c.impl == "fallback" and "529" in c.note for c in calls)
+    stages = {c.agent for c in calls}
+    assert {"explorer", "tuner", "analyst", "critic", "reporter", "proofreader"} <= stages
+    for path in (ws.exploration(), ws.tuning(2), ws.analysis(2), ws.review(2), ws.proofread(2), ws.report_md):
+        assert "rule-based" in path.read_text() and "Claude gave no usable answer" in path.read_text(), path
+    _assert_key_nowhere(ws, run.stdout, run.stderr)
+
+
+def test_claude_agents_without_key_exit_2(ws):
+    env = {k: v for k, v in os.environ.items() if k != "ANTHROPIC_API_KEY"}
+    run = subprocess.run([sys.executable, "-m", "prism", "explore", "--agents", "claude", "--workdir", str(ws.root)],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 2 and "ANTHROPIC_API_KEY" in run.stderr and "Traceback" not in run.stderr
+    assert not ws.exploration().exists()
