@@ -258,8 +258,9 @@ def run_loop(ws: Workspace, rounds: int, agents: str = "rules", model: str | Non
     if rounds < 1:
         raise InputError(f"--rounds must be at least 1, got {rounds}")
     ctx = LoopContext(ws, agents, model, quick, checkpoints or auto_approve, auto_approve, console or Console())
-    if ws.config.exists():  # a bad --agents value fails before anything runs
-        impl_for("explorer", agents, read_model(ws.config, Config))
+    if not ws.config.exists():
+        raise InputError(f"{ws.config}: file not found (run `prism discover` first, or `prism demo`)")
+    impl_for("explorer", agents, read_model(ws.config, Config))  # a bad --agents value fails before anything runs
     with loop_lock(ws):
         state = load_state(ws)
         _prepare_resume(state, rounds)
