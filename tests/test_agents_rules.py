@@ -218,3 +218,31 @@ def test_tuner_stops_when_the_objective_stalls(base):
     out = tuner.run(ws, 4)
     assert out.status == "NO_CHANGE" and out.extra["reverted"] == "b=2"
     assert "stopped improving" in ws.tuning(4).read_text()
+
+
+def test_proofreader_flags_one_figure_stated_two_ways(base):
+    ws, sim = base
+    crafted_results(ws, sim)
+    reporter.run(ws, 1)
+    roi = RoundFacts.load(ws, 1).channel_facts["tv_spend"]
+    text = ws.report_md.read_text().replace("## Data caveats", f"## Data caveats\n\nTv Spend returns {roi.roi_low:.2f} "
+                                                            f"per unit.\n")
+    issues = proofreader.review(text, RoundFacts.load(ws, 1), ws)[2]
+    assert not any("Tv Spend: return stated" in i for i in issues)  # the low end of its range is not a restatement
+    text = text.replace(f"Tv Spend returns {roi.roi_low:.2f}", f"Tv Spend returns {roi.roi_by_model['pymc']:.2f}")
+    issues = proofreader.review(text, RoundFacts.load(ws, 1), ws)[2]
+    assert any("Tv Spend: return stated as" in i for i in issues)
+
+
+def test_registry_mixed_reads_config(base):
+    from prism.agents.registry import get_agent, impl_for
+    from prism.schemas import Config
+    from prism.workspace import read_model
+
+    ws, _ = base
+    cfg = read_model(ws.config, Config).model_copy(update={"agents": {"analyst": "claude"}})
+    assert impl_for("analyst", "mixed", cfg) == "claude" and impl_for("critic", "mixed", cfg) == "rules"
+    assert impl_for("critic", "claude", cfg) == "claude"
+    assert get_agent("critic", "rules") is critic.run
+    with pytest.raises(InputError, match="unknown agent"):
+        get_agent("poet", "rules")
