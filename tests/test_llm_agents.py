@@ -276,3 +276,16 @@ def test_tuner_no_change_writes_the_note(ws, monkeypatch):
         out = _agent("tuner", fake, monkeypatch)(ws, 3)
     assert out.status == "NO_CHANGE" and ws.config.read_text() == before
     assert ws.tuning(3).read_text().rstrip().endswith("NO_CHANGE")
+
+
+def test_spent_loop_budget_sends_later_agents_to_the_rules(ws, monkeypatch):
+    from prism.llm.client import TokenBudget
+
+    budget = TokenBudget(limit=1000)
+    with FakeAnthropic([tool_use("submit_analysis", {"markdown": _good_analysis(ws)})]) as fake:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
+        first = claude_agent("analyst", budget=budget)(ws, 2)
+        second = claude_agent("critic", budget=budget)(ws, 2)
+    assert first.call.impl == "claude" and budget.used == 1500
+    assert len(fake.requests) == 1 and second.call.impl == "fallback" and "budget" in second.call.note
+    assert critic.parse_verdict(ws.review(2).read_text()) == second.status

@@ -153,3 +153,22 @@ def test_claude_agents_without_key_exit_2(ws):
                          capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 2 and "ANTHROPIC_API_KEY" in run.stderr and "Traceback" not in run.stderr
     assert not ws.exploration().exists()
+
+
+def test_mixed_agents_follow_config(tmp_path):
+    from tests.report_fixture import build_workspace
+
+    fixture = build_workspace(tmp_path / "mixed", rounds=2)
+    cfg = json.loads(fixture.config.read_text())
+    cfg["agents"] = {"analyst": "claude"}
+    fixture.config.write_text(json.dumps(cfg))
+    text = analyst.compose(RoundFacts.load(fixture, 2)) + SCRIPTED + "\n"
+    with FakeAnthropic([tool_use("submit_analysis", {"markdown": text})]) as fake:
+        env = _claude_env(fake)
+        analyzed = _prism(fixture, "analyze", "--agents", "mixed", env=env)
+        critiqued = _prism(fixture, "critique", "--agents", "mixed", env=env)
+    assert analyzed.returncode == 0 and critiqued.returncode == 0, analyzed.stderr + critiqued.stderr
+    assert fake.tool_names() == ["submit_analysis"]  # the Critic stayed rule-based
+    assert SCRIPTED in fixture.analysis(2).read_text()
+    impls = {c.agent: c.impl for r in load_state(fixture).rounds for c in r.agents}
+    assert impls["analyst"] == "claude" and impls["critic"] == "rules"
