@@ -26,6 +26,7 @@ from prism.schemas import ModelResult
 from prism.workspace import write_bytes
 
 MAX_CURVE_COLUMNS = 4
+PNG_COMPRESSION = 3  # zlib level: near the default's size at half its time
 LABEL_WRAP = 22
 
 
@@ -340,7 +341,8 @@ def chart_titles(inp: ReportInputs) -> dict[str, str]:
 def png_bytes(fig: Figure) -> bytes:
     buf = io.BytesIO()
     with style.chart_style():
-        fig.savefig(buf, format="png", dpi=style.FIG_DPI, metadata={"Software": None})
+        fig.savefig(buf, format="png", dpi=style.FIG_DPI, metadata={"Software": None},
+                    pil_kwargs={"compress_level": PNG_COMPRESSION})
     return buf.getvalue()
 
 

@@ -60,9 +60,9 @@ TITLES = {
     "history": "Appendix: how the rounds went",
     "method": "Appendix: method in plain words",
 }
-METHOD_FALLBACK = (
-    "Three independent models estimate how much each channel's spend adds to the outcome, allowing for "
-    "carry-over from week to week and for diminishing returns.",
+METHOD_PLAIN = (
+    "Three independent models, each with different assumptions, estimate how much each channel's spend adds "
+    "to the outcome, allowing for carry-over from week to week and for diminishing returns.",
     "Each model is fitted on the earlier weeks; the most recent weeks are held back to test it on data it "
     "never saw.",
     "Where the models agree on a channel's return, the finding is solid enough to act on; where they "
@@ -424,6 +424,9 @@ def _disagree_slide(prs: Presentation, inp: ReportInputs) -> None:
         height = min(2.6, _text_height([i.text for i in items], BODY.width, 18))
         text_box(slide, Box(MARGIN, top, BODY.width, height), items, 20, 11)
         top += height + 0.15
+    caption = "Channels below high agreement: each model's return per unit of spend"
+    text_box(slide, Box(MARGIN, top, BODY.width, 0.45), [plain(caption)], 14, 11, style.MUTED)
+    top += 0.5
     table(slide, Box(MARGIN, top, BODY.width, min(BODY_BOTTOM - top, 0.45 * (len(rows) + 1))),
           header, rows, [2.6] + [1.0] * len(models) + [1.4, 1.1], pt=13)
 
@@ -431,9 +434,6 @@ def _disagree_slide(prs: Presentation, inp: ReportInputs) -> None:
 def _caveats_slide(prs: Presentation, inp: ReportInputs) -> None:
     slide = _slide(prs, TITLES["caveats"], inp)
     items = _section_items(inp, "caveats")
-    if inp.metadata is not None:
-        items += [plain(f"Known issue ({k.severity}): {k.issue}", bullet=True)
-                  for k in inp.metadata.knowledge.known_issues]
     text_box(slide, BODY, items or [plain("The report lists no caveats this round.")], 22, 11)
 
 
@@ -466,8 +466,14 @@ def _fit_slide(prs: Presentation, inp: ReportInputs) -> None:
 
 def _method_slide(prs: Presentation, inp: ReportInputs) -> None:
     slide = _slide(prs, TITLES["method"], inp)
-    items = _section_items(inp, "method") or [plain(t) for t in METHOD_FALLBACK]
-    text_box(slide, BODY, items, 20, 11)
+    plain_words = [plain(t, bullet=True) for t in METHOD_PLAIN]
+    # the Reporter's own method notes, without the lines that introduce its tables (shown natively here)
+    notes = [i for i in _section_items(inp, "method") if not i.bullet and not i.text.rstrip().endswith(":")]
+    height = _text_height([i.text for i in plain_words], BODY.width, 18) + 0.2
+    text_box(slide, Box(MARGIN, BODY_TOP, BODY.width, height), plain_words, 18, 11)
+    if notes:
+        text_box(slide, Box(MARGIN, BODY_TOP + height, BODY.width, BODY.height - height), notes, 14, 10,
+                 style.MUTED)
 
 
 def build_deck(inp: ReportInputs, charts: dict[str, Path]) -> bytes:

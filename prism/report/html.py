@@ -31,7 +31,7 @@ nav a {{ color: var(--accent); margin-right: 18px; text-decoration: none; font-w
 main {{ max-width: 1180px; margin: 0 auto; padding: 24px 48px 64px; }}
 section {{ background: #fff; border: 1px solid var(--grid); border-radius: 8px; padding: 20px 28px; margin: 22px 0; }}
 h2 {{ margin-top: 0; font-size: 22px; }}
-.report h1 {{ font-size: 24px; }} .report h2 {{ font-size: 19px; margin-top: 22px; }}
+.report > h1:first-child {{ display: none; }} .report h1 {{ font-size: 24px; }} .report h2 {{ font-size: 19px; margin-top: 22px; }}
 table {{ border-collapse: collapse; width: 100%; margin: 10px 0 18px; font-size: 14px; }}
 th, td {{ border-bottom: 1px solid var(--grid); padding: 6px 10px; text-align: left; vertical-align: top; }}
 th {{ background: var(--accent); color: #fff; font-weight: 600; }}
@@ -41,6 +41,7 @@ table.sortable th {{ cursor: pointer; user-select: none; }}
 table.sortable th::after {{ content: " \\2195"; opacity: .5; }}
 figure {{ margin: 18px 0 28px; }} figure img {{ width: 100%; height: auto; border: 1px solid var(--grid); }}
 figcaption {{ color: var(--muted); font-size: 14px; margin-top: 4px; }}
+td:has(.badge) {{ white-space: nowrap; }}
 .badge {{ display: inline-block; padding: 1px 8px; border-radius: 10px; color: #fff; font-size: 12px;
           font-weight: 600; }}
 {"".join(f".agree-{k.replace('/', '')} {{ background: {v}; }} " for k, v in style.AGREEMENT_COLORS.items())}

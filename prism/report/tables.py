@@ -133,7 +133,7 @@ def round_history(inp: ReportInputs) -> pd.DataFrame:
                                        "verdict"])
 
 
-OPTIMIZATION_HEADERS = {"current_spend": "Current spend", "recommended_spend": "Recommended spend",
+OPTIMIZATION_HEADERS = {"current_spend": "Current spend", "recommended_spend": "Proposed spend",
                         "change_pct": "Change", "expected_kpi_change": "Expected KPI change",
                         "expected_kpi_change_low": "Low", "expected_kpi_change_high": "High"}
 Cell = tuple[str, float | None]  # (as printed, raw value for sorting)
