@@ -244,3 +244,28 @@ def test_daily_week_with_missing_days_is_reported(tmp_path: Path) -> None:
     assert any("1 week(s) with missing days" in w and "2023-02-06" in w for w in out.metadata.warnings)
     week = out.prepared.frame.set_index("day").loc["2023-02-06", "sales"]
     assert week == pytest.approx(daily[daily["day"].between("2023-02-06", "2023-02-12")]["sales"].sum())
+
+
+def test_role_rules_on_mixed_column_names() -> None:
+    """Exposure metrics, ratios, calendar columns and competitor data never become channels; outcomes never
+    become channels or controls; without spend-like names, non-negative series are the channels."""
+    from prism.data.roles import detect_roles
+
+    rng = np.random.default_rng(4)
+    n = 60
+    frame = pd.DataFrame({
+        "DATE": pd.date_range("2020-01-06", periods=n, freq="W-MON").strftime("%Y-%m-%d"),
+        "tv_S": rng.uniform(0, 9, n), "facebook_I": rng.uniform(0, 9, n), "search_clicks_P": rng.uniform(0, 9, n),
+        "competitor_sales_B": rng.uniform(0, 9, n), "revenue_per_order": rng.uniform(0, 9, n),
+        "newsletter": rng.uniform(0, 9, n), "t": np.arange(n), "holiday": rng.integers(0, 2, n),
+        "orders": rng.integers(5, 50, n), "revenue": rng.uniform(100, 900, n), "currency": "EUR"})
+    roles = detect_roles(frame, Overrides())
+    assert (roles.date, roles.kpi, roles.kpi_alternatives) == ("DATE", "revenue", ["orders"])
+    assert roles.channels == ["tv_S"] and roles.entity_column is None
+    assert roles.controls == ["competitor_sales_B", "newsletter", "holiday"]
+    by_col = {r.column: r.role for r in roles.table}
+    assert {by_col[c] for c in ("facebook_I", "search_clicks_P", "revenue_per_order", "t", "currency")} == {"ignored"}
+    unnamed = detect_roles(frame[["DATE", "revenue"]].assign(x1=rng.uniform(0, 5, n), x2=rng.uniform(0, 5, n)),
+                           Overrides())
+    assert unnamed.channels == ["x1", "x2"]
+    assert {r.column: r.confidence for r in unnamed.table}["x1"] < 0.6

@@ -16,6 +16,7 @@ from prism.errors import InputError
 from prism.schemas import ColumnRole
 
 SAMPLE_ROWS = 500
+DISTINCT_SAMPLE = 20_000  # rows sampled to count a column's distinct values
 DATE_PARSE_SHARE = 0.9
 NUMERIC_PARSE_SHARE = 0.8
 MAX_ENTITIES = 200
@@ -39,7 +40,8 @@ PLATFORM_TOKENS = {"google", "meta", "facebook", "fb", "instagram", "ig", "tikto
                    "adwords", "ads", "sponsorship", "cinema", "paid"}
 EXPOSURE_TOKENS = {"impressions", "impression", "imps", "clicks", "click", "reach", "grp", "grps", "views",
                    "i", "p", "frequency"}
-CONTROL_TOKENS = {"competitor", "price", "promo", "promotion", "holiday", "event", "temperature", "weather",
+COMPETITOR_TOKENS = {"competitor", "competitors", "competition"}
+CONTROL_TOKENS = {"price", "promo", "promotion", "holiday", "event", "temperature", "weather",
                   "discount", "covid", "macro", "gdp", "cpi", "unemployment", "index", "sentiment", "stock"}
 CALENDAR_TOKENS = {"t", "trend", "dayofyear", "doy", "weekofyear", "woy", "year", "quarter", "dow", "weekday",
                    "id", "idx"}
@@ -165,19 +167,18 @@ def _pick_entity(frame: pd.DataFrame, date: str, o: Overrides, hints: dict[str, 
     if hinted:
         _set(table, hinted[0], "entity", 0.95, "data dictionary")
         return hinted[0]
-    if frame[date].nunique() == len(frame):  # one row per date: a text column is a note, not an entity
-        return None
     candidates = []
     for col in frame.columns:
-        if col == date or _is_numeric_like(frame[col]):
+        if col == date or _is_numeric_like(frame[col]) or frame[col].isna().any():
             continue
-        n = int(frame[col].nunique(dropna=True))
+        n = int(frame[col].nunique())
         if 2 <= n <= MAX_ENTITIES and n * 2 <= len(frame):
-            candidates.append((n, col))
+            candidates.append((bool(ENTITY_TOKENS & set(tokens(col))), n, col))
     if not candidates:
         return None
-    n, col = max(candidates)
-    named = bool(ENTITY_TOKENS & set(tokens(col)))
+    named, n, col = max(candidates)
+    if not named and frame[date].is_unique:  # one row per date: a text column is a note, not an entity
+        return None
     _set(table, col, "entity", 0.9 if named else 0.7, f"{n} distinct labels" + (", entity-like name" if named else ""))
     return col
 
@@ -188,7 +189,7 @@ def _pick_entity(frame: pd.DataFrame, date: str, o: Overrides, hints: dict[str, 
 def _kpi_score(col: str) -> float:
     """How outcome-like a name is: revenue-like > generic KPI names > conversion counts; 0 = not an outcome."""
     toks = set(tokens(col))
-    if toks & (DERIVED_TOKENS | CONTROL_TOKENS | SPEND_TOKENS - {"s"}):
+    if toks & (DERIVED_TOKENS | CONTROL_TOKENS | COMPETITOR_TOKENS | SPEND_TOKENS - {"s"}):
         return 0.0
     if toks & REVENUE_TOKENS:
         score = 3.0
@@ -275,23 +276,25 @@ def _guess(col: pd.Series, name: str) -> tuple[str, float, str]:
     """(role, confidence, reason) for a numeric column that is neither date nor outcome."""
     toks = set(tokens(name))
     values = pd.to_numeric(col, errors="coerce")
-    distinct = int(values.nunique())
     if toks & EXPOSURE_TOKENS and not toks & SPEND_TOKENS - {"s"}:
         return "ignored", 0.7, "exposure metric (impressions/clicks), not spend"
     if toks & DERIVED_TOKENS:
         return "ignored", 0.7, "derived ratio (per/rate/share), neither spend nor a driver"
     if toks & CALENDAR_TOKENS or name.lower() in CALENDAR_TOKENS:
         return "ignored", 0.7, "calendar or id column; models add their own trend and seasonality"
-    if toks & CONTROL_TOKENS:
-        return "control", 0.85, "control-like name"
-    if toks & SPEND_TOKENS:  # a negative value here is a data error that prepare reports, not a control
+    if toks & COMPETITOR_TOKENS:  # a competitor's spend or sales drives our KPI from outside: a control
+        return "control", 0.85, "competitor activity"
+    if toks & SPEND_TOKENS:  # negative or all-zero spend is for prepare to report or drop, not a control
         return "channel", 0.95, "spend-like name"
     if toks & PLATFORM_TOKENS:
         return "channel", 0.85, "media platform name"
+    if not values.max() > values.min():
+        return "ignored", 0.9, "constant column"
+    if toks & CONTROL_TOKENS:
+        return "control", 0.85, "control-like name"
     if (values < 0).any():
         return "control", 0.7, "takes negative values"
-    if distinct <= 1:
-        return "ignored", 0.9, "constant column"
+    distinct = int(values.sample(min(len(values), DISTINCT_SAMPLE), random_state=0).nunique())
     if distinct >= MIN_DISTINCT_CHANNEL_VALUES:
         return UNNAMED_SPEND, 0.5, "non-negative continuous values (no spend-like name)"
     return "control", 0.6, f"only {distinct} distinct values (flag or event)"
