@@ -289,3 +289,12 @@ def test_spent_loop_budget_sends_later_agents_to_the_rules(ws, monkeypatch):
     assert first.call.impl == "claude" and budget.used == 1500
     assert len(fake.requests) == 1 and second.call.impl == "fallback" and "budget" in second.call.note
     assert critic.parse_verdict(ws.review(2).read_text()) == second.status
+
+
+def test_workspace_prompt_file_wins_over_the_packaged_one(ws, monkeypatch):
+    (ws.root / "agents").mkdir()
+    (ws.root / "agents" / "analyst.md").write_text("---\nname: analyst\ndescription: d\ntools: Read\n---\n"
+                                                   "# Analyst\n\nHouse rules: name the brand.\n")
+    with FakeAnthropic([tool_use("submit_analysis", {"markdown": _good_analysis(ws)})]) as fake:
+        _agent("analyst", fake, monkeypatch)(ws, 2)
+    assert fake.requests[0]["system"] == "# Analyst\n\nHouse rules: name the brand.\n"
