@@ -107,7 +107,8 @@ def test_text_only_reply_has_no_tool_input(monkeypatch):
 
 def test_token_budget_stops_further_calls(monkeypatch):
     budget = llm.TokenBudget(limit=2000)
-    with FakeAnthropic([tool_use("submit_analysis", {"markdown": "a"}, input_tokens=1500, output_tokens=600)] * 2) as fake:
+    reply = tool_use("submit_analysis", {"markdown": "a"}, input_tokens=1500, output_tokens=600)
+    with FakeAnthropic([reply, reply]) as fake:
         client = _client(fake, monkeypatch, budget=budget)
         client.call("s", MESSAGES, TOOL)
         assert budget.used == 2100

@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import sys
 from importlib import resources
-from pathlib import Path
 
 import pytest
 
