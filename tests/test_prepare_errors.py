@@ -235,6 +235,7 @@ def test_all_zero_channel_dropped_with_warning(cli: Cli, csv_file) -> None:
     assert cfg["data"]["channels"] == ["tv_spend", "search_spend"]
     assert meta["profile"]["dropped_channels"] == ["radio_spend"]
     assert any("'radio_spend' has zero spend in every week and was dropped" in w for w in meta["warnings"])
+    assert {r["column"]: r["role"] for r in meta["roles"]}["radio_spend"] == "ignored"
 
 
 # -------------------------------------------------------------------------------------- encodings

@@ -11,10 +11,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from prism.cli.app import app, console, WorkdirOpt
-from prism.data.discover import Discovery, PrepareOptions, absolute_spec, data_config, discover
-from prism.data.prepare import Prepared, prepare, prepare_config
-from prism.data.roles import Overrides, detect_roles
-from prism.data.sources import SourceSpec, infer_source, load_source
+from prism.data.discover import Discovery, PrepareOptions, discover, prepare_source
+from prism.data.prepare import Prepared, prepare_config
+from prism.data.roles import Overrides
+from prism.data.sources import SourceSpec, infer_source
 from prism.errors import InputError
 from prism.schemas import Config
 from prism.workspace import Workspace, read_model, write_bytes, write_csv
@@ -85,18 +85,12 @@ def prepare_cmd(
                 raise InputError(f"{ws.config} not found: pass --path FILE (or run `prism discover` first)")
             _, prepared = prepare_config(read_model(ws.config, Config), ws.root)
         else:
-            prepared = _prepare_from_args(spec, Overrides(date=date, kpi=kpi, channels=_split(channels),
-                                                          controls=_split(controls), entity_column=entity_column),
-                                          _options(entity, aggregate, week_anchor, fill_gaps))
+            overrides = Overrides(date=date, kpi=kpi, channels=_split(channels), controls=_split(controls),
+                                  entity_column=entity_column)
+            options = _options(entity, aggregate, week_anchor, fill_gaps)
+            prepared = prepare_source(spec, overrides, options)[3]
     _write_table(target, prepared)
     console.print(_summary(prepared, f"Prepared {target}", prepared.warnings))
-
-
-def _prepare_from_args(spec: SourceSpec, overrides: Overrides, options: PrepareOptions) -> Prepared:
-    spec = absolute_spec(spec, Path.cwd())
-    raw = load_source(spec, Path.cwd())
-    roles = detect_roles(raw.frame, overrides, None, raw.name)
-    return prepare(raw, data_config(spec, roles, options, None, raw.name))
 
 
 def _write_table(target: Path, prepared: Prepared) -> None:

@@ -59,17 +59,27 @@ def discover(ws: Workspace, spec: SourceSpec | None, overrides: Overrides, optio
     if spec is None:
         raise InputError(f"{ws.config} does not exist: pass --path FILE (or --url/--query) to discover a dataset")
     spec = absolute_spec(spec, Path.cwd())
-    raw = load_source(spec, Path.cwd())
     dict_path = find_dictionary(dictionary, spec.path if spec.source != "gsheet" else None, ws.root)
     dic = read_dictionary(dict_path) if dict_path else None
-    roles = detect_roles(raw.frame, overrides, dic.roles if dic else None, raw.name)
-    data = data_config(spec, roles, options, str(dict_path) if dict_path else None, raw.name)
-    prepared = prepare(raw, data)
+    raw, roles, data, prepared = prepare_source(spec, overrides, options, dic)
     cfg = Config(data=data.model_copy(update={"channels": prepared.channels}))
     metadata = build_metadata(cfg, raw, prepared, roles, dic, _previous_knowledge(ws))
     write_json(ws.config, cfg)
     write_json(ws.metadata, metadata)
     return Discovery(cfg, metadata, prepared, config_written=True)
+
+
+def prepare_source(spec: SourceSpec, overrides: Overrides, options: PrepareOptions, dic: Dictionary | None = None
+                   ) -> tuple[RawTable, Roles, DataConfig, Prepared]:
+    """Load a source given on the command line (paths relative to the current folder), detect roles, prepare."""
+    raw = load_source(spec, Path.cwd())
+    roles = detect_roles(raw.frame, overrides, dic.roles if dic else None, raw.name)
+    data = data_config(spec, roles, options, dic.path if dic else None, raw.name)
+    prepared = prepare(raw, data)
+    for role in roles.table:
+        if role.column in prepared.dropped_channels:
+            role.role, role.reason = "ignored", "zero spend in every week: dropped"
+    return raw, roles, data, prepared
 
 
 def refresh_metadata(ws: Workspace) -> Metadata:
