@@ -109,10 +109,10 @@ def _metadata(sim: Simulation, cfg: Config) -> Metadata:
     )
 
 
-def build_workspace(root: Path, rounds: int = 2, seed: int = 3) -> Workspace:
+def build_workspace(root: Path, rounds: int = 2, seed: int = 3, n_channels: int = 4) -> Workspace:
     """Write config, metadata, state, per-round results and report.md for `rounds` rounds."""
     ws = Workspace(root)
-    sim = simulate(weeks=120, n_channels=4, seed=seed)
+    sim = simulate(weeks=120, n_channels=n_channels, seed=seed)
     sim.write(root / "data.csv")
     cfg = Config(data=DataConfig(path="data.csv", date_column="date", kpi=sim.kpi, channels=sim.channels,
                                  controls=sim.controls))

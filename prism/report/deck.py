@@ -44,6 +44,7 @@ CHAR_WIDTH = 0.5  # average glyph width as a share of the font size (DejaVu/Cali
 TABLE_PT = 13
 CHART_PT = 13
 FONT = "Calibri"
+CROWDED_BARS = 16  # more bars than this get smaller value labels
 SHORT_BAR = 0.12  # a bar shorter than this share of the longest gets its label outside
 
 # Slide titles: tests and readers find slides by these.
@@ -220,16 +221,17 @@ def bar_chart(slide: Slide, box: Box, categories: Sequence[str], series: dict[st
     plot.gap_width = 60
     plot.overlap = 0
     top = max((abs(v) for values in series.values() for v in values if not math.isnan(v)), default=1.0) or 1.0
+    label_pt = CHART_PT - 2 if len(categories) * len(series) <= CROWDED_BARS else CHART_PT - 4
     for s, name in zip(plot.series, reversed(series)):
         labels = s.data_labels  # per series: point-level labels below would otherwise hide the rest
         labels.show_value = True
         labels.number_format = number_format
         labels.number_format_is_linked = False
         labels.position = XL_LABEL_POSITION.INSIDE_BASE  # clear of the error bars at the bar ends
-        labels.font.size = Pt(CHART_PT - 2)
+        labels.font.size = Pt(label_pt)
         labels.font.bold = True
         labels.font.color.rgb = _rgb("#FFFFFF")
-        _short_bar_labels(s, list(series[name])[::-1], top)
+        _short_bar_labels(s, list(series[name])[::-1], top, label_pt)
         s.format.fill.solid()
         s.format.fill.fore_color.rgb = _rgb(colors[name])
         s.invert_if_negative = False
@@ -237,6 +239,7 @@ def bar_chart(slide: Slide, box: Box, categories: Sequence[str], series: dict[st
             minus, plus = errors[name]
             _error_bars(s, list(minus)[::-1], list(plus)[::-1])
     value_axis = chart.value_axis
+    value_axis.maximum_scale = _axis_max(series, errors)  # room for the longest error bar
     value_axis.has_major_gridlines = True
     value_axis.major_gridlines.format.line.color.rgb = _rgb(style.GRID)
     value_axis.tick_labels.number_format = number_format
@@ -246,13 +249,24 @@ def bar_chart(slide: Slide, box: Box, categories: Sequence[str], series: dict[st
     return chart
 
 
-def _short_bar_labels(series, values: Sequence[float], top: float) -> None:
+def _axis_max(series: dict[str, Sequence[float]], errors: dict | None) -> float:
+    """A round axis maximum just past the longest bar or error bar."""
+    ends = [v + (errors[name][1][i] if errors and name in errors else 0.0)
+            for name, values in series.items() for i, v in enumerate(values) if not math.isnan(v)]
+    top = max(ends, default=1.0)
+    if top <= 0:
+        return 1.0
+    step = 10 ** math.floor(math.log10(top)) / 2
+    return math.ceil(top * 1.02 / step) * step
+
+
+def _short_bar_labels(series, values: Sequence[float], top: float, pt: float) -> None:
     """Labels of bars too short to hold them move outside the bar, in dark text."""
     for i, v in enumerate(values):
         if not math.isnan(v) and abs(v) < SHORT_BAR * top:
             label = series.points[i].data_label
             label.position = XL_LABEL_POSITION.OUTSIDE_END
-            label.font.size = Pt(CHART_PT - 2)
+            label.font.size = Pt(pt)
             label.font.color.rgb = _rgb(style.INK)
 
 
@@ -352,7 +366,7 @@ def _contribution_slide(prs: Presentation, inp: ReportInputs) -> None:
     if table_.empty:
         text_box(slide, BODY, [plain("No model produced estimates this round.")])
         return
-    order = list(dict.fromkeys(table_["channel"]))
+    order = list(table_.groupby("channel", sort=False)["contribution_pct"].mean().sort_values(ascending=False).index)
     series, colors = {}, {}
     for model, part in table_.groupby("model", sort=False):
         name = style.model_name(model)
