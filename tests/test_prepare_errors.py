@@ -364,3 +364,18 @@ def test_dictionary_with_unknown_role(cli: Cli, csv_file, tmp_path: Path) -> Non
     dic.write_text("column,label,role,unit,description\nrevenue,Revenue,kpi,EUR,x\ntv_spend,TV,broadcast,EUR,y\n")
     discover_fails(cli, csv_file(weekly_frame()), "--dictionary", str(dic),
                    says=["dict.csv", "row 2", "unknown role 'broadcast'"])
+
+
+def test_few_missing_values_are_repaired_and_reported(cli: Cli, csv_file) -> None:
+    frame = weekly_frame()
+    frame.loc[[5, 6], "revenue"] = np.nan  # 3 % of rows: under the 10 % limit
+    frame.loc[9, "tv_spend"] = np.nan
+    assert cli("discover", "--path", str(csv_file(frame)))[0] == 0
+    warnings = json.loads((cli.ws / "metadata.json").read_text())["warnings"]
+    assert any("'revenue' missing in 2 week(s)" in w and "interpolated" in w for w in warnings)
+    assert any("'tv_spend': 1 empty value(s) read as zero spend" in w for w in warnings)
+    code, _, _ = cli("prepare", "--out", "w.csv")
+    weekly = pd.read_csv(cli.ws / "w.csv")
+    assert code == 0 and weekly.loc[9, "tv_spend"] == 0
+    expected = frame.loc[4, "revenue"] + (frame.loc[7, "revenue"] - frame.loc[4, "revenue"]) / 3
+    assert weekly.loc[5, "revenue"] == pytest.approx(expected)
