@@ -93,6 +93,9 @@ def prepare(raw: RawTable, data: DataConfig) -> Prepared:
     else:
         weekly, note = _to_weeks(dates, values, data, frequency)
         warnings += note
+        missing_kpi = int(values[data.kpi].isna().sum())
+        if missing_kpi:
+            warnings.append(f"{missing_kpi} {frequency} row(s) without '{data.kpi}' were left out of the weekly sums")
     weekly, gaps, gap_notes = _handle_gaps(weekly, data)
     warnings += gap_notes
     warnings += _interpolate(weekly, [data.kpi, *data.controls])
