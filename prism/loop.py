@@ -10,7 +10,6 @@ so a Tuner killed after writing config.json does not stack a second change on th
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from rich.table import Table
 from prism.agents.base import AgentOutcome
 from prism.agents.registry import get_agent, impl_for, shared_budget
 from prism.errors import InputError
-from prism.schemas import Config, Decision, Results, State
+from prism.schemas import Config, Decision, Results, RoundRecord, State
 from prism.state import load_state, note_outcome, note_timing, now, record, save_state, update_best
 from prism.workspace import Workspace, loop_lock, read_model, write_text
 
@@ -116,11 +115,11 @@ def _run_models(ctx: LoopContext, state: State, t0: float) -> str:
     rec.objective = res.objective
     rec.test_mape = {k: (m.fit.mape_test if m.fit else None) for k, m in res.models.items() if m.status == "ok"}
     rec.model_status = {k: m.status for k, m in res.models.items()}
-    for rel in (f"rounds/R{n:02d}_results.json", f"rounds/R{n:02d}_config.json"):
-        if rel not in rec.artifacts:
-            rec.artifacts.append(rel)
+    _add_artifacts(rec, f"rounds/R{n:02d}_config.json", f"rounds/R{n:02d}_results.json", "results/latest.json",
+                   "results/model_fit.csv")
     ok = len(res.ok_models())
-    status = f"{ok}/{len(res.models)} models ok"
+    down = [f"{k} {m.status}" for k, m in res.models.items() if m.status != "ok"]
+    status = f"{ok}/{len(res.models)} models ok" + (f" ({', '.join(down)})" if down else "")
     note_timing(state, n, "run", time.perf_counter() - t0, status)
     update_best(state)
     if ok == 0:
@@ -137,9 +136,14 @@ def _compare(ctx: LoopContext, state: State, t0: float) -> str:
     rec = record(state, n)
     rec.high_agreement = sum(a.label == "high" for a in res.agreement.values())
     rec.channels = len(res.channels)
+    _add_artifacts(rec, "results/roi_comparison.csv", "results/contribution_comparison.csv")
     status = f"{rec.high_agreement}/{len(res.channels)} high agreement"
     note_timing(state, n, "compare", time.perf_counter() - t0, status)
     return status
+
+
+def _add_artifacts(rec: RoundRecord, *paths: str) -> None:
+    rec.artifacts += [p for p in paths if p not in rec.artifacts]
 
 
 def _restore_pre_tune_config(ws: Workspace, n: int) -> None:
@@ -182,10 +186,8 @@ def _after_agent(ctx: LoopContext, state: State, stage: str, outcome: AgentOutco
     elif stage == "proofread":
         _render(ctx, state)
         snap = ctx.ws.round_file(state.round, "report")
-        shutil.copyfile(ctx.ws.report_md, snap)
-        for rel in ("results/report.md", f"rounds/R{state.round:02d}_report.md"):
-            if rel not in rec.artifacts:
-                rec.artifacts.append(rel)
+        write_text(snap, ctx.ws.report_md.read_text(encoding="utf-8"))
+        _add_artifacts(rec, "results/report.md", f"rounds/R{state.round:02d}_report.md")
         rec.status = "done"
 
 
@@ -207,10 +209,8 @@ def _render(ctx: LoopContext, state: State) -> None:
         ctx.console.print(f"[yellow]warning:[/] {rec.render_note}")
         return
     rec.timings["render"] = round(time.perf_counter() - t0, 3)
-    for p in paths:
-        rel = str(p.relative_to(ctx.ws.root)) if p.is_relative_to(ctx.ws.root) else str(p)
-        if rel not in rec.artifacts:
-            rec.artifacts.append(rel)
+    _add_artifacts(rec, *(str(p.relative_to(ctx.ws.root)) if p.is_relative_to(ctx.ws.root) else str(p)
+                          for p in paths))
 
 
 def _pause(stage: str) -> None:
