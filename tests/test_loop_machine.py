@@ -16,7 +16,6 @@ from rich.console import Console
 from loop_helpers import crafted_results, make_ws
 from prism.errors import InputError
 from prism.loop import next_stage, run_loop
-from prism.state import load_state
 from prism.workspace import read_json
 
 

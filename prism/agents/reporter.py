@@ -64,7 +64,7 @@ def _answer(facts: RoundFacts, kpi: str) -> str:
     sentence = (f"Each unit of marketing spend brought back about {fmt(facts.portfolio_roi)} in {kpi}; "
                 f"{best.label} returns the most ({fmt(best.roi)} per unit, {best.confidence} confidence).")
     bullets = [
-        f"- Best returns: " + ", ".join(f"{f.label} {fmt(f.roi)} ({fmt(f.roi_low)}–{fmt(f.roi_high)})"
+        "- Best returns: " + ", ".join(f"{f.label} {fmt(f.roi)} ({fmt(f.roi_low)}–{fmt(f.roi_high)})"
                                        for f in facts.ranked[:3]) + ".",
         f"- The methods agree on {len(agreed)} of {len(facts.channel_facts)} channels"
         + (f": {', '.join(f.label for f in agreed)}." if agreed else "; treat every figure as a range."),
