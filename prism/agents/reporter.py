@@ -60,9 +60,15 @@ def _agreed(facts: RoundFacts) -> list[ChannelFacts]:
 
 def _answer(facts: RoundFacts, kpi: str) -> str:
     agreed = _agreed(facts)
-    best = agreed[0] if agreed else facts.ranked[0]
-    sentence = (f"Each unit of marketing spend brought back about {fmt(facts.portfolio_roi)} in {kpi}; "
-                f"{best.label} returns the most ({fmt(best.roi)} per unit, {best.confidence} confidence).")
+    firm = agreed or [f for f in facts.ranked if f.confidence != "low"]
+    if firm:
+        best = firm[0]
+        lead = f"{best.label} returns the most ({fmt(best.roi)} per unit, {best.confidence} confidence)"
+    else:
+        big = max(facts.channel_facts.values(), key=lambda f: f.spend)
+        lead = (f"no channel's return is pinned down well enough to single one out; the largest budget, "
+                f"{big.label}, returns {fmt(big.roi)} per unit ({fmt(big.roi_low)}–{fmt(big.roi_high)})")
+    sentence = f"Each unit of marketing spend brought back about {fmt(facts.portfolio_roi)} in {kpi}; {lead}."
     bullets = [
         "- Best returns: " + ", ".join(f"{f.label} {fmt(f.roi)} ({fmt(f.roi_low)}–{fmt(f.roi_high)})"
                                        for f in facts.ranked[:3]) + ".",
@@ -86,10 +92,11 @@ def _roi(facts: RoundFacts, kpi: str) -> str:
 
 def _contribution(facts: RoundFacts, kpi: str) -> str:
     shares = [facts.media_share(m) for m in facts.ok_models]
+    spread = (f" (between {fmt(min(shares), 1)}% and {fmt(max(shares), 1)}% depending on the method)"
+              if len(shares) > 1 else "")
     lines = [HEADINGS["contribution"], "",
-             f"Marketing drove about {fmt(facts.mean_media_share, 1)}% of {kpi} over the period "
-             f"(between {fmt(min(shares), 1)}% and {fmt(max(shares), 1)}% depending on the method); the rest is "
-             f"baseline demand such as season, trend and brand.", ""]
+             f"Marketing drove about {fmt(facts.mean_media_share, 1)}% of {kpi} over the period{spread}; the rest "
+             f"is baseline demand such as season, trend and brand.", ""]
     by_share = sorted(facts.channel_facts.values(), key=lambda f: f.contribution_pct, reverse=True)
     lines += [f"- {f.label}: {fmt(f.contribution_pct, 1)}% of {kpi} from {fmt(f.spend_share, 1)}% of spend."
               for f in by_share]
@@ -118,11 +125,12 @@ def _actions(facts: RoundFacts) -> str:
 
 def _disagree(facts: RoundFacts) -> str:
     lines = [HEADINGS["disagree"], ""]
-    for f in facts.ranked:
-        if f.uncertain:
-            lines.append(f"- {f.label}: estimates run from {fmt(f.roi_low)} to {fmt(f.roi_high)}, so its return is "
-                         f"uncertain. What would settle it: change its spend on its own for a few weeks, or run a "
-                         f"region-level test.")
+    unsure = [f for f in facts.ranked if f.uncertain and not facts.in_collinear_pair(f.channel)]
+    lines += [f"- {f.label}: estimates run from {fmt(f.roi_low)} to {fmt(f.roi_high)}, so its return is uncertain."
+              for f in unsure]
+    if unsure:
+        lines += ["", "What would settle these: change one channel's spend on its own for a few weeks, or run a "
+                      "region-level test.", ""]
     for a, b, _ in facts.collinear_pairs:
         lines.append(f"- {facts.label(a)} and {facts.label(b)} were bought together, so the split between them is "
                      f"uncertain. What would settle it: schedule them differently for a while.")
