@@ -111,10 +111,9 @@ def test_loop_with_a_failing_model_completes_on_the_others(tmp_path):
     ws, _ = make_ws(tmp_path, weeks=104, n_channels=3)
     cfg = json.loads(ws.config.read_text())
     cfg["timeouts"] = {"ridge": 300, "pymc": 1, "lightweight_mmm": 600}
-    cfg["lightweight_mmm"].update({"samples": 100, "warmup": 100})
     write_json(ws.config, cfg)
-    run = subprocess.run([*PRISM, "loop", "-w", str(ws.root), "--rounds", "1"], capture_output=True, text=True,
-                         stdin=subprocess.DEVNULL)
+    run = subprocess.run([*PRISM, "loop", "-w", str(ws.root), "--rounds", "1", "--quick"], capture_output=True,
+                         text=True, stdin=subprocess.DEVNULL)
     assert run.returncode == 0, run.stderr
     report = ws.report_md.read_text()
     assert "Only 2 of 3 methods ran this round" in report
