@@ -50,7 +50,7 @@ class TruthModel:
         coef, *_ = np.linalg.lstsq(design[data.train], (data.y - media)[data.train], rcond=None)
         self.base = design @ coef
         self.params = {c: {"decay": float(self.decay[i]), "half": float(self.half[i])} for i, c in enumerate(chans)}
-        self.diagnostics = {"r_hat_max": 1.0 + 0.01 * seed, "divergences": seed, "ess_bulk_min": 400.0 + seed}
+        self.diagnostics = {"rhat_max": 1.0 + 0.001 * seed, "divergences": seed, "ess_bulk_min": 400.0 + seed}
 
     def contributions(self, spend: np.ndarray) -> np.ndarray:
         sat = HillSaturation()(GeometricAdstock(max_lag=8)(spend, self.decay), self.half, self.slope)

@@ -146,10 +146,10 @@ def test_roi_chart_is_native_with_the_results_values_and_ranges(rendered):
     ws, _ = rendered
     res = _results(ws)
     meta = read_model(ws.metadata, Metadata)
-    chart = _chart(_slides_by_title(Presentation(str(ws.result("report.pptx"))))[deck_mod.TITLES["roi"]])
-    categories = list(chart.plots[0].categories)
+    slide = _slides_by_title(Presentation(str(ws.result("report.pptx"))))[deck_mod.TITLES["roi"]]
+    chart = _chart(slide)
     by_label = {meta.label(ch): ch for ch in res.channels}
-    channels = [by_label[c.rsplit(" (", 1)[0]] for c in categories]
+    channels = [by_label[c] for c in chart.plots[0].categories]
     assert sorted(channels) == sorted(res.channels)
     names = {"Ridge": "ridge", "PyMC": "pymc", "LightweightMMM": "lightweight_mmm"}
     assert sorted(s.name for s in chart.plots[0].series) == sorted(names)
@@ -157,10 +157,12 @@ def test_roi_chart_is_native_with_the_results_values_and_ranges(rendered):
         model = res.models[names[series.name]]
         assert list(series.values) == pytest.approx([model.channels[ch].roi for ch in channels])
         minus, plus = deck_mod.error_bar_values(series)
-        assert minus == pytest.approx([model.channels[ch].roi - model.channels[ch].roi_low for ch in channels])
-        assert plus == pytest.approx([model.channels[ch].roi_high - model.channels[ch].roi for ch in channels])
-    for cat, ch in zip(categories, channels):
-        assert cat.endswith(f"({res.agreement[ch].label})")
+        c = [model.channels[ch] for ch in channels]
+        assert minus == pytest.approx([max(0.0, x.roi - x.roi_low) for x in c])
+        assert plus == pytest.approx([max(0.0, x.roi_high - x.roi) for x in c])
+    ranges = next(s.table for s in slide.shapes if s.has_table)
+    agreement = {by_label[r.cells[0].text]: r.cells[3].text for r in list(ranges.rows)[1:]}
+    assert agreement == {ch: a.label for ch, a in res.agreement.items()}
     assert chart.plots[0].series[0].data_labels.show_value
 
 

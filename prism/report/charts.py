@@ -144,8 +144,10 @@ def roi_by_channel(inp: ReportInputs) -> Figure | None:
     for j, model in enumerate(models):
         part = table[table["model"] == model].set_index("channel")
         ys = [len(order) - 1 - order.index(ch) - (j - (len(models) - 1) / 2) * step for ch in part.index]
-        ax.errorbar(part["roi"], ys, xerr=[part["roi"] - part["roi_low"], part["roi_high"] - part["roi"]],
-                    fmt="o", ms=8, capsize=4, lw=2, color=style.model_color(model), label=style.model_name(model))
+        color = style.model_color(model)
+        # interval and point drawn apart: a skewed bootstrap can put the mean outside its own 90 % interval
+        ax.hlines(ys, part["roi_low"], part["roi_high"], color=color, lw=2.5)
+        ax.plot(part["roi"], ys, "o", ms=9, color=color, label=style.model_name(model))
     ax.set_yticks(range(len(order)), [_wrap(inp.label(ch)) for ch in reversed(order)])
     ax.axvline(1.0, color=style.MUTED, lw=1, ls="--", zorder=0)
     ax.grid(axis="x")

@@ -29,9 +29,10 @@ from prism.report.charts import chart_titles
 from prism.report.inputs import ReportInputs
 from prism.report.markdown import Item, Run
 from prism.report.tables import (contribution_table, diagnostics_table, fit_table, optimization_display,
-                                 roi_table)
+                                 roi_summary, roi_table)
 
 SLIDE_W, SLIDE_H = 13.333, 7.5
+ROI_TABLE_W = 4.6
 MARGIN = 0.6
 TITLE_TOP, TITLE_H = 0.35, 0.9
 BODY_TOP = 1.45
@@ -44,6 +45,7 @@ CHAR_WIDTH = 0.55  # average glyph width as a share of the font size (DejaVu San
 TABLE_PT = 13
 CHART_PT = 13
 FONT = "Calibri"
+AXIS_STRETCH = 1.6  # error bars reaching past this multiple of the longest bar are cut at the axis
 CROWDED_BARS = 16  # more bars than this get smaller value labels
 SHORT_BAR = 0.12  # a bar shorter than this share of the longest gets its label outside
 
@@ -134,6 +136,29 @@ def text_box(slide: Slide, box: Box, items: Sequence[Item], max_pt: float = BODY
     return pt
 
 
+def split_to_fit(items: Sequence[Item], box: Box, min_pt: float) -> tuple[list[Item], list[Item]]:
+    """The leading items that fit the box at the smallest size, and the rest (for a continuation slide)."""
+    taken: list[Item] = []
+    for item in items:
+        trial = [("•  " if i.bullet else "") + i.text for i in [*taken, item]]
+        if taken and _text_height(trial, box.width, min_pt) > box.height:
+            break
+        taken.append(item)
+    return taken, list(items[len(taken):])
+
+
+def text_slides(prs: Presentation, inp: ReportInputs, title: str, items: Sequence[Item], box: Box = BODY,
+                max_pt: float = 22, min_pt: float = 12) -> Slide:
+    """Items on as many slides as they need at no less than `min_pt`; returns the first slide."""
+    first = slide = _slide(prs, title, inp)
+    while True:
+        page, items = split_to_fit(items, box, min_pt)
+        text_box(slide, box, page, max_pt, min_pt)
+        if not items:
+            return first
+        slide = _slide(prs, f"{title} (continued)", inp)
+
+
 def plain(text: str, bullet: bool = False) -> Item:
     return Item(runs=[(text, False)], bullet=bullet)
 
@@ -211,6 +236,7 @@ def bar_chart(slide: Slide, box: Box, categories: Sequence[str], series: dict[st
         data.add_series(name, list(values)[::-1])
     frame = slide.shapes.add_chart(XL_CHART_TYPE.BAR_CLUSTERED, *box.emu(), data)
     chart = frame.chart
+    chart.has_title = False  # the slide title says it
     chart.font.size = Pt(CHART_PT)
     chart.font.name = FONT
     chart.has_legend = len(series) > 1
@@ -240,6 +266,8 @@ def bar_chart(slide: Slide, box: Box, categories: Sequence[str], series: dict[st
             _error_bars(s, list(minus)[::-1], list(plus)[::-1])
     value_axis = chart.value_axis
     value_axis.maximum_scale = _axis_max(series, errors)  # room for the longest error bar
+    if all(v >= 0 for values in series.values() for v in values if not math.isnan(v)):
+        value_axis.minimum_scale = 0
     value_axis.has_major_gridlines = True
     value_axis.major_gridlines.format.line.color.rgb = _rgb(style.GRID)
     value_axis.tick_labels.number_format = number_format
@@ -250,10 +278,14 @@ def bar_chart(slide: Slide, box: Box, categories: Sequence[str], series: dict[st
 
 
 def _axis_max(series: dict[str, Sequence[float]], errors: dict | None) -> float:
-    """A round axis maximum just past the longest bar or error bar."""
+    """A round axis maximum just past the longest error bar, unless a few very wide ranges would squash
+    every bar: then just past the longest bar (the slide lists the full ranges beside the chart)."""
+    bars = [v for values in series.values() for v in values if not math.isnan(v)]
     ends = [v + (errors[name][1][i] if errors and name in errors else 0.0)
             for name, values in series.items() for i, v in enumerate(values) if not math.isnan(v)]
-    top = max(ends, default=1.0)
+    longest_bar, top = max(bars, default=1.0), max(ends, default=1.0)
+    if longest_bar > 0 and top > AXIS_STRETCH * longest_bar:
+        top = longest_bar * 1.15
     if top <= 0:
         return 1.0
     step = 10 ** math.floor(math.log10(top)) / 2
@@ -340,24 +372,33 @@ def _answer_slide(prs: Presentation, inp: ReportInputs) -> None:
 
 
 def _roi_slide(prs: Presentation, inp: ReportInputs) -> None:
+    """Native bar chart (a bar per model, error bars for its interval) beside the agreed ranges table."""
     slide = _slide(prs, TITLES["roi"], inp)
     table_ = roi_table(inp)
     if table_.empty:
         text_box(slide, BODY, [plain("No model produced estimates this round.")])
         return
     order = list(dict.fromkeys(table_["channel"]))
-    cats = [f"{inp.label(ch)} ({table_[table_['channel'] == ch]['agreement'].iloc[0]})" for ch in order]
     series, errors, colors = {}, {}, {}
     for model, part in table_.groupby("model", sort=False):
         part = part.set_index("channel").reindex(order)
         name = style.model_name(model)
         series[name] = part["roi"].tolist()
-        errors[name] = ((part["roi"] - part["roi_low"]).tolist(), (part["roi_high"] - part["roi"]).tolist())
+        # error bars cannot be negative: a mean outside its own interval (skewed draws) gets none on that side
+        errors[name] = ((part["roi"] - part["roi_low"]).clip(lower=0).tolist(),
+                        (part["roi_high"] - part["roi"]).clip(lower=0).tolist())
         colors[name] = style.model_color(model)
-    bar_chart(slide, Box(MARGIN, BODY_TOP, BODY.width, BODY.height - 0.5), cats, series, colors, "0.00", errors)
-    note = (f"{inp.kpi_label} returned per unit of spend, by model. Lines show the range each model considers "
-            "likely; in brackets, how closely the models agree.")
-    text_box(slide, Box(MARGIN, BODY_BOTTOM - 0.45, BODY.width, 0.5), [plain(note)], 13, 10, style.MUTED)
+    chart_w = BODY.width - ROI_TABLE_W - 0.2
+    bar_chart(slide, Box(MARGIN, BODY_TOP, chart_w, BODY.height - 0.5), [inp.label(c) for c in order], series,
+              colors, "0.00", errors)
+    summary = roi_summary(inp)
+    rows = [[r.label, fmt.roi(r.roi_mean), fmt.roi_range(r.roi_low, r.roi_high), r.agreement]
+            for r in summary.itertuples()]
+    table(slide, Box(MARGIN + chart_w + 0.2, BODY_TOP, ROI_TABLE_W, min(BODY.height - 0.5, 0.42 * (len(rows) + 1))),
+          ["Channel", "ROI", "Likely range", "Agreement"], rows, [1.5, 0.65, 1.25, 1.05], pt=11)
+    note = (f"{inp.kpi_label} returned per unit of spend. Bars: each model's estimate; lines: the range it considers "
+            "likely. Table: the average across models, the widest range, and how closely the models agree.")
+    text_box(slide, Box(MARGIN, BODY_BOTTOM - 0.45, BODY.width, 0.5), [plain(note)], 12, 9, style.MUTED)
 
 
 def _contribution_slide(prs: Presentation, inp: ReportInputs) -> None:
@@ -401,29 +442,33 @@ def _section_items(inp: ReportInputs, kind: str) -> list[Item]:
 
 
 def _actions_slide(prs: Presentation, inp: ReportInputs) -> None:
-    slide = _slide(prs, TITLES["actions"], inp)
-    items = _section_items(inp, "actions")
+    """The optimizer's budget moves when it has run, with the Reporter's recommendations under them."""
+    items = _section_items(inp, "actions") or [plain("The report makes no recommendation this round.")]
     if inp.optimization is None or inp.optimization.empty:
-        text_box(slide, BODY, items or [plain("The report makes no recommendation this round.")], 22, 12)
+        text_slides(prs, inp, TITLES["actions"], items)
         return
+    slide = _slide(prs, TITLES["actions"], inp)
     header, cells = optimization_display(inp)
     rows = [[text for text, _ in row] for row in cells]
-    height = min(0.45 * (len(rows) + 1), BODY.height * 0.62)
+    height = min(0.42 * (len(rows) + 1), BODY.height * 0.6)
     table(slide, Box(MARGIN, BODY_TOP, BODY.width, height), header, rows, [2.0] + [1.0] * (len(header) - 1),
           pt=12 if len(header) > 6 else TABLE_PT)
-    if items:
-        top = BODY_TOP + height + 0.25
-        text_box(slide, Box(MARGIN, top, BODY.width, BODY_BOTTOM - top), items, 18, 10)
+    box = Box(MARGIN, BODY_TOP + height + 0.25, BODY.width, BODY.height - height - 0.25)
+    page, rest = split_to_fit(items, box, MIN_PT)
+    text_box(slide, box, page, 18, MIN_PT)
+    if rest:
+        text_slides(prs, inp, f"{TITLES['actions']} (continued)", rest)
 
 
 def _disagree_slide(prs: Presentation, inp: ReportInputs) -> None:
-    slide = _slide(prs, TITLES["disagree"], inp)
-    items = _section_items(inp, "disagree")
+    """The Reporter's account of the disagreements beside each model's estimate for those channels."""
+    items = _section_items(inp, "disagree") or [plain("The report names no disagreement this round.")]
     table_ = roi_table(inp)
     unsure = table_[table_["agreement"] != "high"] if not table_.empty else table_
     if unsure.empty:
-        text_box(slide, BODY, items or [plain("The models agree on every channel this round.")], 22, 12)
+        text_slides(prs, inp, TITLES["disagree"], items)
         return
+    slide = _slide(prs, TITLES["disagree"], inp)
     models = list(dict.fromkeys(table_["model"]))
     rows = []
     for ch, part in unsure.groupby("channel", sort=False):
@@ -432,23 +477,26 @@ def _disagree_slide(prs: Presentation, inp: ReportInputs) -> None:
         rows.append([inp.label(ch), *[fmt.roi(by_model["roi"].get(m)) for m in models],
                      fmt.pct(cv, 0) if cv is not None and not math.isnan(cv) else fmt.MISSING,
                      part["agreement"].iloc[0]])
-    header = ["Channel", *[style.model_name(m) for m in models], "Spread across models", "Agreement"]
-    top = BODY_TOP
-    if items:
-        height = min(2.6, _text_height([i.text for i in items], BODY.width, 18))
-        text_box(slide, Box(MARGIN, top, BODY.width, height), items, 20, 11)
-        top += height + 0.15
-    caption = "Channels below high agreement: each model's return per unit of spend"
-    text_box(slide, Box(MARGIN, top, BODY.width, 0.45), [plain(caption)], 14, 11, style.MUTED)
-    top += 0.5
-    table(slide, Box(MARGIN, top, BODY.width, min(BODY_BOTTOM - top, 0.45 * (len(rows) + 1))),
-          header, rows, [2.6] + [1.0] * len(models) + [1.4, 1.1], pt=13)
+    right = Box(MARGIN + BODY.width * 0.56, BODY_TOP, BODY.width * 0.44, BODY.height)
+    text_box(slide, Box(right.left, right.top, right.width, 0.45),
+             [plain("Channels below high agreement: each model's return per unit of spend")], 13, 10, style.MUTED)
+    table(slide, Box(right.left, right.top + 0.5, right.width, min(right.height - 0.5, 0.4 * (len(rows) + 1))),
+          ["Channel", *[style.model_name(m) for m in models], "Spread", "Agreement"], rows,
+          [1.7] + [0.8] * len(models) + [0.8, 1.0], pt=11)
+    left = Box(MARGIN, BODY_TOP, BODY.width * 0.56 - 0.3, BODY.height)
+    page, rest = split_to_fit(items, left, MIN_PT)
+    text_box(slide, left, page, 20, MIN_PT)
+    if rest:
+        text_slides(prs, inp, f"{TITLES['disagree']} (continued)", rest)
 
 
 def _caveats_slide(prs: Presentation, inp: ReportInputs) -> None:
-    slide = _slide(prs, TITLES["caveats"], inp)
+    """The Reporter's caveats, then the data profile's own warnings the report does not already state."""
     items = _section_items(inp, "caveats")
-    text_box(slide, BODY, items or [plain("The report lists no caveats this round.")], 22, 11)
+    if inp.metadata is not None:
+        warnings = dict.fromkeys([*inp.metadata.warnings, *inp.metadata.profile.warnings])
+        items += [plain(f"Data check: {w}", bullet=True) for w in warnings if w not in inp.report.source]
+    text_slides(prs, inp, TITLES["caveats"], items or [plain("The report lists no caveats this round.")], max_pt=20)
 
 
 def _fit_slide(prs: Presentation, inp: ReportInputs) -> None:

@@ -36,7 +36,7 @@ def signed_pct(value: float | None) -> str:
 
 
 def roi_range(low: float | None, high: float | None) -> str:
-    return f"{roi(low)} to {roi(high)}"
+    return f"{roi(low)}–{roi(high)}"
 
 
 def number(value: float | None, decimals: int = 2) -> str:

@@ -14,15 +14,16 @@ from prism.report import fmt
 from prism.report.inputs import ReportInputs
 from prism.report.style import model_name
 
-DIAGNOSTICS = {  # diagnostics key -> what it is called in the deliverables
-    "r_hat_max": "Convergence: largest r-hat",
+DIAGNOSTICS = {  # diagnostics key (models/posterior.py, ridge.py, base.py) -> its name in the deliverables
+    "rhat_max": "Convergence: largest r-hat",
     "divergences": "Divergent transitions",
     "ess_bulk_min": "Smallest effective sample size",
-    "ess_min": "Smallest effective sample size",
+    "chains": "Chains",
+    "draws": "Draws per chain",
+    "alpha": "Ridge penalty (alpha)",
+    "bootstrap_resamples": "Bootstrap resamples",
     "media_contribution_pct": "Media share of KPI, %",
     "negative_baseline_weeks": "Weeks with negative baseline",
-    "alpha": "Ridge penalty (alpha)",
-    "bootstrap": "Bootstrap resamples",
 }
 
 
