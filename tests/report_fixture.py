@@ -121,12 +121,15 @@ def build_workspace(root: Path, rounds: int = 2, seed: int = 3, n_channels: int 
     write_json(ws.metadata, meta)
     state = State(round=rounds, stage="done")
     for r in range(1, rounds + 1):
+        max_lag = 8 if r == 1 else 8 - r
+        write_json(ws.round_file(r, "config", "json"), cfg.model_copy(update={
+            "adstock": cfg.adstock.model_copy(update={"max_lag": max_lag})}))  # the loop's per-round snapshot
         res = _results(sim, cfg, r, seed + 10 * r)
         write_json(ws.round_results(r), res)
         write_json(ws.latest, res)
         reporter.run(ws, r)  # the real Reporter writes results/report.md from the round's results
         write_text(ws.round_file(r, "report"), ws.report_md.read_text())
-        state.rounds.append(RoundRecord(round=r, status="done", change="baseline" if r == 1 else f"adstock.max_lag 8 -> {8 - r}",
+        state.rounds.append(RoundRecord(round=r, status="done", change="baseline" if r == 1 else f"adstock.max_lag 8 -> {max_lag}",
                                         objective=res.objective,
                                         test_mape={k: m.fit.mape_test for k, m in res.models.items()},
                                         high_agreement=sum(a.label == "high" for a in res.agreement.values())))

@@ -274,10 +274,20 @@ def test_round_comparison_flags_a_move_outside_the_earlier_interval(rendered, tm
     ridge.roi = ridge.roi_high + 1.0
     res.round = 3
     write_json(ws2.round_results(3), res)
+    shutil.copyfile(ws2.round_file(2, "config", "json"), ws2.round_file(3, "config", "json"))
     cmp = compare_rounds(ws2, 2, 3)
     flags = {m.channel: m.outside for m in cmp.channels}
     assert flags[moved] == ["ridge"]
     assert all(not v for ch, v in flags.items() if ch != moved)
+    assert cmp.config_diff == []
+
+
+def test_round_comparison_names_the_config_change(rendered):
+    ws, _ = rendered
+    cmp = compare_rounds(ws, 1, 2)
+    assert cmp.config_diff == [("adstock.max_lag", 8, 6)]
+    assert [c for _, c in cmp.changes] == ["adstock.max_lag 8 -> 6"]
+    assert "adstock.max_lag" in _page_text(ws.result("report.html").read_text())
 
 
 def test_past_round_renders_beside_the_current_deliverables(rendered):

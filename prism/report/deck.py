@@ -395,7 +395,7 @@ def _roi_slide(prs: Presentation, inp: ReportInputs) -> None:
     rows = [[r.label, fmt.roi(r.roi_mean), fmt.roi_range(r.roi_low, r.roi_high), r.agreement]
             for r in summary.itertuples()]
     table(slide, Box(MARGIN + chart_w + 0.2, BODY_TOP, ROI_TABLE_W, min(BODY.height - 0.5, 0.42 * (len(rows) + 1))),
-          ["Channel", "ROI", "Likely range", "Agreement"], rows, [1.5, 0.65, 1.25, 1.05], pt=11)
+          ["Channel", "ROI", "Likely range", "Agreement"], rows, [1.4, 0.6, 1.2, 1.2], pt=11)
     note = (f"{inp.kpi_label} returned per unit of spend. Bars: each model's estimate; lines: the range it considers "
             "likely. Table: the average across models, the widest range, and how closely the models agree.")
     text_box(slide, Box(MARGIN, BODY_BOTTOM - 0.45, BODY.width, 0.5), [plain(note)], 12, 9, style.MUTED)

@@ -1,7 +1,7 @@
 """Round-to-round comparison: what changed in the config, how ROI and agreement moved, what to flag.
 
-Read from the per-round result files (`rounds/R{NN}_results.json`) and the round records in
-`state.json`; used by the HTML page, the round-history chart and `prism compare-rounds A B`.
+Read from the per-round result and config files (`rounds/R{NN}_results.json`, `rounds/R{NN}_config.json`)
+and the round records in `state.json`; used by the HTML page, the round-history chart and `prism compare-rounds A B`.
 A channel is flagged when a model's ROI in the later round falls outside that model's 90 % interval
 in the earlier round: a move bigger than the earlier round's own uncertainty.
 """
@@ -15,7 +15,7 @@ import pandas as pd
 
 from prism.errors import InputError
 from prism.schemas import Results, State
-from prism.workspace import Workspace, read_model
+from prism.workspace import Workspace, read_json, read_model
 
 AGREEMENT_LEVELS = ("high", "medium", "low")
 
@@ -100,12 +100,13 @@ def _flatten(prefix: str, value: Any) -> dict[str, Any]:
     return {prefix: value}
 
 
-def _config_diff(ra: Results, rb: Results) -> list[tuple[str, Any, Any]]:
-    """Config keys that differ, when the runner kept a config snapshot in each round's results."""
-    ca, cb = getattr(ra, "config", None), getattr(rb, "config", None)
-    if not isinstance(ca, dict) or not isinstance(cb, dict):
+def _config_diff(ws: Workspace, a: int, b: int) -> list[tuple[str, Any, Any]]:
+    """Settings that differ between the configs the two rounds ran with (`rounds/R{NN}_config.json`,
+    snapshotted by the loop before each round's models run); empty when a snapshot is missing."""
+    paths = [ws.round_file(n, "config", "json") for n in (a, b)]
+    if not all(p.exists() for p in paths):
         return []
-    fa, fb = _flatten("", ca), _flatten("", cb)
+    fa, fb = (_flatten("", read_json(p)) for p in paths)
     return [(k, fa.get(k), fb.get(k)) for k in sorted(set(fa) | set(fb)) if fa.get(k) != fb.get(k)]
 
 
@@ -138,7 +139,7 @@ def compare_rounds(ws: Workspace, a: int, b: int) -> RoundComparison:
             outside=_moved_outside(ra, rb, ch)))
     models = dict.fromkeys([*ra.models, *rb.models])
     test = {m: (_test_mape(ra, m), _test_mape(rb, m)) for m in models}
-    return RoundComparison(a=a, b=b, changes=changes, config_diff=_config_diff(ra, rb),
+    return RoundComparison(a=a, b=b, changes=changes, config_diff=_config_diff(ws, a, b),
                            objective_a=ra.objective, objective_b=rb.objective, test_mape=test, channels=channels)
 
 
