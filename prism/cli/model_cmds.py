@@ -1,3 +1,103 @@
-"""model commands."""
+"""model commands: `prism run` (fit the models, each in its own process) and `prism compare` (agreement)."""
 
-from prism.cli.app import app, console, WorkdirOpt  # noqa: F401
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from prism.cli.app import WorkdirOpt, app, console, err_console
+from prism.schemas import MODEL_NAMES, Results
+from prism.workspace import Workspace
+
+LABEL_STYLE = {"high": "green", "medium": "yellow", "low": "red", "n/a": "dim"}
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def roi_table(res: Results) -> Table:
+    """ROI with its 90 % range per model that ran, one row per channel."""
+    ok = res.ok_models()
+    table = Table(title=f"ROI by model, round {res.round}" + (" (quick)" if res.quick else ""))
+    table.add_column("channel", no_wrap=True)
+    for name in ok:
+        table.add_column(name, justify="right")
+    for ch in res.channels:
+        cells = [f"{_num(m.channels[ch].roi)} [dim]({_num(m.channels[ch].roi_low)}–{_num(m.channels[ch].roi_high)})"
+                 if ch in m.channels else "–" for m in ok.values()]
+        table.add_row(ch, *cells)
+    return table
+
+
+def fit_table(res: Results) -> Table:
+    table = Table(title="Fit (test = locked final weeks; CV = rolling origin inside training)")
+    for col in ("model", "status", "R²", "MAPE train %", "MAPE test %", "CV MAPE %", "seconds", "reason"):
+        table.add_column(col, justify="left" if col in ("model", "status", "reason") else "right",
+                         no_wrap=col in ("model", "status"))
+    for name, m in res.models.items():
+        f = m.fit
+        status = f"[{'green' if m.status == 'ok' else 'red'}]{m.status}"
+        table.add_row(name, status, _num(f.r2 if f else None, 3), _num(f.mape_train if f else None),
+                      _num(f.mape_test if f else None), _num(f.cv_mape if f else None), _num(m.seconds, 1),
+                      escape(m.reason or ""))
+    return table
+
+
+def agreement_table(res: Results) -> Table:
+    table = Table(title=f"Model agreement on ROI, round {res.round}")
+    table.add_column("channel")
+    for name in MODEL_NAMES:
+        table.add_column(name, justify="right")
+    for col in ("mean", "CV %", "agreement", "models"):
+        table.add_column(col, justify="left" if col == "agreement" else "right")
+    ok = res.ok_models()
+    for ch in res.channels:
+        a = res.agreement[ch]
+        rois = [_num(ok[m].channels[ch].roi) if m in ok and ch in ok[m].channels else "–" for m in MODEL_NAMES]
+        style = LABEL_STYLE[a.label]
+        table.add_row(ch, *rois, _num(a.mean_roi), _num(a.cv, 1), f"[{style}]{a.label}", str(a.n_models))
+    return table
+
+
+def agreement_notes(res: Results) -> list[str]:
+    """One line per channel whose label rests on fewer than two models, a sign clash or disjoint intervals."""
+    return [f"{ch}: {a.note}" for ch, a in res.agreement.items()
+            if a.label == "n/a" or a.sign_disagree or not a.intervals_overlap]
+
+
+@app.command("run")
+def run_cmd(
+    round_no: Optional[int] = typer.Option(None, "--round", help="Round number (default: state.json's, else 1)."),
+    models: Optional[str] = typer.Option(None, "--models", help="Comma-separated subset, e.g. ridge,pymc."),
+    quick: bool = typer.Option(False, "--quick", help="Fast settings (MAP / fewer draws), marked as quick."),
+    workdir=WorkdirOpt,
+) -> None:
+    """Fit the configured models, each in its own process with its timeout; write the round's results."""
+    from prism.models.runner import run_models
+
+    chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    res = run_models(Workspace(workdir), round_no, chosen, quick, console=err_console)
+    console.print(roi_table(res))
+    console.print(fit_table(res))
+    objective = "–" if res.objective is None else f"{res.objective:.2f} %"
+    console.print(f"objective (CV MAPE inside training weeks): {objective}; "
+                  f"wrote rounds/R{res.round:02d}_results.json, results/latest.json, results/model_fit.csv")
+
+
+@app.command("compare")
+def compare_cmd(
+    round_no: Optional[int] = typer.Option(None, "--round", help="Round to compare (default: latest results)."),
+    workdir=WorkdirOpt,
+) -> None:
+    """Agreement per channel across the models that ran; write the ROI and contribution comparison tables."""
+    from prism.compare import run_compare
+
+    res = run_compare(Workspace(workdir), round_no)
+    console.print(agreement_table(res))
+    for line in agreement_notes(res):
+        console.print(escape(line), highlight=False)
+    console.print("wrote results/roi_comparison.csv, results/contribution_comparison.csv")

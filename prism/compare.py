@@ -1,0 +1,92 @@
+"""`prism compare`: how far the models that ran agree on each channel's ROI.
+
+Agreement (DESIGN.md) = coefficient of variation (population sd ÷ |mean|) of the ROI point estimates of
+the models with status `ok`: `high` < 20 %, `medium` 20–50 %, `low` > 50 % or when the models disagree on
+the sign; capped at `medium` when the 90 % intervals do not all overlap. With fewer than two models there
+is nothing to agree on: the label is `n/a` and the note says how many models ran. Contribution % is
+ROI × spend ÷ KPI over the same weeks for every model, so its CV equals the ROI's and the contribution
+table carries the same label.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from prism.schemas import MODEL_NAMES, Agreement, Results
+from prism.workspace import Workspace, read_model, write_csv, write_json
+
+HIGH_CV = 20.0
+LOW_CV = 50.0
+CSV_DECIMALS = 4
+COLUMNS = ["channel", *MODEL_NAMES, "mean", "cv", "agreement"]
+
+
+def agreement_label(estimates: dict[str, tuple[float, float, float]]) -> Agreement:
+    """Agreement of one channel from {model: (roi, roi_low, roi_high)} of the models that ran."""
+    ests = {m: e for m, e in estimates.items() if all(math.isfinite(v) for v in e)}
+    models = list(ests)
+    if len(ests) < 2:
+        ran = f"only {models[0]} ran" if models else "no model ran"
+        return Agreement(label="n/a", n_models=len(models), models=models,
+                         mean_roi=ests[models[0]][0] if models else None,
+                         note=f"{ran}; agreement needs at least two models")
+    roi = np.array([e[0] for e in ests.values()])
+    mean = float(roi.mean())
+    cv = float(roi.std() / abs(mean) * 100.0) if mean != 0 else None
+    sign_disagree = bool((roi > 0).any() and (roi < 0).any())
+    overlap = max(e[1] for e in ests.values()) <= min(e[2] for e in ests.values())
+    if sign_disagree or cv is None or cv > LOW_CV:
+        label = "low"
+    elif cv >= HIGH_CV:
+        label = "medium"
+    else:
+        label = "high" if overlap else "medium"
+    return Agreement(label=label, cv=cv, n_models=len(models), models=models, mean_roi=mean,
+                     sign_disagree=sign_disagree, intervals_overlap=overlap,
+                     note=_note(label, cv, models, sign_disagree, overlap))
+
+
+def _note(label: str, cv: float | None, models: list[str], sign_disagree: bool, overlap: bool) -> str:
+    parts = [f"{len(models)} models ({', '.join(models)})", "CV undefined (mean 0)" if cv is None else f"CV {cv:.1f} %"]
+    if sign_disagree:
+        parts.append("models disagree on the sign")
+    if not overlap:
+        parts.append("90 % intervals do not all overlap" + (" (capped at medium)" if label == "medium" else ""))
+    return "; ".join(parts)
+
+
+def channel_agreement(res: Results) -> dict[str, Agreement]:
+    ok = res.ok_models()
+    return {ch: agreement_label({m: (r.channels[ch].roi, r.channels[ch].roi_low, r.channels[ch].roi_high)
+                                 for m, r in ok.items() if ch in r.channels})
+            for ch in res.channels}
+
+
+def comparison_table(res: Results, field: str) -> pd.DataFrame:
+    """One row per channel: each model's `field` (empty when the model did not run), mean, CV %, label."""
+    ok = res.ok_models()
+    rows = []
+    for ch in res.channels:
+        values = {m: getattr(ok[m].channels[ch], field) for m in MODEL_NAMES if m in ok and ch in ok[m].channels}
+        arr = np.array(list(values.values()), dtype=float)
+        mean = float(arr.mean()) if len(arr) else None
+        cv = float(arr.std() / abs(mean) * 100.0) if len(arr) >= 2 and mean else None
+        agreement = res.agreement.get(ch)
+        rows.append({"channel": ch, **{m: values.get(m) for m in MODEL_NAMES}, "mean": mean, "cv": cv,
+                     "agreement": agreement.label if agreement else "n/a"})
+    return pd.DataFrame(rows, columns=COLUMNS).round(CSV_DECIMALS)
+
+
+def run_compare(ws: Workspace, round_no: int | None = None) -> Results:
+    """Fill `agreement` in the round's results (and latest.json when it is that round); write both tables."""
+    res = read_model(ws.round_results(round_no) if round_no is not None else ws.latest, Results)
+    res.agreement = channel_agreement(res)
+    write_json(ws.round_results(res.round), res)
+    if round_no is None or (ws.latest.exists() and read_model(ws.latest, Results).round == res.round):
+        write_json(ws.latest, res)
+    write_csv(ws.result("roi_comparison.csv"), comparison_table(res, "roi"))
+    write_csv(ws.result("contribution_comparison.csv"), comparison_table(res, "contribution_pct"))
+    return res

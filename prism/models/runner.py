@@ -1,0 +1,205 @@
+"""`prism run`: fit the configured models, each in its own process with its own timeout.
+
+A model's crash, hang or timeout marks only that model `failed` with its reason; the others still run.
+Models run one after another: on this 2-core machine the Bayesian samplers each keep both cores busy,
+so running them side by side was slower in total than in sequence (measured; see RUN_IN_PARALLEL).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from prism.data.prepare import frame_hash, load_weekly
+from prism.errors import InputError
+from prism.models.base import ModelData
+from prism.schemas import MODEL_NAMES, Config, ModelResult, Results
+from prism.state import load_state
+from prism.workspace import Workspace, read_model, write_csv, write_json
+
+RUN_IN_PARALLEL = False
+POLL_SECONDS = 0.1
+DEFAULT_TIMEOUT_S = 900
+FIT_COLUMNS = ["model", "r2", "mape_train", "mape_test", "seconds", "status"]
+WORKER = [sys.executable, "-m", "prism.models.worker"]
+
+
+@dataclass
+class Job:
+    """One model's worker process and where its result and log go."""
+
+    name: str
+    timeout: int
+    out: Path
+    log: Path
+    proc: subprocess.Popen | None = None
+    started: float = 0.0
+    result: ModelResult | None = field(default=None)
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started if self.started else 0.0
+
+
+def selected_models(cfg: Config, models: list[str] | None) -> list[str]:
+    """The models to run: `models` if given (validated), else config.json's list."""
+    if not models:
+        return list(cfg.models)
+    unknown = sorted(set(models) - set(MODEL_NAMES))
+    if unknown:
+        raise InputError(f"--models: unknown model(s) {unknown}; known: {list(MODEL_NAMES)}")
+    return list(dict.fromkeys(models))
+
+
+def round_number(ws: Workspace, round_no: int | None) -> int:
+    """Explicit round, else state.json's current round, else 1."""
+    if round_no is not None:
+        if round_no < 1:
+            raise InputError(f"--round must be 1 or more, got {round_no}")
+        return round_no
+    return max(1, load_state(ws).round) if ws.state.exists() else 1
+
+
+def config_hash(cfg: Config) -> str:
+    return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:16]
+
+
+def _start(job: Job, ws: Workspace, frame_path: Path, quick: bool) -> None:
+    cmd = [*WORKER, "--model", job.name, "--workdir", str(ws.root), "--frame", str(frame_path),
+           "--out", str(job.out), *(["--quick"] if quick else [])]
+    with job.log.open("wb") as log:
+        job.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+    job.started = time.perf_counter()
+
+
+def _stop(job: Job) -> None:
+    """Kill the worker's whole process group (a sampler may have started children)."""
+    try:
+        os.killpg(job.proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    job.proc.wait()
+
+
+def _failed(job: Job, reason: str) -> ModelResult:
+    return ModelResult(status="failed", reason=reason, seconds=round(job.elapsed, 2))
+
+
+def _last_log_line(log: Path) -> str:
+    lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()] if log.exists() else []
+    return lines[-1] if lines else ""
+
+
+def _collect(job: Job) -> ModelResult:
+    """The worker's result file, or a failure built from its exit code and the last line it printed."""
+    code = job.proc.returncode
+    if job.out.exists():
+        try:
+            return read_model(job.out, ModelResult)
+        except InputError as exc:
+            return _failed(job, f"unreadable result: {exc}")
+    last = _last_log_line(job.log)
+    how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+    return _failed(job, f"{how}: {last}" if last else how)
+
+
+def _poll(job: Job) -> bool:
+    """Finish the job if its process ended or its time ran out; True when it has a result."""
+    if job.proc.poll() is not None:
+        job.result = _collect(job)
+        job.result.diagnostics["process_seconds"] = round(job.elapsed, 2)
+    elif job.elapsed > job.timeout:
+        _stop(job)
+        job.result = _failed(job, f"timed out after {job.timeout} s")
+    return job.result is not None
+
+
+def _status_text(job: Job) -> str:
+    if job.result is None:
+        return "[cyan]running" if job.proc else "[dim]queued"
+    if job.result.status == "ok":
+        return f"[green]ok[/] ({job.result.seconds:.1f} s fit)"
+    return f"[red]{job.result.status}[/]: {job.result.reason}"
+
+
+def run_jobs(jobs: list[Job], ws: Workspace, frame_path: Path, quick: bool, parallel: bool,
+             console: Console) -> None:
+    """Run the workers (all at once, or one at a time) with a progress row per model."""
+    columns = (SpinnerColumn(), TextColumn("{task.description:<16}"), TimeElapsedColumn(),
+               TextColumn("{task.fields[status]}"))
+    with Progress(*columns, console=console) as progress:
+        rows = {j.name: progress.add_task(j.name, total=1, start=False, status=_status_text(j)) for j in jobs}
+        pending, running = list(jobs), []
+        try:
+            while pending or running:
+                while pending and (parallel or not running):
+                    job = pending.pop(0)
+                    _start(job, ws, frame_path, quick)
+                    progress.start_task(rows[job.name])
+                    running.append(job)
+                for job in list(running):
+                    if _poll(job):
+                        running.remove(job)
+                        progress.update(rows[job.name], completed=1)
+                        progress.stop_task(rows[job.name])
+                    progress.update(rows[job.name], status=_status_text(job))
+                time.sleep(POLL_SECONDS)
+        finally:  # Ctrl-C or an error here must not leave model processes behind
+            for job in running:
+                _stop(job)
+
+
+def objective(models: dict[str, ModelResult]) -> float | None:
+    """The tuning objective: mean rolling-origin CV MAPE (%) of the models that report one."""
+    scores = [m.fit.cv_mape for m in models.values() if m.status == "ok" and m.fit and m.fit.cv_mape is not None]
+    return float(sum(scores) / len(scores)) if scores else None
+
+
+def fit_table(res: Results) -> pd.DataFrame:
+    rows = []
+    for name, m in res.models.items():
+        f = m.fit
+        rows.append({"model": name, "r2": f.r2 if f else None, "mape_train": f.mape_train if f else None,
+                     "mape_test": f.mape_test if f else None, "seconds": m.seconds, "status": m.status})
+    return pd.DataFrame(rows, columns=FIT_COLUMNS)
+
+
+def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | None = None,
+               quick: bool = False, console: Console | None = None, parallel: bool = RUN_IN_PARALLEL) -> Results:
+    """Fit the models, write rounds/R{NN}_results.json, results/latest.json and results/model_fit.csv."""
+    cfg = read_model(ws.config, Config)
+    names = selected_models(cfg, models)
+    n = round_number(ws, round_no)
+    frame = load_weekly(cfg, ws.root)
+    data = ModelData.from_frame(frame, cfg)  # refuses a holdout that leaves too few training weeks
+    with tempfile.TemporaryDirectory(prefix="prism-run-") as tmp:
+        frame_path = Path(tmp) / "weekly.parquet"
+        frame.to_parquet(frame_path)
+        jobs = [Job(name, cfg.timeouts.get(name, DEFAULT_TIMEOUT_S), Path(tmp) / f"{name}.json",
+                    Path(tmp) / f"{name}.log") for name in names]
+        run_jobs(jobs, ws, frame_path, quick, parallel, console or Console(stderr=True))
+    results = {j.name: j.result for j in jobs}
+    for name in cfg.models:
+        results.setdefault(name, ModelResult(status="skipped", reason="not selected with --models", quick=quick))
+    res = Results(
+        round=n, data_hash=frame_hash(frame), config_hash=config_hash(cfg), created_at=datetime.now(timezone.utc),
+        kpi=cfg.data.kpi, channels=list(cfg.data.channels), weeks=data.n_weeks, train_weeks=data.n_train,
+        holdout_weeks=data.n_test, quick=quick, objective=objective(results), models=results,
+    )
+    write_json(ws.round_results(n), res)
+    write_json(ws.latest, res)
+    write_csv(ws.result("model_fit.csv"), fit_table(res))
+    return res
