@@ -52,6 +52,10 @@ SEASONALITY_FREQUENCY = 52
 QUICK_WARMUP = 150
 QUICK_SAMPLES = 150
 MEDIA_PRIOR_TOTAL = 1.0  # media_prior = cost share × this (the docs' cost ÷ mean cost sums to the channel count)
+SLOPE_PRIOR = (4.0, 3.0)
+HALF_PRIOR = (3.0, 3.0)
+TREND_PRIOR_SD = 1.0
+SCALE_TREND_PRIOR = True
 MEDIA_PARAMS = ("lag_weight", "half_max_effective_concentration", "slope", "coef_media")
 
 
@@ -79,8 +83,11 @@ def _channel_priors(data: ModelData, cfg: Config, mean_spend: np.ndarray, kpi_me
     hill_conc = 1.0 / TIGHT_PRIOR_CV ** 2
     pri = {
         "lag_a": np.where(np.isnan(decay), 2.0, decay * k), "lag_b": np.where(np.isnan(decay), 1.0, (1 - decay) * k),
-        "half_conc": np.where(np.isnan(half), 1.0, hill_conc), "half_rate": np.where(np.isnan(half), 1.0, hill_conc / half),
-        "slope_conc": np.where(np.isnan(slope), 1.0, hill_conc), "slope_rate": np.where(np.isnan(slope), 1.0, hill_conc / slope),
+        "half_conc": np.where(np.isnan(half), HALF_PRIOR[0], hill_conc),
+        "half_rate": np.where(np.isnan(half), HALF_PRIOR[1], hill_conc / half),
+        "slope_conc": np.where(np.isnan(slope), SLOPE_PRIOR[0], hill_conc),
+        "slope_rate": np.where(np.isnan(slope), SLOPE_PRIOR[1], hill_conc / slope),
+        "trend_sd": TREND_PRIOR_SD * (1.0 / data.n_train if SCALE_TREND_PRIOR else 1.0),
         "coef_loc": np.zeros(len(data.channels)), "coef_scale": media_prior, "truncated": False,
     }
     low, high = roi_prior_bounds(cfg, data.channels)
@@ -106,7 +113,7 @@ def _model(media, extra, seasonal, target, pri, trend: bool):
     sigma = numpyro.sample("sigma", dist.Gamma(1.0, 1.0))
     mu = intercept
     if trend:
-        coef_trend = numpyro.sample("coef_trend", dist.Normal(0.0, 1.0))
+        coef_trend = numpyro.sample("coef_trend", dist.Normal(0.0, pri["trend_sd"]))
         expo_trend = numpyro.sample("expo_trend", dist.Uniform(0.5, 1.5))
         mu = mu + coef_trend * jnp.arange(n_weeks) ** expo_trend
     with numpyro.plate("channel", n_channels):
