@@ -86,6 +86,9 @@ def run_cmd(
     objective = "–" if res.objective is None else f"{res.objective:.2f} %"
     console.print(f"objective (CV MAPE inside training weeks): {objective}; "
                   f"wrote rounds/R{res.round:02d}_results.json, results/latest.json, results/model_fit.csv")
+    if not res.ok_models():
+        err_console.print("[bold red]no model ran[/] (reasons in the fit table)")
+        raise typer.Exit(1)
 
 
 @app.command("compare")

@@ -1,0 +1,100 @@
+"""Ridge on the simulator with known truth: ROI error, interval coverage, determinism, collinearity, solver."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.linear_model import Ridge
+
+from prism.data.simulate import simulate
+from prism.models import ridge
+from prism.models.base import ModelData, channel_summary
+from prism.schemas import Config
+
+MAX_MEDIAN_ROI_ERROR = 0.20
+MIN_COVERAGE = 0.80
+
+
+def _config(sim, **settings) -> Config:
+    return Config.model_validate({"data": {"path": "sim.csv", "date_column": "date", "kpi": sim.kpi,
+                                           "channels": sim.channels, "controls": sim.controls}, **settings})
+
+
+def _fit(sim, **settings):
+    cfg = _config(sim, **settings)
+    data = ModelData.from_frame(sim.frame, cfg)
+    fitted = ridge.fit(data, cfg)
+    return fitted, data, channel_summary(fitted, data)
+
+
+@pytest.fixture(scope="module")
+def clean():
+    """156 clean weeks, 5 channels with distinct flighting, fitted once for several tests."""
+    sim = simulate(weeks=156, n_channels=5, seed=0, noise=0.02)
+    fitted, data, channels = _fit(sim)
+    return sim, fitted, data, channels
+
+
+def test_roi_error_and_coverage_on_clean_simulation(clean):
+    sim, _, data, channels = clean
+    truth = sim.true_roi(slice(0, data.n_train))
+    errors = [abs(channels[c].roi - truth[c]) / truth[c] for c in sim.channels]
+    covered = [channels[c].roi_low <= truth[c] <= channels[c].roi_high for c in sim.channels]
+    assert np.median(errors) <= MAX_MEDIAN_ROI_ERROR, dict(zip(sim.channels, np.round(errors, 3)))
+    assert np.mean(covered) >= MIN_COVERAGE, {c: (channels[c].roi_low, truth[c], channels[c].roi_high)
+                                              for c in sim.channels}
+
+
+def test_same_seed_same_numbers(clean):
+    sim, fitted, data, channels = clean
+    again, _, channels2 = _fit(sim)
+    assert [channels[c].roi for c in sim.channels] == [channels2[c].roi for c in sim.channels]
+    assert np.array_equal(fitted.coefs, again.coefs)
+
+
+def test_contributions_recomputed_for_any_spend(clean):
+    _, fitted, data, _ = clean
+    assert np.allclose(fitted.contributions(np.zeros_like(data.spend)), 0.0)
+    base = fitted.contributions(data.spend).sum(axis=1).mean(axis=0)
+    doubled = fitted.contributions(2 * data.spend).sum(axis=1).mean(axis=0)
+    assert np.all(doubled > base) and np.all(doubled < 2 * base)  # more spend, diminishing returns
+
+
+def test_collinear_pair_gets_wider_intervals():
+    def pair_width(collinear: bool) -> float:
+        sim = simulate(weeks=156, n_channels=5, seed=0, collinear=collinear)
+        _, data, channels = _fit(sim, ridge={"bootstrap": 100})
+        truth = sim.true_roi(slice(0, data.n_train))
+        return sum((channels[c].roi_high - channels[c].roi_low) / truth[c] for c in sim.channels[:2])
+
+    assert pair_width(True) > 1.3 * pair_width(False)
+
+
+def test_config_fixes_transforms_and_alpha():
+    sim = simulate(weeks=104, n_channels=3, seed=3)
+    fitted, _, _ = _fit(sim, adstock={"decay": 0.5}, saturation={"half": 1.2, "slope": 1.5},
+                        ridge={"alpha": 0.1, "bootstrap": 20})
+    assert fitted.diagnostics["search_dimensions"] == 0 and fitted.diagnostics["alpha"] == 0.1
+    for p in fitted.params.values():
+        assert (p["decay"], p["half"], p["slope"]) == (0.5, 1.2, 1.5)
+
+
+def test_quick_mode_uses_fewer_resamples():
+    sim = simulate(weeks=104, n_channels=3, seed=3)
+    cfg = _config(sim)
+    fitted = ridge.fit(ModelData.from_frame(sim.frame, cfg), cfg, quick=True)
+    assert fitted.coefs.shape[0] == ridge.QUICK_BOOTSTRAP
+
+
+def test_solver_equals_sklearn_ridge_positive():
+    """The NNLS solve is scikit-learn's Ridge(positive=True) problem with free columns as a ± pair."""
+    rng = np.random.default_rng(1)
+    x = np.column_stack([rng.gamma(2.0, 1.0, size=(80, 3)), rng.normal(size=(80, 2))])
+    y = x @ np.array([1.0, 0.0, 2.0, -1.5, 0.5]) + rng.normal(size=80)
+    mine = ridge.solve_ridge(x, y, alpha=3.0, n_positive=3)
+    z = (x - x.mean(axis=0)) / x.std(axis=0)
+    sk = Ridge(alpha=3.0, positive=True, tol=1e-12, max_iter=100_000).fit(np.hstack([z, -z[:, 3:]]), y)
+    b = sk.coef_[:5].copy()
+    b[3:] -= sk.coef_[5:]
+    assert np.allclose(mine[1:] * x.std(axis=0), b, atol=1e-4)
+    assert np.all(mine[1:4] >= 0)
