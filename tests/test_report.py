@@ -22,6 +22,7 @@ from prism.agents.numbers import known_values, unknown_numbers_in
 from prism.cli import main
 from prism.errors import InputError
 from prism.report import deck as deck_mod
+from prism.report import slides
 from prism.report.build import render_deliverables
 from prism.report.charts import CHARTS
 from prism.report.markdown import parse_report
@@ -156,7 +157,7 @@ def test_roi_chart_is_native_with_the_results_values_and_ranges(rendered):
     for series in chart.plots[0].series:
         model = res.models[names[series.name]]
         assert list(series.values) == pytest.approx([model.channels[ch].roi for ch in channels])
-        minus, plus = deck_mod.error_bar_values(series)
+        minus, plus = slides.error_bar_values(series)
         c = [model.channels[ch] for ch in channels]
         assert minus == pytest.approx([max(0.0, x.roi - x.roi_low) for x in c])
         assert plus == pytest.approx([max(0.0, x.roi_high - x.roi) for x in c])
@@ -196,11 +197,19 @@ def test_actions_slide_shows_the_optimizer_moves(rendered):
 
 
 def test_text_is_sized_to_fit_its_box():
-    box = deck_mod.Box(0, 0, 6.0, 1.0)
-    short = deck_mod.fit_font_size(["One line."], box)
-    long = deck_mod.fit_font_size(["A much longer paragraph that has to wrap over several lines " * 4], box)
-    assert short == deck_mod.BODY_PT and deck_mod.MIN_PT <= long < short
-    assert deck_mod._text_height(["x" * 400], box.width, long) <= box.height or long == deck_mod.MIN_PT
+    box = slides.Box(0, 0, 6.0, 1.0)
+    short = slides.fit_font_size(["One line."], box)
+    long = slides.fit_font_size(["A much longer paragraph that has to wrap over several lines " * 4], box)
+    assert short == slides.BODY_PT and slides.MIN_PT <= long < short
+    assert slides.text_height(["x" * 400], box.width, long) <= box.height or long == slides.MIN_PT
+
+
+def test_text_that_cannot_fit_moves_to_a_continuation_slide(rendered):
+    ws, _ = rendered
+    items = [slides.plain("A caveat long enough to take a few lines on a slide. " * 3, bullet=True)] * 30
+    page, rest = slides.split_to_fit(items, slides.BODY, slides.MIN_PT)
+    assert 0 < len(page) < len(items) and page + rest == items
+    assert slides.text_height([i.text for i in page], slides.BODY.width, slides.MIN_PT) <= slides.BODY.height
 
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")
