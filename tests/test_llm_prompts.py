@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from prism.agents import analyst, critic, explorer, facts, reporter
+from prism.agents import analyst, critic, explorer, facts, proofreader, reporter
 from prism.agents.base import AGENT_NAMES
 from prism.cli import app
 from prism.cli.claude_cmds import PROMPT_TARGETS, init_workspace, prompt_files
@@ -109,7 +109,7 @@ def _num(x: float) -> str:
 
 
 def test_prompt_thresholds_match_the_code():
-    p = {n: (TEMPLATES / "agents" / f"{n}.md").read_text() for n in AGENT_NAMES}
+    p = {n: " ".join((TEMPLATES / "agents" / f"{n}.md").read_text().split()) for n in AGENT_NAMES}  # unwrap
     expected = {
         "explorer": [f"|z| > {_num(explorer.KPI_ANOMALY_Z)}", f"|z| > {_num(explorer.SPEND_ANOMALY_Z)}",
                      f"{_num(100 * explorer.SPARSE_ZERO_SHARE)} %", f"{_num(100 * explorer.FLIGHTED_ZERO_SHARE)} %",
@@ -122,7 +122,8 @@ def test_prompt_thresholds_match_the_code():
                    f"VIF > {_num(facts.COLLINEAR_VIF)}", f"weeks < {facts.MIN_WEEKS_CAVEAT}",
                    f"{facts.WEEKS_PER_PARAMETER} × parameters", f"r-hat > {_num(facts.MAX_RHAT)}",
                    f"below {facts.MIN_ESS_PER_CHAIN}"],
-        "reporter": [*reporter.HEADINGS.values(), f"below {_num(reporter.SATURATED_PCT)} %"],
+        "reporter": [*reporter.HEADINGS.values(), f"below {_num(reporter.SATURATED_PCT)} %",
+                     ", ".join(proofreader.JARGON), f"|r| > {_num(facts.COLLINEAR_R)}"],
     }
     for name, needles in expected.items():
         for needle in needles:
