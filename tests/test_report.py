@@ -152,7 +152,7 @@ def test_roi_chart_is_native_with_the_results_values_and_ranges(rendered):
     by_label = {meta.label(ch): ch for ch in res.channels}
     channels = [by_label[c] for c in chart.plots[0].categories]
     assert sorted(channels) == sorted(res.channels)
-    names = {"Ridge": "ridge", "PyMC": "pymc", "LightweightMMM": "lightweight_mmm"}
+    names = {"Ridge": "ridge", "PyMC": "pymc", "Lightweight MMM": "lightweight_mmm"}
     assert sorted(s.name for s in chart.plots[0].series) == sorted(names)
     for series in chart.plots[0].series:
         model = res.models[names[series.name]]
@@ -175,7 +175,7 @@ def test_contribution_chart_is_native_with_the_results_values(rendered):
     chart = _chart(_slides_by_title(Presentation(str(ws.result("report.pptx"))))[title])
     by_label = {meta.label(ch): ch for ch in res.channels}
     channels = [by_label[c] for c in chart.plots[0].categories]
-    names = {"Ridge": "ridge", "PyMC": "pymc", "LightweightMMM": "lightweight_mmm"}
+    names = {"Ridge": "ridge", "PyMC": "pymc", "Lightweight MMM": "lightweight_mmm"}
     for series in chart.plots[0].series:
         model = res.models[names[series.name]]
         assert list(series.values) == pytest.approx([model.channels[ch].contribution_pct for ch in channels])

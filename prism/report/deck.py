@@ -29,6 +29,7 @@ from prism.report.tables import (contribution_table, diagnostics_table, fit_tabl
                                  roi_summary, roi_table)
 
 ROI_TABLE_W = 4.6
+AXIS_FOCUS = 2.0  # uncertain ranges reaching past this multiple of the agreed channels' get cut at the axis
 
 # Slide titles: tests and readers find slides by these.
 TITLES = {
@@ -143,16 +144,29 @@ def _roi_slide(prs: Presentation, inp: ReportInputs) -> None:
                         (part["roi_high"] - part["roi"]).clip(lower=0).tolist())
         colors[name] = style.model_color(model)
     chart_w = BODY.width - ROI_TABLE_W - 0.2
+    focus = _agreed_top(table_)
     bar_chart(slide, Box(MARGIN, BODY_TOP, chart_w, BODY.height - 0.5), [inp.label(c) for c in order], series,
-              colors, "0.00", errors)
+              colors, "0.00", errors, axis_max=focus)
     summary = roi_summary(inp)
     rows = [[r.label, fmt.roi(r.roi_mean), fmt.roi_range(r.roi_low, r.roi_high), r.agreement]
             for r in summary.itertuples()]
     table(slide, Box(MARGIN + chart_w + 0.2, BODY_TOP, ROI_TABLE_W, min(BODY.height - 0.5, 0.42 * (len(rows) + 1))),
-          ["Channel", "ROI", "Likely range", "Agreement"], rows, [1.4, 0.6, 1.2, 1.2], pt=11)
+          ["Channel", "ROI", "Likely range", "Agreement"], rows, [1.4, 0.7, 1.25, 1.3], pt=11)
     note = (f"{inp.kpi_label} returned per unit of spend. Bars: each model's estimate; lines: the range it considers "
             "likely. Table: the average across models, the widest range, and how closely the models agree.")
+    if focus is not None and table_["roi_high"].max() > focus:
+        note += " The axis is scaled to the channels the models agree on; longer bars and lines are cut at its edge."
     text_box(slide, Box(MARGIN, BODY_BOTTOM - 0.45, BODY.width, 0.5), [plain(note)], 12, 9, style.MUTED)
+
+
+def _agreed_top(table_) -> float | None:
+    """The axis end that shows the channels with high or medium agreement in full, when some are far shorter
+    than the uncertain ones (whose huge ranges would otherwise squash every bar)."""
+    agreed = table_[table_["agreement"].isin(("high", "medium"))]
+    if agreed.empty:
+        return None
+    top = float(agreed[["roi", "roi_high"]].max().max())
+    return top * 1.05 if top > 0 and table_["roi_high"].max() > AXIS_FOCUS * top else None
 
 
 def _contribution_slide(prs: Presentation, inp: ReportInputs) -> None:
@@ -231,13 +245,13 @@ def _disagree_slide(prs: Presentation, inp: ReportInputs) -> None:
         rows.append([inp.label(ch), *[fmt.roi(by_model["roi"].get(m)) for m in models],
                      fmt.pct(cv, 0) if cv is not None and not math.isnan(cv) else fmt.MISSING,
                      part["agreement"].iloc[0]])
-    right = Box(MARGIN + BODY.width * 0.56, BODY_TOP, BODY.width * 0.44, BODY.height)
+    right = Box(MARGIN + BODY.width * 0.5, BODY_TOP, BODY.width * 0.5, BODY.height)
     text_box(slide, Box(right.left, right.top, right.width, 0.45),
              [plain("Channels below high agreement: each model's return per unit of spend")], 13, 10, style.MUTED)
     table(slide, Box(right.left, right.top + 0.5, right.width, min(right.height - 0.5, 0.4 * (len(rows) + 1))),
           ["Channel", *[style.model_name(m) for m in models], "Spread", "Agreement"], rows,
-          [1.7] + [0.8] * len(models) + [0.8, 1.0], pt=11)
-    left = Box(MARGIN, BODY_TOP, BODY.width * 0.56 - 0.3, BODY.height)
+          [1.5] + [0.9] * len(models) + [0.8, 1.05], pt=11)
+    left = Box(MARGIN, BODY_TOP, BODY.width * 0.5 - 0.3, BODY.height)
     page, rest = split_to_fit(items, left, MIN_PT)
     text_box(slide, left, page, 20, MIN_PT)
     if rest:

@@ -158,8 +158,11 @@ def _numeric(text: str) -> bool:
 
 def bar_chart(slide: Slide, box: Box, categories: Sequence[str], series: dict[str, Sequence[float]],
               colors: dict[str, str], number_format: str,
-              errors: dict[str, tuple[Sequence[float], Sequence[float]]] | None = None):
-    """A native clustered horizontal bar chart with value labels and optional custom error bars."""
+              errors: dict[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+              axis_max: float | None = None):
+    """A native clustered horizontal bar chart with value labels and optional custom error bars.
+
+    `axis_max` fixes the value axis (rounded up); bars and error bars beyond it are cut at the edge."""
     data = CategoryChartData(number_format=number_format)
     data.categories = list(categories)[::-1]  # bar charts draw the first category at the bottom
     for name, values in reversed(series.items()):  # ... and the first series at the bottom of a group
@@ -195,7 +198,7 @@ def bar_chart(slide: Slide, box: Box, categories: Sequence[str], series: dict[st
             minus, plus = errors[name]
             _error_bars(s, list(minus)[::-1], list(plus)[::-1])
     value_axis = chart.value_axis
-    value_axis.maximum_scale = _axis_max(series, errors)  # room for the longest error bar
+    value_axis.maximum_scale = nice_ceiling(axis_max) if axis_max else _axis_max(series, errors)
     if all(v >= 0 for values in series.values() for v in values if not math.isnan(v)):
         value_axis.minimum_scale = 0
     value_axis.has_major_gridlines = True
@@ -216,6 +219,11 @@ def _axis_max(series: dict[str, Sequence[float]], errors: dict | None) -> float:
     longest_bar, top = max(bars, default=1.0), max(ends, default=1.0)
     if longest_bar > 0 and top > AXIS_STRETCH * longest_bar:
         top = longest_bar * 1.15
+    return nice_ceiling(top)
+
+
+def nice_ceiling(top: float) -> float:
+    """A round axis maximum just above `top` (steps of half a power of ten)."""
     if top <= 0:
         return 1.0
     step = 10 ** math.floor(math.log10(top)) / 2

@@ -26,7 +26,7 @@ HOLDOUT = "#F4E3C1"
 CHANNEL_COLORS = ("#2F5DA8", "#E07A2E", "#2E9E77", "#C8453D", "#7C5CB8", "#9A6B3F", "#D45F9E", "#5A8F29",
                   "#1B9AAA", "#B8A038", "#4D4D8F", "#8C8C8C")
 MODEL_COLORS = {"ridge": "#2F5DA8", "pymc": "#E07A2E", "lightweight_mmm": "#2E9E77"}
-MODEL_NAMES = {"ridge": "Ridge", "pymc": "PyMC", "lightweight_mmm": "LightweightMMM"}
+MODEL_NAMES = {"ridge": "Ridge", "pymc": "PyMC", "lightweight_mmm": "Lightweight MMM"}
 AGREEMENT_COLORS = {"high": "#2E9E77", "medium": "#E0A526", "low": "#C8453D", "n/a": "#8C8C8C"}
 
 FIG_WIDE = (13.0, 5.4)  # inches; placed on a 13.33 x 7.5 in slide
