@@ -1,0 +1,110 @@
+"""The two Bayesian models on the simulator with known truth: ROI recovery, honest intervals, diagnostics.
+
+Each fit is done once per module (the sampling is the expensive part) and several tests read it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from prism.data.simulate import simulate
+from prism.models import lightweight, pymc
+from prism.models.base import ModelData, summarize
+from prism.schemas import Config, ModelResult
+
+SIM_WEEKS = 208
+MAX_MEDIAN_ROI_ERROR = 0.20
+MIN_COVERAGE = 0.80
+DIAGNOSTIC_KEYS = ("rhat_max", "ess_bulk_min", "divergences", "chains", "draws")
+
+
+def _sim_case(**overrides) -> tuple[ModelData, Config, dict[str, float]]:
+    sim = simulate(weeks=SIM_WEEKS, n_channels=5, seed=0)
+    cfg = Config.model_validate({"data": {"path": "sim.csv", "date_column": "date", "kpi": sim.kpi,
+                                          "channels": sim.channels, "controls": sim.controls}, **overrides})
+    data = ModelData.from_frame(sim.frame.assign(date=pd.to_datetime(sim.frame["date"])), cfg)
+    return data, cfg, sim.true_roi(slice(0, data.n_train))
+
+
+def _recovery(result: ModelResult, truth: dict[str, float]) -> tuple[float, float]:
+    err = [abs(result.channels[c].roi - t) / t for c, t in truth.items()]
+    cover = [result.channels[c].roi_low <= t <= result.channels[c].roi_high for c, t in truth.items()]
+    return float(np.median(err)), float(np.mean(cover))
+
+
+@pytest.fixture(scope="module")
+def pymc_fit():
+    """Full default settings (2 chains × 500 tune + 500 draws, numpyro)."""
+    data, cfg, truth = _sim_case()
+    fitted = pymc.fit(data, cfg)
+    return data, fitted, summarize(fitted, data, 0.0, False), truth
+
+
+@pytest.fixture(scope="module")
+def lightweight_fit():
+    data, cfg, truth = _sim_case(lightweight_mmm={"samples": 400, "warmup": 400})
+    fitted = lightweight.fit(data, cfg)
+    return data, fitted, summarize(fitted, data, 0.0, False), truth
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["pymc_fit", "lightweight_fit"])
+def test_recovers_true_roi_with_honest_intervals(case: str, request) -> None:
+    _, _, result, truth = request.getfixturevalue(case)
+    median_err, coverage = _recovery(result, truth)
+    assert median_err <= MAX_MEDIAN_ROI_ERROR, f"median ROI error {median_err:.1%}"
+    assert coverage >= MIN_COVERAGE, f"90 % intervals cover {coverage:.0%} of channels"
+    assert result.diagnostics["media_contribution_pct"] < 100 and not result.diagnostics["negative_baseline"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["pymc_fit", "lightweight_fit"])
+def test_records_convergence_and_predicts_the_holdout(case: str, request) -> None:
+    data, fitted, result, _ = request.getfixturevalue(case)
+    assert all(k in result.diagnostics for k in DIAGNOSTIC_KEYS)
+    assert result.diagnostics["chains"] >= 2 and result.diagnostics["rhat_max"] < 1.05
+    assert result.diagnostics["divergences"] < 0.01 * result.diagnostics["draws"] * result.diagnostics["chains"]
+    assert len(result.weekly.fitted) == data.n_weeks and result.fit.mape_test is not None
+    assert result.fit.mape_test < 10.0 and result.fit.r2 > 0.7
+    # the holdout is forecast from the training fit: its spend still drives the media contribution
+    assert fitted.contributions(data.spend)[:, data.n_train:].sum() > 0
+
+
+@pytest.mark.slow
+def test_numpy_recomputation_equals_pymc_marketing_channel_contribution(pymc_fit) -> None:
+    """The draws turned into KPI units by Prism's NumPy transforms match pymc-marketing's own
+    `channel_contribution` (scaled target × target scale) for the actual spend, draw by draw."""
+    _, fitted, result, _ = pymc_fit
+    assert fitted.diagnostics["recompute_max_rel_error"] < 1e-8
+    assert result.engine.startswith(pymc.ENGINE) and "numpyro" in result.engine
+
+
+@pytest.mark.slow
+def test_pymc_quick_mode_is_map_and_marked() -> None:
+    data, cfg, truth = _sim_case()
+    fitted = pymc.fit(data, cfg, quick=True)
+    result = summarize(fitted, data, 0.0, True)
+    assert result.quick and fitted.diagnostics["method"] == "map" and "MAP" in result.engine
+    assert fitted.diagnostics["recompute_max_rel_error"] < 1e-8
+    median_err, _ = _recovery(result, truth)
+    assert median_err < 0.5  # a point estimate: in the right region, no interval claimed
+    assert all(c.roi_low == pytest.approx(c.roi_high) for c in result.channels.values())
+
+
+def test_roi_prior_hook_moves_the_channel_prior() -> None:
+    """The knowledge layer's expected ROI range becomes the channel's prior, in both models."""
+    data, cfg, _ = _sim_case(roi_priors={"tv_spend": {"low": 2.0, "high": 3.0}})
+    _, names = pymc._features(data, cfg.trend)
+    mmm, _ = pymc.build_mmm(data, cfg, names)
+    beta = mmm.model_config["saturation_beta"]
+    mu = np.asarray(beta.parameters["mu"])
+    assert mu[0] > 0 and np.all(mu[1:] == 0)
+    arrays, mean_spend, kpi_mean = lightweight.prepare_arrays(data, cfg)
+    pri = lightweight._channel_priors(data, cfg, mean_spend, kpi_mean)
+    assert pri["truncated"] and pri["coef_loc"][0] > 0 and np.all(pri["coef_loc"][1:] == 0)
+
+
+def test_engine_string_is_the_contract() -> None:
+    assert lightweight.ENGINE == "numpyro (LightweightMMM hill_adstock specification)"
