@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from importlib import resources
 
 import pytest
@@ -104,10 +105,42 @@ def _assert_key_nowhere(ws: Workspace, *texts: str) -> None:
             assert KEY.encode() not in path.read_bytes(), path
 
 
+@dataclass
+class LoopRun:
+    ws: Workspace
+    fake: FakeAnthropic
+    stdout: str
+    stderr: str
+    returncode: int
+
+
+@pytest.fixture(scope="module")
+def loops(discovered, tmp_path_factory) -> dict[str, LoopRun]:
+    """Two 2-round `prism loop --agents claude` runs side by side (they share nothing but the CPU): one
+    against the scripted model, one where every call is 529 overloaded."""
+    runs = {}
+    for name in ("scripted", "overloaded"):
+        ws = Workspace(tmp_path_factory.mktemp(name) / "w")
+        shutil.copytree(discovered.root, ws.root)
+        answer = scripted_claude(ws) if name == "scripted" else (lambda request: overloaded("0"))
+        fake = FakeAnthropic(fallback=answer).__enter__()
+        proc = subprocess.Popen([sys.executable, "-m", "prism", "loop", "--rounds", "2", "--agents", "claude",
+                                 "--quick", "--workdir", str(ws.root)], cwd=ws.root, text=True,
+                                env={**os.environ, **_claude_env(fake)}, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        runs[name] = (ws, fake, proc)
+    out = {}
+    for name, (ws, fake, proc) in runs.items():
+        stdout, stderr = proc.communicate(timeout=600)
+        fake.__exit__(None, None, None)
+        out[name] = LoopRun(ws, fake, stdout, stderr, proc.returncode)
+    return out
+
+
 @pytest.mark.slow
-def test_two_rounds_with_claude_agents(ws):
-    with FakeAnthropic(fallback=scripted_claude(ws)) as fake:
-        run = _prism(ws, "loop", "--rounds", "2", "--agents", "claude", "--quick", env=_claude_env(fake))
+def test_two_rounds_with_claude_agents(loops):
+    run = loops["scripted"]
+    ws, fake = run.ws, run.fake
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     tools = fake.tool_names()
     assert tools[0] == "submit_exploration" and "propose_config_change" in tools
@@ -132,9 +165,9 @@ def test_two_rounds_with_claude_agents(ws):
 
 
 @pytest.mark.slow
-def test_every_call_overloaded_completes_on_rule_based_fallbacks(ws):
-    with FakeAnthropic(fallback=lambda request: overloaded("0")) as fake:
-        run = _prism(ws, "loop", "--rounds", "2", "--agents", "claude", "--quick", env=_claude_env(fake))
+def test_every_call_overloaded_completes_on_rule_based_fallbacks(loops):
+    run = loops["overloaded"]
+    ws = run.ws
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     state = load_state(ws)
     calls = [c for r in state.rounds for c in r.agents]
@@ -143,6 +176,7 @@ def test_every_call_overloaded_completes_on_rule_based_fallbacks(ws):
     assert {"explorer", "tuner", "analyst", "critic", "reporter", "proofreader"} <= stages
     for path in (ws.exploration(), ws.tuning(2), ws.analysis(2), ws.review(2), ws.proofread(2), ws.report_md):
         assert "rule-based" in path.read_text() and "Claude gave no usable answer" in path.read_text(), path
+    assert len(run.fake.requests) == 4 * len(calls)  # every agent: the client's attempts, then the rules
     _assert_key_nowhere(ws, run.stdout, run.stderr)
 
 
