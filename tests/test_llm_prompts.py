@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from prism.agents import analyst, critic, explorer, facts, proofreader, reporter
+from prism.agents import analyst, critic, explorer, facts, proofreader, reporter, tuner
 from prism.agents.base import AGENT_NAMES
 from prism.cli import app
 from prism.cli.claude_cmds import PROMPT_TARGETS, init_workspace, prompt_files
@@ -122,6 +122,13 @@ def test_prompt_thresholds_match_the_code():
                    f"VIF > {_num(facts.COLLINEAR_VIF)}", f"weeks < {facts.MIN_WEEKS_CAVEAT}",
                    f"{facts.WEEKS_PER_PARAMETER} × parameters", f"r-hat > {_num(facts.MAX_RHAT)}",
                    f"below {facts.MIN_ESS_PER_CHAIN}"],
+        "tuner": [f"at most {tuner.MAX_DRAWS}", f"multiply it by {_num(tuner.ALPHA_FACTORS[0])}",
+                  f"rounded to {_num(tuner.DECAY_ROUND)}", f"below {_num(tuner.SHORT_DECAY)}",
+                  f"to {tuner.SHORT_LAG}", f"± {_num(tuner.DECAY_STEP)}", f"add {tuner.LAG_STEP}",
+                  f"at {_num(tuner.DEFAULT_HALF)} (the mean spend)", f"at {_num(tuner.DEFAULT_SLOPE)} when",
+                  *[f"× {_num(f)}" for f in tuner.HALF_FACTORS], f"± {_num(tuner.SLOPE_STEP)}",
+                  f"× {_num(tuner.ALPHA_FACTORS[1])}", *[f"`{k}`" for k in tuner.TUNABLE],
+                  {2: "double its draws"}.get(tuner.DRAWS_FACTOR, f"draws × {tuner.DRAWS_FACTOR}")],
         "reporter": [*reporter.HEADINGS.values(), f"below {_num(reporter.SATURATED_PCT)} %",
                      ", ".join(proofreader.JARGON), f"|r| > {_num(facts.COLLINEAR_R)}"],
     }
