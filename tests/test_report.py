@@ -345,3 +345,50 @@ def test_cli_compare_rounds_prints_the_moves(rendered, capsys):
     out = capsys.readouterr().out
     meta = read_model(ws.metadata, Metadata)
     assert all(meta.label(ch) in out for ch in _results(ws).channels)
+
+
+# ------------------------------------------------------------------------- a real pipeline run
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory) -> Workspace:
+    """discover → ridge through the real runner → compare → Reporter → render, on simulated data."""
+    from prism.agents import reporter
+    from prism.compare import run_compare
+    from prism.data.simulate import simulate
+    from prism.models.runner import run_models
+
+    root = tmp_path_factory.mktemp("real")
+    simulate(weeks=110, n_channels=3, seed=11).write(root / "sim.csv")
+    with pytest.raises(SystemExit) as exit_:
+        main(["discover", "--path", str(root / "sim.csv"), "--kpi", "revenue", "--workdir", str(root)])
+    assert exit_.value.code == 0
+    ws = Workspace(root)
+    run_models(ws, 1, models=["ridge"], quick=True)
+    run_compare(ws, 1)
+    reporter.run(ws, 1)
+    render_deliverables(ws)
+    return ws
+
+
+def test_real_run_deck_charts_equal_the_runner_results(real_run):
+    ws = real_run
+    res = _results(ws)
+    meta = read_model(ws.metadata, Metadata)
+    slide = _slides_by_title(Presentation(str(ws.result("report.pptx"))))[deck_mod.TITLES["roi"]]
+    chart = _chart(slide)
+    by_label = {meta.label(ch): ch for ch in res.channels}
+    (series,) = chart.plots[0].series
+    channels = [by_label[c] for c in chart.plots[0].categories]
+    assert list(series.values) == pytest.approx([res.models["ridge"].channels[ch].roi for ch in channels])
+
+
+def test_real_run_deliverables_quote_only_known_numbers(real_run):
+    ws = real_run
+    allowed = _allowed_numbers(ws, 1)
+    texts = _deck_texts(Presentation(str(ws.result("report.pptx"))))
+    assert {t: u for t in texts if (u := unknown_numbers_in(t, allowed))} == {}
+    assert unknown_numbers_in(_page_text(ws.result("report.html").read_text()), allowed) == []
+    fit = list(openpyxl.load_workbook(ws.result("report.xlsx"), read_only=True)["Fit"].iter_rows(values_only=True))
+    status = dict(zip(fit[0], zip(*fit[1:])))
+    assert dict(zip(status["model"], status["status"])) == {k: m.status for k, m in _results(ws).models.items()}
