@@ -186,6 +186,9 @@ def test_claude_agents_without_key_exit_2(ws):
                          capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 2 and "ANTHROPIC_API_KEY" in run.stderr and "Traceback" not in run.stderr
     assert not ws.exploration().exists()
+    looped = subprocess.run([sys.executable, "-m", "prism", "loop", "--rounds", "1", "--agents", "claude",
+                             "--workdir", str(ws.root)], capture_output=True, text=True, env=env, timeout=300)
+    assert looped.returncode == 2 and "ANTHROPIC_API_KEY" in looped.stderr and not ws.exploration().exists()
 
 
 def test_mixed_agents_follow_config(tmp_path):
