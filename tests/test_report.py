@@ -281,6 +281,11 @@ def test_round_comparison_flags_a_move_outside_the_earlier_interval(rendered, tm
     moved = res.channels[0]
     ridge = res.models["ridge"].channels[moved]
     ridge.roi = ridge.roi_high + 1.0
+    before = _results(ws2, 2)  # pymc reported a point estimate in round 2: no interval to leave
+    point = before.models["pymc"].channels[moved]
+    point.roi_low = point.roi_high = point.roi
+    write_json(ws2.round_results(2), before)
+    res.models["pymc"].channels[moved].roi = point.roi * 1.5
     res.round = 3
     write_json(ws2.round_results(3), res)
     shutil.copyfile(ws2.round_file(2, "config", "json"), ws2.round_file(3, "config", "json"))

@@ -60,9 +60,9 @@ def compare_rounds_cmd(a: int = typer.Argument(..., min=1, help="Earlier round."
     meta = read_model(ws.metadata, Metadata) if ws.metadata.exists() else None
     label = meta.label if meta else (lambda c: c)
     for r, change in cmp.changes:
-        console.print(f"round {r}: {change}", highlight=False)
+        console.print(f"change recorded for round {r}: {change}", highlight=False)
     for key, before, after in cmp.config_diff:
-        console.print(f"  {key}: {before} → {after}", highlight=False)
+        console.print(f"config: {key}: {before} → {after}", highlight=False)
     console.print(f"tuning objective: {fmt.pct(cmp.objective_a, 2)} → {fmt.pct(cmp.objective_b, 2)}", highlight=False)
     table = Table(title=f"Round {a} → round {b}")
     for col, justify in (("channel", "left"), (f"ROI R{a}", "right"), (f"ROI R{b}", "right"),

@@ -18,6 +18,7 @@ from prism.schemas import Results, State
 from prism.workspace import Workspace, read_json, read_model
 
 AGREEMENT_LEVELS = ("high", "medium", "low")
+MIN_INTERVAL_WIDTH = 1e-9  # narrower than this, a model reported a point estimate, not an interval
 
 
 def load_round(ws: Workspace, round_no: int) -> Results:
@@ -117,6 +118,8 @@ def _moved_outside(ra: Results, rb: Results, channel: str) -> list[str]:
         if ma is None or channel not in ma.channels or channel not in mb.channels:
             continue
         before, roi = ma.channels[channel], mb.channels[channel].roi
+        if before.roi_high - before.roi_low <= MIN_INTERVAL_WIDTH:
+            continue  # a point estimate (e.g. a quick MAP fit) has no interval to leave
         if not before.roi_low <= roi <= before.roi_high:
             out.append(model)
     return out
