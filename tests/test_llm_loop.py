@@ -201,10 +201,13 @@ def test_mixed_agents_follow_config(tmp_path):
     text = analyst.compose(RoundFacts.load(fixture, 2)) + SCRIPTED + "\n"
     with FakeAnthropic([tool_use("submit_analysis", {"markdown": text})]) as fake:
         env = _claude_env(fake)
-        analyzed = _prism(fixture, "analyze", "--agents", "mixed", env=env)
+        analyzed = _prism(fixture, "analyze", "--agents", "mixed", "--model", "claude-haiku-4-5", env=env)
         critiqued = _prism(fixture, "critique", "--agents", "mixed", env=env)
     assert analyzed.returncode == 0 and critiqued.returncode == 0, analyzed.stderr + critiqued.stderr
     assert fake.tool_names() == ["submit_analysis"]  # the Critic stayed rule-based
+    assert fake.requests[0]["model"] == "claude-haiku-4-5"  # --model beats PRISM_CLAUDE_MODEL
     assert SCRIPTED in fixture.analysis(2).read_text()
     impls = {c.agent: c.impl for r in load_state(fixture).rounds for c in r.agents}
     assert impls["analyst"] == "claude" and impls["critic"] == "rules"
+    call = next(c for r in load_state(fixture).rounds for c in r.agents if c.agent == "analyst")
+    assert call.cost_usd == pytest.approx((1200 * 1 + 300 * 5) / 1e6)  # Haiku 4.5 list price
