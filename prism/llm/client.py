@@ -15,7 +15,7 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anthropic
@@ -148,7 +148,6 @@ class Usage:
     output_tokens: int = 0
     seconds: float = 0.0
     cost_usd: float = 0.0
-    notes: list[str] = field(default_factory=list)
 
     def add(self, reply: Reply) -> None:
         self.calls += 1
