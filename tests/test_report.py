@@ -397,3 +397,17 @@ def test_real_run_deliverables_quote_only_known_numbers(real_run):
     fit = list(openpyxl.load_workbook(ws.result("report.xlsx"), read_only=True)["Fit"].iter_rows(values_only=True))
     status = dict(zip(fit[0], zip(*fit[1:])))
     assert dict(zip(status["model"], status["status"])) == {k: m.status for k, m in _results(ws).models.items()}
+
+
+def test_round_where_every_model_failed_still_renders_the_reasons(rendered, tmp_path):
+    ws, _ = rendered
+    shutil.copytree(ws.root, tmp_path, dirs_exist_ok=True)
+    ws2 = Workspace(tmp_path)
+    res = _results(ws2)
+    res.models = {k: ModelResult(status="failed", reason=f"{k} ran out of memory") for k in res.models}
+    res.agreement = {}
+    write_json(ws2.latest, res)
+    names = {p.name for p in render_deliverables(ws2)}
+    assert {"report.pptx", "report.html", "report.xlsx"} <= names and "roi_by_channel.png" not in names
+    text = "\n".join(_deck_texts(Presentation(str(ws2.result("report.pptx")))))
+    assert all(f"{k} ran out of memory" in text for k in res.models)

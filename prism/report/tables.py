@@ -27,6 +27,12 @@ DIAGNOSTICS = {  # diagnostics key (models/posterior.py, ridge.py, base.py) -> i
 }
 
 
+ROI_COLUMNS = ["channel", "label", "model", "model_name", "roi", "roi_low", "roi_high", "mroi", "agreement", "cv_pct",
+               "n_models"]
+CONTRIBUTION_COLUMNS = ["channel", "label", "model", "model_name", "spend", "contribution", "contribution_pct",
+                        "saturation_pct"]
+
+
 def consensus_roi(inp: ReportInputs, channel: str) -> float:
     """The agreed ROI of a channel: compare's mean across models, else the mean of the models that ran."""
     agreement = inp.results.agreement.get(channel)
@@ -63,7 +69,7 @@ def roi_table(inp: ReportInputs) -> pd.DataFrame:
                          "agreement": agreement.label if agreement else "n/a",
                          "cv_pct": agreement.cv if agreement else None,
                          "n_models": agreement.n_models if agreement else None})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=ROI_COLUMNS)
 
 
 def roi_summary(inp: ReportInputs) -> pd.DataFrame:
@@ -92,7 +98,7 @@ def contribution_table(inp: ReportInputs) -> pd.DataFrame:
                 rows.append({"channel": ch, "label": inp.label(ch), "model": model, "model_name": model_name(model),
                              "spend": c.spend, "contribution": c.contribution,
                              "contribution_pct": c.contribution_pct, "saturation_pct": c.saturation_pct})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=CONTRIBUTION_COLUMNS)
 
 
 def fit_table(inp: ReportInputs) -> pd.DataFrame:
