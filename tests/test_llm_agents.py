@@ -298,3 +298,22 @@ def test_workspace_prompt_file_wins_over_the_packaged_one(ws, monkeypatch):
     with FakeAnthropic([tool_use("submit_analysis", {"markdown": _good_analysis(ws)})]) as fake:
         _agent("analyst", fake, monkeypatch)(ws, 2)
     assert fake.requests[0]["system"] == "# Analyst\n\nHouse rules: name the brand.\n"
+
+
+def test_critic_may_doubt_a_passed_check_but_the_table_stays_computed(ws, monkeypatch):
+    from prism.guards import check_review
+    from prism.state import load_state, save_state
+
+    analyst.run(ws, 2)
+    answer = _review_input(ws, {"sign correctness": False}, verdict="REVISE", reason="explain the search ROI")
+    answer["checks"] = [{**c, "note": "search looks too good"} if c["name"] == "sign correctness" else c
+                        for c in answer["checks"]]
+    with FakeAnthropic([tool_use("submit_review", answer)]) as fake:
+        out = _agent("critic", fake, monkeypatch)(ws, 2)
+    review = ws.review(2).read_text()
+    assert "| sign correctness | PASS |" in review and "reviewer would fail it: search looks too good" in review
+    assert out.status == "REVISE: explain the search ROI"
+    state = load_state(ws)
+    state.round = 2
+    save_state(ws, state)
+    assert check_review(ws) == []  # the deterministic guard accepts Claude's review

@@ -16,6 +16,7 @@ import pytest
 
 from prism.agents import analyst, reporter
 from prism.agents.facts import RoundFacts
+from prism.guards import check_report, check_review
 from prism.state import load_state
 from prism.workspace import Workspace
 from tests.fake_anthropic import FakeAnthropic, overloaded, tool_use
@@ -159,6 +160,7 @@ def test_two_rounds_with_claude_agents(loops):
     calls = [c for r in state.rounds for c in r.agents]
     assert calls and all(c.impl == "claude" for c in calls)
     assert all(c.input_tokens > 0 and c.cost_usd > 0 for c in calls)
+    assert check_review(ws) == [] and check_report(ws) == []  # Claude's files pass the deterministic guards
     status = _prism(ws, "status")
     assert status.returncode == 0 and "claude" in status.stdout and "cost" in status.stdout
     _assert_key_nowhere(ws, run.stdout, run.stderr, status.stdout)

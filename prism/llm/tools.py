@@ -231,9 +231,7 @@ def apply_review(ws: Workspace, round_no: int, revision: bool, data: Review) -> 
                            + ", ".join(c.name for c in unhandled))
     if data.verdict == "REVISE" and not (data.reason.strip() or unhandled):
         raise ToolRejected("REVISE needs a reason")
-    checks = [critic.Check(c.name, c.passed and notes[c.name].passed,
-                           c.evidence + (f"; reviewer: {notes[c.name].note.strip()}" if notes[c.name].note.strip()
-                                         else "")) for c in computed]
+    checks = [critic.Check(c.name, c.passed, c.evidence + _reviewer_note(c, notes[c.name])) for c in computed]
     require_known_numbers(" ".join(n.note for n in data.checks) + " " + data.reason, ws, round_no,
                           extra=numbers_in(" ".join(c.evidence for c in computed) + " " + analysis))
     reasons = [f"{c.name} — {c.evidence}" for c in unhandled] + ([data.reason.strip()] if data.reason.strip()
@@ -243,6 +241,14 @@ def apply_review(ws: Workspace, round_no: int, revision: bool, data: Review) -> 
     return AgentOutcome(status=status, path=ws.review(round_no),
                         detail=f"{sum(c.passed for c in checks)}/{len(checks)} checks pass",
                         extra={"open_issues": [c.name for c in checks if not c.passed]})
+
+
+def _reviewer_note(check: critic.Check, note: CheckNote) -> str:
+    """Claude's reason beside the computed evidence; the PASS/FAIL stays computed (the guard checks it)."""
+    text = note.note.strip()
+    if check.passed and not note.passed:
+        return f"; reviewer would fail it: {text or 'no reason given'}"
+    return f"; reviewer: {text}" if text else ""
 
 
 def apply_report(ws: Workspace, round_no: int, revision: bool, data: Report) -> AgentOutcome:
