@@ -61,13 +61,17 @@ def test_contributions_recomputed_for_any_spend(clean):
 
 
 def test_collinear_pair_gets_wider_intervals():
+    """Two channels moving together (r > 0.9): their intervals, relative to the truth, widen clearly."""
     def pair_width(collinear: bool) -> float:
-        sim = simulate(weeks=156, n_channels=5, seed=0, collinear=collinear)
-        _, data, channels = _fit(sim, ridge={"bootstrap": 100})
-        truth = sim.true_roi(slice(0, data.n_train))
-        return sum((channels[c].roi_high - channels[c].roi_low) / truth[c] for c in sim.channels[:2])
+        total = 0.0
+        for seed in (0, 1, 2):
+            sim = simulate(weeks=156, n_channels=5, seed=seed, collinear=collinear)
+            _, data, channels = _fit(sim)
+            truth = sim.true_roi(slice(0, data.n_train))
+            total += sum((channels[c].roi_high - channels[c].roi_low) / truth[c] for c in sim.channels[:2])
+        return total
 
-    assert pair_width(True) > 1.3 * pair_width(False)
+    assert pair_width(True) > 1.5 * pair_width(False)
 
 
 def test_config_fixes_transforms_and_alpha():
