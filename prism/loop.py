@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -45,6 +46,7 @@ class LoopContext:
     agents: str = "rules"
     model: str | None = None
     quick: bool = False
+    render: bool = True
     checkpoints: bool = False
     auto_approve: bool = False
     console: Console = field(default_factory=Console)
@@ -109,7 +111,7 @@ def _run_models(ctx: LoopContext, state: State, t0: float) -> str:
 
     n = state.round
     write_text(ctx.ws.round_file(n, "config", "json"), ctx.ws.config.read_text(encoding="utf-8"))
-    res = run_models(ctx.ws, n, quick=ctx.quick)
+    res = run_models(ctx.ws, n, quick=ctx.quick, console=ctx.console)
     _pause("run")
     rec = record(state, n)
     rec.objective = res.objective
@@ -194,6 +196,9 @@ def _after_agent(ctx: LoopContext, state: State, stage: str, outcome: AgentOutco
 def _render(ctx: LoopContext, state: State) -> None:
     """Charts and decks from report.md (helper REPORT's renderer); a missing renderer is recorded, not faked."""
     rec = record(state, state.round)
+    if not ctx.render:
+        rec.render_note = "deliverables not rendered (--no-render); `prism report --render-only` renders them"
+        return
     try:
         from prism.report.build import render_deliverables
     except ModuleNotFoundError as exc:
@@ -252,12 +257,13 @@ def _user() -> str:
 # ------------------------------------------------------------------------------------ the loop
 def run_loop(ws: Workspace, rounds: int, agents: str = "rules", model: str | None = None,
              checkpoints: bool = False, auto_approve: bool = False, quick: bool = False,
-             console: Console | None = None, steps: int | None = None) -> State:
+             console: Console | None = None, steps: int | None = None, render: bool = True) -> State:
     """Run (or resume) rounds until `rounds` rounds are done, the Tuner says NO_CHANGE or a user stops
     (or, with `steps`, after that many stages: `prism loop --step` for a Claude terminal session)."""
     if rounds < 1:
         raise InputError(f"--rounds must be at least 1, got {rounds}")
-    ctx = LoopContext(ws, agents, model, quick, checkpoints or auto_approve, auto_approve, console or Console())
+    ctx = LoopContext(ws, agents, model, quick, render, checkpoints or auto_approve, auto_approve,
+                      console or Console())
     if not ws.config.exists():
         raise InputError(f"{ws.config}: file not found (run `prism discover` first, or `prism demo`)")
     impl_for("explorer", agents, read_model(ws.config, Config))  # a bad --agents value fails before anything runs
@@ -307,7 +313,8 @@ def _drive(ctx: LoopContext, state: State, rounds: int, steps: int | None = None
             stage = state.stage
             task = progress.add_task(f"Round {state.round}/{rounds} · {LABEL[stage]}")
             t0 = time.perf_counter()
-            status = execute(ctx, state, stage)
+            with _Paused(progress) if stage == "run" else nullcontext():  # the runner shows its own progress
+                status = execute(ctx, state, stage)
             progress.remove_task(task)
             state.stage = next_stage(stage, state.round, status)
             if ctx.checkpoints and stage in CHECKPOINT_AFTER and not (stage == "tune" and status == "NO_CHANGE"):

@@ -118,6 +118,8 @@ def loop(workdir: Path = WorkdirOpt,
          auto_approve: bool = typer.Option(False, "--auto-approve", help="Pass checkpoints, recording no one approved."),
          quick: bool = typer.Option(False, "--quick", help="Quick model settings (MAP / fewer draws)."),
          step: bool = typer.Option(False, "--step", help="Run only the current stage, then stop."),
+         render: bool = typer.Option(True, "--render/--no-render",
+                                     help="Render charts, deck, page and workbook after each round's proofread."),
          record_only: bool = RecordOpt) -> None:
     """Run (or resume) the round loop: Explorer/Tuner → models → compare → Analyst → Critic → Reporter → Proofreader."""
     from prism.loop import run_loop
@@ -128,7 +130,7 @@ def loop(workdir: Path = WorkdirOpt,
         _stage(workdir, load_state(Workspace(workdir)).stage, agents, model, True)
         return
     run_loop(Workspace(workdir), rounds, agents=agents, model=model, checkpoints=checkpoints,
-             auto_approve=auto_approve, quick=quick, console=console, steps=1 if step else None)
+             auto_approve=auto_approve, quick=quick, console=console, steps=1 if step else None, render=render)
 
 
 @app.command()
