@@ -252,7 +252,8 @@ class Problem:
         """Negative penalised log-likelihood of a fit on the training weeks (Gaussian errors, weak priors)."""
         n = self.data.n_train
         x, y = self.design(self.transform(theta))[:n], self.data.y[:n]
-        resid = (y - predict_rows(x, solve_ridge(x, y, alpha, self.n_positive, self.spend_mean))) / np.mean(np.abs(y))
+        coef = solve_ridge(x, y, alpha, self.n_positive, self.spend_mean)
+        resid = (y - predict_rows(x, coef)) / np.mean(np.abs(y))
         prior = 0.5 * np.sum(((theta - self.prior_center()) / self.prior_sd()) ** 2)
         return 0.5 * n * math.log(max(float(np.mean(resid ** 2)), 1e-300)) + float(prior)
 
