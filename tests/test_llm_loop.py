@@ -125,8 +125,9 @@ def loops(discovered, tmp_path_factory) -> dict[str, LoopRun]:
         shutil.copytree(discovered.root, ws.root)
         answer = scripted_claude(ws) if name == "scripted" else (lambda request: overloaded("0"))
         fake = FakeAnthropic(fallback=answer).__enter__()
+        render = ["--render"] if name == "scripted" else ["--no-render"]  # decks once are enough
         proc = subprocess.Popen([sys.executable, "-m", "prism", "loop", "--rounds", "2", "--agents", "claude",
-                                 "--quick", "--workdir", str(ws.root)], cwd=ws.root, text=True,
+                                 "--quick", *render, "--workdir", str(ws.root)], cwd=ws.root, text=True,
                                 env={**os.environ, **_claude_env(fake)}, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
         runs[name] = (ws, fake, proc)
@@ -153,7 +154,8 @@ def test_two_rounds_with_claude_agents(loops):
         assert SCRIPTED in ws.analysis(n).read_text()
     assert "## Interpretation" in ws.exploration().read_text() and ws.tuning(2).exists()
     assert SCRIPTED in ws.report_md.read_text()
-    for name in ("latest.json", "roi_comparison.csv", "contribution_comparison.csv", "model_fit.csv"):
+    for name in ("latest.json", "roi_comparison.csv", "contribution_comparison.csv", "model_fit.csv",
+                 "report.pptx", "report.html"):
         assert ws.result(name).exists(), name
     state = load_state(ws)
     assert [r.round for r in state.rounds] == [1, 2] and state.stage == "done"
