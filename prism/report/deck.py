@@ -145,8 +145,8 @@ def _roi_slide(prs: Presentation, inp: ReportInputs) -> None:
         colors[name] = style.model_color(model)
     chart_w = BODY.width - ROI_TABLE_W - 0.2
     focus = _agreed_top(table_)
-    bar_chart(slide, Box(MARGIN, BODY_TOP, chart_w, BODY.height - 0.5), [inp.label(c) for c in order], series,
-              colors, "0.00", errors, axis_max=focus)
+    chart = bar_chart(slide, Box(MARGIN, BODY_TOP, chart_w, BODY.height - 0.5), [inp.label(c) for c in order],
+                      series, colors, "0.00", errors, axis_max=focus)
     summary = roi_summary(inp)
     rows = [[r.label, fmt.roi(r.roi_mean), fmt.roi_range(r.roi_low, r.roi_high), r.agreement]
             for r in summary.itertuples()]
@@ -154,8 +154,9 @@ def _roi_slide(prs: Presentation, inp: ReportInputs) -> None:
           ["Channel", "ROI", "Likely range", "Agreement"], rows, [1.4, 0.7, 1.25, 1.3], pt=11)
     note = (f"{inp.kpi_label} returned per unit of spend. Bars: each model's estimate; lines: the range it considers "
             "likely. Table: the average across models, the widest range, and how closely the models agree.")
-    if focus is not None and table_["roi_high"].max() > focus:
-        note += " The axis is scaled to the channels the models agree on; longer bars and lines are cut at its edge."
+    if table_[["roi", "roi_high"]].max().max() > chart.value_axis.maximum_scale:
+        note += (" The axis is scaled to the channels the models agree on most; longer bars and lines are cut at"
+                 " its edge (the table has every range).")
     text_box(slide, Box(MARGIN, BODY_BOTTOM - 0.45, BODY.width, 0.5), [plain(note)], 12, 9, style.MUTED)
 
 
@@ -245,13 +246,13 @@ def _disagree_slide(prs: Presentation, inp: ReportInputs) -> None:
         rows.append([inp.label(ch), *[fmt.roi(by_model["roi"].get(m)) for m in models],
                      fmt.pct(cv, 0) if cv is not None and not math.isnan(cv) else fmt.MISSING,
                      part["agreement"].iloc[0]])
-    right = Box(MARGIN + BODY.width * 0.5, BODY_TOP, BODY.width * 0.5, BODY.height)
+    right = Box(MARGIN + BODY.width * 0.47, BODY_TOP, BODY.width * 0.53, BODY.height)
     text_box(slide, Box(right.left, right.top, right.width, 0.45),
              [plain("Channels below high agreement: each model's return per unit of spend")], 13, 10, style.MUTED)
     table(slide, Box(right.left, right.top + 0.5, right.width, min(right.height - 0.5, 0.4 * (len(rows) + 1))),
           ["Channel", *[style.model_name(m) for m in models], "Spread", "Agreement"], rows,
-          [1.5] + [0.9] * len(models) + [0.8, 1.05], pt=11)
-    left = Box(MARGIN, BODY_TOP, BODY.width * 0.5 - 0.3, BODY.height)
+          [1.35] + [1.05] * len(models) + [0.75, 1.0], pt=11)
+    left = Box(MARGIN, BODY_TOP, BODY.width * 0.47 - 0.3, BODY.height)
     page, rest = split_to_fit(items, left, MIN_PT)
     text_box(slide, left, page, 20, MIN_PT)
     if rest:

@@ -37,6 +37,9 @@ CHAR_WIDTH = 0.55  # average glyph width as a share of the font size (DejaVu San
 TABLE_PT = 13
 CHART_PT = 13
 FONT = "Calibri"
+CELL_MARGIN_PT = 4
+HEADER_SMALLER = 1  # bold header text runs wider: one point smaller keeps words whole
+BULLET_INDENT = 1.1  # hanging indent of a bullet, in multiples of the font size
 AXIS_STRETCH = 1.6  # error bars reaching past this multiple of the longest bar are cut at the axis
 CROWDED_BARS = 16  # more bars than this get smaller value labels
 SHORT_BAR = 0.12  # a bar shorter than this share of the longest gets its label outside
@@ -100,9 +103,19 @@ def text_box(slide: Slide, box: Box, items: Sequence[Item], max_pt: float = BODY
     for n, item in enumerate(items):
         p = frame.paragraphs[0] if n == 0 else frame.add_paragraph()
         p.space_after = Pt(pt * 0.5)
-        runs = ([("•  ", False)] if item.bullet else []) + list(item.runs)
-        add_runs(p, runs, pt, color)
+        if item.bullet:
+            _bullet(p, pt)
+        add_runs(p, item.runs, pt, color)
     return pt
+
+
+def _bullet(paragraph, pt: float) -> None:
+    """A real bullet with a hanging indent, so wrapped lines align with the text, not the bullet."""
+    ppr = paragraph._p.get_or_add_pPr()
+    indent = Pt(pt * BULLET_INDENT)
+    ppr.set("marL", str(int(indent)))
+    ppr.set("indent", str(-int(indent)))
+    etree.SubElement(ppr, qn("a:buChar")).set("char", "•")
 
 
 def split_to_fit(items: Sequence[Item], box: Box, min_pt: float) -> tuple[list[Item], list[Item]]:
@@ -134,16 +147,19 @@ def table(slide: Slide, box: Box, header: Sequence[str], rows: Sequence[Sequence
     total = sum(widths)
     for j, w in enumerate(widths):
         tbl.columns[j].width = Inches(box.width * w / total)
+    numeric_col = [j > 0 and bool(rows) and all(_numeric(r[j]) for r in rows) for j in range(len(header))]
     for i, values in enumerate([list(header), *[list(r) for r in rows]]):
         tbl.rows[i].height = Inches(row_h)
         for j, value in enumerate(values):
             cell = tbl.cell(i, j)
             cell.margin_top = cell.margin_bottom = Pt(2)
+            cell.margin_left = cell.margin_right = Pt(CELL_MARGIN_PT)
             frame = cell.text_frame
             frame.word_wrap = True
             p = frame.paragraphs[0]
-            p.alignment = PP_ALIGN.LEFT if j == 0 or not _numeric(value) else PP_ALIGN.RIGHT
-            add_runs(p, [(value, i == 0)], pt, "#FFFFFF" if i == 0 else style.INK)
+            right = numeric_col[j] if i == 0 else j > 0 and _numeric(value)
+            p.alignment = PP_ALIGN.RIGHT if right else PP_ALIGN.LEFT
+            add_runs(p, [(value, i == 0)], pt - HEADER_SMALLER if i == 0 else pt, "#FFFFFF" if i == 0 else style.INK)
             cell.vertical_anchor = MSO_ANCHOR.MIDDLE
             cell.fill.solid()
             cell.fill.fore_color.rgb = rgb(style.ACCENT if i == 0 else ("#F3F5F8" if i % 2 == 0 else "#FFFFFF"))
