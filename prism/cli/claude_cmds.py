@@ -64,7 +64,8 @@ def init(directory: Path = typer.Argument(Path("."), help="Workspace folder (cre
 
 
 @app.command("check-numbers")
-def check_numbers(file: Path = typer.Argument(..., help="A file an agent wrote, relative to the workspace, e.g. rounds/R02_analysis.md."),
+def check_numbers(file: Path = typer.Argument(..., help="A file an agent wrote, relative to the workspace, "
+                                                      "e.g. rounds/R02_analysis.md."),
                   workdir: Path = WorkdirOpt,
                   round_no: Optional[int] = typer.Option(None, "--round", min=1, help="Round (default: current)."),
                   ) -> None:
