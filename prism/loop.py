@@ -400,8 +400,9 @@ def set_change(ws: Workspace, key: str, value: str, rule: str, evidence: str) ->
         if state.round < 2:
             raise InputError("the Tuner runs from round 2 on (round 1 is the baseline)")
         _restore_pre_tune_config(ws, state.round)
+        reverted = tuner.revert_if_worse(ws, state.round)  # as the rule-based Tuner does before choosing
         change = tuner.validate_change(ws, key, value)
-        outcome = tuner.apply_change(ws, state.round, change, rule, evidence)
+        outcome = tuner.apply_change(ws, state.round, change, rule, evidence, reverted)
         outcome.call.impl, outcome.call.note = "claude", "set with prism tune --set"
         note_outcome(state, state.round, "tune", "tuner", "claude", outcome, 0.0)
         _after_agent(LoopContext(ws), state, "tune", outcome)

@@ -257,3 +257,34 @@ def test_program_md_session_protocol_runs_a_round(ws, monkeypatch):
     state = load_state(ws)
     assert state.stage == "done" and [r.round for r in state.rounds] == [1]
     assert {c.agent for c in state.rounds[0].agents} >= {"explorer", "analyst", "critic", "reporter", "proofreader"}
+
+
+def test_tune_set_in_a_session_reverts_a_worse_change_first(tmp_path):
+    """`prism tune --set` (the Claude session's Tuner) applies the same revert rule as the rule-based one."""
+    from loop_helpers import crafted_results, make_ws
+    from prism.agents import tuner
+    from prism.loop import set_change
+    from prism.schemas import RoundRecord, State
+    from prism.state import save_state
+    from prism.workspace import write_text
+
+    ws, sim = make_ws(tmp_path, weeks=156, n_channels=4)
+    crafted_results(ws, sim, round_no=1, objective=10.0)
+    cfg1 = ws.config.read_text()
+    write_text(ws.round_file(1, "config", "json"), cfg1)
+    save_state(ws, State(round=2, stage="tune", rounds=[RoundRecord(round=1, objective=10.0)]))
+    first = tuner.candidate_changes(ws, 2)[0]
+    set_change(ws, first.key, json.dumps(first.new), "r", "e")
+    write_text(ws.round_file(2, "config", "json"), ws.config.read_text())
+    crafted_results(ws, sim, round_no=2, objective=14.0)  # worse than round 1
+    state = load_state(ws)
+    state.round, state.stage = 3, "tune"
+    state.rounds[-1].objective = 14.0
+    save_state(ws, state)
+    second = next(c for c in tuner.candidate_changes(ws, 3) if c.key != first.key)
+    set_change(ws, second.key, json.dumps(second.new), "r", "e")
+    state = load_state(ws)
+    assert first.ident in state.reverted_changes
+    cfg = json.loads(ws.config.read_text())
+    assert tuner.get_path(cfg, first.key) == tuner.get_path(json.loads(cfg1), first.key)  # round 2's change undone
+    assert "Reverted:" in ws.tuning(3).read_text()
