@@ -34,16 +34,19 @@ def roi_table(res: Results) -> Table:
 
 
 def fit_table(res: Results) -> Table:
+    """Fit metrics per model; a reason column only when some model did not run."""
+    with_reason = any(m.status != "ok" for m in res.models.values())
     table = Table(title="Fit (test = locked final weeks; CV = rolling origin inside training)")
-    for col in ("model", "status", "R²", "MAPE train %", "MAPE test %", "CV MAPE %", "seconds", "reason"):
+    columns = ("model", "status", "R²", "MAPE train %", "MAPE test %", "CV MAPE %", "seconds")
+    for col in columns + (("reason",) if with_reason else ()):
         table.add_column(col, justify="left" if col in ("model", "status", "reason") else "right",
                          no_wrap=col in ("model", "status"))
     for name, m in res.models.items():
         f = m.fit
         status = f"[{'green' if m.status == 'ok' else 'red'}]{m.status}"
-        table.add_row(name, status, _num(f.r2 if f else None, 3), _num(f.mape_train if f else None),
-                      _num(f.mape_test if f else None), _num(f.cv_mape if f else None), _num(m.seconds, 1),
-                      escape(m.reason or ""))
+        cells = [name, status, _num(f.r2 if f else None, 3), _num(f.mape_train if f else None),
+                 _num(f.mape_test if f else None), _num(f.cv_mape if f else None), _num(m.seconds, 1)]
+        table.add_row(*cells, *((escape(m.reason or ""),) if with_reason else ()))
     return table
 
 
