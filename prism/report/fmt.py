@@ -7,6 +7,7 @@ import math
 ROI_DECIMALS = 2
 PCT_DECIMALS = 1
 MISSING = "–"
+WHOLE_FROM = 100  # plain figures this large print without decimals
 
 
 def _missing(value: float | None) -> bool:
@@ -45,4 +46,8 @@ def number(value: float | None, decimals: int = 2) -> str:
         return MISSING
     if float(value).is_integer() and abs(value) < 1e6:
         return f"{int(value)}"
+    if abs(value) >= WHOLE_FROM:
+        return f"{value:,.0f}"
+    if abs(value) < 10 ** -decimals:
+        return f"{value:.2g}"  # a tiny figure keeps two significant digits instead of reading 0.00
     return f"{value:.{decimals}f}"
