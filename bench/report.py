@@ -79,7 +79,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="demo rounds when no --workdir is given")
     args = ap.parse_args()
     root = args.workdir or _demo(args.rounds)
-    console = Console()
+    console = Console(width=120)
     table = Table(title=f"prism report on {root}: wall seconds (process start-up included)")
     for col in ("command", "runs", "wall median", "wall min", "wall max", "CPU median", "target"):
         table.add_column(col, justify="left" if col == "command" else "right")
