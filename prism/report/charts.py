@@ -22,10 +22,11 @@ from prism.report.fmt import compact
 from prism.report.inputs import ReportInputs
 from prism.report.rounds import AGREEMENT_LEVELS, round_series
 from prism.report.tables import agreement_label, channel_order, roi_table
-from prism.schemas import ModelResult
+from prism.schemas import ModelResult, ResponseCurve
 from prism.workspace import write_bytes
 
 MAX_CURVE_COLUMNS = 4
+BAND_CUT = 1.8  # a response-curve band reaching past this multiple of the highest curve is cut there
 PNG_COMPRESSION = 3  # zlib level: near the default's size at half its time
 LABEL_WRAP = 22
 
@@ -173,25 +174,30 @@ def response_curves(inp: ReportInputs) -> Figure | None:
     fig = _figure((12.0, 1.0 + 3.0 * rows))
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     for ax, ch in zip(axes, chans):
-        for model, result in models.items():
-            curve = result.curves.get(ch)
-            if curve is None:
-                continue
-            color = style.model_color(model)
-            ax.fill_between(curve.spend, curve.kpi_low, curve.kpi_high, color=color, alpha=0.15, lw=0)
-            ax.plot(curve.spend, curve.kpi, color=color, lw=2, label=style.model_name(model))
-            current = curve.current_spend
-        ax.axvline(current, color=style.INK, lw=1.2, ls="--")
-        ax.set_title(_wrap(inp.label(ch), 28), fontsize=style.FONT_SIZE, loc="left")
-        ax.xaxis.set_major_formatter(COMPACT)
-        ax.yaxis.set_major_formatter(COMPACT)
-        ax.tick_params(labelsize=style.FONT_SIZE - 3)
+        _curve_panel(ax, inp.label(ch), [(m, r.curves[ch]) for m, r in models.items() if ch in r.curves])
     for ax in axes[len(chans):]:
         ax.set_visible(False)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles + [axes[0].lines[-1]], labels + ["current average spend"], loc="outside lower center",
                ncols=len(labels) + 1)
     return fig
+
+
+def _curve_panel(ax, title: str, curves: list[tuple[str, ResponseCurve]]) -> None:
+    """One channel's curves; a band far above every curve is cut so the curves stay readable."""
+    for model, curve in curves:
+        color = style.model_color(model)
+        ax.fill_between(curve.spend, curve.kpi_low, curve.kpi_high, color=color, alpha=0.15, lw=0)
+        ax.plot(curve.spend, curve.kpi, color=color, lw=2, label=style.model_name(model))
+    if curves:
+        ax.axvline(curves[0][1].current_spend, color=style.INK, lw=1.2, ls="--")
+        top = max(max(c.kpi) for _, c in curves)
+        if top > 0 and max(max(c.kpi_high) for _, c in curves) > BAND_CUT * top:
+            ax.set_ylim(0, BAND_CUT * top)
+    ax.set_title(_wrap(title, 28), fontsize=style.FONT_SIZE, loc="left")
+    ax.xaxis.set_major_formatter(COMPACT)
+    ax.yaxis.set_major_formatter(COMPACT)
+    ax.tick_params(labelsize=style.FONT_SIZE - 3)
 
 
 def spend_vs_contribution(inp: ReportInputs) -> Figure | None:
