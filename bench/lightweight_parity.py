@@ -104,8 +104,10 @@ def run_real(data, cfg, arrays, pri, workdir: Path) -> dict:
                                                if k != "truncated"})
     env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={lw.chains}",
            "TF_CPP_MIN_LOG_LEVEL": "3"}
-    subprocess.run([str(VENV_PYTHON), __file__, "--real", str(inp), str(out)], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    proc = subprocess.run([str(VENV_PYTHON), __file__, "--real", str(inp), str(out)], env=env,
+                          capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"real LightweightMMM failed: {proc.stderr.strip()[-2000:]}")
     return dict(np.load(out))
 
 

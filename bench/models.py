@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "prism" / "sample_data" / "conjura_apparel_brand_weekly.csv"
 SIM_CHANNELS = 5
 SIM_SEED = 0
+DEFAULT_SAMPLER = "numpyro"  # PymcConfig.sampler's default
 TARGETS = {"ridge": 10.0, "pymc": 60.0, "lightweight_mmm": 45.0}
 
 
@@ -104,7 +105,7 @@ def main() -> None:
         table.add_column(col, justify="left" if col in ("model", "data", "sampler") else "right")
     for model, dataset, sampler in jobs:
         row = spawn(model, dataset, sampler, args.sim_weeks)
-        label = sampler or ("default" if model == "pymc" else "")
+        label = sampler or (DEFAULT_SAMPLER if model == "pymc" else "")
         if "error" in row:
             table.add_row(model, dataset, label, "failed", "", "", "", "", row["error"][:60], "")
             continue
@@ -114,7 +115,7 @@ def main() -> None:
                       fmt(row["rhat_max"], ".3f"), fmt(row["ess_bulk_min"], ".0f"), fmt(row["divergences"], "d"),
                       fmt(row.get("median_err_pct"), ".1f"), row.get("coverage", ""))
         print(f"done {model} {dataset} {label}: {row}", file=sys.stderr, flush=True)
-    console = Console()
+    console = Console(width=170)
     console.print(table)
     console.print(f"load average (1, 5, 15 min): before {load_before}, after {os.getloadavg()}; "
                   f"{os.cpu_count()} CPUs")

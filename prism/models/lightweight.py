@@ -54,8 +54,8 @@ QUICK_SAMPLES = 150
 MEDIA_PRIOR_TOTAL = 1.0  # media_prior = cost share × this (the docs' cost ÷ mean cost sums to the channel count)
 SLOPE_PRIOR = (4.0, 3.0)
 HALF_PRIOR = (3.0, 3.0)
-TREND_PRIOR_SD = 1.0
-SCALE_TREND_PRIOR = True
+TREND_PRIOR_SD = 1.0  # × 1/training weeks: the trend may move the mean-scaled KPI by about ±1 over the window
+EXPO_TREND_RANGE = (0.9, 1.1)
 MEDIA_PARAMS = ("lag_weight", "half_max_effective_concentration", "slope", "coef_media")
 
 
@@ -87,7 +87,7 @@ def _channel_priors(data: ModelData, cfg: Config, mean_spend: np.ndarray, kpi_me
         "half_rate": np.where(np.isnan(half), HALF_PRIOR[1], hill_conc / half),
         "slope_conc": np.where(np.isnan(slope), SLOPE_PRIOR[0], hill_conc),
         "slope_rate": np.where(np.isnan(slope), SLOPE_PRIOR[1], hill_conc / slope),
-        "trend_sd": TREND_PRIOR_SD * (1.0 / data.n_train if SCALE_TREND_PRIOR else 1.0),
+        "trend_sd": TREND_PRIOR_SD / data.n_train, "expo_low": EXPO_TREND_RANGE[0], "expo_high": EXPO_TREND_RANGE[1],
         "coef_loc": np.zeros(len(data.channels)), "coef_scale": media_prior, "truncated": False,
     }
     low, high = roi_prior_bounds(cfg, data.channels)
@@ -114,7 +114,7 @@ def _model(media, extra, seasonal, target, pri, trend: bool):
     mu = intercept
     if trend:
         coef_trend = numpyro.sample("coef_trend", dist.Normal(0.0, pri["trend_sd"]))
-        expo_trend = numpyro.sample("expo_trend", dist.Uniform(0.5, 1.5))
+        expo_trend = numpyro.sample("expo_trend", dist.Uniform(pri["expo_low"], pri["expo_high"]))
         mu = mu + coef_trend * jnp.arange(n_weeks) ** expo_trend
     with numpyro.plate("channel", n_channels):
         lag_weight = numpyro.sample("lag_weight", dist.Beta(pri["lag_a"], pri["lag_b"]))
