@@ -195,5 +195,7 @@ def build_html(inp: ReportInputs, charts: dict[str, Path]) -> str:
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
             f"<header><h1>{escape(title)}</h1><p>{escape(sub)}</p></header><nav>{nav}</nav><main>{body}</main>"
-            f"<footer>Prism · data {escape(res.data_hash)} · config {escape(res.config_hash)}</footer>"
+            # the hashes identify the data and config for an audit; as attributes, not prose figures
+            f'<footer data-data-hash="{escape(res.data_hash)}" data-config-hash="{escape(res.config_hash)}">'
+            f"Prism · round {res.round}</footer>"
             f"<script>{SORT_JS}</script></body></html>\n")
