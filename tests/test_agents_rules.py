@@ -195,7 +195,14 @@ def test_tuner_rules_and_validation(base):
     crafted_results(ws, sim, diagnostics={"pymc": {"rhat_max": 1.3, "divergences": 0, "ess_bulk_min": 900.0}})
     save_state(ws, State(round=2, stage="tune", rounds=[RoundRecord(round=1, objective=12.0)]))
     first = tuner.candidate_changes(ws, 2)[0]
-    assert first.key == "pymc.draws" and "r-hat" in first.evidence
+    assert first.key == "pymc.draws" and first.new == 1000 and "r-hat" in first.evidence
+    crafted_results(ws, sim, diagnostics={"pymc": {"rhat_max": 1.01, "divergences": 40, "ess_bulk_min": 900.0}})
+    first = tuner.candidate_changes(ws, 2)[0]
+    assert (first.key, first.new) == ("pymc.target_accept", tuner.TARGET_ACCEPT) and "divergent" in first.evidence
+    save_state(ws, State(round=3, stage="tune", rounds=[RoundRecord(round=1, objective=12.0),
+                                                       RoundRecord(round=2, objective=12.0,
+                                                                   change_key="pymc.target_accept=0.97")]))
+    assert "pymc.target_accept" not in [c.key for c in tuner.candidate_changes(ws, 2)]  # one sampler change per key
     meta = json.loads(ws.metadata.read_text())
     meta["knowledge"]["fields"] = {"tv_spend": {"column": "tv_spend", "adstock_decay": 0.7}}
     write_json(ws.metadata, meta)

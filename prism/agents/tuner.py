@@ -35,9 +35,12 @@ DEFAULT_HALF = 1.0       # half-saturation at the mean adstocked spend
 DEFAULT_SLOPE = 1.0
 PATIENCE = 2             # rounds after the best one without a better objective: stop tuning
 TUNABLE = ("adstock.decay", "adstock.max_lag", "adstock.channel_decays", "saturation.half", "saturation.slope",
-           "pymc.draws", "pymc.tune", "lightweight_mmm.samples", "lightweight_mmm.warmup", "ridge.alpha")
+           "pymc.draws", "pymc.tune", "pymc.target_accept", "lightweight_mmm.samples", "lightweight_mmm.warmup",
+           "lightweight_mmm.target_accept", "ridge.alpha")
 CHANNEL_MAPS = ("adstock.channel_decays", "saturation.channel_half", "saturation.channel_slope")
 SAMPLER_KEYS = {"pymc": "pymc.draws", "lightweight_mmm": "lightweight_mmm.samples"}
+TARGET_ACCEPT = 0.95     # divergences: smaller steps, not more draws
+
 
 
 @dataclass(frozen=True)
@@ -132,8 +135,11 @@ def candidate_changes(ws: Workspace, round_no: int) -> list[Change]:
     """Valid, untried changes in rule order, from the latest results and the knowledge layer."""
     facts = _facts_for(ws, round_no)
     done = tried(ws)
+    touched = {d.split("=")[0] for d in done}
     out: list[Change] = []
     for key, value, rule, evidence in _proposals(facts):
+        if rule.startswith("sampler") and key in touched:
+            continue  # one sampler change per setting: a second doubling rarely fixes what the first did not
         try:
             change = validate_change(ws, key, value)
         except InputError:
@@ -153,14 +159,9 @@ def _facts_for(ws: Workspace, round_no: int) -> RoundFacts:
 def _proposals(facts: RoundFacts) -> list[tuple[str, Any, str, str]]:
     cfg = facts.cfg
     props: list[tuple[str, Any, str, str]] = []
-    for name, m in facts.ok_models.items():  # 1. sampler depth when Bayesian diagnostics fail
+    for name, m in facts.ok_models.items():  # 1. sampler settings when Bayesian diagnostics fail
         if name in BAYESIAN_MODELS:
-            problems = diagnostics_problems(name, m, model_chains(cfg, name))
-            key = SAMPLER_KEYS[name]
-            cur = get_path(cfg.model_dump(), key)
-            if problems and cur < MAX_DRAWS:
-                props.append((key, min(MAX_DRAWS, cur * DRAWS_FACTOR), "sampler draws: diagnostics fail",
-                              "; ".join(problems)))
+            props += _sampler_moves(cfg, name, diagnostics_problems(name, m, model_chains(cfg, name)))
     over = critic.overfitting(facts)  # 2. overfitting: shorter memory, stronger shrinkage
     if not over.passed:
         props.append(("adstock.max_lag", max(1, cfg.adstock.max_lag // 2), "overfitting: shorter lag", over.evidence))
@@ -179,6 +180,21 @@ def _proposals(facts: RoundFacts) -> list[tuple[str, Any, str, str]]:
         props += [("ridge.alpha", cfg.ridge.alpha * f, "ridge alpha step", f"alpha {cfg.ridge.alpha}")
                   for f in ALPHA_FACTORS]
     return props
+
+
+def _sampler_moves(cfg: Config, name: str, problems: list[str]) -> list[tuple[str, Any, str, str]]:
+    """Divergences → a higher target acceptance; r-hat or ESS → more draws."""
+    settings = cfg.model_dump()
+    out: list[tuple[str, Any, str, str]] = []
+    evidence = "; ".join(problems)
+    accept_key = f"{name}.target_accept"
+    if any("divergent" in p for p in problems) and get_path(settings, accept_key) < TARGET_ACCEPT:
+        out.append((accept_key, TARGET_ACCEPT, "sampler: divergences, smaller steps", evidence))
+    draws_key = SAMPLER_KEYS[name]
+    cur = get_path(settings, draws_key)
+    if any("r-hat" in p or "effective sample" in p for p in problems) and cur < MAX_DRAWS:
+        out.append((draws_key, min(MAX_DRAWS, cur * DRAWS_FACTOR), "sampler draws: r-hat or ESS fail", evidence))
+    return out
 
 
 def _learned_decays(facts: RoundFacts) -> list[float]:
