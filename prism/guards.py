@@ -15,13 +15,17 @@ from prism.state import load_state
 from prism.workspace import Workspace
 
 
-def _round(ws: Workspace) -> int:
-    return max(load_state(ws).round, 1)
+def _round(ws: Workspace, kind: str) -> int:
+    """The current round, or the last one that has the file (a round stopped by NO_CHANGE has none)."""
+    n = max(load_state(ws).round, 1)
+    while n > 1 and not ws.round_file(n, kind).exists():
+        n -= 1
+    return n
 
 
 def check_review(ws: Workspace) -> list[str]:
     """Problems with the current round's review (empty = it passes)."""
-    n = _round(ws)
+    n = _round(ws, "review")
     review, analysis = ws.review(n), ws.analysis(n)
     for p in (review, analysis):
         if not p.exists():
@@ -51,7 +55,7 @@ def check_review(ws: Workspace) -> list[str]:
 
 def check_report(ws: Workspace) -> list[str]:
     """Problems with results/report.md and the round's proofread note (empty = it passes)."""
-    n = _round(ws)
+    n = _round(ws, "proofread")
     if not ws.report_md.exists():
         raise InputError(f"{ws.report_md}: file not found")
     text = ws.report_md.read_text(encoding="utf-8")

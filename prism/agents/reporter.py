@@ -8,6 +8,7 @@ word; recommendations name only channels the models agree on.
 from __future__ import annotations
 
 import json
+import re
 
 from prism.agents import critic
 from prism.agents.base import AgentOutcome
@@ -51,7 +52,7 @@ def compose(facts: RoundFacts, open_issues: list[str], history: list[dict]) -> s
     parts = [title, "", f"{facts.weeks} weeks of data, {prof.start} to {prof.end}. Results measured in {kpi}.", "",
              _answer(facts, kpi), _roi(facts, kpi), _contribution(facts, kpi), _actions(facts),
              _disagree(facts), _caveats(facts, open_issues), _appendix(facts, open_issues, history)]
-    return "\n".join(parts).rstrip() + "\n"
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(parts)).rstrip() + "\n"
 
 
 def _agreed(facts: RoundFacts) -> list[ChannelFacts]:
@@ -118,8 +119,8 @@ def _actions(facts: RoundFacts) -> str:
             lines.append(f"- Hold {f.label}: it returns {fmt(f.roi)} per unit, above the average of {fmt(avg)}, "
                          f"but is near its ceiling ({fmt(f.saturation_pct, 0)}% of its maximum effect).")
         else:
-            lines.append(f"- Review {f.label}: it returns {fmt(f.roi)} per unit, below the average of {fmt(avg)}; "
-                         f"test a lower budget.")
+            lines.append(f"- Review {f.label}: it returns {fmt(f.roi)} per unit, below the all-channel average of "
+                         f"{fmt(avg)}; test whether a lower budget keeps most of its effect.")
     return "\n".join(lines + [""])
 
 
