@@ -38,14 +38,13 @@ def main() -> None:
     state = json.loads((root / "state.json").read_text())
     console = Console()
     table = Table(title=f"prism demo, {args.rounds} rounds{' (quick)' if args.quick else ''}: seconds per stage")
-    table.add_column("round")
+    table.add_column("stage")
+    for r in state["rounds"]:
+        table.add_column(f"R{r['round']:02d}", justify="right")
     used = [s for s in STAGES if any(s in r["timings"] for r in state["rounds"])]
     for s in used:
-        table.add_column(s, justify="right")
-    table.add_column("total", justify="right")
-    for r in state["rounds"]:
-        t = r["timings"]
-        table.add_row(str(r["round"]), *[f"{t[s]:.1f}" if s in t else "" for s in used], f"{sum(t.values()):.1f}")
+        table.add_row(s, *[f"{r['timings'][s]:.1f}" if s in r["timings"] else "" for r in state["rounds"]])
+    table.add_row("total", *[f"{sum(r['timings'].values()):.1f}" for r in state["rounds"]])
     console.print(table)
     per_model = {}
     for n in range(1, len(state["rounds"]) + 1):
