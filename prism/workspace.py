@@ -19,6 +19,8 @@ from pydantic import BaseModel, ValidationError
 from prism.errors import InputError, LockedError
 
 M = TypeVar("M", bound=BaseModel)
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 class Workspace:
@@ -97,6 +99,7 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; deliverables should read like normal files
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
