@@ -146,7 +146,7 @@ def compare(name, data, cfg) -> list[dict]:
     from prism.models import lightweight as lw_mod
 
     arrays, mean_spend, kpi_mean = lw_mod.prepare_arrays(data, cfg)
-    pri = lw_mod._channel_priors(data, cfg, mean_spend, kpi_mean)
+    pri = lw_mod._channel_priors(data, cfg, kpi_mean)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         real = run_real(data, cfg, arrays, pri, Path(tmp))

@@ -101,8 +101,8 @@ def test_roi_prior_hook_moves_the_channel_prior() -> None:
     beta = mmm.model_config["saturation_beta"]
     mu = np.asarray(beta.parameters["mu"])
     assert mu[0] > 0 and np.all(mu[1:] == 0)
-    arrays, mean_spend, kpi_mean = lightweight.prepare_arrays(data, cfg)
-    pri = lightweight._channel_priors(data, cfg, mean_spend, kpi_mean)
+    _, _, kpi_mean = lightweight.prepare_arrays(data, cfg)
+    pri = lightweight._channel_priors(data, cfg, kpi_mean)
     assert pri["truncated"] and pri["coef_loc"][0] > 0 and np.all(pri["coef_loc"][1:] == 0)
 
 

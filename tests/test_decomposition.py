@@ -58,8 +58,9 @@ def ridge_model(data: ModelData) -> RidgeFitted:
 
 
 def _posterior(data: ModelData, media: MediaDraws) -> PosteriorFit:
-    return PosteriorFit(engine="test", version="test", media=media, baseline=np.full((len(DECAY), data.n_weeks), BASELINE),
-                        spend=data.spend, train_weeks=data.n_train, params={}, diagnostics={})
+    baseline = np.full((len(DECAY), data.n_weeks), BASELINE)
+    return PosteriorFit(engine="test", version="test", media=media, baseline=baseline, spend=data.spend,
+                        train_weeks=data.n_train, params={}, diagnostics={})
 
 
 def pymc_model(data: ModelData) -> PosteriorFit:

@@ -71,13 +71,12 @@ def seasonality_features(n_weeks: int, degrees: int) -> np.ndarray:
     return np.stack([np.sin(t), np.cos(t)], axis=-1)
 
 
-def _channel_priors(data: ModelData, cfg: Config, mean_spend: np.ndarray, kpi_mean: float) -> dict[str, Any]:
+def _channel_priors(data: ModelData, cfg: Config, kpi_mean: float) -> dict[str, Any]:
     """Prior arrays: the specification's defaults, replaced per channel only where the config says so."""
     tr = data.train
     costs = data.spend[tr].sum(axis=0)
     media_prior = costs / costs.sum() * MEDIA_PRIOR_TOTAL
     decay = decay_centres(cfg, data.channels)
-    decay = np.full(len(data.channels), np.nan) if decay is None else decay
     half, slope = hill_settings(cfg, data.channels)
     k = PRIOR_DECAY_CONCENTRATION
     hill_conc = 1.0 / TIGHT_PRIOR_CV ** 2
@@ -190,7 +189,7 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> PosteriorFit:
     import numpyro
 
     arrays, mean_spend, kpi_mean = prepare_arrays(data, cfg)
-    pri = _channel_priors(data, cfg, mean_spend, kpi_mean)
+    pri = _channel_priors(data, cfg, kpi_mean)
     started = time.perf_counter()
     mcmc, method = _run_mcmc(data, cfg, quick, arrays, pri)
     sample_seconds = time.perf_counter() - started

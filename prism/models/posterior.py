@@ -133,11 +133,9 @@ def convergence(posterior: xr.Dataset, divergences: int, var_names: list[str]) -
     }
 
 
-def decay_centres(cfg: Config, channels: list[str]) -> np.ndarray | None:
-    """Per-channel decay prior centres from the config (channel value, else global), or None if unset."""
+def decay_centres(cfg: Config, channels: list[str]) -> np.ndarray:
+    """Per-channel decay prior centres from the config (channel value, else global); NaN where unset."""
     ad = cfg.adstock
-    if ad.decay is None and not ad.channel_decays:
-        return None
     default = ad.decay if ad.decay is not None else np.nan
     return np.array([ad.channel_decays.get(ch, default) for ch in channels], dtype=float)
 

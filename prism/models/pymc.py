@@ -84,7 +84,7 @@ def _model_config(data: ModelData, cfg: Config, scales: tuple[np.ndarray, float]
     spend = data.spend[data.train]
     mean_x = np.where(spend.mean(axis=0) > 0, spend.mean(axis=0) / channel_scale, 1.0)
     half_cfg, slope_cfg = hill_settings(cfg, data.channels)
-    a, b = beta_from_mean(_nan_if_none(decay_centres(cfg, data.channels), len(data.channels)), DEFAULT_DECAY_PRIOR)
+    a, b = beta_from_mean(decay_centres(cfg, data.channels), DEFAULT_DECAY_PRIOR)
     conf: dict[str, Any] = {"adstock_alpha": Prior("Beta", alpha=a, beta=b, dims="channel")}
     if cfg.saturation.type == "hill":
         kappa = mean_x * np.where(np.isnan(half_cfg), 1.0, half_cfg)
@@ -108,10 +108,6 @@ def _model_config(data: ModelData, cfg: Config, scales: tuple[np.ndarray, float]
                                     dims="channel")
     conf["gamma_control"] = Prior("Normal", mu=0.0, sigma=CONTROL_PRIOR_SD, dims="control")
     return conf
-
-
-def _nan_if_none(values: np.ndarray | None, n: int) -> np.ndarray:
-    return np.full(n, np.nan) if values is None else values
 
 
 def _roi_prior(data: ModelData, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
