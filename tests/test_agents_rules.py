@@ -195,7 +195,7 @@ def test_tuner_rules_and_validation(base):
     crafted_results(ws, sim, diagnostics={"pymc": {"rhat_max": 1.3, "divergences": 0, "ess_bulk_min": 900.0}})
     save_state(ws, State(round=2, stage="tune", rounds=[RoundRecord(round=1, objective=12.0)]))
     first = tuner.candidate_changes(ws, 2)[0]
-    assert first.key == "pymc.draws" and first.new == 1000 and "r-hat" in first.evidence
+    assert first.key == "pymc.draws" and first.new == first.old * tuner.DRAWS_FACTOR and "r-hat" in first.evidence
     crafted_results(ws, sim, diagnostics={"pymc": {"rhat_max": 1.01, "divergences": 40, "ess_bulk_min": 900.0}})
     first = tuner.candidate_changes(ws, 2)[0]
     assert (first.key, first.new) == ("pymc.target_accept", tuner.TARGET_ACCEPT) and "divergent" in first.evidence
@@ -253,3 +253,12 @@ def test_registry_mixed_reads_config(base):
     assert get_agent("critic", "rules") is critic.run
     with pytest.raises(InputError, match="unknown agent"):
         get_agent("poet", "rules")
+
+
+def test_sampler_changes_do_not_count_towards_a_stall(base):
+    ws, sim = base
+    crafted_results(ws, sim, round_no=3, objective=10.0)
+    save_state(ws, State(round=4, stage="tune", rounds=[
+        RoundRecord(round=1, objective=10.0), RoundRecord(round=2, objective=10.0, change_key="pymc.draws=1000"),
+        RoundRecord(round=3, objective=10.0, change_key="lightweight_mmm.target_accept=0.95")]))
+    assert tuner.run(ws, 4).status == "CONFIG_UPDATED"

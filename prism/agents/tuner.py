@@ -40,6 +40,7 @@ TUNABLE = ("adstock.decay", "adstock.max_lag", "adstock.channel_decays", "satura
 CHANNEL_MAPS = ("adstock.channel_decays", "saturation.channel_half", "saturation.channel_slope")
 SAMPLER_KEYS = {"pymc": "pymc.draws", "lightweight_mmm": "lightweight_mmm.samples"}
 TARGET_ACCEPT = 0.95     # divergences: smaller steps, not more draws
+SAMPLER_SETTINGS = ("draws", "tune", "samples", "warmup", "target_accept")
 
 
 
@@ -307,11 +308,18 @@ def _stalled(ws: Workspace, round_no: int) -> str | None:
     if not scored:
         return None
     best = min(scored, key=lambda r: (r.objective, r.round))
-    last = max(r.round for r in scored)
-    if last - best.round >= PATIENCE:
-        return (f"The objective stopped improving: no round since round {best.round} "
-                f"({best.objective:.2f}%) beat it in {last - best.round} rounds; keeping the best config.")
+    tries = [r for r in scored if r.round > best.round and not _sampler_change(getattr(r, "change_key", None))]
+    if len(tries) >= PATIENCE:
+        return (f"The objective stopped improving: {len(tries)} model changes since round {best.round} "
+                f"({best.objective:.2f}%) did not beat it; keeping the best config.")
     return None
+
+
+def _sampler_change(change_key: str | None) -> bool:
+    """Sampler settings fix diagnostics; they are not expected to move the objective, so they never count
+    towards a stall."""
+    key = (change_key or "").split("=")[0]
+    return key.split(".")[-1] in SAMPLER_SETTINGS
 
 
 def _objective(ws: Workspace, round_no: int) -> str:
