@@ -28,7 +28,7 @@ def fake_models(monkeypatch):
     def install(ws, sim, objectives=None, **kw):
         script.update(objectives or {})
 
-        def run_models(ws_, round_no=None, models=None, quick=False):
+        def run_models(ws_, round_no=None, models=None, quick=False, console=None):
             calls.append(round_no)
             return crafted_results(ws_, sim, round_no=round_no, objective=script.get(round_no, 12.0), **kw)
 
