@@ -284,11 +284,14 @@ def run_loop(ws: Workspace, rounds: int, agents: str = "rules", model: str | Non
 def _prepare_resume(state: State, rounds: int) -> None:
     if state.round == 0:
         state.round, state.stage = 1, "discover"
-    if state.stopped_reason and state.round <= rounds:
-        last = record(state, state.round)
-        if last.change == "NO_CHANGE":  # asked for more rounds after convergence: let the Tuner look again
-            last.status, last.change, state.stage = "running", "baseline", "tune"
-        state.stopped_reason = None
+    if not state.stopped_reason:
+        return
+    last = record(state, state.round)
+    if last.change == "NO_CHANGE":
+        if state.round >= rounds:  # converged and no more rounds asked for: nothing to do
+            return
+        last.status, last.change, state.stage = "running", "retune", "tune"  # more rounds: the Tuner looks again
+    state.stopped_reason = None  # a user stop: resume at the pending checkpoint
 
 
 def _drive(ctx: LoopContext, state: State, rounds: int, steps: int | None = None) -> None:

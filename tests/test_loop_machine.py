@@ -87,6 +87,9 @@ def test_stops_early_on_no_change(tmp_path, fake_models, monkeypatch):
     assert len(state.rounds) == 2 and state.rounds[1].change == "NO_CHANGE"
     assert state.rounds[1].status == "stopped" and "NO_CHANGE" in state.stopped_reason
     assert "NO_CHANGE" in ws.tuning(2).read_text()
+    again = run_loop(ws, 4, console=_quiet())  # asking again: the Tuner looks again (knowledge may have changed)
+    assert len(again.rounds) == 2 and again.rounds[1].change == "NO_CHANGE" and again.stopped_reason
+    assert len(run_loop(ws, 2, console=_quiet()).history) == len(again.history)  # 2 rounds done: nothing runs
 
 
 def test_revision_cycle_when_the_critic_asks(tmp_path, fake_models, monkeypatch):
