@@ -37,6 +37,7 @@ import xarray as xr
 from prism.models.base import ModelData
 from prism.models.posterior import (
     MediaDraws,
+    transform_notes,
     PosteriorFit,
     TIGHT_PRIOR_CV,
     convergence,
@@ -203,7 +204,7 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> PosteriorFit:
     divergences = int(np.asarray(mcmc.get_extra_fields(group_by_chain=True)["diverging"]).sum())
     names = [n for n in (*MEDIA_PARAMS, "intercept", "sigma", "coef_trend", "expo_trend") if n in posterior]
     diagnostics = {"method": "nuts", **convergence(posterior, divergences, names), "chain_method": method,
-                   "sample_seconds": round(sample_seconds, 2)}
+                   "sample_seconds": round(sample_seconds, 2), **transform_notes(cfg, "hill")}
     if quick:
         diagnostics["note"] = f"quick: {QUICK_WARMUP} warmup + {QUICK_SAMPLES} draws per chain"
     flat = {k: np.asarray(v).reshape(-1, *np.asarray(v).shape[2:]) for k, v in grouped.items()}

@@ -185,3 +185,14 @@ def parallel_chain_method(chains: int) -> str:
     import jax
 
     return "parallel" if chains > 1 and jax.local_device_count() >= chains else "sequential"
+
+
+def transform_notes(cfg: Config, saturation_used: str) -> dict[str, str]:
+    """The curves a Bayesian model really used (geometric adstock always), noted where the config asked for others."""
+    out = {"adstock": "geometric", "saturation": saturation_used}
+    if cfg.adstock.type != "geometric":
+        out["adstock_note"] = f"adstock.type={cfg.adstock.type} applies to ridge; this model uses geometric adstock"
+    if cfg.saturation.type != saturation_used:
+        out["saturation_note"] = (f"saturation.type={cfg.saturation.type} not available here; "
+                                  f"this model uses {saturation_used}")
+    return out

@@ -21,6 +21,7 @@ import pandas as pd
 from prism.models.base import ModelData
 from prism.models.posterior import (
     MediaDraws,
+    transform_notes,
     PosteriorFit,
     beta_from_mean,
     convergence,
@@ -196,6 +197,7 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> PosteriorFit:
     diagnostics["sampler"] = "map" if quick else cfg.pymc.sampler
     diagnostics["sample_seconds"] = round(sample_seconds, 2)
     diagnostics["recompute_max_rel_error"] = recompute_error(media, data, reference)
+    diagnostics.update(transform_notes(cfg, cfg.saturation.type))
     params = _params(draws, media, data, sat_names)
     return PosteriorFit(engine=f"{ENGINE} ({'MAP' if quick else cfg.pymc.sampler + ' NUTS'})",
                         version=pymc_marketing.__version__, media=media, baseline=baseline, spend=data.spend,
