@@ -50,14 +50,13 @@ class LoopContext:
     checkpoints: bool = False
     auto_approve: bool = False
     console: Console = field(default_factory=Console)
-    _budget: Any = None
-    _budget_made: bool = False
+    _budget: Any = None  # one token budget for every Claude agent of this loop, made on first use
 
     def agent(self, name: str) -> tuple[Callable[..., AgentOutcome], str]:
         cfg = read_model(self.ws.config, Config)
         impl = impl_for(name, self.agents, cfg)
-        if impl == "claude" and not self._budget_made:
-            self._budget, self._budget_made = shared_budget(self.agents, cfg), True
+        if impl == "claude" and self._budget is None:
+            self._budget = shared_budget(self.agents, cfg)
         return get_agent(name, impl, model=self.model, budget=self._budget), impl
 
 
