@@ -100,7 +100,7 @@ def execute(ctx: LoopContext, state: State, stage: str) -> str:
     agent, impl = ctx.agent(name)
     outcome = agent(ctx.ws, n, revision=stage in ("revise", "recritique"))
     _pause(stage)
-    note_outcome(state, n, stage, name, impl, outcome, time.perf_counter() - t0)
+    note_outcome(state, n, stage, name, impl, outcome, time.perf_counter() - t0, ctx.ws.root)
     _after_agent(ctx, state, stage, outcome)
     return outcome.status
 
@@ -352,7 +352,7 @@ def run_stage(ws: Workspace, stage: str, agents: str = "rules", model: str | Non
         state = _current(ws)
         if record_only:
             outcome = recorded_outcome(ws, state.round, stage)
-            note_outcome(state, state.round, stage, AGENT_OF[stage], "claude", outcome, 0.0)
+            note_outcome(state, state.round, stage, AGENT_OF[stage], "claude", outcome, 0.0, ws.root)
             _after_agent(ctx, state, stage, outcome)
             status = outcome.status
         else:
@@ -406,7 +406,7 @@ def set_change(ws: Workspace, key: str, value: str, rule: str, evidence: str) ->
         change = tuner.validate_change(ws, key, value)
         outcome = tuner.apply_change(ws, state.round, change, rule, evidence, reverted)
         outcome.call.impl, outcome.call.note = "claude", "set with prism tune --set"
-        note_outcome(state, state.round, "tune", "tuner", "claude", outcome, 0.0)
+        note_outcome(state, state.round, "tune", "tuner", "claude", outcome, 0.0, ws.root)
         _after_agent(LoopContext(ws), state, "tune", outcome)
         if state.stage == "tune":
             state.stage = next_stage("tune", state.round, outcome.status)

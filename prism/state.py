@@ -7,6 +7,7 @@ atomic write after the stage finishes, so a stage killed half-way leaves no reco
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 from prism.agents.base import AgentOutcome
 from prism.schemas import AgentCall, RoundRecord, State
@@ -38,12 +39,13 @@ def record(state: State, round_no: int) -> RoundRecord:
 
 
 def note_outcome(state: State, round_no: int, stage: str, agent: str, impl: str, outcome: AgentOutcome,
-                 seconds: float) -> None:
-    """Record an agent's verdict, artifact, timing and call on its round."""
+                 seconds: float, root: Path) -> None:
+    """Record an agent's verdict, artifact (relative to the workspace `root`), timing and call on its round."""
     rec = record(state, round_no)
     rec.verdicts[stage if stage in ("revise", "recritique") else agent] = outcome.status
     if outcome.path is not None:
-        rel = str(outcome.path.relative_to(outcome.path.parents[1])) if len(outcome.path.parents) > 1 else str(outcome.path)
+        path = Path(outcome.path).resolve()
+        rel = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
         if rel not in rec.artifacts:
             rec.artifacts.append(rel)
     call = outcome.call or AgentCall(agent=agent, impl=impl)  # type: ignore[arg-type]

@@ -150,3 +150,23 @@ def test_interactive_checkpoints_edit_and_stop(tmp_path, fake_models, monkeypatc
     monkeypatch.setattr(sys.stdin, "isatty", lambda: False)  # resumed later without a terminal
     state = run_loop(ws, 2, checkpoints=True, console=_quiet())
     assert state.decisions[-1].by == "no-terminal" and state.rounds[1].status == "done"
+
+
+def test_claude_session_steps_record_only_and_tune_set(tmp_path, fake_models):
+    from prism.loop import run_stage, set_change
+
+    ws, sim = make_ws(tmp_path, weeks=156, n_channels=3)
+    fake_models(ws, sim)
+    state = run_loop(ws, 2, steps=4, console=_quiet())  # discover, explore, run, compare
+    assert state.stage == "analyze"
+    with pytest.raises(InputError, match="file not found"):
+        run_stage(ws, "analyze", record_only=True, console=_quiet())
+    ws.analysis(1).write_text("# Round 1 analysis\n\nWritten in a Claude session.\n")
+    assert run_stage(ws, "analyze", record_only=True, console=_quiet()) == "ANALYSIS_DONE"
+    state = run_loop(ws, 2, steps=6, console=_quiet())  # critique, revise, recritique, report, proofread, discover
+    assert state.rounds[0].agents[1].impl == "claude" and state.rounds[0].verdicts["recritique"] == "APPROVED"
+    assert (state.round, state.stage) == (2, "tune")
+    assert set_change(ws, "adstock.max_lag", "4", "shorter lag", "learned decays are short").startswith("CONFIG_UPDATED")
+    state = run_loop(ws, 2, steps=0, console=_quiet())
+    assert state.stage == "run" and state.rounds[1].change_key == "adstock.max_lag=4"
+    assert "Rule fired: shorter lag" in ws.tuning(2).read_text()
