@@ -64,7 +64,9 @@ def _answer(facts: RoundFacts, kpi: str) -> str:
     firm = agreed or [f for f in facts.ranked if f.confidence != "low"]
     if firm:
         best = firm[0]
-        lead = f"{best.label} returns the most ({fmt(best.roi)} per unit, {best.confidence} confidence)"
+        which = "the methods agree on" if agreed else "whose return is pinned down"
+        lead = (f"of the channels {which}, {best.label} returns the most ({fmt(best.roi)} per unit, "
+                f"{best.confidence} confidence)")
     else:
         big = max(facts.channel_facts.values(), key=lambda f: f.spend)
         lead = (f"no channel's return is pinned down well enough to single one out; the largest budget, "
@@ -152,7 +154,7 @@ def _caveats(facts: RoundFacts, open_issues: list[str]) -> str:
     for issue in facts.meta.knowledge.known_issues:
         if issue.severity in ("high", "medium"):
             lines.append(f"- Known data issue ({issue.severity}): {issue.issue}")
-    lines += [f"- {PLAIN_ISSUE[name]}." for name in open_issues if name in PLAIN_ISSUE]
+    lines += [f"- {PLAIN_ISSUE[name][0].upper()}{PLAIN_ISSUE[name][1:]}." for name in open_issues if name in PLAIN_ISSUE]
     if len(lines) == 2:
         lines.append("- No data caveat beyond the ranges shown.")
     return "\n".join(lines + [""])
