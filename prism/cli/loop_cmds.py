@@ -164,8 +164,8 @@ def _agent_usage(state) -> Table:
 
 @app.command()
 def demo(workdir: Path = typer.Option(Path("prism-demo"), "--workdir", "-w", help="Fresh demo workspace."),
-         rounds: int = typer.Option(4, "--rounds", "-n"),
-         quick: bool = typer.Option(False, "--quick", help="Quick model settings.")) -> None:
+         rounds: int = typer.Option(4, "--rounds", "-n", help="Rounds to run (the loop may stop earlier)."),
+         quick: bool = typer.Option(False, "--quick", help="Quick model settings (MAP / fewer draws).")) -> None:
     """Copy the bundled brand data into a fresh workspace, discover it and run the loop offline."""
     from prism.loop import run_loop
 
