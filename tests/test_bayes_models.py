@@ -82,12 +82,13 @@ def test_numpy_recomputation_equals_pymc_marketing_channel_contribution(pymc_fit
 
 
 @pytest.mark.slow
-def test_pymc_quick_mode_is_map_and_marked() -> None:
-    data, cfg, truth = _sim_case()
+@pytest.mark.parametrize("curve", ["hill", "logistic"])
+def test_pymc_quick_mode_is_map_and_marked(curve: str) -> None:
+    data, cfg, truth = _sim_case(saturation={"type": curve})
     fitted = pymc.fit(data, cfg, quick=True)
     result = summarize(fitted, data, 0.0, True)
     assert result.quick and fitted.diagnostics["method"] == "map" and "MAP" in result.engine
-    assert fitted.diagnostics["recompute_max_rel_error"] < 1e-8
+    assert fitted.diagnostics["recompute_max_rel_error"] < 1e-8 and fitted.diagnostics["saturation"] == curve
     median_err, _ = _recovery(result, truth)
     assert median_err < 0.5  # a point estimate: in the right region, no interval claimed
     assert all(c.roi_low == pytest.approx(c.roi_high) for c in result.channels.values())
