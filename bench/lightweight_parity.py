@@ -45,6 +45,7 @@ def fit_real(arrays_path: str, out_path: str) -> None:
         "half_max_effective_concentration": dist.Gamma(a["half_conc"], a["half_rate"]),
         "lag_weight": dist.Beta(a["lag_a"], a["lag_b"]),
         "coef_trend": dist.Normal(0.0, float(a["trend_sd"])),
+        "expo_trend": dist.Uniform(float(a["expo_low"]), float(a["expo_high"])),
     }
     mmm = lightweight_mmm.LightweightMMM(model_name="hill_adstock")
     started = time.perf_counter()
