@@ -286,10 +286,10 @@ def _prepare_resume(state: State, rounds: int) -> None:
     if not state.stopped_reason:
         return
     last = record(state, state.round)
-    if last.change == "NO_CHANGE":
+    if last.verdicts.get("tuner") == "NO_CHANGE":
         if state.round >= rounds:  # converged and no more rounds asked for: nothing to do
             return
-        last.status, last.change, state.stage = "running", "retune", "tune"  # more rounds: the Tuner looks again
+        last.status, state.stage = "running", "tune"  # more rounds asked for: the Tuner looks again
     state.stopped_reason = None  # a user stop: resume at the pending checkpoint
 
 
