@@ -58,7 +58,8 @@ def fit_real(arrays_path: str, out_path: str) -> None:
     seconds = time.perf_counter() - started
     grouped = mmm._mcmc.get_samples(group_by_chain=True)
     keep = ("coef_media", "lag_weight", "half_max_effective_concentration", "slope")
-    np.savez(out_path, seconds=seconds, **{k: np.asarray(grouped[k]) for k in keep})
+    divergences = int(np.asarray(mmm._mcmc.get_extra_fields()["diverging"]).sum())
+    np.savez(out_path, seconds=seconds, divergences=divergences, **{k: np.asarray(grouped[k]) for k in keep})
 
 
 # ------------------------------------------------------------------------------------------ main venv side
@@ -120,7 +121,8 @@ def quantities(grouped: dict, data, mean_spend, kpi_mean) -> dict:
     from prism.models.transforms import GeometricAdstock
 
     chains, draws = grouped["coef_media"].shape[:2]
-    flat = {k: np.asarray(v).reshape(chains * draws, -1) for k, v in grouped.items() if k != "seconds"}
+    flat = {k: np.asarray(v).reshape(chains * draws, -1) for k, v in grouped.items()
+            if k not in ("seconds", "divergences")}
     media = MediaDraws(decay=flat["lag_weight"], coef=flat["coef_media"], saturation_name="hill",
                        saturation_params={"half": flat["half_max_effective_concentration"], "slope": flat["slope"]},
                        channel_scale=mean_spend, kpi_scale=kpi_mean,
@@ -156,10 +158,12 @@ def compare(name, data, cfg) -> list[dict]:
     mcmc, _ = lw_mod._run_mcmc(data, cfg, False, arrays, pri)
     ours_seconds = time.perf_counter() - t0
     ours = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
+    ours_div = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
     q_real = quantities(real, data, mean_spend, kpi_mean)
     q_ours = quantities(ours, data, mean_spend, kpi_mean)
     print(f"\n{name}: real LightweightMMM {float(real['seconds']):.1f} s sampling ({real_wall:.1f} s with start-up), "
-          f"Prism {ours_seconds:.1f} s (jax {jax.__version__})")
+          f"Prism {ours_seconds:.1f} s (jax {jax.__version__}); divergences real {int(real['divergences'])}, "
+          f"Prism {ours_div}")
     print(f"{'channel':18s} {'quantity':10s} {'real':>10s} {'±mcse':>8s} {'prism':>10s} {'±mcse':>8s} {'z':>6s}")
     rows = []
     for key in ("roi", "coef_media", "lag_weight"):
