@@ -56,6 +56,7 @@ ENGINE = "numpyro (LightweightMMM hill_adstock specification)"
 SEASONALITY_FREQUENCY = 52
 QUICK_WARMUP = 150
 QUICK_SAMPLES = 150
+MIN_COST_SHARE = 1e-6  # a channel without training spend still needs a positive prior scale
 MEDIA_PRIOR_TOTAL = 1.0  # media_prior = cost share × this (the docs' cost ÷ mean cost sums to the channel count)
 SLOPE_PRIOR = (4.0, 3.0)
 HALF_PRIOR = (3.0, 3.0)
@@ -80,7 +81,7 @@ def _channel_priors(data: ModelData, cfg: Config, kpi_mean: float) -> dict[str, 
     """Prior arrays: the specification's defaults, replaced per channel only where the config says so."""
     tr = data.train
     costs = data.spend[tr].sum(axis=0)
-    media_prior = costs / costs.sum() * MEDIA_PRIOR_TOTAL
+    media_prior = np.maximum(costs / max(costs.sum(), 1e-12), MIN_COST_SHARE) * MEDIA_PRIOR_TOTAL
     decay = decay_centres(cfg, data.channels)
     half, slope = hill_settings(cfg, data.channels)
     k = PRIOR_DECAY_CONCENTRATION

@@ -74,7 +74,8 @@ def fourier_features(dates: pd.DatetimeIndex, order: int) -> np.ndarray:
 def _prior_roi_per_coef(media: MediaDraws, spend: np.ndarray) -> np.ndarray:
     """(C,) training ROI that one unit of the asymptote coefficient gives at the prior centres."""
     contrib = media.contributions(spend)[0]
-    return contrib.sum(axis=0) / np.where(spend.sum(axis=0) > 0, spend.sum(axis=0), 1.0)
+    per_coef = contrib.sum(axis=0) / np.where(spend.sum(axis=0) > 0, spend.sum(axis=0), 1.0)
+    return np.where(per_coef > 0, per_coef, 1.0)  # a channel without training spend keeps a unit-scale prior
 
 
 def _model_config(data: ModelData, cfg: Config, scales: tuple[np.ndarray, float]) -> dict[str, Any]:
