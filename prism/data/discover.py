@@ -62,7 +62,8 @@ def discover(ws: Workspace, spec: SourceSpec | None, overrides: Overrides, optio
     dict_path = find_dictionary(dictionary, spec.path if spec.source != "gsheet" else None, ws.root)
     dic = read_dictionary(dict_path) if dict_path else None
     raw, roles, data, prepared = prepare_source(spec, overrides, options, dic)
-    cfg = Config(data=data.model_copy(update={"channels": prepared.channels}))
+    cfg = Config(data=data.model_copy(update={"channels": prepared.channels,
+                                               "path": _portable(data.path, ws.root)}))
     metadata = build_metadata(cfg, raw, prepared, roles, dic, _previous_knowledge(ws))
     write_json(ws.config, cfg)
     write_json(ws.metadata, metadata)
@@ -100,6 +101,13 @@ def _refresh(ws: Workspace, cfg: Config) -> tuple[Metadata, Prepared]:
     metadata = build_metadata(cfg, raw, prepared, roles, dic, _previous_knowledge(ws))
     write_json(ws.metadata, metadata)
     return metadata, prepared
+
+
+def _portable(path: str | None, root: Path) -> str | None:
+    """A data file inside the workspace is stored relative to it, so the workspace can be moved."""
+    if path is None or not Path(path).is_absolute() or not Path(path).is_relative_to(root):
+        return path
+    return str(Path(path).relative_to(root))
 
 
 def absolute_spec(spec: SourceSpec, base: Path) -> SourceSpec:
