@@ -1,7 +1,7 @@
 """Model speed, convergence and accuracy: prints one table.
 
 Speed rows fit each model on the bundled brand (132 weeks × 8 channels, KPI revenue) with the default
-config; pymc is also timed with nutpie and with pymc-marketing's default PyMC sampler (the reference).
+config; pymc is also timed with the other NUTS backends (numpyro, nutpie, PyMC's own sampler = the reference).
 Accuracy rows fit each model on the simulator with known truth and report the median absolute ROI error
 against `Simulation.true_roi(training weeks)` and the share of channels whose 90 % interval covers the
 truth. Every fit runs in its own process (as `prism run` does), so JAX starts fresh each time; seconds
@@ -24,7 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "prism" / "sample_data" / "conjura_apparel_brand_weekly.csv"
 SIM_CHANNELS = 5
 SIM_SEED = 0
-DEFAULT_SAMPLER = "numpyro"  # PymcConfig.sampler's default
 TARGETS = {"ridge": 10.0, "pymc": 60.0, "lightweight_mmm": 45.0}
 
 
@@ -94,9 +93,13 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from prism.schemas import PymcConfig
+
+    default_sampler = PymcConfig().sampler
+
     jobs = [("ridge", "brand", None), ("pymc", "brand", None), ("lightweight_mmm", "brand", None)]
     if not args.skip_samplers:
-        jobs += [("pymc", "brand", "nutpie"), ("pymc", "brand", "pymc")]
+        jobs += [("pymc", "brand", s) for s in ("numpyro", "nutpie", "pymc") if s != default_sampler]
     jobs += [("ridge", "sim", None), ("pymc", "sim", None), ("lightweight_mmm", "sim", None)]
     load_before = os.getloadavg()
     table = Table(title=f"Prism models — brand 132×8 and simulator {args.sim_weeks}×{SIM_CHANNELS} (seed {SIM_SEED})")
@@ -105,7 +108,7 @@ def main() -> None:
         table.add_column(col, justify="left" if col in ("model", "data", "sampler") else "right")
     for model, dataset, sampler in jobs:
         row = spawn(model, dataset, sampler, args.sim_weeks)
-        label = sampler or (DEFAULT_SAMPLER if model == "pymc" else "")
+        label = sampler or (default_sampler if model == "pymc" else "")
         if "error" in row:
             table.add_row(model, dataset, label, "failed", "", "", "", "", row["error"][:60], "")
             continue
