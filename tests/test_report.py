@@ -27,7 +27,7 @@ from prism.report.build import render_deliverables
 from prism.report.charts import CHARTS
 from prism.report.markdown import parse_report
 from prism.report.rounds import compare_rounds
-from prism.schemas import Metadata, ModelResult, Results
+from prism.schemas import Metadata, ModelResult, Results, State
 from prism.workspace import Workspace, read_model, write_json
 
 from report_fixture import build_workspace, write_optimization
@@ -411,3 +411,18 @@ def test_round_where_every_model_failed_still_renders_the_reasons(rendered, tmp_
     assert {"report.pptx", "report.html", "report.xlsx"} <= names and "roi_by_channel.png" not in names
     text = "\n".join(_deck_texts(Presentation(str(ws2.result("report.pptx")))))
     assert all(f"{k} ran out of memory" in text for k in res.models)
+
+
+def test_report_after_a_loop_that_ended_on_no_change_renders_the_last_report(rendered, tmp_path, capsys):
+    ws, _ = rendered
+    shutil.copytree(ws.root, tmp_path, dirs_exist_ok=True)
+    ws2 = Workspace(tmp_path)
+    last = _results(ws2).round
+    write_json(ws2.state, State(round=last + 1, stage="done", stopped_reason="NO_CHANGE"))
+    report_before = ws2.report_md.read_text()
+    ws2.result("report.pptx").unlink()
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", "--workdir", str(tmp_path)])
+    assert exit_.value.code == 0
+    assert "NO_CHANGE" in capsys.readouterr().out
+    assert ws2.result("report.pptx").exists() and ws2.report_md.read_text() == report_before

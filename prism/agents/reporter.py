@@ -129,8 +129,7 @@ def _actions(facts: RoundFacts) -> str:
 def _disagree(facts: RoundFacts) -> str:
     lines = [HEADINGS["disagree"], ""]
     unsure = [f for f in facts.ranked if f.uncertain and not facts.in_collinear_pair(f.channel)]
-    lines += [f"- {f.label}: estimates run from {fmt(f.roi_low)} to {fmt(f.roi_high)}, so its return is uncertain."
-              for f in unsure]
+    lines += [_uncertain_line(f) for f in unsure]
     if unsure:
         lines += ["", "What would settle these: change one channel's spend on its own for a few weeks, or run a "
                       "region-level test.", ""]
@@ -140,6 +139,16 @@ def _disagree(facts: RoundFacts) -> str:
     if len(lines) == 2:
         lines.append("The methods broadly agree on every channel.")
     return "\n".join(lines + [""])
+
+
+def _uncertain_line(f: ChannelFacts) -> str:
+    """Say whether the methods disagree with each other or each is unsure on its own, then the range."""
+    estimates = list(f.roi_by_model.values())
+    if len(estimates) > 1 and f.agreement != "high":
+        why = f"the methods put it between {fmt(min(estimates))} and {fmt(max(estimates))} per unit"
+    else:
+        why = "the data pin it down only loosely"
+    return f"- {f.label}: {why}; the likely range runs from {fmt(f.roi_low)} to {fmt(f.roi_high)}, so its return is uncertain."
 
 
 def _caveats(facts: RoundFacts, open_issues: list[str]) -> str:

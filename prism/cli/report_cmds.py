@@ -25,6 +25,9 @@ def report(workdir: Path = WorkdirOpt, round_no: int | None = RoundOpt, render_o
     from prism.report.inputs import load_inputs
 
     ws = Workspace(workdir)
+    if round_no is None and not render_only and _loop_ended_before_models(ws):
+        console.print("note: the loop ended on the Tuner's NO_CHANGE; rendering the last report as written")
+        render_only = True
     if round_no is None and not render_only:
         from prism.loop import run_stage
 
@@ -43,6 +46,16 @@ def report(workdir: Path = WorkdirOpt, round_no: int | None = RoundOpt, render_o
         table.add_row(str(p.relative_to(ws.root)) if p.is_relative_to(ws.root) else str(p),
                       f"{p.stat().st_size / 1024:,.0f} KB")
     console.print(table)
+
+
+def _loop_ended_before_models(ws: Workspace) -> bool:
+    """True when the finished loop's last round never ran the models, so there is nothing new to report."""
+    from prism.state import load_state
+
+    if not ws.state.exists():
+        return False
+    state = load_state(ws)
+    return state.stage == "done" and state.round > 0 and not ws.round_results(state.round).exists()
 
 
 @app.command("compare-rounds")
