@@ -49,6 +49,13 @@ def _split(text: str | None) -> list[str] | None:
     return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
 
 
+def _overrides(date: str | None, kpi: str | None, channels: str | None, controls: str | None,
+               entity_column: str | None) -> Overrides:
+    """The role overrides given on the command line (comma-separated lists split)."""
+    return Overrides(date=date, kpi=kpi, channels=_split(channels), controls=_split(controls),
+                     entity_column=entity_column)
+
+
 def _options(entity: str | None, aggregate: bool, anchor: str, fill_gaps: bool) -> PrepareOptions:
     anchor = anchor.upper()[:3]
     if anchor not in ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"):
@@ -85,8 +92,7 @@ def prepare_cmd(
                 raise InputError(f"{ws.config} not found: pass --path FILE (or run `prism discover` first)")
             _, prepared = prepare_config(read_model(ws.config, Config), ws.root)
         else:
-            overrides = Overrides(date=date, kpi=kpi, channels=_split(channels), controls=_split(controls),
-                                  entity_column=entity_column)
+            overrides = _overrides(date, kpi, channels, controls, entity_column)
             options = _options(entity, aggregate, week_anchor, fill_gaps)
             prepared = prepare_source(spec, overrides, options)[3]
     _write_table(target, prepared)
@@ -119,8 +125,7 @@ def discover_cmd(
     """Detect date, KPI, channels and controls; write config.json (once) and metadata.json (every run)."""
     ws = Workspace(workdir)
     spec = _spec(source, path, query, url, sheet, project)
-    overrides = Overrides(date=date, kpi=kpi, channels=_split(channels), controls=_split(controls),
-                          entity_column=entity_column)
+    overrides = _overrides(date, kpi, channels, controls, entity_column)
     with console.status("Profiling the data…"):
         result = discover(ws, spec, overrides, _options(entity, aggregate, week_anchor, fill_gaps), dictionary)
     _report_discovery(ws, result, spec, no_overwrite_config)
