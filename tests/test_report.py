@@ -18,7 +18,7 @@ import pytest
 from pptx import Presentation
 from pptx.chart.chart import Chart
 
-from prism.agents.numbers import known_values, unknown_numbers_in
+from prism.agents.numbers import json_numbers, known_values, unknown_numbers_in
 from prism.cli import main
 from prism.errors import InputError
 from prism.report import deck as deck_mod
@@ -72,18 +72,6 @@ def _deck_texts(prs: Presentation) -> list[str]:
     return texts
 
 
-def _json_numbers(obj: object) -> list[float]:
-    if isinstance(obj, bool) or obj is None:
-        return []
-    if isinstance(obj, (int, float)):
-        return [float(obj)]
-    if isinstance(obj, dict):
-        return [v for x in obj.values() for v in _json_numbers(x)]
-    if isinstance(obj, list):
-        return [v for x in obj for v in _json_numbers(x)]
-    return []
-
-
 def _allowed_numbers(ws: Workspace, round_no: int) -> list[float]:
     """What the round may quote (the Proofreader's list) plus the optimizer's table and earlier rounds."""
     values = known_values(ws, round_no)
@@ -92,8 +80,8 @@ def _allowed_numbers(ws: Workspace, round_no: int) -> list[float]:
         import pandas as pd
         values += [float(v) for v in pd.read_csv(opt).select_dtypes("number").to_numpy().ravel()]
     for r in range(1, round_no):
-        values += _json_numbers(json.loads(ws.round_results(r).read_text())["agreement"])
-        values += _json_numbers(json.loads(ws.round_results(r).read_text())["models"])
+        values += json_numbers(json.loads(ws.round_results(r).read_text())["agreement"])
+        values += json_numbers(json.loads(ws.round_results(r).read_text())["models"])
     return values
 
 

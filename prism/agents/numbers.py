@@ -64,15 +64,15 @@ def known_values(ws: Workspace, round_no: int, facts: RoundFacts | None = None) 
     vals += list(range(0, SMALL_COUNT + 1))
     vals += [float(round_no), float(F.WEEKS_PER_PARAMETER * facts.n_parameters)]
     if facts.results is not None:
-        vals += _walk(facts.results.model_dump(mode="json"))
+        vals += json_numbers(facts.results.model_dump(mode="json"))
         vals += facts.derived_values()
-    vals += _walk(facts.meta.profile.model_dump(mode="json"))
-    vals += _walk(facts.cfg.model_dump(mode="json"))
+    vals += json_numbers(facts.meta.profile.model_dump(mode="json"))
+    vals += json_numbers(facts.cfg.model_dump(mode="json"))
     vals += _years(facts.meta.profile.start, facts.meta.profile.end)
     if ws.state.exists():
         state = json.loads(ws.state.read_text(encoding="utf-8"))
         rounds = state.get("rounds", [])
-        vals += _walk({"rounds": rounds, "best": state.get("best_objective")})
+        vals += json_numbers({"rounds": rounds, "best": state.get("best_objective")})
         vals += [f.value for r in rounds for f in extract(str(r.get("change", "")))]  # values the Tuner set
     return [v for v in vals if v == v]  # drop NaN
 
@@ -100,15 +100,16 @@ def closest(found: Found, values: list[float]) -> float | None:
     return min(values, key=lambda v: abs(abs(v) - found.value))
 
 
-def _walk(obj: object) -> list[float]:
+def json_numbers(obj: object) -> list[float]:
+    """Every number in a JSON-like value, leaving out the long series (SKIP_KEYS)."""
     if isinstance(obj, bool) or obj is None:
         return []
     if isinstance(obj, (int, float)):
         return [float(obj)]
     if isinstance(obj, dict):
-        return [v for k, x in obj.items() if k not in SKIP_KEYS for v in _walk(x)]
+        return [v for k, x in obj.items() if k not in SKIP_KEYS for v in json_numbers(x)]
     if isinstance(obj, list):
-        return [v for x in obj for v in _walk(x)]
+        return [v for x in obj for v in json_numbers(x)]
     return []
 
 
