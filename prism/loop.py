@@ -426,7 +426,7 @@ def round_table(state: State) -> Table:
         test = ", ".join(f"{SHORT.get(k, k)} {v:.1f}" for k, v in r.test_mape.items() if v is not None) or "–"
         chans = getattr(r, "channels", None)
         high = f"{r.high_agreement}/{chans}" if r.high_agreement is not None else "–"
-        verdict = r.verdicts.get("recritique") or r.verdicts.get("critic") or r.status
+        verdict = r.verdict or r.status
         t.add_row(str(r.round), r.change, obj, test, high, verdict[:60])
     return t
 

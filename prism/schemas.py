@@ -385,6 +385,11 @@ class RoundRecord(Open):
     timings: dict[str, float] = Field(default_factory=dict)
     agents: list[AgentCall] = Field(default_factory=list)
 
+    @property
+    def verdict(self) -> str:
+        """The Critic's last word on the round: after a revision the re-critique decides."""
+        return self.verdicts.get("recritique") or self.verdicts.get("critic") or ""
+
 
 class State(Open):
     """state.json: where the loop is, what each round did, and the audit trail."""

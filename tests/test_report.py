@@ -414,3 +414,18 @@ def test_report_after_a_loop_that_ended_on_no_change_renders_the_last_report(ren
     assert exit_.value.code == 0
     assert "NO_CHANGE" in capsys.readouterr().out
     assert ws2.result("report.pptx").exists() and ws2.report_md.read_text() == report_before
+
+
+def test_round_history_shows_the_recritique_verdict_not_the_first_review(rendered, tmp_path):
+    from prism.report.inputs import load_inputs
+    from prism.report.tables import round_history
+    from prism.state import load_state, save_state
+
+    ws, _ = rendered
+    shutil.copytree(ws.root, tmp_path, dirs_exist_ok=True)
+    ws2 = Workspace(tmp_path)
+    state = load_state(ws2)
+    state.rounds[0].verdicts.update({"critic": "REVISE: name the uncertain channels", "recritique": "APPROVED"})
+    save_state(ws2, state)
+    hist = round_history(load_inputs(ws2))
+    assert hist.loc[hist["round"] == state.rounds[0].round, "verdict"].item() == "APPROVED"

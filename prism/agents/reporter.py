@@ -7,14 +7,14 @@ word; recommendations name only channels the models agree on.
 
 from __future__ import annotations
 
-import json
 import re
 
 from prism.agents import critic
 from prism.agents.base import AgentOutcome
 from prism.agents.facts import AGREEMENT_CV, INTERVAL_LEVEL, ChannelFacts, RoundFacts, fmt
 from prism.errors import InputError
-from prism.schemas import AgentCall
+from prism.schemas import AgentCall, RoundRecord
+from prism.state import load_state
 from prism.workspace import Workspace, write_text
 
 HEADINGS = {
@@ -44,7 +44,7 @@ def run(ws: Workspace, round_no: int, revision: bool = False) -> AgentOutcome:
     return AgentOutcome(status="REPORT_DONE", path=ws.report_md, call=AgentCall(agent="reporter", impl="rules"))
 
 
-def compose(facts: RoundFacts, open_issues: list[str], history: list[dict]) -> str:
+def compose(facts: RoundFacts, open_issues: list[str], history: list[RoundRecord]) -> str:
     kpi = facts.label(facts.cfg.data.kpi)
     brand = facts.meta.knowledge.business_context.get("brand")
     title = f"# {brand}: what the marketing returns" if brand else "# What the marketing returns"
@@ -169,7 +169,7 @@ def _caveats(facts: RoundFacts, open_issues: list[str]) -> str:
     return "\n".join(lines + [""])
 
 
-def _appendix(facts: RoundFacts, open_issues: list[str], history: list[dict]) -> str:
+def _appendix(facts: RoundFacts, open_issues: list[str], history: list[RoundRecord]) -> str:
     lines = [HEADINGS["appendix"], "", "| model | status | R² (train) | MAPE train % | MAPE test % | CV MAPE % |",
              "|---|---|---|---|---|---|"]
     for name, m in facts.results.models.items():
@@ -194,8 +194,8 @@ def _appendix(facts: RoundFacts, open_issues: list[str], history: list[dict]) ->
     if history:
         lines += ["", "| round | change | tuning objective % | verdict |", "|---|---|---|---|"]
         for r in history:
-            obj = fmt(r["objective"], 2) if r.get("objective") is not None else "n/a"
-            lines.append(f"| {r['round']} | {r.get('change', '')} | {obj} | {r.get('verdicts', {}).get('critic', '')} |")
+            obj = fmt(r.objective, 2) if r.objective is not None else "n/a"
+            lines.append(f"| {r.round} | {r.change} | {obj} | {r.verdict} |")
     return "\n".join(lines + [""])
 
 
@@ -208,7 +208,5 @@ def _open_issues(ws: Workspace, round_no: int) -> list[str]:
         [c for c in critic.TEXT_CHECKS if f"| {c} | FAIL |" in text])
 
 
-def _history(ws: Workspace) -> list[dict]:
-    if not ws.state.exists():
-        return []
-    return [r for r in json.loads(ws.state.read_text(encoding="utf-8")).get("rounds", [])]
+def _history(ws: Workspace) -> list[RoundRecord]:
+    return load_state(ws).rounds

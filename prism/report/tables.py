@@ -135,7 +135,7 @@ def round_history(inp: ReportInputs) -> pd.DataFrame:
             tests = [v for v in rec.test_mape.values() if v is not None]
             rows.append({"round": rec.round, "change": rec.change, "objective": rec.objective,
                          "best_test_mape": min(tests) if tests else None,
-                         "high_agreement": rec.high_agreement, "verdict": rec.verdicts.get("critic", "")})
+                         "high_agreement": rec.high_agreement, "verdict": rec.verdict})
     return pd.DataFrame(rows, columns=["round", "change", "objective", "best_test_mape", "high_agreement",
                                        "verdict"])
 
