@@ -70,7 +70,8 @@ def comparison_table(res: Results, field: str) -> pd.DataFrame:
     ok = res.ok_models()
     rows = []
     for ch in res.channels:
-        values = {m: getattr(ok[m].channels[ch], field) for m in MODEL_NAMES if m in ok and ch in ok[m].channels}
+        values = {m: getattr(ok[m].channels[ch], field) for m in MODEL_NAMES if m in ok and ch in ok[m].channels
+                  and math.isfinite(getattr(ok[m].channels[ch], field))}  # as agreement_label counts them
         arr = np.array(list(values.values()), dtype=float)
         mean = float(arr.mean()) if len(arr) else None
         cv = float(arr.std() / abs(mean) * 100.0) if len(arr) >= 2 and mean else None
@@ -86,7 +87,7 @@ def run_compare(ws: Workspace, round_no: int | None = None) -> Results:
     res.agreement = channel_agreement(res)
     write_json(ws.round_results(res.round), res)
     if round_no is None or (ws.latest.exists() and read_model(ws.latest, Results).round == res.round):
-        write_json(ws.latest, res)
-    write_csv(ws.result("roi_comparison.csv"), comparison_table(res, "roi"))
-    write_csv(ws.result("contribution_comparison.csv"), comparison_table(res, "contribution_pct"))
+        write_json(ws.latest, res)  # the results/ tables always describe latest.json's round
+        write_csv(ws.result("roi_comparison.csv"), comparison_table(res, "roi"))
+        write_csv(ws.result("contribution_comparison.csv"), comparison_table(res, "contribution_pct"))
     return res

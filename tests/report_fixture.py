@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 
 from prism.agents import reporter
+from prism.compare import channel_agreement
 from prism.data.simulate import Simulation, simulate
 from prism.models.base import ModelData, summarize
 from prism.models.transforms import GeometricAdstock, HillSaturation
-from prism.schemas import (Agreement, Config, DataConfig, FieldDefinition, Knowledge, KnownIssue, Metadata,
+from prism.schemas import (Config, DataConfig, FieldDefinition, Knowledge, KnownIssue, Metadata,
                            Profile, Results, RoundRecord, State)
 from prism.workspace import Workspace, write_csv, write_json, write_text
 
@@ -64,35 +65,19 @@ class TruthModel:
         return HillSaturation()(mean_ad[None, :], self.half, self.slope)[0]
 
 
-def _agreement(results: Results) -> dict[str, Agreement]:
-    """Interim agreement per DESIGN.md (CV 20/50 %, sign, interval overlap) for the fixture only."""
-    out = {}
-    ok = results.ok_models()
-    for ch in results.channels:
-        rois = np.array([m.channels[ch].roi for m in ok.values()])
-        cv = float(np.std(rois) / abs(np.mean(rois)) * 100.0)
-        lows = [m.channels[ch].roi_low for m in ok.values()]
-        highs = [m.channels[ch].roi_high for m in ok.values()]
-        overlap = max(lows) <= min(highs)
-        label = "high" if cv < 20 else "medium" if cv <= 50 else "low"
-        if label == "high" and not overlap:
-            label = "medium"
-        out[ch] = Agreement(label=label, cv=cv, n_models=len(ok), models=list(ok), mean_roi=float(np.mean(rois)),
-                            intervals_overlap=overlap)
-    return out
-
-
 def _results(sim: Simulation, cfg: Config, round_no: int, seed: int) -> Results:
     frame = sim.frame.assign(date=pd.to_datetime(sim.frame["date"]))
     data = ModelData.from_frame(frame, cfg)
-    models = {name: summarize(TruthModel(sim, data, name, seed + i), data, 1.5 + i, quick=True,
-                              cv_mape=4.0 + round_no)
-              for i, name in enumerate(MODEL_SPREAD)}
+    models = {}
+    for i, name in enumerate(MODEL_SPREAD):
+        model = TruthModel(sim, data, name, seed + i)
+        model.diagnostics["cv_mape"] = 4.0 + round_no
+        models[name] = summarize(model, data, 1.5 + i, quick=True)
     res = Results(round=round_no, data_hash="simdata", config_hash=f"cfg{round_no}",
                   created_at=datetime(2026, 1, round_no, tzinfo=timezone.utc), kpi=sim.kpi,
                   channels=sim.channels, weeks=data.n_weeks, train_weeks=data.n_train, holdout_weeks=data.n_test,
                   objective=min(m.fit.mape_train for m in models.values()), models=models)
-    res.agreement = _agreement(res)
+    res.agreement = channel_agreement(res)  # the real compare stage labels
     return res
 
 

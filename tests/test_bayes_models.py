@@ -109,3 +109,11 @@ def test_roi_prior_hook_moves_the_channel_prior() -> None:
 
 def test_engine_string_is_the_contract() -> None:
     assert lightweight.ENGINE == "numpyro (LightweightMMM hill_adstock specification)"
+
+
+def test_lightweight_accepts_a_configured_decay_of_zero():
+    """'No carry-over' is a valid Tuner move: the decay prior must stay a proper Beta."""
+    data, cfg, _ = _sim_case(adstock={"decay": 0.0})
+    priors = lightweight._channel_priors(data, cfg, float(data.y[data.train].mean()))
+    assert np.all(priors["lag_a"] > 0) and np.all(priors["lag_b"] > 0)
+    assert np.all(priors["lag_a"] / (priors["lag_a"] + priors["lag_b"]) < 0.05)

@@ -52,7 +52,7 @@ def ridge_model(data: ModelData) -> RidgeFitted:
         scale = _raw_adstock(data, s)[: data.n_train].mean(axis=0)
         transforms.append(MediaTransform("geometric", WEEKS, "hill", DECAY[s], half[s] / scale, SLOPE[s], scale))
     coefs = np.column_stack([np.full(len(DECAY), BASELINE), ASYMPTOTE, np.zeros(len(DECAY))])
-    return RidgeFitted(engine="ridge", version="test", params={}, diagnostics={}, cv_mape=None,
+    return RidgeFitted(engine="ridge", version="test", params={}, diagnostics={},
                        transforms=stack(transforms), coefs=coefs, other=np.zeros((data.n_weeks, 1)),
                        spend=data.spend)
 

@@ -12,6 +12,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from prism.data.profile import COLLINEAR_ABS_R as COLLINEAR_R  # one threshold: the profile warns, the Critic names
 from prism.errors import InputError
 from prism.schemas import Config, Metadata, ModelResult, Results
 from prism.workspace import Workspace, read_model
@@ -21,7 +22,6 @@ INTERVAL_LEVEL = 90  # every interval in results is a central 90 % interval (mod
 AGREEMENT_CV = (20, 50)  # DESIGN.md: high below 20 % CV, medium 20–50 %, low above 50 %
 
 # Collinearity: a pair of channels whose spend correlates beyond this, or a VIF beyond this.
-COLLINEAR_R = 0.8
 COLLINEAR_VIF = 10.0
 # Sample size: caveat when fewer weeks than two years, or than this many weeks per parameter.
 MIN_WEEKS_CAVEAT = 104

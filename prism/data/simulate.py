@@ -7,7 +7,6 @@ the weekly true contributions are kept so the truth can be read on any window (e
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,7 +128,3 @@ def simulate(weeks: int = 156, n_channels: int = 5, seed: int = 0, collinear: bo
                       notes={"seed": seed, "collinear": collinear, "noise": noise, "media_share": media_share,
                              "max_lag": MAX_LAG, "adstock": "geometric (not normalised)", "saturation": "hill"})
 
-
-def load_truth(path: str | Path) -> dict:
-    """Read a truth file written by `Simulation.write`."""
-    return json.loads(Path(path).read_text())

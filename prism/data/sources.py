@@ -44,13 +44,6 @@ class SourceSpec:
         return cls(source=data.source, path=data.path, query=data.query, url=data.url, sheet=data.sheet,
                    project=data.project)
 
-    @property
-    def label(self) -> str:
-        """How messages name this source: the file, the worksheet, or the query."""
-        if self.source in ("sql", "bigquery"):
-            return f"query {self.query!r}"
-        return self.path or self.source
-
 
 @dataclass
 class RawTable:

@@ -78,7 +78,7 @@ class Fitted(Protocol):
     engine: str
     version: str
     params: dict[str, dict[str, float]]
-    diagnostics: dict[str, Any]
+    diagnostics: dict[str, Any]  # a "cv_mape" entry becomes fit.cv_mape (the tuning objective)
 
     def contributions(self, spend: np.ndarray) -> np.ndarray:
         """(S, T, C) media contribution in KPI units for any (T, C) spend over all weeks."""
@@ -154,6 +154,7 @@ def channel_summary(fitted: Fitted, data: ModelData) -> dict[str, ChannelResult]
     base = thin(fitted.contributions(data.spend))
     totals = _train_totals(base, tr)
     roi = DrawSet(totals / safe_spend)
+    roi_mean, roi_low, roi_high = roi.mean, roi.low, roi.high
     kpi_total = float(data.y[:tr].sum())
     sat = fitted.saturation_fraction()
     out: dict[str, ChannelResult] = {}
@@ -164,9 +165,9 @@ def channel_summary(fitted: Fitted, data: ModelData) -> dict[str, ChannelResult]
         mroi = float(np.mean(extra) / (MROI_BUMP * spend_tot[c])) if spend_tot[c] > 0 else float("nan")
         contribution = float(totals[:, c].mean())
         out[ch] = ChannelResult(
-            roi=float(roi.mean[c]),
-            roi_low=float(roi.low[c]),
-            roi_high=float(roi.high[c]),
+            roi=float(roi_mean[c]),
+            roi_low=float(roi_low[c]),
+            roi_high=float(roi_high[c]),
             contribution=contribution,
             contribution_pct=contribution / kpi_total * 100.0 if kpi_total else float("nan"),
             mroi=mroi,
@@ -226,8 +227,7 @@ def plausibility(channels: dict[str, ChannelResult], weekly: Weekly) -> dict[str
     }
 
 
-def summarize(fitted: Fitted, data: ModelData, seconds: float, quick: bool,
-              cv_mape: float | None = None) -> ModelResult:
+def summarize(fitted: Fitted, data: ModelData, seconds: float, quick: bool) -> ModelResult:
     """The one decomposition every model goes through."""
     channels = channel_summary(fitted, data)
     weekly = weekly_series(fitted, data)
@@ -237,7 +237,7 @@ def summarize(fitted: Fitted, data: ModelData, seconds: float, quick: bool,
         version=fitted.version,
         seconds=round(seconds, 2),
         quick=quick,
-        fit=fit_metrics(data, np.asarray(weekly.fitted), cv_mape),
+        fit=fit_metrics(data, np.asarray(weekly.fitted), fitted.diagnostics.get("cv_mape")),
         diagnostics={**fitted.diagnostics, **plausibility(channels, weekly)},
         channels=channels,
         weekly=weekly,

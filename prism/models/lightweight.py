@@ -47,7 +47,7 @@ from prism.models.posterior import (
     roi_prior_bounds,
     summarize_params,
     thinned,
-    PRIOR_DECAY_CONCENTRATION,
+    beta_from_mean,
 )
 from prism.models.transforms import GeometricAdstock
 from prism.schemas import Config
@@ -84,10 +84,10 @@ def _channel_priors(data: ModelData, cfg: Config, kpi_mean: float) -> dict[str, 
     media_prior = np.maximum(costs / max(costs.sum(), 1e-12), MIN_COST_SHARE) * MEDIA_PRIOR_TOTAL
     decay = decay_centres(cfg, data.channels)
     half, slope = hill_settings(cfg, data.channels)
-    k = PRIOR_DECAY_CONCENTRATION
+    lag_a, lag_b = beta_from_mean(decay, (2.0, 1.0))
     hill_conc = 1.0 / TIGHT_PRIOR_CV ** 2
     pri = {
-        "lag_a": np.where(np.isnan(decay), 2.0, decay * k), "lag_b": np.where(np.isnan(decay), 1.0, (1 - decay) * k),
+        "lag_a": lag_a, "lag_b": lag_b,
         "half_conc": np.where(np.isnan(half), HALF_PRIOR[0], hill_conc),
         "half_rate": np.where(np.isnan(half), HALF_PRIOR[1], hill_conc / half),
         "slope_conc": np.where(np.isnan(slope), SLOPE_PRIOR[0], hill_conc),

@@ -369,7 +369,6 @@ class RidgeFitted:
     version: str
     params: dict[str, dict[str, float]]
     diagnostics: dict[str, Any]
-    cv_mape: float | None
     transforms: MediaTransform  # stacked: S draws × C channels
     coefs: np.ndarray  # (S, 1 + C + q): intercept, media, non-media
     other: np.ndarray  # (T, q)
@@ -459,7 +458,8 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> RidgeFitted:
     else:
         transforms, coefs = [point], coef[None, :]
     diagnostics = {
-        "alpha": alpha, "cv_mape": cv_mape, "cv_folds": len(folds), "search_evaluations": used,
+        "alpha": alpha, "cv_mape": cv_mape, "cv_folds": len(folds),
+        "cv_scope": "alpha chosen out of fold; transforms fitted once on all training weeks", "search_evaluations": used,
         "search_converged": converged, "search_dimensions": len(theta), "bootstrap_resamples": resamples,
         "block_length": block, "params_at_bounds": _at_bounds(problem, theta),
         "zero_coefficient_channels": [ch for i, ch in enumerate(data.channels) if coef[1 + i] <= 1e-12],
@@ -467,6 +467,6 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> RidgeFitted:
     }
     return RidgeFitted(
         engine=engine_name(cfg), version=f"scipy {scipy.__version__}",
-        params=_channel_params(problem, point, coef), diagnostics=diagnostics, cv_mape=cv_mape,
+        params=_channel_params(problem, point, coef), diagnostics=diagnostics,
         transforms=stack(transforms), coefs=coefs, other=problem.other, spend=data.spend,
     )

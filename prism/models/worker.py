@@ -28,7 +28,7 @@ def run_one(name: str, frame: pd.DataFrame, cfg: Config, quick: bool) -> ModelRe
     data = ModelData.from_frame(frame, cfg)
     started = time.perf_counter()
     fitted = module.fit(data, cfg, quick=quick)
-    return summarize(fitted, data, time.perf_counter() - started, quick, getattr(fitted, "cv_mape", None))
+    return summarize(fitted, data, time.perf_counter() - started, quick)
 
 
 def failure_reason(exc: BaseException) -> str:
