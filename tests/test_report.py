@@ -7,6 +7,7 @@ by the real Reporter), so every check compares the deliverables with numbers tha
 from __future__ import annotations
 
 import html as html_lib
+import io
 import json
 import re
 import shutil
@@ -17,6 +18,8 @@ import openpyxl
 import pytest
 from pptx import Presentation
 from pptx.chart.chart import Chart
+from pptx.oxml.ns import qn
+from pptx.util import Inches
 
 from prism.agents.numbers import json_numbers, known_values, unknown_numbers_in
 from prism.cli import main
@@ -25,6 +28,7 @@ from prism.report import deck as deck_mod
 from prism.report import slides
 from prism.report.build import render_deliverables
 from prism.report.charts import CHARTS
+from prism.report.inputs import load_inputs
 from prism.report.markdown import parse_report
 from prism.report.rounds import compare_rounds
 from prism.schemas import Metadata, ModelResult, Results, State
@@ -127,8 +131,44 @@ def test_answer_slide_quotes_the_reporter(rendered):
     slide = _slides_by_title(Presentation(str(ws.result("report.pptx"))))[deck_mod.TITLES["answer"]]
     text = "\n".join(s.text_frame.text for s in slide.shapes if s.has_text_frame)
     assert sentence.text in text
-    for bullet in bullets[:3]:
+    for bullet in bullets:
         assert bullet.text in text
+
+
+def _frame_pt(frame) -> float:
+    return max(run.font.size.pt for p in frame.paragraphs for run in p.runs)
+
+
+def test_long_answer_sentence_and_many_bullets_do_not_overlap_or_vanish(rendered, tmp_path):
+    ws, _ = rendered
+    shutil.copytree(ws.root, tmp_path / "ws")
+    inp = load_inputs(Workspace(tmp_path / "ws"))
+    sentence = ("Search and television drive most of the extra revenue this round, and all three models agree on "
+                "that ordering within their likely ranges, while radio, print and the smaller digital channels "
+                "return less than they cost at today's spend; moving part of their budget toward search is the "
+                "change most likely to pay, though the size of the gain depends on how quickly search saturates "
+                "and the models still differ on that curve.")
+    assert 420 <= len(sentence) <= 480
+    bullets = [f"Bullet {n}: a point the Reporter makes about the channels, long enough to wrap on the slide "
+               f"once or twice at the body size." for n in range(1, 6)]
+    inp.report = parse_report("# Title\n\n## The answer\n\n" + sentence + "\n\n"
+                              + "".join(f"- {b}\n" for b in bullets))
+    prs = Presentation(io.BytesIO(deck_mod.build_deck(inp, {})))
+    answer = [s for t, s in _slides_by_title(prs).items() if t.startswith(deck_mod.TITLES["answer"])]
+    text = "\n".join(s.text_frame.text for slide in answer for s in slide.shapes if s.has_text_frame)
+    assert sentence in text
+    assert all(b in text for b in bullets)
+    for slide in answer:
+        body = sorted((s for s in slide.shapes if s.has_text_frame and s.top >= Inches(slides.BODY_TOP)
+                       and s.top < Inches(slides.BODY_BOTTOM)), key=lambda s: s.top)
+        for shape in body:
+            frame = shape.text_frame
+            paras = [("•  " if p._p.pPr is not None and p._p.pPr.find(qn("a:buChar")) is not None else "")
+                     + "".join(r.text for r in p.runs) for p in frame.paragraphs]
+            assert slides.text_height(paras, shape.width / 914400, _frame_pt(frame)) <= shape.height / 914400 + 1e-9
+            assert shape.top + shape.height <= Inches(slides.BODY_BOTTOM) + 1
+        for upper, lower in zip(body, body[1:]):
+            assert upper.top + upper.height <= lower.top
 
 
 def test_roi_chart_is_native_with_the_results_values_and_ranges(rendered):
@@ -187,13 +227,14 @@ def test_actions_slide_shows_the_optimizer_moves(rendered):
 def test_text_is_sized_to_fit_its_box():
     box = slides.Box(0, 0, 6.0, 1.0)
     short = slides.fit_font_size(["One line."], box)
-    long = slides.fit_font_size(["A much longer paragraph that has to wrap over several lines " * 4], box)
-    assert short == slides.BODY_PT and slides.MIN_PT <= long < short
-    assert slides.text_height(["x" * 400], box.width, long) <= box.height or long == slides.MIN_PT
+    para = "A much longer paragraph that has to wrap over several lines " * 2
+    long = slides.fit_font_size([para], box)
+    assert short == slides.BODY_PT and slides.MIN_PT < long < short
+    assert slides.text_height([para], box.width, long) <= box.height
+    assert slides.text_height([para], box.width, long + 1) > box.height  # the largest size that fits
 
 
-def test_text_that_cannot_fit_moves_to_a_continuation_slide(rendered):
-    ws, _ = rendered
+def test_text_that_cannot_fit_moves_to_a_continuation_slide():
     items = [slides.plain("A caveat long enough to take a few lines on a slide. " * 3, bullet=True)] * 30
     page, rest = slides.split_to_fit(items, slides.BODY, slides.MIN_PT)
     assert 0 < len(page) < len(items) and page + rest == items

@@ -8,7 +8,6 @@ bars), so an analyst can restyle them without Prism. Text boxes pick a font size
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,7 +28,10 @@ from prism.report.tables import (contribution_table, diagnostics_table, fit_tabl
                                  roi_summary, roi_table)
 
 ROI_TABLE_W = 4.6
-AXIS_FOCUS = 2.0  # uncertain ranges reaching past this multiple of the agreed channels' get cut at the axis
+ANSWER_LEAD_H = 1.6  # the answer's opening sentence gets this box when it fits at >= ANSWER_LEAD_MIN_PT
+ANSWER_LEAD_PT, ANSWER_LEAD_MIN_PT = 28, 18
+ANSWER_BULLET_ROOM = 1.5  # height a long opening sentence always leaves its bullets
+ANSWER_GAP = 0.2
 
 # Slide titles: tests and readers find slides by these.
 TITLES = {
@@ -115,15 +117,26 @@ def _title_slide(prs: Presentation, inp: ReportInputs) -> None:
 
 
 def _answer_slide(prs: Presentation, inp: ReportInputs) -> None:
+    """The opening sentence in a box as tall as it needs, then every bullet (continued on later slides)."""
     slide = _slide(prs, TITLES["answer"], inp)
     sentence, bullets = inp.report.answer()
     top = BODY_TOP
     if sentence is not None:
-        box = Box(MARGIN, top, BODY.width, 1.6)
-        text_box(slide, box, [Item([(t, True) for t, _ in sentence.runs], False)], 28, 18, style.ACCENT)
-        top += 1.8
+        text = [sentence.text]
+        pt = fit_font_size(text, Box(0, 0, BODY.width, ANSWER_LEAD_H), ANSWER_LEAD_PT, ANSWER_LEAD_MIN_PT)
+        room = BODY.height - (ANSWER_BULLET_ROOM if bullets else 0)
+        if text_height(text, BODY.width, pt) > room:  # too long even at the smallest headline size
+            pt = fit_font_size(text, Box(0, 0, BODY.width, room), pt, MIN_PT)
+        height = min(text_height(text, BODY.width, pt), room)
+        text_box(slide, Box(MARGIN, top, BODY.width, height), [Item([(t, True) for t, _ in sentence.runs], False)],
+                 pt, pt, style.ACCENT)
+        top += height + ANSWER_GAP
     if bullets:
-        text_box(slide, Box(MARGIN, top, BODY.width, BODY_BOTTOM - top), bullets[:3], 22, 12)
+        box = Box(MARGIN, top, BODY.width, BODY_BOTTOM - top)
+        page, rest = split_to_fit(bullets, box, 12)
+        text_box(slide, box, page, 22, 12)
+        if rest:
+            text_slides(prs, inp, f"{TITLES['answer']} (continued)", rest)
 
 
 def _roi_slide(prs: Presentation, inp: ReportInputs) -> None:
@@ -144,9 +157,8 @@ def _roi_slide(prs: Presentation, inp: ReportInputs) -> None:
                         (part["roi_high"] - part["roi"]).clip(lower=0).tolist())
         colors[name] = style.model_color(model)
     chart_w = BODY.width - ROI_TABLE_W - 0.2
-    focus = _agreed_top(table_)
     chart = bar_chart(slide, Box(MARGIN, BODY_TOP, chart_w, BODY.height - 0.5), [inp.label(c) for c in order],
-                      series, colors, "0.00", errors, axis_max=focus)
+                      series, colors, "0.00", errors)
     summary = roi_summary(inp)
     rows = [[r.label, fmt.roi(r.roi_mean), fmt.roi_range(r.roi_low, r.roi_high), r.agreement]
             for r in summary.itertuples()]
@@ -155,19 +167,8 @@ def _roi_slide(prs: Presentation, inp: ReportInputs) -> None:
     note = (f"{inp.kpi_label} returned per unit of spend. Bars: each model's estimate; lines: the range it considers "
             "likely. Table: the average across models, the widest range, and how closely the models agree.")
     if table_[["roi", "roi_high"]].max().max() > chart.value_axis.maximum_scale:
-        note += (" The axis is scaled to the channels the models agree on most; longer bars and lines are cut at"
-                 " its edge (the table has every range).")
+        note += " Bars and lines past the axis are cut; the table has every range."
     text_box(slide, Box(MARGIN, BODY_BOTTOM - 0.45, BODY.width, 0.5), [plain(note)], 12, 9, style.MUTED)
-
-
-def _agreed_top(table_) -> float | None:
-    """The axis end that shows the channels with high or medium agreement in full, when some are far shorter
-    than the uncertain ones (whose huge ranges would otherwise squash every bar)."""
-    agreed = table_[table_["agreement"].isin(("high", "medium"))]
-    if agreed.empty:
-        return None
-    top = float(agreed[["roi", "roi_high"]].max().max())
-    return top * 1.05 if top > 0 and table_["roi_high"].max() > AXIS_FOCUS * top else None
 
 
 def _contribution_slide(prs: Presentation, inp: ReportInputs) -> None:
@@ -244,7 +245,7 @@ def _disagree_slide(prs: Presentation, inp: ReportInputs) -> None:
         by_model = part.set_index("model")
         cv = part["cv_pct"].iloc[0]
         rows.append([inp.label(ch), *[fmt.roi(by_model["roi"].get(m)) for m in models],
-                     fmt.pct(cv, 0) if cv is not None and not math.isnan(cv) else fmt.MISSING,
+                     fmt.pct(cv, 0),
                      part["agreement"].iloc[0]])
     right = Box(MARGIN + BODY.width * 0.47, BODY_TOP, BODY.width * 0.53, BODY.height)
     text_box(slide, Box(right.left, right.top, right.width, 0.45),
@@ -284,8 +285,7 @@ def _fit_slide(prs: Presentation, inp: ReportInputs) -> None:
         keys = list(dict.fromkeys(diag["diagnostic"]))
         models = list(dict.fromkeys(diag["model"]))
         grid = diag.pivot(index="diagnostic", columns="model", values="value")
-        rows = [[k.replace("_", " "), *[fmt.number(grid.at[k, m]) if not math.isnan(grid.at[k, m]) else fmt.MISSING
-                                       for m in models]] for k in keys]
+        rows = [[k, *[fmt.number(grid.at[k, m]) for m in models]] for k in keys]
         height = min(0.4 * (len(rows) + 1), BODY_BOTTOM - top - (0.6 if notes else 0))
         table(slide, Box(MARGIN, top, BODY.width * 0.85, height), ["Health check", *[style.model_name(m)
                                                                                    for m in models]],
@@ -303,8 +303,11 @@ def _method_slide(prs: Presentation, inp: ReportInputs) -> None:
     height = text_height([i.text for i in plain_words], BODY.width, 18) + 0.2
     text_box(slide, Box(MARGIN, BODY_TOP, BODY.width, height), plain_words, 18, 11)
     if notes:
-        text_box(slide, Box(MARGIN, BODY_TOP + height, BODY.width, BODY.height - height), notes, 14, 10,
-                 style.MUTED)
+        box = Box(MARGIN, BODY_TOP + height, BODY.width, BODY.height - height)
+        page, rest = split_to_fit(notes, box, 10)
+        text_box(slide, box, page, 14, 10, style.MUTED)
+        if rest:
+            text_slides(prs, inp, f"{TITLES['method']} (continued)", rest, max_pt=14, min_pt=10)
 
 
 def build_deck(inp: ReportInputs, charts: dict[str, Path]) -> bytes:

@@ -15,10 +15,12 @@ def _missing(value: float | None) -> bool:
 
 
 def compact(value: float | None, _pos: object = None) -> str:
-    """1234567 -> '1.2M': short figures for spend and KPI totals (also a matplotlib tick formatter)."""
+    """1234567 -> '1.2M': short figures for spend and KPI totals (also a matplotlib tick formatter).
+
+    Billions read 'bn', the suffix the agents' number check (prism.agents.numbers.SCALE) understands."""
     if _missing(value):
         return MISSING
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+    for size, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= size:
             return f"{value / size:.1f}".rstrip("0").rstrip(".") + suffix
     return f"{value:.0f}" if abs(value) >= 10 or value == 0 else f"{value:.1f}"

@@ -16,6 +16,7 @@ import pandas as pd
 from prism.errors import InputError
 from prism.report.markdown import ReportText, parse_report
 from prism.schemas import Config, Metadata, Results, State
+from prism.state import load_state
 from prism.workspace import Workspace, read_model
 
 OPTIMIZATION_FILE = "optimization.csv"
@@ -28,9 +29,8 @@ class ReportInputs:
     ws: Workspace
     results: Results
     report: ReportText
-    report_path: Path
     metadata: Metadata | None
-    state: State | None
+    state: State
     config: Config | None
     optimization: pd.DataFrame | None
     is_latest: bool
@@ -81,14 +81,12 @@ def load_inputs(ws: Workspace, round_no: int | None = None) -> ReportInputs:
     is_latest = round_no == latest
     results_path = ws.latest if is_latest else ws.round_results(round_no)
     results = read_model(results_path, Results)
-    report_path = _report_path(ws, round_no, is_latest)
     inputs = ReportInputs(
         ws=ws,
         results=results,
-        report=parse_report(report_path.read_text(encoding="utf-8")),
-        report_path=report_path,
+        report=parse_report(_report_path(ws, round_no, is_latest).read_text(encoding="utf-8")),
         metadata=read_model(ws.metadata, Metadata) if ws.metadata.exists() else None,
-        state=read_model(ws.state, State) if ws.state.exists() else None,
+        state=load_state(ws),
         config=read_model(ws.config, Config) if ws.config.exists() else None,
         optimization=_optimization(ws.result(OPTIMIZATION_FILE)) if is_latest else None,
         is_latest=is_latest,

@@ -14,7 +14,9 @@ from typing import Any
 import pandas as pd
 
 from prism.errors import InputError
-from prism.schemas import Results, State
+from prism.report.tables import mean_roi
+from prism.schemas import Results
+from prism.state import load_state
 from prism.workspace import Workspace, read_json, read_model
 
 AGREEMENT_LEVELS = ("high", "medium", "low")
@@ -39,10 +41,6 @@ def available_rounds(ws: Workspace, upto: int | None = None) -> list[int]:
         if digits.isdigit() and (upto is None or int(digits) <= upto):
             found.append(int(digits))
     return sorted(found)
-
-
-def _state(ws: Workspace) -> State | None:
-    return read_model(ws.state, State) if ws.state.exists() else None
 
 
 def round_series(ws: Workspace, upto: int | None = None) -> pd.DataFrame:
@@ -84,14 +82,6 @@ class RoundComparison:
     channels: list[ChannelMove]
 
 
-def _mean_roi(res: Results, channel: str) -> float | None:
-    agreement = res.agreement.get(channel)
-    if agreement is not None and agreement.mean_roi is not None:
-        return agreement.mean_roi
-    rois = [m.channels[channel].roi for m in res.ok_models().values() if channel in m.channels]
-    return sum(rois) / len(rois) if rois else None
-
-
 def _flatten(prefix: str, value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         out: dict[str, Any] = {}
@@ -130,14 +120,13 @@ def compare_rounds(ws: Workspace, a: int, b: int) -> RoundComparison:
     if a == b:
         raise InputError(f"compare-rounds needs two different rounds, got {a} twice")
     ra, rb = load_round(ws, a), load_round(ws, b)
-    state = _state(ws)
     lo, hi = sorted((a, b))
-    changes = [(rec.round, rec.change) for rec in (state.rounds if state else []) if lo < rec.round <= hi]
+    changes = [(rec.round, rec.change) for rec in load_state(ws).rounds if lo < rec.round <= hi]
     channels = []
     for ch in dict.fromkeys([*rb.channels, *ra.channels]):
         agree_a, agree_b = ra.agreement.get(ch), rb.agreement.get(ch)
         channels.append(ChannelMove(
-            channel=ch, roi_a=_mean_roi(ra, ch), roi_b=_mean_roi(rb, ch),
+            channel=ch, roi_a=mean_roi(ra, ch), roi_b=mean_roi(rb, ch),
             agreement_a=agree_a.label if agree_a else "n/a", agreement_b=agree_b.label if agree_b else "n/a",
             outside=_moved_outside(ra, rb, ch)))
     models = dict.fromkeys([*ra.models, *rb.models])

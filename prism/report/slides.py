@@ -174,11 +174,11 @@ def _numeric(text: str) -> bool:
 
 def bar_chart(slide: Slide, box: Box, categories: Sequence[str], series: dict[str, Sequence[float]],
               colors: dict[str, str], number_format: str,
-              errors: dict[str, tuple[Sequence[float], Sequence[float]]] | None = None,
-              axis_max: float | None = None):
+              errors: dict[str, tuple[Sequence[float], Sequence[float]]] | None = None):
     """A native clustered horizontal bar chart with value labels and optional custom error bars.
 
-    `axis_max` fixes the value axis (rounded up); bars and error bars beyond it are cut at the edge."""
+    The value axis ends just past the longest error bar, or (`_axis_max`) just past the longest bar when a
+    few very wide ranges would squash the rest: error bars beyond it are cut at the edge."""
     data = CategoryChartData(number_format=number_format)
     data.categories = list(categories)[::-1]  # bar charts draw the first category at the bottom
     for name, values in reversed(series.items()):  # ... and the first series at the bottom of a group
@@ -214,7 +214,7 @@ def bar_chart(slide: Slide, box: Box, categories: Sequence[str], series: dict[st
             minus, plus = errors[name]
             _error_bars(s, list(minus)[::-1], list(plus)[::-1])
     value_axis = chart.value_axis
-    value_axis.maximum_scale = nice_ceiling(axis_max) if axis_max else _axis_max(series, errors)
+    value_axis.maximum_scale = _axis_max(series, errors)
     if all(v >= 0 for values in series.values() for v in values if not math.isnan(v)):
         value_axis.minimum_scale = 0
     value_axis.has_major_gridlines = True

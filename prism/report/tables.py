@@ -13,6 +13,7 @@ import pandas as pd
 from prism.report import fmt
 from prism.report.inputs import ReportInputs
 from prism.report.style import model_name
+from prism.schemas import Results
 
 DIAGNOSTICS = {  # diagnostics key (models/posterior.py, ridge.py, base.py) -> its name in the deliverables
     "rhat_max": "Convergence: largest r-hat",
@@ -33,13 +34,19 @@ CONTRIBUTION_COLUMNS = ["channel", "label", "model", "model_name", "spend", "con
                         "saturation_pct"]
 
 
-def consensus_roi(inp: ReportInputs, channel: str) -> float:
+def mean_roi(res: Results, channel: str) -> float | None:
     """The agreed ROI of a channel: compare's mean across models, else the mean of the models that ran."""
-    agreement = inp.results.agreement.get(channel)
+    agreement = res.agreement.get(channel)
     if agreement is not None and agreement.mean_roi is not None:
         return agreement.mean_roi
-    rois = [m.channels[channel].roi for m in inp.results.ok_models().values() if channel in m.channels]
-    return sum(rois) / len(rois) if rois else math.nan
+    rois = [m.channels[channel].roi for m in res.ok_models().values() if channel in m.channels]
+    return sum(rois) / len(rois) if rois else None
+
+
+def consensus_roi(inp: ReportInputs, channel: str) -> float:
+    """`mean_roi` of the render's round, NaN when no model ran."""
+    value = mean_roi(inp.results, channel)
+    return math.nan if value is None else value
 
 
 def channel_order(inp: ReportInputs) -> list[str]:
@@ -128,14 +135,13 @@ def diagnostics_table(inp: ReportInputs) -> pd.DataFrame:
 def round_history(inp: ReportInputs) -> pd.DataFrame:
     """One row per recorded round: the change made, tuning objective and channels in high agreement."""
     rows = []
-    if inp.state is not None:
-        for rec in inp.state.rounds:
-            if rec.round > inp.round:
-                continue
-            tests = [v for v in rec.test_mape.values() if v is not None]
-            rows.append({"round": rec.round, "change": rec.change, "objective": rec.objective,
-                         "best_test_mape": min(tests) if tests else None,
-                         "high_agreement": rec.high_agreement, "verdict": rec.verdict})
+    for rec in inp.state.rounds:
+        if rec.round > inp.round:
+            continue
+        tests = [v for v in rec.test_mape.values() if v is not None]
+        rows.append({"round": rec.round, "change": rec.change, "objective": rec.objective,
+                     "best_test_mape": min(tests) if tests else None,
+                     "high_agreement": rec.high_agreement, "verdict": rec.verdict})
     return pd.DataFrame(rows, columns=["round", "change", "objective", "best_test_mape", "high_agreement",
                                        "verdict"])
 
