@@ -23,7 +23,7 @@ from rich.table import Table
 from prism.agents.base import AgentOutcome
 from prism.agents.registry import get_agent, impl_for, shared_budget
 from prism.errors import InputError
-from prism.schemas import Config, Decision, Results, RoundRecord, State
+from prism.schemas import AgentCall, Config, Decision, Results, RoundRecord, State
 from prism.state import load_state, note_outcome, note_timing, now, record, save_state, update_best
 from prism.workspace import Workspace, loop_lock, read_model, write_text
 
@@ -158,12 +158,13 @@ def _proofread_from_draft(ws: Workspace, n: int) -> None:
     draft = ws.round_file(n, "report_draft")
     if draft.exists():
         write_text(ws.report_md, draft.read_text(encoding="utf-8"))
-    else:
+    elif ws.report_md.exists():  # else the Proofreader says which file is missing
         write_text(draft, ws.report_md.read_text(encoding="utf-8"))
 
 
 def _drop_draft(ws: Workspace, n: int, stage: str) -> None:
-    if stage == "proofread":
+    """The draft lives from the Reporter's text until the Proofreader is recorded; a new report replaces it."""
+    if stage in ("report", "proofread"):
         ws.round_file(n, "report_draft").unlink(missing_ok=True)
 
 
@@ -350,8 +351,15 @@ def run_stage(ws: Workspace, stage: str, agents: str = "rules", model: str | Non
     ctx = LoopContext(ws, agents, model, console=console or Console())
     with loop_lock(ws):
         state = _current(ws)
+        if record_only and stage not in AGENT_OF:
+            raise InputError(f"stage '{stage}' has no agent file to record; run it with `prism loop --step`")
         if record_only:
             outcome = recorded_outcome(ws, state.round, stage)
+            if stage == "tune" and outcome.status == "NO_CHANGE":  # undo a worse change, as the Tuner would
+                from prism.agents import tuner
+
+                _restore_pre_tune_config(ws, state.round)
+                tuner.revert_if_worse(ws, state.round)
             note_outcome(state, state.round, stage, AGENT_OF[stage], "claude", outcome, 0.0, ws.root)
             _after_agent(ctx, state, stage, outcome)
             status = outcome.status
@@ -373,9 +381,6 @@ def _current(ws: Workspace) -> State:
 
 def recorded_outcome(ws: Workspace, round_no: int, stage: str) -> AgentOutcome:
     """The outcome of an agent file written outside Prism: its status is the file's last status line."""
-    from prism.agents.base import AgentOutcome as Outcome
-    from prism.schemas import AgentCall
-
     path = {"explore": ws.exploration(), "tune": ws.tuning(round_no), "analyze": ws.analysis(round_no),
             "revise": ws.analysis(round_no), "critique": ws.review(round_no), "recritique": ws.review(round_no),
             "report": ws.report_md, "proofread": ws.proofread(round_no)}[stage]
@@ -389,8 +394,13 @@ def recorded_outcome(ws: Workspace, round_no: int, stage: str) -> AgentOutcome:
     status = lines[-1] if lines else default.get(stage)
     if status is None:
         raise InputError(f"{path}: no status line ({', '.join(statuses)}) found")
-    return Outcome(status=status, path=path, call=AgentCall(agent=AGENT_OF[stage], impl="claude",
-                                                           note="written in a Claude terminal session"))
+    extra = {}
+    if stage == "explore":
+        from prism.agents.explorer import parse_readiness
+
+        extra["readiness"] = parse_readiness(path.read_text(encoding="utf-8"))
+    return AgentOutcome(status=status, path=path, extra=extra,
+                   call=AgentCall(agent=AGENT_OF[stage], impl="claude", note="written in a Claude terminal session"))
 
 
 def set_change(ws: Workspace, key: str, value: str, rule: str, evidence: str) -> str:

@@ -170,3 +170,29 @@ def test_claude_session_steps_record_only_and_tune_set(tmp_path, fake_models):
     state = run_loop(ws, 2, steps=0, console=_quiet())
     assert state.stage == "run" and state.rounds[1].change_key == "adstock.max_lag=4"
     assert "Rule fired: shorter lag" in ws.tuning(2).read_text()
+
+
+def test_stage_commands_name_what_is_missing_instead_of_crashing(tmp_path, capsys):
+    from prism.cli import main
+
+    ws, _ = make_ws(tmp_path / "w")
+    for argv, expect in ((["proofread"], "report.md"), (["loop", "--record-only"], "prism loop --step")):
+        with pytest.raises(SystemExit) as exit_:
+            main([*argv, "--workdir", str(ws.root)])
+        assert exit_.value.code == 2, argv
+        assert expect in capsys.readouterr().err
+
+
+def test_knowledge_layer_figures_may_be_quoted(tmp_path):
+    from prism.agents.numbers import unknown_numbers
+    from prism.schemas import FieldDefinition, Metadata
+    from prism.workspace import read_model, write_json
+
+    ws, sim = make_ws(tmp_path / "w")
+    crafted_results(ws, sim)
+    text = "The benchmark range for TV is 1.37 to 4.81 per unit."
+    assert unknown_numbers(text, ws, 1) == ["1.37", "4.81"]
+    meta = read_model(ws.metadata, Metadata)
+    meta.knowledge.fields["tv_spend"] = FieldDefinition(column="tv_spend", expected_roi_min=1.37, expected_roi_max=4.81)
+    write_json(ws.metadata, meta)
+    assert unknown_numbers(text, ws, 1) == []

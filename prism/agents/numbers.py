@@ -7,12 +7,12 @@ data window and the method's own thresholds are known values too.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
 from prism.agents import critic, facts as F
 from prism.agents.facts import RoundFacts
+from prism.state import load_state
 from prism.workspace import Workspace
 
 SMALL_COUNT = 12  # integers up to this are counts ("3 models", "top 3")
@@ -68,12 +68,11 @@ def known_values(ws: Workspace, round_no: int, facts: RoundFacts | None = None) 
         vals += facts.derived_values()
     vals += json_numbers(facts.meta.profile.model_dump(mode="json"))
     vals += json_numbers(facts.cfg.model_dump(mode="json"))
+    vals += json_numbers(facts.meta.knowledge.model_dump(mode="json"))  # benchmarks the agents are shown
     vals += _years(facts.meta.profile.start, facts.meta.profile.end)
-    if ws.state.exists():
-        state = json.loads(ws.state.read_text(encoding="utf-8"))
-        rounds = state.get("rounds", [])
-        vals += json_numbers({"rounds": rounds, "best": state.get("best_objective")})
-        vals += [f.value for r in rounds for f in extract(str(r.get("change", "")))]  # values the Tuner set
+    state = load_state(ws)
+    vals += json_numbers({"rounds": [r.model_dump(mode="json") for r in state.rounds], "best": state.best_objective})
+    vals += [f.value for r in state.rounds for f in extract(r.change)]  # values the Tuner set
     return [v for v in vals if v == v]  # drop NaN
 
 
