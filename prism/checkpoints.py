@@ -73,12 +73,13 @@ def _edit_tuning(ctx: "LoopContext", state: State) -> str:
     current = ctx.ws.config.read_text(encoding="utf-8")
     if snap.exists():  # the corrected value replaces the proposal, it does not stack on it
         write_text(ctx.ws.config, snap.read_text(encoding="utf-8"))
+    reverted = tuner.revert_if_worse(ctx.ws, state.round)  # keep the Tuner's revert of a worse change
     try:
         change = tuner.validate_change(ctx.ws, key, raw)
     except InputError:
         write_text(ctx.ws.config, current)
         raise
     out = tuner.apply_change(ctx.ws, state.round, change, "edited at checkpoint by the user",
-                             f"replaces the Tuner's proposal {rec.change_key}")
+                             f"replaces the Tuner's proposal {rec.change_key}", reverted)
     rec.change, rec.change_key = out.extra["change"], out.extra["change_key"]
     return f"user set {change.describe}"

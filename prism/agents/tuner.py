@@ -297,8 +297,15 @@ def run(ws: Workspace, round_no: int, revision: bool = False) -> AgentOutcome:
         return apply_change(ws, round_no, c, c.rule, c.evidence, reverted)
     objective = _objective(ws, round_no - 1)
     body = [stalled or f"No untried change is left (last objective {objective}); keeping the current config."]
+    outcome = write_no_change(ws, round_no, reverted, body)
+    outcome.call = AgentCall(agent="tuner", impl="rules")
+    return outcome
+
+
+def write_no_change(ws: Workspace, round_no: int, reverted: Change | None, body: list[str]) -> AgentOutcome:
+    """The round's tuning note for NO_CHANGE (with the revert, if one ran first)."""
     write_text(ws.tuning(round_no), _note(round_no, reverted, body, "NO_CHANGE"))
-    return AgentOutcome(status="NO_CHANGE", path=ws.tuning(round_no), call=AgentCall(agent="tuner", impl="rules"),
+    return AgentOutcome(status="NO_CHANGE", path=ws.tuning(round_no),
                         extra={"reverted": reverted.old if reverted else None})
 
 

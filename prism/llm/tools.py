@@ -179,9 +179,7 @@ def apply_config_change(ws: Workspace, round_no: int, revision: bool, data: Conf
     if data.decision == "no_change":
         require_known_numbers(said, ws, round_no - 1)
         body = [f"Rule fired: {data.rule}", "", f"Evidence: {data.evidence}", "", "No change to config.json."]
-        write_text(ws.tuning(round_no), tuner._note(round_no, reverted, body, "NO_CHANGE"))
-        return AgentOutcome(status="NO_CHANGE", path=ws.tuning(round_no),
-                            extra={"reverted": reverted.old if reverted else None})
+        return tuner.write_no_change(ws, round_no, reverted, body)
     if not data.key:
         raise ToolRejected("decision 'change' needs a key")
     try:
