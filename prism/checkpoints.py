@@ -65,7 +65,7 @@ def _edit_tuning(ctx: "LoopContext", state: State) -> str:
     from prism.agents import tuner
 
     rec = record(state, state.round)
-    key = (getattr(rec, "change_key", None) or "").split("=")[0]
+    key = (rec.change_key or "").split("=")[0]
     if not key:
         raise InputError("this round has no change to edit")
     raw = Prompt.ask(f"new value for {key} (JSON)", console=ctx.console)

@@ -299,7 +299,7 @@ def _drive(ctx: LoopContext, state: State, rounds: int, steps: int | None = None
                         console=ctx.console, transient=True)
     with progress:
         while True:
-            pending = getattr(state, "pending_checkpoint", None)
+            pending = state.pending_checkpoint
             if pending:
                 go = _checkpoint(ctx, state, pending, lambda: _Paused(progress))
                 state.pending_checkpoint = None if go else pending
@@ -434,7 +434,7 @@ def round_table(state: State) -> Table:
         best = " ★" if r.round == state.best_round else ""
         obj = f"{r.objective:.2f}{best}" if r.objective is not None else "–"
         test = ", ".join(f"{SHORT.get(k, k)} {v:.1f}" for k, v in r.test_mape.items() if v is not None) or "–"
-        chans = getattr(r, "channels", None)
+        chans = r.channels
         high = f"{r.high_agreement}/{chans}" if r.high_agreement is not None else "–"
         verdict = r.verdict or r.status
         t.add_row(str(r.round), r.change, obj, test, high, verdict[:60])

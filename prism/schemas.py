@@ -366,6 +366,9 @@ class Decision(Open):
 class AgentCall(Open):
     agent: str
     impl: Literal["rules", "claude", "fallback"]
+    stage: str | None = None
+    model: str | None = None
+    calls: int = 0
     seconds: float = 0.0
     input_tokens: int = 0
     output_tokens: int = 0
@@ -377,6 +380,7 @@ class RoundRecord(Open):
     round: int
     status: Literal["running", "done", "stopped"] = "running"
     change: str = "baseline"
+    change_key: str | None = Field(None, description="the Tuner's change as KEY=VALUE (what a revert undoes)")
     verdicts: dict[str, str] = Field(default_factory=dict)
     objective: float | None = None
     test_mape: dict[str, float | None] = Field(default_factory=dict)
@@ -384,6 +388,11 @@ class RoundRecord(Open):
     artifacts: list[str] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
     agents: list[AgentCall] = Field(default_factory=list)
+    readiness: int | None = None
+    channels: int | None = None
+    model_status: dict[str, str] = Field(default_factory=dict)
+    open_issues: list[str] = Field(default_factory=list)
+    render_note: str | None = None
 
     @property
     def verdict(self) -> str:
@@ -403,3 +412,4 @@ class State(Open):
     decisions: list[Decision] = Field(default_factory=list)
     history: list[dict[str, Any]] = Field(default_factory=list)
     stopped_reason: str | None = None
+    pending_checkpoint: str | None = None

@@ -51,9 +51,7 @@ def note_outcome(state: State, round_no: int, stage: str, agent: str, impl: str,
     call = outcome.call or AgentCall(agent=agent, impl=impl)  # type: ignore[arg-type]
     if not call.seconds:
         call.seconds = round(seconds, 3)
-    call_dump = call.model_dump()
-    call_dump["stage"] = stage
-    rec.agents.append(AgentCall.model_validate(call_dump))
+    rec.agents.append(call.model_copy(update={"stage": stage}))
     note_timing(state, round_no, stage, seconds, outcome.status)
 
 

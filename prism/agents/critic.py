@@ -21,7 +21,6 @@ from prism.schemas import AgentCall
 from prism.workspace import Workspace, write_text
 
 OVERFIT_R2 = 0.98            # train R² this close to 1 ...
-OVERFIT_WEEKS_PER_PARAM = 10  # ... on fewer training weeks than this many per parameter
 OVERFIT_TEST_RATIO = 2.0      # test MAPE more than this multiple of train MAPE ...
 OVERFIT_TEST_GAP = 5.0        # ... and more than this many percentage points above it
 MEDIA_SHARE_MIN = 5.0
@@ -63,7 +62,7 @@ def text_checks(facts: RoundFacts, text: str) -> list[Check]:
 # ---------------------------------------------------------------------------- numeric checks
 def overfitting(facts: RoundFacts) -> Check:
     bad, ok = [], []
-    limit = OVERFIT_WEEKS_PER_PARAM * facts.n_parameters
+    limit = WEEKS_PER_PARAMETER * facts.n_parameters
     train_weeks = facts.results.train_weeks
     for name, m in facts.ok_models.items():
         if m.fit is None:

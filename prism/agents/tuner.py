@@ -103,7 +103,7 @@ def parse_value(raw: Any) -> Any:
 def tried(ws: Workspace) -> set[str]:
     """Every change already made or reverted in this workspace."""
     state = load_state(ws)
-    made = {getattr(r, "change_key", None) for r in state.rounds}
+    made = {r.change_key for r in state.rounds}
     return {m for m in made if m} | set(state.reverted_changes)
 
 
@@ -247,7 +247,7 @@ def revert_if_worse(ws: Workspace, round_no: int) -> Change | None:
     """Undo the previous round's change when its objective is worse than the best earlier round."""
     state = load_state(ws)
     prev = next((r for r in state.rounds if r.round == round_no - 1), None)
-    key = getattr(prev, "change_key", None) if prev else None
+    key = prev.change_key if prev else None
     earlier = [r for r in state.rounds if r.round < round_no - 1 and r.objective is not None]
     if not prev or not key or not earlier:
         return None
@@ -315,7 +315,7 @@ def _stalled(ws: Workspace, round_no: int) -> str | None:
     if not scored:
         return None
     best = min(scored, key=lambda r: (r.objective, r.round))
-    tries = [r for r in scored if r.round > best.round and not _sampler_change(getattr(r, "change_key", None))]
+    tries = [r for r in scored if r.round > best.round and not _sampler_change(r.change_key)]
     if len(tries) >= PATIENCE:
         return (f"The objective stopped improving: {len(tries)} model changes since round {best.round} "
                 f"({best.objective:.2f}%) did not beat it; keeping the best config.")

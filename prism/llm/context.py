@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 
 from prism.agents import critic
+from prism.agents.numbers import SKIP_KEYS as DROP_KEYS  # long series the agents need not read
 from prism.agents.numbers import unknown_numbers
 from prism.workspace import Workspace, read_json
 
-DROP_KEYS = {"weekly", "curves", "params", "dates"}
 CHANNEL_KEYS = ("roi", "roi_low", "roi_high", "contribution_pct", "mroi", "saturation_pct", "spend")
 MAX_FILE_CHARS = 12_000  # one quoted file; the rest is cut with a marker (no agent needs more)
 PREVIOUS_TUNING_FILES = 3
