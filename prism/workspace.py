@@ -17,6 +17,7 @@ import pandas as pd
 from pydantic import BaseModel, ValidationError
 
 from prism.errors import InputError, LockedError
+from prism.schemas import State
 
 M = TypeVar("M", bound=BaseModel)
 _UMASK = os.umask(0)
@@ -165,6 +166,15 @@ def read_model(path: Path, model: type[M]) -> M:
         value = err.get("input")
         shown = "" if isinstance(value, (dict, list)) else f" (got {value!r})"
         raise InputError(f"{path}: key '{key}': {msg}{shown}") from None
+
+
+def load_state(ws: Workspace) -> State:
+    """The workspace's state, or a fresh one before the first round (read by every layer, written by the loop)."""
+    return read_model(ws.state, State) if ws.state.exists() else State()
+
+
+def save_state(ws: Workspace, state: State) -> None:
+    write_json(ws.state, state)
 
 
 @contextmanager

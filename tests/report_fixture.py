@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from prism.agents import reporter
-from prism.compare import channel_agreement
+from prism.analysis.compare import channel_agreement
 from prism.data.simulate import Simulation, simulate
 from prism.models.base import ModelData, summarize
 from prism.models.transforms import GeometricAdstock, HillSaturation

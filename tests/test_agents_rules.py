@@ -8,13 +8,13 @@ import pytest
 
 from loop_helpers import crafted_results, make_ws
 from prism.agents import analyst, critic, explorer, proofreader, reporter, tuner
-from prism.agents.facts import RoundFacts
-from prism.agents.numbers import unknown_numbers
+from prism.analysis.checks import Check, compute_checks
+from prism.analysis.facts import RoundFacts
+from prism.analysis.numbers import unknown_numbers
 from prism.errors import InputError
-from prism.guards import check_report, check_review
+from prism.orchestration.guards import check_report, check_review
 from prism.schemas import RoundRecord, State
-from prism.state import save_state
-from prism.workspace import write_json, write_text
+from prism.workspace import save_state, write_json, write_text
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +22,8 @@ def base(tmp_path_factory):
     return make_ws(tmp_path_factory.mktemp("agents"), weeks=156, n_channels=4)
 
 
-def _checks(ws, text="") -> dict[str, critic.Check]:
-    return {c.name: c for c in critic.compute_checks(ws, 1, text)}
+def _checks(ws, text="") -> dict[str, Check]:
+    return {c.name: c for c in compute_checks(ws, 1, text)}
 
 
 def test_clean_round_passes_every_stage_and_guard(base):
@@ -243,7 +243,7 @@ def test_proofreader_flags_one_figure_stated_two_ways(base):
 
 
 def test_registry_mixed_reads_config(base):
-    from prism.agents.registry import get_agent, impl_for
+    from prism.orchestration.registry import get_agent, impl_for
     from prism.schemas import Config
     from prism.workspace import read_model
 

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pandas as pd
 import pytest
 
-from prism.compare import COLUMNS, agreement_label, run_compare
+from prism.analysis.compare import COLUMNS, agreement_label, run_compare
 from prism.schemas import ChannelResult, FitMetrics, ModelResult, Results
 from prism.workspace import Workspace, read_model, write_json
 

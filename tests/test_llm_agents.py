@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from prism.agents import analyst, critic
-from prism.agents.facts import RoundFacts, fmt
+from prism.analysis.checks import compute_checks, parse_verdict
+from prism.analysis.facts import RoundFacts, fmt
 from prism.errors import InputError
 from prism.llm import claude_agents
 from prism.llm.claude_agents import claude_agent, strip_front_matter
@@ -125,7 +126,7 @@ def test_over_long_analysis_is_rejected_before_writing(ws, monkeypatch):
 
 def _review_input(ws: Workspace, passed_override: dict[str, bool] | None = None, verdict: str = "APPROVED",
                   reason: str = "") -> dict:
-    checks = critic.compute_checks(ws, 2, ws.analysis(2).read_text())
+    checks = compute_checks(ws, 2, ws.analysis(2).read_text())
     over = passed_override or {}
     return {"checks": [{"name": c.name, "passed": over.get(c.name, c.passed), "note": "looked at it"}
                        for c in checks], "verdict": verdict, "reason": reason}
@@ -133,7 +134,7 @@ def _review_input(ws: Workspace, passed_override: dict[str, bool] | None = None,
 
 def test_critic_cannot_pass_a_failed_check(ws, monkeypatch):
     analyst.run(ws, 2)
-    checks = critic.compute_checks(ws, 2, ws.analysis(2).read_text())
+    checks = compute_checks(ws, 2, ws.analysis(2).read_text())
     failed = [c.name for c in checks if not c.passed]
     assert failed == ["model health"]  # the fixture's Bayesian diagnostics fail the gates
     with FakeAnthropic([tool_use("submit_review", _review_input(ws, {"model health": True})),
@@ -143,7 +144,7 @@ def test_critic_cannot_pass_a_failed_check(ws, monkeypatch):
     assert '"model health"' in fake.requests[0]["messages"][0]["content"]  # computed checks shown
     review = ws.review(2).read_text()
     assert "| model health | FAIL |" in review and "reviewer: looked at it" in review
-    assert critic.parse_verdict(review) == "APPROVED" == out.status
+    assert parse_verdict(review) == "APPROVED" == out.status
 
 
 def test_critic_revise_needs_reason_and_first_review_of_unhandled_failure_is_revise(ws, monkeypatch):
@@ -155,7 +156,7 @@ def test_critic_revise_needs_reason_and_first_review_of_unhandled_failure_is_rev
     assert "verdict is REVISE" in _last_tool_result(fake.requests[1])["content"]
     assert out.status.startswith("REVISE: sample size") and "model health" in out.status
     assert out.status.endswith("; state the diagnostics")  # Claude's reason added to the computed ones
-    assert critic.parse_verdict(ws.review(2).read_text()) == out.status
+    assert parse_verdict(ws.review(2).read_text()) == out.status
 
 
 def test_reporter_output_must_keep_the_reporting_rules(ws, monkeypatch):
@@ -244,7 +245,7 @@ def test_every_agent_has_a_tool_and_a_prompt():
 def test_tuner_change_is_validated_then_applied(ws, monkeypatch):
     import json
 
-    from prism.state import load_state, save_state
+    from prism.workspace import load_state, save_state
 
     state = load_state(ws)
     state.reverted_changes = ["adstock.max_lag=4"]
@@ -288,7 +289,7 @@ def test_spent_loop_budget_sends_later_agents_to_the_rules(ws, monkeypatch):
         second = claude_agent("critic", budget=budget)(ws, 2)
     assert first.call.impl == "claude" and budget.used == 1500
     assert len(fake.requests) == 1 and second.call.impl == "fallback" and "budget" in second.call.note
-    assert critic.parse_verdict(ws.review(2).read_text()) == second.status
+    assert parse_verdict(ws.review(2).read_text()) == second.status
 
 
 def test_workspace_prompt_file_wins_over_the_packaged_one(ws, monkeypatch):
@@ -301,8 +302,8 @@ def test_workspace_prompt_file_wins_over_the_packaged_one(ws, monkeypatch):
 
 
 def test_critic_may_doubt_a_passed_check_but_the_table_stays_computed(ws, monkeypatch):
-    from prism.guards import check_review
-    from prism.state import load_state, save_state
+    from prism.orchestration.guards import check_review
+    from prism.workspace import load_state, save_state
 
     analyst.run(ws, 2)
     answer = _review_input(ws, {"sign correctness": False}, verdict="REVISE", reason="explain the search ROI")

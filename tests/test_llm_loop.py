@@ -15,10 +15,9 @@ from importlib import resources
 import pytest
 
 from prism.agents import analyst, reporter
-from prism.agents.facts import RoundFacts
-from prism.guards import check_report, check_review
-from prism.state import load_state
-from prism.workspace import Workspace
+from prism.analysis.facts import RoundFacts
+from prism.orchestration.guards import check_report, check_review
+from prism.workspace import Workspace, load_state
 from tests.fake_anthropic import FakeAnthropic, overloaded, tool_use
 
 KEY = "sk-ant-loop-SECRET-7"
@@ -263,9 +262,9 @@ def test_tune_set_in_a_session_reverts_a_worse_change_first(tmp_path):
     """`prism tune --set` (the Claude session's Tuner) applies the same revert rule as the rule-based one."""
     from loop_helpers import crafted_results, make_ws
     from prism.agents import tuner
-    from prism.loop import set_change
+    from prism.orchestration.loop import set_change
     from prism.schemas import RoundRecord, State
-    from prism.state import save_state
+    from prism.workspace import save_state
     from prism.workspace import write_text
 
     ws, sim = make_ws(tmp_path, weeks=156, n_channels=4)

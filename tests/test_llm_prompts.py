@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import typer
 
-from prism.agents import analyst, critic, explorer, facts, proofreader, reporter, tuner
+from prism.agents import analyst, explorer, proofreader, reporter, tuner
+from prism.analysis import checks, facts
 from prism.agents.base import AGENT_NAMES
 from prism.cli import app
 from prism.cli.claude_cmds import PROMPT_TARGETS, init_workspace, prompt_files
@@ -116,9 +117,9 @@ def test_prompt_thresholds_match_the_code():
                      f"under {explorer.WEEKS_MIN_YEAR} weeks", f"under {facts.MIN_WEEKS_CAVEAT}",
                      f"|r| > {_num(facts.COLLINEAR_R)}", f"VIF > {_num(facts.COLLINEAR_VIF)}"],
         "analyst": [f"under {analyst.MAX_WORDS} words", f"top {analyst.TOP_N}", f"r-hat > {_num(facts.MAX_RHAT)}"],
-        "critic": [f"R² ≥ {_num(critic.OVERFIT_R2)}", f"{_num(critic.OVERFIT_TEST_RATIO)}×",
-                   f"{_num(critic.OVERFIT_TEST_GAP)} points", f"below {_num(critic.MEDIA_SHARE_MIN)} %",
-                   f"above {_num(critic.MEDIA_SHARE_MAX)} %", f"|r| > {_num(facts.COLLINEAR_R)}",
+        "critic": [f"R² ≥ {_num(checks.OVERFIT_R2)}", f"{_num(checks.OVERFIT_TEST_RATIO)}×",
+                   f"{_num(checks.OVERFIT_TEST_GAP)} points", f"below {_num(checks.MEDIA_SHARE_MIN)} %",
+                   f"above {_num(checks.MEDIA_SHARE_MAX)} %", f"|r| > {_num(facts.COLLINEAR_R)}",
                    f"VIF > {_num(facts.COLLINEAR_VIF)}", f"weeks < {facts.MIN_WEEKS_CAVEAT}",
                    f"{facts.WEEKS_PER_PARAMETER} × parameters", f"r-hat > {_num(facts.MAX_RHAT)}",
                    f"below {facts.MIN_ESS_PER_CHAIN}"],

@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 
 from loop_helpers import make_ws
-from prism.state import load_state
-from prism.workspace import write_json
+from prism.workspace import load_state, write_json
 
 pytest.importorskip("prism.models.runner")
-pytest.importorskip("prism.compare")
+pytest.importorskip("prism.analysis.compare")
 
 PRISM = [sys.executable, "-m", "prism"]
 PAUSE_TIMEOUT = 120

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from loop_helpers import crafted_results, make_ws
 from prism.errors import InputError
-from prism.loop import next_stage, run_loop
+from prism.orchestration.loop import next_stage, run_loop
 from prism.workspace import read_json
 
 
@@ -39,7 +39,7 @@ def fake_models(monkeypatch):
             return read_model(ws_.round_results(round_no), Results)
 
         monkeypatch.setitem(sys.modules, "prism.models.runner", types.SimpleNamespace(run_models=run_models))
-        monkeypatch.setitem(sys.modules, "prism.compare", types.SimpleNamespace(run_compare=run_compare))
+        monkeypatch.setitem(sys.modules, "prism.analysis.compare", types.SimpleNamespace(run_compare=run_compare))
         return calls
 
     return install
@@ -137,7 +137,7 @@ def test_interactive_checkpoints_edit_and_stop(tmp_path, fake_models, monkeypatc
     fake_models(ws, sim)
     answers = iter(["approve", "approve", "edit", "0.5", "stop"])
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
-    monkeypatch.setattr("prism.checkpoints.Prompt.ask", lambda *a, **k: next(answers))
+    monkeypatch.setattr("prism.orchestration.checkpoints.Prompt.ask", lambda *a, **k: next(answers))
     state = run_loop(ws, 2, checkpoints=True, console=_quiet())
     got = [(d.round, d.checkpoint, d.decision) for d in state.decisions]
     assert got == [(1, "exploration", "approve"), (1, "report", "approve"), (2, "tuning", "edit"),
@@ -153,7 +153,7 @@ def test_interactive_checkpoints_edit_and_stop(tmp_path, fake_models, monkeypatc
 
 
 def test_claude_session_steps_record_only_and_tune_set(tmp_path, fake_models):
-    from prism.loop import run_stage, set_change
+    from prism.orchestration.loop import run_stage, set_change
 
     ws, sim = make_ws(tmp_path, weeks=156, n_channels=3)
     fake_models(ws, sim)
@@ -184,7 +184,7 @@ def test_stage_commands_name_what_is_missing_instead_of_crashing(tmp_path, capsy
 
 
 def test_knowledge_layer_figures_may_be_quoted(tmp_path):
-    from prism.agents.numbers import unknown_numbers
+    from prism.analysis.numbers import unknown_numbers
     from prism.schemas import FieldDefinition, Metadata
     from prism.workspace import read_model, write_json
 

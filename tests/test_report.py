@@ -21,7 +21,7 @@ from pptx.chart.chart import Chart
 from pptx.oxml.ns import qn
 from pptx.util import Inches
 
-from prism.agents.numbers import json_numbers, known_values, unknown_numbers_in
+from prism.analysis.numbers import json_numbers, known_values, unknown_numbers_in
 from prism.cli import main
 from prism.errors import InputError
 from prism.report import deck as deck_mod
@@ -388,7 +388,7 @@ def test_cli_compare_rounds_prints_the_moves(rendered, capsys):
 def real_run(tmp_path_factory) -> Workspace:
     """discover → ridge through the real runner → compare → Reporter → render, on simulated data."""
     from prism.agents import reporter
-    from prism.compare import run_compare
+    from prism.analysis.compare import run_compare
     from prism.data.simulate import simulate
     from prism.models.runner import run_models
 
@@ -460,7 +460,7 @@ def test_report_after_a_loop_that_ended_on_no_change_renders_the_last_report(ren
 def test_round_history_shows_the_recritique_verdict_not_the_first_review(rendered, tmp_path):
     from prism.report.inputs import load_inputs
     from prism.report.tables import round_history
-    from prism.state import load_state, save_state
+    from prism.workspace import load_state, save_state
 
     ws, _ = rendered
     shutil.copytree(ws.root, tmp_path, dirs_exist_ok=True)

@@ -7,9 +7,9 @@ answer the Critic's stated reason.
 
 from __future__ import annotations
 
-from prism.agents import critic
 from prism.agents.base import AgentOutcome
-from prism.agents.facts import INTERVAL_LEVEL, RoundFacts, fmt
+from prism.analysis import checks
+from prism.analysis.facts import INTERVAL_LEVEL, RoundFacts, fmt
 from prism.errors import InputError
 from prism.schemas import AgentCall
 from prism.workspace import Workspace, write_text
@@ -93,8 +93,8 @@ def _limits(facts: RoundFacts) -> str:
     if facts.sample_caveat_needed:
         lines.append(f"- Sample caveat: only {facts.weeks} weeks of data for {facts.n_parameters} parameters; "
                      f"treat the estimates as indicative.")
-    for check in (critic.overfitting(facts), critic.sign_correctness(facts),
-                  critic.contribution_plausibility(facts), critic.model_health(facts)):
+    for check in (checks.overfitting(facts), checks.sign_correctness(facts),
+                  checks.contribution_plausibility(facts), checks.model_health(facts)):
         if not check.passed:
             lines.append(f"- {_ACK[check.name]}: {check.evidence}.")
     if len(lines) == 2:
@@ -102,7 +102,7 @@ def _limits(facts: RoundFacts) -> str:
     return "\n".join(lines) + "\n"
 
 
-# Opening words for each failed numeric check; each contains a word critic.ACK_WORDS looks for.
+# Opening words for each failed numeric check; each contains a word checks.ACK_WORDS looks for.
 _ACK = {
     "overfitting": "Possible overfit (check the holdout)",
     "sign correctness": "Negative returns that need a data check",
@@ -120,5 +120,5 @@ def _review_reason(ws: Workspace, round_no: int) -> str | None:
     path = ws.review(round_no)
     if not path.exists():
         return None
-    verdict = critic.parse_verdict(path.read_text(encoding="utf-8"))
+    verdict = checks.parse_verdict(path.read_text(encoding="utf-8"))
     return verdict.removeprefix("REVISE:").strip() if verdict and verdict.startswith("REVISE") else None

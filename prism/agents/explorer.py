@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from prism.agents.base import AgentOutcome
-from prism.agents.facts import (
+from prism.analysis.facts import (
     COLLINEAR_R, COLLINEAR_VIF, MIN_WEEKS_CAVEAT, WEEKS_PER_PARAMETER, RoundFacts, collinear_pairs, fmt, vif_from_corr,
 )
 from prism.schemas import AgentCall

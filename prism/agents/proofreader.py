@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from prism.agents import critic, numbers
 from prism.agents.base import AgentOutcome
-from prism.agents.facts import RoundFacts, fmt
-from prism.agents.reporter import HEADINGS
+from prism.analysis import checks, numbers
+from prism.analysis.checks import HEADINGS
+from prism.analysis.facts import RoundFacts, fmt
 from prism.errors import InputError
 from prism.schemas import AgentCall
 from prism.workspace import Workspace, write_text
@@ -43,7 +43,7 @@ def review(text: str, facts: RoundFacts, ws: Workspace) -> tuple[str, list[Edit]
         edits += line_edits
     corrected = "\n".join(lines)
     issues = jargon(corrected) + inconsistent(corrected, facts) + missing_channels(corrected, facts)
-    issues += [f"missing caveat — {c.name}: {c.evidence}" for c in critic.text_checks(facts, corrected)
+    issues += [f"missing caveat — {c.name}: {c.evidence}" for c in checks.text_checks(facts, corrected)
                if not c.passed]
     issues += [f"unmatched number {n} (no channel on its line to correct it from)"
                for n in numbers.unknown_numbers_in(corrected, values)]
@@ -51,7 +51,7 @@ def review(text: str, facts: RoundFacts, ws: Workspace) -> tuple[str, list[Edit]
 
 
 def _correct_line(line: str, line_no: int, facts: RoundFacts, values: list[float]) -> tuple[str, list[Edit]]:
-    chans = [f for f in facts.channel_facts.values() if critic.mentions(line.lower(), facts, f.channel)]
+    chans = [f for f in facts.channel_facts.values() if checks.mentions(line.lower(), facts, f.channel)]
     if len(chans) != 1:
         return line, []
     f = chans[0]
@@ -97,8 +97,8 @@ def inconsistent(text: str, facts: RoundFacts) -> list[str]:
     """A channel whose return is stated as two different figures."""
     out = []
     for f in facts.channel_facts.values():
-        claims = {m.group(1) for s in critic.sentences(body_before_appendix(text)) if critic.mentions(s, facts, f.channel)
-                  and sum(critic.mentions(s, facts, g) for g in facts.channels) == 1
+        claims = {m.group(1) for s in checks.sentences(body_before_appendix(text)) if checks.mentions(s, facts, f.channel)
+                  and sum(checks.mentions(s, facts, g) for g in facts.channels) == 1
                   for m in ROI_CLAIM.finditer(s)}
         claims = {c for c in claims if abs(float(c) - f.roi_low) > 0.005 and abs(float(c) - f.roi_high) > 0.005}
         if len(claims) > 1:
@@ -109,7 +109,7 @@ def inconsistent(text: str, facts: RoundFacts) -> list[str]:
 def missing_channels(text: str, facts: RoundFacts) -> list[str]:
     low = text.lower()
     return [f"channel missing from the report: {f.label}" for f in facts.channel_facts.values()
-            if not any(n in low for n in critic.names(facts, f.channel))]
+            if not any(n in low for n in checks.names(facts, f.channel))]
 
 
 def run(ws: Workspace, round_no: int, revision: bool = False) -> AgentOutcome:

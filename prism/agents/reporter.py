@@ -9,23 +9,14 @@ from __future__ import annotations
 
 import re
 
-from prism.agents import critic
 from prism.agents.base import AgentOutcome
-from prism.agents.facts import AGREEMENT_CV, INTERVAL_LEVEL, ChannelFacts, RoundFacts, fmt
+from prism.analysis import checks
+from prism.analysis.checks import HEADINGS
+from prism.analysis.facts import AGREEMENT_CV, INTERVAL_LEVEL, ChannelFacts, RoundFacts, fmt
 from prism.errors import InputError
 from prism.schemas import AgentCall, RoundRecord
-from prism.state import load_state
-from prism.workspace import Workspace, write_text
+from prism.workspace import Workspace, load_state, write_text
 
-HEADINGS = {
-    "answer": "## The answer",
-    "roi": "## Return on spend by channel",
-    "contribution": "## Where the spend's effect comes from",
-    "actions": "## What to do",
-    "disagree": "## Where the models disagree",
-    "caveats": "## Data caveats",
-    "appendix": "## Appendix: fit, diagnostics, method",
-}
 SATURATED_PCT = 80.0  # a channel this close to its maximum effect gains little from more spend
 PLAIN_ISSUE = {
     "overfitting": "the fit may follow noise in the history more than the real pattern",
@@ -205,7 +196,7 @@ def _open_issues(ws: Workspace, round_no: int) -> list[str]:
         return []
     text = path.read_text(encoding="utf-8")
     return [c for c in PLAIN_ISSUE if f"| {c} | FAIL |" in text] + (
-        [c for c in critic.TEXT_CHECKS if f"| {c} | FAIL |" in text])
+        [c for c in checks.TEXT_CHECKS if f"| {c} | FAIL |" in text])
 
 
 def _history(ws: Workspace) -> list[RoundRecord]:

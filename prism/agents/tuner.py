@@ -13,13 +13,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from prism.agents import critic
 from prism.agents.base import AgentOutcome
-from prism.agents.facts import BAYESIAN_MODELS, RoundFacts, diagnostics_problems, model_chains
+from prism.analysis import checks
+from prism.analysis.facts import BAYESIAN_MODELS, RoundFacts, diagnostics_problems, model_chains
 from prism.errors import InputError
 from prism.schemas import AgentCall, Config, Results
-from prism.state import load_state
-from prism.workspace import Workspace, read_model, write_json, write_text
+from prism.workspace import Workspace, load_state, read_model, write_json, write_text
 
 DRAWS_FACTOR = 2
 MAX_DRAWS = 4000
@@ -163,7 +162,7 @@ def _proposals(facts: RoundFacts) -> list[tuple[str, Any, str, str]]:
     for name, m in facts.ok_models.items():  # 1. sampler settings when Bayesian diagnostics fail
         if name in BAYESIAN_MODELS:
             props += _sampler_moves(cfg, name, diagnostics_problems(name, m, model_chains(cfg, name)))
-    over = critic.overfitting(facts)  # 2. overfitting: shorter memory, stronger shrinkage
+    over = checks.overfitting(facts)  # 2. overfitting: shorter memory, stronger shrinkage
     if not over.passed:
         props.append(("adstock.max_lag", max(1, cfg.adstock.max_lag // 2), "overfitting: shorter lag", over.evidence))
         if cfg.ridge.alpha:

@@ -71,7 +71,7 @@ def check_numbers(file: Path = typer.Argument(..., help="A file an agent wrote, 
                   ) -> None:
     """Guard for a Claude session: every number in FILE must match a value of the round's results."""
     from prism.llm.tools import INTERPRETATION, numbers_in, unknown_in
-    from prism.state import load_state
+    from prism.workspace import load_state
 
     ws = Workspace(workdir)
     path = (file if file.is_absolute() else ws.root / file).resolve()

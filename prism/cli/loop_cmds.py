@@ -22,7 +22,7 @@ DEMO_KPI = "revenue"
 
 
 def _stage(workdir: Path, stage: str, agents: str, model: str | None, record_only: bool) -> None:
-    from prism.loop import run_stage
+    from prism.orchestration.loop import run_stage
 
     status = run_stage(Workspace(workdir), stage, agents=agents, model=model, record_only=record_only,
                        console=console)
@@ -53,7 +53,7 @@ def tune(workdir: Path = WorkdirOpt, agents: str = AgentsOpt, model: str = Model
         console.print(f"valid: {change.describe}", highlight=False)
         return
     if set_:
-        from prism.loop import set_change
+        from prism.orchestration.loop import set_change
 
         console.print(set_change(ws, *_key_value(set_), rule, evidence), highlight=False)
         return
@@ -82,7 +82,7 @@ def critique(workdir: Path = WorkdirOpt, agents: str = AgentsOpt, model: str = M
              record_only: bool = RecordOpt) -> None:
     """Critic: six checks + health gates → rounds/R{NN}_review.md, APPROVED or REVISE."""
     if check:
-        from prism.guards import check_review
+        from prism.orchestration.guards import check_review
 
         _guard(check_review(Workspace(workdir)))
         return
@@ -95,7 +95,7 @@ def proofread(workdir: Path = WorkdirOpt, agents: str = AgentsOpt, model: str = 
               record_only: bool = RecordOpt) -> None:
     """Proofreader: check report.md against the results, correct numbers → rounds/R{NN}_proofread.md."""
     if check:
-        from prism.guards import check_report
+        from prism.orchestration.guards import check_report
 
         _guard(check_report(Workspace(workdir)))
         return
@@ -122,10 +122,10 @@ def loop(workdir: Path = WorkdirOpt,
                                      help="Render charts, deck, page and workbook after each round's proofread."),
          record_only: bool = RecordOpt) -> None:
     """Run (or resume) the round loop: Explorer/Tuner → models → compare → Analyst → Critic → Reporter → Proofreader."""
-    from prism.loop import run_loop
+    from prism.orchestration.loop import run_loop
 
     if record_only:
-        from prism.state import load_state
+        from prism.workspace import load_state
 
         _stage(workdir, load_state(Workspace(workdir)).stage, agents, model, True)
         return
@@ -136,8 +136,8 @@ def loop(workdir: Path = WorkdirOpt,
 @app.command()
 def status(workdir: Path = WorkdirOpt) -> None:
     """Where the loop is: round table, current stage, best round, agent token and cost use."""
-    from prism.loop import round_table
-    from prism.state import load_state
+    from prism.orchestration.loop import round_table
+    from prism.workspace import load_state
 
     ws = Workspace(workdir)
     if not ws.state.exists():
@@ -167,7 +167,7 @@ def demo(workdir: Path = typer.Option(Path("prism-demo"), "--workdir", "-w", hel
          rounds: int = typer.Option(4, "--rounds", "-n", help="Rounds to run (the loop may stop earlier)."),
          quick: bool = typer.Option(False, "--quick", help="Quick model settings (MAP / fewer draws).")) -> None:
     """Copy the bundled brand data into a fresh workspace, discover it and run the loop offline."""
-    from prism.loop import run_loop
+    from prism.orchestration.loop import run_loop
 
     ws = Workspace(workdir)
     if ws.state.exists():

@@ -100,7 +100,7 @@ def compare_cmd(
     workdir=WorkdirOpt,
 ) -> None:
     """Agreement per channel across the models that ran; write the ROI and contribution comparison tables."""
-    from prism.compare import run_compare
+    from prism.analysis.compare import run_compare
 
     res = run_compare(Workspace(workdir), round_no)
     console.print(agreement_table(res))

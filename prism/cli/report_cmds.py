@@ -29,7 +29,7 @@ def report(workdir: Path = WorkdirOpt, round_no: int | None = RoundOpt, render_o
         console.print("note: the loop ended on the Tuner's NO_CHANGE; rendering the last report as written")
         render_only = True
     if round_no is None and not render_only:
-        from prism.loop import run_stage
+        from prism.orchestration.loop import run_stage
 
         with console.status("Reporter: writing results/report.md"):
             status = run_stage(ws, "report", agents=agents, model=model, record_only=record_only, console=console)
@@ -50,7 +50,7 @@ def report(workdir: Path = WorkdirOpt, round_no: int | None = RoundOpt, render_o
 
 def _loop_ended_before_models(ws: Workspace) -> bool:
     """True when the finished loop's last round never ran the models, so there is nothing new to report."""
-    from prism.state import load_state
+    from prism.workspace import load_state
 
     if not ws.state.exists():
         return False

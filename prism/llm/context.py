@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from prism.agents import critic
-from prism.agents.numbers import SKIP_KEYS as DROP_KEYS  # long series the agents need not read
-from prism.agents.numbers import unknown_numbers
+from prism.analysis import checks
+from prism.analysis.numbers import SKIP_KEYS as DROP_KEYS  # long series the agents need not read
+from prism.analysis.numbers import unknown_numbers
 from prism.workspace import Workspace, read_json
 
 CHANNEL_KEYS = ("roi", "roi_low", "roi_high", "contribution_pct", "mroi", "saturation_pct", "spend")
@@ -131,11 +131,11 @@ def _analyst(ws: Workspace, round_no: int, revision: bool) -> list[str]:
 
 def _critic(ws: Workspace, round_no: int, revision: bool) -> list[str]:
     text = ws.analysis(round_no).read_text(encoding="utf-8")
-    computed = critic.compute_checks(ws, round_no, text)
-    checks = [{"name": c.name, "passed": c.passed, "evidence": c.evidence} for c in computed]
-    unhandled = [c.name for c in critic.open_issues(computed, text)]
+    computed = checks.compute_checks(ws, round_no, text)
+    rows = [{"name": c.name, "passed": c.passed, "evidence": c.evidence} for c in computed]
+    unhandled = [c.name for c in checks.open_issues(computed, text)]
     return [file_section(ws, ws.analysis(round_no), "markdown"),
-            section("computed checks (deterministic; a FAIL stays FAIL)", json.dumps(checks, indent=1), "json",
+            section("computed checks (deterministic; a FAIL stays FAIL)", json.dumps(rows, indent=1), "json",
                     limit=None),
             section("failed checks the analysis does not handle", ", ".join(unhandled) or "(none)"),
             results_summary(ws, round_no), knowledge(ws)]

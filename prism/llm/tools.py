@@ -13,11 +13,12 @@ from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from prism.agents import analyst, critic, explorer, proofreader, tuner
+from prism.agents import analyst, explorer, proofreader, tuner
 from prism.agents.base import AgentOutcome
-from prism.agents.facts import RoundFacts
-from prism.agents.numbers import extract, known_values, matches
-from prism.agents.reporter import HEADINGS
+from prism.analysis import checks
+from prism.analysis.checks import HEADINGS
+from prism.analysis.facts import RoundFacts
+from prism.analysis.numbers import extract, known_values, matches
 from prism.errors import InputError
 from prism.workspace import Workspace, write_text
 
@@ -211,7 +212,7 @@ def apply_analysis(ws: Workspace, round_no: int, revision: bool, data: Analysis)
 
 def apply_review(ws: Workspace, round_no: int, revision: bool, data: Review) -> AgentOutcome:
     analysis = ws.analysis(round_no).read_text(encoding="utf-8")
-    computed = critic.compute_checks(ws, round_no, analysis)
+    computed = checks.compute_checks(ws, round_no, analysis)
     notes = {n.name: n for n in data.checks}
     missing = [c.name for c in computed if c.name not in notes]
     strange = sorted(set(notes) - {c.name for c in computed})
@@ -220,7 +221,7 @@ def apply_review(ws: Workspace, round_no: int, revision: bool, data: Review) -> 
     passed_failed = [c.name for c in computed if not c.passed and notes[c.name].passed]
     if passed_failed:
         raise ToolRejected(f"you cannot pass a check that failed on the numbers: {', '.join(passed_failed)}")
-    unhandled = critic.open_issues(computed, analysis)
+    unhandled = checks.open_issues(computed, analysis)
     if revision and data.verdict != "APPROVED":
         raise ToolRejected("this is the review after the one revision: decide APPROVED and leave what is still "
                            "wrong as open issues in the check notes")
@@ -229,19 +230,19 @@ def apply_review(ws: Workspace, round_no: int, revision: bool, data: Review) -> 
                            + ", ".join(c.name for c in unhandled))
     if data.verdict == "REVISE" and not (data.reason.strip() or unhandled):
         raise ToolRejected("REVISE needs a reason")
-    checks = [critic.Check(c.name, c.passed, c.evidence + _reviewer_note(c, notes[c.name])) for c in computed]
+    reviewed = [checks.Check(c.name, c.passed, c.evidence + _reviewer_note(c, notes[c.name])) for c in computed]
     require_known_numbers(" ".join(n.note for n in data.checks) + " " + data.reason, ws, round_no,
                           extra=numbers_in(" ".join(c.evidence for c in computed) + " " + analysis))
     reasons = [f"{c.name} — {c.evidence}" for c in unhandled] + ([data.reason.strip()] if data.reason.strip()
                                                                  else [])
     status = "APPROVED" if data.verdict == "APPROVED" else "REVISE: " + "; ".join(reasons)
-    write_text(ws.review(round_no), critic.render(round_no, checks, status, unhandled, revision))
+    write_text(ws.review(round_no), checks.render(round_no, reviewed, status, unhandled, revision))
     return AgentOutcome(status=status, path=ws.review(round_no),
-                        detail=f"{sum(c.passed for c in checks)}/{len(checks)} checks pass",
-                        extra={"open_issues": [c.name for c in checks if not c.passed]})
+                        detail=f"{sum(c.passed for c in reviewed)}/{len(reviewed)} checks pass",
+                        extra={"open_issues": [c.name for c in reviewed if not c.passed]})
 
 
-def _reviewer_note(check: critic.Check, note: CheckNote) -> str:
+def _reviewer_note(check: checks.Check, note: CheckNote) -> str:
     """Claude's reason beside the computed evidence; the PASS/FAIL stays computed (the guard checks it)."""
     text = note.note.strip()
     if check.passed and not note.passed:
@@ -256,7 +257,7 @@ def apply_report(ws: Workspace, round_no: int, revision: bool, data: Report) -> 
     problems = [] if text.startswith("# ") else ["the report must start with a '# ' title"]
     problems += [f"heading missing: {h}" for h in HEADINGS.values() if h not in text]
     problems += proofreader.jargon(text) + proofreader.missing_channels(text, facts)
-    problems += [f"missing caveat — {c.name}: {c.evidence}" for c in critic.text_checks(facts, text) if not c.passed]
+    problems += [f"missing caveat — {c.name}: {c.evidence}" for c in checks.text_checks(facts, text) if not c.passed]
     if problems:
         raise ToolRejected("the report breaks the reporting rules: " + "; ".join(problems))
     require_known_numbers(text, ws, round_no)

@@ -27,8 +27,7 @@ from prism.data.prepare import frame_hash, load_weekly
 from prism.errors import InputError
 from prism.models.base import ModelData
 from prism.schemas import MODEL_NAMES, Config, ModelResult, Results
-from prism.state import load_state
-from prism.workspace import Workspace, read_model, write_csv, write_json
+from prism.workspace import Workspace, load_state, read_model, write_csv, write_json
 
 RUN_IN_PARALLEL = True
 POLL_SECONDS = 0.1

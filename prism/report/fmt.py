@@ -17,7 +17,7 @@ def _missing(value: float | None) -> bool:
 def compact(value: float | None, _pos: object = None) -> str:
     """1234567 -> '1.2M': short figures for spend and KPI totals (also a matplotlib tick formatter).
 
-    Billions read 'bn', the suffix the agents' number check (prism.agents.numbers.SCALE) understands."""
+    Billions read 'bn', the suffix the agents' number check (prism.analysis.numbers.SCALE) understands."""
     if _missing(value):
         return MISSING
     for size, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):

@@ -16,8 +16,7 @@ import pandas as pd
 from prism.errors import InputError
 from prism.report.markdown import ReportText, parse_report
 from prism.schemas import Config, Metadata, Results, State
-from prism.state import load_state
-from prism.workspace import Workspace, read_model
+from prism.workspace import Workspace, load_state, read_model
 
 OPTIMIZATION_FILE = "optimization.csv"
 

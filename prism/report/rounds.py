@@ -16,8 +16,7 @@ import pandas as pd
 from prism.errors import InputError
 from prism.report.tables import mean_roi
 from prism.schemas import Results
-from prism.state import load_state
-from prism.workspace import Workspace, read_json, read_model
+from prism.workspace import Workspace, load_state, read_json, read_model
 
 AGREEMENT_LEVELS = ("high", "medium", "low")
 MIN_INTERVAL_WIDTH = 1e-9  # narrower than this, a model reported a point estimate, not an interval

@@ -7,12 +7,12 @@ renderer's headings and every number, channel and caveat the Proofreader demands
 
 from __future__ import annotations
 
-from prism.agents import critic, proofreader
-from prism.agents.facts import RoundFacts
-from prism.agents.reporter import HEADINGS
+from prism.agents import proofreader
+from prism.analysis import checks
+from prism.analysis.checks import HEADINGS
+from prism.analysis.facts import RoundFacts
 from prism.errors import InputError
-from prism.state import load_state
-from prism.workspace import Workspace
+from prism.workspace import Workspace, load_state
 
 
 def _round(ws: Workspace, kind: str) -> int:
@@ -32,18 +32,18 @@ def check_review(ws: Workspace) -> list[str]:
             raise InputError(f"{p}: file not found")
     text = review.read_text(encoding="utf-8")
     analysis_text = analysis.read_text(encoding="utf-8")
-    checks = critic.compute_checks(ws, n, analysis_text)
+    computed = checks.compute_checks(ws, n, analysis_text)
     problems = []
-    for c in checks:
+    for c in computed:
         row = next((ln for ln in text.splitlines() if ln.lower().startswith(f"| {c.name} |")), None)
         expected = "PASS" if c.passed else "FAIL"
         if row is None:
             problems.append(f"check '{c.name}' is missing from {review.name}")
         elif f"| {expected} |" not in row:
             problems.append(f"check '{c.name}' must be {expected}: {c.evidence}")
-    verdict = critic.parse_verdict(text)
+    verdict = checks.parse_verdict(text)
     final = "(after revision)" in text.splitlines()[0] if text else False
-    unhandled = critic.open_issues(checks, analysis_text)
+    unhandled = checks.open_issues(computed, analysis_text)
     if verdict is None:
         problems.append(f"{review.name} has no verdict line (APPROVED or REVISE: <reason>)")
     elif verdict.startswith("APPROVED") and unhandled and not final:

@@ -10,16 +10,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from prism.agents import critic, facts as F
-from prism.agents.facts import RoundFacts
-from prism.state import load_state
-from prism.workspace import Workspace
+from prism.analysis import checks, facts as F
+from prism.analysis.facts import RoundFacts
+from prism.workspace import Workspace, load_state
 
 SMALL_COUNT = 12  # integers up to this are counts ("3 models", "top 3")
 SKIP_KEYS = {"weekly", "curves", "params", "dates"}  # long series: matching against them proves nothing
 METHOD_CONSTANTS = (F.INTERVAL_LEVEL, F.COLLINEAR_R, F.COLLINEAR_VIF, F.MIN_WEEKS_CAVEAT, F.WEEKS_PER_PARAMETER,
-                    F.MAX_RHAT, F.MIN_ESS_PER_CHAIN, critic.OVERFIT_R2, critic.OVERFIT_TEST_RATIO,
-                    critic.OVERFIT_TEST_GAP, critic.MEDIA_SHARE_MIN, critic.MEDIA_SHARE_MAX, *F.AGREEMENT_CV, 100.0)
+                    F.MAX_RHAT, F.MIN_ESS_PER_CHAIN, checks.OVERFIT_R2, checks.OVERFIT_TEST_RATIO,
+                    checks.OVERFIT_TEST_GAP, checks.MEDIA_SHARE_MIN, checks.MEDIA_SHARE_MAX, *F.AGREEMENT_CV, 100.0)
 SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}
 
 NUMBER = re.compile(

@@ -16,11 +16,11 @@ from rich.prompt import Prompt
 
 from prism.errors import InputError
 from prism.schemas import Config, State
-from prism.state import record
+from prism.orchestration.recording import record
 from prism.workspace import read_model, write_text
 
 if TYPE_CHECKING:
-    from prism.loop import LoopContext
+    from prism.orchestration.loop import LoopContext
 
 CHOICES = ["approve", "edit", "stop"]
 PREVIEW_LINES = 40

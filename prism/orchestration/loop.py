@@ -21,11 +21,11 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from prism.agents.base import AgentOutcome
-from prism.agents.registry import get_agent, impl_for, shared_budget
+from prism.orchestration.registry import get_agent, impl_for, shared_budget
 from prism.errors import InputError
 from prism.schemas import AgentCall, Config, Decision, Results, RoundRecord, State
-from prism.state import load_state, note_outcome, note_timing, now, record, save_state, update_best
-from prism.workspace import Workspace, loop_lock, read_model, write_text
+from prism.orchestration.recording import note_outcome, note_timing, now, record, update_best
+from prism.workspace import Workspace, load_state, loop_lock, read_model, save_state, write_text
 
 PAUSE_ENV = "PRISM_PAUSE_AT"  # tests: sleep after this stage's work, before its record is saved
 PAUSE_SECONDS = 600
@@ -129,7 +129,7 @@ def _run_models(ctx: LoopContext, state: State, t0: float) -> str:
 
 
 def _compare(ctx: LoopContext, state: State, t0: float) -> str:
-    from prism.compare import run_compare
+    from prism.analysis.compare import run_compare
 
     n = state.round
     res: Results = run_compare(ctx.ws, n)
@@ -234,7 +234,7 @@ def _checkpoint(ctx: LoopContext, state: State, name: str, pause_view: Callable[
                                         note="proceeded without a human approval"))
         return True
     with pause_view():
-        from prism.checkpoints import ask
+        from prism.orchestration.checkpoints import ask
 
         decision, note = ask(ctx, state, name)
     state.decisions.append(Decision(round=state.round, checkpoint=name, decision=decision,

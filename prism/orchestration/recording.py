@@ -1,4 +1,4 @@
-"""state.json IO and the small transitions the loop and single-stage commands share.
+"""Recording on state.json: the small transitions the loop and single-stage commands share.
 
 A stage's work and its record (timing, verdict, agent call, history entry, next stage) are saved in one
 atomic write after the stage finishes, so a stage killed half-way leaves no record and simply runs again.
@@ -11,16 +11,6 @@ from pathlib import Path
 
 from prism.agents.base import AgentOutcome
 from prism.schemas import AgentCall, RoundRecord, State
-from prism.workspace import Workspace, read_model, write_json
-
-
-def load_state(ws: Workspace) -> State:
-    """The workspace's state, or a fresh one before the first round."""
-    return read_model(ws.state, State) if ws.state.exists() else State()
-
-
-def save_state(ws: Workspace, state: State) -> None:
-    write_json(ws.state, state)
 
 
 def now() -> datetime:

@@ -1,0 +1,206 @@
+"""The Critic's checks as data: six deterministic checks plus Bayesian health gates on a round's facts.
+
+Shared by the rule-based Critic, the Claude review tools, the Proofreader and the guards. The checks judge the numbers (overfitting, signs, plausibility, health) and whether the analysis says
+what the numbers require it to say (consensus honesty, collinearity, sample size). A failed numeric
+check needs acknowledging in the analysis; after one revision the Critic approves and records what is
+still open.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from prism.analysis.facts import (
+    BAYESIAN_MODELS, COLLINEAR_R, COLLINEAR_VIF, MIN_WEEKS_CAVEAT, WEEKS_PER_PARAMETER, RoundFacts,
+    diagnostics_problems, model_chains,
+)
+from prism.workspace import Workspace
+
+OVERFIT_R2 = 0.98            # train R² this close to 1 ...
+OVERFIT_TEST_RATIO = 2.0      # test MAPE more than this multiple of train MAPE ...
+OVERFIT_TEST_GAP = 5.0        # ... and more than this many percentage points above it
+MEDIA_SHARE_MIN = 5.0
+MEDIA_SHARE_MAX = 80.0
+
+UNCERTAIN_WORDS = ("uncertain", "disagree", "low agreement", "not reliable", "unreliable", "cannot separate",
+                   "can't separate", "unclear", "do not agree", "don't agree")
+COLLINEAR_WORDS = ("together", "collinear", "correlat", "co-move", "cannot separate", "can't separate",
+                   "overlap", "split")
+SAMPLE_WORDS = ("only", "limited", "short", "small", "few", "caveat", "thin")
+ACK_WORDS = {
+    "overfitting": ("overfit", "too closely", "holdout", "held-out"),
+    "sign correctness": ("negative",),
+    "contribution plausibility": ("implausib", "media share", "of the kpi", "share of"),
+    "model health": ("converge", "diagnostic", "r-hat", "divergen", "effective sample"),
+}
+TEXT_CHECKS = ("consensus honesty", "collinearity", "sample size")
+# report.md's headings: the contract between the Reporter, the Proofreader, the guards and the renderer
+HEADINGS = {
+    "answer": "## The answer",
+    "roi": "## Return on spend by channel",
+    "contribution": "## Where the spend's effect comes from",
+    "actions": "## What to do",
+    "disagree": "## Where the models disagree",
+    "caveats": "## Data caveats",
+    "appendix": "## Appendix: fit, diagnostics, method",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    evidence: str
+
+
+def compute_checks(ws: Workspace, round_no: int, analysis_text: str) -> list[Check]:
+    """The six checks and the Bayesian health gates for a round's results against a text."""
+    facts = RoundFacts.load(ws, round_no)
+    return [overfitting(facts), sign_correctness(facts), contribution_plausibility(facts),
+            *text_checks(facts, analysis_text), model_health(facts)]
+
+
+def text_checks(facts: RoundFacts, text: str) -> list[Check]:
+    """The checks on what a text says (also used by the Proofreader on the report)."""
+    return [consensus_honesty(facts, text), collinearity(facts, text), sample_size(facts, text)]
+
+
+# ---------------------------------------------------------------------------- numeric checks
+def overfitting(facts: RoundFacts) -> Check:
+    bad, ok = [], []
+    limit = WEEKS_PER_PARAMETER * facts.n_parameters
+    train_weeks = facts.results.train_weeks
+    for name, m in facts.ok_models.items():
+        if m.fit is None:
+            continue
+        f = m.fit
+        desc = f"{name}: train R² {f.r2:.3f}, train MAPE {f.mape_train:.1f}%, test MAPE " + (
+            f"{f.mape_test:.1f}%" if f.mape_test is not None else "n/a")
+        if f.r2 >= OVERFIT_R2 and train_weeks < limit:
+            bad.append(f"{desc} (R² ≥ {OVERFIT_R2} on {train_weeks} training weeks < {limit})")
+        elif f.mape_test is not None and f.mape_test > OVERFIT_TEST_RATIO * f.mape_train \
+                and f.mape_test - f.mape_train > OVERFIT_TEST_GAP:
+            bad.append(f"{desc} (test more than {OVERFIT_TEST_RATIO:g}× train)")
+        else:
+            ok.append(desc)
+    return Check("overfitting", not bad, "; ".join(bad or ok) or "no model fit to check")
+
+
+def sign_correctness(facts: RoundFacts) -> Check:
+    bad = [f"{name}: {facts.label(ch)} ROI {c.roi:.2f} on spend {c.spend:,.0f}"
+           for name, m in facts.ok_models.items() for ch, c in m.channels.items() if c.spend > 0 and c.roi < 0]
+    return Check("sign correctness", not bad,
+                 "; ".join(bad) or f"every channel with spend has a non-negative ROI in {len(facts.ok_models)} model(s)")
+
+
+def contribution_plausibility(facts: RoundFacts) -> Check:
+    shares = {name: facts.media_share(name) for name in facts.ok_models}
+    bad = [f"{n}: media {s:.1f}% of KPI" for n, s in shares.items() if not MEDIA_SHARE_MIN <= s <= MEDIA_SHARE_MAX]
+    ok = [f"{n}: media {s:.1f}% of KPI" for n, s in shares.items()]
+    return Check("contribution plausibility", not bad,
+                 ("; ".join(bad) + f" (plausible range {MEDIA_SHARE_MIN:g}–{MEDIA_SHARE_MAX:g}%)") if bad
+                 else "; ".join(ok) or "no model ran")
+
+
+def model_health(facts: RoundFacts) -> Check:
+    problems: list[str] = []
+    checked = []
+    for name, m in facts.ok_models.items():
+        if name in BAYESIAN_MODELS:
+            checked.append(name)
+            problems += diagnostics_problems(name, m, model_chains(facts.cfg, name))
+    failed = [f"{n} {m.status}: {m.reason or 'no reason given'}" for n, m in facts.failed_models.items()]
+    evidence = "; ".join(problems + failed) or (
+        f"{', '.join(checked)}: r-hat, divergences and effective sample size within gates" if checked
+        else "no Bayesian model ran")
+    return Check("model health", not problems and not failed, evidence)
+
+
+# ---------------------------------------------------------------------------- text checks
+def sentences(text: str) -> list[str]:
+    """Sentences and table rows / bullet lines, lower-cased."""
+    parts = re.split(r"(?<=[.!?])\s+|\n", text)
+    return [p.strip().lower() for p in parts if p.strip()]
+
+
+def names(facts: RoundFacts, ch: str) -> tuple[str, ...]:
+    return tuple({facts.label(ch).lower(), ch.lower(), ch.lower().replace("_", " ")})
+
+
+def mentions(sentence: str, facts: RoundFacts, ch: str) -> bool:
+    return any(n in sentence for n in names(facts, ch))
+
+
+def said_with(text: str, facts: RoundFacts, chans: list[str], words: tuple[str, ...]) -> bool:
+    """Some sentence names every channel in `chans` together with one of `words`."""
+    return any(all(mentions(s, facts, c) for c in chans) and any(w in s for w in words) for s in sentences(text))
+
+
+def consensus_honesty(facts: RoundFacts, text: str) -> Check:
+    low = [f for f in facts.channel_facts.values() if f.agreement == "low"]
+    missing = [f.label for f in low if not said_with(text, facts, [f.channel], UNCERTAIN_WORDS)]
+    if missing:
+        return Check("consensus honesty", False,
+                     f"low-agreement channel(s) not called uncertain: {', '.join(missing)}")
+    return Check("consensus honesty", True,
+                 f"{len(low)} low-agreement channel(s), each called uncertain" if low
+                 else "no channel has low agreement")
+
+
+def collinearity(facts: RoundFacts, text: str) -> Check:
+    pairs = facts.collinear_pairs
+    high_vif = facts.high_vif
+    missing = [f"{facts.label(a)} & {facts.label(b)} (r = {r:.2f})" for a, b, r in pairs
+               if not said_with(text, facts, [a, b], COLLINEAR_WORDS)]
+    missing += [f"{facts.label(c)} (VIF {v:.1f})" for c, v in high_vif.items()
+                if not said_with(text, facts, [c], COLLINEAR_WORDS)]
+    found = [f"{facts.label(a)} & {facts.label(b)} r = {r:.2f}" for a, b, r in pairs]
+    found += [f"{facts.label(c)} VIF {v:.1f}" for c, v in high_vif.items()]
+    if missing:
+        return Check("collinearity", False, f"not named in the text: {'; '.join(missing)} "
+                                            f"(|r| > {COLLINEAR_R} or VIF > {COLLINEAR_VIF:g})")
+    return Check("collinearity", True, ("named: " + "; ".join(found)) if found
+                 else f"no pair with |r| > {COLLINEAR_R}, no VIF > {COLLINEAR_VIF:g}")
+
+
+def sample_size(facts: RoundFacts, text: str) -> Check:
+    weeks, params = facts.weeks, facts.n_parameters
+    need = facts.sample_caveat_needed
+    basis = (f"{weeks} weeks for {params} parameters (caveat needed below {MIN_WEEKS_CAVEAT} weeks or "
+             f"{WEEKS_PER_PARAMETER} weeks per parameter = {WEEKS_PER_PARAMETER * params})")
+    if not need:
+        return Check("sample size", True, basis + ": no caveat needed")
+    present = any(("sample" in s or f"{weeks} weeks" in s) and any(w in s for w in SAMPLE_WORDS)
+                  for s in sentences(text))
+    return Check("sample size", present, basis + (": caveat present" if present else ": caveat missing"))
+
+
+def acknowledged(check: Check, text: str) -> bool:
+    """A failed numeric check counts as handled when the text speaks about it."""
+    low = text.lower()
+    return any(w in low for w in ACK_WORDS.get(check.name, ()))
+
+
+def open_issues(checks: list[Check], text: str) -> list[Check]:
+    """Failed checks the analysis has not handled (text checks must pass; numeric ones be acknowledged)."""
+    return [c for c in checks if not c.passed and (c.name in TEXT_CHECKS or not acknowledged(c, text))]
+
+
+def render(round_no: int, checks: list[Check], status: str, unhandled: list[Check], revision: bool) -> str:
+    lines = [f"# Round {round_no} review" + (" (after revision)" if revision else ""), "",
+             "| check | result | evidence |", "|---|---|---|"]
+    lines += [f"| {c.name} | {'PASS' if c.passed else 'FAIL'} | {c.evidence.replace('|', '/')} |" for c in checks]
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        lines += ["", "## Open issues"]
+        lines += [f"- {c.name}: {c.evidence}" + ("" if c in unhandled else " (acknowledged in the analysis)")
+                  for c in failed]
+    lines += ["", status, ""]
+    return "\n".join(lines)
+
+
+def parse_verdict(text: str) -> str | None:
+    """The verdict line of a review file (last line starting APPROVED or REVISE:)."""
+    found = [ln.strip() for ln in text.splitlines() if ln.strip().startswith(("APPROVED", "REVISE:"))]
+    return found[-1] if found else None
