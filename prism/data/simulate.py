@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from prism.models.transforms import GeometricAdstock, HillSaturation
 from prism.workspace import write_csv, write_json
 
 CHANNEL_NAMES = ("tv_spend", "search_spend", "social_spend", "display_spend", "video_spend",
@@ -77,6 +76,17 @@ def _flighting(rng: np.random.Generator, weeks: int, index: int) -> np.ndarray:
     return (0.3 + wave) * on
 
 
+def _carry_over(spend: np.ndarray, decay: np.ndarray) -> np.ndarray:
+    """Geometric adstock, unnormalised, MAX_LAG weeks: written out here rather than taken from
+    prism.models, so the simulator stays a data-layer tool and the models are checked against a truth
+    they do not share code with."""
+    weights = np.power(decay[None, :], np.arange(MAX_LAG)[:, None])
+    out = np.zeros_like(spend)
+    for lag in range(MAX_LAG):
+        out[lag:] += spend[:len(spend) - lag] * weights[lag]
+    return out
+
+
 def _spend(rng: np.random.Generator, weeks: int, n: int, collinear: bool) -> np.ndarray:
     levels = 10_000.0 * np.exp(rng.normal(0.0, 0.6, size=n))
     spend = np.stack([_flighting(rng, weeks, i) for i in range(n)], axis=1)
@@ -101,9 +111,10 @@ def simulate(weeks: int = 156, n_channels: int = 5, seed: int = 0, collinear: bo
     spend = _spend(rng, weeks, n_channels, collinear)
     decay = np.array(DEFAULT_DECAY[:n_channels])
     slope = np.array(DEFAULT_SLOPE[:n_channels])
-    adstocked = GeometricAdstock(max_lag=MAX_LAG)(spend, decay)
+    adstocked = _carry_over(spend, decay)
     half = np.array(DEFAULT_HALF[:n_channels]) * adstocked.mean(axis=0)
-    saturated = HillSaturation()(adstocked, half, slope)
+    ratio = np.power(adstocked / half, slope)
+    saturated = ratio / (1.0 + ratio)  # Hill: half the maximum effect at `half`
     roi = np.array(DEFAULT_ROI[:n_channels])
     beta = roi * spend.sum(axis=0) / saturated.sum(axis=0)
     contrib = saturated * beta

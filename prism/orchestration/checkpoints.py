@@ -7,26 +7,22 @@ proofread and rendered: the draft report (edit = open report.md in $EDITOR).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import typer
 from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.prompt import Prompt
 
 from prism.errors import InputError
-from prism.schemas import Config, State
+from prism.orchestration.context import LoopContext
 from prism.orchestration.recording import record
+from prism.schemas import Config, State
 from prism.workspace import read_model, write_text
-
-if TYPE_CHECKING:
-    from prism.orchestration.loop import LoopContext
 
 CHOICES = ["approve", "edit", "stop"]
 PREVIEW_LINES = 40
 
 
-def ask(ctx: "LoopContext", state: State, name: str) -> tuple[str, str]:
+def ask(ctx: LoopContext, state: State, name: str) -> tuple[str, str]:
     """The user's decision and a note of what was edited."""
     ctx.console.print(Panel(Markdown(_preview(ctx, state, name)), title=f"checkpoint: {name} (round {state.round})"))
     while True:
@@ -39,7 +35,7 @@ def ask(ctx: "LoopContext", state: State, name: str) -> tuple[str, str]:
             ctx.console.print(f"[red]not accepted:[/] {exc}")
 
 
-def _preview(ctx: "LoopContext", state: State, name: str) -> str:
+def _preview(ctx: LoopContext, state: State, name: str) -> str:
     ws = ctx.ws
     path = {"exploration": ws.exploration(), "tuning": ws.tuning(state.round), "report": ws.report_md}[name]
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -49,7 +45,7 @@ def _preview(ctx: "LoopContext", state: State, name: str) -> str:
     return "\n".join(lines[:PREVIEW_LINES])
 
 
-def _edit(ctx: "LoopContext", state: State, name: str) -> str:
+def _edit(ctx: LoopContext, state: State, name: str) -> str:
     ws = ctx.ws
     if name == "exploration":
         typer.edit(filename=str(ws.config))
@@ -61,7 +57,7 @@ def _edit(ctx: "LoopContext", state: State, name: str) -> str:
     return _edit_tuning(ctx, state)
 
 
-def _edit_tuning(ctx: "LoopContext", state: State) -> str:
+def _edit_tuning(ctx: LoopContext, state: State) -> str:
     from prism.agents import tuner
 
     rec = record(state, state.round)

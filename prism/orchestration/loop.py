@@ -13,7 +13,6 @@ import os
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from rich.console import Console
@@ -21,10 +20,12 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from prism.agents.base import AgentOutcome
-from prism.orchestration.registry import get_agent, impl_for, shared_budget
 from prism.errors import InputError
-from prism.schemas import AgentCall, Config, Decision, Results, RoundRecord, State
+from prism.orchestration.checkpoints import ask
+from prism.orchestration.context import LoopContext
 from prism.orchestration.recording import note_outcome, note_timing, now, record, update_best
+from prism.orchestration.registry import impl_for
+from prism.schemas import AgentCall, Config, Decision, Results, RoundRecord, State
 from prism.workspace import Workspace, load_state, loop_lock, read_model, save_state, write_text
 
 PAUSE_ENV = "PRISM_PAUSE_AT"  # tests: sleep after this stage's work, before its record is saved
@@ -36,28 +37,6 @@ LABEL = {"discover": "refresh metadata", "explore": "Explorer", "tune": "Tuner",
          "recritique": "Critic (final)", "report": "Reporter", "proofread": "Proofreader"}
 SHORT = {"lightweight_mmm": "lw"}  # model names in the narrow round table
 CHECKPOINT_AFTER = {"explore": "exploration", "tune": "tuning", "report": "report"}
-
-
-@dataclass
-class LoopContext:
-    """What every stage needs: the workspace, the agent choice and how to talk to the user."""
-
-    ws: Workspace
-    agents: str = "rules"
-    model: str | None = None
-    quick: bool = False
-    render: bool = True
-    checkpoints: bool = False
-    auto_approve: bool = False
-    console: Console = field(default_factory=Console)
-    _budget: Any = None  # one token budget for every Claude agent of this loop, made on first use
-
-    def agent(self, name: str) -> tuple[Callable[..., AgentOutcome], str]:
-        cfg = read_model(self.ws.config, Config)
-        impl = impl_for(name, self.agents, cfg)
-        if impl == "claude" and self._budget is None:
-            self._budget = shared_budget(self.agents, cfg)
-        return get_agent(name, impl, model=self.model, budget=self._budget), impl
 
 
 # ------------------------------------------------------------------------------------ transitions
@@ -234,8 +213,6 @@ def _checkpoint(ctx: LoopContext, state: State, name: str, pause_view: Callable[
                                         note="proceeded without a human approval"))
         return True
     with pause_view():
-        from prism.orchestration.checkpoints import ask
-
         decision, note = ask(ctx, state, name)
     state.decisions.append(Decision(round=state.round, checkpoint=name, decision=decision,
                                     by=f"user:{_user()}", at=now(), note=note))
