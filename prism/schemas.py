@@ -7,6 +7,7 @@ rejected so that a typo names itself instead of being silently ignored.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -344,6 +345,32 @@ class Results(Open):
 
 
 # --------------------------------------------------------------------------------------------- state
+
+
+class Status(StrEnum):
+    """The status words each stage ends with: agents write them, the loop branches on them, agents/*.md name them."""
+
+    METADATA_REFRESHED = "METADATA_REFRESHED"
+    EXPLORATION_DONE = "EXPLORATION_DONE"
+    CONFIG_UPDATED = "CONFIG_UPDATED"
+    NO_CHANGE = "NO_CHANGE"
+    ANALYSIS_DONE = "ANALYSIS_DONE"
+    APPROVED = "APPROVED"
+    REVISE = "REVISE"  # written as "REVISE: <reason>" (see revise())
+    REPORT_DONE = "REPORT_DONE"
+    PROOFREAD_CLEAN = "PROOFREAD_CLEAN"
+    PROOFREAD_CORRECTED = "PROOFREAD_CORRECTED"
+
+
+REVISE_PREFIX = f"{Status.REVISE}:"
+PROOFREAD_STATUSES = (Status.PROOFREAD_CLEAN, Status.PROOFREAD_CORRECTED)
+# the lines an agent's artifact may end with (a REVISE verdict carries its reason after the colon)
+STATUS_LINES = tuple(REVISE_PREFIX if s is Status.REVISE else str(s) for s in Status if s is not Status.METADATA_REFRESHED)
+
+
+def revise(reason: str) -> str:
+    """The Critic's verdict asking the Analyst for a revision."""
+    return f"{REVISE_PREFIX} {reason}"
 
 
 Stage = Literal[

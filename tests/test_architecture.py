@@ -38,3 +38,15 @@ def test_upward_import_or_cycle_breaks_the_contract(tmp_path, module, line, brok
     out = _lint(tmp_path)
     assert out.returncode != 0
     assert broken in out.stdout, out.stdout
+
+
+def test_one_stage_table_declares_every_state_stage():
+    from typing import get_args
+
+    from prism.orchestration.stages import STAGES
+    from prism.schemas import Stage
+
+    assert [*STAGES, "done"] == list(get_args(Stage))
+    assert all(s.next in STAGES or s.next == "done" for s in STAGES.values())
+    assert {s.agent for s in STAGES.values() if s.agent} == {"explorer", "tuner", "analyst", "critic", "reporter",
+                                                             "proofreader"}

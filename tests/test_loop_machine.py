@@ -15,7 +15,8 @@ from rich.console import Console
 
 from loop_helpers import crafted_results, make_ws
 from prism.errors import InputError
-from prism.orchestration.loop import next_stage, run_loop
+from prism.orchestration.loop import run_loop
+from prism.orchestration.stages import next_stage
 from prism.workspace import read_json
 
 

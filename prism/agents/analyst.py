@@ -11,7 +11,7 @@ from prism.agents.base import AgentOutcome
 from prism.analysis import checks
 from prism.analysis.facts import INTERVAL_LEVEL, RoundFacts, fmt
 from prism.errors import InputError
-from prism.schemas import AgentCall
+from prism.schemas import REVISE_PREFIX, AgentCall, Status
 from prism.workspace import Workspace, write_text
 
 MAX_WORDS = 400
@@ -25,7 +25,7 @@ def run(ws: Workspace, round_no: int, revision: bool = False) -> AgentOutcome:
     reason = _review_reason(ws, round_no) if revision else None
     text = compose(facts, reason)
     write_text(ws.analysis(round_no), text)
-    return AgentOutcome(status="ANALYSIS_DONE", path=ws.analysis(round_no), detail=f"{word_count(text)} words",
+    return AgentOutcome(status=Status.ANALYSIS_DONE, path=ws.analysis(round_no), detail=f"{word_count(text)} words",
                         call=AgentCall(agent="analyst", impl="rules"))
 
 
@@ -121,4 +121,4 @@ def _review_reason(ws: Workspace, round_no: int) -> str | None:
     if not path.exists():
         return None
     verdict = checks.parse_verdict(path.read_text(encoding="utf-8"))
-    return verdict.removeprefix("REVISE:").strip() if verdict and verdict.startswith("REVISE") else None
+    return verdict.removeprefix(REVISE_PREFIX).strip() if verdict and verdict.startswith(REVISE_PREFIX) else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from prism.agents.base import AgentOutcome
 from prism.analysis.checks import compute_checks, open_issues, render
 from prism.errors import InputError
-from prism.schemas import AgentCall
+from prism.schemas import AgentCall, Status, revise
 from prism.workspace import Workspace, write_text
 
 
@@ -22,9 +22,9 @@ def run(ws: Workspace, round_no: int, revision: bool = False) -> AgentOutcome:
     checks = compute_checks(ws, round_no, text)
     unhandled = open_issues(checks, text)
     if unhandled and not revision:
-        status = "REVISE: " + "; ".join(f"{c.name} — {c.evidence}" for c in unhandled)
+        status = revise("; ".join(f"{c.name} — {c.evidence}" for c in unhandled))
     else:
-        status = "APPROVED"
+        status = Status.APPROVED
     write_text(ws.review(round_no), render(round_no, checks, status, unhandled, revision))
     return AgentOutcome(status=status, path=ws.review(round_no),
                         detail=f"{sum(c.passed for c in checks)}/{len(checks)} checks pass",

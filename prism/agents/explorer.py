@@ -15,7 +15,7 @@ from prism.agents.base import AgentOutcome
 from prism.analysis.facts import (
     COLLINEAR_R, COLLINEAR_VIF, MIN_WEEKS_CAVEAT, WEEKS_PER_PARAMETER, RoundFacts, collinear_pairs, fmt, vif_from_corr,
 )
-from prism.schemas import AgentCall
+from prism.schemas import AgentCall, Status
 from prism.workspace import Workspace, write_text
 
 KPI_ANOMALY_Z = 3.0
@@ -41,7 +41,7 @@ def run(ws: Workspace, round_no: int = 1, revision: bool = False) -> AgentOutcom
     frame = load_weekly(facts.cfg, ws.root)
     text, score = compose(facts, frame)
     write_text(ws.exploration(), text)
-    return AgentOutcome(status="EXPLORATION_DONE", path=ws.exploration(), detail=f"readiness {score}/5",
+    return AgentOutcome(status=Status.EXPLORATION_DONE, path=ws.exploration(), detail=f"readiness {score}/5",
                         call=AgentCall(agent="explorer", impl="rules"), extra={"readiness": score})
 
 

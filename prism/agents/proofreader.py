@@ -15,7 +15,7 @@ from prism.analysis import checks, numbers
 from prism.analysis.checks import HEADINGS
 from prism.analysis.facts import RoundFacts, fmt
 from prism.errors import InputError
-from prism.schemas import AgentCall
+from prism.schemas import AgentCall, Status
 from prism.workspace import Workspace, write_text
 
 JARGON = ("ridge", "pymc", "lightweight", "bayesian", "posterior", "mape", "r²", "r-hat", "adstock", "hill",
@@ -120,7 +120,7 @@ def run(ws: Workspace, round_no: int, revision: bool = False) -> AgentOutcome:
     corrected, edits, issues = review(text, facts, ws)
     if edits:
         write_text(ws.report_md, corrected)
-    status = "PROOFREAD_CORRECTED" if edits else "PROOFREAD_CLEAN"
+    status = Status.PROOFREAD_CORRECTED if edits else Status.PROOFREAD_CLEAN
     write_text(ws.proofread(round_no), render(round_no, text, edits, issues, status))
     return AgentOutcome(status=status, path=ws.proofread(round_no),
                         detail=f"{len(edits)} edit(s), {len(issues)} issue(s)",

@@ -14,7 +14,7 @@ from prism.analysis import checks
 from prism.analysis.checks import HEADINGS
 from prism.analysis.facts import AGREEMENT_CV, INTERVAL_LEVEL, ChannelFacts, RoundFacts, fmt
 from prism.errors import InputError
-from prism.schemas import AgentCall, RoundRecord
+from prism.schemas import AgentCall, RoundRecord, Status
 from prism.workspace import Workspace, load_state, write_text
 
 SATURATED_PCT = 80.0  # a channel this close to its maximum effect gains little from more spend
@@ -32,7 +32,7 @@ def run(ws: Workspace, round_no: int, revision: bool = False) -> AgentOutcome:
         raise InputError(f"{ws.round_results(round_no)}: no model ran successfully; nothing to report")
     text = compose(facts, _open_issues(ws, round_no), _history(ws))
     write_text(ws.report_md, text)
-    return AgentOutcome(status="REPORT_DONE", path=ws.report_md, call=AgentCall(agent="reporter", impl="rules"))
+    return AgentOutcome(status=Status.REPORT_DONE, path=ws.report_md, call=AgentCall(agent="reporter", impl="rules"))
 
 
 def compose(facts: RoundFacts, open_issues: list[str], history: list[RoundRecord]) -> str:

@@ -17,7 +17,7 @@ from prism.agents.base import AgentOutcome
 from prism.analysis import checks
 from prism.analysis.facts import BAYESIAN_MODELS, RoundFacts, diagnostics_problems, model_chains
 from prism.errors import InputError
-from prism.schemas import AgentCall, Config, Results
+from prism.schemas import AgentCall, Config, Results, Status
 from prism.workspace import Workspace, load_state, read_model, write_json, write_text
 
 DRAWS_FACTOR = 2
@@ -269,8 +269,8 @@ def apply_change(ws: Workspace, round_no: int, change: Change, rule: str, eviden
     write_json(ws.config, Config.model_validate(set_path(data, change.key, change.new)))
     body = [f"Rule fired: {rule}", "", f"Evidence: {evidence}", "", "Config diff:", "", "```diff",
             f"- {change.key}: {json.dumps(change.old)}", f"+ {change.key}: {json.dumps(change.new)}", "```"]
-    write_text(ws.tuning(round_no), _note(round_no, reverted, body, "CONFIG_UPDATED"))
-    return AgentOutcome(status="CONFIG_UPDATED", path=ws.tuning(round_no), detail=change.describe,
+    write_text(ws.tuning(round_no), _note(round_no, reverted, body, Status.CONFIG_UPDATED))
+    return AgentOutcome(status=Status.CONFIG_UPDATED, path=ws.tuning(round_no), detail=change.describe,
                         call=AgentCall(agent="tuner", impl="rules"),
                         extra={"change": change.describe, "change_key": change.ident,
                                "reverted": reverted.old if reverted else None})
@@ -303,8 +303,8 @@ def run(ws: Workspace, round_no: int, revision: bool = False) -> AgentOutcome:
 
 def write_no_change(ws: Workspace, round_no: int, reverted: Change | None, body: list[str]) -> AgentOutcome:
     """The round's tuning note for NO_CHANGE (with the revert, if one ran first)."""
-    write_text(ws.tuning(round_no), _note(round_no, reverted, body, "NO_CHANGE"))
-    return AgentOutcome(status="NO_CHANGE", path=ws.tuning(round_no),
+    write_text(ws.tuning(round_no), _note(round_no, reverted, body, Status.NO_CHANGE))
+    return AgentOutcome(status=Status.NO_CHANGE, path=ws.tuning(round_no),
                         extra={"reverted": reverted.old if reverted else None})
 
 

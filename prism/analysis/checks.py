@@ -15,6 +15,7 @@ from prism.analysis.facts import (
     BAYESIAN_MODELS, COLLINEAR_R, COLLINEAR_VIF, MIN_WEEKS_CAVEAT, WEEKS_PER_PARAMETER, RoundFacts,
     diagnostics_problems, model_chains,
 )
+from prism.schemas import REVISE_PREFIX, Status
 from prism.workspace import Workspace
 
 OVERFIT_R2 = 0.98            # train R² this close to 1 ...
@@ -202,5 +203,5 @@ def render(round_no: int, checks: list[Check], status: str, unhandled: list[Chec
 
 def parse_verdict(text: str) -> str | None:
     """The verdict line of a review file (last line starting APPROVED or REVISE:)."""
-    found = [ln.strip() for ln in text.splitlines() if ln.strip().startswith(("APPROVED", "REVISE:"))]
+    found = [ln.strip() for ln in text.splitlines() if ln.strip().startswith((Status.APPROVED, REVISE_PREFIX))]
     return found[-1] if found else None

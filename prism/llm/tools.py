@@ -20,6 +20,7 @@ from prism.analysis.checks import HEADINGS
 from prism.analysis.facts import RoundFacts
 from prism.analysis.numbers import extract, known_values, matches
 from prism.errors import InputError
+from prism.schemas import Status, revise
 from prism.workspace import Workspace, write_text
 
 MAX_EDITS = 50  # a proofreading pass that rewrites more than this is not proofreading
@@ -169,7 +170,7 @@ def apply_exploration(ws: Workspace, round_no: int, revision: bool, data: Explor
         narrative += "\n\n### Actions\n" + "\n".join(f"- {a.strip()}" for a in data.actions)
     require_known_numbers(narrative, ws, round_no, extra=numbers_in(computed), need_results=False)
     write_text(ws.exploration(), computed.rstrip() + f"\n\n{INTERPRETATION}\n\n" + narrative + "\n")
-    return AgentOutcome(status="EXPLORATION_DONE", path=ws.exploration(), detail=f"readiness {score}/5",
+    return AgentOutcome(status=Status.EXPLORATION_DONE, path=ws.exploration(), detail=f"readiness {score}/5",
                         extra={"readiness": score})
 
 
@@ -207,7 +208,7 @@ def apply_analysis(ws: Workspace, round_no: int, revision: bool, data: Analysis)
         raise ToolRejected(f"the analysis has {words} words; it must be under {analyst.MAX_WORDS}")
     require_known_numbers(text, ws, round_no)
     write_text(ws.analysis(round_no), text)
-    return AgentOutcome(status="ANALYSIS_DONE", path=ws.analysis(round_no), detail=f"{words} words")
+    return AgentOutcome(status=Status.ANALYSIS_DONE, path=ws.analysis(round_no), detail=f"{words} words")
 
 
 def apply_review(ws: Workspace, round_no: int, revision: bool, data: Review) -> AgentOutcome:
@@ -222,20 +223,20 @@ def apply_review(ws: Workspace, round_no: int, revision: bool, data: Review) -> 
     if passed_failed:
         raise ToolRejected(f"you cannot pass a check that failed on the numbers: {', '.join(passed_failed)}")
     unhandled = checks.open_issues(computed, analysis)
-    if revision and data.verdict != "APPROVED":
+    if revision and data.verdict != Status.APPROVED:
         raise ToolRejected("this is the review after the one revision: decide APPROVED and leave what is still "
                            "wrong as open issues in the check notes")
-    if unhandled and not revision and data.verdict == "APPROVED":
+    if unhandled and not revision and data.verdict == Status.APPROVED:
         raise ToolRejected("these checks failed and the analysis does not handle them, so the verdict is REVISE: "
                            + ", ".join(c.name for c in unhandled))
-    if data.verdict == "REVISE" and not (data.reason.strip() or unhandled):
+    if data.verdict == Status.REVISE and not (data.reason.strip() or unhandled):
         raise ToolRejected("REVISE needs a reason")
     reviewed = [checks.Check(c.name, c.passed, c.evidence + _reviewer_note(c, notes[c.name])) for c in computed]
     require_known_numbers(" ".join(n.note for n in data.checks) + " " + data.reason, ws, round_no,
                           extra=numbers_in(" ".join(c.evidence for c in computed) + " " + analysis))
     reasons = [f"{c.name} — {c.evidence}" for c in unhandled] + ([data.reason.strip()] if data.reason.strip()
                                                                  else [])
-    status = "APPROVED" if data.verdict == "APPROVED" else "REVISE: " + "; ".join(reasons)
+    status = Status.APPROVED if data.verdict == Status.APPROVED else revise("; ".join(reasons))
     write_text(ws.review(round_no), checks.render(round_no, reviewed, status, unhandled, revision))
     return AgentOutcome(status=status, path=ws.review(round_no),
                         detail=f"{sum(c.passed for c in reviewed)}/{len(reviewed)} checks pass",
@@ -262,7 +263,7 @@ def apply_report(ws: Workspace, round_no: int, revision: bool, data: Report) -> 
         raise ToolRejected("the report breaks the reporting rules: " + "; ".join(problems))
     require_known_numbers(text, ws, round_no)
     write_text(ws.report_md, text)
-    return AgentOutcome(status="REPORT_DONE", path=ws.report_md)
+    return AgentOutcome(status=Status.REPORT_DONE, path=ws.report_md)
 
 
 def apply_corrections(ws: Workspace, round_no: int, revision: bool, data: Corrections) -> AgentOutcome:
@@ -283,7 +284,7 @@ def apply_corrections(ws: Workspace, round_no: int, revision: bool, data: Correc
     edits += rule_edits
     if corrected != original:
         write_text(ws.report_md, corrected)
-    status = "PROOFREAD_CORRECTED" if edits else "PROOFREAD_CLEAN"
+    status = Status.PROOFREAD_CORRECTED if edits else Status.PROOFREAD_CLEAN
     if data.notes.strip():
         issues = issues + [f"proofreader note: {data.notes.strip()}"]
     write_text(ws.proofread(round_no), proofreader.render(round_no, original, edits, issues, status))

@@ -12,6 +12,7 @@ from prism.analysis import checks
 from prism.analysis.checks import HEADINGS
 from prism.analysis.facts import RoundFacts
 from prism.errors import InputError
+from prism.schemas import PROOFREAD_STATUSES, REVISE_PREFIX, Status
 from prism.workspace import Workspace, load_state
 
 
@@ -46,9 +47,9 @@ def check_review(ws: Workspace) -> list[str]:
     unhandled = checks.open_issues(computed, analysis_text)
     if verdict is None:
         problems.append(f"{review.name} has no verdict line (APPROVED or REVISE: <reason>)")
-    elif verdict.startswith("APPROVED") and unhandled and not final:
+    elif verdict.startswith(Status.APPROVED) and unhandled and not final:
         problems.append("APPROVED although these checks are not handled: " + ", ".join(c.name for c in unhandled))
-    elif verdict.startswith("REVISE") and final:
+    elif verdict.startswith(REVISE_PREFIX) and final:
         problems.append("the review after the revision must decide (APPROVED, with open issues listed)")
     return problems
 
@@ -68,6 +69,6 @@ def check_report(ws: Workspace) -> list[str]:
     note = ws.proofread(n)
     if not note.exists():
         problems.append(f"{note.name} is missing")
-    elif not any(ln.strip() in ("PROOFREAD_CLEAN", "PROOFREAD_CORRECTED") for ln in note.read_text().splitlines()):
+    elif not any(ln.strip() in PROOFREAD_STATUSES for ln in note.read_text().splitlines()):
         problems.append(f"{note.name} has no PROOFREAD_CLEAN / PROOFREAD_CORRECTED line")
     return problems

@@ -25,34 +25,16 @@ from prism.orchestration.checkpoints import ask
 from prism.orchestration.context import LoopContext
 from prism.orchestration.recording import note_outcome, note_timing, now, record, update_best
 from prism.orchestration.registry import impl_for
-from prism.schemas import AgentCall, Config, Decision, Results, RoundRecord, State
+from prism.orchestration.stages import STAGES, next_stage
+from prism.schemas import STATUS_LINES, AgentCall, Config, Decision, Results, RoundRecord, State, Status
 from prism.workspace import Workspace, load_state, loop_lock, read_model, save_state, write_text
 
 PAUSE_ENV = "PRISM_PAUSE_AT"  # tests: sleep after this stage's work, before its record is saved
 PAUSE_SECONDS = 600
-AGENT_OF = {"explore": "explorer", "tune": "tuner", "analyze": "analyst", "revise": "analyst",
-            "critique": "critic", "recritique": "critic", "report": "reporter", "proofread": "proofreader"}
-LABEL = {"discover": "refresh metadata", "explore": "Explorer", "tune": "Tuner", "run": "run models",
-         "compare": "compare", "analyze": "Analyst", "critique": "Critic", "revise": "Analyst (revision)",
-         "recritique": "Critic (final)", "report": "Reporter", "proofread": "Proofreader"}
 SHORT = {"lightweight_mmm": "lw"}  # model names in the narrow round table
-CHECKPOINT_AFTER = {"explore": "exploration", "tune": "tuning", "report": "report"}
 
 
 # ------------------------------------------------------------------------------------ transitions
-def next_stage(stage: str, round_no: int, status: str) -> str:
-    """The stage after `stage` given its outcome."""
-    if stage == "discover":
-        return "explore" if round_no == 1 else "tune"
-    if stage == "tune" and status == "NO_CHANGE":
-        return "done"
-    if stage == "critique":
-        return "report" if status.startswith("APPROVED") else "revise"
-    order = {"explore": "run", "tune": "run", "run": "compare", "compare": "analyze", "analyze": "critique",
-             "revise": "recritique", "recritique": "report", "report": "proofread", "proofread": "done"}
-    return order[stage]
-
-
 def execute(ctx: LoopContext, state: State, stage: str) -> str:
     """Run one stage of the current round, record it in `state` (not yet saved) and return its status."""
     n = state.round
@@ -64,7 +46,7 @@ def execute(ctx: LoopContext, state: State, stage: str) -> str:
             raise InputError(f"{ctx.ws.config}: file not found (run `prism discover` first, or `prism demo`)")
         refresh_metadata(ctx.ws)
         _pause("discover")
-        status = "METADATA_REFRESHED"
+        status = Status.METADATA_REFRESHED
         note_timing(state, n, stage, time.perf_counter() - t0, status)
         return status
     if stage == "run":
@@ -75,9 +57,10 @@ def execute(ctx: LoopContext, state: State, stage: str) -> str:
         _restore_pre_tune_config(ctx.ws, n)
     if stage == "proofread":
         _proofread_from_draft(ctx.ws, n)
-    name = AGENT_OF[stage]
+    spec = STAGES[stage]
+    name = spec.agent
     agent, impl = ctx.agent(name)
-    outcome = agent(ctx.ws, n, revision=stage in ("revise", "recritique"))
+    outcome = agent(ctx.ws, n, revision=spec.revision)
     _pause(stage)
     note_outcome(state, n, stage, name, impl, outcome, time.perf_counter() - t0, ctx.ws.root)
     _after_agent(ctx, state, stage, outcome)
@@ -155,8 +138,8 @@ def _after_agent(ctx: LoopContext, state: State, stage: str, outcome: AgentOutco
         reverted = outcome.extra.get("reverted")
         if reverted and reverted not in state.reverted_changes:
             state.reverted_changes.append(reverted)
-        if outcome.status == "NO_CHANGE":
-            rec.change, rec.status = "NO_CHANGE", "stopped"
+        if outcome.status == Status.NO_CHANGE:
+            rec.change, rec.status = Status.NO_CHANGE, "stopped"
             state.stopped_reason = f"round {state.round}: the Tuner found no change left to try (NO_CHANGE)"
         else:
             rec.change, rec.change_key = outcome.extra.get("change", outcome.detail), outcome.extra.get("change_key")
@@ -264,7 +247,7 @@ def _prepare_resume(state: State, rounds: int) -> None:
     if not state.stopped_reason:
         return
     last = record(state, state.round)
-    if last.verdicts.get("tuner") == "NO_CHANGE":
+    if last.verdicts.get("tuner") == Status.NO_CHANGE:
         if state.round >= rounds:  # converged and no more rounds asked for: nothing to do
             return
         last.status, state.stage = "running", "tune"  # more rounds asked for: the Tuner looks again
@@ -291,18 +274,19 @@ def _drive(ctx: LoopContext, state: State, rounds: int, steps: int | None = None
                 state.round, state.stage = state.round + 1, "discover"
                 save_state(ctx.ws, state)
             stage = state.stage
-            task = progress.add_task(f"Round {state.round}/{rounds} · {LABEL[stage]}")
+            task = progress.add_task(f"Round {state.round}/{rounds} · {STAGES[stage].label}")
             t0 = time.perf_counter()
             with _Paused(progress) if stage == "run" else nullcontext():  # the runner shows its own progress
                 status = execute(ctx, state, stage)
             progress.remove_task(task)
             state.stage = next_stage(stage, state.round, status)
-            if ctx.checkpoints and stage in CHECKPOINT_AFTER and not (stage == "tune" and status == "NO_CHANGE"):
-                state.pending_checkpoint = CHECKPOINT_AFTER[stage]
+            checkpoint = STAGES[stage].checkpoint
+            if ctx.checkpoints and checkpoint and state.stage != "done":  # a Tuner's NO_CHANGE ends the loop unasked
+                state.pending_checkpoint = checkpoint
             save_state(ctx.ws, state)
             _drop_draft(ctx.ws, state.round, stage)
             steps = None if steps is None else steps - 1
-            ctx.console.print(f"R{state.round:02d} {LABEL[stage]:<18} {time.perf_counter() - t0:6.1f}s  {status[:70]}",
+            ctx.console.print(f"R{state.round:02d} {STAGES[stage].label:<18} {time.perf_counter() - t0:6.1f}s  {status[:70]}",
                               highlight=False, soft_wrap=True)
 
 
@@ -328,16 +312,16 @@ def run_stage(ws: Workspace, stage: str, agents: str = "rules", model: str | Non
     ctx = LoopContext(ws, agents, model, console=console or Console())
     with loop_lock(ws):
         state = _current(ws)
-        if record_only and stage not in AGENT_OF:
+        if record_only and STAGES[stage].agent is None:
             raise InputError(f"stage '{stage}' has no agent file to record; run it with `prism loop --step`")
         if record_only:
             outcome = recorded_outcome(ws, state.round, stage)
-            if stage == "tune" and outcome.status == "NO_CHANGE":  # undo a worse change, as the Tuner would
+            if stage == "tune" and outcome.status == Status.NO_CHANGE:  # undo a worse change, as the Tuner would
                 from prism.agents import tuner
 
                 _restore_pre_tune_config(ws, state.round)
                 tuner.revert_if_worse(ws, state.round)
-            note_outcome(state, state.round, stage, AGENT_OF[stage], "claude", outcome, 0.0, ws.root)
+            note_outcome(state, state.round, stage, STAGES[stage].agent, "claude", outcome, 0.0, ws.root)
             _after_agent(ctx, state, stage, outcome)
             status = outcome.status
         else:
@@ -358,26 +342,21 @@ def _current(ws: Workspace) -> State:
 
 def recorded_outcome(ws: Workspace, round_no: int, stage: str) -> AgentOutcome:
     """The outcome of an agent file written outside Prism: its status is the file's last status line."""
-    path = {"explore": ws.exploration(), "tune": ws.tuning(round_no), "analyze": ws.analysis(round_no),
-            "revise": ws.analysis(round_no), "critique": ws.review(round_no), "recritique": ws.review(round_no),
-            "report": ws.report_md, "proofread": ws.proofread(round_no)}[stage]
+    spec = STAGES[stage]
+    path = spec.artifact(ws, round_no)
     if not path.exists():
         raise InputError(f"{path}: file not found; write it before recording the {stage} stage")
-    statuses = ("EXPLORATION_DONE", "CONFIG_UPDATED", "NO_CHANGE", "ANALYSIS_DONE", "APPROVED", "REVISE:",
-                "REPORT_DONE", "PROOFREAD_CLEAN", "PROOFREAD_CORRECTED")
-    lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip().startswith(statuses)]
-    default = {"explore": "EXPLORATION_DONE", "analyze": "ANALYSIS_DONE", "revise": "ANALYSIS_DONE",
-               "report": "REPORT_DONE"}
-    status = lines[-1] if lines else default.get(stage)
+    lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip().startswith(STATUS_LINES)]
+    status = lines[-1] if lines else spec.default_status
     if status is None:
-        raise InputError(f"{path}: no status line ({', '.join(statuses)}) found")
+        raise InputError(f"{path}: no status line ({', '.join(STATUS_LINES)}) found")
     extra = {}
     if stage == "explore":
         from prism.agents.explorer import parse_readiness
 
         extra["readiness"] = parse_readiness(path.read_text(encoding="utf-8"))
     return AgentOutcome(status=status, path=path, extra=extra,
-                   call=AgentCall(agent=AGENT_OF[stage], impl="claude", note="written in a Claude terminal session"))
+                   call=AgentCall(agent=spec.agent, impl="claude", note="written in a Claude terminal session"))
 
 
 def set_change(ws: Workspace, key: str, value: str, rule: str, evidence: str) -> str:

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from prism.agents.base import AgentOutcome
+from prism.orchestration.stages import STAGES
 from prism.schemas import AgentCall, RoundRecord, State
 
 
@@ -32,7 +33,7 @@ def note_outcome(state: State, round_no: int, stage: str, agent: str, impl: str,
                  seconds: float, root: Path) -> None:
     """Record an agent's verdict, artifact (relative to the workspace `root`), timing and call on its round."""
     rec = record(state, round_no)
-    rec.verdicts[stage if stage in ("revise", "recritique") else agent] = outcome.status
+    rec.verdicts[stage if STAGES[stage].revision else agent] = outcome.status
     if outcome.path is not None:
         path = Path(outcome.path).resolve()
         rel = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
