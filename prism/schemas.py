@@ -6,6 +6,8 @@ rejected so that a typo names itself instead of being silently ignored.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -345,6 +347,69 @@ class Results(Open):
 
 
 # --------------------------------------------------------------------------------------------- state
+
+
+class Diag(StrEnum):
+    """The diagnostics keys the models write and every reader uses, one name each."""
+
+    RHAT_MAX = "rhat_max"
+    ESS_BULK_MIN = "ess_bulk_min"
+    DIVERGENCES = "divergences"
+    CHAINS = "chains"
+    DRAWS = "draws"
+    CONVERGED = "converged"
+
+
+@dataclass(frozen=True)
+class GateFailure:
+    """One convergence gate a model's sampler failed: which figure, its value and the limit."""
+
+    model: str
+    key: Diag
+    value: float
+    limit: float
+
+    def __str__(self) -> str:
+        if self.key is Diag.RHAT_MAX:
+            return f"{self.model}: r-hat {self.value:.3f} > {self.limit:g}"
+        if self.key is Diag.DIVERGENCES:
+            return f"{self.model}: {int(self.value)} divergent transitions"
+        return f"{self.model}: effective sample size {self.value:.0f} < {self.limit:.0f}"
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """The one convergence definition: the models' `converged` flag, the Critic's health gates, the Tuner's
+    sampler moves and the reports all read it (Vehtari et al. 2021: r̂ ≤ 1.01, bulk ESS ≥ 400)."""
+
+    max_rhat: float = 1.01
+    min_ess: float = 400.0
+    max_divergences: int = 0
+
+    def failures(self, model: str, diagnostics: dict[str, Any]) -> list[GateFailure]:
+        """The gates a model's diagnostics fail (a figure the sampler could not compute fails none)."""
+        rhat, div, ess = (_finite(diagnostics.get(k)) for k in (Diag.RHAT_MAX, Diag.DIVERGENCES, Diag.ESS_BULK_MIN))
+        out = []
+        if rhat is not None and rhat > self.max_rhat:
+            out.append(GateFailure(model, Diag.RHAT_MAX, rhat, self.max_rhat))
+        if div is not None and div > self.max_divergences:
+            out.append(GateFailure(model, Diag.DIVERGENCES, div, self.max_divergences))
+        if ess is not None and ess < self.min_ess:
+            out.append(GateFailure(model, Diag.ESS_BULK_MIN, ess, self.min_ess))
+        return out
+
+    def converged(self, diagnostics: dict[str, Any]) -> bool:
+        """Several chains, every figure computed and no gate failed."""
+        figures = [_finite(diagnostics.get(k)) for k in (Diag.RHAT_MAX, Diag.DIVERGENCES, Diag.ESS_BULK_MIN)]
+        return (diagnostics.get(Diag.CHAINS) or 0) > 1 and None not in figures and not self.failures("", diagnostics)
+
+
+CONVERGENCE = Convergence()
+
+
+def _finite(value: Any) -> float | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
 
 
 class Status(StrEnum):

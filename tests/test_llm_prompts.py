@@ -11,6 +11,7 @@ import typer
 
 from prism.agents import analyst, explorer, proofreader, reporter, tuner
 from prism.analysis import checks, facts
+from prism.schemas import CONVERGENCE
 from prism.agents.base import AGENT_NAMES
 from prism.cli import app
 from prism.cli.claude_cmds import PROMPT_TARGETS, init_workspace, prompt_files
@@ -116,13 +117,13 @@ def test_prompt_thresholds_match_the_code():
                      f"{_num(100 * explorer.SPARSE_ZERO_SHARE)} %", f"{_num(100 * explorer.FLIGHTED_ZERO_SHARE)} %",
                      f"under {explorer.WEEKS_MIN_YEAR} weeks", f"under {facts.MIN_WEEKS_CAVEAT}",
                      f"|r| > {_num(facts.COLLINEAR_R)}", f"VIF > {_num(facts.COLLINEAR_VIF)}"],
-        "analyst": [f"under {analyst.MAX_WORDS} words", f"top {analyst.TOP_N}", f"r-hat > {_num(facts.MAX_RHAT)}"],
+        "analyst": [f"under {analyst.MAX_WORDS} words", f"top {analyst.TOP_N}", f"r-hat > {_num(CONVERGENCE.max_rhat)}"],
         "critic": [f"R² ≥ {_num(checks.OVERFIT_R2)}", f"{_num(checks.OVERFIT_TEST_RATIO)}×",
                    f"{_num(checks.OVERFIT_TEST_GAP)} points", f"below {_num(checks.MEDIA_SHARE_MIN)} %",
                    f"above {_num(checks.MEDIA_SHARE_MAX)} %", f"|r| > {_num(facts.COLLINEAR_R)}",
                    f"VIF > {_num(facts.COLLINEAR_VIF)}", f"weeks < {facts.MIN_WEEKS_CAVEAT}",
-                   f"{facts.WEEKS_PER_PARAMETER} × parameters", f"r-hat > {_num(facts.MAX_RHAT)}",
-                   f"below {facts.MIN_ESS_PER_CHAIN}"],
+                   f"{facts.WEEKS_PER_PARAMETER} × parameters", f"r-hat > {_num(CONVERGENCE.max_rhat)}",
+                   f"below {CONVERGENCE.min_ess:.0f}"],
         "tuner": [f"at most {tuner.MAX_DRAWS}", f"multiply it by {_num(tuner.ALPHA_FACTORS[0])}",
                   f"rounded to {_num(tuner.DECAY_ROUND)}", f"below {_num(tuner.SHORT_DECAY)}",
                   f"to {tuner.SHORT_LAG}", f"± {_num(tuner.DECAY_STEP)}", f"add {tuner.LAG_STEP}",

@@ -15,9 +15,9 @@ from pydantic import ValidationError
 
 from prism.agents.base import AgentOutcome
 from prism.analysis import checks
-from prism.analysis.facts import BAYESIAN_MODELS, RoundFacts, diagnostics_problems, model_chains
+from prism.analysis.facts import BAYESIAN_MODELS, RoundFacts
 from prism.errors import InputError
-from prism.schemas import AgentCall, Config, Results, Status
+from prism.schemas import CONVERGENCE, AgentCall, Config, Diag, GateFailure, Results, Status
 from prism.workspace import Workspace, load_state, read_model, write_json, write_text
 
 DRAWS_FACTOR = 2
@@ -161,7 +161,7 @@ def _proposals(facts: RoundFacts) -> list[tuple[str, Any, str, str]]:
     props: list[tuple[str, Any, str, str]] = []
     for name, m in facts.ok_models.items():  # 1. sampler settings when Bayesian diagnostics fail
         if name in BAYESIAN_MODELS:
-            props += _sampler_moves(cfg, name, diagnostics_problems(name, m, model_chains(cfg, name)))
+            props += _sampler_moves(cfg, name, CONVERGENCE.failures(name, m.diagnostics))
     over = checks.overfitting(facts)  # 2. overfitting: shorter memory, stronger shrinkage
     if not over.passed:
         props.append(("adstock.max_lag", max(1, cfg.adstock.max_lag // 2), "overfitting: shorter lag", over.evidence))
@@ -182,17 +182,17 @@ def _proposals(facts: RoundFacts) -> list[tuple[str, Any, str, str]]:
     return props
 
 
-def _sampler_moves(cfg: Config, name: str, problems: list[str]) -> list[tuple[str, Any, str, str]]:
+def _sampler_moves(cfg: Config, name: str, failures: list[GateFailure]) -> list[tuple[str, Any, str, str]]:
     """Divergences → a higher target acceptance; r-hat or ESS → more draws."""
     settings = cfg.model_dump()
     out: list[tuple[str, Any, str, str]] = []
-    evidence = "; ".join(problems)
+    evidence = "; ".join(map(str, failures))
     accept_key = f"{name}.target_accept"
-    if any("divergent" in p for p in problems) and get_path(settings, accept_key) < TARGET_ACCEPT:
+    if any(f.key is Diag.DIVERGENCES for f in failures) and get_path(settings, accept_key) < TARGET_ACCEPT:
         out.append((accept_key, TARGET_ACCEPT, "sampler: divergences, smaller steps", evidence))
     draws_key = SAMPLER_KEYS[name]
     cur = get_path(settings, draws_key)
-    if any("r-hat" in p or "effective sample" in p for p in problems) and cur < MAX_DRAWS:
+    if any(f.key in (Diag.RHAT_MAX, Diag.ESS_BULK_MIN) for f in failures) and cur < MAX_DRAWS:
         out.append((draws_key, min(MAX_DRAWS, cur * DRAWS_FACTOR), "sampler draws: r-hat or ESS fail", evidence))
     return out
 

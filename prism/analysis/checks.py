@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 from prism.analysis.facts import (
     BAYESIAN_MODELS, COLLINEAR_R, COLLINEAR_VIF, MIN_WEEKS_CAVEAT, WEEKS_PER_PARAMETER, RoundFacts,
-    diagnostics_problems, model_chains,
 )
-from prism.schemas import REVISE_PREFIX, Status
+from prism.schemas import CONVERGENCE, REVISE_PREFIX, Status
 from prism.workspace import Workspace
 
 OVERFIT_R2 = 0.98            # train R² this close to 1 ...
@@ -110,7 +109,7 @@ def model_health(facts: RoundFacts) -> Check:
     for name, m in facts.ok_models.items():
         if name in BAYESIAN_MODELS:
             checked.append(name)
-            problems += diagnostics_problems(name, m, model_chains(facts.cfg, name))
+            problems += [str(f) for f in CONVERGENCE.failures(name, m.diagnostics)]
     failed = [f"{n} {m.status}: {m.reason or 'no reason given'}" for n, m in facts.failed_models.items()]
     evidence = "; ".join(problems + failed) or (
         f"{', '.join(checked)}: r-hat, divergences and effective sample size within gates" if checked

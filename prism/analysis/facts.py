@@ -29,10 +29,6 @@ WEEKS_PER_PARAMETER = 10
 # Confidence word: interval width relative to the mean ROI.
 NARROW_INTERVAL = 1.0
 WIDE_INTERVAL = 2.0
-# Bayesian health gates.
-MAX_RHAT = 1.05
-MIN_ESS_PER_CHAIN = 100
-MAX_DIVERGENCES = 0
 
 
 @dataclass(frozen=True)
@@ -238,35 +234,6 @@ def confidence_word(agreement: str, roi: float, low: float, high: float) -> str:
     if agreement in ("high", "medium") and width <= WIDE_INTERVAL:
         return "moderate"
     return "low"
-
-
-def diagnostics_problems(name: str, model: ModelResult, chains: int) -> list[str]:
-    """Bayesian health gates (r̂, divergences, ESS) that a model's diagnostics fail, as readable reasons."""
-    d = model.diagnostics
-    out: list[str] = []
-    rhat = _first(d, "rhat_max", "r_hat_max", "max_rhat", "rhat")
-    if rhat is not None and rhat > MAX_RHAT:
-        out.append(f"{name}: r-hat {rhat:.3f} > {MAX_RHAT}")
-    div = _first(d, "divergences", "n_divergences", "divergent")
-    if div is not None and div > MAX_DIVERGENCES:
-        out.append(f"{name}: {int(div)} divergent transitions")
-    ess = _first(d, "ess_bulk_min", "ess_min", "min_ess", "ess_bulk", "ess")
-    chains = int(d.get("chains") or chains)
-    if ess is not None and ess < MIN_ESS_PER_CHAIN * chains:
-        out.append(f"{name}: effective sample size {ess:.0f} < {MIN_ESS_PER_CHAIN * chains}")
-    return out
-
-
-def _first(d: dict, *keys: str) -> float | None:
-    for k in keys:
-        v = d.get(k)
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v):
-            return float(v)
-    return None
-
-
-def model_chains(cfg: Config, name: str) -> int:
-    return {"pymc": cfg.pymc.chains, "lightweight_mmm": cfg.lightweight_mmm.chains}.get(name, 1)
 
 
 def fmt(x: float, decimals: int = 2) -> str:

@@ -16,10 +16,8 @@ import xarray as xr
 
 from prism.models.base import thin
 from prism.models.transforms import GeometricAdstock, saturation
-from prism.schemas import Config
+from prism.schemas import CONVERGENCE, Config, Diag
 
-TARGET_RHAT = 1.01
-TARGET_ESS = 400
 PRIOR_DECAY_CONCENTRATION = 10.0  # Beta(a, b) with a + b = 10 when the config names a decay
 TIGHT_PRIOR_CV = 0.1  # a config-fixed Hill half or slope becomes a prior with 10 % spread
 
@@ -122,15 +120,11 @@ def convergence(posterior: xr.Dataset, divergences: int, var_names: list[str]) -
     n_chains = ds.sizes["chain"]
     rhat = float(max(float(az.rhat(ds)[v].max()) for v in var_names)) if n_chains > 1 else float("nan")
     ess = float(min(float(az.ess(ds, method="bulk")[v].min()) for v in var_names))
-    return {
-        "rhat_max": round(rhat, 4),
-        "ess_bulk_min": round(ess, 1),
-        "divergences": int(divergences),
-        "chains": int(n_chains),
-        "draws": int(ds.sizes["draw"]),
-        "converged": bool(n_chains > 1 and rhat <= TARGET_RHAT and ess >= TARGET_ESS
-                          and divergences == 0),
-    }
+    out: dict[str, Any] = {Diag.RHAT_MAX.value: round(rhat, 4), Diag.ESS_BULK_MIN.value: round(ess, 1),
+                           Diag.DIVERGENCES.value: int(divergences), Diag.CHAINS.value: int(n_chains),
+                           Diag.DRAWS.value: int(ds.sizes["draw"])}
+    out[Diag.CONVERGED.value] = CONVERGENCE.converged(out)
+    return out
 
 
 def decay_centres(cfg: Config, channels: list[str]) -> np.ndarray:

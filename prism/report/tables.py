@@ -13,14 +13,14 @@ import pandas as pd
 from prism.report import fmt
 from prism.report.inputs import ReportInputs
 from prism.report.style import model_name
-from prism.schemas import Results
+from prism.schemas import CONVERGENCE, Diag, Results
 
 DIAGNOSTICS = {  # diagnostics key (models/posterior.py, ridge.py, base.py) -> its name in the deliverables
-    "rhat_max": "Convergence: largest r-hat",
-    "divergences": "Divergent transitions",
-    "ess_bulk_min": "Smallest effective sample size",
-    "chains": "Chains",
-    "draws": "Draws per chain",
+    Diag.RHAT_MAX: f"Convergence: largest r-hat (≤ {CONVERGENCE.max_rhat:g})",
+    Diag.DIVERGENCES: "Divergent transitions",
+    Diag.ESS_BULK_MIN: f"Smallest effective sample size (≥ {CONVERGENCE.min_ess:.0f})",
+    Diag.CHAINS: "Chains",
+    Diag.DRAWS: "Draws per chain",
     "alpha": "Ridge penalty (alpha)",
     "bootstrap_resamples": "Bootstrap resamples",
     "media_contribution_pct": "Media share of KPI, %",
