@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Iterable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -490,6 +490,12 @@ class RoundRecord(Open):
     def verdict(self) -> str:
         """The Critic's last word on the round: after a revision the re-critique decides."""
         return self.verdicts.get("recritique") or self.verdicts.get("critic") or ""
+
+
+def best_round(rounds: Iterable[RoundRecord]) -> RoundRecord | None:
+    """The round with the lowest tuning objective (the earlier on a tie) among rounds that ran their models."""
+    scored = [r for r in rounds if r.objective is not None]
+    return min(scored, key=lambda r: (r.objective, r.round)) if scored else None
 
 
 class State(Open):

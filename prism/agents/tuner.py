@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import ValidationError
 
@@ -17,7 +17,7 @@ from prism.agents.base import AgentOutcome
 from prism.analysis import checks
 from prism.analysis.facts import BAYESIAN_MODELS, RoundFacts
 from prism.errors import InputError
-from prism.schemas import CONVERGENCE, AgentCall, Config, Diag, GateFailure, Results, Status
+from prism.schemas import CONVERGENCE, AgentCall, Config, Diag, GateFailure, Results, Status, best_round
 from prism.workspace import Workspace, load_state, read_model, write_json, write_text
 
 DRAWS_FACTOR = 2
@@ -236,10 +236,48 @@ def _saturation_moves(cfg: Config) -> list[tuple[str, Any, str, str]]:
     return out
 
 
-# --------------------------------------------------------------------------- revert and apply
+# --------------------------------------------------------------------------- the one transaction
 def config_snapshot(ws: Workspace, round_no: int):
     """The config a round's models ran with (written by the loop before running them)."""
     return ws.round_file(round_no, "config", "json")
+
+
+def restore_pre_tune_config(ws: Workspace, round_no: int) -> None:
+    """Start from the config the previous round ran with, so a rerun never stacks a second change on the first."""
+    snap = config_snapshot(ws, round_no - 1)
+    if snap.exists():
+        write_text(ws.config, snap.read_text(encoding="utf-8"))
+
+
+def begin(ws: Workspace, round_no: int, restore: bool = True) -> Change | None:
+    """Every Tuner decision starts here (deterministic, idempotent): restore, then undo a worse change.
+
+    Agents pass `restore=False`: the loop restored the config before it called them."""
+    if restore:
+        restore_pre_tune_config(ws, round_no)
+    return revert_if_worse(ws, round_no)
+
+
+def change_config(ws: Workspace, round_no: int, key: str, value: Any, rule: str, evidence: str,
+                  check: Callable[[Change], None] | None = None, restore: bool = True) -> AgentOutcome:
+    """The whole transaction for one change, whoever decides it (rules, Claude, `tune --set`, a checkpoint):
+    begin, validate (and the caller's `check`), apply; a rejected change leaves config.json as it was."""
+    before = ws.config.read_text(encoding="utf-8") if ws.config.exists() else None
+    reverted = begin(ws, round_no, restore)
+    try:
+        change = validate_change(ws, key, value)
+        if check is not None:
+            check(change)
+    except Exception:
+        if before is not None:
+            write_text(ws.config, before)
+        raise
+    return apply_change(ws, round_no, change, rule, evidence, reverted)
+
+
+def keep_config(ws: Workspace, round_no: int, body: list[str], restore: bool = True) -> AgentOutcome:
+    """The transaction without a change: begin, then the NO_CHANGE note (with the revert, if one ran)."""
+    return write_no_change(ws, round_no, begin(ws, round_no, restore), body)
 
 
 def revert_if_worse(ws: Workspace, round_no: int) -> Change | None:
@@ -247,10 +285,9 @@ def revert_if_worse(ws: Workspace, round_no: int) -> Change | None:
     state = load_state(ws)
     prev = next((r for r in state.rounds if r.round == round_no - 1), None)
     key = prev.change_key if prev else None
-    earlier = [r for r in state.rounds if r.round < round_no - 1 and r.objective is not None]
-    if not prev or not key or not earlier:
+    best = best_round(r for r in state.rounds if r.round < round_no - 1)
+    if not prev or not key or best is None:
         return None
-    best = min(earlier, key=lambda r: (r.objective, r.round))
     if prev.objective is not None and prev.objective <= best.objective:
         return None
     snap = config_snapshot(ws, best.round)
@@ -288,7 +325,7 @@ def _note(round_no: int, reverted: Change | None, body: list[str], status: str) 
 def run(ws: Workspace, round_no: int, revision: bool = False) -> AgentOutcome:
     if round_no < 2:
         raise InputError("the Tuner runs from round 2 on (round 1 is the baseline)")
-    reverted = revert_if_worse(ws, round_no)
+    reverted = begin(ws, round_no, restore=False)
     stalled = _stalled(ws, round_no)
     cands = [] if stalled else candidate_changes(ws, round_no)
     if cands:
@@ -311,9 +348,9 @@ def write_no_change(ws: Workspace, round_no: int, reverted: Change | None, body:
 def _stalled(ws: Workspace, round_no: int) -> str | None:
     """Why tuning should stop: PATIENCE rounds after the best one brought no better objective."""
     scored = [r for r in load_state(ws).rounds if r.round < round_no and r.objective is not None]
-    if not scored:
+    best = best_round(scored)
+    if best is None:
         return None
-    best = min(scored, key=lambda r: (r.objective, r.round))
     tries = [r for r in scored if r.round > best.round and not _sampler_change(r.change_key)]
     if len(tries) >= PATIENCE:
         return (f"The objective stopped improving: {len(tries)} model changes since round {best.round} "

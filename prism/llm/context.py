@@ -111,7 +111,7 @@ def _explorer(ws: Workspace, round_no: int, revision: bool) -> list[str]:
 def _tuner(ws: Workspace, round_no: int, revision: bool) -> list[str]:
     from prism.agents import tuner
 
-    tuner.revert_if_worse(ws, round_no)  # deterministic first step, so Claude sees the config it will change
+    tuner.begin(ws, round_no, restore=False)  # deterministic first step, so Claude sees the config it will change
     candidates = [f"- {c.key} = {json.dumps(c.new)} (now {json.dumps(c.old)}); rule: {c.rule}; "
                   f"evidence: {c.evidence}" for c in tuner.candidate_changes(ws, round_no)]
     previous = sorted(ws.rounds_dir.glob("R*_tuning.md"))[-PREVIOUS_TUNING_FILES:]

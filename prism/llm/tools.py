@@ -176,20 +176,19 @@ def apply_exploration(ws: Workspace, round_no: int, revision: bool, data: Explor
 
 def apply_config_change(ws: Workspace, round_no: int, revision: bool, data: ConfigChange) -> AgentOutcome:
     """The rule-based Tuner's revert comes first (deterministic, idempotent); then Claude's one change."""
-    reverted = tuner.revert_if_worse(ws, round_no)
     said = f"{data.rule} {data.evidence}"
     if data.decision == "no_change":
         require_known_numbers(said, ws, round_no - 1)
         body = [f"Rule fired: {data.rule}", "", f"Evidence: {data.evidence}", "", "No change to config.json."]
-        return tuner.write_no_change(ws, round_no, reverted, body)
+        return tuner.keep_config(ws, round_no, body, restore=False)
     if not data.key:
         raise ToolRejected("decision 'change' needs a key")
     try:
-        change = tuner.validate_change(ws, data.key, data.value)
+        return tuner.change_config(ws, round_no, data.key, data.value, data.rule, data.evidence,
+                                   check=lambda c: require_known_numbers(said, ws, round_no - 1, extra=_change_values(c)),
+                                   restore=False)
     except InputError as exc:
         raise ToolRejected(f"change rejected: {exc}") from None
-    require_known_numbers(said, ws, round_no - 1, extra=_change_values(change))
-    return tuner.apply_change(ws, round_no, change, data.rule, data.evidence, reverted)
 
 
 def _change_values(change: tuner.Change) -> list[float]:

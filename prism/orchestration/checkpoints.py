@@ -16,7 +16,7 @@ from prism.errors import InputError
 from prism.orchestration.context import LoopContext
 from prism.orchestration.recording import record
 from prism.schemas import Config, State
-from prism.workspace import read_model, write_text
+from prism.workspace import read_model
 
 CHOICES = ["approve", "edit", "stop"]
 PREVIEW_LINES = 40
@@ -65,17 +65,8 @@ def _edit_tuning(ctx: LoopContext, state: State) -> str:
     if not key:
         raise InputError("this round has no change to edit")
     raw = Prompt.ask(f"new value for {key} (JSON)", console=ctx.console)
-    snap = ctx.ws.round_file(state.round - 1, "config", "json")
-    current = ctx.ws.config.read_text(encoding="utf-8")
-    if snap.exists():  # the corrected value replaces the proposal, it does not stack on it
-        write_text(ctx.ws.config, snap.read_text(encoding="utf-8"))
-    reverted = tuner.revert_if_worse(ctx.ws, state.round)  # keep the Tuner's revert of a worse change
-    try:
-        change = tuner.validate_change(ctx.ws, key, raw)
-    except InputError:
-        write_text(ctx.ws.config, current)
-        raise
-    out = tuner.apply_change(ctx.ws, state.round, change, "edited at checkpoint by the user",
-                             f"replaces the Tuner's proposal {rec.change_key}", reverted)
+    # the corrected value replaces the proposal (it does not stack on it) and keeps the Tuner's revert
+    out = tuner.change_config(ctx.ws, state.round, key, raw, "edited at checkpoint by the user",
+                              f"replaces the Tuner's proposal {rec.change_key}")
     rec.change, rec.change_key = out.extra["change"], out.extra["change_key"]
-    return f"user set {change.describe}"
+    return f"user set {out.detail}"

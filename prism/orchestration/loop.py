@@ -54,7 +54,9 @@ def execute(ctx: LoopContext, state: State, stage: str) -> str:
     if stage == "compare":
         return _compare(ctx, state, t0)
     if stage == "tune":
-        _restore_pre_tune_config(ctx.ws, n)
+        from prism.agents.tuner import restore_pre_tune_config
+
+        restore_pre_tune_config(ctx.ws, n)
     if stage == "proofread":
         _proofread_from_draft(ctx.ws, n)
     spec = STAGES[stage]
@@ -107,12 +109,6 @@ def _compare(ctx: LoopContext, state: State, t0: float) -> str:
 
 def _add_artifacts(rec: RoundRecord, *paths: str) -> None:
     rec.artifacts += [p for p in paths if p not in rec.artifacts]
-
-
-def _restore_pre_tune_config(ws: Workspace, n: int) -> None:
-    snap = ws.round_file(n - 1, "config", "json")
-    if snap.exists():
-        write_text(ws.config, snap.read_text(encoding="utf-8"))
 
 
 def _proofread_from_draft(ws: Workspace, n: int) -> None:
@@ -319,8 +315,7 @@ def run_stage(ws: Workspace, stage: str, agents: str = "rules", model: str | Non
             if stage == "tune" and outcome.status == Status.NO_CHANGE:  # undo a worse change, as the Tuner would
                 from prism.agents import tuner
 
-                _restore_pre_tune_config(ws, state.round)
-                tuner.revert_if_worse(ws, state.round)
+                tuner.begin(ws, state.round)
             note_outcome(state, state.round, stage, STAGES[stage].agent, "claude", outcome, 0.0, ws.root)
             _after_agent(ctx, state, stage, outcome)
             status = outcome.status
@@ -367,17 +362,14 @@ def set_change(ws: Workspace, key: str, value: str, rule: str, evidence: str) ->
         state = _current(ws)
         if state.round < 2:
             raise InputError("the Tuner runs from round 2 on (round 1 is the baseline)")
-        _restore_pre_tune_config(ws, state.round)
-        reverted = tuner.revert_if_worse(ws, state.round)  # as the rule-based Tuner does before choosing
-        change = tuner.validate_change(ws, key, value)
-        outcome = tuner.apply_change(ws, state.round, change, rule, evidence, reverted)
+        outcome = tuner.change_config(ws, state.round, key, value, rule, evidence)
         outcome.call.impl, outcome.call.note = "claude", "set with prism tune --set"
         note_outcome(state, state.round, "tune", "tuner", "claude", outcome, 0.0, ws.root)
         _after_agent(LoopContext(ws), state, "tune", outcome)
         if state.stage == "tune":
             state.stage = next_stage("tune", state.round, outcome.status)
         save_state(ws, state)
-        return f"{outcome.status}: {change.describe}"
+        return f"{outcome.status}: {outcome.detail}"
 
 
 # ------------------------------------------------------------------------------------ the table

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from prism.agents.base import AgentOutcome
 from prism.orchestration.stages import STAGES
-from prism.schemas import AgentCall, RoundRecord, State
+from prism.schemas import AgentCall, RoundRecord, State, best_round
 
 
 def now() -> datetime:
@@ -55,7 +55,6 @@ def note_timing(state: State, round_no: int, stage: str, seconds: float, status:
 
 def update_best(state: State) -> None:
     """Best round = lowest tuning objective among rounds that ran their models."""
-    scored = [r for r in state.rounds if r.objective is not None]
-    if scored:
-        best = min(scored, key=lambda r: (r.objective, r.round))
+    best = best_round(state.rounds)
+    if best is not None:
         state.best_round, state.best_objective = best.round, best.objective
