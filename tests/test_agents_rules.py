@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from loop_helpers import crafted_results, make_ws
+from tests.helpers.loop import crafted_results, make_ws
 from prism.agents import analyst, critic, explorer, proofreader, reporter, tuner
 from prism.analysis.checks import Check, compute_checks
 from prism.analysis.facts import RoundFacts

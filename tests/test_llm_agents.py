@@ -15,10 +15,11 @@ from prism.llm import claude_agents
 from prism.llm.claude_agents import claude_agent, strip_front_matter
 from prism.llm.tools import TOOLS
 from prism.workspace import Workspace
-from tests.fake_anthropic import FakeAnthropic, overloaded, text_only, tool_use
-from tests.report_fixture import build_workspace
+from tests.helpers.fake_anthropic import FAKE_KEY, FakeAnthropic, overloaded, text_only, tool_use
+from tests.helpers.report import build_workspace
 
-KEY = "sk-ant-agents-SECRET-42"
+KEY = FAKE_KEY
+pytestmark = pytest.mark.usefixtures("claude_env")
 TEMPLATES = Path(claude_agents.__file__).parents[1] / "templates" / "agents"
 
 
@@ -28,18 +29,8 @@ def base_ws(tmp_path_factory) -> Workspace:
 
 
 @pytest.fixture
-def ws(base_ws, tmp_path) -> Workspace:
-    """A fresh copy per test, so files written by one test never leak into another."""
-    import shutil
-
-    shutil.copytree(base_ws.root, tmp_path / "w")
-    return Workspace(tmp_path / "w")
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch):
-    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-    monkeypatch.delenv("PRISM_CLAUDE_MODEL", raising=False)
+def ws(base_ws, copy_ws) -> Workspace:
+    return copy_ws(base_ws)
 
 
 def _agent(name: str, fake: FakeAnthropic, monkeypatch):

@@ -8,21 +8,15 @@ import pytest
 
 from prism.errors import InputError
 from prism.llm import client as llm
-from tests.fake_anthropic import (FakeAnthropic, error, overloaded, rate_limited, server_error, slow,
+from tests.helpers.fake_anthropic import (FAKE_KEY, FakeAnthropic, error, overloaded, rate_limited, server_error, slow,
                                   text_only, tool_use)
 
-KEY = "sk-ant-test-SECRET-0123456789"
+KEY = FAKE_KEY
+pytestmark = pytest.mark.usefixtures("claude_env")
 TOOL = {"name": "submit_analysis", "description": "d",
         "input_schema": {"type": "object", "properties": {"markdown": {"type": "string"}},
                          "required": ["markdown"]}}
 MESSAGES = [{"role": "user", "content": "hello"}]
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch):
-    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-    monkeypatch.delenv("PRISM_CLAUDE_MODEL", raising=False)
-    monkeypatch.delenv("PRISM_CLAUDE_TOKEN_BUDGET", raising=False)
 
 
 def _client(fake: FakeAnthropic, monkeypatch, **kw) -> llm.ClaudeClient:

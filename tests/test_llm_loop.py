@@ -18,7 +18,7 @@ from prism.agents import analyst, reporter
 from prism.analysis.facts import RoundFacts
 from prism.orchestration.guards import check_report, check_review
 from prism.workspace import Workspace, load_state
-from tests.fake_anthropic import FakeAnthropic, overloaded, tool_use
+from tests.helpers.fake_anthropic import FakeAnthropic, overloaded, tool_use
 
 KEY = "sk-ant-loop-SECRET-7"
 DATA = "conjura_apparel_brand_weekly.csv"
@@ -50,9 +50,8 @@ def discovered(tmp_path_factory) -> Workspace:
 
 
 @pytest.fixture
-def ws(discovered, tmp_path) -> Workspace:
-    shutil.copytree(discovered.root, tmp_path / "w")
-    return Workspace(tmp_path / "w")
+def ws(discovered, copy_ws) -> Workspace:
+    return copy_ws(discovered)
 
 
 def _first_message(request: dict) -> str:
@@ -195,7 +194,7 @@ def test_claude_agents_without_key_exit_2(ws):
 
 
 def test_mixed_agents_follow_config(tmp_path):
-    from tests.report_fixture import build_workspace
+    from tests.helpers.report import build_workspace
 
     fixture = build_workspace(tmp_path / "mixed", rounds=2)
     cfg = json.loads(fixture.config.read_text())
@@ -260,7 +259,7 @@ def test_program_md_session_protocol_runs_a_round(ws, monkeypatch):
 
 def test_tune_set_in_a_session_reverts_a_worse_change_first(tmp_path):
     """`prism tune --set` (the Claude session's Tuner) applies the same revert rule as the rule-based one."""
-    from loop_helpers import crafted_results, make_ws
+    from tests.helpers.loop import crafted_results, make_ws
     from prism.agents import tuner
     from prism.orchestration.loop import set_change
     from prism.schemas import RoundRecord, State

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from loop_helpers import make_ws
+from tests.helpers.loop import make_ws
 from prism.workspace import load_state, write_json
 
 pytest.importorskip("prism.models.runner")

@@ -13,7 +13,7 @@ import types
 import pytest
 from rich.console import Console
 
-from loop_helpers import crafted_results, make_ws
+from tests.helpers.loop import crafted_results, make_ws
 from prism.errors import InputError
 from prism.orchestration.loop import run_loop
 from prism.orchestration.stages import next_stage

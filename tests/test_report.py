@@ -1,6 +1,6 @@
 """The deliverables: deck, page, workbook and charts are rendered from the results and report.md only.
 
-The workspace comes from `report_fixture` (simulated truth through the shared decomposition; report.md
+The workspace comes from `tests.helpers.report` (simulated truth through the shared decomposition; report.md
 by the real Reporter), so every check compares the deliverables with numbers that real code produced.
 """
 
@@ -34,7 +34,7 @@ from prism.report.rounds import compare_rounds
 from prism.schemas import Metadata, ModelResult, Results, State
 from prism.workspace import Workspace, read_model, write_json
 
-from report_fixture import build_workspace, write_optimization
+from tests.helpers.report import build_workspace, write_optimization
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

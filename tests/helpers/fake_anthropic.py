@@ -17,6 +17,8 @@ from typing import Any, Callable
 Step = dict[str, Any]
 _ids = count(1)
 
+FAKE_KEY = "sk-ant-test-SECRET-0123456789"  # never a real key; tests check it is redacted
+
 
 def tool_use(name: str, tool_input: dict[str, Any], text: str = "", input_tokens: int = 1200,
              output_tokens: int = 300) -> Step:
