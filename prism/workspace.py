@@ -24,6 +24,16 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+class _At:
+    """A fixed path inside the workspace, read as an attribute: `ws.config` is `ws.root / "config.json"`."""
+
+    def __init__(self, *parts: str):
+        self.parts = parts
+
+    def __get__(self, ws: "Workspace", owner: type | None = None) -> Path:
+        return ws.root.joinpath(*self.parts)
+
+
 class Workspace:
     """Paths of the files in DESIGN.md's workspace table, rooted at `root`."""
 
@@ -31,33 +41,13 @@ class Workspace:
         self.root = Path(root).resolve()
 
     # top-level files
-    @property
-    def config(self) -> Path:
-        return self.root / "config.json"
-
-    @property
-    def metadata(self) -> Path:
-        return self.root / "metadata.json"
-
-    @property
-    def state(self) -> Path:
-        return self.root / "state.json"
-
-    @property
-    def lock(self) -> Path:
-        return self.root / ".prism.lock"
-
-    @property
-    def rounds_dir(self) -> Path:
-        return self.root / "rounds"
-
-    @property
-    def results_dir(self) -> Path:
-        return self.root / "results"
-
-    @property
-    def charts_dir(self) -> Path:
-        return self.results_dir / "charts"
+    config = _At("config.json")
+    metadata = _At("metadata.json")
+    state = _At("state.json")
+    lock = _At(".prism.lock")
+    rounds_dir = _At("rounds")
+    results_dir = _At("results")
+    charts_dir = _At("results", "charts")
 
     # per-round files
     def round_file(self, round_no: int, kind: str, ext: str = "md") -> Path:
@@ -87,13 +77,8 @@ class Workspace:
         """A file under results/, e.g. result("latest.json")."""
         return self.results_dir / name
 
-    @property
-    def latest(self) -> Path:
-        return self.result("latest.json")
-
-    @property
-    def report_md(self) -> Path:
-        return self.result("report.md")
+    latest = _At("results", "latest.json")
+    report_md = _At("results", "report.md")
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -109,7 +109,7 @@ class TokenBudget:
     """Input + output tokens one loop may spend; shared by every Claude agent of that loop."""
 
     def __init__(self, limit: int | None = None):
-        self.limit = limit if limit is not None else _env_int(BUDGET_ENV, DEFAULT_TOKEN_BUDGET)
+        self.limit = limit if limit is not None else _env_number(BUDGET_ENV, DEFAULT_TOKEN_BUDGET, int, "a whole number of tokens")
         self.used = 0
         self._lock = threading.Lock()
 
@@ -165,7 +165,7 @@ class ClaudeClient:
                  backoff_base_s: float = BACKOFF_BASE_S):
         self.model = resolve_model(model)
         self.budget = budget or TokenBudget()
-        self.timeout_s = timeout_s if timeout_s is not None else _env_float(TIMEOUT_ENV, DEFAULT_TIMEOUT_S)
+        self.timeout_s = timeout_s if timeout_s is not None else _env_number(TIMEOUT_ENV, DEFAULT_TIMEOUT_S, float, "a number of seconds")
         self.max_attempts = max_attempts
         self.backoff_base_s = backoff_base_s
         self._sdk = anthropic.Anthropic(
@@ -252,21 +252,12 @@ def _error_message(exc: anthropic.APIStatusError) -> str:
     return f"{kind}: {text}" if kind or text else type(exc).__name__
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_number(name: str, default: float, kind: type, what: str) -> Any:
+    """A number from the environment (`kind` int or float), the default when unset; a bad value names itself."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError:
-        raise InputError(f"{name}={raw!r} is not a whole number of tokens") from None
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise InputError(f"{name}={raw!r} is not a number of seconds") from None
+        raise InputError(f"{name}={raw!r} is not {what}") from None
