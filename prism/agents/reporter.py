@@ -11,7 +11,7 @@ import re
 
 from prism.agents.base import AgentOutcome
 from prism.analysis import checks
-from prism.analysis.checks import HEADINGS
+from prism.analysis.checks import HEADINGS, Outcome
 from prism.analysis.facts import AGREEMENT_CV, INTERVAL_LEVEL, ChannelFacts, RoundFacts, fmt
 from prism.errors import InputError
 from prism.schemas import AgentCall, RoundRecord, Status
@@ -195,8 +195,8 @@ def _open_issues(ws: Workspace, round_no: int) -> list[str]:
     if not path.exists():
         return []
     text = path.read_text(encoding="utf-8")
-    return [c for c in PLAIN_ISSUE if f"| {c} | FAIL |" in text] + (
-        [c for c in checks.TEXT_CHECKS if f"| {c} | FAIL |" in text])
+    return [c for c in PLAIN_ISSUE if f"| {c} | {Outcome.FAIL} |" in text] + (
+        [c for c in checks.TEXT_CHECKS if f"| {c} | {Outcome.FAIL} |" in text])
 
 
 def _history(ws: Workspace) -> list[RoundRecord]:

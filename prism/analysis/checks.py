@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 from prism.analysis.facts import (
     BAYESIAN_MODELS, COLLINEAR_R, COLLINEAR_VIF, MIN_WEEKS_CAVEAT, WEEKS_PER_PARAMETER, RoundFacts,
@@ -17,11 +18,20 @@ from prism.analysis.facts import (
 from prism.schemas import CONVERGENCE, REVISE_PREFIX, Status
 from prism.workspace import Workspace
 
-OVERFIT_R2 = 0.98            # train R² this close to 1 ...
-OVERFIT_TEST_RATIO = 2.0      # test MAPE more than this multiple of train MAPE ...
-OVERFIT_TEST_GAP = 5.0        # ... and more than this many percentage points above it
-MEDIA_SHARE_MIN = 5.0
-MEDIA_SHARE_MAX = 80.0
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The numeric checks' threshold config, in one place (the prompts and the number check quote it)."""
+
+    overfit_r2: float = 0.98          # train R² this close to 1 ...
+    overfit_test_ratio: float = 2.0   # test MAPE more than this multiple of train MAPE ...
+    overfit_test_gap: float = 5.0     # ... and more than this many percentage points above it
+    media_share_min: float = 5.0      # plausible media share of the KPI, %
+    media_share_max: float = 80.0
+
+
+THRESHOLDS = Thresholds()
 
 UNCERTAIN_WORDS = ("uncertain", "disagree", "low agreement", "not reliable", "unreliable", "cannot separate",
                    "can't separate", "unclear", "do not agree", "don't agree")
@@ -47,11 +57,31 @@ HEADINGS = {
 }
 
 
+class Outcome(StrEnum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+
+
+class Kind(StrEnum):
+    NUMERIC = "numeric"  # judged on the numbers: a failure must be acknowledged in the text
+    TEXT = "text"        # judged on what the text says: a failure must be fixed
+
+
 @dataclass(frozen=True)
 class Check:
+    """One check's result: the Critic, the Claude review tool, the guards and the report all read these."""
+
     name: str
     passed: bool
     evidence: str
+
+    @property
+    def outcome(self) -> Outcome:
+        return Outcome.PASS if self.passed else Outcome.FAIL
+
+    @property
+    def kind(self) -> Kind:
+        return Kind.TEXT if self.name in TEXT_CHECKS else Kind.NUMERIC
 
 
 def compute_checks(ws: Workspace, round_no: int, analysis_text: str) -> list[Check]:
@@ -77,11 +107,12 @@ def overfitting(facts: RoundFacts) -> Check:
         f = m.fit
         desc = f"{name}: train R² {f.r2:.3f}, train MAPE {f.mape_train:.1f}%, test MAPE " + (
             f"{f.mape_test:.1f}%" if f.mape_test is not None else "n/a")
-        if f.r2 >= OVERFIT_R2 and train_weeks < limit:
-            bad.append(f"{desc} (R² ≥ {OVERFIT_R2} on {train_weeks} training weeks < {limit})")
-        elif f.mape_test is not None and f.mape_test > OVERFIT_TEST_RATIO * f.mape_train \
-                and f.mape_test - f.mape_train > OVERFIT_TEST_GAP:
-            bad.append(f"{desc} (test more than {OVERFIT_TEST_RATIO:g}× train)")
+        t = THRESHOLDS
+        if f.r2 >= t.overfit_r2 and train_weeks < limit:
+            bad.append(f"{desc} (R² ≥ {t.overfit_r2} on {train_weeks} training weeks < {limit})")
+        elif f.mape_test is not None and f.mape_test > t.overfit_test_ratio * f.mape_train \
+                and f.mape_test - f.mape_train > t.overfit_test_gap:
+            bad.append(f"{desc} (test more than {t.overfit_test_ratio:g}× train)")
         else:
             ok.append(desc)
     return Check("overfitting", not bad, "; ".join(bad or ok) or "no model fit to check")
@@ -96,10 +127,11 @@ def sign_correctness(facts: RoundFacts) -> Check:
 
 def contribution_plausibility(facts: RoundFacts) -> Check:
     shares = {name: facts.media_share(name) for name in facts.ok_models}
-    bad = [f"{n}: media {s:.1f}% of KPI" for n, s in shares.items() if not MEDIA_SHARE_MIN <= s <= MEDIA_SHARE_MAX]
+    low, high = THRESHOLDS.media_share_min, THRESHOLDS.media_share_max
+    bad = [f"{n}: media {s:.1f}% of KPI" for n, s in shares.items() if not low <= s <= high]
     ok = [f"{n}: media {s:.1f}% of KPI" for n, s in shares.items()]
     return Check("contribution plausibility", not bad,
-                 ("; ".join(bad) + f" (plausible range {MEDIA_SHARE_MIN:g}–{MEDIA_SHARE_MAX:g}%)") if bad
+                 ("; ".join(bad) + f" (plausible range {low:g}–{high:g}%)") if bad
                  else "; ".join(ok) or "no model ran")
 
 
@@ -184,13 +216,13 @@ def acknowledged(check: Check, text: str) -> bool:
 
 def open_issues(checks: list[Check], text: str) -> list[Check]:
     """Failed checks the analysis has not handled (text checks must pass; numeric ones be acknowledged)."""
-    return [c for c in checks if not c.passed and (c.name in TEXT_CHECKS or not acknowledged(c, text))]
+    return [c for c in checks if not c.passed and (c.kind is Kind.TEXT or not acknowledged(c, text))]
 
 
 def render(round_no: int, checks: list[Check], status: str, unhandled: list[Check], revision: bool) -> str:
     lines = [f"# Round {round_no} review" + (" (after revision)" if revision else ""), "",
              "| check | result | evidence |", "|---|---|---|"]
-    lines += [f"| {c.name} | {'PASS' if c.passed else 'FAIL'} | {c.evidence.replace('|', '/')} |" for c in checks]
+    lines += [f"| {c.name} | {c.outcome} | {c.evidence.replace('|', '/')} |" for c in checks]
     failed = [c for c in checks if not c.passed]
     if failed:
         lines += ["", "## Open issues"]

@@ -8,7 +8,7 @@ data window and the method's own thresholds are known values too.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 from prism.analysis import checks, facts as F
 from prism.analysis.facts import RoundFacts
@@ -18,8 +18,7 @@ from prism.workspace import Workspace, load_state
 SMALL_COUNT = 12  # integers up to this are counts ("3 models", "top 3")
 SKIP_KEYS = {"weekly", "curves", "params", "dates"}  # long series: matching against them proves nothing
 METHOD_CONSTANTS = (F.INTERVAL_LEVEL, F.COLLINEAR_R, F.COLLINEAR_VIF, F.MIN_WEEKS_CAVEAT, F.WEEKS_PER_PARAMETER,
-                    CONVERGENCE.max_rhat, CONVERGENCE.min_ess, checks.OVERFIT_R2, checks.OVERFIT_TEST_RATIO,
-                    checks.OVERFIT_TEST_GAP, checks.MEDIA_SHARE_MIN, checks.MEDIA_SHARE_MAX, *F.AGREEMENT_CV, 100.0)
+                    CONVERGENCE.max_rhat, CONVERGENCE.min_ess, *astuple(checks.THRESHOLDS), *F.AGREEMENT_CV, 100.0)
 SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}
 
 NUMBER = re.compile(

@@ -37,7 +37,7 @@ def check_review(ws: Workspace) -> list[str]:
     problems = []
     for c in computed:
         row = next((ln for ln in text.splitlines() if ln.lower().startswith(f"| {c.name} |")), None)
-        expected = "PASS" if c.passed else "FAIL"
+        expected = c.outcome
         if row is None:
             problems.append(f"check '{c.name}' is missing from {review.name}")
         elif f"| {expected} |" not in row:
