@@ -3,8 +3,11 @@ profile → metadata.json)."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import typer
 from rich.markup import escape
@@ -19,22 +22,59 @@ from prism.errors import InputError
 from prism.schemas import Config
 from prism.workspace import Workspace, read_model, write_bytes, write_csv
 
-SourceOpt = typer.Option(None, "--source", help="csv, parquet, excel, json, sql, bigquery or gsheet "
-                                                "(default: from the file extension, or sql with --url).")
-PathOpt = typer.Option(None, "--path", help="Data file, or the Google Sheet key/URL.")
-QueryOpt = typer.Option(None, "--query", help="SQL query (sql, bigquery).")
-UrlOpt = typer.Option(None, "--url", help="SQLAlchemy URL (sql), e.g. duckdb:///shop.duckdb; ${VAR} is expanded.")
-SheetOpt = typer.Option(None, "--sheet", help="Excel sheet or Google worksheet (default: the first).")
-ProjectOpt = typer.Option(None, "--project", help="BigQuery project (default: from the environment).")
-DateOpt = typer.Option(None, "--date", help="Date column (default: detected).")
-KpiOpt = typer.Option(None, "--kpi", help="KPI column (default: detected, revenue-like first).")
-ChannelsOpt = typer.Option(None, "--channels", help="Comma-separated spend columns (default: detected).")
-ControlsOpt = typer.Option(None, "--controls", help="Comma-separated control columns (default: detected).")
-EntityColOpt = typer.Option(None, "--entity-column", help="Column naming the brand/region/market (default: detected).")
-EntityOpt = typer.Option(None, "--entity", help="Model this one entity.")
-AggregateOpt = typer.Option(False, "--aggregate", help="Sum all entities into one series.")
-AnchorOpt = typer.Option("MON", "--week-anchor", help="Weekday weeks start on when daily rows are summed.")
-FillGapsOpt = typer.Option(False, "--fill-gaps", help="Fill missing weeks with zero spend (interpolated KPI).")
+def _opt(default: Any, *names: str, help: str) -> Any:
+    """A dataclass field whose typer option is declared in its metadata (typer itself has no option groups)."""
+    return field(default=default, metadata={"option": typer.Option(default, *names, help=help)})
+
+
+@dataclass(frozen=True)
+class SourceArgs:
+    """The source, role and preparation options `prepare` and `discover` share, declared once."""
+
+    source: Optional[str] = _opt(None, "--source", help="csv, parquet, excel, json, sql, bigquery or gsheet "
+                                                        "(default: from the file extension, or sql with --url).")
+    path: Optional[str] = _opt(None, "--path", help="Data file, or the Google Sheet key/URL.")
+    query: Optional[str] = _opt(None, "--query", help="SQL query (sql, bigquery).")
+    url: Optional[str] = _opt(None, "--url", help="SQLAlchemy URL (sql), e.g. duckdb:///shop.duckdb; ${VAR} is expanded.")
+    sheet: Optional[str] = _opt(None, "--sheet", help="Excel sheet or Google worksheet (default: the first).")
+    project: Optional[str] = _opt(None, "--project", help="BigQuery project (default: from the environment).")
+    date: Optional[str] = _opt(None, "--date", help="Date column (default: detected).")
+    kpi: Optional[str] = _opt(None, "--kpi", help="KPI column (default: detected, revenue-like first).")
+    channels: Optional[str] = _opt(None, "--channels", help="Comma-separated spend columns (default: detected).")
+    controls: Optional[str] = _opt(None, "--controls", help="Comma-separated control columns (default: detected).")
+    entity_column: Optional[str] = _opt(None, "--entity-column",
+                                        help="Column naming the brand/region/market (default: detected).")
+    entity: Optional[str] = _opt(None, "--entity", help="Model this one entity.")
+    aggregate: bool = _opt(False, "--aggregate", help="Sum all entities into one series.")
+    week_anchor: str = _opt("MON", "--week-anchor", help="Weekday weeks start on when daily rows are summed.")
+    fill_gaps: bool = _opt(False, "--fill-gaps", help="Fill missing weeks with zero spend (interpolated KPI).")
+
+    def spec(self) -> SourceSpec | None:
+        return _spec(self.source, self.path, self.query, self.url, self.sheet, self.project)
+
+    def overrides(self) -> Overrides:
+        return _overrides(self.date, self.kpi, self.channels, self.controls, self.entity_column)
+
+    def options(self) -> PrepareOptions:
+        return _options(self.entity, self.aggregate, self.week_anchor, self.fill_gaps)
+
+
+def with_source_args(command: Callable[..., None]) -> Callable[..., None]:
+    """Give `command` SourceArgs's options on the command line, handed to it as its `args` parameter."""
+    shared = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.metadata["option"],
+                                annotation=f.type) for f in fields(SourceArgs)]
+    own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+           for p in inspect.signature(command).parameters.values() if p.name != "args"]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        args = SourceArgs(**{f.name: kwargs.pop(f.name) for f in fields(SourceArgs)})
+        command(args=args, **kwargs)
+
+    wrapper.__signature__ = inspect.Signature([*shared, *own])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {**{f.name: f.type for f in fields(SourceArgs)},
+                               **{k: v for k, v in command.__annotations__.items() if k != "args"}}
+    return wrapper
 
 
 def _spec(source: str | None, path: str | None, query: str | None, url: str | None, sheet: str | None,
@@ -66,13 +106,9 @@ def _options(entity: str | None, aggregate: bool, anchor: str, fill_gaps: bool) 
 
 
 @app.command("prepare")
+@with_source_args
 def prepare_cmd(
-    source: Optional[str] = SourceOpt, path: Optional[str] = PathOpt, query: Optional[str] = QueryOpt,
-    url: Optional[str] = UrlOpt, sheet: Optional[str] = SheetOpt, project: Optional[str] = ProjectOpt,
-    date: Optional[str] = DateOpt, kpi: Optional[str] = KpiOpt, channels: Optional[str] = ChannelsOpt,
-    controls: Optional[str] = ControlsOpt, entity_column: Optional[str] = EntityColOpt,
-    entity: Optional[str] = EntityOpt, aggregate: bool = AggregateOpt, week_anchor: str = AnchorOpt,
-    fill_gaps: bool = FillGapsOpt,
+    args: SourceArgs,
     out: Path = typer.Option(Path("weekly.csv"), "--out", "-o",
                              help="Clean weekly table (.csv or .parquet), relative to the workspace."),
     workdir: Path = WorkdirOpt,
@@ -82,7 +118,7 @@ def prepare_cmd(
     Without --path/--url the workspace's config.json says what to load.
     """
     ws = Workspace(workdir)
-    spec = _spec(source, path, query, url, sheet, project)
+    spec = args.spec()
     target = out if out.is_absolute() else ws.root / out
     if target.suffix.lower() not in (".csv", ".parquet"):
         raise InputError(f"--out {out}: use a .csv or .parquet file name")
@@ -92,9 +128,7 @@ def prepare_cmd(
                 raise InputError(f"{ws.config} not found: pass --path FILE (or run `prism discover` first)")
             _, prepared = prepare_config(read_model(ws.config, Config), ws.root)
         else:
-            overrides = _overrides(date, kpi, channels, controls, entity_column)
-            options = _options(entity, aggregate, week_anchor, fill_gaps)
-            prepared = prepare_source(spec, overrides, options)[3]
+            prepared = prepare_source(spec, args.overrides(), args.options())[3]
     _write_table(target, prepared)
     console.print(_summary(prepared, f"Prepared {target}", prepared.warnings))
 
@@ -108,13 +142,9 @@ def _write_table(target: Path, prepared: Prepared) -> None:
 
 
 @app.command("discover")
+@with_source_args
 def discover_cmd(
-    source: Optional[str] = SourceOpt, path: Optional[str] = PathOpt, query: Optional[str] = QueryOpt,
-    url: Optional[str] = UrlOpt, sheet: Optional[str] = SheetOpt, project: Optional[str] = ProjectOpt,
-    date: Optional[str] = DateOpt, kpi: Optional[str] = KpiOpt, channels: Optional[str] = ChannelsOpt,
-    controls: Optional[str] = ControlsOpt, entity_column: Optional[str] = EntityColOpt,
-    entity: Optional[str] = EntityOpt, aggregate: bool = AggregateOpt, week_anchor: str = AnchorOpt,
-    fill_gaps: bool = FillGapsOpt,
+    args: SourceArgs,
     dictionary: Optional[str] = typer.Option(None, "--dictionary", help="data_dictionary.csv (column,label,role,"
                                              "unit,description); default: found in the workspace or beside the data."),
     no_overwrite_config: bool = typer.Option(False, "--no-overwrite-config",
@@ -124,10 +154,9 @@ def discover_cmd(
 ) -> None:
     """Detect date, KPI, channels and controls; write config.json (once) and metadata.json (every run)."""
     ws = Workspace(workdir)
-    spec = _spec(source, path, query, url, sheet, project)
-    overrides = _overrides(date, kpi, channels, controls, entity_column)
+    spec = args.spec()
     with console.status("Profiling the data…"):
-        result = discover(ws, spec, overrides, _options(entity, aggregate, week_anchor, fill_gaps), dictionary)
+        result = discover(ws, spec, args.overrides(), args.options(), dictionary)
     _report_discovery(ws, result, spec, no_overwrite_config)
 
 
