@@ -22,13 +22,14 @@ def _lint(root: Path) -> subprocess.CompletedProcess[str]:
 def test_layer_contract_is_kept():
     out = _lint(ROOT)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "2 kept, 0 broken" in out.stdout
+    assert "3 kept, 0 broken" in out.stdout
 
 
 @pytest.mark.parametrize("module, line, broken", [
     ("prism/data/roles.py", "import prism.analysis.facts", "prism.data is not allowed to import prism.analysis"),
     ("prism/agents/critic.py", "import prism.report.build", "prism.agents is not allowed to import prism.report"),
     ("prism/orchestration/registry.py", "import prism.orchestration.loop", "No cycles are allowed in prism.orchestration"),
+    ("prism/agents/proofreader.py", "import prism.agents.reporter", "prism.agents.proofreader is not allowed to import"),
 ])
 def test_upward_import_or_cycle_breaks_the_contract(tmp_path, module, line, broken):
     shutil.copytree(ROOT / "prism", tmp_path / "prism", ignore=shutil.ignore_patterns("__pycache__", "sample_data"))

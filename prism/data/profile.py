@@ -14,7 +14,7 @@ import pandas as pd
 from prism.data.prepare import Prepared
 from prism.schemas import ColumnStats, DataConfig, Profile
 
-COLLINEAR_ABS_R = 0.8  # the Critic names pairs above this too (prism/agents/facts.py)
+COLLINEAR_ABS_R = 0.8  # the Critic names pairs above this too (prism/analysis/facts.py)
 SPARSE_ZERO_SHARE = 0.5
 OUTLIER_Z = 3.0
 
