@@ -9,6 +9,7 @@ import pytest
 from loop_helpers import crafted_results, make_ws
 from prism.agents import analyst, critic, explorer, proofreader, reporter, tuner
 from prism.agents.facts import RoundFacts
+from prism.data.discover import refresh_metadata
 from prism.agents.numbers import unknown_numbers
 from prism.errors import InputError
 from prism.guards import check_report, check_review
@@ -123,6 +124,7 @@ def test_explorer_finds_anomalies_with_dates(tmp_path):
     frame.loc[50, sim.kpi] = frame[sim.kpi].mean() * 6
     frame.loc[20, "tv_spend"] = frame["tv_spend"].max() * 12
     frame.to_csv(ws.root / "data.csv", index=False)
+    refresh_metadata(ws)  # stages read weekly.parquet: new data reaches them through a discover refresh
     explorer.run(ws, 1)
     text = ws.exploration().read_text()
     kpi_part = text.split("KPI weeks with")[1].split("Spend weeks")[0]
