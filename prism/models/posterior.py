@@ -28,10 +28,11 @@ def geometric_draws(model: str, data: ModelData, params: dict[str, np.ndarray], 
     """A Bayesian model's draws as `KeptDraws`: geometric adstock of spend ÷ channel_scale, times `gain`,
     saturated, times coef · kpi_scale.
 
-    params: (S, C) draws keyed "decay", "coef" (on the scaled target) and the saturation's own arguments
-    (`cfg`-named: half/slope for hill, lam for logistic); scales: (channel_scale (C,), kpi_scale).
+    params: (S, C) draws keyed "decay", "coef" (on the scaled target) and the saturation class's arguments
+    (half and slope for Hill, lam for logistic); scales: (channel_scale (C,), kpi_scale).
     """
     channel_scale, kpi_scale = scales
+    params = {k: np.asarray(v, dtype=float) for k, v in params.items()}  # JAX draws are float32: KPI units in float64
     sat = {k: v for k, v in params.items() if k not in ("decay", "coef")}
     coef = params["coef"] * kpi_scale
     return KeptDraws(
@@ -39,7 +40,7 @@ def geometric_draws(model: str, data: ModelData, params: dict[str, np.ndarray], 
         baseline=baseline, adstock_type=adstock.name, max_lag=adstock.max_lag, normalize=adstock.normalize,
         adstock_params={"decay": params["decay"]}, saturation_type="hill" if "half" in sat else "logistic",
         saturation_params=sat, coef=coef, scale=np.broadcast_to(channel_scale, coef.shape).copy(),
-        gain=np.ones_like(coef) if gain is None else gain,
+        gain=np.ones_like(coef) if gain is None else np.asarray(gain, dtype=float),
     )
 
 
