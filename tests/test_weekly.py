@@ -20,6 +20,7 @@ from prism.data.prepare import frame_hash
 from prism.data.roles import Overrides
 from prism.data.simulate import simulate
 from prism.data.sources import SourceSpec
+from prism.errors import InputError
 from prism.schemas import Config, Metadata
 from prism.workspace import Workspace, read_model, read_weekly, write_json
 
@@ -81,7 +82,7 @@ def test_config_naming_a_column_the_table_lacks_asks_for_discover(tmp_path: Path
     ws, _ = _csv_workspace(tmp_path)
     cfg = read_model(ws.config, Config)
     edited = cfg.model_copy(update={"data": cfg.data.model_copy(update={"controls": ["footfall"]})})
-    with pytest.raises(Exception, match=r"weekly.parquet: no column\(s\) \['footfall'\].*prism discover"):
+    with pytest.raises(InputError, match=r"weekly.parquet: no column\(s\) \['footfall'\].*prism discover"):
         read_weekly(ws, edited)
 
 
