@@ -117,16 +117,12 @@ def quantities(grouped: dict, data, mean_spend, kpi_mean) -> dict:
     """Chain-grouped (chain, draw, C) arrays: coefficients, decays and training ROI per channel."""
     import numpy as np
 
-    from prism.models.posterior import MediaDraws
-    from prism.models.transforms import GeometricAdstock
+    from prism.models.lightweight import kept_draws
 
     chains, draws = grouped["coef_media"].shape[:2]
     flat = {k: np.asarray(v).reshape(chains * draws, -1) for k, v in grouped.items()
             if k not in ("seconds", "divergences")}
-    media = MediaDraws(decay=flat["lag_weight"], coef=flat["coef_media"], saturation_name="hill",
-                       saturation_params={"half": flat["half_max_effective_concentration"], "slope": flat["slope"]},
-                       channel_scale=mean_spend, kpi_scale=kpi_mean,
-                       adstock=GeometricAdstock(max_lag=data.n_weeks, normalize=False), gain=1.0 - flat["lag_weight"])
+    media = kept_draws(data, flat, (mean_spend, kpi_mean), np.zeros((chains * draws, data.n_weeks)))
     tr = data.n_train
     roi = media.contributions(data.spend)[:, :tr].sum(axis=1) / data.spend[:tr].sum(axis=0)
     return {"roi": roi.reshape(chains, draws, -1), "coef_media": np.asarray(grouped["coef_media"]),

@@ -17,7 +17,7 @@ import pandas as pd
 from pydantic import BaseModel, ValidationError
 
 from prism.errors import InputError, LockedError
-from prism.schemas import State
+from prism.schemas import Config, State
 
 M = TypeVar("M", bound=BaseModel)
 _UMASK = os.umask(0)
@@ -44,6 +44,7 @@ class Workspace:
     config = _At("config.json")
     metadata = _At("metadata.json")
     state = _At("state.json")
+    weekly = _At("weekly.parquet")  # the clean weekly table: every later stage reads this, never the raw source
     lock = _At(".prism.lock")
     rounds_dir = _At("rounds")
     results_dir = _At("results")
@@ -72,6 +73,13 @@ class Workspace:
     def proofread(self, n: int) -> Path:
         return self.round_file(n, "proofread")
 
+    def draws_dir(self, n: int) -> Path:
+        return self.rounds_dir / f"R{n:02d}_draws"
+
+    def draws_path(self, n: int, model: str) -> Path:
+        """`rounds/R{NN}_draws/{model}.nc`: a model's kept draws for round n."""
+        return self.draws_dir(n) / f"{model}.nc"
+
     # results
     def result(self, name: str) -> Path:
         """A file under results/, e.g. result("latest.json")."""
@@ -81,19 +89,26 @@ class Workspace:
     report_md = _At("results", "report.md")
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
+@contextmanager
+def atomic_target(path: Path) -> Iterator[Path]:
+    """A temp path beside `path` for a writer that needs a file name (netCDF); renamed into place on success."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; deliverables should read like normal files
+    os.close(fd)
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; deliverables should read like normal files
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    with atomic_target(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def write_text(path: Path, text: str) -> None:
@@ -160,6 +175,33 @@ def load_state(ws: Workspace) -> State:
 
 def save_state(ws: Workspace, state: State) -> None:
     write_json(ws.state, state)
+
+
+def write_weekly(ws: Workspace, frame: pd.DataFrame) -> None:
+    """Persist the clean weekly table (discover / prepare only)."""
+    write_bytes(ws.weekly, frame.to_parquet(index=False))
+
+
+def read_weekly(ws: Workspace, cfg: Config) -> pd.DataFrame:
+    """The clean weekly table discover wrote, with config.json's columns (date, KPI, channels, controls).
+
+    A missing file (a workspace from before weekly.parquet existed) or one without a column config.json
+    names (config edited by hand since) is bad input: `prism discover` rebuilds it from the source. No
+    stage rebuilds it silently, so every stage of a round sees the same data.
+    """
+    d = cfg.data
+    if not ws.weekly.exists():
+        raise InputError(f"{ws.weekly}: file not found; run `prism discover` to write the clean weekly table")
+    try:
+        frame = pd.read_parquet(ws.weekly)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{ws.weekly}: cannot be read as parquet ({exc}); run `prism discover` to rebuild it") from None
+    wanted = [d.date_column, d.kpi, *d.channels, *d.controls]
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        raise InputError(f"{ws.weekly}: no column(s) {missing} that config.json names; "
+                         f"run `prism discover` to rebuild it")
+    return frame[wanted]
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from prism.agents import analyst, critic, explorer, proofreader, reporter, tuner
 from prism.analysis.checks import Check, compute_checks
 from prism.analysis.facts import RoundFacts
 from prism.analysis.numbers import unknown_numbers
+from prism.data.discover import refresh_metadata
 from prism.errors import InputError
 from prism.orchestration.guards import check_report, check_review
 from prism.schemas import RoundRecord, State
@@ -123,6 +124,7 @@ def test_explorer_finds_anomalies_with_dates(tmp_path):
     frame.loc[50, sim.kpi] = frame[sim.kpi].mean() * 6
     frame.loc[20, "tv_spend"] = frame["tv_spend"].max() * 12
     frame.to_csv(ws.root / "data.csv", index=False)
+    refresh_metadata(ws)  # stages read weekly.parquet: new data reaches them through a discover refresh
     explorer.run(ws, 1)
     text = ws.exploration().read_text()
     kpi_part = text.split("KPI weeks with")[1].split("Spend weeks")[0]

@@ -69,7 +69,7 @@ def test_records_convergence_and_predicts_the_holdout(case: str, request) -> Non
     assert len(result.weekly.fitted) == data.n_weeks and result.fit.mape_test is not None
     assert result.fit.mape_test < 10.0 and result.fit.r2 > 0.7
     # the holdout is forecast from the training fit: its spend still drives the media contribution
-    assert fitted.contributions(data.spend)[:, data.n_train:].sum() > 0
+    assert fitted.draws.contributions(data.spend)[:, data.n_train:].sum() > 0
 
 
 @pytest.mark.slow

@@ -3,7 +3,8 @@
 Each model parametrises its curves in its own scaled space (ridge: adstock ÷ mean adstocked spend;
 pymc-marketing: normalised adstock of max-scaled spend; LightweightMMM: (1 − decay)-normalised adstock of
 mean-scaled spend). The test writes one known curve per channel, B · hill(adstock(spend) / H, slope), in
-each model's own parameters and checks that `summarize` reports identical numbers for all three.
+each model's own parameters, converts them with the model's own `kept_draws`, and checks that
+`summarize` reports identical numbers for all three.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import pandas as pd
 import pytest
 
 from prism.data.simulate import simulate
-from prism.models.base import ModelData, summarize
-from prism.models.posterior import MediaDraws, PosteriorFit
-from prism.models.ridge import MediaTransform, RidgeFitted, stack
+from prism.models import lightweight, pymc, ridge
+from prism.models.base import Fitted, ModelData, summarize
+from prism.models.draws import saturation_fraction
+from prism.models.ridge import MediaTransform
 from prism.models.transforms import GeometricAdstock
 from prism.schemas import Config
 
@@ -44,7 +46,11 @@ def _half(data: ModelData) -> np.ndarray:
     return np.stack([HALF_X_MEAN[s] * _raw_adstock(data, s)[: data.n_train].mean(axis=0) for s in range(len(DECAY))])
 
 
-def ridge_model(data: ModelData) -> RidgeFitted:
+def _fitted(draws) -> Fitted:
+    return Fitted(engine="test", version="test", params={}, diagnostics={}, draws=draws)
+
+
+def ridge_model(data: ModelData) -> Fitted:
     """Raw adstock ÷ the mean adstocked training spend, half in those units."""
     half = _half(data)
     transforms = []
@@ -52,36 +58,28 @@ def ridge_model(data: ModelData) -> RidgeFitted:
         scale = _raw_adstock(data, s)[: data.n_train].mean(axis=0)
         transforms.append(MediaTransform("geometric", WEEKS, "hill", DECAY[s], half[s] / scale, SLOPE[s], scale))
     coefs = np.column_stack([np.full(len(DECAY), BASELINE), ASYMPTOTE, np.zeros(len(DECAY))])
-    return RidgeFitted(engine="ridge", version="test", params={}, diagnostics={},
-                       transforms=stack(transforms), coefs=coefs, other=np.zeros((data.n_weeks, 1)),
-                       spend=data.spend)
+    return _fitted(ridge.kept_draws(transforms, coefs, np.zeros((data.n_weeks, 1)), data))
 
 
-def _posterior(data: ModelData, media: MediaDraws) -> PosteriorFit:
-    baseline = np.full((len(DECAY), data.n_weeks), BASELINE)
-    return PosteriorFit(engine="test", version="test", media=media, baseline=baseline, spend=data.spend,
-                        train_weeks=data.n_train, params={}, diagnostics={})
+def _baseline(data: ModelData) -> np.ndarray:
+    return np.full((len(DECAY), data.n_weeks), BASELINE)
 
 
-def pymc_model(data: ModelData) -> PosteriorFit:
+def pymc_model(data: ModelData) -> Fitted:
     """Normalised adstock of max-scaled spend: adstock_norm(x / cs) = adstock(x) · n / cs."""
     scale, kpi_scale = data.spend[: data.n_train].max(axis=0), float(data.y[: data.n_train].max())
     norm = (1 - DECAY) / (1 - DECAY ** WEEKS)
-    media = MediaDraws(decay=DECAY, coef=ASYMPTOTE / kpi_scale, saturation_name="hill",
-                       saturation_params={"half": _half(data) * norm / scale, "slope": SLOPE},
-                       channel_scale=scale, kpi_scale=kpi_scale,
-                       adstock=GeometricAdstock(max_lag=WEEKS, normalize=True))
-    return _posterior(data, media)
+    posterior = {"adstock_alpha": DECAY, "saturation_beta": ASYMPTOTE / kpi_scale,
+                 "saturation_kappa": _half(data) * norm / scale, "saturation_slope": SLOPE}
+    return _fitted(pymc.kept_draws(data, posterior, (scale, kpi_scale), WEEKS, _baseline(data)))
 
 
-def lightweight_model(data: ModelData) -> PosteriorFit:
+def lightweight_model(data: ModelData) -> Fitted:
     """(1 − decay) × adstock of mean-scaled spend."""
     scale, kpi_mean = data.spend[: data.n_train].mean(axis=0), float(data.y[: data.n_train].mean())
-    media = MediaDraws(decay=DECAY, coef=ASYMPTOTE / kpi_mean, saturation_name="hill",
-                       saturation_params={"half": _half(data) * (1 - DECAY) / scale, "slope": SLOPE},
-                       channel_scale=scale, kpi_scale=kpi_mean,
-                       adstock=GeometricAdstock(max_lag=WEEKS, normalize=False), gain=1 - DECAY)
-    return _posterior(data, media)
+    posterior = {"lag_weight": DECAY, "coef_media": ASYMPTOTE / kpi_mean,
+                 "half_max_effective_concentration": _half(data) * (1 - DECAY) / scale, "slope": SLOPE}
+    return _fitted(lightweight.kept_draws(data, posterior, (scale, kpi_mean), _baseline(data)))
 
 
 def truth(data: ModelData) -> np.ndarray:
@@ -95,7 +93,7 @@ def truth(data: ModelData) -> np.ndarray:
 
 @pytest.mark.parametrize("build", [ridge_model, pymc_model, lightweight_model])
 def test_each_model_recomputes_the_known_contributions(data: ModelData, build) -> None:
-    np.testing.assert_allclose(build(data).contributions(data.spend), truth(data), rtol=1e-9)
+    np.testing.assert_allclose(build(data).draws.contributions(data.spend), truth(data), rtol=1e-9)
 
 
 def test_identical_parameters_give_identical_roi_and_contribution_pct(data: ModelData) -> None:
@@ -114,8 +112,12 @@ def test_identical_parameters_give_identical_roi_and_contribution_pct(data: Mode
 
 
 def test_saturation_share_agrees_across_models(data: ModelData) -> None:
-    """Ridge reads saturation at the mean adstocked spend, the Bayesian models at the steady state of the
-    mean spend; the two levels differ only by the adstock's start-up weeks."""
-    sats = [f(data).saturation_fraction() for f in (ridge_model, pymc_model, lightweight_model)]
-    np.testing.assert_allclose(sats[1], sats[2], rtol=1e-9)
-    np.testing.assert_allclose(sats[0], sats[1], rtol=0.03)
+    """One definition (saturation at the mean adstocked training input) for every model: the known curves'
+    own value, and identical across the three parametrisations."""
+    from prism.models.transforms import HillSaturation
+
+    half = _half(data)
+    expected = np.mean([HillSaturation()(_raw_adstock(data, s)[: data.n_train].mean(axis=0), half[s], SLOPE[s])
+                        for s in range(len(DECAY))], axis=0)
+    for build in (ridge_model, pymc_model, lightweight_model):
+        np.testing.assert_allclose(saturation_fraction(build(data).draws), expected, rtol=1e-9)

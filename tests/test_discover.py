@@ -12,12 +12,12 @@ import pytest
 
 from prism.cli import main
 from prism.data.discover import PrepareOptions, discover, refresh_metadata
-from prism.data.prepare import frame_hash, load_weekly
+from prism.data.prepare import frame_hash
 from prism.data.roles import Overrides
 from prism.data.simulate import simulate
 from prism.data.sources import SourceSpec
 from prism.schemas import Config, Metadata
-from prism.workspace import Workspace, read_model, write_json
+from prism.workspace import Workspace, read_model, read_weekly, write_json
 
 CONJURA = Path(__file__).resolve().parents[1] / "prism" / "sample_data" / "conjura_apparel_brand_weekly.csv"
 CONJURA_CHANNELS = ["google_search", "google_shopping", "google_pmax", "google_display", "google_video",
@@ -55,7 +55,7 @@ def test_conjura_roles_without_overrides(tmp_path: Path) -> None:
     assert p.columns["meta_facebook"].corr_kpi == pytest.approx(raw["meta_facebook"].corr(raw["revenue"]), abs=1e-6)
     assert set(p.correlations) == set(CONJURA_CHANNELS)
     assert any("google_shopping" in w and "zero spend" in w for w in meta.warnings)
-    assert meta.data_hash == frame_hash(load_weekly(cfg, tmp_path))
+    assert meta.data_hash == frame_hash(read_weekly(Workspace(tmp_path), cfg))
 
 
 def test_simulator_roles_without_overrides(tmp_path: Path) -> None:
@@ -93,7 +93,7 @@ def test_refresh_metadata_keeps_config_and_knowledge(tmp_path: Path) -> None:
     raw["knowledge"]["business_context"] = {"currency": "EUR"}
     write_json(ws.metadata, raw)
     before = ws.config.read_bytes()
-    meta = refresh_metadata(ws)
+    meta = refresh_metadata(ws).metadata
     assert ws.config.read_bytes() == before
     assert meta.knowledge.business_context == {"currency": "EUR"}
     assert metadata(tmp_path).knowledge.business_context == {"currency": "EUR"}

@@ -49,14 +49,15 @@ def test_same_seed_same_numbers(clean):
     sim, fitted, data, channels = clean
     again, _, channels2 = _fit(sim)
     assert [channels[c].roi for c in sim.channels] == [channels2[c].roi for c in sim.channels]
-    assert np.array_equal(fitted.coefs, again.coefs)
+    assert np.array_equal(fitted.draws.coef, again.draws.coef)
+    assert np.array_equal(fitted.draws.baseline, again.draws.baseline)
 
 
 def test_contributions_recomputed_for_any_spend(clean):
     _, fitted, data, _ = clean
-    assert np.allclose(fitted.contributions(np.zeros_like(data.spend)), 0.0)
-    base = fitted.contributions(data.spend).sum(axis=1).mean(axis=0)
-    doubled = fitted.contributions(2 * data.spend).sum(axis=1).mean(axis=0)
+    assert np.allclose(fitted.draws.contributions(np.zeros_like(data.spend)), 0.0)
+    base = fitted.draws.contributions(data.spend).sum(axis=1).mean(axis=0)
+    doubled = fitted.draws.contributions(2 * data.spend).sum(axis=1).mean(axis=0)
     assert np.all(doubled > base) and np.all(doubled < 2 * base)  # more spend, diminishing returns
 
 
@@ -87,7 +88,7 @@ def test_quick_mode_uses_fewer_resamples():
     sim = simulate(weeks=104, n_channels=3, seed=3)
     cfg = _config(sim)
     fitted = ridge.fit(ModelData.from_frame(sim.frame, cfg), cfg, quick=True)
-    assert fitted.coefs.shape[0] == ridge.QUICK_BOOTSTRAP
+    assert fitted.draws.n_draws == ridge.QUICK_BOOTSTRAP
 
 
 def test_solver_equals_sklearn_ridge_positive():

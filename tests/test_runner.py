@@ -12,7 +12,7 @@ import pandas as pd
 from prism.data.simulate import simulate
 from prism.models.runner import FIT_COLUMNS, run_models
 from prism.schemas import Results
-from prism.workspace import Workspace, read_model, write_json
+from prism.workspace import Workspace, read_model, write_json, write_weekly
 
 
 def _workspace(root: Path, **settings) -> Workspace:
@@ -23,7 +23,9 @@ def _workspace(root: Path, **settings) -> Workspace:
                     "controls": sim.controls},
            "models": ["ridge"], "ridge": {"bootstrap": 20, "search_budget": 10}, **settings}
     write_json(root / "config.json", cfg)
-    return Workspace(root)
+    ws = Workspace(root)
+    write_weekly(ws, sim.frame.assign(date=pd.to_datetime(sim.frame["date"])))  # what discover writes
+    return ws
 
 
 def test_run_writes_results_files(tmp_path):

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 
 from prism.cli import main
-from prism.data.prepare import frame_hash, load_weekly
+from prism.data.prepare import frame_hash, prepare_config
 from prism.data.simulate import simulate
 from prism.schemas import Config
-from prism.workspace import read_model
+from prism.workspace import Workspace, read_model, read_weekly
 
 LOCATION_KEYS = {"source", "path", "url", "query", "sheet"}
 
@@ -66,7 +66,7 @@ def test_every_source_gives_the_same_data_section(sim_frame: pd.DataFrame, tmp_p
         cfg = read_model(ws / "config.json", Config)
         sections[name] = {k: v for k, v in cfg.data.model_dump().items() if k not in LOCATION_KEYS}
         hashes[name] = json.loads((ws / "metadata.json").read_text())["data_hash"]
-        assert frame_hash(load_weekly(cfg, ws)) == hashes[name]
+        assert frame_hash(read_weekly(Workspace(ws), cfg)) == hashes[name]  # the persisted table is the hashed one
     reference = sections["csv"]
     assert reference["kpi"] == "revenue" and reference["channels"] == ["tv_spend", "search_spend", "social_spend",
                                                                          "display_spend"]
@@ -92,7 +92,7 @@ def test_relative_path_resolves_against_workspace(sim_frame: pd.DataFrame, tmp_p
     sim_frame.to_csv(tmp_path / "data" / "w.csv", index=False)
     cfg = Config.model_validate({"data": {"source": "csv", "path": "data/w.csv", "date_column": "date",
                                           "kpi": "revenue", "channels": ["tv_spend", "search_spend"]}})
-    weekly = load_weekly(cfg, tmp_path)
+    weekly = prepare_config(cfg, tmp_path)[1].frame
     assert list(weekly.columns) == ["date", "revenue", "tv_spend", "search_spend"]
     assert len(weekly) == 80 and weekly["tv_spend"].sum() == pytest.approx(sim_frame["tv_spend"].sum())
 
@@ -105,7 +105,7 @@ def test_sql_url_reads_password_from_environment(sim_frame: pd.DataFrame, tmp_pa
     cfg = Config.model_validate({"data": {"source": "sql", "url": "sqlite:///${PRISM_TEST_DB}",
                                           "query": "select * from weekly", "date_column": "date",
                                           "kpi": "revenue", "channels": ["tv_spend"]}})
-    assert len(load_weekly(cfg, tmp_path)) == 80
+    assert len(prepare_config(cfg, tmp_path)[1].frame) == 80
 
 
 class _SheetError(Exception):

@@ -1,6 +1,6 @@
 """Explorer (rule-based, round 1): EDA of the weekly table and a 1–5 readiness score from a rubric.
 
-Reads the same clean weekly table the models fit (`prepare.load_weekly`) plus metadata.json, so every
+Reads the same clean weekly table the models fit (the workspace's weekly.parquet) plus metadata.json, so every
 figure describes what the models will see.
 """
 
@@ -16,7 +16,7 @@ from prism.analysis.facts import (
     COLLINEAR_R, COLLINEAR_VIF, MIN_WEEKS_CAVEAT, WEEKS_PER_PARAMETER, RoundFacts, collinear_pairs, fmt, vif_from_corr,
 )
 from prism.schemas import AgentCall, Status
-from prism.workspace import Workspace, write_text
+from prism.workspace import Workspace, read_weekly, write_text
 
 KPI_ANOMALY_Z = 3.0
 SPEND_ANOMALY_Z = 4.0
@@ -35,10 +35,8 @@ class Deduction:
 
 
 def run(ws: Workspace, round_no: int = 1, revision: bool = False) -> AgentOutcome:
-    from prism.data.prepare import load_weekly
-
     facts = RoundFacts.load(ws, round_no, need_results=False)
-    frame = load_weekly(facts.cfg, ws.root)
+    frame = read_weekly(ws, facts.cfg)
     text, score = compose(facts, frame)
     write_text(ws.exploration(), text)
     return AgentOutcome(status=Status.EXPLORATION_DONE, path=ws.exploration(), detail=f"readiness {score}/5",

@@ -15,7 +15,7 @@ import pandas as pd
 from prism.data.profile import COLLINEAR_ABS_R as COLLINEAR_R  # one threshold: the profile warns, the Critic names
 from prism.errors import InputError
 from prism.schemas import Config, Metadata, ModelResult, Results
-from prism.workspace import Workspace, read_model
+from prism.workspace import Workspace, read_model, read_weekly
 
 BAYESIAN_MODELS = ("pymc", "lightweight_mmm")
 INTERVAL_LEVEL = 90  # every interval in results is a central 90 % interval (models/base.py)
@@ -107,9 +107,7 @@ class RoundFacts:
         prof = self.meta.profile.correlations
         if all(a in prof and all(b in prof[a] for b in chans) for a in chans):
             return pd.DataFrame({a: {b: prof[a][b] for b in chans} for a in chans}).loc[chans, chans]
-        from prism.data.prepare import load_weekly
-
-        return load_weekly(self.cfg, self.ws.root)[chans].corr().fillna(0.0)
+        return read_weekly(self.ws, self.cfg)[chans].corr().fillna(0.0)
 
     @cached_property
     def collinear_pairs(self) -> list[tuple[str, str, float]]:

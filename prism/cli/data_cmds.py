@@ -14,13 +14,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from prism.cli.app import app, console, WorkdirOpt
-from prism.data.discover import Discovery, PrepareOptions, discover, prepare_source
-from prism.data.prepare import Prepared, prepare_config
+from prism.data.discover import Discovery, PrepareOptions, discover, prepare_source, refresh_metadata
+from prism.data.prepare import Prepared
 from prism.data.roles import Overrides
 from prism.data.sources import SourceSpec, infer_source
 from prism.errors import InputError
-from prism.schemas import Config
-from prism.workspace import Workspace, read_model, write_bytes, write_csv
+from prism.workspace import Workspace, write_bytes, write_csv
 
 def _opt(default: Any, *names: str, help: str) -> Any:
     """A dataclass field whose typer option is declared in its metadata (typer itself has no option groups)."""
@@ -115,22 +114,27 @@ def prepare_cmd(
 ) -> None:
     """Load a source into one clean weekly table (date, KPI, channels, controls) and write it to --out.
 
-    Without --path/--url the workspace's config.json says what to load.
+    Without --path/--url the workspace's config.json says what to load, and the workspace's weekly.parquet
+    and metadata.json are refreshed from it too (as `prism discover` does).
     """
     ws = Workspace(workdir)
     spec = args.spec()
     target = out if out.is_absolute() else ws.root / out
     if target.suffix.lower() not in (".csv", ".parquet"):
         raise InputError(f"--out {out}: use a .csv or .parquet file name")
+    refreshed = None
     with console.status("Loading and preparing the data…"):
         if spec is None:
             if not ws.config.exists():
                 raise InputError(f"{ws.config} not found: pass --path FILE (or run `prism discover` first)")
-            _, prepared = prepare_config(read_model(ws.config, Config), ws.root)
+            refreshed = refresh_metadata(ws)
+            prepared = refreshed.prepared
         else:
             prepared = prepare_source(spec, args.overrides(), args.options())[3]
     _write_table(target, prepared)
     console.print(_summary(prepared, f"Prepared {target}", prepared.warnings))
+    if refreshed is not None:
+        _report_refresh(ws, refreshed)
 
 
 def _write_table(target: Path, prepared: Prepared) -> None:
@@ -169,11 +173,20 @@ def _report_discovery(ws: Workspace, result: Discovery, spec: SourceSpec | None,
     console.print(roles)
     console.print(_summary(result.prepared, "Weekly table", result.metadata.warnings))
     if result.config_written:
-        console.print(f"[green]wrote[/] {ws.config} and {ws.metadata}")
+        console.print(f"[green]wrote[/] {ws.config}, {ws.weekly.name} and {ws.metadata.name}")
     else:
         why = " (--no-overwrite-config)" if no_overwrite else ""
         note = "; the --path/--url given was not used (delete config.json to re-discover)" if spec else ""
-        console.print(f"[green]kept[/] {ws.config}{why}{note}; [green]refreshed[/] {ws.metadata}")
+        console.print(f"[green]kept[/] {ws.config}{why}{note}")
+    _report_refresh(ws, result)
+
+
+def _report_refresh(ws: Workspace, result: Discovery) -> None:
+    """Say what was (re)written and whether the data changed since the last discover."""
+    if not result.config_written:
+        console.print(f"[green]refreshed[/] {ws.weekly} and {ws.metadata.name} (data_hash {result.metadata.data_hash})")
+    if result.change_note:
+        console.print(f"[yellow]{escape(result.change_note)}[/]")
 
 
 def _summary(prepared: Prepared, title: str, warnings: list[str]) -> Table:

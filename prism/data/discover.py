@@ -1,8 +1,10 @@
-"""The `discover` stage: detect roles, write config.json once, write metadata.json every run.
+"""The `discover` stage: detect roles, write config.json once, weekly.parquet and metadata.json every run.
 
 config.json belongs to the Tuner once written, so an existing one is never overwritten: a later run
 re-profiles the data that config.json names (`refresh_metadata`). metadata.json always describes the
-data the models fit — its KPI is config.json's KPI.
+data the models fit — its KPI is config.json's KPI, its `data_hash` the hash of weekly.parquet, the one
+clean weekly table every later stage reads. Only discover (or `prism prepare` in a workspace) reads the
+raw source, so a data change reaches the models only through a new discover, which says so.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from prism.data.roles import CONFIG_ORIGIN, Overrides, Roles, detect_roles
 from prism.data.sources import RawTable, SourceSpec, load_source, mask_url, resolve_path
 from prism.errors import InputError
 from prism.schemas import Config, DataConfig, Knowledge, Metadata
-from prism.workspace import Workspace, read_model, write_json
+from prism.workspace import Workspace, read_model, write_json, write_weekly
 
 LOW_CONFIDENCE = 0.6
 
@@ -43,6 +45,15 @@ class Discovery:
     metadata: Metadata
     prepared: Prepared
     config_written: bool
+    previous_hash: str | None = None  # data_hash of the metadata.json this run replaced
+
+    @property
+    def change_note(self) -> str | None:
+        """'data changed: old → new' when the weekly table differs from the one the last discover wrote."""
+        new = self.metadata.data_hash
+        if self.previous_hash is None or self.previous_hash == new:
+            return None
+        return f"data changed since the last discover: data_hash {self.previous_hash} → {new}"
 
 
 def discover(ws: Workspace, spec: SourceSpec | None, overrides: Overrides, options: PrepareOptions,
@@ -53,9 +64,7 @@ def discover(ws: Workspace, spec: SourceSpec | None, overrides: Overrides, optio
     not used: the data config.json names is re-profiled instead, so metadata.json matches what the models fit.
     """
     if ws.config.exists():
-        cfg = read_model(ws.config, Config)
-        metadata, prepared = _refresh(ws, cfg)
-        return Discovery(cfg, metadata, prepared, config_written=False)
+        return refresh_metadata(ws)
     if spec is None:
         raise InputError(f"{ws.config} does not exist: pass --path FILE (or --url/--query) to discover a dataset")
     spec = absolute_spec(spec, Path.cwd())
@@ -64,10 +73,13 @@ def discover(ws: Workspace, spec: SourceSpec | None, overrides: Overrides, optio
     raw, roles, data, prepared = prepare_source(spec, overrides, options, dic)
     cfg = Config(data=data.model_copy(update={"channels": prepared.channels,
                                                "path": _portable(data.path, ws.root)}))
-    metadata = build_metadata(cfg, raw, prepared, roles, dic, _previous_knowledge(ws))
+    previous = _previous_metadata(ws)
+    metadata = build_metadata(cfg, raw, prepared, roles, dic, previous.knowledge if previous else None)
+    write_weekly(ws, prepared.frame)
     write_json(ws.config, cfg)
     write_json(ws.metadata, metadata)
-    return Discovery(cfg, metadata, prepared, config_written=True)
+    return Discovery(cfg, metadata, prepared, config_written=True,
+                     previous_hash=previous.data_hash if previous else None)
 
 
 def prepare_source(spec: SourceSpec, overrides: Overrides, options: PrepareOptions, dic: Dictionary | None = None
@@ -83,14 +95,9 @@ def prepare_source(spec: SourceSpec, overrides: Overrides, options: PrepareOptio
     return raw, roles, data, prepared
 
 
-def refresh_metadata(ws: Workspace) -> Metadata:
-    """Re-profile the data config.json names and rewrite metadata.json; config.json is never touched."""
+def refresh_metadata(ws: Workspace) -> Discovery:
+    """Reload the data config.json names: rewrite weekly.parquet and metadata.json; config.json is never touched."""
     cfg = read_model(ws.config, Config)
-    metadata, _ = _refresh(ws, cfg)
-    return metadata
-
-
-def _refresh(ws: Workspace, cfg: Config) -> tuple[Metadata, Prepared]:
     raw, prepared = prepare_config(cfg, ws.root)
     d = cfg.data
     dict_path = find_dictionary(d.dictionary, d.path if d.source != "gsheet" else None, ws.root)
@@ -98,9 +105,12 @@ def _refresh(ws: Workspace, cfg: Config) -> tuple[Metadata, Prepared]:
     fixed = Overrides(date=d.date_column, kpi=d.kpi, channels=d.channels, controls=d.controls,
                       entity_column=d.entity_column, origin=CONFIG_ORIGIN)
     roles = detect_roles(raw.frame, fixed, dic.roles if dic else None, raw.name)
-    metadata = build_metadata(cfg, raw, prepared, roles, dic, _previous_knowledge(ws))
+    previous = _previous_metadata(ws)
+    metadata = build_metadata(cfg, raw, prepared, roles, dic, previous.knowledge if previous else None)
+    write_weekly(ws, prepared.frame)
     write_json(ws.metadata, metadata)
-    return metadata, prepared
+    return Discovery(cfg, metadata, prepared, config_written=False,
+                     previous_hash=previous.data_hash if previous else None)
 
 
 def _portable(path: str | None, root: Path) -> str | None:
@@ -176,11 +186,12 @@ def _dataset(data: DataConfig, raw: RawTable) -> dict:
             "raw_rows": len(raw.frame), "raw_columns": [str(c) for c in raw.frame.columns], "notes": raw.notes}
 
 
-def _previous_knowledge(ws: Workspace) -> Knowledge | None:
-    """Knowledge other commands added (business context, known issues) survives a metadata refresh."""
+def _previous_metadata(ws: Workspace) -> Metadata | None:
+    """The metadata.json being replaced: its knowledge (business context, known issues added by other
+    commands) survives the refresh, and its data_hash tells whether the data changed."""
     if not ws.metadata.exists():
         return None
     try:
-        return read_model(ws.metadata, Metadata).knowledge
+        return read_model(ws.metadata, Metadata)
     except InputError:
         return None

@@ -45,11 +45,6 @@ class Prepared:
     warnings: list[str] = field(default_factory=list)
 
 
-def load_weekly(cfg: Config, base_dir: Path) -> pd.DataFrame:
-    """The clean weekly table for `cfg` (date, KPI, channels, controls); raises InputError."""
-    return prepare_config(cfg, base_dir)[1].frame
-
-
 def prepare_config(cfg: Config, base_dir: Path) -> tuple[RawTable, Prepared]:
     """Load and prepare the data config.json names; relative paths resolve against `base_dir`.
 

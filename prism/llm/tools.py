@@ -21,7 +21,7 @@ from prism.analysis.facts import RoundFacts
 from prism.analysis.numbers import extract, known_values, matches
 from prism.errors import InputError
 from prism.schemas import Status, revise
-from prism.workspace import Workspace, write_text
+from prism.workspace import Workspace, read_weekly, write_text
 
 MAX_EDITS = 50  # a proofreading pass that rewrites more than this is not proofreading
 INTERPRETATION = "## Interpretation"  # the Explorer's own section after Prism's computed ones
@@ -155,10 +155,8 @@ def numbers_in(text: str) -> list[float]:
 # ------------------------------------------------------------------------------------------ writers
 def computed_exploration(ws: Workspace) -> tuple[str, int]:
     """The rule-based Explorer's statistics and rubric score: the facts Claude interprets."""
-    from prism.data.prepare import load_weekly
-
     facts = RoundFacts.load(ws, 1, need_results=False)
-    return explorer.compose(facts, load_weekly(facts.cfg, ws.root))
+    return explorer.compose(facts, read_weekly(ws, facts.cfg))
 
 
 def apply_exploration(ws: Workspace, round_no: int, revision: bool, data: Exploration) -> AgentOutcome:

@@ -1,27 +1,28 @@
 """What every model shares: the input split, the fitted-model interface and the one decomposition.
 
-A model's module exposes `fit(data: ModelData, cfg: Config, quick: bool) -> Fitted`. `summarize` turns
-any `Fitted` into a `ModelResult` with the same definitions for all three models (DESIGN.md): ROI =
+A model's module exposes `fit(data: ModelData, cfg: Config, quick: bool) -> Fitted`, whose `draws` are
+the model's `KeptDraws`. `summarize` turns any `Fitted` into a `ModelResult` with the same definitions
+for all three models (DESIGN.md), every quantity computed from the kept draws by `draws.py`: ROI =
 contribution ÷ spend over the training weeks, contribution % of KPI, mROI from a 1 % spend bump,
-saturation %, response curves and fit metrics on the locked holdout block.
+saturation %, response curves; plus fit metrics on the locked holdout block.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from prism.errors import InputError
+from prism.models.draws import (CURVE_MULTIPLIERS, KeptDraws, mroi, response_levels, roi_draws, saturation_fraction,
+                                train_totals, training_spend)
 from prism.schemas import ChannelResult, Config, FitMetrics, ModelResult, ResponseCurve, Weekly
 
 MIN_HOLDOUT = 8
 HOLDOUT_SHARE = 0.10
-MROI_BUMP = 0.01
-CURVE_MULTIPLIERS = np.linspace(0.0, 2.0, 21)
-MAX_SUMMARY_DRAWS = 400
+MAX_SUMMARY_DRAWS = 400  # draws a model keeps (and summarises): the Bayesian models thin to it, ridge too
 
 
 def holdout_weeks(n_weeks: int, cfg: Config) -> int:
@@ -72,22 +73,15 @@ class ModelData:
         )
 
 
-class Fitted(Protocol):
-    """A fitted model as the shared summary sees it. S = posterior draws or bootstrap resamples."""
+@dataclass
+class Fitted:
+    """A fitted model as the shared summary sees it: its kept draws plus what it reports about itself."""
 
     engine: str
     version: str
     params: dict[str, dict[str, float]]
     diagnostics: dict[str, Any]  # a "cv_mape" entry becomes fit.cv_mape (the tuning objective)
-
-    def contributions(self, spend: np.ndarray) -> np.ndarray:
-        """(S, T, C) media contribution in KPI units for any (T, C) spend over all weeks."""
-
-    def predict(self) -> np.ndarray:
-        """(S, T) fitted KPI over all weeks with the actual spend."""
-
-    def saturation_fraction(self) -> np.ndarray:
-        """(C,) share of each channel's maximum effect reached at its current average spend."""
+    draws: KeptDraws
 
 
 @dataclass
@@ -141,36 +135,23 @@ def fit_metrics(data: ModelData, fitted_mean: np.ndarray, cv_mape: float | None 
     )
 
 
-def _train_totals(contrib: np.ndarray, n_train: int) -> np.ndarray:
-    """(S, C) contribution summed over the training weeks."""
-    return contrib[:, :n_train, :].sum(axis=1)
-
-
 def channel_summary(fitted: Fitted, data: ModelData) -> dict[str, ChannelResult]:
     """ROI, contribution, mROI and saturation per channel over the training weeks."""
-    tr = data.n_train
-    spend_tot = data.spend[:tr].sum(axis=0)
-    safe_spend = np.where(spend_tot > 0, spend_tot, np.nan)
-    base = thin(fitted.contributions(data.spend))
-    totals = _train_totals(base, tr)
-    roi = DrawSet(totals / safe_spend)
-    roi_mean, roi_low, roi_high = roi.mean, roi.low, roi.high
-    kpi_total = float(data.y[:tr].sum())
-    sat = fitted.saturation_fraction()
+    kd = fitted.draws
+    spend_tot = training_spend(kd)
+    roi = DrawSet(roi_draws(kd))
+    kpi_total = float(data.y[: data.n_train].sum())
+    sat = saturation_fraction(kd)
     out: dict[str, ChannelResult] = {}
     for c, ch in enumerate(data.channels):
-        bumped = data.spend.copy()
-        bumped[:tr, c] *= 1.0 + MROI_BUMP
-        extra = _train_totals(thin(fitted.contributions(bumped)), tr)[:, c] - totals[:, c]
-        mroi = float(np.mean(extra) / (MROI_BUMP * spend_tot[c])) if spend_tot[c] > 0 else float("nan")
-        contribution = float(totals[:, c].mean())
+        contribution = float(train_totals(kd, c, kd.spend[:, c]).mean())
         out[ch] = ChannelResult(
-            roi=float(roi_mean[c]),
-            roi_low=float(roi_low[c]),
-            roi_high=float(roi_high[c]),
+            roi=float(roi.mean[c]),
+            roi_low=float(roi.low[c]),
+            roi_high=float(roi.high[c]),
             contribution=contribution,
             contribution_pct=contribution / kpi_total * 100.0 if kpi_total else float("nan"),
-            mroi=mroi,
+            mroi=mroi(kd, c),
             saturation_pct=float(sat[c] * 100.0),
             spend=float(spend_tot[c]),
             params=fitted.params.get(ch, {}),
@@ -180,16 +161,11 @@ def channel_summary(fitted: Fitted, data: ModelData) -> dict[str, ChannelResult]
 
 def response_curves(fitted: Fitted, data: ModelData) -> dict[str, ResponseCurve]:
     """Average weekly contribution as each channel's training spend is scaled from 0× to 2×."""
-    tr = data.n_train
+    kd = fitted.draws
     curves: dict[str, ResponseCurve] = {}
     for c, ch in enumerate(data.channels):
-        levels = []
-        for m in CURVE_MULTIPLIERS:
-            scaled = data.spend.copy()
-            scaled[:tr, c] *= m
-            levels.append(_train_totals(thin(fitted.contributions(scaled)), tr)[:, c] / tr)
-        ds = DrawSet(np.stack(levels, axis=1))
-        avg_spend = float(data.spend[:tr, c].mean())
+        ds = DrawSet(response_levels(kd, c, CURVE_MULTIPLIERS))
+        avg_spend = float(data.spend[: data.n_train, c].mean())
         curves[ch] = ResponseCurve(
             spend=(CURVE_MULTIPLIERS * avg_spend).tolist(),
             kpi=ds.mean.tolist(),
@@ -201,8 +177,9 @@ def response_curves(fitted: Fitted, data: ModelData) -> dict[str, ResponseCurve]
 
 
 def weekly_series(fitted: Fitted, data: ModelData) -> Weekly:
-    pred = DrawSet(thin(fitted.predict()))
-    contrib = thin(fitted.contributions(data.spend)).mean(axis=0)
+    kd = fitted.draws
+    pred = DrawSet(kd.predict())
+    contrib = kd.contributions(kd.spend).mean(axis=0)
     return Weekly(
         dates=[d.strftime("%Y-%m-%d") for d in data.dates],
         actual=data.y.tolist(),

@@ -34,14 +34,14 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from prism.models.base import ModelData
+from prism.models.base import Fitted, ModelData
+from prism.models.draws import KeptDraws
 from prism.models.posterior import (
-    MediaDraws,
     transform_notes,
-    PosteriorFit,
     TIGHT_PRIOR_CV,
     convergence,
     decay_centres,
+    geometric_draws,
     hill_settings,
     parallel_chain_method,
     roi_prior_bounds,
@@ -191,7 +191,18 @@ def posterior_dataset(samples: dict[str, Any]) -> xr.Dataset:
     return xr.Dataset(out)
 
 
-def fit(data: ModelData, cfg: Config, quick: bool = False) -> PosteriorFit:
+def kept_draws(data: ModelData, draws: dict[str, np.ndarray], scales: tuple[np.ndarray, float],
+               baseline: np.ndarray) -> KeptDraws:
+    """The hill_adstock posterior (its variable names, scaled space) as KeptDraws: (1 − decay) × geometric
+    adstock over the whole history of mean-scaled spend, Hill, coefficient × the KPI mean."""
+    decay = draws["lag_weight"]
+    params = {"decay": decay, "coef": draws["coef_media"], "half": draws["half_max_effective_concentration"],
+              "slope": draws["slope"]}
+    return geometric_draws("lightweight_mmm", data, params, scales,
+                           GeometricAdstock(max_lag=data.n_weeks, normalize=False), baseline, gain=1.0 - decay)
+
+
+def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
     """Sample the hill_adstock model on the training weeks; contributions and holdout come from the draws."""
     import numpyro
 
@@ -211,18 +222,12 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> PosteriorFit:
     flat = {k: np.asarray(v).reshape(-1, *np.asarray(v).shape[2:]) for k, v in grouped.items()}
     keep = thinned(flat["coef_media"].shape[0])
     draws = {k: v[keep] for k, v in flat.items()}
-    media = MediaDraws(
-        decay=draws["lag_weight"], coef=draws["coef_media"], saturation_name="hill",
-        saturation_params={"half": draws["half_max_effective_concentration"], "slope": draws["slope"]},
-        channel_scale=mean_spend, kpi_scale=kpi_mean,
-        adstock=GeometricAdstock(max_lag=data.n_weeks, normalize=False), gain=1.0 - draws["lag_weight"])
     params = summarize_params({"decay": draws["lag_weight"],
                                "half": draws["half_max_effective_concentration"] * mean_spend,
                                "slope": draws["slope"], "coef_kpi_per_week": draws["coef_media"] * kpi_mean},
                               data.channels)
-    return PosteriorFit(engine=ENGINE, version=numpyro.__version__, media=media,
-                        baseline=baseline(draws, arrays, data.n_weeks) * kpi_mean, spend=data.spend,
-                        train_weeks=data.n_train, params=params, diagnostics=diagnostics)
+    media = kept_draws(data, draws, (mean_spend, kpi_mean), baseline(draws, arrays, data.n_weeks) * kpi_mean)
+    return Fitted(engine=ENGINE, version=numpyro.__version__, params=params, diagnostics=diagnostics, draws=media)
 
 
 def baseline(draws: dict[str, np.ndarray], arrays: dict[str, np.ndarray], n_weeks: int) -> np.ndarray:

@@ -1,102 +1,45 @@
-"""What the two Bayesian models share: posterior draws → the `Fitted` protocol, and convergence diagnostics.
+"""What the two Bayesian models share: posterior draws → `KeptDraws`, priors from the config, convergence.
 
 Both models keep their media parameters as draws and recompute contributions for ANY spend matrix with the
-NumPy reference transforms (`transforms.py`), so the shared decomposition (`base.summarize`) treats them
-exactly like ridge. Each channel is computed separately and cached by its spend column, because the
-decomposition bumps one channel at a time (mROI, response curves) and the others stay unchanged.
+NumPy reference transforms through `KeptDraws`, so the shared decomposition (`base.summarize`) treats them
+exactly like ridge.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from prism.models.base import thin
-from prism.models.transforms import GeometricAdstock, saturation
+from prism.models.base import ModelData, thin
+from prism.models.draws import KeptDraws
+from prism.models.transforms import GeometricAdstock
 from prism.schemas import CONVERGENCE, Config, Diag
 
 PRIOR_DECAY_CONCENTRATION = 10.0  # Beta(a, b) with a + b = 10 when the config names a decay
 TIGHT_PRIOR_CV = 0.1  # a config-fixed Hill half or slope becomes a prior with 10 % spread
 
 
-@dataclass
-class MediaDraws:
-    """Media parameters as draws (S, C) in the model's scaled space plus the scales back to KPI units.
+def geometric_draws(model: str, data: ModelData, params: dict[str, np.ndarray], scales: tuple[np.ndarray, float],
+                    adstock: GeometricAdstock, baseline: np.ndarray, gain: np.ndarray | None = None) -> KeptDraws:
+    """A Bayesian model's draws as `KeptDraws`: geometric adstock of spend ÷ channel_scale, times `gain`,
+    saturated, times coef · kpi_scale.
 
-    contribution_c(t) = kpi_scale · coef_c · saturation(gain_c · adstock(spend_c / channel_scale_c)).
-    `gain` covers normalisations the adstock class does not do itself (LightweightMMM's (1 − decay)).
+    params: (S, C) draws keyed "decay", "coef" (on the scaled target) and the saturation class's arguments
+    (half and slope for Hill, lam for logistic); scales: (channel_scale (C,), kpi_scale).
     """
-
-    decay: np.ndarray
-    coef: np.ndarray
-    saturation_name: str
-    saturation_params: dict[str, np.ndarray]
-    channel_scale: np.ndarray
-    kpi_scale: float
-    adstock: GeometricAdstock
-    gain: np.ndarray | None = None
-    _cache: dict[tuple[int, bytes], np.ndarray] = field(default_factory=dict, repr=False)
-
-    @property
-    def n_draws(self) -> int:
-        return self.decay.shape[0]
-
-    def _channel(self, c: int, column: np.ndarray) -> np.ndarray:
-        """(S, T) contribution of channel c for one spend column, all draws at once."""
-        key = (c, column.tobytes())
-        if key not in self._cache:
-            x = np.repeat((column / self.channel_scale[c])[:, None], self.n_draws, axis=1)
-            ad = self.adstock(x, self.decay[:, c])
-            if self.gain is not None:
-                ad = ad * self.gain[:, c]
-            sat = saturation(self.saturation_name)(ad, **{k: v[:, c] for k, v in self.saturation_params.items()})
-            self._cache[key] = (sat * self.coef[:, c] * self.kpi_scale).T
-        return self._cache[key]
-
-    def contributions(self, spend: np.ndarray) -> np.ndarray:
-        spend = np.asarray(spend, dtype=float)
-        return np.stack([self._channel(c, np.ascontiguousarray(spend[:, c])) for c in range(spend.shape[1])],
-                        axis=2)
-
-    def saturation_at(self, level: np.ndarray) -> np.ndarray:
-        """(S, C) saturation reached by a steady spend `level` (C,) per week, after adstock's steady state."""
-        if self.adstock.normalize:
-            steady = np.ones_like(self.decay)
-        else:
-            steady = np.power(self.decay[:, :, None], np.arange(self.adstock.max_lag)).sum(axis=2)
-        if self.gain is not None:
-            steady = steady * self.gain
-        x = steady * (level / self.channel_scale)[None, :]
-        sat = saturation(self.saturation_name)
-        return np.stack([sat(x[:, [c]], **{k: v[:, [c]] for k, v in self.saturation_params.items()})[:, 0]
-                         for c in range(x.shape[1])], axis=1)
-
-
-@dataclass
-class PosteriorFit:
-    """A fitted Bayesian model: media draws plus the non-media part of the fit (S, T) in KPI units."""
-
-    engine: str
-    version: str
-    media: MediaDraws
-    baseline: np.ndarray
-    spend: np.ndarray
-    train_weeks: int
-    params: dict[str, dict[str, float]]
-    diagnostics: dict[str, Any]
-
-    def contributions(self, spend: np.ndarray) -> np.ndarray:
-        return self.media.contributions(spend)
-
-    def predict(self) -> np.ndarray:
-        return self.baseline + self.contributions(self.spend).sum(axis=2)
-
-    def saturation_fraction(self) -> np.ndarray:
-        level = self.spend[: self.train_weeks].mean(axis=0)
-        return self.media.saturation_at(level).mean(axis=0)
+    channel_scale, kpi_scale = scales
+    params = {k: np.asarray(v, dtype=float) for k, v in params.items()}  # JAX draws are float32: KPI units in float64
+    sat = {k: v for k, v in params.items() if k not in ("decay", "coef")}
+    coef = params["coef"] * kpi_scale
+    return KeptDraws(
+        model=model, channels=list(data.channels), dates=data.dates, spend=data.spend, n_train=data.n_train,
+        baseline=baseline, adstock_type=adstock.name, max_lag=adstock.max_lag, normalize=adstock.normalize,
+        adstock_params={"decay": params["decay"]}, saturation_type="hill" if "half" in sat else "logistic",
+        saturation_params=sat, coef=coef, scale=np.broadcast_to(channel_scale, coef.shape).copy(),
+        gain=np.ones_like(coef) if gain is None else np.asarray(gain, dtype=float),
+    )
 
 
 def stack_draws(ds: xr.Dataset, name: str, channels: list[str] | None = None) -> np.ndarray:

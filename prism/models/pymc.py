@@ -18,14 +18,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from prism.models.base import ModelData
+from prism.models.base import Fitted, ModelData
+from prism.models.draws import KeptDraws
 from prism.models.posterior import (
-    MediaDraws,
     transform_notes,
-    PosteriorFit,
     beta_from_mean,
     convergence,
     decay_centres,
+    geometric_draws,
     hill_settings,
     parallel_chain_method,
     roi_prior_bounds,
@@ -71,7 +71,19 @@ def fourier_features(dates: pd.DatetimeIndex, order: int) -> np.ndarray:
     return np.hstack([np.sin(x * k), np.cos(x * k)])
 
 
-def _prior_roi_per_coef(media: MediaDraws, spend: np.ndarray) -> np.ndarray:
+def kept_draws(data: ModelData, draws: dict[str, np.ndarray], scales: tuple[np.ndarray, float], max_lag: int,
+               baseline: np.ndarray) -> KeptDraws:
+    """pymc-marketing's posterior (its variable names, scaled space) as KeptDraws: normalised geometric adstock
+    of max-scaled spend, saturation, asymptote × the KPI scale."""
+    params = {"decay": draws["adstock_alpha"], "coef": draws["saturation_beta"]}
+    if "saturation_kappa" in draws:
+        params.update(half=draws["saturation_kappa"], slope=draws["saturation_slope"])
+    else:
+        params["lam"] = draws["saturation_lam"]
+    return geometric_draws("pymc", data, params, scales, GeometricAdstock(max_lag=max_lag, normalize=True), baseline)
+
+
+def _prior_roi_per_coef(media: KeptDraws, spend: np.ndarray) -> np.ndarray:
     """(C,) training ROI that one unit of the asymptote coefficient gives at the prior centres."""
     contrib = media.contributions(spend)[0]
     per_coef = contrib.sum(axis=0) / np.where(spend.sum(axis=0) > 0, spend.sum(axis=0), 1.0)
@@ -95,15 +107,14 @@ def _model_config(data: ModelData, cfg: Config, scales: tuple[np.ndarray, float]
         slope_sd = np.where(np.isnan(slope_cfg), np.sqrt(SLOPE_PRIOR[0]) / SLOPE_PRIOR[1], TIGHT_PRIOR_CV * slope_cfg)
         conf["saturation_kappa"] = Prior("LogNormal", mu=np.log(kappa), sigma=kappa_sd, dims="channel")
         conf["saturation_slope"] = Prior("Gamma", mu=slope_mu, sigma=slope_sd, dims="channel")
-        centre = {"half": kappa, "slope": slope_mu}
+        centre = {"saturation_kappa": kappa, "saturation_slope": slope_mu}
     else:
         lam = LOGISTIC_HALF / mean_x
         conf["saturation_lam"] = Prior("Gamma", mu=lam, sigma=lam, dims="channel")
-        centre = {"lam": lam}
-    centre_draws = MediaDraws(
-        decay=(a / (a + b))[None, :], coef=np.ones((1, len(data.channels))), saturation_name=cfg.saturation.type,
-        saturation_params={k: np.asarray(v)[None, :] for k, v in centre.items()}, channel_scale=channel_scale,
-        kpi_scale=kpi_scale, adstock=GeometricAdstock(max_lag=cfg.adstock.max_lag, normalize=True))
+        centre = {"saturation_lam": lam}
+    centre.update(adstock_alpha=a / (a + b), saturation_beta=np.ones(len(data.channels)))
+    centre_draws = kept_draws(data, {k: np.asarray(v)[None, :] for k, v in centre.items()}, scales,
+                              cfg.adstock.max_lag, np.zeros((1, data.n_weeks)))
     per_coef = _prior_roi_per_coef(centre_draws, spend)
     mu, sd = _roi_prior(data, cfg)
     conf["saturation_beta"] = Prior("TruncatedNormal", mu=mu / per_coef, sigma=sd / per_coef, lower=0.0,
@@ -168,7 +179,7 @@ def _draws(posterior, names: list[str], channels: list[str]) -> dict[str, np.nda
     return {n: stack_draws(posterior, n, channels) for n in names if n in posterior}
 
 
-def fit(data: ModelData, cfg: Config, quick: bool = False) -> PosteriorFit:
+def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
     """Fit on the training weeks, then recompute contributions and the holdout forecast from the draws."""
     import pymc_marketing
 
@@ -186,23 +197,17 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> PosteriorFit:
                                "gamma_control", "gamma_fourier", "y_sigma"], data.channels)
     keep = thinned(draws["adstock_alpha"].shape[0])
     draws = {k: v[keep] for k, v in draws.items()}
-    media = MediaDraws(
-        decay=draws["adstock_alpha"], coef=draws["saturation_beta"], saturation_name=cfg.saturation.type,
-        saturation_params=({"half": draws["saturation_kappa"], "slope": draws["saturation_slope"]}
-                           if cfg.saturation.type == "hill" else {"lam": draws["saturation_lam"]}),
-        channel_scale=channel_scale, kpi_scale=kpi_scale,
-        adstock=GeometricAdstock(max_lag=cfg.adstock.max_lag, normalize=True))
-    baseline = _baseline(data, cfg, draws, feats, kpi_scale)
+    media = kept_draws(data, draws, (channel_scale, kpi_scale), cfg.adstock.max_lag,
+                       _baseline(data, cfg, draws, feats, kpi_scale))
     reference = stack_draws(posterior, "channel_contribution", data.channels)[keep] * kpi_scale
     diagnostics = _diagnostics(posterior, idata, quick, sat_names)
     diagnostics["sampler"] = "map" if quick else cfg.pymc.sampler
     diagnostics["sample_seconds"] = round(sample_seconds, 2)
     diagnostics["recompute_max_rel_error"] = recompute_error(media, data, reference)
     diagnostics.update(transform_notes(cfg, cfg.saturation.type))
-    params = _params(draws, media, data, sat_names)
-    return PosteriorFit(engine=f"{ENGINE} ({'MAP' if quick else cfg.pymc.sampler + ' NUTS'})",
-                        version=pymc_marketing.__version__, media=media, baseline=baseline, spend=data.spend,
-                        train_weeks=data.n_train, params=params, diagnostics=diagnostics)
+    params = _params(draws, (channel_scale, kpi_scale), data, sat_names)
+    return Fitted(engine=f"{ENGINE} ({'MAP' if quick else cfg.pymc.sampler + ' NUTS'})",
+                  version=pymc_marketing.__version__, params=params, diagnostics=diagnostics, draws=media)
 
 
 def _check_scales(mmm, channel_scale: np.ndarray, kpi_scale: float) -> None:
@@ -213,7 +218,7 @@ def _check_scales(mmm, channel_scale: np.ndarray, kpi_scale: float) -> None:
         raise RuntimeError(f"pymc-marketing scales {got_c}, {got_y} differ from Prism's {channel_scale}, {kpi_scale}")
 
 
-def recompute_error(media: MediaDraws, data: ModelData, reference: np.ndarray) -> float:
+def recompute_error(media: KeptDraws, data: ModelData, reference: np.ndarray) -> float:
     """Max relative gap between the NumPy recomputation and pymc-marketing's own channel_contribution."""
     mine = media.contributions(data.spend)[:, : data.n_train, :]
     return float(np.abs(mine - reference).max() / max(np.abs(reference).max(), 1e-12))
@@ -239,13 +244,14 @@ def _diagnostics(posterior, idata, quick: bool, sat_names: list[str]) -> dict[st
     return {"method": "nuts", **convergence(posterior, divergences, names)}
 
 
-def _params(draws: dict[str, np.ndarray], media: MediaDraws, data: ModelData,
+def _params(draws: dict[str, np.ndarray], scales: tuple[np.ndarray, float], data: ModelData,
             sat_names: list[str]) -> dict[str, dict[str, float]]:
     """Posterior means in readable units: decay, half-saturation in spend, slope/lam, asymptote in KPI."""
-    named = {"decay": draws["adstock_alpha"], "coef_kpi_per_week": draws["saturation_beta"] * media.kpi_scale}
+    channel_scale, kpi_scale = scales
+    named = {"decay": draws["adstock_alpha"], "coef_kpi_per_week": draws["saturation_beta"] * kpi_scale}
     if "saturation_kappa" in sat_names:
-        named["half"] = draws["saturation_kappa"] * media.channel_scale
+        named["half"] = draws["saturation_kappa"] * channel_scale
         named["slope"] = draws["saturation_slope"]
     else:
-        named["lam_per_spend"] = draws["saturation_lam"] / media.channel_scale
+        named["lam_per_spend"] = draws["saturation_lam"] / channel_scale
     return summarize_params(named, data.channels)

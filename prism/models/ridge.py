@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,8 @@ from scipy.optimize import minimize, nnls
 from sklearn.model_selection import TimeSeriesSplit
 
 from prism.errors import InputError
-from prism.models.base import ModelData, mape
+from prism.models.base import Fitted, ModelData, mape, thin
+from prism.models.draws import KeptDraws
 from prism.models.transforms import adstock, saturation
 from prism.schemas import Config
 
@@ -107,9 +108,19 @@ class MediaTransform:
     def __call__(self, spend: np.ndarray) -> np.ndarray:
         return self.saturate(self.adstocked(spend) / self.scale)
 
-    def at_mean(self) -> np.ndarray:
-        """(C,) saturation at the mean adstocked training spend: the share of the maximum effect reached."""
-        return self.saturate(np.ones((1, len(self.scale))))[0]
+    def adstock_params(self) -> dict[str, np.ndarray]:
+        """(C,) arguments of the adstock class by name, as `adstocked` passes them."""
+        if self.adstock_type == "weibull":
+            return {"shape": np.full(len(self.carry), WEIBULL_SHAPE), "scale": self.carry}
+        if self.adstock_type == "delayed":
+            return {"decay": self.carry, "theta": np.ones(len(self.carry))}  # DelayedAdstock's default peak
+        return {"decay": self.carry}
+
+    def saturation_params(self) -> dict[str, np.ndarray]:
+        """(C,) arguments of the saturation class by name, as `saturate` passes them."""
+        if self.saturation_type == "logistic":
+            return {"lam": LN3 / self.half}
+        return {"half": self.half, "slope": self.slope}
 
 
 def carry_bounds(cfg: Config) -> tuple[float, float]:
@@ -354,42 +365,23 @@ def bootstrap(problem: Problem, theta: np.ndarray, cov: np.ndarray, alpha: float
 # ---------------------------------------------------------------------------------------------- fitted
 
 
-def stack(transforms: list[MediaTransform]) -> MediaTransform:
-    """One wide transform over S × C columns, so all draws are transformed in one vectorised call."""
-    first = transforms[0]
-    return replace(first, **{k: np.concatenate([getattr(t, k) for t in transforms])
-                             for k in ("carry", "half", "slope", "scale")})
+def kept_draws(transforms: list[MediaTransform], coefs: np.ndarray, other: np.ndarray, data: ModelData) -> KeptDraws:
+    """Bootstrap resamples as kept draws (at most MAX_SUMMARY_DRAWS, evenly thinned).
 
-
-@dataclass
-class RidgeFitted:
-    """Bootstrap resamples as draws: transforms and coefficients per resample (the Fitted protocol)."""
-
-    engine: str
-    version: str
-    params: dict[str, dict[str, float]]
-    diagnostics: dict[str, Any]
-    transforms: MediaTransform  # stacked: S draws × C channels
-    coefs: np.ndarray  # (S, 1 + C + q): intercept, media, non-media
-    other: np.ndarray  # (T, q)
-    spend: np.ndarray  # (T, C) actual spend
-
-    @property
-    def n_draws(self) -> int:
-        return self.coefs.shape[0]
-
-    def contributions(self, spend: np.ndarray) -> np.ndarray:
-        t, c = spend.shape
-        feats = self.transforms(np.tile(spend, self.n_draws)).reshape(t, self.n_draws, c).transpose(1, 0, 2)
-        return feats * self.coefs[:, None, 1:1 + c]
-
-    def predict(self) -> np.ndarray:
-        c = self.spend.shape[1]
-        base = self.coefs[:, :1] + self.coefs[:, 1 + c:] @ self.other.T
-        return base + self.contributions(self.spend).sum(axis=2)
-
-    def saturation_fraction(self) -> np.ndarray:
-        return self.transforms.at_mean().reshape(self.n_draws, -1).mean(axis=0)
+    coefs: (S, 1 + C + q) intercept, media, non-media per resample; other: (T, q) non-media columns.
+    """
+    keep = thin(np.arange(len(transforms)))
+    transforms, coefs = [transforms[i] for i in keep], coefs[keep]
+    c, first = len(data.channels), transforms[0]
+    per_draw = lambda get: {k: np.stack([get(t)[k] for t in transforms]) for k in get(first)}  # noqa: E731
+    adstock_fn = adstock(first.adstock_type, max_lag=first.max_lag)
+    return KeptDraws(
+        model="ridge", channels=list(data.channels), dates=data.dates, spend=data.spend, n_train=data.n_train,
+        baseline=coefs[:, :1] + coefs[:, 1 + c:] @ other.T, adstock_type=first.adstock_type,
+        max_lag=first.max_lag, normalize=adstock_fn.normalize, adstock_params=per_draw(MediaTransform.adstock_params),
+        saturation_type=first.saturation_type, saturation_params=per_draw(MediaTransform.saturation_params),
+        coef=coefs[:, 1:1 + c], scale=np.stack([t.scale for t in transforms]), gain=np.ones((len(transforms), c)),
+    )
 
 
 # ------------------------------------------------------------------------------------------------- fit
@@ -438,7 +430,7 @@ def engine_name(cfg: Config) -> str:
     return f"{ENGINE} ({cfg.adstock.type} adstock + {cfg.saturation.type} saturation)"
 
 
-def fit(data: ModelData, cfg: Config, quick: bool = False) -> RidgeFitted:
+def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
     """Fit transforms (penalised likelihood), pick alpha by rolling-origin CV, bootstrap the intervals."""
     problem = build_problem(data, cfg)
     folds = cv_folds(data.n_train)
@@ -465,8 +457,6 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> RidgeFitted:
         "zero_coefficient_channels": [ch for i, ch in enumerate(data.channels) if coef[1 + i] <= 1e-12],
         "positive_media": cfg.ridge.positive,
     }
-    return RidgeFitted(
-        engine=engine_name(cfg), version=f"scipy {scipy.__version__}",
-        params=_channel_params(problem, point, coef), diagnostics=diagnostics,
-        transforms=stack(transforms), coefs=coefs, other=problem.other, spend=data.spend,
-    )
+    return Fitted(engine=engine_name(cfg), version=f"scipy {scipy.__version__}",
+                  params=_channel_params(problem, point, coef), diagnostics=diagnostics,
+                  draws=kept_draws(transforms, coefs, problem.other, data))

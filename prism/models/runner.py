@@ -23,11 +23,11 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from prism.data.prepare import frame_hash, load_weekly
+from prism.data.prepare import frame_hash
 from prism.errors import InputError
 from prism.models.base import ModelData
 from prism.schemas import MODEL_NAMES, Config, ModelResult, Results
-from prism.workspace import Workspace, load_state, read_model, write_csv, write_json
+from prism.workspace import Workspace, load_state, read_model, read_weekly, write_csv, write_json
 
 RUN_IN_PARALLEL = True
 POLL_SECONDS = 0.1
@@ -44,6 +44,7 @@ class Job:
     timeout: int
     out: Path
     log: Path
+    draws: Path
     proc: subprocess.Popen | None = None
     started: float = 0.0
     result: ModelResult | None = field(default=None)
@@ -78,7 +79,7 @@ def config_hash(cfg: Config) -> str:
 
 def _start(job: Job, ws: Workspace, frame_path: Path, quick: bool) -> None:
     cmd = [*WORKER, "--model", job.name, "--workdir", str(ws.root), "--frame", str(frame_path),
-           "--out", str(job.out), *(["--quick"] if quick else [])]
+           "--out", str(job.out), "--draws", str(job.draws), *(["--quick"] if quick else [])]
     with job.log.open("wb") as log:
         job.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True)
@@ -179,21 +180,25 @@ def fit_table(res: Results) -> pd.DataFrame:
 
 def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | None = None,
                quick: bool = False, console: Console | None = None, parallel: bool = RUN_IN_PARALLEL) -> Results:
-    """Fit the models, write rounds/R{NN}_results.json, results/latest.json and results/model_fit.csv."""
+    """Fit the models; write their draws (rounds/R{NN}_draws/), rounds/R{NN}_results.json, results/latest.json
+    and results/model_fit.csv. The data is the workspace's weekly.parquet, never the raw source."""
     cfg = read_model(ws.config, Config)
     names = selected_models(cfg, models)
     n = round_number(ws, round_no)
-    frame = load_weekly(cfg, ws.root)
+    frame = read_weekly(ws, cfg)
     data = ModelData.from_frame(frame, cfg)  # refuses a holdout that leaves too few training weeks
     with tempfile.TemporaryDirectory(prefix="prism-run-") as tmp:
         frame_path = Path(tmp) / "weekly.parquet"
         frame.to_parquet(frame_path)
         jobs = [Job(name, cfg.timeouts.get(name, DEFAULT_TIMEOUT_S), Path(tmp) / f"{name}.json",
-                    Path(tmp) / f"{name}.log") for name in names]
+                    Path(tmp) / f"{name}.log", ws.draws_path(n, name)) for name in names]
         run_jobs(jobs, ws, frame_path, quick, parallel, console or Console(stderr=True))
     results = {j.name: j.result for j in jobs}
     for name in cfg.models:
         results.setdefault(name, ModelResult(status="skipped", reason="not selected with --models", quick=quick))
+    for name, result in results.items():  # draws on disk always belong to this round's ok models
+        if result.status != "ok":
+            ws.draws_path(n, name).unlink(missing_ok=True)
     res = Results(
         round=n, data_hash=frame_hash(frame), config_hash=config_hash(cfg), created_at=datetime.now(timezone.utc),
         kpi=cfg.data.kpi, channels=list(cfg.data.channels), weeks=data.n_weeks, train_weeks=data.n_train,

@@ -2,8 +2,9 @@
 
 The runner starts one worker per model so that a crash, a hang or a memory blow-up of one model's stack
 (PyMC, JAX) cannot take the others down. The worker reads the weekly table the runner prepared (so all
-models see the same rows) and the workspace's config.json, fits, and goes through the shared `summarize`.
-A failure is still written as a `failed` result with its reason, and the exit code is 1.
+models see the same rows) and the workspace's config.json, fits, goes through the shared `summarize` and
+writes the model's kept draws (`--draws`, netCDF) before its result. A failure is still written as a
+`failed` result with its reason, and the exit code is 1.
 """
 
 from __future__ import annotations
@@ -16,19 +17,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from prism.models.base import ModelData, summarize
+from prism.models.base import Fitted, ModelData, summarize
 from prism.models.registry import load
 from prism.schemas import Config, ModelResult
 from prism.workspace import Workspace, read_model, write_json
 
 
-def run_one(name: str, frame: pd.DataFrame, cfg: Config, quick: bool) -> ModelResult:
+def run_one(name: str, frame: pd.DataFrame, cfg: Config, quick: bool) -> tuple[ModelResult, Fitted]:
     """Fit model `name` on the weekly table and summarise it the way every model is summarised."""
     module = load(name)
     data = ModelData.from_frame(frame, cfg)
     started = time.perf_counter()
     fitted = module.fit(data, cfg, quick=quick)
-    return summarize(fitted, data, time.perf_counter() - started, quick)
+    return summarize(fitted, data, time.perf_counter() - started, quick), fitted
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -43,12 +44,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--frame", type=Path, required=True, help="weekly table (parquet) from the runner")
     parser.add_argument("--out", type=Path, required=True, help="where to write the ModelResult JSON")
+    parser.add_argument("--draws", type=Path, required=True, help="where to write the kept draws (netCDF)")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
         cfg = read_model(Workspace(args.workdir).config, Config)
-        write_json(args.out, run_one(args.model, pd.read_parquet(args.frame), cfg, args.quick))
+        result, fitted = run_one(args.model, pd.read_parquet(args.frame), cfg, args.quick)
+        fitted.draws.to_netcdf(args.draws)
+        write_json(args.out, result)
     except Exception as exc:  # reported as the model's failure, never swallowed: the traceback goes to stderr
         traceback.print_exc()
         write_json(args.out, ModelResult(status="failed", reason=failure_reason(exc), quick=args.quick,

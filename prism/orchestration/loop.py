@@ -44,7 +44,9 @@ def execute(ctx: LoopContext, state: State, stage: str) -> str:
 
         if not ctx.ws.config.exists():
             raise InputError(f"{ctx.ws.config}: file not found (run `prism discover` first, or `prism demo`)")
-        refresh_metadata(ctx.ws)
+        note = refresh_metadata(ctx.ws).change_note  # weekly.parquet is rewritten: the round's one read of the source
+        if note:
+            ctx.console.print(f"[yellow]R{n:02d} {note}[/]")
         _pause("discover")
         status = Status.METADATA_REFRESHED
         note_timing(state, n, stage, time.perf_counter() - t0, status)

@@ -16,7 +16,7 @@ import pandas as pd
 from prism.errors import InputError
 from prism.report.markdown import ReportText, parse_report
 from prism.schemas import Config, Metadata, Results, State
-from prism.workspace import Workspace, load_state, read_model
+from prism.workspace import Workspace, load_state, read_model, read_weekly
 
 OPTIMIZATION_FILE = "optimization.csv"
 
@@ -124,10 +124,8 @@ def _weekly_spend(inp: ReportInputs) -> pd.DataFrame | None:
     """
     if inp.config is None or inp.period is None:
         return None
-    from prism.data.prepare import load_weekly  # the data stage's loader; imported only when drawing
-
     try:
-        frame = load_weekly(inp.config, inp.ws.root)
+        frame = read_weekly(inp.ws, inp.config)
     except InputError as exc:
         inp.notes.append(f"spend chart skipped: {exc}")
         return None

@@ -17,52 +17,38 @@ import pandas as pd
 from prism.agents import reporter
 from prism.analysis.compare import channel_agreement
 from prism.data.simulate import Simulation, simulate
-from prism.models.base import ModelData, summarize
-from prism.models.transforms import GeometricAdstock, HillSaturation
+from prism.models.base import Fitted, ModelData, summarize
+from prism.models.draws import KeptDraws
 from prism.schemas import (Config, DataConfig, FieldDefinition, Knowledge, KnownIssue, Metadata,
                            Profile, Results, RoundRecord, State)
-from prism.workspace import Workspace, write_csv, write_json, write_text
+from prism.workspace import Workspace, write_csv, write_json, write_text, write_weekly
 
 DRAWS = 60
 MODEL_SPREAD = {"ridge": 0.15, "pymc": 0.25, "lightweight_mmm": 0.35}  # per-channel bias sd (log scale)
 
 
-class TruthModel:
-    """The simulator's own process with a model-specific bias and draw noise: a `Fitted`."""
-
-    version = "fixture"
-    diagnostics: dict
-
-    def __init__(self, sim: Simulation, data: ModelData, name: str, seed: int):
-        rng = np.random.default_rng(seed)
-        p = sim.params
-        chans = sim.channels
-        self.engine = f"simulated truth ({name} fixture)"
-        self.decay = np.array([p[c]["decay"] for c in chans])
-        self.half = np.array([p[c]["half"] for c in chans])
-        self.slope = np.array([p[c]["slope"] for c in chans])
-        bias = rng.lognormal(0.0, MODEL_SPREAD[name], size=len(chans))
-        self.beta = np.array([p[c]["beta"] for c in chans]) * bias
-        self.draw_scale = rng.lognormal(0.0, 0.12, size=(DRAWS, len(chans)))
-        self.data = data
-        media = self.contributions(data.spend).mean(axis=0).sum(axis=1)
-        t = np.arange(data.n_weeks)
-        design = np.column_stack([np.ones_like(t), t, np.sin(2 * np.pi * t / 52.18), np.cos(2 * np.pi * t / 52.18)])
-        coef, *_ = np.linalg.lstsq(design[data.train], (data.y - media)[data.train], rcond=None)
-        self.base = design @ coef
-        self.params = {c: {"decay": float(self.decay[i]), "half": float(self.half[i])} for i, c in enumerate(chans)}
-        self.diagnostics = {"rhat_max": 1.0 + 0.001 * seed, "divergences": seed, "ess_bulk_min": 400.0 + seed}
-
-    def contributions(self, spend: np.ndarray) -> np.ndarray:
-        sat = HillSaturation()(GeometricAdstock(max_lag=8)(spend, self.decay), self.half, self.slope)
-        return sat[None, :, :] * (self.beta[None, None, :] * self.draw_scale[:, None, :])
-
-    def predict(self) -> np.ndarray:
-        return self.base[None, :] + self.contributions(self.data.spend).sum(axis=2)
-
-    def saturation_fraction(self) -> np.ndarray:
-        mean_ad = GeometricAdstock(max_lag=8)(self.data.spend[: self.data.n_train], self.decay).mean(axis=0)
-        return HillSaturation()(mean_ad[None, :], self.half, self.slope)[0]
+def truth_model(sim: Simulation, data: ModelData, name: str, seed: int) -> Fitted:
+    """The simulator's own process with a model-specific bias and draw noise, as a model's kept draws."""
+    rng = np.random.default_rng(seed)
+    p, chans = sim.params, sim.channels
+    per = lambda key: np.array([p[c][key] for c in chans])  # noqa: E731
+    bias = rng.lognormal(0.0, MODEL_SPREAD[name], size=len(chans))
+    coef = per("beta") * bias * rng.lognormal(0.0, 0.12, size=(DRAWS, len(chans)))
+    ones = np.ones_like(coef)
+    draws = KeptDraws(
+        model=name, channels=list(chans), dates=data.dates, spend=data.spend, n_train=data.n_train,
+        baseline=np.zeros((DRAWS, data.n_weeks)), adstock_type="geometric", max_lag=8, normalize=False,
+        adstock_params={"decay": ones * per("decay")}, saturation_type="hill",
+        saturation_params={"half": ones * per("half"), "slope": ones * per("slope")}, coef=coef, scale=ones, gain=ones)
+    media = draws.contributions(data.spend).mean(axis=0).sum(axis=1)
+    t = np.arange(data.n_weeks)
+    design = np.column_stack([np.ones_like(t), t, np.sin(2 * np.pi * t / 52.18), np.cos(2 * np.pi * t / 52.18)])
+    base, *_ = np.linalg.lstsq(design[data.train], (data.y - media)[data.train], rcond=None)
+    draws.baseline = np.repeat((design @ base)[None, :], DRAWS, axis=0)
+    return Fitted(engine=f"simulated truth ({name} fixture)", version="fixture",
+                  params={c: {"decay": float(p[c]["decay"]), "half": float(p[c]["half"])} for c in chans},
+                  diagnostics={"rhat_max": 1.0 + 0.001 * seed, "divergences": seed, "ess_bulk_min": 400.0 + seed},
+                  draws=draws)
 
 
 def _results(sim: Simulation, cfg: Config, round_no: int, seed: int) -> Results:
@@ -70,7 +56,7 @@ def _results(sim: Simulation, cfg: Config, round_no: int, seed: int) -> Results:
     data = ModelData.from_frame(frame, cfg)
     models = {}
     for i, name in enumerate(MODEL_SPREAD):
-        model = TruthModel(sim, data, name, seed + i)
+        model = truth_model(sim, data, name, seed + i)
         model.diagnostics["cv_mape"] = 4.0 + round_no
         models[name] = summarize(model, data, 1.5 + i, quick=True)
     res = Results(round=round_no, data_hash="simdata", config_hash=f"cfg{round_no}",
@@ -102,6 +88,7 @@ def build_workspace(root: Path, rounds: int = 2, seed: int = 3, n_channels: int 
     cfg = Config(data=DataConfig(path="data.csv", date_column="date", kpi=sim.kpi, channels=sim.channels,
                                  controls=sim.controls))
     meta = _metadata(sim, cfg)
+    write_weekly(ws, sim.frame.assign(date=pd.to_datetime(sim.frame["date"])))  # what discover would have written
     write_json(ws.config, cfg)
     write_json(ws.metadata, meta)
     state = State(round=rounds, stage="done")
