@@ -215,7 +215,7 @@ def test_all_channels_zero(cli: Cli, csv_file) -> None:
 
 
 def test_fewer_than_20_weeks(cli: Cli, csv_file) -> None:
-    discover_fails(cli, csv_file(weekly_frame(15)), says=["only 15 weeks", "at least 20"])
+    discover_fails(cli, csv_file(weekly_frame(15)), says=["only 15 weeks", "at least 24"])
 
 
 def test_fewer_than_52_weeks_is_a_warning_in_metadata(cli: Cli, csv_file) -> None:
