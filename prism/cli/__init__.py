@@ -7,6 +7,7 @@ Set PRISM_DEBUG=1 to see tracebacks of internal failures.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import typer
@@ -19,10 +20,26 @@ from prism.errors import InputError
 from prism.cli import claude_cmds, data_cmds, loop_cmds, model_cmds, report_cmds  # noqa: E402,F401
 
 
+INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C
+
+
+def _stop_like_ctrl_c(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    SIGTERM (`kill`, a container stop) is handled like Ctrl-C, so model workers are stopped, temp folders
+    removed and the lock released on both; one line says where the work stopped.
+    """
+    signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
     try:
         code = app(args=argv, standalone_mode=False)  # a raised typer.Exit comes back as its exit code
+    except KeyboardInterrupt as exc:
+        where = str(exc) or "before it finished"
+        err_console.print(f"[bold red]stopped:[/] {escape(where)}", highlight=False, soft_wrap=True)
+        sys.exit(INTERRUPTED)
     except InputError as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)

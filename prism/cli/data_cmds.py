@@ -96,7 +96,7 @@ def prepare_cmd(
             options = _options(entity, aggregate, week_anchor, fill_gaps)
             prepared = prepare_source(spec, overrides, options)[3]
     _write_table(target, prepared)
-    console.print(_summary(prepared, f"Prepared {target}", prepared.warnings))
+    console.print(_summary(prepared, escape(f"Prepared {target}"), prepared.warnings))
 
 
 def _write_table(target: Path, prepared: Prepared) -> None:
@@ -140,11 +140,11 @@ def _report_discovery(ws: Workspace, result: Discovery, spec: SourceSpec | None,
     console.print(roles)
     console.print(_summary(result.prepared, "Weekly table", result.metadata.warnings))
     if result.config_written:
-        console.print(f"[green]wrote[/] {ws.config} and {ws.metadata}")
+        console.print(f"[green]wrote[/] {escape(str(ws.config))} and {escape(str(ws.metadata))}")
     else:
         why = " (--no-overwrite-config)" if no_overwrite else ""
         note = "; the --path/--url given was not used (delete config.json to re-discover)" if spec else ""
-        console.print(f"[green]kept[/] {ws.config}{why}{note}; [green]refreshed[/] {ws.metadata}")
+        console.print(f"[green]kept[/] {escape(str(ws.config))}{why}{note}; [green]refreshed[/] {escape(str(ws.metadata))}")
 
 
 def _summary(prepared: Prepared, title: str, warnings: list[str]) -> Table:
@@ -157,9 +157,9 @@ def _summary(prepared: Prepared, title: str, warnings: list[str]) -> Table:
     table.add_row("source rows", str(prepared.rows))
     table.add_row("frequency", prepared.frequency)
     table.add_row("entities", escape(", ".join(prepared.entities)) or "—")
-    table.add_row("KPI", str(frame.columns[1]))
-    table.add_row("channels", f"{len(prepared.channels)}: {', '.join(prepared.channels)}")
-    table.add_row("dropped channels", ", ".join(prepared.dropped_channels) or "—")
+    table.add_row("KPI", escape(str(frame.columns[1])))
+    table.add_row("channels", escape(f"{len(prepared.channels)}: {', '.join(prepared.channels)}"))
+    table.add_row("dropped channels", escape(", ".join(prepared.dropped_channels)) or "—")
     table.add_row("gaps", f"{len(prepared.gaps)} missing week(s)" if prepared.gaps else "—")
     table.add_row("warnings", escape("\n".join(warnings)) or "—")
     return table

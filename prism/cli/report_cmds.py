@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.markup import escape
 
 from prism.cli.app import WorkdirOpt, app, console
 from prism.cli.loop_cmds import AgentsOpt, ModelOpt, RecordOpt
@@ -33,12 +34,12 @@ def report(workdir: Path = WorkdirOpt, round_no: int | None = RoundOpt, render_o
 
         with console.status("Reporter: writing results/report.md"):
             status = run_stage(ws, "report", agents=agents, model=model, record_only=record_only, console=console)
-        console.print(status, highlight=False)
+        console.print(escape(status), highlight=False)
     with console.status("Rendering charts, deck, page and workbook"):
         inputs = load_inputs(ws, round_no)
         paths = render(inputs)
     for note in inputs.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     table = Table(title=f"Round {inputs.round} deliverables in {output_dir(inputs)}")
     table.add_column("file")
     table.add_column("size", justify="right")
@@ -73,9 +74,9 @@ def compare_rounds_cmd(a: int = typer.Argument(..., min=1, help="Earlier round."
     meta = read_model(ws.metadata, Metadata) if ws.metadata.exists() else None
     label = meta.label if meta else (lambda c: c)
     for r, change in cmp.changes:
-        console.print(f"change recorded for round {r}: {change}", highlight=False)
+        console.print(escape(f"change recorded for round {r}: {change}"), highlight=False)
     for key, before, after in cmp.config_diff:
-        console.print(f"config: {key}: {before} → {after}", highlight=False)
+        console.print(escape(f"config: {key}: {before} → {after}"), highlight=False)
     console.print(f"tuning objective: {fmt.pct(cmp.objective_a, 2)} → {fmt.pct(cmp.objective_b, 2)}", highlight=False)
     table = Table(title=f"Round {a} → round {b}")
     for col, justify in (("channel", "left"), (f"ROI R{a}", "right"), (f"ROI R{b}", "right"),
@@ -83,7 +84,7 @@ def compare_rounds_cmd(a: int = typer.Argument(..., min=1, help="Earlier round."
         table.add_column(col, justify=justify)
     for m in cmp.channels:
         flag = f"[red]outside R{a} interval ({', '.join(m.outside)})[/]" if m.flagged else ""
-        table.add_row(label(m.channel), fmt.roi(m.roi_a), fmt.roi(m.roi_b), f"{m.agreement_a} → {m.agreement_b}", flag)
+        table.add_row(escape(label(m.channel)), fmt.roi(m.roi_a), fmt.roi(m.roi_b), f"{m.agreement_a} → {m.agreement_b}", flag)
     console.print(table)
     fit = Table(title="Held-out error by model")
     for col in ("model", f"R{a}", f"R{b}"):

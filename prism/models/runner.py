@@ -22,10 +22,12 @@ from pathlib import Path
 import pandas as pd
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.markup import escape
 
 from prism.data.prepare import frame_hash, load_weekly
 from prism.errors import InputError
 from prism.models.base import ModelData
+from prism.models.worker import RUN_DIR_PREFIX
 from prism.schemas import MODEL_NAMES, Config, ModelResult, Results
 from prism.state import load_state
 from prism.workspace import Workspace, read_model, write_csv, write_json
@@ -79,7 +81,7 @@ def config_hash(cfg: Config) -> str:
 
 def _start(job: Job, ws: Workspace, frame_path: Path, quick: bool) -> None:
     cmd = [*WORKER, "--model", job.name, "--workdir", str(ws.root), "--frame", str(frame_path),
-           "--out", str(job.out), *(["--quick"] if quick else [])]
+           "--out", str(job.out), "--parent", str(os.getpid()), *(["--quick"] if quick else [])]
     with job.log.open("wb") as log:
         job.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True)
@@ -133,7 +135,7 @@ def _status_text(job: Job) -> str:
         return "[cyan]running" if job.proc else "[dim]queued"
     if job.result.status == "ok":
         return f"[green]ok[/] ({job.result.seconds:.1f} s fit)"
-    return f"[red]{job.result.status}[/]: {job.result.reason}"
+    return f"[red]{job.result.status}[/]: {escape(job.result.reason or '')}"
 
 
 def run_jobs(jobs: list[Job], ws: Workspace, frame_path: Path, quick: bool, parallel: bool,
@@ -163,6 +165,11 @@ def run_jobs(jobs: list[Job], ws: Workspace, frame_path: Path, quick: bool, para
                 _stop(job)
 
 
+def failed_run_path(ws: Workspace, round_no: int) -> Path:
+    """Where a run in which no model succeeded is logged (the round's results are left as they were)."""
+    return ws.round_file(round_no, "failed_run", "json")
+
+
 def objective(models: dict[str, ModelResult]) -> float | None:
     """The tuning objective: mean rolling-origin CV MAPE (%) of the models that report one."""
     scores = [m.fit.cv_mape for m in models.values() if m.status == "ok" and m.fit and m.fit.cv_mape is not None]
@@ -180,13 +187,17 @@ def fit_table(res: Results) -> pd.DataFrame:
 
 def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | None = None,
                quick: bool = False, console: Console | None = None, parallel: bool = RUN_IN_PARALLEL) -> Results:
-    """Fit the models, write rounds/R{NN}_results.json, results/latest.json and results/model_fit.csv."""
+    """Fit the models, write rounds/R{NN}_results.json, results/latest.json and results/model_fit.csv.
+
+    Only when at least one model ran: a run where every model failed (bad data, a crash) must not replace
+    good results, so it is written to `rounds/R{NN}_failed_run.json` beside them instead.
+    """
     cfg = read_model(ws.config, Config)
     names = selected_models(cfg, models)
     n = round_number(ws, round_no)
     frame = load_weekly(cfg, ws.root)
     data = ModelData.from_frame(frame, cfg)  # refuses a holdout that leaves too few training weeks
-    with tempfile.TemporaryDirectory(prefix="prism-run-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=RUN_DIR_PREFIX) as tmp:
         frame_path = Path(tmp) / "weekly.parquet"
         frame.to_parquet(frame_path)
         jobs = [Job(name, cfg.timeouts.get(name, DEFAULT_TIMEOUT_S), Path(tmp) / f"{name}.json",
@@ -200,6 +211,9 @@ def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | N
         kpi=cfg.data.kpi, channels=list(cfg.data.channels), weeks=data.n_weeks, train_weeks=data.n_train,
         holdout_weeks=data.n_test, quick=quick, objective=objective(results), models=results,
     )
+    if not res.ok_models():
+        write_json(failed_run_path(ws, n), res)
+        return res
     write_json(ws.round_results(n), res)
     write_json(ws.latest, res)
     write_csv(ws.result("model_fit.csv"), fit_table(res))
