@@ -48,6 +48,11 @@ class Workspace:
         return self.root / ".prism.lock"
 
     @property
+    def approved_sources(self) -> Path:
+        """Data files outside the workspace that the user named on the command line (`prism discover --path`)."""
+        return self.root / ".prism-sources.json"
+
+    @property
     def rounds_dir(self) -> Path:
         return self.root / "rounds"
 
@@ -127,8 +132,24 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def write_csv(path: Path, frame: pd.DataFrame, index: bool = False) -> None:
-    """Write a CSV atomically."""
-    write_text(path, frame.to_csv(index=index))
+    """Write a CSV atomically, with formula-like text neutralised (see `neutralise_formulas`)."""
+    write_text(path, neutralise_formulas(frame).to_csv(index=index))
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells and headers that a spreadsheet would run as a formula get a leading `'` (OWASP CSV injection).
+
+    A channel named `=HYPERLINK(...)` reached report.xlsx as a live formula; numbers are left as they are.
+    """
+    def safe(value: Any) -> Any:
+        return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+    out = frame.rename(columns=safe, index=safe)
+    text = [c for c in out.columns if out[c].dtype == object or pd.api.types.is_string_dtype(out[c])]
+    return out.assign(**{c: out[c].map(safe) for c in text}) if text else out
 
 
 def write_bytes(path: Path, data: bytes) -> None:

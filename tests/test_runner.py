@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from prism.data.simulate import simulate
-from prism.models.runner import failed_run_path, FIT_COLUMNS, run_models
+from prism.models.runner import FIT_COLUMNS, failed_run_path, run_models
 from prism.schemas import Results
 from prism.workspace import Workspace, read_model, write_json
 

@@ -50,13 +50,15 @@ def report(workdir: Path = WorkdirOpt, round_no: int | None = RoundOpt, render_o
 
 
 def _loop_ended_before_models(ws: Workspace) -> bool:
-    """True when the finished loop's last round never ran the models, so there is nothing new to report."""
+    """True when the finished loop's last round stopped on the Tuner's NO_CHANGE before its models ran, so there
+    is nothing new to report (a hand-set `round` with no such record is not taken for one)."""
     from prism.state import load_state
 
     if not ws.state.exists():
         return False
     state = load_state(ws)
-    return state.stage == "done" and state.round > 0 and not ws.round_results(state.round).exists()
+    tuner = next((r.verdicts.get("tuner") for r in state.rounds if r.round == state.round), None)
+    return state.stage == "done" and tuner == "NO_CHANGE" and not ws.round_results(state.round).exists()
 
 
 @app.command("compare-rounds")

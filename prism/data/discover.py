@@ -17,7 +17,7 @@ from prism.data.dictionary import Dictionary, find_dictionary, read_dictionary
 from prism.data.prepare import Prepared, frame_hash, prepare, prepare_config
 from prism.data.profile import build_profile
 from prism.data.roles import CONFIG_ORIGIN, Overrides, Roles, detect_roles
-from prism.data.sources import RawTable, SourceSpec, has_variables, load_source, mask_url, resolve_path
+from prism.data.sources import RawTable, SourceSpec, approve_source, has_variables, load_source, mask_url, resolve_path
 from prism.errors import InputError
 from prism.schemas import Config, DataConfig, Knowledge, Metadata
 from prism.workspace import Workspace, read_model, write_json
@@ -65,6 +65,7 @@ def discover(ws: Workspace, spec: SourceSpec | None, overrides: Overrides, optio
     cfg = Config(data=data.model_copy(update={"channels": prepared.channels,
                                                "path": _portable(data.path, ws.root)}))
     metadata = build_metadata(cfg, raw, prepared, roles, dic, _previous_knowledge(ws))
+    approve_source(spec, ws.root)  # named on the command line: config.json may point outside the workspace
     write_json(ws.config, cfg)
     write_json(ws.metadata, metadata)
     return Discovery(cfg, metadata, prepared, config_written=True)

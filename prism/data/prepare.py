@@ -17,7 +17,7 @@ import pandas as pd
 
 from prism.data.dates import parse_date_text
 from prism.data.numbers import shown, to_numbers
-from prism.data.sources import RawTable, SourceSpec, load_source
+from prism.data.sources import RawTable, SourceSpec, confine_to_workspace, load_source
 from prism.errors import InputError
 from prism.schemas import Config, DataConfig
 
@@ -62,7 +62,9 @@ def prepare_config(cfg: Config, base_dir: Path) -> tuple[RawTable, Prepared]:
     A channel named in config.json that has no spend at all is an error here (not a silent drop), because
     the models must fit exactly the channels config.json lists.
     """
-    raw = load_source(SourceSpec.from_config(cfg.data), Path(base_dir))
+    spec = SourceSpec.from_config(cfg.data)
+    confine_to_workspace(spec, Path(base_dir))
+    raw = load_source(spec, Path(base_dir))
     prepared = prepare(raw, cfg.data)
     if prepared.dropped_channels:
         raise InputError(f"{raw.name}: channel(s) {', '.join(prepared.dropped_channels)} in config.json "

@@ -21,6 +21,7 @@ import pandas as pd
 
 from prism.errors import InputError, MissingExtraError
 from prism.schemas import DataConfig
+from prism.workspace import Workspace, read_json, write_json
 
 SNIFF_BYTES = 64 * 1024
 DELIMITERS = ",;\t|"
@@ -29,6 +30,7 @@ EXTENSION_SOURCES = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".parquet": "p
                      ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel", ".json": "json", ".jsonl": "json",
                      ".ndjson": "json"}
 FILE_DB_DRIVERS = ("sqlite", "duckdb")
+FILE_SOURCES = ("csv", "parquet", "excel", "json")
 BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
         (codecs.BOM_UTF16_BE, "utf-16"), (codecs.BOM_UTF8, "utf-8-sig"))  # UTF-32 LE starts like UTF-16 LE
 VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
@@ -80,6 +82,34 @@ def resolve_path(path: str, base_dir: Path) -> Path:
     """A relative data path is relative to the workspace (config.json's folder)."""
     p = Path(os.path.expanduser(path))
     return p if p.is_absolute() else (base_dir / p)
+
+
+def confine_to_workspace(spec: SourceSpec, root: Path) -> None:
+    """A data file named in config.json must lie inside the workspace, or have been named by the user on the
+    command line: a hand-edited `data.path` (`../../../etc/passwd`) must not read any file on the machine."""
+    if spec.source not in FILE_SOURCES or not spec.path:
+        return
+    path = resolve_path(spec.path, root).resolve()
+    if path.is_relative_to(root.resolve()) or str(path) in _approved(root):
+        return
+    raise InputError(f"{Workspace(root).config}: data.path {spec.path!r} is outside the workspace; copy the file "
+                     f"into it, or name it on the command line (prism discover --path FILE)")
+
+
+def approve_source(spec: SourceSpec, root: Path) -> None:
+    """Remember that the user named this data file on the command line, so config.json may point to it."""
+    if spec.source in FILE_SOURCES and spec.path:
+        ws = Workspace(root)
+        path = str(resolve_path(spec.path, root).resolve())
+        approved = _approved(root)
+        if path not in approved:
+            write_json(ws.approved_sources, sorted({*approved, path}))
+
+
+def _approved(root: Path) -> list[str]:
+    path = Workspace(root).approved_sources
+    listed = read_json(path) if path.is_file() else []
+    return [str(p) for p in listed] if isinstance(listed, list) else []
 
 
 def load_source(spec: SourceSpec, base_dir: Path) -> RawTable:
@@ -192,7 +222,7 @@ def _read_csv(spec: SourceSpec, base_dir: Path) -> RawTable:
     if sep != ",":
         notes.append(f"{path.name}: delimiter detected as {sep!r}")
     if frame.shape[1] == 1 and len(frame):
-        raise InputError(f"{path}: only one column ('{frame.columns[0]}') found; the delimiter could not be "
+        raise InputError(f"{path}: only one column found; the delimiter could not be "
                          f"detected (tried {', '.join(repr(d) for d in DELIMITERS)})")
     return RawTable(frame, str(path), notes)
 
