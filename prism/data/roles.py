@@ -151,7 +151,7 @@ def _date_score(col: pd.Series) -> tuple[float, str]:
     sample = col.dropna().astype(str).head(SAMPLE_ROWS)
     if sample.empty:
         return 0.0, ""
-    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    parsed = pd.to_datetime(sample, errors="coerce", format="mixed", utc=True)  # utc: mixed offsets
     share = float(parsed.notna().mean())
     if share < DATE_PARSE_SHARE:
         return 0.0, ""
