@@ -23,7 +23,7 @@ from rich.markup import escape
 
 from prism.agents.base import AgentOutcome
 from prism.agents.registry import get_agent, impl_for, shared_budget
-from prism.errors import InputError
+from prism.errors import InputError, Stopped
 from prism.schemas import AgentCall, Config, Decision, Results, RoundRecord, State
 from prism.state import load_state, note_outcome, note_timing, now, record, save_state, update_best
 from prism.workspace import Workspace, loop_lock, read_model, write_text
@@ -335,8 +335,7 @@ def _interruptible(ctx: LoopContext, state: State, stage: str) -> str:
     try:
         return execute(ctx, state, stage)
     except KeyboardInterrupt:
-        raise KeyboardInterrupt(f"round {state.round}, stage {stage} did not finish; `prism loop` resumes "
-                                f"there") from None
+        raise Stopped(f"round {state.round}, stage {stage} did not finish; `prism loop` resumes there") from None
 
 
 class _Paused:

@@ -88,7 +88,7 @@ def run_cmd(
     console.print(fit_table(res))
     if not res.ok_models():
         err_console.print(f"[bold red]no model ran[/] (reasons in the fit table); earlier results kept, this attempt "
-                          f"logged in {escape(str(failed_run_path(ws, res.round)))}", highlight=False)
+                          f"logged in {escape(str(failed_run_path(ws, res.round)))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     console.print(roi_table(res))
     objective = "–" if res.objective is None else f"{res.objective:.2f} %"
