@@ -201,3 +201,11 @@ def test_variable_references_stay_unexpanded_in_config(cli: Cli, tmp_path: Path,
     assert code == 0, out + err
     written = (cli.ws / "config.json").read_text() + (cli.ws / "metadata.json").read_text()
     assert reference in written and str(db) not in written
+
+
+def test_a_dollar_in_a_password_is_not_taken_for_an_unset_variable(cli: Cli, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ecret", raising=False)
+    message = cli.fails("discover", "--url", "postgresql://user:s$ecret@db.example:5432/shop", "--query", "select 1",
+                        says=["postgresql://user:***@db.example:5432/shop"])
+    assert "not set" not in message and "s$ecret" not in message

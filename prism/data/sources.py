@@ -277,12 +277,15 @@ def has_variables(url: str) -> bool:
 
 
 def expand_variables(url: str) -> str:
-    """`${VAR}` and `$VAR` replaced by their values; an unset one is bad input naming the variable."""
+    """`${VAR}` and `$VAR` replaced by their values. An unset `${VAR}` is bad input naming the variable; an
+    unset bare `$name` is kept as written (a password may contain `$`)."""
     def value(m: re.Match) -> str:
         name = m.group(1) or m.group(2)
-        if name not in os.environ:
+        if name in os.environ:
+            return os.environ[name]
+        if m.group(1):
             raise InputError(f"data.url: environment variable {name} is not set")
-        return os.environ[name]
+        return m.group(0)
 
     return VARIABLE.sub(value, url)
 

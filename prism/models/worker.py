@@ -26,6 +26,10 @@ from prism.models.registry import load
 from prism.schemas import Config, ModelResult
 from prism.workspace import Workspace, read_model, write_json
 
+RUN_DIR_PREFIX = "prism-run-"  # the runner's temp folder; an orphaned worker removes it
+WATCH_SECONDS = 0.2
+PR_SET_PDEATHSIG = 1  # prctl option: the signal this process gets when its parent dies (Linux)
+
 
 def run_one(name: str, frame: pd.DataFrame, cfg: Config, quick: bool) -> ModelResult:
     """Fit model `name` on the weekly table and summarise it the way every model is summarised."""
@@ -42,11 +46,6 @@ def failure_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-RUN_DIR_PREFIX = "prism-run-"  # the runner's temp folder; an orphaned worker removes it
-WATCH_SECONDS = 0.2
-PR_SET_PDEATHSIG = 1
-
-
 def die_with_parent(parent: int, run_dir: Path) -> None:
     """End this worker (and any sampler processes it started) as soon as the runner that started it is gone.
 
@@ -54,7 +53,7 @@ def die_with_parent(parent: int, run_dir: Path) -> None:
     then fitted beside the orphan. The kernel sends SIGTERM when the parent dies (Linux), and a watchdog
     thread catches what that misses (another OS, the parent gone before this line ran).
     """
-    signal.signal(signal.SIGTERM, lambda *_: _orphaned(run_dir))
+    signal.signal(signal.SIGTERM, lambda *_: _end(run_dir if os.getppid() != parent else None))
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):  # not Linux: the watchdog alone
@@ -63,14 +62,15 @@ def die_with_parent(parent: int, run_dir: Path) -> None:
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(WATCH_SECONDS)
-        _orphaned(run_dir)
+        _end(run_dir)
 
     threading.Thread(target=watch, daemon=True, name="parent-watchdog").start()
 
 
-def _orphaned(run_dir: Path) -> None:
-    if run_dir.name.startswith(RUN_DIR_PREFIX):
-        shutil.rmtree(run_dir, ignore_errors=True)
+def _end(orphaned_run_dir: Path | None) -> None:
+    """Kill this worker's process group; an orphan also removes the run's temp folder (no runner will)."""
+    if orphaned_run_dir is not None and orphaned_run_dir.name.startswith(RUN_DIR_PREFIX):
+        shutil.rmtree(orphaned_run_dir, ignore_errors=True)
     os.killpg(os.getpgrp(), signal.SIGKILL)  # the runner starts each worker as its own process group
 
 
