@@ -199,3 +199,13 @@ def test_many_channels_over_few_weeks_are_warned(cli: Cli, tmp_path: Path) -> No
     assert any(w.startswith("200 channels over 104 weeks") and f"fewer than {MIN_WEEKS_PER_CHANNEL} weeks" in w
                for w in meta.warnings)
     assert json.loads(cli.ws.joinpath("config.json").read_text())["data"]["channels"] == list(spend.columns)
+
+
+def test_several_empty_headers_are_not_taken_for_a_duplicate(cli: Cli, tmp_path: Path) -> None:
+    """Trailing empty columns (a spreadsheet export with trailing commas) stay unnamed, not "duplicated"."""
+    path = tmp_path / "data.csv"
+    frame = weekly_frame(60)
+    lines = frame.to_csv(index=False).splitlines()
+    path.write_text("\n".join(line + ",," for line in lines) + "\n")
+    cfg, _ = _discovers(cli, path)
+    assert cfg.data.channels == ["tv_spend", "search_spend"]

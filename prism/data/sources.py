@@ -229,7 +229,9 @@ def _read_csv(spec: SourceSpec, base_dir: Path) -> RawTable:
 
 def _raw_header(header: list[str], columns: pd.Index) -> list[str]:
     """The header as written (pandas renames a repeated `tv` to `tv.1`, which would hide the repeat)."""
-    return [h.strip() for h in header] if len(header) == len(columns) else list(columns)
+    if len(header) != len(columns):
+        return list(columns)
+    return [h.strip() or str(c) for h, c in zip(header, columns)]  # an empty header keeps pandas' "Unnamed: 3"
 
 
 def _read_parquet(spec: SourceSpec, base_dir: Path) -> RawTable:
@@ -252,7 +254,7 @@ def _read_excel(spec: SourceSpec, base_dir: Path) -> RawTable:
         if sheet not in sheets:
             raise InputError(f"{path}: no sheet named '{sheet}'; sheets are {', '.join(sheets)}")
         frame = pd.read_excel(book, sheet_name=sheet)
-        header = pd.read_excel(book, sheet_name=sheet, header=None, nrows=1).iloc[0].astype(str).tolist()
+        header = pd.read_excel(book, sheet_name=sheet, header=None, nrows=1).iloc[0].fillna("").astype(str).tolist()
         frame.columns = _raw_header(header, frame.columns)
     return RawTable(frame, f"{path} [sheet {sheet}]")
 
