@@ -10,7 +10,6 @@ so mixed offsets (summer/winter time) stay on their calendar day.
 
 from __future__ import annotations
 
-import re
 import warnings
 
 import numpy as np
