@@ -98,12 +98,12 @@ def confine_to_workspace(spec: SourceSpec, root: Path) -> None:
 
 def approve_source(spec: SourceSpec, root: Path) -> None:
     """Remember that the user named this data file on the command line, so config.json may point to it."""
-    if spec.source in FILE_SOURCES and spec.path:
-        ws = Workspace(root)
-        path = str(resolve_path(spec.path, root).resolve())
-        approved = _approved(root)
-        if path not in approved:
-            write_json(ws.approved_sources, sorted({*approved, path}))
+    if spec.source not in FILE_SOURCES or not spec.path:
+        return
+    path = resolve_path(spec.path, root).resolve()
+    approved = _approved(root)
+    if not path.is_relative_to(root.resolve()) and str(path) not in approved:
+        write_json(Workspace(root).approved_sources, sorted({*approved, str(path)}))
 
 
 def _approved(root: Path) -> list[str]:
