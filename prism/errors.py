@@ -21,3 +21,9 @@ class MissingExtraError(InputError):
 
 class LockedError(InputError):
     """Another Prism loop holds the workspace lock."""
+
+
+class Stopped(Exception):
+    """Ctrl-C or SIGTERM ended a stage; the message says where, so the user knows what a resume will redo.
+
+    Not a KeyboardInterrupt: typer would turn that into a bare exit 130 and drop the message."""

@@ -10,19 +10,23 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Iterable, Literal
+from typing import Annotated, Any, Iterable, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MODEL_NAMES: tuple[str, ...] = ("ridge", "pymc", "lightweight_mmm")
 ModelName = Literal["ridge", "pymc", "lightweight_mmm"]
+HalfSaturation = Annotated[float, Field(gt=0.0, le=10.0)]
+HillSlope = Annotated[float, Field(gt=0.0, le=5.0)]
+Decay = Annotated[float, Field(ge=0.0, le=0.95)]
+Seconds = Annotated[int, Field(ge=1, le=86_400)]
 SourceKind = Literal["csv", "parquet", "excel", "json", "sql", "bigquery", "gsheet"]
 
 
 class Strict(BaseModel):
     """Base for hand-editable files: unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class Open(BaseModel):
@@ -67,6 +71,13 @@ class DataConfig(Strict):
         overlap = set(self.channels) & set(self.controls)
         if overlap:
             raise ValueError(f"column(s) {sorted(overlap)} cannot be both channel and control")
+        for role, col in (("KPI", self.kpi), ("date column", self.date_column)):
+            if col in self.channels or col in self.controls:
+                raise ValueError(f"the {role} '{col}' cannot also be a channel or control")
+        for where, cols in (("channels", self.channels), ("controls", self.controls)):
+            twice = sorted({c for c in cols if cols.count(c) > 1})
+            if twice:
+                raise ValueError(f"data.{where} lists {twice} more than once")
         return self
 
 
@@ -75,26 +86,18 @@ class AdstockConfig(Strict):
 
     type: Literal["geometric", "weibull", "delayed"] = "geometric"
     max_lag: int = Field(8, ge=1, le=52)
-    decay: float | None = Field(None, ge=0.0, le=0.95, description="global decay; None lets models learn it")
-    channel_decays: dict[str, float] = Field(default_factory=dict)
-
-    @field_validator("channel_decays")
-    @classmethod
-    def _decays_in_range(cls, v: dict[str, float]) -> dict[str, float]:
-        for ch, d in v.items():
-            if not 0.0 <= d <= 0.95:
-                raise ValueError(f"decay for '{ch}' must be within [0, 0.95], got {d}")
-        return v
+    decay: Decay | None = Field(None, description="global decay; None lets models learn it")
+    channel_decays: dict[str, Decay] = Field(default_factory=dict)
 
 
 class SaturationConfig(Strict):
     """Diminishing returns. `half` is in units of the channel's mean adstocked training spend."""
 
     type: Literal["hill", "logistic"] = "hill"
-    half: float | None = Field(None, gt=0.0, le=10.0, description="global Hill half-saturation; None = learn")
-    slope: float | None = Field(None, gt=0.0, le=5.0, description="global Hill slope; None = learn")
-    channel_half: dict[str, float] = Field(default_factory=dict)
-    channel_slope: dict[str, float] = Field(default_factory=dict)
+    half: HalfSaturation | None = Field(None, description="global Hill half-saturation; None = learn")
+    slope: HillSlope | None = Field(None, description="global Hill slope; None = learn")
+    channel_half: dict[str, HalfSaturation] = Field(default_factory=dict)
+    channel_slope: dict[str, HillSlope] = Field(default_factory=dict)
 
 
 class RidgeConfig(Strict):
@@ -129,6 +132,12 @@ class RoiPrior(Strict):
     low: float = Field(ge=0.0)
     high: float = Field(gt=0.0)
 
+    @model_validator(mode="after")
+    def _ordered(self) -> "RoiPrior":
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low:g}) is above high ({self.high:g})")
+        return self
+
 
 class Config(Strict):
     """config.json: written once by discover, then owned by the Tuner."""
@@ -140,8 +149,8 @@ class Config(Strict):
     holdout_weeks: int | None = Field(None, ge=1, description="None = about 10 % of weeks, at least 8")
     fourier_order: int = Field(2, ge=0, le=10)
     trend: bool = True
-    seed: int = 42
-    timeouts: dict[ModelName, int] = Field(
+    seed: int = Field(42, ge=0, le=2**32 - 1)  # numpy and JAX seeds are unsigned 32-bit
+    timeouts: dict[ModelName, Seconds] = Field(
         default_factory=lambda: {"ridge": 300, "pymc": 900, "lightweight_mmm": 900}
     )
     ridge: RidgeConfig = Field(default_factory=RidgeConfig)

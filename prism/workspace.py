@@ -6,6 +6,7 @@ folder and are renamed into place, so a killed process never leaves a half-writt
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
@@ -46,6 +47,7 @@ class Workspace:
     state = _At("state.json")
     weekly = _At("weekly.parquet")  # the clean weekly table: every later stage reads this, never the raw source
     lock = _At(".prism.lock")
+    approved_sources = _At(".prism-sources.json")  # data files outside the workspace named on the command line
     rounds_dir = _At("rounds")
     results_dir = _At("results")
     charts_dir = _At("results", "charts")
@@ -89,11 +91,23 @@ class Workspace:
     report_md = _At("results", "report.md")
 
 
+def check_writable(path: Path) -> None:
+    """Refuse a target no file can be written to (a file where a folder should be, a read-only folder)."""
+    folder = Path(path).parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise InputError(f"{path}: cannot write here ({folder} is not a writable folder)")
+
+
 @contextmanager
 def atomic_target(path: Path) -> Iterator[Path]:
     """A temp path beside `path` for a writer that needs a file name (netCDF); renamed into place on success."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:  # read-only workspace, no permission, a file where a folder should be, disk full
+        raise InputError(f"{path}: cannot write here ({exc.strerror or exc})") from None
     os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; deliverables should read like normal files
     os.close(fd)
     try:
@@ -124,8 +138,24 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def write_csv(path: Path, frame: pd.DataFrame, index: bool = False) -> None:
-    """Write a CSV atomically."""
-    write_text(path, frame.to_csv(index=index))
+    """Write a CSV atomically, with formula-like text neutralised (see `neutralise_formulas`)."""
+    write_text(path, neutralise_formulas(frame).to_csv(index=index))
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells and headers that a spreadsheet would run as a formula get a leading `'` (OWASP CSV injection).
+
+    A channel named `=HYPERLINK(...)` reached report.xlsx as a live formula; numbers are left as they are.
+    """
+    def safe(value: Any) -> Any:
+        return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+    out = frame.rename(columns=safe, index=safe)
+    text = [c for c in out.columns if out[c].dtype == object or pd.api.types.is_string_dtype(out[c])]
+    return out.assign(**{c: out[c].map(safe) for c in text}) if text else out
 
 
 def write_bytes(path: Path, data: bytes) -> None:
@@ -146,10 +176,16 @@ def read_json(path: Path) -> Any:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file not found")
+    if not path.is_file():
+        raise InputError(f"{path}: is a folder, not a file")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except PermissionError:
+        raise InputError(f"{path}: no permission to read it") from None
 
 
 def read_model(path: Path, model: type[M]) -> M:
@@ -206,33 +242,48 @@ def read_weekly(ws: Workspace, cfg: Config) -> pd.DataFrame:
 
 @contextmanager
 def loop_lock(ws: Workspace) -> Iterator[None]:
-    """Hold the workspace lock for the life of a loop; refuse if a live process holds it.
+    """Hold the workspace lock for the life of a loop; refuse if another process holds it.
 
-    A lock whose pid is no longer running is stale and is taken over.
+    The lock is an `flock` on `.prism.lock`, taken in one system call: two loops started at the same
+    instant cannot both pass (a check-then-write lock let both through in 2 of 14 tries), and the kernel
+    drops it when its holder dies, so a killed loop never blocks the next. Re-entrant within a process.
     """
-    ws.root.mkdir(parents=True, exist_ok=True)
-    if ws.lock.exists():
-        try:
-            pid = int(ws.lock.read_text().strip() or "0")
-        except ValueError:
-            pid = 0
-        if pid and pid != os.getpid() and _pid_alive(pid):
-            raise LockedError(f"{ws.lock}: another prism loop (pid {pid}) is running in this workspace")
-    write_text(ws.lock, str(os.getpid()))
+    if ws.lock in _HELD:
+        yield
+        return
+    try:
+        ws.root.mkdir(parents=True, exist_ok=True)
+        fd = _take_lock(ws.lock)
+    except OSError as exc:
+        raise InputError(f"{ws.lock}: cannot take the workspace lock ({exc.strerror or exc})") from None
+    _HELD.add(ws.lock)
     try:
         yield
     finally:
-        ws.lock.unlink(missing_ok=True)
+        _HELD.discard(ws.lock)
+        ws.lock.unlink(missing_ok=True)  # unlinked while still locked: a waiter re-checks the inode
+        os.close(fd)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    if stat.exists():  # a zombie still answers kill(0) but is not running
-        return stat.read_text().split()[2] != "Z"
-    return True
+_HELD: set[Path] = set()
+
+
+def _take_lock(path: Path) -> int:
+    """An fd holding the exclusive lock on `path`, with this pid written in it; LockedError if it is held."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise LockedError(f"{path}: another prism loop (pid {holder}) is running in this workspace") from None
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:  # else the previous holder unlinked the file we locked: lock the new one
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+            return fd
+        os.close(fd)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from typing import Callable
 
 import pytest
 
 from prism.workspace import Workspace
+from tests.helpers.cli import Cli
 from tests.helpers.fake_anthropic import FAKE_KEY
 
 
@@ -27,3 +29,9 @@ def copy_ws(tmp_path) -> Callable[[Workspace], Workspace]:
         shutil.copytree(base.root, tmp_path / "w")
         return Workspace(tmp_path / "w")
     return copy
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture, tmp_path: Path) -> Cli:
+    """The real `prism` CLI run in-process on a fresh workspace folder (exit code, stdout, stderr)."""
+    return Cli(capsys, tmp_path / "ws")

@@ -31,7 +31,7 @@ from prism.report.charts import CHARTS
 from prism.report.inputs import load_inputs
 from prism.report.markdown import parse_report
 from prism.report.rounds import compare_rounds
-from prism.schemas import Metadata, ModelResult, Results, State
+from prism.schemas import Metadata, ModelResult, Results, RoundRecord, State
 from prism.workspace import Workspace, read_model, write_json
 
 from tests.helpers.report import build_workspace, write_optimization
@@ -447,7 +447,8 @@ def test_report_after_a_loop_that_ended_on_no_change_renders_the_last_report(ren
     shutil.copytree(ws.root, tmp_path, dirs_exist_ok=True)
     ws2 = Workspace(tmp_path)
     last = _results(ws2).round
-    write_json(ws2.state, State(round=last + 1, stage="done", stopped_reason="NO_CHANGE"))
+    no_change = RoundRecord(round=last + 1, status="stopped", change="NO_CHANGE", verdicts={"tuner": "NO_CHANGE"})
+    write_json(ws2.state, State(round=last + 1, stage="done", stopped_reason="NO_CHANGE", rounds=[no_change]))
     report_before = ws2.report_md.read_text()
     ws2.result("report.pptx").unlink()
     with pytest.raises(SystemExit) as exit_:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from prism.data.simulate import simulate
-from prism.models.runner import FIT_COLUMNS, run_models
+from prism.models.runner import FIT_COLUMNS, failed_run_path, run_models
 from prism.schemas import Results
 from prism.workspace import Workspace, read_model, write_json, write_weekly
 
@@ -57,7 +57,8 @@ def test_timeout_and_crash_fail_only_that_model(tmp_path):
     assert res.models["ridge"].reason.startswith("InputError: config.json: adstock.decay")
     assert res.models["pymc"].status == "skipped"
     fit = pd.read_csv(ws.result("model_fit.csv"))
-    assert list(fit["status"]) == ["failed", "skipped"]
+    assert list(fit["status"]) == ["ok", "failed"]  # a run in which no model ran keeps round 1's table
+    assert not ws.round_results(2).exists() and failed_run_path(ws, 2).exists()
 
 
 def test_bad_config_exits_2(tmp_path):

@@ -7,20 +7,35 @@ Set PRISM_DEBUG=1 to see tracebacks of internal failures.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 
 import typer
 from rich.markup import escape
 
 from prism.cli.app import app, err_console
-from prism.errors import InputError
+from prism.errors import InputError, Stopped
 
 # Area modules register their commands on `app` when imported.
 from prism.cli import claude_cmds, data_cmds, loop_cmds, model_cmds, report_cmds  # noqa: E402,F401
 
 
+INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C
+
+
+def _stop_like_ctrl_c(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    SIGTERM (`kill`, a container stop) is handled like Ctrl-C, so model workers are stopped, temp folders
+    removed and the lock released on both; one line says where the work stopped.
+    """
+    if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread
+        signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
     try:
         code = app(args=argv, standalone_mode=False)  # a raised typer.Exit comes back as its exit code
     except InputError as exc:
@@ -29,6 +44,8 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         err_console.print("aborted")
         sys.exit(1)
+    except Stopped as exc:
+        _stopped(str(exc))
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:  # click usage errors carry their own exit code
@@ -41,4 +58,11 @@ def main(argv: list[str] | None = None) -> None:
         err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}", highlight=False,
                           soft_wrap=True)
         sys.exit(1)
+    if code == INTERRUPTED:  # typer turns Ctrl-C inside a command into a bare exit 130
+        _stopped("interrupted before the command finished")
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _stopped(where: str) -> None:
+    err_console.print(f"[bold red]stopped:[/] {escape(where)}", highlight=False, soft_wrap=True)
+    sys.exit(INTERRUPTED)

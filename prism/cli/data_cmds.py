@@ -19,7 +19,7 @@ from prism.data.prepare import Prepared
 from prism.data.roles import Overrides
 from prism.data.sources import SourceSpec, infer_source
 from prism.errors import InputError
-from prism.workspace import Workspace, write_bytes, write_csv
+from prism.workspace import Workspace, check_writable, write_bytes, write_csv
 
 def _opt(default: Any, *names: str, help: str) -> Any:
     """A dataclass field whose typer option is declared in its metadata (typer itself has no option groups)."""
@@ -122,6 +122,7 @@ def prepare_cmd(
     target = out if out.is_absolute() else ws.root / out
     if target.suffix.lower() not in (".csv", ".parquet"):
         raise InputError(f"--out {out}: use a .csv or .parquet file name")
+    check_writable(target)  # before the refresh below rewrites anything in the workspace
     refreshed = None
     with console.status("Loading and preparing the data…"):
         if spec is None:
@@ -132,7 +133,7 @@ def prepare_cmd(
         else:
             prepared = prepare_source(spec, args.overrides(), args.options())[3]
     _write_table(target, prepared)
-    console.print(_summary(prepared, f"Prepared {target}", prepared.warnings))
+    console.print(_summary(prepared, escape(f"Prepared {target}"), prepared.warnings))
     if refreshed is not None:
         _report_refresh(ws, refreshed)
 
@@ -173,18 +174,18 @@ def _report_discovery(ws: Workspace, result: Discovery, spec: SourceSpec | None,
     console.print(roles)
     console.print(_summary(result.prepared, "Weekly table", result.metadata.warnings))
     if result.config_written:
-        console.print(f"[green]wrote[/] {ws.config}, {ws.weekly.name} and {ws.metadata.name}")
+        console.print(f"[green]wrote[/] {escape(str(ws.config))}, {ws.weekly.name} and {ws.metadata.name}")
     else:
         why = " (--no-overwrite-config)" if no_overwrite else ""
         note = "; the --path/--url given was not used (delete config.json to re-discover)" if spec else ""
-        console.print(f"[green]kept[/] {ws.config}{why}{note}")
+        console.print(f"[green]kept[/] {escape(str(ws.config))}{why}{note}")
     _report_refresh(ws, result)
 
 
 def _report_refresh(ws: Workspace, result: Discovery) -> None:
     """Say what was (re)written and whether the data changed since the last discover."""
     if not result.config_written:
-        console.print(f"[green]refreshed[/] {ws.weekly} and {ws.metadata.name} (data_hash {result.metadata.data_hash})")
+        console.print(f"[green]refreshed[/] {escape(str(ws.weekly))} and {ws.metadata.name} (data_hash {result.metadata.data_hash})")
     if result.change_note:
         console.print(f"[yellow]{escape(result.change_note)}[/]")
 
@@ -199,9 +200,9 @@ def _summary(prepared: Prepared, title: str, warnings: list[str]) -> Table:
     table.add_row("source rows", str(prepared.rows))
     table.add_row("frequency", prepared.frequency)
     table.add_row("entities", escape(", ".join(prepared.entities)) or "—")
-    table.add_row("KPI", str(frame.columns[1]))
-    table.add_row("channels", f"{len(prepared.channels)}: {', '.join(prepared.channels)}")
-    table.add_row("dropped channels", ", ".join(prepared.dropped_channels) or "—")
+    table.add_row("KPI", escape(str(frame.columns[1])))
+    table.add_row("channels", escape(f"{len(prepared.channels)}: {', '.join(prepared.channels)}"))
+    table.add_row("dropped channels", escape(", ".join(prepared.dropped_channels)) or "—")
     table.add_row("gaps", f"{len(prepared.gaps)} missing week(s)" if prepared.gaps else "—")
     table.add_row("warnings", escape("\n".join(warnings)) or "—")
     return table

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.markup import escape
 
 from prism.cli.app import WorkdirOpt, app, console
 from prism.errors import InputError
@@ -26,7 +27,7 @@ def _stage(workdir: Path, stage: str, agents: str, model: str | None, record_onl
 
     status = run_stage(Workspace(workdir), stage, agents=agents, model=model, record_only=record_only,
                        console=console)
-    console.print(status, highlight=False)
+    console.print(escape(status), highlight=False)
 
 
 @app.command()
@@ -50,12 +51,12 @@ def tune(workdir: Path = WorkdirOpt, agents: str = AgentsOpt, model: str = Model
         from prism.agents.tuner import validate_change
 
         change = validate_change(ws, *_key_value(validate))
-        console.print(f"valid: {change.describe}", highlight=False)
+        console.print(escape(f"valid: {change.describe}"), highlight=False)
         return
     if set_:
         from prism.orchestration.loop import set_change
 
-        console.print(set_change(ws, *_key_value(set_), rule, evidence), highlight=False)
+        console.print(escape(set_change(ws, *_key_value(set_), rule, evidence)), highlight=False)
         return
     _stage(workdir, "tune", agents, model, False)
 
@@ -105,7 +106,7 @@ def proofread(workdir: Path = WorkdirOpt, agents: str = AgentsOpt, model: str = 
 def _guard(problems: list[str]) -> None:
     if problems:
         for p in problems:
-            console.print(f"[red]✗[/] {p}", highlight=False)
+            console.print(f"[red]✗[/] {escape(p)}", highlight=False)
         raise typer.Exit(1)
     console.print("[green]✓[/] guard passed")
 
@@ -147,7 +148,7 @@ def status(workdir: Path = WorkdirOpt) -> None:
     best = f"round {state.best_round} (objective {state.best_objective:.2f}%)" if state.best_round else "none yet"
     console.print(f"round {state.round}, stage [bold]{state.stage}[/]; best {best}", highlight=False)
     if state.stopped_reason:
-        console.print(f"stopped: {state.stopped_reason}", highlight=False)
+        console.print(escape(f"stopped: {state.stopped_reason}"), highlight=False)
     console.print(_agent_usage(state))
 
 

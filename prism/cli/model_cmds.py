@@ -29,7 +29,7 @@ def roi_table(res: Results) -> Table:
     for ch in res.channels:
         cells = [f"{_num(m.channels[ch].roi)} [dim]({_num(m.channels[ch].roi_low)}–{_num(m.channels[ch].roi_high)})"
                  if ch in m.channels else "–" for m in ok.values()]
-        table.add_row(ch, *cells)
+        table.add_row(escape(ch), *cells)
     return table
 
 
@@ -62,7 +62,7 @@ def agreement_table(res: Results) -> Table:
         a = res.agreement[ch]
         rois = [_num(ok[m].channels[ch].roi) if m in ok and ch in ok[m].channels else "–" for m in MODEL_NAMES]
         style = LABEL_STYLE[a.label]
-        table.add_row(ch, *rois, _num(a.mean_roi), _num(a.cv, 1), f"[{style}]{a.label}", str(a.n_models))
+        table.add_row(escape(ch), *rois, _num(a.mean_roi), _num(a.cv, 1), f"[{style}]{a.label}", str(a.n_models))
     return table
 
 
@@ -80,18 +80,20 @@ def run_cmd(
     workdir=WorkdirOpt,
 ) -> None:
     """Fit the configured models, each in its own process with its timeout; write the round's results."""
-    from prism.models.runner import run_models
+    from prism.models.runner import failed_run_path, run_models
 
     chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
-    res = run_models(Workspace(workdir), round_no, chosen, quick, console=err_console)
-    console.print(roi_table(res))
+    ws = Workspace(workdir)
+    res = run_models(ws, round_no, chosen, quick, console=err_console)
     console.print(fit_table(res))
+    if not res.ok_models():
+        err_console.print(f"[bold red]no model ran[/] (reasons in the fit table); earlier results kept, this attempt "
+                          f"logged in {escape(str(failed_run_path(ws, res.round)))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    console.print(roi_table(res))
     objective = "–" if res.objective is None else f"{res.objective:.2f} %"
     console.print(f"objective (CV MAPE inside training weeks): {objective}; "
                   f"wrote rounds/R{res.round:02d}_results.json, results/latest.json, results/model_fit.csv")
-    if not res.ok_models():
-        err_console.print("[bold red]no model ran[/] (reasons in the fit table)")
-        raise typer.Exit(1)
 
 
 @app.command("compare")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.markup import escape
 
 from prism.cli.app import WorkdirOpt, app, console
 from prism.cli.loop_cmds import AgentsOpt, ModelOpt, RecordOpt
@@ -33,12 +34,12 @@ def report(workdir: Path = WorkdirOpt, round_no: int | None = RoundOpt, render_o
 
         with console.status("Reporter: writing results/report.md"):
             status = run_stage(ws, "report", agents=agents, model=model, record_only=record_only, console=console)
-        console.print(status, highlight=False)
+        console.print(escape(status), highlight=False)
     with console.status("Rendering charts, deck, page and workbook"):
         inputs = load_inputs(ws, round_no)
         paths = render(inputs)
     for note in inputs.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     table = Table(title=f"Round {inputs.round} deliverables in {output_dir(inputs)}")
     table.add_column("file")
     table.add_column("size", justify="right")
@@ -49,13 +50,15 @@ def report(workdir: Path = WorkdirOpt, round_no: int | None = RoundOpt, render_o
 
 
 def _loop_ended_before_models(ws: Workspace) -> bool:
-    """True when the finished loop's last round never ran the models, so there is nothing new to report."""
+    """True when the finished loop's last round stopped on the Tuner's NO_CHANGE before its models ran, so there
+    is nothing new to report (a hand-set `round` with no such record is not taken for one)."""
     from prism.workspace import load_state
 
     if not ws.state.exists():
         return False
     state = load_state(ws)
-    return state.stage == "done" and state.round > 0 and not ws.round_results(state.round).exists()
+    tuner = next((r.verdicts.get("tuner") for r in state.rounds if r.round == state.round), None)
+    return state.stage == "done" and tuner == "NO_CHANGE" and not ws.round_results(state.round).exists()
 
 
 @app.command("compare-rounds")
@@ -73,9 +76,9 @@ def compare_rounds_cmd(a: int = typer.Argument(..., min=1, help="Earlier round."
     meta = read_model(ws.metadata, Metadata) if ws.metadata.exists() else None
     label = meta.label if meta else (lambda c: c)
     for r, change in cmp.changes:
-        console.print(f"change recorded for round {r}: {change}", highlight=False)
+        console.print(escape(f"change recorded for round {r}: {change}"), highlight=False)
     for key, before, after in cmp.config_diff:
-        console.print(f"config: {key}: {before} → {after}", highlight=False)
+        console.print(escape(f"config: {key}: {before} → {after}"), highlight=False)
     console.print(f"tuning objective: {fmt.pct(cmp.objective_a, 2)} → {fmt.pct(cmp.objective_b, 2)}", highlight=False)
     table = Table(title=f"Round {a} → round {b}")
     for col, justify in (("channel", "left"), (f"ROI R{a}", "right"), (f"ROI R{b}", "right"),
@@ -83,7 +86,7 @@ def compare_rounds_cmd(a: int = typer.Argument(..., min=1, help="Earlier round."
         table.add_column(col, justify=justify)
     for m in cmp.channels:
         flag = f"[red]outside R{a} interval ({', '.join(m.outside)})[/]" if m.flagged else ""
-        table.add_row(label(m.channel), fmt.roi(m.roi_a), fmt.roi(m.roi_b), f"{m.agreement_a} → {m.agreement_b}", flag)
+        table.add_row(escape(label(m.channel)), fmt.roi(m.roi_a), fmt.roi(m.roi_b), f"{m.agreement_a} → {m.agreement_b}", flag)
     console.print(table)
     fit = Table(title="Held-out error by model")
     for col in ("model", f"R{a}", f"R{b}"):

@@ -19,7 +19,7 @@ from prism.data.dictionary import Dictionary, find_dictionary, read_dictionary
 from prism.data.prepare import Prepared, frame_hash, prepare, prepare_config
 from prism.data.profile import build_profile
 from prism.data.roles import CONFIG_ORIGIN, Overrides, Roles, detect_roles
-from prism.data.sources import RawTable, SourceSpec, load_source, mask_url, resolve_path
+from prism.data.sources import RawTable, SourceSpec, approve_source, has_variables, load_source, mask_url, resolve_path
 from prism.errors import InputError
 from prism.schemas import Config, DataConfig, Knowledge, Metadata
 from prism.workspace import Workspace, read_model, write_json, write_weekly
@@ -76,6 +76,7 @@ def discover(ws: Workspace, spec: SourceSpec | None, overrides: Overrides, optio
     previous = _previous_metadata(ws)
     metadata = build_metadata(cfg, raw, prepared, roles, dic, previous.knowledge if previous else None)
     write_weekly(ws, prepared.frame)
+    approve_source(spec, ws.root)  # named on the command line: config.json may point outside the workspace
     write_json(ws.config, cfg)
     write_json(ws.metadata, metadata)
     return Discovery(cfg, metadata, prepared, config_written=True,
@@ -124,7 +125,7 @@ def absolute_spec(spec: SourceSpec, base: Path) -> SourceSpec:
     """Store a file path (or SQLite/DuckDB file URL) that still works from the workspace: absolute."""
     if spec.source in ("csv", "parquet", "excel", "json") and spec.path:
         spec = replace(spec, path=str(resolve_path(spec.path, base).resolve()))
-    if spec.source == "sql" and spec.url and "${" not in spec.url:
+    if spec.source == "sql" and spec.url and not has_variables(spec.url):  # a $VAR stays a reference in files
         from prism.data.sources import expand_url
 
         spec = replace(spec, url=expand_url(spec.url, base))

@@ -15,11 +15,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from prism.data.sources import RawTable, SourceSpec, load_source
+from prism.data.dates import parse_date_text
+from prism.data.numbers import shown, to_numbers
+from prism.data.sources import RawTable, SourceSpec, confine_to_workspace, load_source
 from prism.errors import InputError
 from prism.schemas import Config, DataConfig
 
-MIN_WEEKS = 20
+MIN_TRAIN_WEEKS = 20
+MIN_HOLDOUT_WEEKS = 4  # short data: the default holdout (about 10 %, at least 8) shrinks down to this
+MIN_WEEKS = MIN_TRAIN_WEEKS + MIN_HOLDOUT_WEEKS  # what `prism run` needs with its default holdout
+MIN_WEEKS_PER_CHANNEL = 8  # fewer weeks per channel: the models cannot separate the channels
+MAX_KPI_ZERO_SHARE = 0.5  # MAPE and shares of KPI are undefined on a KPI that is mostly zero
 RECOMMENDED_WEEKS = 52
 MAX_KPI_MISSING_SHARE = 0.10
 TRANSACTION_ROWS_PER_DATE = 1.5  # more rows than this per date (and entity) = transaction-level data
@@ -51,7 +57,9 @@ def prepare_config(cfg: Config, base_dir: Path) -> tuple[RawTable, Prepared]:
     A channel named in config.json that has no spend at all is an error here (not a silent drop), because
     the models must fit exactly the channels config.json lists.
     """
-    raw = load_source(SourceSpec.from_config(cfg.data), Path(base_dir))
+    spec = SourceSpec.from_config(cfg.data)
+    confine_to_workspace(spec, Path(base_dir))
+    raw = load_source(spec, Path(base_dir))
     prepared = prepare(raw, cfg.data)
     if prepared.dropped_channels:
         raise InputError(f"{raw.name}: channel(s) {', '.join(prepared.dropped_channels)} in config.json "
@@ -138,51 +146,38 @@ def _select_entity(frame: pd.DataFrame, data: DataConfig, name: str) -> tuple[pd
 
 
 def parse_dates(column: pd.Series, col: str, name: str) -> pd.Series:
-    """Datetimes from a column; month-first and day-first text are both tried, a bad value is named."""
+    """Datetimes from a column, the day/month order decided from the whole column; a bad value is named."""
     if pd.api.types.is_datetime64_any_dtype(column):
         parsed = column
     else:
-        text = column.astype("string").str.strip()
-        parsed = _to_datetime(text, dayfirst=False)
-        if parsed.isna().sum() > text.isna().sum():
-            alt = _to_datetime(text, dayfirst=True)
-            if alt.isna().sum() < parsed.isna().sum():
-                parsed = alt
+        parsed = parse_date_text(column.astype("string").str.strip(), col, name)
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):  # one time line: drop the zone after converting to UTC
         parsed = parsed.dt.tz_convert(None)
     bad = parsed.isna()
     if bad.any():
         row = bad.to_numpy().nonzero()[0][0]
         value = column.iloc[row]
-        what = "is empty" if pd.isna(value) else f"value {value!r} is not a date"
+        what = "is empty" if pd.isna(value) else f"value {shown(value)} is not a date"
         raise InputError(f"{name}: date column '{col}' row {_row(column, row)}: {what} "
                          f"({int(bad.sum())} unparseable)")
     return parsed
 
 
-def _to_datetime(text: pd.Series, dayfirst: bool) -> pd.Series:
-    try:
-        return pd.to_datetime(text, errors="coerce", dayfirst=dayfirst)
-    except (ValueError, TypeError):  # mixed formats the inferred format cannot cover
-        return pd.to_datetime(text, errors="coerce", dayfirst=dayfirst, format="mixed")
-
-
 def _numeric_values(frame: pd.DataFrame, data: DataConfig, name: str) -> pd.DataFrame:
-    """KPI, channels and controls as floats; text that is not a number is named with its row."""
+    """KPI, channels and controls as floats; text that is not a number, or an infinite value, is named."""
     cols = [data.kpi, *data.channels, *data.controls]
     out = {}
     for col in dict.fromkeys(cols):
         raw = frame[col]
-        if pd.api.types.is_bool_dtype(raw) or pd.api.types.is_numeric_dtype(raw):
-            out[col] = raw.astype(float)
-            continue
-        num = pd.to_numeric(raw, errors="coerce")
-        bad = num.isna() & raw.notna() & (raw.astype("string").str.strip() != "")
+        num = to_numbers(raw)
+        text = raw.astype("string").str.strip()
+        bad = (num.isna() & raw.notna() & (text != "")) | np.isinf(num)
         if bad.any():
             i = bad.to_numpy().nonzero()[0][0]
-            raise InputError(f"{name}: column '{col}' row {_row(raw, i)}: value {raw.iloc[i]!r} is not a number "
-                             f"({int(bad.sum())} non-numeric values)")
-        out[col] = num.astype(float)
+            what = "is not finite" if np.isinf(num.iloc[i]) else "is not a number"
+            raise InputError(f"{name}: column '{col}' row {_row(raw, i)}: value {shown(raw.iloc[i])} {what} "
+                             f"({int(bad.sum())} such values)")
+        out[col] = num
     return pd.DataFrame(out, index=frame.index)
 
 
@@ -345,14 +340,26 @@ def _interpolate(weekly: pd.DataFrame, cols: list[str]) -> list[str]:
 def _check_length_and_kpi(weekly: pd.DataFrame, data: DataConfig, name: str, warnings: list[str]) -> None:
     n = len(weekly)
     if n < MIN_WEEKS:
-        raise InputError(f"{name}: only {n} weeks of data; at least {MIN_WEEKS} are needed to fit a model")
+        raise InputError(f"{name}: only {n} weeks of data; at least {MIN_WEEKS} are needed ({MIN_TRAIN_WEEKS} to "
+                         f"fit and {MIN_HOLDOUT_WEEKS} held out to test)")
     if n < RECOMMENDED_WEEKS:
         warnings.append(f"only {n} weeks of data (fewer than {RECOMMENDED_WEEKS}): yearly seasonality cannot be "
                         f"separated from media effects")
     kpi = weekly[data.kpi]
     if kpi.nunique() <= 1:
-        raise InputError(f"{name}: KPI column '{data.kpi}' is constant ({kpi.iloc[0]:g} in every week); "
+        raise InputError(f"{name}: KPI column '{data.kpi}' is constant ({shown(kpi.iloc[0])} in every week); "
                          f"there is nothing to explain")
+    zero = int((kpi == 0).sum())
+    if zero > MAX_KPI_ZERO_SHARE * n:
+        raise InputError(f"{name}: KPI column '{data.kpi}' is zero in {zero} of {n} weeks; errors in % and "
+                         f"shares of the KPI need a KPI that is mostly non-zero")
+    negative = [str(d.date()) for d in weekly.index[(kpi < 0).to_numpy()]]
+    if negative:
+        warnings.append(f"KPI '{data.kpi}' is negative in {len(negative)} week(s) ({_listed(negative)}): check "
+                        f"for refunds or returns netted into it")
+    if len(data.channels) * MIN_WEEKS_PER_CHANNEL > n:
+        warnings.append(f"{len(data.channels)} channels over {n} weeks: fewer than {MIN_WEEKS_PER_CHANNEL} weeks "
+                        f"per channel, so effects will be poorly separated and fits slow; merge small channels")
 
 
 def _drop_zero_channels(weekly: pd.DataFrame, channels: list[str], warnings: list[str], name: str

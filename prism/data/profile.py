@@ -68,8 +68,9 @@ def _stats(col: pd.Series, kpi: pd.Series, is_kpi: bool) -> ColumnStats:
 
 def _correlations(channels: pd.DataFrame) -> dict[str, dict[str, float]]:
     corr = channels.astype(float).corr()
-    return {a: {b: round(float(corr.loc[a, b]), 4) for b in corr.columns if np.isfinite(corr.loc[a, b])}
-            for a in corr.index}
+    values = corr.to_numpy()  # plain array: 200 channels made 80 000 `.loc` look-ups take 20 s
+    return {a: {b: round(float(v), 4) for b, v in zip(corr.columns, row) if np.isfinite(v)}
+            for a, row in zip(corr.index, values)}
 
 
 def _collinear_pairs(corr: dict[str, dict[str, float]]) -> list[str]:

@@ -8,10 +8,12 @@ first) and the rest are recorded as alternatives.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 import pandas as pd
 
+from prism.data.numbers import to_numbers
 from prism.errors import InputError
 from prism.schemas import ColumnRole
 
@@ -32,7 +34,8 @@ GENERIC_KPI_NAMES = {"y", "kpi", "target", "outcome", "response"}
 DERIVED_TOKENS = {"per", "rate", "ratio", "avg", "average", "share", "pct", "percent", "aov", "roas", "roi",
                   "cpa", "cpc", "cpm", "ctr", "margin"}
 AGGREGATE_TOKENS = {"all", "total", "gross"}
-SPEND_TOKENS = {"spend", "spent", "cost", "costs", "budget", "investment", "adspend", "media", "s"}
+SPEND_TOKENS = {"spend", "spent", "cost", "costs", "budget", "investment", "adspend", "media", "s",
+                "depenses", "depense", "gasto", "gastos", "kosten", "ausgaben", "spesa", "spese"}  # non-English spend
 PLATFORM_TOKENS = {"google", "meta", "facebook", "fb", "instagram", "ig", "tiktok", "youtube", "yt", "search",
                    "sem", "ppc", "shopping", "pmax", "display", "video", "tv", "ctv", "ott", "radio", "print",
                    "ooh", "outdoor", "social", "affiliate", "affiliates", "linkedin", "snapchat", "pinterest",
@@ -76,7 +79,8 @@ class Roles:
 
 def tokens(name: str) -> list[str]:
     """Lower-case word tokens of a column name: `metaFacebook_Spend` → ['meta', 'facebook', 'spend']."""
-    return [t.lower() for t in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name)]
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()  # dépenses → depenses
+    return [t.lower() for t in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", plain)]
 
 
 def detect_roles(frame: pd.DataFrame, overrides: Overrides, hints: dict[str, str] | None = None,
@@ -147,7 +151,7 @@ def _date_score(col: pd.Series) -> tuple[float, str]:
     sample = col.dropna().astype(str).head(SAMPLE_ROWS)
     if sample.empty:
         return 0.0, ""
-    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    parsed = pd.to_datetime(sample, errors="coerce", format="mixed", utc=True)  # utc: mixed offsets
     share = float(parsed.notna().mean())
     if share < DATE_PARSE_SHARE:
         return 0.0, ""
@@ -275,7 +279,7 @@ def _chosen(given: list[str] | None, hints: dict[str, str], role: str, guesses: 
 def _guess(col: pd.Series, name: str) -> tuple[str, float, str]:
     """(role, confidence, reason) for a numeric column that is neither date nor outcome."""
     toks = set(tokens(name))
-    values = pd.to_numeric(col, errors="coerce")
+    values = to_numbers(col)
     if toks & EXPOSURE_TOKENS and not toks & SPEND_TOKENS - {"s"}:
         return "ignored", 0.7, "exposure metric (impressions/clicks), not spend"
     if toks & DERIVED_TOKENS:
@@ -309,4 +313,4 @@ def _is_numeric_like(col: pd.Series) -> bool:
     sample = col.dropna().head(SAMPLE_ROWS)
     if sample.empty:
         return False
-    return float(pd.to_numeric(sample, errors="coerce").notna().mean()) >= NUMERIC_PARSE_SHARE
+    return float(to_numbers(sample).notna().mean()) >= NUMERIC_PARSE_SHARE

@@ -8,16 +8,20 @@ password never has to be written into config.json.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from prism.errors import InputError, MissingExtraError
 from prism.schemas import DataConfig
+from prism.workspace import Workspace, read_json, write_json
 
 SNIFF_BYTES = 64 * 1024
 DELIMITERS = ",;\t|"
@@ -26,6 +30,11 @@ EXTENSION_SOURCES = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".parquet": "p
                      ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel", ".json": "json", ".jsonl": "json",
                      ".ndjson": "json"}
 FILE_DB_DRIVERS = ("sqlite", "duckdb")
+FILE_SOURCES = ("csv", "parquet", "excel", "json")
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"), (codecs.BOM_UTF8, "utf-8-sig"))  # UTF-32 LE starts like UTF-16 LE
+VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+NESTED = (list, tuple, dict, set, np.ndarray)
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,34 @@ def resolve_path(path: str, base_dir: Path) -> Path:
     return p if p.is_absolute() else (base_dir / p)
 
 
+def confine_to_workspace(spec: SourceSpec, root: Path) -> None:
+    """A data file named in config.json must lie inside the workspace, or have been named by the user on the
+    command line: a hand-edited `data.path` (`../../../etc/passwd`) must not read any file on the machine."""
+    if spec.source not in FILE_SOURCES or not spec.path:
+        return
+    path = resolve_path(spec.path, root).resolve()
+    if path.is_relative_to(root.resolve()) or str(path) in _approved(root):
+        return
+    raise InputError(f"{Workspace(root).config}: data.path {spec.path!r} is outside the workspace; copy the file "
+                     f"into it, or name it on the command line (prism discover --path FILE)")
+
+
+def approve_source(spec: SourceSpec, root: Path) -> None:
+    """Remember that the user named this data file on the command line, so config.json may point to it."""
+    if spec.source not in FILE_SOURCES or not spec.path:
+        return
+    path = resolve_path(spec.path, root).resolve()
+    approved = _approved(root)
+    if not path.is_relative_to(root.resolve()) and str(path) not in approved:
+        write_json(Workspace(root).approved_sources, sorted({*approved, str(path)}))
+
+
+def _approved(root: Path) -> list[str]:
+    path = Workspace(root).approved_sources
+    listed = read_json(path) if path.is_file() else []
+    return [str(p) for p in listed] if isinstance(listed, list) else []
+
+
 def load_source(spec: SourceSpec, base_dir: Path) -> RawTable:
     """Load the raw table described by `spec`; relative paths resolve against `base_dir`."""
     readers: dict[str, Callable[[SourceSpec, Path], RawTable]] = {
@@ -86,7 +123,24 @@ def load_source(spec: SourceSpec, base_dir: Path) -> RawTable:
     table = readers[spec.source](spec, base_dir)
     _check_not_empty(table)
     table.frame.columns = [str(c).strip() for c in table.frame.columns]
+    _check_columns(table)
     return table
+
+
+def _check_columns(table: RawTable) -> None:
+    """A repeated header (pandas renames the second `tv.1`) or nested values (lists, dicts) are refused."""
+    seen: dict[str, int] = {}
+    for i, col in enumerate(table.frame.columns, start=1):
+        if col in seen:
+            raise InputError(f"{table.name}: column '{col}' appears twice in the header (columns {seen[col]} and "
+                             f"{i}); rename or remove one")
+        seen[col] = i
+    for col in table.frame.columns[table.frame.dtypes.to_numpy() == object]:
+        values = table.frame[col].dropna()
+        nested = values.map(lambda v: isinstance(v, NESTED)).to_numpy().nonzero()[0]
+        if len(nested):
+            raise InputError(f"{table.name}: column '{col}' holds lists or records (first in data row "
+                             f"{int(nested[0]) + 1}), not single values; flatten it into one column per value")
 
 
 # ------------------------------------------------------------------------------------------ files
@@ -111,9 +165,18 @@ def _check_not_empty(table: RawTable) -> None:
 
 
 def _detect_encoding(path: Path) -> str:
-    """UTF-8 when the head decodes as UTF-8, else the Windows/latin-1 code page (reported as a note)."""
+    """UTF-16/32 by their byte-order mark or NUL pattern, UTF-8 when the head decodes as UTF-8, else the
+    Windows/latin-1 code page (reported as a note). Excel's "Unicode text" export is UTF-16: read as cp1252
+    it gave a 71-line error full of NUL bytes."""
     with path.open("rb") as fh:
         head = fh.read(SNIFF_BYTES)
+    for bom, encoding in BOMS:
+        if head.startswith(bom):
+            return encoding
+    if len(head) >= 4 and head[1::2].count(0) > len(head) // 4 and not head[0::2].count(0):
+        return "utf-16-le"
+    if len(head) >= 4 and head[0::2].count(0) > len(head) // 4 and not head[1::2].count(0):
+        return "utf-16-be"
     try:
         head.decode("utf-8")
         return "utf-8-sig"
@@ -143,7 +206,10 @@ def _read_csv(spec: SourceSpec, base_dir: Path) -> RawTable:
     encoding = _detect_encoding(path)
     sep = _detect_delimiter(path, encoding)
     try:
+        with path.open("r", encoding=encoding, errors="replace", newline="") as fh:
+            header = next(csv.reader(fh, delimiter=sep), [])
         frame = pd.read_csv(path, sep=sep, encoding=encoding, low_memory=False)
+        frame.columns = _raw_header(header, frame.columns)
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: file is empty") from None
     except pd.errors.ParserError as exc:
@@ -151,14 +217,21 @@ def _read_csv(spec: SourceSpec, base_dir: Path) -> RawTable:
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not readable as {encoding} at byte {exc.start}; save it as UTF-8") from None
     notes = []
-    if encoding == FALLBACK_ENCODING:
-        notes.append(f"{path.name} is not UTF-8; read as {FALLBACK_ENCODING} (latin-1)")
+    if encoding not in ("utf-8-sig",):
+        notes.append(f"{path.name} is not UTF-8; read as {encoding}")
     if sep != ",":
         notes.append(f"{path.name}: delimiter detected as {sep!r}")
     if frame.shape[1] == 1 and len(frame):
-        raise InputError(f"{path}: only one column ('{frame.columns[0]}') found; the delimiter could not be "
+        raise InputError(f"{path}: only one column found; the delimiter could not be "
                          f"detected (tried {', '.join(repr(d) for d in DELIMITERS)})")
     return RawTable(frame, str(path), notes)
+
+
+def _raw_header(header: list[str], columns: pd.Index) -> list[str]:
+    """The header as written (pandas renames a repeated `tv` to `tv.1`, which would hide the repeat)."""
+    if len(header) != len(columns):
+        return list(columns)
+    return [h.strip() or str(c) for h, c in zip(header, columns)]  # an empty header keeps pandas' "Unnamed: 3"
 
 
 def _read_parquet(spec: SourceSpec, base_dir: Path) -> RawTable:
@@ -181,6 +254,8 @@ def _read_excel(spec: SourceSpec, base_dir: Path) -> RawTable:
         if sheet not in sheets:
             raise InputError(f"{path}: no sheet named '{sheet}'; sheets are {', '.join(sheets)}")
         frame = pd.read_excel(book, sheet_name=sheet)
+        header = pd.read_excel(book, sheet_name=sheet, header=None, nrows=1).iloc[0].fillna("").astype(str).tolist()
+        frame.columns = _raw_header(header, frame.columns)
     return RawTable(frame, f"{path} [sheet {sheet}]")
 
 
@@ -198,15 +273,35 @@ def _read_json(spec: SourceSpec, base_dir: Path) -> RawTable:
 # ------------------------------------------------------------------------------------------ queries
 
 
+def has_variables(url: str) -> bool:
+    """True when the URL names an environment variable (`${VAR}` or `$VAR`): it is kept unexpanded in files."""
+    return bool(VARIABLE.search(url))
+
+
+def expand_variables(url: str) -> str:
+    """`${VAR}` and `$VAR` replaced by their values. An unset `${VAR}` is bad input naming the variable; an
+    unset bare `$name` is kept as written (a password may contain `$`)."""
+    def value(m: re.Match) -> str:
+        name = m.group(1) or m.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if m.group(1):
+            raise InputError(f"data.url: environment variable {name} is not set")
+        return m.group(0)
+
+    return VARIABLE.sub(value, url)
+
+
 def expand_url(url: str, base_dir: Path) -> str:
     """Expand `${VAR}` placeholders; make a relative SQLite/DuckDB file path relative to `base_dir`."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     try:
-        parsed = make_url(os.path.expandvars(url))
-    except ArgumentError:
-        raise InputError(f"data.url {mask_url(url)!r} is not a SQLAlchemy URL (e.g. sqlite:///file.db)") from None
+        parsed = make_url(expand_variables(url))
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
+        hint = f" ({_first_line(exc)})" if isinstance(exc, ValueError) else ""
+        raise InputError(f"data.url {mask_url(url)!r} is not a SQLAlchemy URL (e.g. sqlite:///file.db){hint}") from None
     db = parsed.database
     if parsed.get_backend_name() in FILE_DB_DRIVERS and db and db != ":memory:":
         path = resolve_path(db, base_dir)

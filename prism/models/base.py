@@ -15,21 +15,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from prism.data.prepare import MIN_HOLDOUT_WEEKS, MIN_TRAIN_WEEKS
 from prism.errors import InputError
 from prism.models.draws import (CURVE_MULTIPLIERS, KeptDraws, mroi, response_levels, roi_draws, saturation_fraction,
                                 train_totals, training_spend)
 from prism.schemas import ChannelResult, Config, FitMetrics, ModelResult, ResponseCurve, Weekly
 
-MIN_HOLDOUT = 8
 HOLDOUT_SHARE = 0.10
+DEFAULT_HOLDOUT = 8
 MAX_SUMMARY_DRAWS = 400  # draws a model keeps (and summarises): the Bayesian models thin to it, ridge too
 
 
 def holdout_weeks(n_weeks: int, cfg: Config) -> int:
-    """The locked final block: config value, else about 10 % of weeks and at least 8."""
-    n = cfg.holdout_weeks if cfg.holdout_weeks is not None else max(MIN_HOLDOUT, round(HOLDOUT_SHARE * n_weeks))
-    if n_weeks - n < 20:
-        raise InputError(f"holdout_weeks={n} leaves {n_weeks - n} training weeks; at least 20 are needed")
+    """The locked final block: config value, else about 10 % of weeks and at least 8 — fewer (down to
+    MIN_HOLDOUT_WEEKS) when the data is short, so that whatever discover accepts, `run` can fit."""
+    default = max(DEFAULT_HOLDOUT, round(HOLDOUT_SHARE * n_weeks))
+    n = cfg.holdout_weeks if cfg.holdout_weeks is not None else max(MIN_HOLDOUT_WEEKS, min(default, n_weeks - MIN_TRAIN_WEEKS))
+    if n_weeks - n < MIN_TRAIN_WEEKS:
+        raise InputError(f"holdout_weeks={n} leaves {n_weeks - n} training weeks; at least {MIN_TRAIN_WEEKS} "
+                         f"are needed")
     return n
 
 

@@ -22,10 +22,12 @@ from pathlib import Path
 import pandas as pd
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.markup import escape
 
 from prism.data.prepare import frame_hash
 from prism.errors import InputError
 from prism.models.base import ModelData
+from prism.models.worker import RUN_DIR_PREFIX
 from prism.schemas import MODEL_NAMES, Config, ModelResult, Results
 from prism.workspace import Workspace, load_state, read_model, read_weekly, write_csv, write_json
 
@@ -79,7 +81,7 @@ def config_hash(cfg: Config) -> str:
 
 def _start(job: Job, ws: Workspace, frame_path: Path, quick: bool) -> None:
     cmd = [*WORKER, "--model", job.name, "--workdir", str(ws.root), "--frame", str(frame_path),
-           "--out", str(job.out), "--draws", str(job.draws), *(["--quick"] if quick else [])]
+           "--out", str(job.out), "--draws", str(job.draws), "--parent", str(os.getpid()), *(["--quick"] if quick else [])]
     with job.log.open("wb") as log:
         job.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True)
@@ -133,7 +135,7 @@ def _status_text(job: Job) -> str:
         return "[cyan]running" if job.proc else "[dim]queued"
     if job.result.status == "ok":
         return f"[green]ok[/] ({job.result.seconds:.1f} s fit)"
-    return f"[red]{job.result.status}[/]: {job.result.reason}"
+    return f"[red]{job.result.status}[/]: {escape(job.result.reason or '')}"
 
 
 def run_jobs(jobs: list[Job], ws: Workspace, frame_path: Path, quick: bool, parallel: bool,
@@ -163,6 +165,11 @@ def run_jobs(jobs: list[Job], ws: Workspace, frame_path: Path, quick: bool, para
                 _stop(job)
 
 
+def failed_run_path(ws: Workspace, round_no: int) -> Path:
+    """Where a run in which no model succeeded is logged (the round's results are left as they were)."""
+    return ws.round_file(round_no, "failed_run", "json")
+
+
 def objective(models: dict[str, ModelResult]) -> float | None:
     """The tuning objective: mean rolling-origin CV MAPE (%) of the models that report one."""
     scores = [m.fit.cv_mape for m in models.values() if m.status == "ok" and m.fit and m.fit.cv_mape is not None]
@@ -181,13 +188,17 @@ def fit_table(res: Results) -> pd.DataFrame:
 def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | None = None,
                quick: bool = False, console: Console | None = None, parallel: bool = RUN_IN_PARALLEL) -> Results:
     """Fit the models; write their draws (rounds/R{NN}_draws/), rounds/R{NN}_results.json, results/latest.json
-    and results/model_fit.csv. The data is the workspace's weekly.parquet, never the raw source."""
+    and results/model_fit.csv. The data is the workspace's weekly.parquet, never the raw source.
+
+    Only when at least one model ran: a run where every model failed (bad data, a crash) must not replace
+    good results, so it is written to `rounds/R{NN}_failed_run.json` beside them instead.
+    """
     cfg = read_model(ws.config, Config)
     names = selected_models(cfg, models)
     n = round_number(ws, round_no)
     frame = read_weekly(ws, cfg)
     data = ModelData.from_frame(frame, cfg)  # refuses a holdout that leaves too few training weeks
-    with tempfile.TemporaryDirectory(prefix="prism-run-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=RUN_DIR_PREFIX) as tmp:
         frame_path = Path(tmp) / "weekly.parquet"
         frame.to_parquet(frame_path)
         jobs = [Job(name, cfg.timeouts.get(name, DEFAULT_TIMEOUT_S), Path(tmp) / f"{name}.json",
@@ -196,14 +207,17 @@ def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | N
     results = {j.name: j.result for j in jobs}
     for name in cfg.models:
         results.setdefault(name, ModelResult(status="skipped", reason="not selected with --models", quick=quick))
-    for name, result in results.items():  # draws on disk always belong to this round's ok models
-        if result.status != "ok":
-            ws.draws_path(n, name).unlink(missing_ok=True)
     res = Results(
         round=n, data_hash=frame_hash(frame), config_hash=config_hash(cfg), created_at=datetime.now(timezone.utc),
         kpi=cfg.data.kpi, channels=list(cfg.data.channels), weeks=data.n_weeks, train_weeks=data.n_train,
         holdout_weeks=data.n_test, quick=quick, objective=objective(results), models=results,
     )
+    if not res.ok_models():
+        write_json(failed_run_path(ws, n), res)
+        return res
+    for name, result in results.items():  # draws on disk always belong to this round's ok models
+        if result.status != "ok":
+            ws.draws_path(n, name).unlink(missing_ok=True)
     write_json(ws.round_results(n), res)
     write_json(ws.latest, res)
     write_csv(ws.result("model_fit.csv"), fit_table(res))

@@ -10,7 +10,12 @@ writes the model's kept draws (`--draws`, netCDF) before its result. A failure i
 from __future__ import annotations
 
 import argparse
+import ctypes
+import os
+import shutil
+import signal
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -21,6 +26,10 @@ from prism.models.base import Fitted, ModelData, summarize
 from prism.models.registry import load
 from prism.schemas import Config, ModelResult
 from prism.workspace import Workspace, read_model, write_json
+
+RUN_DIR_PREFIX = "prism-run-"  # the runner's temp folder; an orphaned worker removes it
+WATCH_SECONDS = 0.2
+PR_SET_PDEATHSIG = 1  # prctl option: the signal this process gets when its parent dies (Linux)
 
 
 def run_one(name: str, frame: pd.DataFrame, cfg: Config, quick: bool) -> tuple[ModelResult, Fitted]:
@@ -38,6 +47,34 @@ def failure_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
+def die_with_parent(parent: int, run_dir: Path) -> None:
+    """End this worker (and any sampler processes it started) as soon as the runner that started it is gone.
+
+    A killed `prism loop` used to leave its worker fitting and its temp folder behind, and a resumed loop
+    then fitted beside the orphan. The kernel sends SIGTERM when the parent dies (Linux), and a watchdog
+    thread catches what that misses (another OS, the parent gone before this line ran).
+    """
+    signal.signal(signal.SIGTERM, lambda *_: _end(run_dir if os.getppid() != parent else None))
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the watchdog alone
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCH_SECONDS)
+        _end(run_dir)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watchdog").start()
+
+
+def _end(orphaned_run_dir: Path | None) -> None:
+    """Kill this worker's process group; an orphan also removes the run's temp folder (no runner will)."""
+    if orphaned_run_dir is not None and orphaned_run_dir.name.startswith(RUN_DIR_PREFIX):
+        shutil.rmtree(orphaned_run_dir, ignore_errors=True)
+    os.killpg(os.getpgrp(), signal.SIGKILL)  # the runner starts each worker as its own process group
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
@@ -46,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="where to write the ModelResult JSON")
     parser.add_argument("--draws", type=Path, required=True, help="where to write the kept draws (netCDF)")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--parent", type=int, help="the runner's pid: the worker ends when it is gone")
     args = parser.parse_args(argv)
+    if args.parent:
+        die_with_parent(args.parent, args.frame.parent)
     started = time.perf_counter()
     try:
         cfg = read_model(Workspace(args.workdir).config, Config)

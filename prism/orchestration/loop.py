@@ -18,9 +18,10 @@ from typing import Any, Callable
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.markup import escape
 
 from prism.agents.base import AgentOutcome
-from prism.errors import InputError
+from prism.errors import InputError, Stopped
 from prism.orchestration.checkpoints import ask
 from prism.orchestration.context import LoopContext
 from prism.orchestration.recording import note_outcome, note_timing, now, record, update_best
@@ -171,7 +172,7 @@ def _render(ctx: LoopContext, state: State) -> None:
         paths = render_deliverables(ctx.ws, state.round)
     except InputError as exc:
         rec.render_note = f"deliverables not rendered: {exc}"
-        ctx.console.print(f"[yellow]warning:[/] {rec.render_note}")
+        ctx.console.print(f"[yellow]warning:[/] {escape(rec.render_note)}")
         return
     rec.timings["render"] = round(time.perf_counter() - t0, 3)
     _add_artifacts(rec, *(str(p.relative_to(ctx.ws.root)) if p.is_relative_to(ctx.ws.root) else str(p)
@@ -232,7 +233,7 @@ def run_loop(ws: Workspace, rounds: int, agents: str = "rules", model: str | Non
         _drive(ctx, state, rounds, steps)
         ctx.console.print(round_table(state))
         if state.stopped_reason:
-            ctx.console.print(f"[bold]stopped:[/] {state.stopped_reason}")
+            ctx.console.print(f"[bold]stopped:[/] {escape(state.stopped_reason)}")
         if state.best_round and state.best_round != state.round:
             ctx.console.print(f"best round by the tuning objective: {state.best_round} "
                               f"(its report: rounds/R{state.best_round:02d}_report.md)")
@@ -275,7 +276,7 @@ def _drive(ctx: LoopContext, state: State, rounds: int, steps: int | None = None
             task = progress.add_task(f"Round {state.round}/{rounds} · {STAGES[stage].label}")
             t0 = time.perf_counter()
             with _Paused(progress) if stage == "run" else nullcontext():  # the runner shows its own progress
-                status = execute(ctx, state, stage)
+                status = _interruptible(ctx, state, stage)
             progress.remove_task(task)
             state.stage = next_stage(stage, state.round, status)
             checkpoint = STAGES[stage].checkpoint
@@ -284,8 +285,16 @@ def _drive(ctx: LoopContext, state: State, rounds: int, steps: int | None = None
             save_state(ctx.ws, state)
             _drop_draft(ctx.ws, state.round, stage)
             steps = None if steps is None else steps - 1
-            ctx.console.print(f"R{state.round:02d} {STAGES[stage].label:<18} {time.perf_counter() - t0:6.1f}s  {status[:70]}",
+            ctx.console.print(f"R{state.round:02d} {STAGES[stage].label:<18} {time.perf_counter() - t0:6.1f}s  {escape(status[:70])}",
                               highlight=False, soft_wrap=True)
+
+
+def _interruptible(ctx: LoopContext, state: State, stage: str) -> str:
+    """Run a stage; Ctrl-C or SIGTERM says where the loop stopped (state.json still points there)."""
+    try:
+        return execute(ctx, state, stage)
+    except KeyboardInterrupt:
+        raise Stopped(f"round {state.round}, stage {stage} did not finish; `prism loop` resumes there") from None
 
 
 class _Paused:
@@ -387,6 +396,6 @@ def round_table(state: State) -> Table:
         chans = r.channels
         high = f"{r.high_agreement}/{chans}" if r.high_agreement is not None else "–"
         verdict = r.verdict or r.status
-        t.add_row(str(r.round), r.change, obj, test, high, verdict[:60])
+        t.add_row(str(r.round), escape(r.change), obj, test, high, escape(verdict[:60]))
     return t
 

@@ -9,6 +9,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from prism.report import style
+from prism.workspace import neutralise_formulas
 from prism.report.inputs import ReportInputs
 from prism.report.tables import contribution_table, diagnostics_table, fit_table, roi_summary, roi_table, round_history
 
@@ -35,6 +36,7 @@ def build_workbook(inp: ReportInputs) -> bytes:
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as writer:
         for name, frame in sheets(inp).items():
+            frame = neutralise_formulas(frame)
             frame.to_excel(writer, sheet_name=name, index=False)
             _style_sheet(writer.sheets[name], frame)
     return buf.getvalue()
