@@ -28,8 +28,12 @@ SheetOpt = typer.Option(None, "--sheet", help="Excel sheet or Google worksheet (
 ProjectOpt = typer.Option(None, "--project", help="BigQuery project (default: from the environment).")
 DateOpt = typer.Option(None, "--date", help="Date column (default: detected).")
 KpiOpt = typer.Option(None, "--kpi", help="KPI column (default: detected, revenue-like first).")
-ChannelsOpt = typer.Option(None, "--channels", help="Comma-separated spend columns (default: detected).")
-ControlsOpt = typer.Option(None, "--controls", help="Comma-separated control columns (default: detected).")
+PATTERN_HELP = "names or glob patterns, comma-separated; quote patterns: 'mdsp_*'"
+ChannelsOpt = typer.Option(None, "--channels", help=f"Spend columns ({PATTERN_HELP}; default: detected).")
+ControlsOpt = typer.Option(None, "--controls", help=f"Control columns ({PATTERN_HELP}; default: detected).")
+EventsOpt = typer.Option(None, "--events", help=f"Event/holiday dummies or one text events column for the baseline "
+                                                f"({PATTERN_HELP}; default: detected).")
+IgnoreOpt = typer.Option(None, "--ignore", help=f"Columns never used ({PATTERN_HELP}).")
 EntityColOpt = typer.Option(None, "--entity-column", help="Column naming the brand/region/market (default: detected).")
 EntityOpt = typer.Option(None, "--entity", help="Model this one entity.")
 AggregateOpt = typer.Option(False, "--aggregate", help="Sum all entities into one series.")
@@ -50,10 +54,10 @@ def _split(text: str | None) -> list[str] | None:
 
 
 def _overrides(date: str | None, kpi: str | None, channels: str | None, controls: str | None,
-               entity_column: str | None) -> Overrides:
-    """The role overrides given on the command line (comma-separated lists split)."""
+               entity_column: str | None, events: str | None = None, ignore: str | None = None) -> Overrides:
+    """The role overrides given on the command line (comma-separated lists split; patterns expand later)."""
     return Overrides(date=date, kpi=kpi, channels=_split(channels), controls=_split(controls),
-                     entity_column=entity_column)
+                     entity_column=entity_column, events=_split(events), ignore=_split(ignore))
 
 
 def _options(entity: str | None, aggregate: bool, anchor: str, fill_gaps: bool) -> PrepareOptions:
@@ -71,6 +75,7 @@ def prepare_cmd(
     url: Optional[str] = UrlOpt, sheet: Optional[str] = SheetOpt, project: Optional[str] = ProjectOpt,
     date: Optional[str] = DateOpt, kpi: Optional[str] = KpiOpt, channels: Optional[str] = ChannelsOpt,
     controls: Optional[str] = ControlsOpt, entity_column: Optional[str] = EntityColOpt,
+    events: Optional[str] = EventsOpt, ignore: Optional[str] = IgnoreOpt,
     entity: Optional[str] = EntityOpt, aggregate: bool = AggregateOpt, week_anchor: str = AnchorOpt,
     fill_gaps: bool = FillGapsOpt,
     out: Path = typer.Option(Path("weekly.csv"), "--out", "-o",
@@ -92,9 +97,9 @@ def prepare_cmd(
                 raise InputError(f"{ws.config} not found: pass --path FILE (or run `prism discover` first)")
             _, prepared = prepare_config(read_model(ws.config, Config), ws.root)
         else:
-            overrides = _overrides(date, kpi, channels, controls, entity_column)
+            overrides = _overrides(date, kpi, channels, controls, entity_column, events, ignore)
             options = _options(entity, aggregate, week_anchor, fill_gaps)
-            prepared = prepare_source(spec, overrides, options)[3]
+            prepared = prepare_source(spec, overrides, options)[-1]
     _write_table(target, prepared)
     console.print(_summary(prepared, f"Prepared {target}", prepared.warnings))
 
@@ -113,6 +118,7 @@ def discover_cmd(
     url: Optional[str] = UrlOpt, sheet: Optional[str] = SheetOpt, project: Optional[str] = ProjectOpt,
     date: Optional[str] = DateOpt, kpi: Optional[str] = KpiOpt, channels: Optional[str] = ChannelsOpt,
     controls: Optional[str] = ControlsOpt, entity_column: Optional[str] = EntityColOpt,
+    events: Optional[str] = EventsOpt, ignore: Optional[str] = IgnoreOpt,
     entity: Optional[str] = EntityOpt, aggregate: bool = AggregateOpt, week_anchor: str = AnchorOpt,
     fill_gaps: bool = FillGapsOpt,
     dictionary: Optional[str] = typer.Option(None, "--dictionary", help="data_dictionary.csv (column,label,role,"
@@ -122,10 +128,17 @@ def discover_cmd(
                                                   "config.json is always kept; the flag says so explicitly)."),
     workdir: Path = WorkdirOpt,
 ) -> None:
-    """Detect date, KPI, channels and controls; write config.json (once) and metadata.json (every run)."""
+    """Detect date, KPI, channels, controls and events; write config.json (once) and metadata.json (every run).
+
+    In a workspace that has config.json, role flags (--channels, --controls, --events, --ignore, --kpi, …)
+    re-apply the roles: config.json's data section is rewritten, model settings are kept.
+    """
     ws = Workspace(workdir)
     spec = _spec(source, path, query, url, sheet, project)
-    overrides = _overrides(date, kpi, channels, controls, entity_column)
+    overrides = _overrides(date, kpi, channels, controls, entity_column, events, ignore)
+    if no_overwrite_config and overrides.given():
+        raise InputError(f"--no-overwrite-config keeps config.json, so it cannot re-apply "
+                         f"{', '.join('--' + o.replace('_', '-') for o in overrides.given())}; drop one or the other")
     with console.status("Profiling the data…"):
         result = discover(ws, spec, overrides, _options(entity, aggregate, week_anchor, fill_gaps), dictionary)
     _report_discovery(ws, result, spec, no_overwrite_config)
@@ -136,14 +149,18 @@ def _report_discovery(ws: Workspace, result: Discovery, spec: SourceSpec | None,
     for col in ("column", "role", "confidence", "reason"):
         roles.add_column(col)
     for r in result.metadata.roles:
-        roles.add_row(escape(r.column), r.role, f"{r.confidence:.2f}", escape(r.reason))
+        role = f"{r.role} of {r.paired_with}" if r.paired_with else r.role
+        roles.add_row(escape(r.column), escape(role), f"{r.confidence:.2f}", escape(r.reason))
     console.print(roles)
     console.print(_summary(result.prepared, "Weekly table", result.metadata.warnings))
+    for change in result.changes:
+        console.print(f"[yellow]changed[/] {escape(change)}")
     if result.config_written:
         console.print(f"[green]wrote[/] {ws.config} and {ws.metadata}")
     else:
         why = " (--no-overwrite-config)" if no_overwrite else ""
-        note = "; the --path/--url given was not used (delete config.json to re-discover)" if spec else ""
+        note = ("; the --path/--url given was not used (role flags such as --channels re-apply roles; delete "
+                "config.json to re-discover)") if spec else ""
         console.print(f"[green]kept[/] {ws.config}{why}{note}; [green]refreshed[/] {ws.metadata}")
 
 
@@ -159,6 +176,7 @@ def _summary(prepared: Prepared, title: str, warnings: list[str]) -> Table:
     table.add_row("entities", escape(", ".join(prepared.entities)) or "—")
     table.add_row("KPI", str(frame.columns[1]))
     table.add_row("channels", f"{len(prepared.channels)}: {', '.join(prepared.channels)}")
+    table.add_row("events", f"{len(prepared.events)}: {', '.join(prepared.events)}" if prepared.events else "—")
     table.add_row("dropped channels", ", ".join(prepared.dropped_channels) or "—")
     table.add_row("gaps", f"{len(prepared.gaps)} missing week(s)" if prepared.gaps else "—")
     table.add_row("warnings", escape("\n".join(warnings)) or "—")
