@@ -60,6 +60,9 @@ class TruthModel:
     def predict(self) -> np.ndarray:
         return self.base[None, :] + self.contributions(self.data.spend).sum(axis=2)
 
+    def event_contributions(self) -> np.ndarray:
+        return np.zeros((DRAWS, self.data.n_weeks, 0))
+
     def saturation_fraction(self) -> np.ndarray:
         mean_ad = GeometricAdstock(max_lag=8)(self.data.spend[: self.data.n_train], self.decay).mean(axis=0)
         return HillSaturation()(mean_ad[None, :], self.half, self.slope)[0]

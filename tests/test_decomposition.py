@@ -54,7 +54,7 @@ def ridge_model(data: ModelData) -> RidgeFitted:
     coefs = np.column_stack([np.full(len(DECAY), BASELINE), ASYMPTOTE, np.zeros(len(DECAY))])
     return RidgeFitted(engine="ridge", version="test", params={}, diagnostics={},
                        transforms=stack(transforms), coefs=coefs, other=np.zeros((data.n_weeks, 1)),
-                       spend=data.spend)
+                       spend=data.spend, events=data.events, n_controls=1)
 
 
 def _posterior(data: ModelData, media: MediaDraws) -> PosteriorFit:

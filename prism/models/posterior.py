@@ -79,7 +79,10 @@ class MediaDraws:
 
 @dataclass
 class PosteriorFit:
-    """A fitted Bayesian model: media draws plus the non-media part of the fit (S, T) in KPI units."""
+    """A fitted Bayesian model: media draws plus the non-media part of the fit (S, T) in KPI units.
+
+    `events` (S, T, E) is the events' share of `baseline` (None: the model had no events).
+    """
 
     engine: str
     version: str
@@ -89,6 +92,7 @@ class PosteriorFit:
     train_weeks: int
     params: dict[str, dict[str, float]]
     diagnostics: dict[str, Any]
+    events: np.ndarray | None = None
 
     def contributions(self, spend: np.ndarray) -> np.ndarray:
         return self.media.contributions(spend)
@@ -99,6 +103,14 @@ class PosteriorFit:
     def saturation_fraction(self) -> np.ndarray:
         level = self.spend[: self.train_weeks].mean(axis=0)
         return self.media.saturation_at(level).mean(axis=0)
+
+    def event_contributions(self) -> np.ndarray:
+        return self.events if self.events is not None else np.zeros((*self.baseline.shape, 0))
+
+
+def event_draws(coef: np.ndarray, events: np.ndarray, scale: float) -> np.ndarray:
+    """(S, T, E) event contributions in KPI units from (S, E) coefficients on the scaled target."""
+    return coef[:, None, :] * events[None, :, :] * scale
 
 
 def stack_draws(ds: xr.Dataset, name: str, channels: list[str] | None = None) -> np.ndarray:

@@ -124,7 +124,7 @@ def carry_prior(cfg: Config) -> tuple[float, float]:
 
 
 def baseline_features(dates: pd.DatetimeIndex, n_train: int, controls: np.ndarray, cfg: Config) -> np.ndarray:
-    """(T, q) non-media columns: controls, linear trend, yearly sin/cos pairs."""
+    """(T, q) non-media columns: controls (events appended to them), linear trend, yearly sin/cos pairs."""
     t_days = np.asarray((dates - dates[0]).days, dtype=float)
     cols = [controls]
     if cfg.trend:
@@ -371,8 +371,10 @@ class RidgeFitted:
     diagnostics: dict[str, Any]
     transforms: MediaTransform  # stacked: S draws × C channels
     coefs: np.ndarray  # (S, 1 + C + q): intercept, media, non-media
-    other: np.ndarray  # (T, q)
+    other: np.ndarray  # (T, q): controls, events, trend, seasonality
     spend: np.ndarray  # (T, C) actual spend
+    events: np.ndarray  # (T, E), columns n_controls … n_controls + E of `other`
+    n_controls: int
 
     @property
     def n_draws(self) -> int:
@@ -390,6 +392,10 @@ class RidgeFitted:
 
     def saturation_fraction(self) -> np.ndarray:
         return self.transforms.at_mean().reshape(self.n_draws, -1).mean(axis=0)
+
+    def event_contributions(self) -> np.ndarray:
+        start = 1 + self.spend.shape[1] + self.n_controls
+        return self.coefs[:, None, start:start + self.events.shape[1]] * self.events[None, :, :]
 
 
 # ------------------------------------------------------------------------------------------------- fit
@@ -411,7 +417,8 @@ def build_problem(data: ModelData, cfg: Config) -> Problem:
         slope = np.ones(len(chs))
     fixed = {"carry": _fixed(cfg.adstock.channel_decays, cfg.adstock.decay, chs),
              "half": _fixed(sat.channel_half, sat.half, chs), "slope": slope}
-    return Problem(cfg=cfg, data=data, other=baseline_features(data.dates, data.n_train, data.controls, cfg),
+    non_media = np.hstack([data.controls, data.events])  # events: penalised like controls, one coefficient each
+    return Problem(cfg=cfg, data=data, other=baseline_features(data.dates, data.n_train, non_media, cfg),
                    fixed=fixed)
 
 
@@ -468,5 +475,6 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> RidgeFitted:
     return RidgeFitted(
         engine=engine_name(cfg), version=f"scipy {scipy.__version__}",
         params=_channel_params(problem, point, coef), diagnostics=diagnostics,
-        transforms=stack(transforms), coefs=coefs, other=problem.other, spend=data.spend,
+        transforms=stack(transforms), coefs=coefs, other=problem.other, spend=data.spend, events=data.events,
+        n_controls=data.controls.shape[1],
     )
