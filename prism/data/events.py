@@ -19,7 +19,6 @@ from prism.schemas import BaselineConfig
 NO_EVENT_LABELS = {"", "na", "n/a", "nan", "none", "null", "no", "no event", "-", "0"}
 LABEL_SEP = "="  # one-hot columns of a text events column are named `<column>=<label>`
 HOLIDAY_PREFIX = "holiday: "
-OBSERVED_SUFFIXES = (" (observed)", " (Observed)", " observed")
 DAYS_PER_WEEK = 7
 
 
@@ -67,21 +66,16 @@ def _holiday_columns(dates: pd.DatetimeIndex, baseline: BaselineConfig) -> list[
     years = range(dates[0].year, dates[-1].year + 1)
     before, after = baseline.holiday_window
     columns: dict[str, np.ndarray] = {}
-    for day, names in sorted(holidays.country_holidays(baseline.holidays, years=years).items()):
+    calendar = holidays.country_holidays(baseline.holidays, years=years, observed=False)  # the day itself, not
+    for day, names in sorted(calendar.items()):  # the day off in lieu: demand moves with the day people celebrate
         i = week_of(dates, pd.Timestamp(day))
         if i is None:
             continue
         for name in names.split("; "):
-            key = HOLIDAY_PREFIX + _plain_name(name)
+            key = HOLIDAY_PREFIX + name.strip()
             col = columns.setdefault(key, np.zeros(len(dates)))
             col[max(0, i - before): i + after + 1] = 1.0
     return list(columns.items())
-
-
-def _plain_name(name: str) -> str:
-    for suffix in OBSERVED_SUFFIXES:
-        name = name.removesuffix(suffix)
-    return name.strip()
 
 
 def _event_week_columns(dates: pd.DatetimeIndex, baseline: BaselineConfig) -> list[tuple[str, np.ndarray]]:

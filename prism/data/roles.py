@@ -321,6 +321,8 @@ def _split_channels_controls(frame: pd.DataFrame, cols: list[str], o: Overrides,
                              table: dict, source: str) -> tuple[list[str], list[str], dict[str, str]]:
     """(channels, controls, exposure → channel): exposures twinned with a chosen channel sit beside it."""
     kinds = media_kinds(frame, [c for c in cols if _media_candidate(c)])
+    for c in [c for c in cols if hints.get(c) == "exposure"]:
+        kinds[c] = MediaKind("exposure", kinds[c].partner if c in kinds else None, 0.95, "data dictionary")
     guesses = {c: _guess(frame[c], c, kinds.get(c)) for c in cols}
     channels = _chosen(o.channels, hints, "channel", guesses, table, o.origin)
     controls = _chosen(o.controls, hints, "control", guesses, table, o.origin, exclude=set(channels))
