@@ -211,18 +211,19 @@ class Config(Strict):
             unknown = sorted(set(mapping) - known)
             if unknown:
                 raise ValueError(f"{where} names unknown channel(s) {unknown}; channels are {sorted(known)}")
-        events = set(self.baseline.event_columns) | {self.baseline.events_text_column} - {None}
+        b = self.baseline
+        events = set(b.event_columns) | set(b.event_weeks) | {b.events_text_column} - {None}
         clash = sorted(events & (known | set(self.data.controls) | {self.data.kpi, self.data.date_column}))
         if clash:
-            raise ValueError(f"baseline event column(s) {clash} are already the date, KPI, a channel or a control")
+            raise ValueError(f"baseline event column(s) or event_weeks name(s) {clash} are already the date, KPI, "
+                             f"a channel or a control")
+        if set(b.event_weeks) & set(b.event_columns):
+            raise ValueError(f"event_weeks name(s) {sorted(set(b.event_weeks) & set(b.event_columns))} are also "
+                             f"event_columns; rename them")
         return self
 
 
 # --------------------------------------------------------------------------------------- metadata.json
-
-
-ROLE_NAMES: tuple[str, ...] = ("date", "kpi", "kpi_alternative", "channel", "control", "event", "exposure", "entity",
-                               "ignored")
 
 
 class ColumnRole(Open):

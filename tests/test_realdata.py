@@ -229,6 +229,7 @@ def test_event_design_holidays_window_text_and_named_weeks() -> None:
     ({"holiday_window": [0, 9]}, "holiday_window weeks must be within 0..4"),
     ({"event_weeks": {"promo": ["May 3"]}}, "'May 3' is not a YYYY-MM-DD date"),
     ({"event_columns": ["tv_spend"]}, "already the date, KPI, a channel or a control"),
+    ({"event_weeks": {"control_1": ["2021-03-01"]}}, "['control_1'] are already the date, KPI, a channel or a control"),
     ({"holidays": "US", "typo": 1}, "baseline.typo"),
 ])
 def test_baseline_section_is_validated(tmp_path: Path, baseline: dict, says: str) -> None:
@@ -290,3 +291,14 @@ def test_bayesian_models_take_events_into_the_baseline(model: str) -> None:
     weekly = res.weekly
     total = np.add(weekly.baseline, weekly.events) + np.sum(list(weekly.contributions.values()), axis=0)
     assert np.allclose(total, weekly.fitted)
+
+
+def test_two_markers_without_opposite_letters_need_the_value_scale() -> None:
+    """`display` holds the letters `sp`, but display and video columns of equal scale are two channels, not a pair."""
+    rng = np.random.default_rng(5)
+    n = 60
+    frame = pd.DataFrame({"date": pd.date_range("2022-01-03", periods=n, freq="W-MON").strftime("%Y-%m-%d"),
+                          **{f"{m}_{r}": rng.uniform(0, 5e3, n) for m in ("display", "video") for r in ("eu", "us")},
+                          "revenue": rng.uniform(1e5, 2e5, n)})
+    roles = detect_roles(frame, Overrides())
+    assert roles.channels == ["display_eu", "display_us", "video_eu", "video_us"] and roles.exposures == {}

@@ -181,19 +181,31 @@ def _scheme(frame: pd.DataFrame, columns: list[str], position: int, a: str, b: s
 
 
 def _spend_marker(a: str, b: str, ratios: list[float]) -> tuple[str | None, str, float]:
-    """(the spend marker, how it was decided, confidence): letters of the marker, checked by the value scale."""
-    hint = {m: (any(h in m for h in SPEND_HINTS), any(h in m for h in EXPOSURE_HINTS)) for m in (a, b)}
-    by_name = [m for m in (a, b) if hint[m][0] and not hint[m][1]]
-    by_name = by_name if len(by_name) == 1 else [n for m, n in ((a, b), (b, a)) if hint[m][1] and not hint[m][0]]
+    """(the spend marker, how it was decided, confidence).
+
+    The letters decide alone only when they point both ways (`mdsp` spend-like, `mdip` exposure-like); a
+    one-sided hint (`display` holds `sp`) needs the value scale to agree, and the scale may decide alone.
+    """
+    spend_like = {m: any(h in m for h in SPEND_HINTS) and not any(h in m for h in EXPOSURE_HINTS) for m in (a, b)}
+    exposure_like = {m: any(h in m for h in EXPOSURE_HINTS) and not any(h in m for h in SPEND_HINTS) for m in (a, b)}
+    both_ways = [m for m, n in ((a, b), (b, a)) if spend_like[m] and exposure_like[n]]
+    one_way = [m for m, n in ((a, b), (b, a)) if spend_like[m] or exposure_like[n]]
+    by_scale = _spend_by_scale(a, b, ratios)
+    if len(both_ways) == 1:
+        agrees = by_scale == both_ways[0]
+        return both_ways[0], "name" + (" and value scale" if agrees else ""), 0.95 if agrees else 0.85
+    if len(one_way) == 1 and by_scale == one_way[0]:
+        return by_scale, "name and value scale", 0.9
+    if by_scale is not None and not one_way:
+        return by_scale, f"value scale: the twins run ≥ {SCALE_RATIO:g}× larger", 0.75
+    return None, "", 0.0
+
+
+def _spend_by_scale(a: str, b: str, ratios: list[float]) -> str | None:
+    """The marker whose columns are the smaller ones (spend), when most pairs differ ≥ SCALE_RATIO×."""
     logs = [math.log10(r) for r in ratios if np.isfinite(r) and r > 0]  # log10(b-side mean / a-side mean)
     larger_b = sum(lg >= math.log10(SCALE_RATIO) for lg in logs)
     larger_a = sum(lg <= -math.log10(SCALE_RATIO) for lg in logs)
-    by_scale = None
     if logs and max(larger_a, larger_b) >= SCALE_AGREEMENT * len(logs):
-        by_scale = a if larger_b > larger_a else b  # the smaller values are the spend
-    if len(by_name) == 1:
-        agrees = by_scale == by_name[0]
-        return by_name[0], "name" + (" and value scale" if agrees else ""), 0.95 if agrees else 0.85
-    if by_scale is not None:
-        return by_scale, f"value scale: the twins run ≥ {SCALE_RATIO:g}× larger", 0.75
-    return None, "", 0.0
+        return a if larger_b > larger_a else b
+    return None
