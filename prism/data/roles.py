@@ -341,7 +341,8 @@ def _split_channels_controls(frame: pd.DataFrame, cols: list[str], o: Overrides,
         elif role == "exposure":
             _set(table, c, "ignored", conf, f"{why}; not modelled (no spend channel beside it)")
         else:
-            _set(table, c, "ignored", 0.7, why if role == "ignored" else f"looks like a {role} but was not chosen")
+            _set(table, c, "ignored", conf if role == "ignored" else 0.7,
+                 why if role == "ignored" else f"looks like a {role} but was not chosen")
     return channels, controls, exposures
 
 
@@ -369,7 +370,9 @@ def _chosen(given: list[str] | None, hints: dict[str, str], role: str, guesses: 
     elif role == "control":  # spend names exist: an unnamed non-negative series (e.g. newsletter) is a control
         picked = [c for c, (r, _, _) in free.items() if r in (role, UNNAMED_SPEND)]
     for c in picked:
-        _, conf, why = guesses[c]
+        guessed, conf, why = guesses[c]
+        if role == "control" and guessed == UNNAMED_SPEND:
+            conf, why = 0.6, "continuous series without a spend or media name (the file names its spend): a driver"
         _set(table, c, role, conf, why)
     return picked
 
