@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Iterable, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MODEL_NAMES: tuple[str, ...] = ("ridge", "pymc", "lightweight_mmm")
 ModelName = Literal["ridge", "pymc", "lightweight_mmm"]
@@ -139,6 +139,55 @@ class RoiPrior(Strict):
         return self
 
 
+class BaselineConfig(Strict):
+    """Events and holidays in the baseline: each gets its own coefficient and shows as `events`, never as media.
+
+    `holidays` is a country code of the `holidays` package ("US", "GB", "DE", …); each holiday is one event,
+    active in the week that contains it plus `holiday_window` = [weeks before, weeks after]. `event_columns`
+    are the data's own 0/1 dummies, `events_text_column` a text column whose labels are one-hot encoded
+    (`na`/empty = no event), `event_weeks` named events on given dates (e.g. promo weeks).
+    """
+
+    holidays: str | None = Field(None, description="country code for public holidays, e.g. 'US'; None = none")
+    holiday_window: tuple[int, int] = Field((0, 0), description="[weeks before, weeks after] each holiday")
+    event_columns: list[str] = Field(default_factory=list)
+    events_text_column: str | None = None
+    event_weeks: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("holidays")
+    @classmethod
+    def _known_country(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        import holidays
+
+        if v.upper() not in holidays.list_supported_countries():
+            raise ValueError(f"unknown holiday country '{v}'; use a code such as US, GB, DE, FR")
+        return v.upper()
+
+    @field_validator("holiday_window")
+    @classmethod
+    def _window(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if not all(0 <= w <= 4 for w in v):
+            raise ValueError(f"holiday_window weeks must be within 0..4, got {list(v)}")
+        return v
+
+    @field_validator("event_weeks")
+    @classmethod
+    def _dates(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        from datetime import date
+
+        for name, days in v.items():
+            if not name.strip() or not days:
+                raise ValueError(f"event_weeks entry '{name}' needs a name and at least one date")
+            for d in days:
+                try:
+                    date.fromisoformat(d)
+                except ValueError:
+                    raise ValueError(f"event_weeks.{name}: '{d}' is not a YYYY-MM-DD date") from None
+        return v
+
+
 class Config(Strict):
     """config.json: written once by discover, then owned by the Tuner."""
 
@@ -157,6 +206,7 @@ class Config(Strict):
     pymc: PymcConfig = Field(default_factory=PymcConfig)
     lightweight_mmm: LightweightConfig = Field(default_factory=LightweightConfig)
     roi_priors: dict[str, RoiPrior] = Field(default_factory=dict)
+    baseline: BaselineConfig = Field(default_factory=BaselineConfig)
     agents: dict[Literal["explorer", "tuner", "analyst", "critic", "reporter", "proofreader"],
                  Literal["rules", "claude"]] = Field(
         default_factory=dict, description="per-agent implementation for `prism loop --agents mixed` (default rules)")
@@ -173,6 +223,15 @@ class Config(Strict):
             unknown = sorted(set(mapping) - known)
             if unknown:
                 raise ValueError(f"{where} names unknown channel(s) {unknown}; channels are {sorted(known)}")
+        b = self.baseline
+        events = set(b.event_columns) | set(b.event_weeks) | {b.events_text_column} - {None}
+        clash = sorted(events & (known | set(self.data.controls) | {self.data.kpi, self.data.date_column}))
+        if clash:
+            raise ValueError(f"baseline event column(s) or event_weeks name(s) {clash} are already the date, KPI, "
+                             f"a channel or a control")
+        if set(b.event_weeks) & set(b.event_columns):
+            raise ValueError(f"event_weeks name(s) {sorted(set(b.event_weeks) & set(b.event_columns))} are also "
+                             f"event_columns; rename them")
         return self
 
 
@@ -181,9 +240,10 @@ class Config(Strict):
 
 class ColumnRole(Open):
     column: str
-    role: Literal["date", "kpi", "kpi_alternative", "channel", "control", "entity", "ignored"]
+    role: Literal["date", "kpi", "kpi_alternative", "channel", "control", "event", "exposure", "entity", "ignored"]
     confidence: float = Field(ge=0.0, le=1.0)
     reason: str = ""
+    paired_with: str | None = Field(None, description="an exposure column's spend channel")
 
 
 class ColumnStats(Open):
@@ -248,6 +308,7 @@ class Metadata(Open):
     kpi: str
     kpi_alternatives: list[str] = Field(default_factory=list)
     roles: list[ColumnRole] = Field(default_factory=list)
+    exposures: dict[str, list[str]] = Field(default_factory=dict, description="channel → its exposure columns")
     labels: dict[str, str] = Field(default_factory=dict)
     profile: Profile
     knowledge: Knowledge = Field(default_factory=Knowledge)
@@ -293,9 +354,11 @@ class Weekly(Open):
     fitted: list[float]
     fitted_low: list[float] = Field(default_factory=list)
     fitted_high: list[float] = Field(default_factory=list)
-    baseline: list[float]
+    baseline: list[float] = Field(description="non-media fit without the events: intercept, trend, season, controls")
     contributions: dict[str, list[float]]
     train_weeks: int
+    events: list[float] = Field(default_factory=list, description="all events and holidays together (empty: none)")
+    event_contributions: dict[str, list[float]] = Field(default_factory=dict)
 
 
 class ResponseCurve(Open):
@@ -306,6 +369,14 @@ class ResponseCurve(Open):
     kpi_low: list[float]
     kpi_high: list[float]
     current_spend: float
+
+
+class EventResult(Open):
+    """One event's (holiday, dummy, promo week) part of the KPI over the training weeks."""
+
+    contribution: float
+    contribution_pct: float
+    weeks: int = Field(description="training weeks in which the event is active")
 
 
 class ModelResult(Open):
@@ -320,6 +391,7 @@ class ModelResult(Open):
     channels: dict[str, ChannelResult] = Field(default_factory=dict)
     weekly: Weekly | None = None
     curves: dict[str, ResponseCurve] = Field(default_factory=dict)
+    events: dict[str, EventResult] = Field(default_factory=dict)
 
 
 class Agreement(Open):

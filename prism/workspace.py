@@ -232,12 +232,14 @@ def read_weekly(ws: Workspace, cfg: Config) -> pd.DataFrame:
         frame = pd.read_parquet(ws.weekly)
     except (OSError, ValueError) as exc:
         raise InputError(f"{ws.weekly}: cannot be read as parquet ({exc}); run `prism discover` to rebuild it") from None
-    wanted = [d.date_column, d.kpi, *d.channels, *d.controls]
+    wanted = [d.date_column, d.kpi, *d.channels, *d.controls, *cfg.baseline.event_columns]
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         raise InputError(f"{ws.weekly}: no column(s) {missing} that config.json names; "
                          f"run `prism discover` to rebuild it")
-    return frame[wanted]
+    text = cfg.baseline.events_text_column  # its one-hot columns `<column>=<label>` (prism.data.events)
+    one_hots = [c for c in frame.columns if text and c.startswith(f"{text}=")]
+    return frame[[*wanted, *one_hots]]
 
 
 @contextmanager

@@ -72,7 +72,7 @@ def test_config_written_once_metadata_every_run(tmp_path: Path) -> None:
     run("discover", "--path", str(CONJURA), "--workdir", str(ws))
     before = (ws / "config.json").read_bytes()
     first = metadata(ws).generated_at
-    run("discover", "--path", str(CONJURA), "--kpi", "all_revenue", "--workdir", str(ws))
+    run("discover", "--path", str(CONJURA), "--workdir", str(ws))
     run("discover", "--no-overwrite-config", "--workdir", str(ws))
     assert (ws / "config.json").read_bytes() == before
     meta = metadata(ws)
@@ -248,7 +248,8 @@ def test_daily_week_with_missing_days_is_reported(tmp_path: Path) -> None:
 
 def test_role_rules_on_mixed_column_names() -> None:
     """Exposure metrics, ratios, calendar columns and competitor data never become channels; outcomes never
-    become channels or controls; without spend-like names, non-negative series are the channels."""
+    become channels or controls; a 0/1 holiday column is an event; without spend-like names, non-negative
+    series are the channels."""
     from prism.data.roles import detect_roles
 
     rng = np.random.default_rng(4)
@@ -262,7 +263,7 @@ def test_role_rules_on_mixed_column_names() -> None:
     roles = detect_roles(frame, Overrides())
     assert (roles.date, roles.kpi, roles.kpi_alternatives) == ("DATE", "revenue", ["orders"])
     assert roles.channels == ["tv_S"] and roles.entity_column is None
-    assert roles.controls == ["competitor_sales_B", "newsletter", "holiday"]
+    assert roles.controls == ["competitor_sales_B", "newsletter"] and roles.events == ["holiday"]
     by_col = {r.column: r.role for r in roles.table}
     assert {by_col[c] for c in ("facebook_I", "search_clicks_P", "revenue_per_order", "t", "currency")} == {"ignored"}
     unnamed = detect_roles(frame[["DATE", "revenue"]].assign(x1=rng.uniform(0, 5, n), x2=rng.uniform(0, 5, n)),

@@ -21,6 +21,9 @@ from prism.data.sources import SourceSpec, infer_source
 from prism.errors import InputError
 from prism.workspace import Workspace, check_writable, write_bytes, write_csv
 
+PATTERN_HELP = "names or glob patterns, comma-separated; quote patterns: 'mdsp_*'"
+
+
 def _opt(default: Any, *names: str, help: str) -> Any:
     """A dataclass field whose typer option is declared in its metadata (typer itself has no option groups)."""
     return field(default=default, metadata={"option": typer.Option(default, *names, help=help)})
@@ -39,8 +42,11 @@ class SourceArgs:
     project: Optional[str] = _opt(None, "--project", help="BigQuery project (default: from the environment).")
     date: Optional[str] = _opt(None, "--date", help="Date column (default: detected).")
     kpi: Optional[str] = _opt(None, "--kpi", help="KPI column (default: detected, revenue-like first).")
-    channels: Optional[str] = _opt(None, "--channels", help="Comma-separated spend columns (default: detected).")
-    controls: Optional[str] = _opt(None, "--controls", help="Comma-separated control columns (default: detected).")
+    channels: Optional[str] = _opt(None, "--channels", help=f"Spend columns ({PATTERN_HELP}; default: detected).")
+    controls: Optional[str] = _opt(None, "--controls", help=f"Control columns ({PATTERN_HELP}; default: detected).")
+    events: Optional[str] = _opt(None, "--events", help=f"Event/holiday dummies or one text events column for the "
+                                                        f"baseline ({PATTERN_HELP}; default: detected).")
+    ignore: Optional[str] = _opt(None, "--ignore", help=f"Columns never used ({PATTERN_HELP}).")
     entity_column: Optional[str] = _opt(None, "--entity-column",
                                         help="Column naming the brand/region/market (default: detected).")
     entity: Optional[str] = _opt(None, "--entity", help="Model this one entity.")
@@ -52,7 +58,8 @@ class SourceArgs:
         return _spec(self.source, self.path, self.query, self.url, self.sheet, self.project)
 
     def overrides(self) -> Overrides:
-        return _overrides(self.date, self.kpi, self.channels, self.controls, self.entity_column)
+        return _overrides(self.date, self.kpi, self.channels, self.controls, self.entity_column, self.events,
+                          self.ignore)
 
     def options(self) -> PrepareOptions:
         return _options(self.entity, self.aggregate, self.week_anchor, self.fill_gaps)
@@ -89,10 +96,10 @@ def _split(text: str | None) -> list[str] | None:
 
 
 def _overrides(date: str | None, kpi: str | None, channels: str | None, controls: str | None,
-               entity_column: str | None) -> Overrides:
-    """The role overrides given on the command line (comma-separated lists split)."""
+               entity_column: str | None, events: str | None = None, ignore: str | None = None) -> Overrides:
+    """The role overrides given on the command line (comma-separated lists split; patterns expand later)."""
     return Overrides(date=date, kpi=kpi, channels=_split(channels), controls=_split(controls),
-                     entity_column=entity_column)
+                     entity_column=entity_column, events=_split(events), ignore=_split(ignore))
 
 
 def _options(entity: str | None, aggregate: bool, anchor: str, fill_gaps: bool) -> PrepareOptions:
@@ -131,7 +138,7 @@ def prepare_cmd(
             refreshed = refresh_metadata(ws)
             prepared = refreshed.prepared
         else:
-            prepared = prepare_source(spec, args.overrides(), args.options())[3]
+            prepared = prepare_source(spec, args.overrides(), args.options())[-1]
     _write_table(target, prepared)
     console.print(_summary(prepared, escape(f"Prepared {target}"), prepared.warnings))
     if refreshed is not None:
@@ -157,11 +164,19 @@ def discover_cmd(
                                                   "config.json is always kept; the flag says so explicitly)."),
     workdir: Path = WorkdirOpt,
 ) -> None:
-    """Detect date, KPI, channels and controls; write config.json (once) and metadata.json (every run)."""
+    """Detect date, KPI, channels, controls and events; write config.json (once) and metadata.json (every run).
+
+    In a workspace that has config.json, role flags (--channels, --controls, --events, --ignore, --kpi, …)
+    re-apply the roles: config.json's data section is rewritten, model settings are kept.
+    """
     ws = Workspace(workdir)
     spec = args.spec()
+    overrides = args.overrides()
+    if no_overwrite_config and overrides.given():
+        raise InputError(f"--no-overwrite-config keeps config.json, so it cannot re-apply "
+                         f"{', '.join('--' + o.replace('_', '-') for o in overrides.given())}; drop one or the other")
     with console.status("Profiling the data…"):
-        result = discover(ws, spec, args.overrides(), args.options(), dictionary)
+        result = discover(ws, spec, overrides, args.options(), dictionary)
     _report_discovery(ws, result, spec, no_overwrite_config)
 
 
@@ -170,14 +185,18 @@ def _report_discovery(ws: Workspace, result: Discovery, spec: SourceSpec | None,
     for col in ("column", "role", "confidence", "reason"):
         roles.add_column(col)
     for r in result.metadata.roles:
-        roles.add_row(escape(r.column), r.role, f"{r.confidence:.2f}", escape(r.reason))
+        role = f"{r.role} of {r.paired_with}" if r.paired_with else r.role
+        roles.add_row(escape(r.column), escape(role), f"{r.confidence:.2f}", escape(r.reason))
     console.print(roles)
     console.print(_summary(result.prepared, "Weekly table", result.metadata.warnings))
+    for change in result.changes:
+        console.print(f"[yellow]changed[/] {escape(change)}")
     if result.config_written:
         console.print(f"[green]wrote[/] {escape(str(ws.config))}, {ws.weekly.name} and {ws.metadata.name}")
     else:
         why = " (--no-overwrite-config)" if no_overwrite else ""
-        note = "; the --path/--url given was not used (delete config.json to re-discover)" if spec else ""
+        note = ("; the --path/--url given was not used (role flags such as --channels re-apply roles; delete "
+                "config.json to re-discover)") if spec else ""
         console.print(f"[green]kept[/] {escape(str(ws.config))}{why}{note}")
     _report_refresh(ws, result)
 
@@ -202,6 +221,7 @@ def _summary(prepared: Prepared, title: str, warnings: list[str]) -> Table:
     table.add_row("entities", escape(", ".join(prepared.entities)) or "—")
     table.add_row("KPI", escape(str(frame.columns[1])))
     table.add_row("channels", escape(f"{len(prepared.channels)}: {', '.join(prepared.channels)}"))
+    table.add_row("events", escape(f"{len(prepared.events)}: {', '.join(prepared.events)}") if prepared.events else "—")
     table.add_row("dropped channels", escape(", ".join(prepared.dropped_channels)) or "—")
     table.add_row("gaps", f"{len(prepared.gaps)} missing week(s)" if prepared.gaps else "—")
     table.add_row("warnings", escape("\n".join(warnings)) or "—")

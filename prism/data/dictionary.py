@@ -20,8 +20,9 @@ DICTIONARY_FILE = "data_dictionary.csv"
 HEADER_ALIASES = {"field": "column", "name": "column", "column_name": "column", "definition": "description",
                   "type": "role"}
 ROLE_ALIASES = {"date": "date", "kpi": "kpi", "target": "kpi", "outcome": "kpi", "channel": "channel",
-                "spend": "channel", "media": "channel", "control": "control", "entity": "entity",
-                "ignore": "ignored", "ignored": "ignored"}
+                "spend": "channel", "media": "channel", "control": "control", "event": "event", "events": "event",
+                "holiday": "event", "season": "event", "exposure": "exposure", "impressions": "exposure",
+                "clicks": "exposure", "entity": "entity", "ignore": "ignored", "ignored": "ignored"}
 NUMERIC_FIELDS = ("expected_roi_min", "expected_roi_max", "adstock_decay")
 
 
@@ -88,7 +89,7 @@ def _role(value: object, path: Path, row: int) -> str | None:
     role = ROLE_ALIASES.get(text.lower())
     if role is None:
         raise InputError(f"{path}: row {row} column 'role': unknown role {text!r}; use one of "
-                         f"{', '.join(sorted(set(ROLE_ALIASES.values())))}")
+                         f"{', '.join(sorted(ROLE_ALIASES))}")
     return role
 
 

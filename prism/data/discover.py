@@ -9,7 +9,7 @@ raw source, so a data change reaches the models only through a new discover, whi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,12 +19,15 @@ from prism.data.dictionary import Dictionary, find_dictionary, read_dictionary
 from prism.data.prepare import Prepared, frame_hash, prepare, prepare_config
 from prism.data.profile import build_profile
 from prism.data.roles import CONFIG_ORIGIN, Overrides, Roles, detect_roles
-from prism.data.sources import RawTable, SourceSpec, approve_source, has_variables, load_source, mask_url, resolve_path
+from prism.data.sources import (RawTable, SourceSpec, approve_source, confine_to_workspace, has_variables, load_source,
+                                mask_url, resolve_path)
 from prism.errors import InputError
-from prism.schemas import Config, DataConfig, Knowledge, Metadata
+from prism.schemas import BaselineConfig, Config, DataConfig, Knowledge, Metadata
 from prism.workspace import Workspace, read_model, write_json, write_weekly
 
 LOW_CONFIDENCE = 0.6
+CHANNEL_SETTINGS = (("adstock", "channel_decays"), ("saturation", "channel_half"), ("saturation", "channel_slope"),
+                    ("roi_priors", None))  # config sections keyed by channel
 
 
 @dataclass
@@ -45,6 +48,7 @@ class Discovery:
     metadata: Metadata
     prepared: Prepared
     config_written: bool
+    changes: list[str] = field(default_factory=list)  # what a re-discover with role flags changed
     previous_hash: str | None = None  # data_hash of the metadata.json this run replaced
 
     @property
@@ -60,40 +64,114 @@ def discover(ws: Workspace, spec: SourceSpec | None, overrides: Overrides, optio
              dictionary: str | None = None) -> Discovery:
     """Write config.json if there is none (from `spec` + detection), then metadata.json.
 
-    With an existing config.json (any later run, `--no-overwrite-config`), `spec` and the overrides are
-    not used: the data config.json names is re-profiled instead, so metadata.json matches what the models fit.
+    With an existing config.json and no role override, `spec` is not used: the data config.json names is
+    re-profiled (metadata.json matches what the models fit). With role overrides (`--channels 'mdsp_*'`,
+    `--ignore`, …) the roles are re-applied: config.json's data section and event columns are rewritten,
+    the model settings kept, and `Discovery.changes` says what changed.
     """
     if ws.config.exists():
+        if overrides.given():
+            return _reapply(ws, read_model(ws.config, Config), spec, overrides, dictionary)
         return refresh_metadata(ws)
     if spec is None:
         raise InputError(f"{ws.config} does not exist: pass --path FILE (or --url/--query) to discover a dataset")
     spec = absolute_spec(spec, Path.cwd())
-    dict_path = find_dictionary(dictionary, spec.path if spec.source != "gsheet" else None, ws.root)
-    dic = read_dictionary(dict_path) if dict_path else None
-    raw, roles, data, prepared = prepare_source(spec, overrides, options, dic)
+    dic = _dictionary(dictionary, spec, ws.root)
+    raw, roles, data, baseline, prepared = prepare_source(spec, overrides, options, dic)
     cfg = Config(data=data.model_copy(update={"channels": prepared.channels,
-                                               "path": _portable(data.path, ws.root)}))
+                                               "path": _portable(data.path, ws.root)}), baseline=baseline)
+    approve_source(spec, ws.root)  # named on the command line: config.json may point outside the workspace
+    return _write(ws, cfg, raw, prepared, roles, dic)
+
+
+def _dictionary(explicit: str | None, spec: SourceSpec, root: Path) -> Dictionary | None:
+    dict_path = find_dictionary(explicit, spec.path if spec.source != "gsheet" else None, root)
+    return read_dictionary(dict_path) if dict_path else None
+
+
+def _write(ws: Workspace, cfg: Config, raw: RawTable, prepared: Prepared, roles: Roles, dic: Dictionary | None,
+           changes: list[str] | None = None) -> Discovery:
     previous = _previous_metadata(ws)
     metadata = build_metadata(cfg, raw, prepared, roles, dic, previous.knowledge if previous else None)
     write_weekly(ws, prepared.frame)
-    approve_source(spec, ws.root)  # named on the command line: config.json may point outside the workspace
     write_json(ws.config, cfg)
     write_json(ws.metadata, metadata)
-    return Discovery(cfg, metadata, prepared, config_written=True,
+    return Discovery(cfg, metadata, prepared, config_written=True, changes=changes or [],
                      previous_hash=previous.data_hash if previous else None)
 
 
+def _reapply(ws: Workspace, cfg: Config, spec: SourceSpec | None, overrides: Overrides,
+             dictionary: str | None) -> Discovery:
+    """Detect roles again under the new overrides; date, KPI and entity column stay unless given anew."""
+    d = cfg.data
+    if spec:
+        spec = absolute_spec(spec, Path.cwd())
+        approve_source(spec, ws.root)
+    else:
+        confine_to_workspace(SourceSpec.from_config(d), ws.root)
+        spec = replace(SourceSpec.from_config(d), path=_located(d.path, ws))
+    overrides = replace(overrides, date=overrides.date or d.date_column, kpi=overrides.kpi or d.kpi,
+                        entity_column=overrides.entity_column or d.entity_column)
+    options = PrepareOptions(entity=d.entity, aggregate_entities=d.aggregate_entities, week_anchor=d.week_anchor,
+                             fill_gaps=d.fill_gaps)
+    dic = _dictionary(dictionary or d.dictionary, spec, ws.root)
+    raw, roles, data, baseline, prepared = prepare_source(spec, overrides, options, dic)
+    data = data.model_copy(update={"channels": prepared.channels, "path": _portable(data.path, ws.root)})
+    new, changes = with_roles(cfg, data, baseline, raw.name)
+    return _write(ws, new, raw, prepared, roles, dic, changes or ["no role changed"])
+
+
+def _located(path: str | None, ws: Workspace) -> str | None:
+    """A config path relative to the workspace, as an absolute path (the source is loaded from the cwd)."""
+    if path is None or "://" in path or Path(path).is_absolute():
+        return path
+    return str((ws.root / path).resolve())
+
+
+def with_roles(cfg: Config, data: DataConfig, baseline: BaselineConfig, name: str) -> tuple[Config, list[str]]:
+    """config.json with a new data section and event columns; model settings kept, except per-channel settings
+    of channels that are gone. Returns the config and one line per change."""
+    old = cfg.data
+    changes = [f"{key}: {before!r} → {after!r}" for key, before, after in
+               (("date", old.date_column, data.date_column), ("kpi", old.kpi, data.kpi)) if before != after]
+    changes += _list_change("channels", old.channels, data.channels)
+    changes += _list_change("controls", old.controls, data.controls)
+    changes += _list_change("events", cfg.baseline.event_columns, baseline.event_columns)
+    if cfg.baseline.events_text_column != baseline.events_text_column:
+        changes.append(f"events text column: {cfg.baseline.events_text_column!r} → {baseline.events_text_column!r}")
+    dump = cfg.model_dump()
+    dump["data"] = data.model_dump()
+    dump["baseline"].update(event_columns=baseline.event_columns, events_text_column=baseline.events_text_column)
+    for section, key in CHANNEL_SETTINGS:
+        mapping = dump[section][key] if key else dump[section]
+        for ch in [c for c in mapping if c not in data.channels]:
+            del mapping[ch]
+            changes.append(f"{section}{'.' + key if key else ''}: dropped the setting for '{ch}' (no longer a channel)")
+    try:
+        return Config.model_validate(dump), changes
+    except ValidationError as exc:
+        raise InputError(f"{name}: the new roles make config.json invalid: {exc.errors()[0]['msg']}") from None
+
+
+def _list_change(what: str, before: list[str], after: list[str]) -> list[str]:
+    added = [c for c in after if c not in before]
+    removed = [c for c in before if c not in after]
+    out = [f"{what} added: {', '.join(added)}"] if added else []
+    return out + ([f"{what} removed: {', '.join(removed)}"] if removed else [])
+
+
 def prepare_source(spec: SourceSpec, overrides: Overrides, options: PrepareOptions, dic: Dictionary | None = None
-                   ) -> tuple[RawTable, Roles, DataConfig, Prepared]:
+                   ) -> tuple[RawTable, Roles, DataConfig, BaselineConfig, Prepared]:
     """Load a source given on the command line (paths relative to the current folder), detect roles, prepare."""
     raw = load_source(spec, Path.cwd())
     roles = detect_roles(raw.frame, overrides, dic.roles if dic else None, raw.name)
     data = data_config(spec, roles, options, dic.path if dic else None, raw.name)
-    prepared = prepare(raw, data)
+    baseline = BaselineConfig(event_columns=roles.events, events_text_column=roles.events_text)
+    prepared = prepare(raw, data, baseline)
     for role in roles.table:
         if role.column in prepared.dropped_channels:
             role.role, role.reason = "ignored", "zero spend in every week: dropped"
-    return raw, roles, data, prepared
+    return raw, roles, data, baseline, prepared
 
 
 def refresh_metadata(ws: Workspace) -> Discovery:
@@ -103,8 +181,10 @@ def refresh_metadata(ws: Workspace) -> Discovery:
     d = cfg.data
     dict_path = find_dictionary(d.dictionary, d.path if d.source != "gsheet" else None, ws.root)
     dic = read_dictionary(dict_path) if dict_path else None
+    b = cfg.baseline
+    events = [*b.event_columns, *([b.events_text_column] if b.events_text_column else [])]
     fixed = Overrides(date=d.date_column, kpi=d.kpi, channels=d.channels, controls=d.controls,
-                      entity_column=d.entity_column, origin=CONFIG_ORIGIN)
+                      entity_column=d.entity_column, events=events, origin=CONFIG_ORIGIN)
     roles = detect_roles(raw.frame, fixed, dic.roles if dic else None, raw.name)
     previous = _previous_metadata(ws)
     metadata = build_metadata(cfg, raw, prepared, roles, dic, previous.knowledge if previous else None)
@@ -170,6 +250,7 @@ def build_metadata(cfg: Config, raw: RawTable, prepared: Prepared, roles: Roles,
         kpi=cfg.data.kpi,
         kpi_alternatives=[c for c in roles.kpi_alternatives if c != cfg.data.kpi],
         roles=roles.table,
+        exposures={ch: [e for e, c in roles.exposures.items() if c == ch] for ch in set(roles.exposures.values())},
         labels=dic.labels if dic else {},
         profile=profile,
         knowledge=knowledge,

@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from prism.data.dates import parse_date_text
+from prism.data.events import data_event_columns, one_hot
 from prism.data.numbers import shown, to_numbers
 from prism.data.sources import RawTable, SourceSpec, confine_to_workspace, load_source
 from prism.errors import InputError
-from prism.schemas import Config, DataConfig
+from prism.schemas import BaselineConfig, Config, DataConfig
 
 MIN_TRAIN_WEEKS = 20
 MIN_HOLDOUT_WEEKS = 4  # short data: the default holdout (about 10 %, at least 8) shrinks down to this
@@ -49,6 +50,7 @@ class Prepared:
     entities: list[str] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)  # the weekly table's event columns (after the controls)
 
 
 def prepare_config(cfg: Config, base_dir: Path) -> tuple[RawTable, Prepared]:
@@ -60,7 +62,7 @@ def prepare_config(cfg: Config, base_dir: Path) -> tuple[RawTable, Prepared]:
     spec = SourceSpec.from_config(cfg.data)
     confine_to_workspace(spec, Path(base_dir))
     raw = load_source(spec, Path(base_dir))
-    prepared = prepare(raw, cfg.data)
+    prepared = prepare(raw, cfg.data, cfg.baseline)
     if prepared.dropped_channels:
         raise InputError(f"{raw.name}: channel(s) {', '.join(prepared.dropped_channels)} in config.json "
                          f"data.channels have zero spend in every week; remove them from data.channels")
@@ -77,14 +79,23 @@ def frame_hash(frame: pd.DataFrame) -> str:
     return digest.hexdigest()[:16]
 
 
-def prepare(raw: RawTable, data: DataConfig) -> Prepared:
-    """Raw rows → clean weekly table per `data` (roles, entity choice, anchor, gap filling)."""
+def prepare(raw: RawTable, data: DataConfig, baseline: BaselineConfig | None = None) -> Prepared:
+    """Raw rows → clean weekly table per `data` (roles, entity choice, anchor, gap filling).
+
+    The baseline's event columns come along (a text events column as one-hot columns): a week has an event
+    when any of its rows has it.
+    """
     name = raw.name
-    _require_columns(raw, data)
+    baseline = baseline or BaselineConfig()
+    _require_columns(raw, data, baseline)
     frame, entities = _select_entity(raw.frame, data, name)
     warnings = list(raw.notes)
     dates = parse_dates(frame[data.date_column], data.date_column, name)
-    values = _numeric_values(frame, data, name)
+    values = _numeric_values(frame, [data.kpi, *data.channels, *data.controls, *baseline.event_columns], name)
+    if baseline.events_text_column:
+        values = values.join(one_hot(frame[baseline.events_text_column]))
+    events = data_event_columns(list(values.columns), baseline)
+    values[events] = values[events].fillna(0.0)
     _check_negative_spend(values, data.channels, name)
     _check_kpi_missing(values[data.kpi], data.kpi, name)
     warnings += _fill_missing_spend(values, data.channels)
@@ -100,22 +111,26 @@ def prepare(raw: RawTable, data: DataConfig) -> Prepared:
         if missing_kpi:
             warnings.append(f"{missing_kpi} {frequency} row(s) without '{data.kpi}' were left out of the weekly sums")
     weekly, gaps, gap_notes = _handle_gaps(weekly, data)
+    weekly[events] = weekly[events].fillna(0.0)
     warnings += gap_notes
     warnings += _interpolate(weekly, [data.kpi, *data.controls])
     _check_length_and_kpi(weekly, data, name, warnings)
     channels, dropped = _drop_zero_channels(weekly, data.channels, warnings, name)
     out = weekly.reset_index().rename(columns={"index": data.date_column, "week": data.date_column})
-    out = out[[data.date_column, data.kpi, *channels, *data.controls]]
+    out = out[[data.date_column, data.kpi, *channels, *data.controls, *events]]
     return Prepared(frame=out, channels=channels, dropped_channels=dropped, frequency=frequency, rows=len(frame),
-                    entities=entities, gaps=gaps, warnings=warnings)
+                    entities=entities, gaps=gaps, warnings=warnings, events=events)
 
 
 # ---------------------------------------------------------------------------------------- columns
 
 
-def _require_columns(raw: RawTable, data: DataConfig) -> None:
+def _require_columns(raw: RawTable, data: DataConfig, baseline: BaselineConfig) -> None:
     wanted = [("data.date_column", data.date_column), ("data.kpi", data.kpi)]
     wanted += [("data.channels", c) for c in data.channels] + [("data.controls", c) for c in data.controls]
+    wanted += [("baseline.event_columns", c) for c in baseline.event_columns]
+    if baseline.events_text_column:
+        wanted.append(("baseline.events_text_column", baseline.events_text_column))
     if data.entity_column:
         wanted.append(("data.entity_column", data.entity_column))
     present = set(raw.frame.columns)
@@ -163,9 +178,8 @@ def parse_dates(column: pd.Series, col: str, name: str) -> pd.Series:
     return parsed
 
 
-def _numeric_values(frame: pd.DataFrame, data: DataConfig, name: str) -> pd.DataFrame:
-    """KPI, channels and controls as floats; text that is not a number, or an infinite value, is named."""
-    cols = [data.kpi, *data.channels, *data.controls]
+def _numeric_values(frame: pd.DataFrame, cols: list[str], name: str) -> pd.DataFrame:
+    """KPI, channels, controls and event dummies as floats; text that is not a number, or an infinite value, is named."""
     out = {}
     for col in dict.fromkeys(cols):
         raw = frame[col]
@@ -285,13 +299,17 @@ def _to_weeks(dates: pd.Series, values: pd.DataFrame, data: DataConfig, frequenc
 
 
 def _aggregate(frame: pd.DataFrame, data: DataConfig) -> pd.DataFrame:
-    """Per week: KPI and spend summed, controls averaged (a price or temperature does not add up)."""
+    """Per week: KPI and spend summed, controls averaged (a price or temperature does not add up), events
+    the largest value (a week with an event day is an event week)."""
     sums = [data.kpi, *data.channels]
     grouped = frame.groupby("week", sort=True)
     out = grouped[sums].sum(min_count=1)
     controls = [c for c in data.controls if c not in sums]
     if controls:
         out = out.join(grouped[controls].mean())
+    events = [c for c in frame.columns if c not in (*sums, *controls, "week")]
+    if events:
+        out = out.join(grouped[events].max())
     return out
 
 

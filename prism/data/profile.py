@@ -24,7 +24,8 @@ def build_profile(prepared: Prepared, data: DataConfig) -> Profile:
     frame = prepared.frame
     dates = pd.to_datetime(frame[data.date_column])
     kpi = frame[data.kpi]
-    columns = {c: _stats(frame[c], kpi, c == data.kpi) for c in [data.kpi, *prepared.channels, *data.controls]}
+    modelled = [data.kpi, *prepared.channels, *data.controls, *prepared.events]
+    columns = {c: _stats(frame[c], kpi, c == data.kpi) for c in modelled}
     correlations = _correlations(frame[prepared.channels])
     warnings = list(prepared.warnings)
     warnings += _collinear_pairs(correlations)

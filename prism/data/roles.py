@@ -1,19 +1,22 @@
-"""Detect each column's role (date, KPI, channel, control, entity) from its name, dtype and values.
+"""Detect each column's role (date, KPI, channel, control, event, exposure, entity) from its name, dtype and values.
 
-Precedence: command-line overrides, then data-dictionary roles, then detection. Outcome-like columns
-(revenue, orders, conversions, ...) never become channels or controls: the best one is the KPI (revenue-like
-first) and the rest are recorded as alternatives.
+Precedence: command-line overrides (column names or glob patterns), then data-dictionary roles, then
+detection. Outcome-like columns (revenue, orders, conversions, ...) never become channels or controls: the
+best one is the KPI (revenue-like first) and the rest are recorded as alternatives. Holiday, event and
+season dummies are events (baseline), never channels; an exposure column (impressions, clicks, …) with a
+spend twin is recorded beside its channel, never a control (see `column_kinds`).
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from dataclasses import dataclass, field
+import fnmatch
+from dataclasses import dataclass, field, fields, replace
 
 import pandas as pd
 
 from prism.data.numbers import to_numbers
+
+from prism.data.column_kinds import MediaKind, event_reason, is_binary, is_calendar, media_kinds, tokens
 from prism.errors import InputError
 from prism.schemas import ColumnRole
 
@@ -41,13 +44,13 @@ PLATFORM_TOKENS = {"google", "meta", "facebook", "fb", "instagram", "ig", "tikto
                    "ooh", "outdoor", "social", "affiliate", "affiliates", "linkedin", "snapchat", "pinterest",
                    "twitter", "bing", "amazon", "programmatic", "podcast", "influencer", "dv360", "criteo",
                    "adwords", "ads", "sponsorship", "cinema", "paid"}
-EXPOSURE_TOKENS = {"impressions", "impression", "imps", "clicks", "click", "reach", "grp", "grps", "views",
-                   "i", "p", "frequency"}
 COMPETITOR_TOKENS = {"competitor", "competitors", "competition"}
 CONTROL_TOKENS = {"price", "promo", "promotion", "holiday", "event", "temperature", "weather",
                   "discount", "covid", "macro", "gdp", "cpi", "unemployment", "index", "sentiment", "stock"}
-CALENDAR_TOKENS = {"t", "trend", "dayofyear", "doy", "weekofyear", "woy", "year", "quarter", "dow", "weekday",
-                   "id", "idx"}
+ID_TOKENS = {"id", "idx"}
+MAX_EVENT_LABELS = 30  # a text events column has a few labels (Robyn: na, event1, event2)
+GLOB_CHARS = set("*?[")
+SINGULAR = {"channels": "channel", "controls": "control", "events": "event", "ignore": "ignored"}
 ENTITY_TOKENS = {"brand", "region", "market", "geo", "country", "store", "territory", "entity", "dma", "state",
                  "city", "channel_group", "organisation", "organization", "client", "account", "shop"}
 
@@ -61,7 +64,13 @@ class Overrides:
     channels: list[str] | None = None
     controls: list[str] | None = None
     entity_column: str | None = None
+    events: list[str] | None = None
+    ignore: list[str] | None = None
     origin: str = "on the command line"
+
+    def given(self) -> list[str]:
+        """Names of the role options set (what a re-discover in a workspace re-applies)."""
+        return [f.name for f in fields(self) if f.name != "origin" and getattr(self, f.name) is not None]
 
 
 @dataclass
@@ -74,53 +83,90 @@ class Roles:
     controls: list[str]
     entity_column: str | None
     kpi_alternatives: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    events_text: str | None = None
+    exposures: dict[str, str] = field(default_factory=dict)  # exposure column → its spend channel
     table: list[ColumnRole] = field(default_factory=list)
-
-
-def tokens(name: str) -> list[str]:
-    """Lower-case word tokens of a column name: `metaFacebook_Spend` → ['meta', 'facebook', 'spend']."""
-    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()  # dépenses → depenses
-    return [t.lower() for t in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", plain)]
 
 
 def detect_roles(frame: pd.DataFrame, overrides: Overrides, hints: dict[str, str] | None = None,
                  source: str = "data") -> Roles:
     """Assign roles to the columns of a raw table; overrides and dictionary hints win over detection."""
     hints = {c: (hints or {})[c] for c in frame.columns if c in (hints or {})}  # in the data's column order
-    _check_named(frame, overrides, source)
+    overrides = resolve_overrides(frame, overrides, source)
     table: dict[str, ColumnRole] = {}
+    for col in overrides.ignore or []:
+        _set(table, col, "ignored", 1.0, f"set {overrides.origin} (--ignore)")
     fixed = _fixed_roles(overrides, hints)
     date = _pick_date(frame, overrides, hints, table, source)
     entity = _pick_entity(frame, date, overrides, hints, table)
-    numeric = [c for c in frame.columns if c not in (date, entity) and _is_numeric_like(frame[c])]
+    free = [c for c in frame.columns if c not in (date, entity) and c not in (overrides.ignore or [])]
+    numeric = [c for c in free if _is_numeric_like(frame[c])]
     kpi, alternatives = _pick_kpi(frame, numeric, overrides, hints, fixed, table, source)
-    rest = [c for c in numeric if c != kpi and c not in alternatives]
-    channels, controls = _split_channels_controls(frame, rest, overrides, hints, table, source)
+    events, text = _pick_events(frame, [c for c in free if c not in (kpi, *alternatives)], overrides, hints, table)
+    rest = [c for c in numeric if c != kpi and c not in alternatives and c not in events]
+    channels, controls, exposures = _split_channels_controls(frame, rest, overrides, hints, table, source)
     for col in frame.columns:
         table.setdefault(col, ColumnRole(column=col, role="ignored", confidence=0.6,
                                          reason="not numeric" if col not in numeric else "not used"))
     return Roles(date=date, kpi=kpi, channels=channels, controls=controls, entity_column=entity,
-                 kpi_alternatives=alternatives, table=[table[c] for c in frame.columns])
+                 kpi_alternatives=alternatives, events=events, events_text=text, exposures=exposures,
+                 table=[table[c] for c in frame.columns])
 
 
-def _check_named(frame: pd.DataFrame, o: Overrides, source: str) -> None:
-    """Every column an override names must exist; the message names the option and the column."""
-    named = [("--date", o.date), ("--kpi", o.kpi), ("--entity-column", o.entity_column)]
-    named += [("--channels", c) for c in o.channels or []] + [("--controls", c) for c in o.controls or []]
-    for option, col in named:
-        if col is not None and col not in frame.columns:
-            raise InputError(f"{source}: {option} names column '{col}', which is not in the data; columns are "
-                             f"{', '.join(map(str, frame.columns))}")
-    if o.kpi and o.kpi in (o.channels or []) + (o.controls or []):
-        raise InputError(f"{source}: KPI column '{o.kpi}' cannot also be a channel or control")
+def expand(patterns: list[str] | None, columns: list[str], option: str, source: str) -> list[str] | None:
+    """Column names and glob patterns (`mdsp_*`) → the matching columns in the data's order.
+
+    An exact column name wins over reading it as a pattern; a name or pattern matching nothing is bad input.
+    """
+    if patterns is None:
+        return None
+    out: list[str] = []
+    for pat in patterns:
+        if pat in columns:
+            hits = [pat]
+        elif GLOB_CHARS & set(pat):
+            hits = [c for c in columns if fnmatch.fnmatchcase(c, pat)]
+            if not hits:
+                raise InputError(f"{source}: {option} pattern '{pat}' matches no column; columns are "
+                                 f"{', '.join(columns)}")
+        else:
+            raise InputError(f"{source}: {option} names column '{pat}', which is not in the data; columns are "
+                             f"{', '.join(columns)}")
+        out += [c for c in hits if c not in out]
+    return out
+
+
+def resolve_overrides(frame: pd.DataFrame, o: Overrides, source: str) -> Overrides:
+    """Overrides with patterns expanded; every named column must exist and have one role only."""
+    cols = [str(c) for c in frame.columns]
+    for option, col in (("--date", o.date), ("--kpi", o.kpi), ("--entity-column", o.entity_column)):
+        if col is not None:
+            expand([col], cols, option, source)
+    o = replace(o, **{k: expand(getattr(o, k), cols, f"--{k}", source)
+                      for k in ("channels", "controls", "events", "ignore")})
+    lists = {k: set(getattr(o, k) or []) for k in ("channels", "controls", "events", "ignore")}
+    if o.kpi and any(o.kpi in v for v in lists.values()):
+        raise InputError(f"{source}: KPI column '{o.kpi}' cannot also be a channel, control, event or ignored")
+    names = list(lists)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            both = sorted(lists[a] & lists[b])
+            if both:
+                raise InputError(f"{source}: column(s) {', '.join(both)} cannot be both {SINGULAR[a]} and "
+                                 f"{SINGULAR[b]} (given as --{a} and --{b})")
+    return o
 
 
 def _fixed_roles(o: Overrides, hints: dict[str, str]) -> set[str]:
-    return {c for c in [o.date, o.kpi, o.entity_column, *(o.channels or []), *(o.controls or [])] if c} | set(hints)
+    lists = [*(o.channels or []), *(o.controls or []), *(o.events or []), *(o.ignore or [])]
+    return {c for c in [o.date, o.kpi, o.entity_column, *lists] if c} | set(hints)
 
 
-def _set(table: dict[str, ColumnRole], col: str, role: str, confidence: float, reason: str) -> None:
-    table[col] = ColumnRole(column=col, role=role, confidence=round(confidence, 2), reason=reason)
+def _set(table: dict[str, ColumnRole], col: str, role: str, confidence: float, reason: str,
+         paired_with: str | None = None) -> None:
+    table[col] = ColumnRole(column=col, role=role, confidence=round(confidence, 2), reason=reason,
+                            paired_with=paired_with)
 
 
 # ------------------------------------------------------------------------------------------- date
@@ -173,7 +219,7 @@ def _pick_entity(frame: pd.DataFrame, date: str, o: Overrides, hints: dict[str, 
         return hinted[0]
     candidates = []
     for col in frame.columns:
-        if col == date or _is_numeric_like(frame[col]) or frame[col].isna().any():
+        if col == date or _is_numeric_like(frame[col]) or frame[col].isna().any() or event_reason(col):
             continue
         n = int(frame[col].nunique())
         if 2 <= n <= MAX_ENTITIES and n * 2 <= len(frame):
@@ -235,22 +281,78 @@ def _pick_kpi(frame: pd.DataFrame, numeric: list[str], o: Overrides, hints: dict
     return kpi, alternatives
 
 
+# ------------------------------------------------------------------------------------------ events
+
+
+def _pick_events(frame: pd.DataFrame, cols: list[str], o: Overrides, hints: dict[str, str], table: dict
+                 ) -> tuple[list[str], str | None]:
+    """(0/1 event dummies, the text events column): holiday/event/season columns that go into the baseline."""
+    if o.events is not None:
+        chosen = [(c, 1.0, f"set {o.origin}") for c in o.events]
+    elif any(r == "event" for r in hints.values()):
+        chosen = [(c, 0.95, "data dictionary") for c, r in hints.items() if r == "event"]
+    else:
+        chosen = [(c, *g) for c in cols if c not in hints for g in [_event_guess(frame[c], c)] if g]
+    dummies, text = [], None
+    for col, conf, why in chosen:
+        if _is_numeric_like(frame[col]):
+            dummies.append(col)
+            _set(table, col, "event", conf, why)
+        elif text is None:
+            text = col
+            _set(table, col, "event", conf, f"{why}; text labels one-hot encoded (na/empty = no event)")
+        else:
+            _set(table, col, "ignored", 0.7, f"a second text events column (the first is '{text}')")
+    return dummies, text
+
+
+def _event_guess(col: pd.Series, name: str) -> tuple[float, str] | None:
+    """(confidence, reason) for a holiday/event/season dummy or a text events column; None otherwise."""
+    why = event_reason(name)
+    if why is None:
+        return None
+    if _is_numeric_like(col):
+        return (0.9, f"0/1 dummy, {why}") if is_binary(col) else None
+    labels = col.dropna().astype(str).str.strip().nunique()
+    return (0.85, f"text column, {why}") if 1 <= labels <= MAX_EVENT_LABELS else None
+
+
 # ------------------------------------------------------------------------------ channels, controls
 
 
 def _split_channels_controls(frame: pd.DataFrame, cols: list[str], o: Overrides, hints: dict[str, str],
-                             table: dict, source: str) -> tuple[list[str], list[str]]:
-    guesses = {c: _guess(frame[c], c) for c in cols}
+                             table: dict, source: str) -> tuple[list[str], list[str], dict[str, str]]:
+    """(channels, controls, exposure → channel): exposures twinned with a chosen channel sit beside it."""
+    kinds = media_kinds(frame, [c for c in cols if _media_candidate(c)])
+    for c in [c for c in cols if hints.get(c) == "exposure"]:
+        kinds[c] = MediaKind("exposure", kinds[c].partner if c in kinds else None, 0.95, "data dictionary")
+    guesses = {c: _guess(frame[c], c, kinds.get(c)) for c in cols}
     channels = _chosen(o.channels, hints, "channel", guesses, table, o.origin)
     controls = _chosen(o.controls, hints, "control", guesses, table, o.origin, exclude=set(channels))
     if not channels:
         raise InputError(f"{source}: no spend channel recognised (no column named like *_spend, *_cost, tv, "
                          f"search, meta, ...); pass --channels COL1,COL2")
+    exposures = {}
     for c in cols:
-        if c not in channels and c not in controls and c not in table:
-            role, _, why = guesses[c]
-            _set(table, c, "ignored", 0.7, why if role == "ignored" else f"looks like a {role} but was not chosen")
-    return channels, controls
+        if c in channels or c in controls or c in table:
+            continue
+        role, conf, why = guesses[c]
+        twin = kinds[c].partner if role == "exposure" else None
+        if twin in channels:
+            exposures[c] = twin
+            _set(table, c, "exposure", conf, why, paired_with=twin)
+        elif role == "exposure":
+            _set(table, c, "ignored", conf, f"{why}; not modelled (no spend channel beside it)")
+        else:
+            _set(table, c, "ignored", conf if role == "ignored" else 0.7,
+                 why if role == "ignored" else f"looks like a {role} but was not chosen")
+    return channels, controls, exposures
+
+
+def _media_candidate(name: str) -> bool:
+    """Whether a column may be spend or exposure at all (not a ratio, calendar, id or competitor column)."""
+    toks = set(tokens(name))
+    return not (toks & (DERIVED_TOKENS | COMPETITOR_TOKENS | ID_TOKENS) or is_calendar(name))
 
 
 def _chosen(given: list[str] | None, hints: dict[str, str], role: str, guesses: dict, table: dict,
@@ -271,24 +373,28 @@ def _chosen(given: list[str] | None, hints: dict[str, str], role: str, guesses: 
     elif role == "control":  # spend names exist: an unnamed non-negative series (e.g. newsletter) is a control
         picked = [c for c, (r, _, _) in free.items() if r in (role, UNNAMED_SPEND)]
     for c in picked:
-        _, conf, why = guesses[c]
+        guessed, conf, why = guesses[c]
+        if role == "control" and guessed == UNNAMED_SPEND:
+            conf, why = 0.6, "continuous series without a spend or media name (the file names its spend): a driver"
         _set(table, c, role, conf, why)
     return picked
 
 
-def _guess(col: pd.Series, name: str) -> tuple[str, float, str]:
-    """(role, confidence, reason) for a numeric column that is neither date nor outcome."""
+def _guess(col: pd.Series, name: str, kind: MediaKind | None = None) -> tuple[str, float, str]:
+    """(role, confidence, reason) for a numeric column that is neither date, outcome nor event."""
     toks = set(tokens(name))
     values = to_numbers(col)
-    if toks & EXPOSURE_TOKENS and not toks & SPEND_TOKENS - {"s"}:
-        return "ignored", 0.7, "exposure metric (impressions/clicks), not spend"
     if toks & DERIVED_TOKENS:
         return "ignored", 0.7, "derived ratio (per/rate/share), neither spend nor a driver"
-    if toks & CALENDAR_TOKENS or name.lower() in CALENDAR_TOKENS:
-        return "ignored", 0.7, "calendar or id column; models add their own trend and seasonality"
+    if toks & ID_TOKENS:
+        return "ignored", 0.7, "id column"
+    if is_calendar(name):
+        return "ignored", 0.8, "calendar column (year, quarter, week number, …); models add their own trend and seasonality"
     if toks & COMPETITOR_TOKENS:  # a competitor's spend or sales drives our KPI from outside: a control
         return "control", 0.85, "competitor activity"
-    if toks & SPEND_TOKENS:  # negative or all-zero spend is for prepare to report or drop, not a control
+    if kind is not None:  # negative or all-zero spend is for prepare to report or drop, not a control
+        return ("channel" if kind.kind == "spend" else "exposure"), kind.confidence, kind.reason
+    if toks & SPEND_TOKENS:
         return "channel", 0.95, "spend-like name"
     if toks & PLATFORM_TOKENS:
         return "channel", 0.85, "media platform name"
@@ -301,7 +407,7 @@ def _guess(col: pd.Series, name: str) -> tuple[str, float, str]:
     distinct = int(values.sample(min(len(values), DISTINCT_SAMPLE), random_state=0).nunique())
     if distinct >= MIN_DISTINCT_CHANNEL_VALUES:
         return UNNAMED_SPEND, 0.5, "non-negative continuous values (no spend-like name)"
-    return "control", 0.6, f"only {distinct} distinct values (flag or event)"
+    return "control", 0.6, f"only {distinct} distinct values (flag)"
 
 
 def _is_numeric_like(col: pd.Series) -> bool:

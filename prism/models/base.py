@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from prism.data.prepare import MIN_HOLDOUT_WEEKS, MIN_TRAIN_WEEKS
+from prism.data.events import event_design
 from prism.errors import InputError
 from prism.models.draws import (CURVE_MULTIPLIERS, KeptDraws, mroi, response_levels, roi_draws, saturation_fraction,
                                 train_totals, training_spend)
-from prism.schemas import ChannelResult, Config, FitMetrics, ModelResult, ResponseCurve, Weekly
+from prism.schemas import ChannelResult, Config, EventResult, FitMetrics, ModelResult, ResponseCurve, Weekly
 
 HOLDOUT_SHARE = 0.10
 DEFAULT_HOLDOUT = 8
@@ -39,7 +40,10 @@ def holdout_weeks(n_weeks: int, cfg: Config) -> int:
 
 @dataclass(frozen=True)
 class ModelData:
-    """One clean weekly table as arrays. Rows are weeks, oldest first; the last `n_test` are the holdout."""
+    """One clean weekly table as arrays. Rows are weeks, oldest first; the last `n_test` are the holdout.
+
+    `events` (T, E) are the baseline's events and holidays (0/1 or intensity), built once here for all models.
+    """
 
     dates: pd.DatetimeIndex
     y: np.ndarray
@@ -48,6 +52,8 @@ class ModelData:
     channels: list[str]
     control_names: list[str]
     n_test: int
+    events: np.ndarray
+    event_names: list[str]
 
     @property
     def n_weeks(self) -> int:
@@ -66,14 +72,18 @@ class ModelData:
         """Build from prepare's weekly table (date column, KPI, channels, controls)."""
         d = cfg.data
         frame = frame.sort_values(d.date_column).reset_index(drop=True)
+        dates = pd.DatetimeIndex(pd.to_datetime(frame[d.date_column]))
+        event_names, events = event_design(frame, dates, cfg.baseline)
         return cls(
-            dates=pd.DatetimeIndex(pd.to_datetime(frame[d.date_column])),
+            dates=dates,
             y=frame[d.kpi].to_numpy(dtype=float),
             spend=frame[d.channels].to_numpy(dtype=float),
             controls=frame[d.controls].to_numpy(dtype=float) if d.controls else np.zeros((len(frame), 0)),
             channels=list(d.channels),
             control_names=list(d.controls),
             n_test=holdout_weeks(len(frame), cfg),
+            events=events,
+            event_names=event_names,
         )
 
 
@@ -86,6 +96,7 @@ class Fitted:
     params: dict[str, dict[str, float]]
     diagnostics: dict[str, Any]  # a "cv_mape" entry becomes fit.cv_mape (the tuning objective)
     draws: KeptDraws
+    events: np.ndarray | None = None  # (S, T, E) each event's part of the fit (inside draws.baseline), or None
 
 
 @dataclass
@@ -181,25 +192,43 @@ def response_curves(fitted: Fitted, data: ModelData) -> dict[str, ResponseCurve]
 
 
 def weekly_series(fitted: Fitted, data: ModelData) -> Weekly:
+    """Fitted KPI split into media per channel, events (each and together) and the rest of the baseline."""
     kd = fitted.draws
     pred = DrawSet(kd.predict())
     contrib = kd.contributions(kd.spend).mean(axis=0)
+    events = (fitted.events.mean(axis=0) if fitted.events is not None
+              else np.zeros((data.n_weeks, len(data.event_names))))
     return Weekly(
         dates=[d.strftime("%Y-%m-%d") for d in data.dates],
         actual=data.y.tolist(),
         fitted=pred.mean.tolist(),
         fitted_low=pred.low.tolist(),
         fitted_high=pred.high.tolist(),
-        baseline=(pred.mean - contrib.sum(axis=1)).tolist(),
+        baseline=(pred.mean - contrib.sum(axis=1) - events.sum(axis=1)).tolist(),
         contributions={ch: contrib[:, c].tolist() for c, ch in enumerate(data.channels)},
         train_weeks=data.n_train,
+        events=events.sum(axis=1).tolist() if data.event_names else [],
+        event_contributions={name: events[:, e].tolist() for e, name in enumerate(data.event_names)},
     )
 
 
+def event_summary(weekly: Weekly, data: ModelData) -> dict[str, EventResult]:
+    """Each event's contribution over the training weeks, as a share of the KPI."""
+    tr = data.n_train
+    kpi_total = float(data.y[:tr].sum())
+    out = {}
+    for e, name in enumerate(data.event_names):
+        total = float(np.sum(weekly.event_contributions[name][:tr]))
+        out[name] = EventResult(contribution=total, contribution_pct=total / kpi_total * 100.0 if kpi_total else
+                                float("nan"), weeks=int(np.count_nonzero(data.events[:tr, e])))
+    return out
+
+
 def plausibility(channels: dict[str, ChannelResult], weekly: Weekly) -> dict[str, Any]:
-    """Diagnostics the Critic reads: total media share and whether the baseline goes negative."""
+    """Diagnostics the Critic reads: total media share and whether the baseline (events included) goes negative."""
     media_pct = float(sum(c.contribution_pct for c in channels.values()))
-    baseline = np.asarray(weekly.baseline[: weekly.train_weeks])
+    events = np.asarray(weekly.events[: weekly.train_weeks]) if weekly.events else 0.0
+    baseline = np.asarray(weekly.baseline[: weekly.train_weeks]) + events
     return {
         "media_contribution_pct": media_pct,
         "media_over_100": media_pct > 100.0,
@@ -223,4 +252,5 @@ def summarize(fitted: Fitted, data: ModelData, seconds: float, quick: bool) -> M
         channels=channels,
         weekly=weekly,
         curves=response_curves(fitted, data),
+        events=event_summary(weekly, data),
     )

@@ -41,6 +41,7 @@ from prism.models.posterior import (
     TIGHT_PRIOR_CV,
     convergence,
     decay_centres,
+    event_draws,
     geometric_draws,
     hill_settings,
     parallel_chain_method,
@@ -175,7 +176,7 @@ def prepare_arrays(data: ModelData, cfg: Config) -> tuple[dict[str, np.ndarray],
     kpi_mean = float(data.y[tr].mean())
     arrays = {
         "media": data.spend / mean_spend,
-        "extra": _standardised_controls(data),
+        "extra": np.hstack([_standardised_controls(data), data.events]),  # events as 0/1: one coefficient each
         "seasonal": seasonality_features(data.n_weeks, cfg.fourier_order),
         "target": data.y / kpi_mean,
     }
@@ -226,8 +227,11 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
                                "half": draws["half_max_effective_concentration"] * mean_spend,
                                "slope": draws["slope"], "coef_kpi_per_week": draws["coef_media"] * kpi_mean},
                               data.channels)
+    q, k = len(data.control_names), len(data.event_names)
+    events = event_draws(draws["coef_extra_features"][:, q:q + k], data.events, kpi_mean) if k else None
     media = kept_draws(data, draws, (mean_spend, kpi_mean), baseline(draws, arrays, data.n_weeks) * kpi_mean)
-    return Fitted(engine=ENGINE, version=numpyro.__version__, params=params, diagnostics=diagnostics, draws=media)
+    return Fitted(engine=ENGINE, version=numpyro.__version__, params=params, diagnostics=diagnostics, draws=media,
+                  events=events)
 
 
 def baseline(draws: dict[str, np.ndarray], arrays: dict[str, np.ndarray], n_weeks: int) -> np.ndarray:

@@ -42,6 +42,11 @@ def geometric_draws(model: str, data: ModelData, params: dict[str, np.ndarray], 
     )
 
 
+def event_draws(coef: np.ndarray, events: np.ndarray, scale: float) -> np.ndarray:
+    """(S, T, E) event contributions in KPI units from (S, E) coefficients on the scaled target."""
+    return coef[:, None, :] * events[None, :, :] * scale
+
+
 def stack_draws(ds: xr.Dataset, name: str, channels: list[str] | None = None) -> np.ndarray:
     """(chain·draw, …) array of one posterior variable, channels in Prism's order when given."""
     da = ds[name]

@@ -25,6 +25,7 @@ from prism.models.posterior import (
     beta_from_mean,
     convergence,
     decay_centres,
+    event_draws,
     geometric_draws,
     hill_settings,
     parallel_chain_method,
@@ -50,7 +51,8 @@ MAP_NOTE = "quick: MAP point estimate (pm.find_MAP); intervals collapse to the p
 
 
 def _features(data: ModelData, trend: bool) -> tuple[np.ndarray, list[str]]:
-    """(T, K) controls standardised on the training weeks, plus a linear trend (0 → 1 over training)."""
+    """(T, K) controls standardised on the training weeks, the events as given (0/1: a coefficient is the lift in
+    an event week), plus a linear trend (0 → 1 over training)."""
     tr = data.train
     cols, names = [], []
     if data.controls.shape[1]:
@@ -58,6 +60,9 @@ def _features(data: ModelData, trend: bool) -> tuple[np.ndarray, list[str]]:
         sd = data.controls[tr].std(axis=0)
         cols.append((data.controls - mean) / np.where(sd > 0, sd, 1.0))
         names += data.control_names
+    if data.event_names:
+        cols.append(data.events)
+        names += data.event_names
     if trend:
         cols.append((np.arange(data.n_weeks) / data.n_train)[:, None])
         names.append(TREND_COLUMN)
@@ -206,8 +211,11 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
     diagnostics["recompute_max_rel_error"] = recompute_error(media, data, reference)
     diagnostics.update(transform_notes(cfg, cfg.saturation.type))
     params = _params(draws, (channel_scale, kpi_scale), data, sat_names)
+    q, k = len(data.control_names), len(data.event_names)
+    events = event_draws(draws["gamma_control"][:, q:q + k], data.events, kpi_scale) if k else None
     return Fitted(engine=f"{ENGINE} ({'MAP' if quick else cfg.pymc.sampler + ' NUTS'})",
-                  version=pymc_marketing.__version__, params=params, diagnostics=diagnostics, draws=media)
+                  version=pymc_marketing.__version__, params=params, diagnostics=diagnostics, draws=media,
+                  events=events)
 
 
 def _check_scales(mmm, channel_scale: np.ndarray, kpi_scale: float) -> None:

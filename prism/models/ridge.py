@@ -135,7 +135,7 @@ def carry_prior(cfg: Config) -> tuple[float, float]:
 
 
 def baseline_features(dates: pd.DatetimeIndex, n_train: int, controls: np.ndarray, cfg: Config) -> np.ndarray:
-    """(T, q) non-media columns: controls, linear trend, yearly sin/cos pairs."""
+    """(T, q) non-media columns: controls (events appended to them), linear trend, yearly sin/cos pairs."""
     t_days = np.asarray((dates - dates[0]).days, dtype=float)
     cols = [controls]
     if cfg.trend:
@@ -384,6 +384,12 @@ def kept_draws(transforms: list[MediaTransform], coefs: np.ndarray, other: np.nd
     )
 
 
+def event_contributions(coefs: np.ndarray, data: ModelData) -> np.ndarray:
+    """(S, T, E) each event's part of the fit: its columns follow intercept, media and controls in the design."""
+    start = 1 + len(data.channels) + data.controls.shape[1]
+    return coefs[:, None, start:start + data.events.shape[1]] * data.events[None, :, :]
+
+
 # ------------------------------------------------------------------------------------------------- fit
 
 
@@ -403,7 +409,8 @@ def build_problem(data: ModelData, cfg: Config) -> Problem:
         slope = np.ones(len(chs))
     fixed = {"carry": _fixed(cfg.adstock.channel_decays, cfg.adstock.decay, chs),
              "half": _fixed(sat.channel_half, sat.half, chs), "slope": slope}
-    return Problem(cfg=cfg, data=data, other=baseline_features(data.dates, data.n_train, data.controls, cfg),
+    non_media = np.hstack([data.controls, data.events])  # events: penalised like controls, one coefficient each
+    return Problem(cfg=cfg, data=data, other=baseline_features(data.dates, data.n_train, non_media, cfg),
                    fixed=fixed)
 
 
@@ -459,4 +466,5 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
     }
     return Fitted(engine=engine_name(cfg), version=f"scipy {scipy.__version__}",
                   params=_channel_params(problem, point, coef), diagnostics=diagnostics,
-                  draws=kept_draws(transforms, coefs, problem.other, data))
+                  draws=kept_draws(transforms, coefs, problem.other, data),
+                  events=event_contributions(coefs, data))

@@ -29,6 +29,7 @@ MAX_CURVE_COLUMNS = 4
 BAND_CUT = 1.8  # a response-curve band reaching past this multiple of the highest curve is cut there
 PNG_COMPRESSION = 3  # zlib level: near the default's size at half its time
 LABEL_WRAP = 22
+EVENTS_LABEL = "Events and holidays"
 
 
 COMPACT = FuncFormatter(compact)
@@ -69,6 +70,7 @@ def mean_weekly(inp: ReportInputs) -> pd.DataFrame | None:
     for m in models.values():
         w = m.weekly
         frames.append(pd.DataFrame({"actual": w.actual, "fitted": w.fitted, "baseline": w.baseline,
+                                    "events": w.events or [0.0] * len(w.actual),
                                     **{ch: w.contributions[ch] for ch in inp.results.channels}}))
     mean = sum(frames) / len(frames)
     mean.index = _dates(inp)
@@ -122,9 +124,11 @@ def contribution_over_time(inp: ReportInputs) -> Figure | None:
     ax = fig.add_subplot()
     colors = _channel_colors(inp)
     chans = inp.results.channels
-    ax.stackplot(weekly.index, weekly["baseline"].clip(lower=0), *[weekly[ch].clip(lower=0) for ch in chans],
-                 colors=[style.BASELINE] + [colors[c] for c in chans],
-                 labels=["Baseline (non-media)"] + [inp.label(c) for c in chans], alpha=0.9, lw=0)
+    events = [weekly["events"].clip(lower=0)] if weekly["events"].any() else []
+    ax.stackplot(weekly.index, weekly["baseline"].clip(lower=0), *events, *[weekly[ch].clip(lower=0) for ch in chans],
+                 colors=[style.BASELINE] + [style.EVENTS] * len(events) + [colors[c] for c in chans],
+                 labels=["Baseline (non-media)"] + [EVENTS_LABEL] * len(events) + [inp.label(c) for c in chans],
+                 alpha=0.9, lw=0)
     ax.plot(weekly.index, weekly["actual"], color=style.INK, lw=1.6, label=f"Actual {inp.kpi_label.lower()}")
     ax.yaxis.set_major_formatter(COMPACT)
     ax.set_ylabel(f"Weekly {inp.kpi_label.lower()}")
@@ -236,6 +240,8 @@ def kpi_decomposition(inp: ReportInputs) -> Figure | None:
     train = weekly.iloc[: inp.results.train_weeks]
     chans = channel_order(inp)
     parts = [("Baseline (non-media)", float(train["baseline"].sum()), style.BASELINE)]
+    if train["events"].any():
+        parts.append((EVENTS_LABEL, float(train["events"].sum()), style.EVENTS))
     colors = _channel_colors(inp)
     parts += [(inp.label(c), float(train[c].sum()), colors[c]) for c in chans]
     parts.append(("Not explained", float(train["actual"].sum() - train["fitted"].sum()), style.GRID))

@@ -22,6 +22,7 @@ BACKGROUND = "#FFFFFF"
 ACCENT = "#2F5DA8"
 BASELINE = "#B8C2CC"
 HOLDOUT = "#F4E3C1"
+EVENTS = "#8FA3B8"  # events and holidays: part of the baseline, shaded apart from it
 
 CHANNEL_COLORS = ("#2F5DA8", "#E07A2E", "#2E9E77", "#C8453D", "#7C5CB8", "#9A6B3F", "#D45F9E", "#5A8F29",
                   "#1B9AAA", "#B8A038", "#4D4D8F", "#8C8C8C")
