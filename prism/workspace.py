@@ -47,6 +47,11 @@ class Workspace:
         return self.root / ".prism.lock"
 
     @property
+    def knowledge_dir(self) -> Path:
+        """`knowledge/`: fields.csv, context.yaml, issues.csv, experiments.csv (the layer without Notion)."""
+        return self.root / "knowledge"
+
+    @property
     def rounds_dir(self) -> Path:
         return self.root / "rounds"
 

@@ -95,8 +95,8 @@ def test_refresh_metadata_keeps_config_and_knowledge(tmp_path: Path) -> None:
     before = ws.config.read_bytes()
     meta = refresh_metadata(ws)
     assert ws.config.read_bytes() == before
-    assert meta.knowledge.business_context == {"currency": "EUR"}
-    assert metadata(tmp_path).knowledge.business_context == {"currency": "EUR"}
+    assert meta.knowledge.business_context.currency == "EUR"
+    assert metadata(tmp_path).knowledge.business_context.currency == "EUR"
 
 
 def daily_frame(days: int = 200, start: str = "2023-01-04") -> pd.DataFrame:

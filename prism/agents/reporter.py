@@ -46,7 +46,7 @@ def run(ws: Workspace, round_no: int, revision: bool = False) -> AgentOutcome:
 
 def compose(facts: RoundFacts, open_issues: list[str], history: list[RoundRecord]) -> str:
     kpi = facts.label(facts.cfg.data.kpi)
-    brand = facts.meta.knowledge.business_context.get("brand")
+    brand = facts.meta.knowledge.business_context.brand
     title = f"# {brand}: what the marketing returns" if brand else "# What the marketing returns"
     prof = facts.meta.profile
     parts = [title, "", f"{facts.weeks} weeks of data, {prof.start} to {prof.end}. Results measured in {kpi}.", "",

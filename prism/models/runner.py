@@ -26,6 +26,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from prism.data.prepare import frame_hash, load_weekly
 from prism.errors import InputError
 from prism.models.base import ModelData
+from prism.models.priors import effective_config, workspace_knowledge
 from prism.schemas import MODEL_NAMES, Config, ModelResult, Results
 from prism.state import load_state
 from prism.workspace import Workspace, read_model, write_csv, write_json
@@ -196,7 +197,8 @@ def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | N
     for name in cfg.models:
         results.setdefault(name, ModelResult(status="skipped", reason="not selected with --models", quick=quick))
     res = Results(
-        round=n, data_hash=frame_hash(frame), config_hash=config_hash(cfg), created_at=datetime.now(timezone.utc),
+        round=n, data_hash=frame_hash(frame), config_hash=config_hash(effective_config(cfg, workspace_knowledge(ws))),
+        created_at=datetime.now(timezone.utc),
         kpi=cfg.data.kpi, channels=list(cfg.data.channels), weeks=data.n_weeks, train_weeks=data.n_train,
         holdout_weeks=data.n_test, quick=quick, objective=objective(results), models=results,
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from prism.models.base import ModelData, summarize
+from prism.models.priors import INFORMED_KEY, effective_config, informed_priors, workspace_knowledge
 from prism.models.registry import load
 from prism.schemas import Config, ModelResult
 from prism.workspace import Workspace, read_model, write_json
@@ -47,8 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
-        cfg = read_model(Workspace(args.workdir).config, Config)
-        write_json(args.out, run_one(args.model, pd.read_parquet(args.frame), cfg, args.quick))
+        ws = Workspace(args.workdir)
+        own = read_model(ws.config, Config)
+        cfg = effective_config(own, workspace_knowledge(ws))  # knowledge-layer priors, config entries first
+        result = run_one(args.model, pd.read_parquet(args.frame), cfg, args.quick)
+        result.diagnostics[INFORMED_KEY] = informed_priors(own, cfg, args.model)
+        write_json(args.out, result)
     except Exception as exc:  # reported as the model's failure, never swallowed: the traceback goes to stderr
         traceback.print_exc()
         write_json(args.out, ModelResult(status="failed", reason=failure_reason(exc), quick=args.quick,

@@ -1,0 +1,1 @@
+"""Knowledge layer: Notion and local knowledge files merged into metadata.json."""
