@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -80,10 +81,14 @@ def execute(ctx: LoopContext, state: State, stage: str) -> str:
     t0 = time.perf_counter()
     if stage == "discover":
         from prism.data.discover import refresh_metadata
+        from prism.knowledge.sync import pull
 
         if not ctx.ws.config.exists():
             raise InputError(f"{ctx.ws.config}: file not found (run `prism discover` first, or `prism demo`)")
         refresh_metadata(ctx.ws)
+        pulled = pull(ctx.ws)  # Notion failing only warns: the round goes on with the last good knowledge
+        if pulled.warning:
+            ctx.console.print(f"[yellow]warning:[/] {escape(pulled.warning)}", soft_wrap=True)
         _pause("discover")
         status = "METADATA_REFRESHED"
         note_timing(state, n, stage, time.perf_counter() - t0, status)

@@ -257,6 +257,11 @@ class BusinessContext(Open):
     typical_media_share: float | None = Field(None, ge=0.0, le=100.0, description="% of the KPI media drives")
     purchase_cycle: str | None = None
 
+    @property
+    def spend_unit(self) -> str:
+        """What one unit of spend is called in reports: the currency code, else 'unit'."""
+        return self.currency or "unit"
+
 
 class Experiment(Open):
     """A lift test: the KPI a spend change caused over a period, with its standard error."""

@@ -11,11 +11,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from prism.cli.app import app, console, WorkdirOpt
+from prism.cli.knowledge_cmds import report_pull
 from prism.data.discover import Discovery, PrepareOptions, discover, prepare_source
 from prism.data.prepare import Prepared, prepare_config
 from prism.data.roles import Overrides
 from prism.data.sources import SourceSpec, infer_source
 from prism.errors import InputError
+from prism.knowledge.sync import pull as pull_knowledge
 from prism.schemas import Config
 from prism.workspace import Workspace, read_model, write_bytes, write_csv
 
@@ -128,7 +130,10 @@ def discover_cmd(
     overrides = _overrides(date, kpi, channels, controls, entity_column)
     with console.status("Profiling the data…"):
         result = discover(ws, spec, overrides, _options(entity, aggregate, week_anchor, fill_gaps), dictionary)
+    with console.status("Pulling the knowledge layer…"):
+        pulled = pull_knowledge(ws)
     _report_discovery(ws, result, spec, no_overwrite_config)
+    report_pull(pulled)
 
 
 def _report_discovery(ws: Workspace, result: Discovery, spec: SourceSpec | None, no_overwrite: bool) -> None:

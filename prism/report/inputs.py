@@ -48,6 +48,11 @@ class ReportInputs:
         return column.replace("_", " ").strip().title()
 
     @property
+    def spend_unit(self) -> str:
+        """The currency spend is in (knowledge layer's business context), else 'unit'."""
+        return self.metadata.knowledge.business_context.spend_unit if self.metadata is not None else "unit"
+
+    @property
     def kpi_label(self) -> str:
         return self.label(self.results.kpi)
 
