@@ -64,7 +64,7 @@ def discover(ws: Workspace, spec: SourceSpec | None, overrides: Overrides, optio
     raw, roles, data, prepared = prepare_source(spec, overrides, options, dic)
     cfg = Config(data=data.model_copy(update={"channels": prepared.channels,
                                                "path": _portable(data.path, ws.root)}))
-    metadata = build_metadata(cfg, raw, prepared, roles, dic, _previous_knowledge(ws))
+    metadata = build_metadata(cfg, raw, prepared, roles, dic, workspace_knowledge(ws))
     write_json(ws.config, cfg)
     write_json(ws.metadata, metadata)
     return Discovery(cfg, metadata, prepared, config_written=True)
@@ -98,7 +98,7 @@ def _refresh(ws: Workspace, cfg: Config) -> tuple[Metadata, Prepared]:
     fixed = Overrides(date=d.date_column, kpi=d.kpi, channels=d.channels, controls=d.controls,
                       entity_column=d.entity_column, origin=CONFIG_ORIGIN)
     roles = detect_roles(raw.frame, fixed, dic.roles if dic else None, raw.name)
-    metadata = build_metadata(cfg, raw, prepared, roles, dic, _previous_knowledge(ws))
+    metadata = build_metadata(cfg, raw, prepared, roles, dic, workspace_knowledge(ws))
     write_json(ws.metadata, metadata)
     return metadata, prepared
 
@@ -176,8 +176,8 @@ def _dataset(data: DataConfig, raw: RawTable) -> dict:
             "raw_rows": len(raw.frame), "raw_columns": [str(c) for c in raw.frame.columns], "notes": raw.notes}
 
 
-def _previous_knowledge(ws: Workspace) -> Knowledge | None:
-    """Knowledge other commands added (business context, known issues) survives a metadata refresh."""
+def workspace_knowledge(ws: Workspace) -> Knowledge | None:
+    """metadata.json's knowledge layer (the last good pull survives a refresh); None without a readable file."""
     if not ws.metadata.exists():
         return None
     try:

@@ -99,32 +99,38 @@ def period(row: dict[str, Any], where: str) -> tuple[str | None, str | None]:
     return first, last or first
 
 
-def issue_from_row(row: dict[str, Any], where: str) -> KnownIssue | None:
-    row = canonical_row(ISSUES, row)
-    description = text(row.get("issue"))
-    if not description:
+def _dated_row(table: Table, row: dict[str, Any], where: str) -> dict[str, Any] | None:
+    """The row under canonical names with its period as start/end; None when its title column is empty."""
+    row = canonical_row(table, row)
+    key = next(iter(table.columns))
+    if not text(row.get(key)):
         return None
     start, end = period(row, where)
+    return {**row, key: text(row[key]), "start": start, "end": end}
+
+
+def issue_from_row(row: dict[str, Any], where: str) -> KnownIssue | None:
+    row = _dated_row(ISSUES, row, where)
+    if row is None:
+        return None
     severity = text(row.get("severity"))
     level = SEVERITY_ALIASES.get(severity.lower()) if severity else "medium"
     if level is None:
         raise InputError(f"{where} column 'severity': unknown severity {severity!r}; use high, medium or low")
-    return validated(KnownIssue, {"issue": description, "column": text(row.get("column")), "start": start,
-                                  "end": end, "severity": level, "action": text(row.get("action"))}, where)
+    return validated(KnownIssue, {"issue": row["issue"], "column": text(row.get("column")), "start": row["start"],
+                                  "end": row["end"], "severity": level, "action": text(row.get("action"))}, where)
 
 
 def experiment_from_row(row: dict[str, Any], where: str) -> Experiment | None:
-    row = canonical_row(EXPERIMENTS, row)
-    channel = text(row.get("channel"))
-    if not channel:
+    row = _dated_row(EXPERIMENTS, row, where)
+    if row is None:
         return None
-    start, end = period(row, where)
-    values: dict[str, Any] = {"channel": channel, "start": start, "end": end}
+    values: dict[str, Any] = {"channel": row["channel"], "start": row["start"], "end": row["end"]}
     for key in ("spend", "incremental_kpi", "incremental_kpi_se"):
         values[key] = number(row.get(key), key, where)
         if values[key] is None:
             raise InputError(f"{where} column '{key}': missing (an experiment needs {', '.join(EXPERIMENT_COLUMNS)})")
-    if start is None:
+    if row["start"] is None:
         raise InputError(f"{where} column 'start': missing (an experiment needs its dates)")
     return validated(Experiment, values, where)
 

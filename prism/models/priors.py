@@ -1,7 +1,7 @@
 """The priors a run really uses: config.json's, with the knowledge layer's benchmarks where it gives none.
 
-Computed at run time from metadata.json (never written back into config.json, which the Tuner owns):
-an expected ROI range becomes the channel's `roi_priors` entry (ridge: the centre of its penalty;
+Computed at run time from metadata.json's knowledge (never written back into config.json, which the Tuner
+owns): an expected ROI range becomes the channel's `roi_priors` entry (ridge: the centre of its penalty;
 pymc and lightweight_mmm: the ROI prior), a carry-over benchmark its `adstock.decay_priors` entry (the
 centre of the decay prior; a decay the config fixes stays fixed). An explicit config entry always wins.
 Every model's diagnostics record which channels' priors were informed and by what.
@@ -9,23 +9,11 @@ Every model's diagnostics record which channels' priors were informed and by wha
 
 from __future__ import annotations
 
-from prism.errors import InputError
-from prism.schemas import Config, Knowledge, Metadata, RoiPrior
-from prism.workspace import Workspace, read_model
+from prism.schemas import Config, Knowledge, RoiPrior
 
 INFORMED_KEY = "informed_priors"
 FROM_CONFIG, FROM_KNOWLEDGE = "config", "knowledge"
 FIXED_CARRY_MODELS = ("ridge",)  # where a global config decay or a Weibull adstock leaves no decay to learn
-
-
-def workspace_knowledge(ws: Workspace) -> Knowledge | None:
-    """metadata.json's knowledge layer; None without a readable metadata.json (the run then uses config only)."""
-    if not ws.metadata.exists():
-        return None
-    try:
-        return read_model(ws.metadata, Metadata).knowledge
-    except InputError:
-        return None
 
 
 def effective_config(cfg: Config, knowledge: Knowledge | None) -> Config:

@@ -23,10 +23,11 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from prism.data.discover import workspace_knowledge
 from prism.data.prepare import frame_hash, load_weekly
 from prism.errors import InputError
 from prism.models.base import ModelData
-from prism.models.priors import effective_config, workspace_knowledge
+from prism.models.priors import effective_config
 from prism.schemas import MODEL_NAMES, Config, ModelResult, Results
 from prism.state import load_state
 from prism.workspace import Workspace, read_model, write_csv, write_json

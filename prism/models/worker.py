@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from prism.data.discover import workspace_knowledge
 from prism.models.base import ModelData, summarize
-from prism.models.priors import INFORMED_KEY, effective_config, informed_priors, workspace_knowledge
+from prism.models.priors import INFORMED_KEY, effective_config, informed_priors
 from prism.models.registry import load
 from prism.schemas import Config, ModelResult
 from prism.workspace import Workspace, read_model, write_json
