@@ -18,7 +18,7 @@ TOKEN = "secret_fake_notion_token_123"
 Prop = dict[str, Any]
 
 
-# ------------------------------------------------------------------------------- property values (as Notion returns them)
+# ---------------------------------------------------------------------------- property values, as Notion returns them
 
 
 def _rich(text: str) -> list[dict[str, Any]]:
@@ -34,7 +34,8 @@ def rich_text(text: str) -> Prop:
 
 
 def select(name: str | None) -> Prop:
-    return {"type": "select", "select": {"id": uuid.uuid4().hex[:4], "name": name, "color": "default"} if name else None}
+    return {"type": "select", "select": {"id": uuid.uuid4().hex[:4], "name": name, "color": "default"} if name
+            else None}
 
 
 def multi_select(*names: str) -> Prop:

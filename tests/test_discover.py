@@ -206,7 +206,7 @@ def test_data_dictionary_labels_and_roles(tmp_path: Path) -> None:
     assert meta.label("google_video") == "Google Video"
     field = meta.knowledge.fields["meta_facebook"]
     assert (field.unit, field.expected_roi_min, field.expected_roi_max) == ("EUR", 0.5, 3.0)
-    assert meta.knowledge.source == str(ws / "data_dictionary.csv")
+    assert meta.knowledge.source == f"local: {ws / 'data_dictionary.csv'}"
 
 
 def test_aggregating_uneven_entities_warns(tmp_path: Path) -> None:

@@ -217,11 +217,13 @@ def test_local_files_pull_export_and_show(ws, capsys):
     assert cli(capsys, ws, "knowledge", "export")[0] == 2  # existing files are kept
     assert cli(capsys, ws, "knowledge", "export", "--force")[0] == 0
     assert cli(capsys, ws, "knowledge", "pull")[0] == 0
-    assert meta(ws).knowledge.model_dump(exclude={"pulled_at", "source"}) == k.model_dump(exclude={"pulled_at", "source"})
+    again = meta(ws).knowledge
+    assert again.model_dump(exclude={"pulled_at", "source"}) == k.model_dump(exclude={"pulled_at", "source"})
 
 
 @pytest.mark.parametrize("file, text, says", [
-    ("issues.csv", "issue,period,severity\nOutage,2022-13-01,high\n", ["issues.csv", "row 1", "'period'", "2022-13-01"]),
+    ("issues.csv", "issue,period,severity\nOutage,2022-13-01,high\n",
+     ["issues.csv", "row 1", "'period'", "2022-13-01"]),
     ("issues.csv", "issue,severity\nOutage,urgent\n", ["issues.csv", "row 1", "'severity'", "urgent"]),
     ("experiments.csv", "channel,start,end,spend,incremental_kpi,incremental_kpi_se\nx,2022-01-03,2022-01-31,10,5,0\n",
      ["experiments.csv", "row 1", "'incremental_kpi_se'", "0"]),
@@ -309,25 +311,6 @@ def test_bayesian_prior_centres_move_with_knowledge(sim_ws):
     assert decay_centres(effective_config(cfg, knowledge), sim.channels)[0] == 0.7
 
 
-def test_model_run_records_informed_priors_only_with_knowledge(sim_ws):
-    from prism.models.runner import run_models
-
-    ws, sim = sim_ws
-    cfg = json.loads(ws.config.read_text())
-    cfg["ridge"].update({"bootstrap": 10, "search_budget": 5})
-    write_json(ws.config, cfg)
-    without = run_models(ws, 1, quick=True, parallel=False)
-    assert without.models["ridge"].diagnostics["informed_priors"] == {"roi": {}, "decay": {}}
-    write_local(ws, sim.channels)
-    sync.pull(ws)
-    informed = run_models(ws, 2, quick=True, parallel=False)
-    assert informed.models["ridge"].diagnostics["informed_priors"] == {
-        "roi": {sim.channels[0]: "knowledge"}, "decay": {sim.channels[0]: "knowledge"}}
-    assert informed.config_hash != without.config_hash  # the priors used are part of what the round ran
-    assert informed.models["ridge"].channels[sim.channels[0]].roi != without.models["ridge"].channels[
-        sim.channels[0]].roi
-
-
 def test_explorer_inspects_the_weeks_a_known_issue_names(sim_ws):
     ws, sim = sim_ws
     before, score_before = explorer.compose(RoundFacts.load(ws, 1, need_results=False), sim.frame)
@@ -382,3 +365,33 @@ def test_issue_outside_the_data_or_without_period_inspects_nothing():
     assert late.weeks == [] and late.column == "kpi"
     hit = checks.inspect_issue(KnownIssue(issue="x", column="kpi", start="2022-01-10"), frame, "date", "kpi")
     assert hit.weeks == ["2022-01-10"] and hit.change_pct == pytest.approx(100.0)
+
+
+def test_loop_round_with_notion_knowledge_and_without(tmp_path, server):
+    """One real round (ridge, quick) twice: with Notion knowledge the priors, exploration and report change."""
+    from prism.loop import run_loop
+    from rich.console import Console
+
+    quiet = Console(file=open("/dev/null", "w"))
+    texts = {}
+    for name in ("plain", "notion"):
+        ws, sim = make_ws(tmp_path / name, weeks=104, n_channels=3, models=["ridge"])
+        cfg = json.loads(ws.config.read_text())
+        cfg["ridge"].update({"bootstrap": 10, "search_budget": 5})
+        write_json(ws.config, cfg)
+        if name == "notion":
+            notion_workspace(server, sim.channels)
+            set_source(ws, "notion")
+        state = run_loop(ws, 1, quick=True, console=quiet, render=False)
+        assert state.stage == "done", state.stopped_reason
+        latest = json.loads(ws.latest.read_text())
+        ridge_out = latest["models"]["ridge"]
+        texts[name] = (ridge_out["diagnostics"]["informed_priors"], ridge_out["channels"][sim.channels[0]]["roi"],
+                       ws.exploration().read_text(), ws.report_md.read_text())
+    (prior0, roi0, explore0, report0), (prior1, roi1, explore1, report1) = texts["plain"], texts["notion"]
+    ch = sim.channels
+    assert prior0 == {"roi": {}, "decay": {}}
+    assert roi1 != roi0  # same data, same settings: only the knowledge differs
+    assert prior1 == {"roi": {ch[0]: "knowledge", ch[1]: "knowledge"}, "decay": {ch[0]: "knowledge"}}
+    assert "Known data issues" not in explore0 and "TV tracking outage" in explore1
+    assert "per unit" in report0 and "per EUR" in report1 and report1.startswith("# Acme Outdoor:")

@@ -234,7 +234,8 @@ def _known_issues(facts: RoundFacts, issues: list[IssueWeeks]) -> str:
             rows.append(f"{head}; {i.start} to {i.end}): outside the modelled weeks, nothing to inspect.")
         else:
             change = f" ({fmt(w.change_pct, 1)}%)" if w.change_pct is not None else ""
-            elsewhere = f" against {fmt(w.mean_outside, 0)} in the other weeks{change}" if w.mean_outside is not None else ""
+            elsewhere = (f" against {fmt(w.mean_outside, 0)} in the other weeks{change}"
+                         if w.mean_outside is not None else "")
             rows.append(f"{head}; {i.start} to {i.end}): {len(w.weeks)} modelled week(s), {w.weeks[0]} to "
                         f"{w.weeks[-1]}; {facts.label(w.column)} averages {fmt(w.mean_inside, 0)} there{elsewhere}; "
                         f"{w.zero_weeks} zero week(s).")

@@ -71,7 +71,7 @@ def init_notion_cmd(
                                                                 "integration) to create the four databases under."),
     workdir: Path = WorkdirOpt,
 ) -> None:
-    """Create the four databases in Notion, fill Field Definitions with the dataset's columns, point config.json at them."""
+    """Create the four Notion databases under a page, fill Field Definitions, point config.json at them."""
     ws = Workspace(workdir)
     cfg = read_model(ws.config, Config)
     meta = read_model(ws.metadata, Metadata)

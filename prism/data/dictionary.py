@@ -29,7 +29,8 @@ FIELD_KEYS = ("column", "label", "role", "unit", "description", "expected_roi_mi
 HEADER_ALIASES = {"field": "column", "name": "column", "column_name": "column", "definition": "description",
                   "type": "role", "business_label": "label", "expected_roi_low": "expected_roi_min",
                   "expected_roi_high": "expected_roi_max", "roi_min": "expected_roi_min", "roi_max": "expected_roi_max",
-                  "adstock_decay_benchmark": "adstock_decay", "decay_benchmark": "adstock_decay", "decay": "adstock_decay"}
+                  "adstock_decay_benchmark": "adstock_decay", "decay_benchmark": "adstock_decay",
+                  "decay": "adstock_decay"}
 ROLE_ALIASES = {"date": "date", "kpi": "kpi", "target": "kpi", "outcome": "kpi", "channel": "channel",
                 "spend": "channel", "media": "channel", "control": "control", "entity": "entity",
                 "ignore": "ignored", "ignored": "ignored"}

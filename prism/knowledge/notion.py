@@ -62,13 +62,15 @@ def token() -> str:
     return value
 
 
+CLIENT_LOG = logging.getLogger("prism.knowledge.notion.client")  # the client logs request failures: kept silent
+CLIENT_LOG.addHandler(logging.NullHandler())
+CLIENT_LOG.propagate = False
+
+
 def connect(secret: str) -> Client:
-    quiet = logging.getLogger("prism.knowledge.notion.client")
-    quiet.addHandler(logging.NullHandler())
-    quiet.propagate = False
     base = os.environ.get(BASE_URL_ENV) or ClientOptions.base_url
-    return Client(options=ClientOptions(auth=secret, base_url=base.rstrip("/"), timeout_ms=TIMEOUT_MS, logger=quiet,
-                                        retry=RetryOptions(max_retries=MAX_RETRIES)))
+    return Client(options=ClientOptions(auth=secret, base_url=base.rstrip("/"), timeout_ms=TIMEOUT_MS,
+                                        logger=CLIENT_LOG, retry=RetryOptions(max_retries=MAX_RETRIES)))
 
 
 def display(key: str) -> str:
@@ -105,7 +107,7 @@ def property_value(prop: Any) -> Any:
     kind = prop["type"]
     value = prop.get(kind)
     if kind in TEXT_TYPES:
-        return "".join(part.get("plain_text") or part.get("text", {}).get("content", "") for part in value or []) or None
+        return "".join(p.get("plain_text") or p.get("text", {}).get("content", "") for p in value or []) or None
     if kind in ("select", "status"):
         return value.get("name") if value else None
     if kind == "multi_select":
@@ -121,10 +123,12 @@ def property_value(prop: Any) -> Any:
     raise ValueError(f"property type '{kind}' is not read")
 
 
-def page_row(page: dict[str, Any], where: str, notes: list[str]) -> dict[str, Any]:
-    """{property name: value} of one row; a property Prism cannot read is a note and left out."""
+def page_row(page: dict[str, Any], where: str, notes: list[str], used: set[str]) -> dict[str, Any]:
+    """{property name: value} of one row's `used` properties; one Prism cannot read is a note and left out."""
     row: dict[str, Any] = {}
     for name, prop in (page.get("properties") or {}).items():
+        if name not in used:
+            continue
         try:
             row[name] = property_value(prop)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -179,7 +183,8 @@ def read_rows(client: Client, source_id: str, table: Table, notes: list[str]) ->
     if first not in seen:
         notes.append(f"Notion '{table.title}': no '{display(first)}' column (found {', '.join(schema) or 'none'})")
     pages = iterate_paginated_api(client.data_sources.query, data_source_id=source_id, page_size=PAGE_SIZE)
-    return [page_row(p, f"Notion '{table.title}' row {i}", notes) for i, p in enumerate(pages, start=1)]
+    used = set(schema) - set(unknown)
+    return [page_row(p, f"Notion '{table.title}' row {i}", notes, used) for i, p in enumerate(pages, start=1)]
 
 
 def _convert(rows: list[dict[str, Any]], build: Callable[[dict[str, Any], str], Any], table: Table,
