@@ -395,3 +395,19 @@ def test_loop_round_with_notion_knowledge_and_without(tmp_path, server):
     assert prior1 == {"roi": {ch[0]: "knowledge", ch[1]: "knowledge"}, "decay": {ch[0]: "knowledge"}}
     assert "Known data issues" not in explore0 and "TV tracking outage" in explore1
     assert "per unit" in report0 and "per EUR" in report1 and report1.startswith("# Acme Outdoor:")
+
+
+def test_renderers_name_the_currency_from_the_business_context(tmp_path):
+    from report_fixture import build_workspace, write_optimization
+    from prism.report.html import build_html
+    from prism.report.inputs import load_inputs
+
+    ws = build_workspace(tmp_path / "report", rounds=1)
+    write_optimization(ws)
+    plain = build_html(load_inputs(ws), {})
+    assert "Return per unit of spend" in plain and "Current spend (" not in plain
+    raw = json.loads(ws.metadata.read_text())
+    raw["knowledge"]["business_context"] = {"currency": "GBP"}
+    write_json(ws.metadata, raw)
+    page = build_html(load_inputs(ws), {})
+    assert "Return per GBP of spend" in page and "Current spend (GBP)" in page and "Proposed spend (GBP)" in page

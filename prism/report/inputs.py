@@ -48,9 +48,14 @@ class ReportInputs:
         return column.replace("_", " ").strip().title()
 
     @property
+    def currency(self) -> str | None:
+        """The currency amounts are in, from the knowledge layer's business context (None when not given)."""
+        return self.metadata.knowledge.business_context.currency if self.metadata is not None else None
+
+    @property
     def spend_unit(self) -> str:
-        """The currency spend is in (knowledge layer's business context), else 'unit'."""
-        return self.metadata.knowledge.business_context.spend_unit if self.metadata is not None else "unit"
+        """What one unit of spend is called: the currency, else 'unit'."""
+        return self.currency or "unit"
 
     @property
     def kpi_label(self) -> str:
