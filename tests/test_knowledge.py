@@ -107,7 +107,7 @@ def test_notion_pull_reads_every_property_type_with_pagination_and_a_429(ws, ser
     code, out = cli(capsys, ws, "knowledge", "pull")
     assert code == 0, out
     k = meta(ws).knowledge
-    assert k.source == "notion" and k.pulled_at is not None
+    assert k.source.startswith("notion") and k.pulled_at is not None
     tv = k.fields[chans[0]]
     assert (tv.label, tv.role, tv.expected_roi_min, tv.expected_roi_max, tv.adstock_decay) == (
         "Television", "channel", 1.5, 2.5, 0.6)
@@ -133,9 +133,13 @@ def test_notion_databases_by_configured_id(ws, server):
     server.add_database("Field Definitions", [])  # a second database with the same title: the id decides
     set_source(ws, "notion", {"fields": ids["fields"], "context": server.databases[ids["context"]][
         "data_sources"][0]["id"]})  # a data source id works too
+    ws.knowledge_dir.mkdir()
+    (ws.knowledge_dir / "fields.csv").write_text(f"column,label,unit\n{channels(ws)[0]},TV (local),EUR\n")
     pulled = sync.pull(ws)
     assert pulled.warning is None
-    assert meta(ws).knowledge.fields[channels(ws)[0]].label == "Television"
+    tv = meta(ws).knowledge.fields[channels(ws)[0]]
+    assert (tv.label, tv.unit) == ("Television", "EUR")  # Notion's value wins; what Notion leaves empty stays local
+    assert meta(ws).knowledge.source.startswith("notion over local")
     assert meta(ws).knowledge.business_context.brand == "Acme Outdoor"
     assert not server.calls("POST", "/v1/search") or all(
         r["body"]["query"] != "Field Definitions" for r in server.calls("POST", "/v1/search"))

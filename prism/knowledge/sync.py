@@ -9,7 +9,7 @@ and the loop never stop for Notion. Bad local files are bad input (exit 2) like 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from prism.errors import InputError
 from prism.knowledge import local, notion
@@ -17,6 +17,7 @@ from prism.schemas import BusinessContext, Config, FieldDefinition, Knowledge, M
 from prism.workspace import Workspace, read_model, write_json
 
 Source = Literal["notion", "local", "none"]
+M = TypeVar("M", FieldDefinition, BusinessContext)
 WARNING_PREFIX = "knowledge:"
 
 
@@ -64,12 +65,14 @@ def over(base: Knowledge, top: Knowledge) -> Knowledge:
     for col, f in top.fields.items():
         fields[col] = _merged(base.fields.get(col), f, FieldDefinition)
     return top.model_copy(update={
-        "fields": fields, "business_context": _merged(base.business_context, top.business_context, BusinessContext),
+        "source": f"{top.source} over {base.source}" if base.source else top.source, "fields": fields,
+        "business_context": _merged(base.business_context, top.business_context, BusinessContext),
         "known_issues": top.known_issues or base.known_issues, "experiments": top.experiments or base.experiments,
         "notes": base.notes + top.notes})
 
 
-def _merged(base, top, model):
+def _merged(base: M | None, top: M, model: type[M]) -> M:
+    """`top`'s given values over `base`'s."""
     if base is None:
         return top
     return model(**{**base.model_dump(exclude_none=True), **top.model_dump(exclude_none=True)})
