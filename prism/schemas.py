@@ -88,6 +88,8 @@ class AdstockConfig(Strict):
     max_lag: int = Field(8, ge=1, le=52)
     decay: Decay | None = Field(None, description="global decay; None lets models learn it")
     channel_decays: dict[str, Decay] = Field(default_factory=dict)
+    decay_priors: dict[str, Decay] = Field(
+        default_factory=dict, description="per-channel prior centre of a decay the models still learn")
 
 
 class SaturationConfig(Strict):
@@ -188,6 +190,14 @@ class BaselineConfig(Strict):
         return v
 
 
+class KnowledgeConfig(Strict):
+    """Where `discover` pulls the knowledge layer from. A database is named by its id or by its title."""
+
+    source: Literal["notion", "local", "none"] = "local"
+    databases: dict[Literal["fields", "context", "issues", "experiments"], str] = Field(
+        default_factory=dict, description="Notion database id or title per table; unset = the default title")
+
+
 class Config(Strict):
     """config.json: written once by discover, then owned by the Tuner."""
 
@@ -207,6 +217,7 @@ class Config(Strict):
     lightweight_mmm: LightweightConfig = Field(default_factory=LightweightConfig)
     roi_priors: dict[str, RoiPrior] = Field(default_factory=dict)
     baseline: BaselineConfig = Field(default_factory=BaselineConfig)
+    knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
     agents: dict[Literal["explorer", "tuner", "analyst", "critic", "reporter", "proofreader"],
                  Literal["rules", "claude"]] = Field(
         default_factory=dict, description="per-agent implementation for `prism loop --agents mixed` (default rules)")
@@ -216,6 +227,7 @@ class Config(Strict):
         known = set(self.data.channels)
         for where, mapping in (
             ("adstock.channel_decays", self.adstock.channel_decays),
+            ("adstock.decay_priors", self.adstock.decay_priors),
             ("saturation.channel_half", self.saturation.channel_half),
             ("saturation.channel_slope", self.saturation.channel_slope),
             ("roi_priors", self.roi_priors),
@@ -274,29 +286,85 @@ class Profile(Open):
 
 
 class FieldDefinition(Open):
+    """One column as the business describes it (data dictionary, fields.csv or Notion's Field Definitions)."""
+
     column: str
     label: str | None = None
     role: str | None = None
     unit: str | None = None
     description: str | None = None
-    expected_roi_min: float | None = None
-    expected_roi_max: float | None = None
-    adstock_decay: float | None = None
+    expected_roi_min: float | None = Field(None, ge=0.0)
+    expected_roi_max: float | None = Field(None, gt=0.0)
+    adstock_decay: float | None = Field(None, ge=0.0, le=0.95, description="carry-over benchmark (geometric decay)")
+
+    @model_validator(mode="after")
+    def _range_ordered(self) -> "FieldDefinition":
+        lo, hi = self.expected_roi_min, self.expected_roi_max
+        if lo is not None and hi is not None and lo > hi:
+            raise ValueError(f"expected_roi_min {lo} is above expected_roi_max {hi}")
+        return self
+
+
+Severity = Literal["high", "medium", "low"]
 
 
 class KnownIssue(Open):
+    """A data problem the business knows about; `start`/`end` (ISO dates) name the weeks it touches."""
+
     issue: str
-    severity: Literal["high", "medium", "low"] = "medium"
+    column: str | None = None
+    start: str | None = None
+    end: str | None = None
+    severity: Severity = "medium"
     action: str | None = None
 
 
+class BusinessContext(Open):
+    """What the brand is and how it sells; other keys are kept as given."""
+
+    brand: str | None = None
+    market: str | None = None
+    currency: str | None = Field(None, description="ISO 4217 code, e.g. EUR; amounts in reports carry it")
+    seasonality_notes: str | None = None
+    typical_media_share: float | None = Field(None, ge=0.0, le=100.0, description="% of the KPI media drives")
+    purchase_cycle: str | None = None
+
+    @property
+    def spend_unit(self) -> str:
+        """What one unit of spend is called in reports: the currency code, else 'unit'."""
+        return self.currency or "unit"
+
+
+class Experiment(Open):
+    """A lift test: the KPI a spend change caused over a period, with its standard error."""
+
+    channel: str
+    start: str
+    end: str
+    spend: float = Field(ge=0.0)
+    incremental_kpi: float
+    incremental_kpi_se: float = Field(gt=0.0)
+
+
 class Knowledge(Open):
-    """The knowledge layer: field definitions, business context, known issues, channel benchmarks."""
+    """The knowledge layer: field definitions, business context, known issues, experiments; where and when from."""
 
     source: str | None = None
+    pulled_at: datetime | None = None
     fields: dict[str, FieldDefinition] = Field(default_factory=dict)
-    business_context: dict[str, str] = Field(default_factory=dict)
+    business_context: BusinessContext = Field(default_factory=BusinessContext)
     known_issues: list[KnownIssue] = Field(default_factory=list)
+    experiments: list[Experiment] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list, description="what the last pull skipped or could not read")
+
+    def roi_ranges(self, channels: list[str]) -> dict[str, tuple[float, float]]:
+        """Expected ROI (min, max) of the channels whose field definition gives both ends."""
+        return {ch: (f.expected_roi_min, f.expected_roi_max) for ch in channels
+                if (f := self.fields.get(ch)) and f.expected_roi_min is not None and f.expected_roi_max is not None}
+
+    def decay_benchmarks(self, channels: list[str]) -> dict[str, float]:
+        """Carry-over benchmarks of the channels that have one."""
+        return {ch: f.adstock_decay for ch in channels if (f := self.fields.get(ch)) and f.adstock_decay is not None}
 
 
 class Metadata(Open):

@@ -48,6 +48,7 @@ class Workspace:
     weekly = _At("weekly.parquet")  # the clean weekly table: every later stage reads this, never the raw source
     lock = _At(".prism.lock")
     approved_sources = _At(".prism-sources.json")  # data files outside the workspace named on the command line
+    knowledge_dir = _At("knowledge")  # fields.csv, context.yaml, issues.csv, experiments.csv (without Notion)
     rounds_dir = _At("rounds")
     results_dir = _At("results")
     charts_dir = _At("results", "charts")

@@ -95,8 +95,8 @@ def test_refresh_metadata_keeps_config_and_knowledge(tmp_path: Path) -> None:
     before = ws.config.read_bytes()
     meta = refresh_metadata(ws).metadata
     assert ws.config.read_bytes() == before
-    assert meta.knowledge.business_context == {"currency": "EUR"}
-    assert metadata(tmp_path).knowledge.business_context == {"currency": "EUR"}
+    assert meta.knowledge.business_context.currency == "EUR"
+    assert metadata(tmp_path).knowledge.business_context.currency == "EUR"
 
 
 def daily_frame(days: int = 200, start: str = "2023-01-04") -> pd.DataFrame:
@@ -206,7 +206,7 @@ def test_data_dictionary_labels_and_roles(tmp_path: Path) -> None:
     assert meta.label("google_video") == "Google Video"
     field = meta.knowledge.fields["meta_facebook"]
     assert (field.unit, field.expected_roi_min, field.expected_roi_max) == ("EUR", 0.5, 3.0)
-    assert meta.knowledge.source == str(ws / "data_dictionary.csv")
+    assert meta.knowledge.source == f"local: {ws / 'data_dictionary.csv'}"
 
 
 def test_aggregating_uneven_entities_warns(tmp_path: Path) -> None:

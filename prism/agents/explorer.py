@@ -15,6 +15,7 @@ from prism.agents.base import AgentOutcome
 from prism.analysis.facts import (
     COLLINEAR_R, COLLINEAR_VIF, MIN_WEEKS_CAVEAT, WEEKS_PER_PARAMETER, RoundFacts, collinear_pairs, fmt, vif_from_corr,
 )
+from prism.knowledge.checks import IssueWeeks, inspect_issue
 from prism.schemas import AgentCall, Status
 from prism.workspace import Workspace, read_weekly, write_text
 
@@ -52,13 +53,14 @@ def compose(facts: RoundFacts, frame: pd.DataFrame) -> tuple[str, int]:
     kpi_anoms = anomalies(frame[d.kpi], dates, KPI_ANOMALY_Z)
     spend_anoms = {c: anomalies(frame[c], dates, SPEND_ANOMALY_Z) for c in chans}
     gaps = week_gaps(dates)
-    deductions = rubric(facts, frame, corr, kpi_anoms, gaps)
+    issues = [inspect_issue(i, frame, d.date_column, d.kpi) for i in facts.meta.knowledge.known_issues]
+    deductions = rubric(facts, frame, corr, kpi_anoms, gaps) + issue_deductions(facts, issues)
     score = readiness(deductions)
     parts = [
         "# Round 1 data exploration", "",
         _overview(facts, frame, dates), _kpi(facts, frame[d.kpi]), _spend(facts, frame, chans),
         _collinearity(facts, corr), _anomalies(facts, kpi_anoms, spend_anoms), _entities(facts),
-        _continuity(dates, gaps), _readiness(score, deductions),
+        _continuity(dates, gaps), _known_issues(facts, issues), _readiness(score, deductions),
     ]
     return "\n".join(parts).rstrip() + "\n", score
 
@@ -108,6 +110,17 @@ def rubric(facts: RoundFacts, frame: pd.DataFrame, corr: pd.DataFrame,
         out.append(Deduction(1, f"{len(kpi_anoms)} KPI anomaly week(s), {len(gaps)} gap(s) in the weeks",
                              "check the flagged weeks with the business; add an event control if they are real"))
     return out
+
+
+def issue_deductions(facts: RoundFacts, issues: list[IssueWeeks]) -> list[Deduction]:
+    """A high-severity known issue that touches modelled weeks costs a point until it is handled."""
+    hit = [w for w in issues if w.issue.severity == "high" and w.weeks]
+    if not hit:
+        return []
+    weeks = sum(len(w.weeks) for w in hit)
+    return [Deduction(1, f"{len(hit)} high-severity known issue(s) touch {weeks} modelled week(s)",
+                      "apply each issue's recommended action (an event control, a corrected column or excluded "
+                      "weeks) before trusting the affected channels")]
 
 
 def readiness(deductions: list[Deduction]) -> int:
@@ -203,6 +216,30 @@ def _continuity(dates: pd.Series, gaps: list[str]) -> str:
     line = (f"- {len(gaps)} break(s) in the weekly sequence, after: {', '.join(gaps)}" if gaps
             else f"- Every week present: {len(dates)} consecutive weeks.")
     return "\n".join(["## Week continuity", "", line, ""])
+
+
+def _known_issues(facts: RoundFacts, issues: list[IssueWeeks]) -> str:
+    """Each known issue from the knowledge layer, with the weeks it names as the data shows them."""
+    if not issues:
+        return ""
+    rows = ["## Known data issues (knowledge layer)", ""]
+    for w in issues:
+        i = w.issue
+        head = f"- {i.issue} ({i.severity}; {facts.label(w.column)}"
+        if i.start is None:
+            rows.append(f"{head}): no period given, so no week to inspect.")
+        elif not w.weeks:
+            rows.append(f"{head}; {i.start} to {i.end}): outside the modelled weeks, nothing to inspect.")
+        else:
+            change = f" ({fmt(w.change_pct, 1)}%)" if w.change_pct is not None else ""
+            elsewhere = (f" against {fmt(w.mean_outside, 0)} in the other weeks{change}"
+                         if w.mean_outside is not None else "")
+            rows.append(f"{head}; {i.start} to {i.end}): {len(w.weeks)} modelled week(s), {w.weeks[0]} to "
+                        f"{w.weeks[-1]}; {facts.label(w.column)} averages {fmt(w.mean_inside, 0)} there{elsewhere}; "
+                        f"{w.zero_weeks} zero week(s).")
+        if i.action:
+            rows.append(f"  Recommended action: {i.action}")
+    return "\n".join(rows + [""])
 
 
 def _readiness(score: int, deductions: list[Deduction]) -> str:

@@ -14,7 +14,8 @@ from prism.analysis import checks
 from prism.analysis.checks import HEADINGS, Outcome
 from prism.analysis.facts import AGREEMENT_CV, INTERVAL_LEVEL, ChannelFacts, RoundFacts, fmt
 from prism.errors import InputError
-from prism.schemas import AgentCall, RoundRecord, Status
+from prism.knowledge.checks import informed_channels
+from prism.schemas import AgentCall, KnownIssue, RoundRecord, Status
 from prism.workspace import Workspace, load_state, write_text
 
 SATURATED_PCT = 80.0  # a channel this close to its maximum effect gains little from more spend
@@ -37,7 +38,7 @@ def run(ws: Workspace, round_no: int, revision: bool = False) -> AgentOutcome:
 
 def compose(facts: RoundFacts, open_issues: list[str], history: list[RoundRecord]) -> str:
     kpi = facts.label(facts.cfg.data.kpi)
-    brand = facts.meta.knowledge.business_context.get("brand")
+    brand = facts.meta.knowledge.business_context.brand
     title = f"# {brand}: what the marketing returns" if brand else "# What the marketing returns"
     prof = facts.meta.profile
     parts = [title, "", f"{facts.weeks} weeks of data, {prof.start} to {prof.end}. Results measured in {kpi}.", "",
@@ -46,23 +47,29 @@ def compose(facts: RoundFacts, open_issues: list[str], history: list[RoundRecord
     return re.sub(r"\n{3,}", "\n\n", "\n".join(parts)).rstrip() + "\n"
 
 
+def _unit(facts: RoundFacts) -> str:
+    """The currency from the knowledge layer's business context, so every amount says what it is in."""
+    return facts.meta.knowledge.business_context.spend_unit
+
+
 def _agreed(facts: RoundFacts) -> list[ChannelFacts]:
     return [f for f in facts.ranked if f.agreement == "high" and not facts.in_collinear_pair(f.channel)]
 
 
 def _answer(facts: RoundFacts, kpi: str) -> str:
+    unit = _unit(facts)
     agreed = _agreed(facts)
     firm = agreed or [f for f in facts.ranked if f.confidence != "low"]
     if firm:
         best = firm[0]
         which = "the methods agree on" if agreed else "whose return is pinned down"
-        lead = (f"of the channels {which}, {best.label} returns the most ({fmt(best.roi)} per unit, "
+        lead = (f"of the channels {which}, {best.label} returns the most ({fmt(best.roi)} per {unit}, "
                 f"{best.confidence} confidence)")
     else:
         big = max(facts.channel_facts.values(), key=lambda f: f.spend)
         lead = (f"no channel's return is pinned down well enough to single one out; the largest budget, "
-                f"{big.label}, returns {fmt(big.roi)} per unit ({fmt(big.roi_low)}–{fmt(big.roi_high)})")
-    sentence = f"Each unit of marketing spend brought back about {fmt(facts.portfolio_roi)} in {kpi}; {lead}."
+                f"{big.label}, returns {fmt(big.roi)} per {unit} ({fmt(big.roi_low)}–{fmt(big.roi_high)})")
+    sentence = f"Each {unit} of marketing spend brought back about {fmt(facts.portfolio_roi)} in {kpi}; {lead}."
     bullets = [
         "- Best returns: " + ", ".join(f"{f.label} {fmt(f.roi)} ({fmt(f.roi_low)}–{fmt(f.roi_high)})"
                                        for f in facts.ranked[:3]) + ".",
@@ -77,8 +84,9 @@ def _answer(facts: RoundFacts, kpi: str) -> str:
 
 def _roi(facts: RoundFacts, kpi: str) -> str:
     rows = [HEADINGS["roi"], "",
-            f"Return = {kpi} generated per unit of spend, with the likely range ({INTERVAL_LEVEL}% interval).", "",
-            "| Channel | Return per unit of spend | Likely range | Confidence | Share of spend |", "|---|---|---|---|---|"]
+            f"Return = {kpi} generated per {_unit(facts)} of spend, with the likely range ({INTERVAL_LEVEL}% interval).",
+            "", f"| Channel | Return per {_unit(facts)} of spend | Likely range | Confidence | Share of spend |",
+            "|---|---|---|---|---|"]
     rows += [f"| {f.label} | {fmt(f.roi)} | {fmt(f.roi_low)}–{fmt(f.roi_high)} | {f.confidence} | "
              f"{fmt(f.spend_share, 1)}% |" for f in facts.ranked]
     return "\n".join(rows + [""])
@@ -103,16 +111,16 @@ def _actions(facts: RoundFacts) -> str:
     if not agreed:
         lines.append("The methods do not agree closely enough on any channel to move budget yet; the next "
                      "section says what would settle it.")
-    avg = facts.portfolio_roi
+    avg, unit = facts.portfolio_roi, _unit(facts)
     for f in agreed:
         if f.roi > avg and f.saturation_pct < SATURATED_PCT:
-            lines.append(f"- Grow {f.label}: it returns {fmt(f.roi)} per unit, above the average of {fmt(avg)}, "
+            lines.append(f"- Grow {f.label}: it returns {fmt(f.roi)} per {unit}, above the average of {fmt(avg)}, "
                          f"and has room to grow.")
         elif f.roi > avg:
-            lines.append(f"- Hold {f.label}: it returns {fmt(f.roi)} per unit, above the average of {fmt(avg)}, "
+            lines.append(f"- Hold {f.label}: it returns {fmt(f.roi)} per {unit}, above the average of {fmt(avg)}, "
                          f"but is near its ceiling ({fmt(f.saturation_pct, 0)}% of its maximum effect).")
         else:
-            lines.append(f"- Review {f.label}: it returns {fmt(f.roi)} per unit, below the all-channel average of "
+            lines.append(f"- Review {f.label}: it returns {fmt(f.roi)} per {unit}, below the all-channel average of "
                          f"{fmt(avg)}; test whether a lower budget keeps most of its effect.")
     return "\n".join(lines + [""])
 
@@ -120,7 +128,7 @@ def _actions(facts: RoundFacts) -> str:
 def _disagree(facts: RoundFacts) -> str:
     lines = [HEADINGS["disagree"], ""]
     unsure = [f for f in facts.ranked if f.uncertain and not facts.in_collinear_pair(f.channel)]
-    lines += [_uncertain_line(f) for f in unsure]
+    lines += [_uncertain_line(f, _unit(facts)) for f in unsure]
     if unsure:
         lines += ["", "What would settle these: change one channel's spend on its own for a few weeks, or run a "
                       "region-level test.", ""]
@@ -132,11 +140,11 @@ def _disagree(facts: RoundFacts) -> str:
     return "\n".join(lines + [""])
 
 
-def _uncertain_line(f: ChannelFacts) -> str:
+def _uncertain_line(f: ChannelFacts, unit: str) -> str:
     """Say whether the methods disagree with each other or each is unsure on its own, then the range."""
     estimates = list(f.roi_by_model.values())
     if len(estimates) > 1 and f.agreement != "high":
-        why = f"the methods put it between {fmt(min(estimates))} and {fmt(max(estimates))} per unit"
+        why = f"the methods put it between {fmt(min(estimates))} and {fmt(max(estimates))} per {unit}"
     else:
         why = "the data pin it down only loosely"
     return f"- {f.label}: {why}; the likely range runs from {fmt(f.roi_low)} to {fmt(f.roi_high)}, so its return is uncertain."
@@ -153,11 +161,26 @@ def _caveats(facts: RoundFacts, open_issues: list[str]) -> str:
                      f"(the appendix says why).")
     for issue in facts.meta.knowledge.known_issues:
         if issue.severity in ("high", "medium"):
-            lines.append(f"- Known data issue ({issue.severity}): {issue.issue}")
+            lines.append(f"- Known data issue ({issue.severity}): {issue.issue}{_issue_scope(facts, issue)}")
     lines += [f"- {PLAIN_ISSUE[name][0].upper()}{PLAIN_ISSUE[name][1:]}." for name in open_issues if name in PLAIN_ISSUE]
     if len(lines) == 2:
         lines.append("- No data caveat beyond the ranges shown.")
     return "\n".join(lines + [""])
+
+
+def _issue_scope(facts: RoundFacts, issue: KnownIssue) -> str:
+    parts = ([facts.label(issue.column)] if issue.column else []) + (
+        [f"weeks {issue.start} to {issue.end}"] if issue.start else [])
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _informed(facts: RoundFacts) -> list[str]:
+    """Which channels' priors the business's benchmarks set (the knowledge layer), for the method notes."""
+    informed = informed_channels(facts.results)
+    what = [f"expected ROI ranges for {', '.join(facts.label(c) for c in informed['roi'])}"] if informed["roi"] else []
+    what += ([f"carry-over benchmarks for {', '.join(facts.label(c) for c in informed['decay'])}"]
+             if informed["decay"] else [])
+    return ["", f"Business benchmarks used as priors: {'; '.join(what)}."] if what else []
 
 
 def _appendix(facts: RoundFacts, open_issues: list[str], history: list[RoundRecord]) -> str:
@@ -180,6 +203,7 @@ def _appendix(facts: RoundFacts, open_issues: list[str], history: list[RoundReco
               f"intervals; agreement is the coefficient of variation of ROI across methods (high below "
               f"{AGREEMENT_CV[0]}%, medium {AGREEMENT_CV[0]}–{AGREEMENT_CV[1]}%, low above {AGREEMENT_CV[1]}%). "
               f"Fit is judged on a final block of {facts.results.holdout_weeks} weeks no fit or tuning decision saw."]
+    lines += _informed(facts)
     if open_issues:
         lines += ["", "Open issues from the quality review: " + ", ".join(open_issues) + "."]
     if history:

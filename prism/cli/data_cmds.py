@@ -14,11 +14,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from prism.cli.app import app, console, WorkdirOpt
+from prism.cli.knowledge_cmds import report_pull
 from prism.data.discover import Discovery, PrepareOptions, discover, prepare_source, refresh_metadata
 from prism.data.prepare import Prepared
 from prism.data.roles import Overrides
 from prism.data.sources import SourceSpec, infer_source
 from prism.errors import InputError
+from prism.knowledge.sync import pull as pull_knowledge
 from prism.workspace import Workspace, check_writable, write_bytes, write_csv
 
 PATTERN_HELP = "names or glob patterns, comma-separated; quote patterns: 'mdsp_*'"
@@ -177,7 +179,10 @@ def discover_cmd(
                          f"{', '.join('--' + o.replace('_', '-') for o in overrides.given())}; drop one or the other")
     with console.status("Profiling the data…"):
         result = discover(ws, spec, overrides, args.options(), dictionary)
+    with console.status("Pulling the knowledge layer…"):
+        pulled = pull_knowledge(ws)
     _report_discovery(ws, result, spec, no_overwrite_config)
+    report_pull(pulled)
 
 
 def _report_discovery(ws: Workspace, result: Discovery, spec: SourceSpec | None, no_overwrite: bool) -> None:

@@ -1,24 +1,36 @@
-"""Import an optional `data_dictionary.csv` (column, label, role, unit, description) into the knowledge layer.
+"""The one reader of field definitions: `knowledge/fields.csv` (preferred) or the older `data_dictionary.csv`.
 
+Columns: column, label, role, unit, description, expected_roi_min, expected_roi_max, adstock_decay.
 Labels name columns in reports; a role given here is a hint discover trusts over its own guess (but below
-`--kpi/--channels/...` on the command line). Extra numeric columns `expected_roi_min`, `expected_roi_max`
-and `adstock_decay` are kept as field knowledge for the Tuner and the Bayesian priors.
+`--kpi/--channels/...` on the command line). The numeric columns are the knowledge layer's benchmarks:
+expected ROI ranges become the models' ROI priors, decays the adstock priors' centres. Notion's Field
+Definitions rows go through the same `field_from_row`, so a header is recognised the same way everywhere.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 
 from prism.data.sources import SourceSpec, load_source
 from prism.errors import InputError
 from prism.schemas import FieldDefinition
 
 DICTIONARY_FILE = "data_dictionary.csv"
+FIELDS_FILE = "fields.csv"
+KNOWLEDGE_DIR = "knowledge"
+FIELD_KEYS = ("column", "label", "role", "unit", "description", "expected_roi_min", "expected_roi_max",
+              "adstock_decay")
 HEADER_ALIASES = {"field": "column", "name": "column", "column_name": "column", "definition": "description",
-                  "type": "role"}
+                  "type": "role", "business_label": "label", "expected_roi_low": "expected_roi_min",
+                  "expected_roi_high": "expected_roi_max", "roi_min": "expected_roi_min", "roi_max": "expected_roi_max",
+                  "adstock_decay_benchmark": "adstock_decay", "decay_benchmark": "adstock_decay",
+                  "decay": "adstock_decay"}
 ROLE_ALIASES = {"date": "date", "kpi": "kpi", "target": "kpi", "outcome": "kpi", "channel": "channel",
                 "spend": "channel", "media": "channel", "control": "control", "event": "event", "events": "event",
                 "holiday": "event", "season": "event", "exposure": "exposure", "impressions": "exposure",
@@ -43,60 +55,86 @@ class Dictionary:
 
 
 def find_dictionary(explicit: str | None, data_path: str | None, workspace: Path) -> Path | None:
-    """The dictionary to import: the one named, else `data_dictionary.csv` in the workspace or beside the data."""
+    """The field definitions to import: the file named, else `knowledge/fields.csv`, else `data_dictionary.csv`
+    in the workspace or beside the data."""
     if explicit:
         path = Path(explicit).expanduser()
         path = path if path.is_absolute() else workspace / path
         if not path.is_file():
             raise InputError(f"{path}: data dictionary not found")
         return path.resolve()
-    candidates = [workspace / DICTIONARY_FILE]
+    candidates = [workspace / KNOWLEDGE_DIR / FIELDS_FILE, workspace / DICTIONARY_FILE]
     if data_path and "://" not in data_path:
         candidates.append(Path(data_path).expanduser().resolve().parent / DICTIONARY_FILE)
     return next((p.resolve() for p in candidates if p.is_file()), None)
 
 
 def read_dictionary(path: Path) -> Dictionary:
-    """Parse the dictionary; a missing `column` header or an unknown role names the file and row."""
+    """Parse fields.csv / data_dictionary.csv; a missing `column` header or a bad value names the file and row."""
     frame = load_source(SourceSpec(source="csv", path=str(path)), path.parent).frame
-    frame.columns = [HEADER_ALIASES.get(c.strip().lower(), c.strip().lower()) for c in frame.columns]
+    frame.columns = [canonical_header(c, HEADER_ALIASES) for c in frame.columns]
     if "column" not in frame.columns:
         raise InputError(f"{path}: needs a 'column' header (found {', '.join(frame.columns)})")
     fields: dict[str, FieldDefinition] = {}
     for i, row in enumerate(frame.to_dict("records"), start=1):
-        col = _text(row.get("column"))
-        if not col:
-            continue
-        fields[col] = FieldDefinition(
-            column=col, label=_text(row.get("label")), role=_role(row.get("role"), path, i),
-            unit=_text(row.get("unit")), description=_text(row.get("description")),
-            **{k: _number(row.get(k), k, path, i) for k in NUMERIC_FIELDS if k in row},
-        )
+        definition = field_from_row(row, f"{path}: row {i}")
+        if definition:
+            fields[definition.column] = definition
     return Dictionary(path=str(path), fields=fields)
 
 
-def _text(value: object) -> str | None:
+def field_from_row(row: dict[str, Any], where: str) -> FieldDefinition | None:
+    """One field definition from a row keyed by canonical names; None for a row without a column name."""
+    col = text(row.get("column"))
+    if not col:
+        return None
+    values = {"column": col, "label": text(row.get("label")), "role": _role(row.get("role"), where),
+              "unit": text(row.get("unit")), "description": text(row.get("description")),
+              **{k: number(row.get(k), k, where) for k in NUMERIC_FIELDS if k in row}}
+    return validated(FieldDefinition, values, where)
+
+
+def validated(model: type, values: dict[str, Any], where: str) -> Any:
+    """`model(**values)`, a failed check as bad input naming where, the column and the value."""
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = str(err["loc"][0]) if err["loc"] else ""
+        shown = f" {values.get(key)!r}" if key else ""
+        raise InputError(f"{where} column '{key or '(row)'}':{shown} {err['msg']}") from None
+
+
+def canonical_header(name: object, aliases: dict[str, str]) -> str:
+    """`Expected ROI min` → `expected_roi_min`: lower case, words joined by underscores, then the alias table."""
+    key = re.sub(r"[^0-9a-z]+", "_", str(name).strip().lower()).strip("_")
+    return aliases.get(key, key)
+
+
+def text(value: object) -> str | None:
+    """A trimmed string, None for empty or missing."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return None
-    text = str(value).strip()
-    return text or None
+    out = str(value).strip()
+    return out or None
 
 
-def _role(value: object, path: Path, row: int) -> str | None:
-    text = _text(value)
-    if text is None:
+def _role(value: object, where: str) -> str | None:
+    got = text(value)
+    if got is None:
         return None
-    role = ROLE_ALIASES.get(text.lower())
+    role = ROLE_ALIASES.get(got.lower())
     if role is None:
-        raise InputError(f"{path}: row {row} column 'role': unknown role {text!r}; use one of "
-                         f"{', '.join(sorted(ROLE_ALIASES))}")
+        raise InputError(f"{where} column 'role': unknown role {got!r}; use one of "
+                         f"{', '.join(sorted(set(ROLE_ALIASES.values())))}")
     return role
 
 
-def _number(value: object, key: str, path: Path, row: int) -> float | None:
-    if _text(value) is None:
+def number(value: object, key: str, where: str) -> float | None:
+    """A float, None for empty; anything else is bad input naming where and the column."""
+    if text(value) is None:
         return None
     try:
         return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise InputError(f"{path}: row {row} column '{key}': {value!r} is not a number") from None
+        raise InputError(f"{where} column '{key}': {value!r} is not a number") from None

@@ -268,6 +268,12 @@ def _dataset(data: DataConfig, raw: RawTable) -> dict:
             "raw_rows": len(raw.frame), "raw_columns": [str(c) for c in raw.frame.columns], "notes": raw.notes}
 
 
+def workspace_knowledge(ws: Workspace) -> Knowledge | None:
+    """metadata.json's knowledge layer (the last good pull survives a refresh); None without a readable file."""
+    previous = _previous_metadata(ws)
+    return previous.knowledge if previous else None
+
+
 def _previous_metadata(ws: Workspace) -> Metadata | None:
     """The metadata.json being replaced: its knowledge (business context, known issues added by other
     commands) survives the refresh, and its data_hash tells whether the data changed."""

@@ -76,10 +76,11 @@ def convergence(posterior: xr.Dataset, divergences: int, var_names: list[str]) -
 
 
 def decay_centres(cfg: Config, channels: list[str]) -> np.ndarray:
-    """Per-channel decay prior centres from the config (channel value, else global); NaN where unset."""
+    """Per-channel decay prior centres: the channel's config decay, else its decay prior (config or knowledge
+    benchmark), else the global decay; NaN where none is set."""
     ad = cfg.adstock
     default = ad.decay if ad.decay is not None else np.nan
-    return np.array([ad.channel_decays.get(ch, default) for ch in channels], dtype=float)
+    return np.array([ad.channel_decays.get(ch, ad.decay_priors.get(ch, default)) for ch in channels], dtype=float)
 
 
 def beta_from_mean(mean: np.ndarray, default: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:

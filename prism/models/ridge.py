@@ -44,6 +44,7 @@ ENGINE = "Ridge regression (exact NNLS solve, equal to scikit-learn Ridge(positi
 CARRY_NAME = {"geometric": "decay", "delayed": "decay", "weibull": "scale"}
 DECAY_BOUNDS = (0.0, 0.9)
 DECAY_PRIOR = (0.4, 0.25)  # mean, sd
+INFORMED_DECAY_SD = 0.15  # around a decay benchmark: the spread of the Bayesian models' Beta prior (a + b = 10)
 WEIBULL_SHAPE = 2.0  # peaked lag shape; the carry-over parameter is the Weibull scale in weeks
 HALF_BOUNDS = (0.2, 5.0)  # × mean adstocked training spend
 HALF_PRIOR_SD = math.log(2.0)  # log-normal around 1 × mean adstocked spend
@@ -150,13 +151,15 @@ def baseline_features(dates: pd.DatetimeIndex, n_train: int, controls: np.ndarra
 
 
 def solve_ridge(x: np.ndarray, y: np.ndarray, alpha: float, n_positive: int,
-                spend_mean: np.ndarray | None = None) -> np.ndarray:
+                spend_mean: np.ndarray | None = None, roi_centre: np.ndarray | None = None) -> np.ndarray:
     """[intercept, coefs...] of ridge with an unpenalised intercept; the first `n_positive` coefs are ≥ 0.
 
     Non-media columns are penalised on the standardised scale. With `spend_mean` (mean weekly training
     spend of the media columns, which come first) the media columns are penalised in ROI units instead:
     a channel with little spend needs a large coefficient to explain anything, so its ROI is shrunk
     towards zero unless the data really carry it, rather than absorbing KPI spikes at ROIs of 50+.
+    With `roi_centre` (expected ROI per media column, NaN = none) the media penalty pulls towards that ROI
+    instead of zero: on the ROI-unit scale a coefficient of r·std(y) is an ROI of r.
     Free coefficients enter NNLS as a ± pair, which is the same ridge problem because the penalty is
     smallest with one half of each pair at zero.
     """
@@ -167,12 +170,16 @@ def solve_ridge(x: np.ndarray, y: np.ndarray, alpha: float, n_positive: int,
     sd = np.where(sd > 1e-12, sd, 1.0)
     z, yc = (x - mu) / sd, y - y.mean()
     p = x.shape[1]
+    centre = np.zeros(p)
+    if spend_mean is not None and roi_centre is not None:
+        centre[: len(roi_centre)] = np.nan_to_num(roi_centre) * y.std()
     if n_positive == 0:
-        b = np.linalg.solve(z.T @ z + alpha * np.eye(p), z.T @ yc)
+        b = np.linalg.solve(z.T @ z + alpha * np.eye(p), z.T @ yc + alpha * centre)
     else:
         free = z[:, n_positive:]
         a = np.vstack([np.hstack([z, -free]), math.sqrt(alpha) * np.eye(p + free.shape[1])])
-        sol, _ = nnls(a, np.concatenate([yc, np.zeros(a.shape[1])]), maxiter=50 * a.shape[1])
+        target = np.concatenate([yc, math.sqrt(alpha) * centre, np.zeros(free.shape[1])])
+        sol, _ = nnls(a, target, maxiter=50 * a.shape[1])
         b = sol[:p].copy()
         b[n_positive:] -= sol[p:]
     beta = b / sd
@@ -193,11 +200,12 @@ def cv_folds(n_train: int) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def cv_score(x: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], alpha: float,
-             n_positive: int, spend_mean: np.ndarray | None) -> tuple[float, float]:
+             n_positive: int, spend_mean: np.ndarray | None, roi_centre: np.ndarray | None = None
+             ) -> tuple[float, float]:
     """(mean squared error, MAPE %) of the out-of-fold predictions."""
     actual, pred = [], []
     for tr_idx, te_idx in folds:
-        coef = solve_ridge(x[tr_idx], y[tr_idx], alpha, n_positive, spend_mean)
+        coef = solve_ridge(x[tr_idx], y[tr_idx], alpha, n_positive, spend_mean, roi_centre)
         actual.append(y[te_idx])
         pred.append(predict_rows(x[te_idx], coef))
     a, p = np.concatenate(actual), np.concatenate(pred)
@@ -229,6 +237,20 @@ class Problem:
         """Mean weekly training spend per channel: media coefficients are penalised in ROI units."""
         return self.data.spend[: self.data.n_train].mean(axis=0)
 
+    @property
+    def roi_centre(self) -> np.ndarray:
+        """Midpoint of each channel's expected ROI range (config or knowledge layer), NaN where none."""
+        pri = self.cfg.roi_priors
+        return np.array([(pri[ch].low + pri[ch].high) / 2.0 if ch in pri else np.nan for ch in self.data.channels])
+
+    def carry_prior(self) -> tuple[np.ndarray, np.ndarray]:
+        """(centre, sd) of each channel's carry-over prior: its decay benchmark where one is set, else the default."""
+        centre, sd = carry_prior(self.cfg)
+        bench = self.cfg.adstock.decay_priors if self.cfg.adstock.type != "weibull" else {}
+        lo, hi = carry_bounds(self.cfg)
+        mean = np.array([min(max(bench.get(ch, centre), lo), hi) for ch in self.data.channels])
+        return mean, np.array([INFORMED_DECAY_SD if ch in bench else sd for ch in self.data.channels])
+
     def free(self, name: str) -> np.ndarray:
         return np.flatnonzero(np.isnan(self.fixed[name]))
 
@@ -238,11 +260,11 @@ class Problem:
                 + [log(SLOPE_BOUNDS)] * len(self.free("slope")))
 
     def prior_center(self) -> np.ndarray:
-        return np.concatenate([np.full(len(self.free("carry")), carry_prior(self.cfg)[0]),
+        return np.concatenate([self.carry_prior()[0][self.free("carry")],
                                np.zeros(len(self.free("half")) + len(self.free("slope")))])
 
     def prior_sd(self) -> np.ndarray:
-        return np.concatenate([np.full(len(self.free("carry")), carry_prior(self.cfg)[1]),
+        return np.concatenate([self.carry_prior()[1][self.free("carry")],
                                np.full(len(self.free("half")), HALF_PRIOR_SD),
                                np.full(len(self.free("slope")), SLOPE_PRIOR_SD)])
 
@@ -263,7 +285,7 @@ class Problem:
         """Negative penalised log-likelihood of a fit on the training weeks (Gaussian errors, weak priors)."""
         n = self.data.n_train
         x, y = self.design(self.transform(theta))[:n], self.data.y[:n]
-        coef = solve_ridge(x, y, alpha, self.n_positive, self.spend_mean)
+        coef = solve_ridge(x, y, alpha, self.n_positive, self.spend_mean, self.roi_centre)
         resid = (y - predict_rows(x, coef)) / np.mean(np.abs(y))
         prior = 0.5 * np.sum(((theta - self.prior_center()) / self.prior_sd()) ** 2)
         return 0.5 * n * math.log(max(float(np.mean(resid ** 2)), 1e-300)) + float(prior)
@@ -306,7 +328,7 @@ def choose_alpha(x: np.ndarray, problem: Problem, folds: list[tuple[np.ndarray, 
     """(alpha, CV MAPE %): the penalty with the lowest rolling-origin CV error, unless config fixes it."""
     y, k = problem.data.y, problem.n_positive
     grid = (problem.cfg.ridge.alpha,) if problem.cfg.ridge.alpha is not None else ALPHA_GRID
-    scores = [cv_score(x, y, folds, a, k, problem.spend_mean) for a in grid]
+    scores = [cv_score(x, y, folds, a, k, problem.spend_mean, problem.roi_centre) for a in grid]
     best = int(np.argmin([s[0] for s in scores]))
     return float(grid[best]), scores[best][1]
 
@@ -358,7 +380,8 @@ def bootstrap(problem: Problem, theta: np.ndarray, cov: np.ndarray, alpha: float
         tr = problem.transform(draw)
         x = problem.design(tr)
         transforms.append(tr)
-        coefs.append(solve_ridge(x[rows], problem.data.y[rows], alpha, problem.n_positive, problem.spend_mean))
+        coefs.append(solve_ridge(x[rows], problem.data.y[rows], alpha, problem.n_positive, problem.spend_mean,
+                                 problem.roi_centre))
     return transforms, np.array(coefs)
 
 
@@ -450,7 +473,8 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
     point = problem.transform(theta)
     x = problem.design(point)
     alpha, cv_mape = choose_alpha(x[: data.n_train], problem, folds)
-    coef = solve_ridge(x[: data.n_train], data.y[: data.n_train], alpha, problem.n_positive, problem.spend_mean)
+    coef = solve_ridge(x[: data.n_train], data.y[: data.n_train], alpha, problem.n_positive, problem.spend_mean,
+                       problem.roi_centre)
     if resamples:
         cov = laplace_cov(objective, theta, problem.bounds(), problem.prior_sd()) if len(theta) else np.zeros((0, 0))
         transforms, coefs = bootstrap(problem, theta, cov, alpha, resamples, block, cfg.seed)

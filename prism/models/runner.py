@@ -24,10 +24,12 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.markup import escape
 
+from prism.data.discover import workspace_knowledge
 from prism.data.prepare import frame_hash
 from prism.errors import InputError
 from prism.models.base import ModelData
 from prism.models.worker import RUN_DIR_PREFIX
+from prism.models.priors import effective_config
 from prism.schemas import MODEL_NAMES, Config, ModelResult, Results
 from prism.workspace import Workspace, load_state, read_model, read_weekly, write_csv, write_json
 
@@ -208,7 +210,8 @@ def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | N
     for name in cfg.models:
         results.setdefault(name, ModelResult(status="skipped", reason="not selected with --models", quick=quick))
     res = Results(
-        round=n, data_hash=frame_hash(frame), config_hash=config_hash(cfg), created_at=datetime.now(timezone.utc),
+        round=n, data_hash=frame_hash(frame), config_hash=config_hash(effective_config(cfg, workspace_knowledge(ws))),
+        created_at=datetime.now(timezone.utc),
         kpi=cfg.data.kpi, channels=list(cfg.data.channels), weeks=data.n_weeks, train_weeks=data.n_train,
         holdout_weeks=data.n_test, quick=quick, objective=objective(results), models=results,
     )

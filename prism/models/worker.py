@@ -22,7 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from prism.data.discover import workspace_knowledge
 from prism.models.base import Fitted, ModelData, summarize
+from prism.models.priors import INFORMED_KEY, effective_config, informed_priors
 from prism.models.registry import load
 from prism.schemas import Config, ModelResult
 from prism.workspace import Workspace, read_model, write_json
@@ -89,8 +91,11 @@ def main(argv: list[str] | None = None) -> int:
         die_with_parent(args.parent, args.frame.parent)
     started = time.perf_counter()
     try:
-        cfg = read_model(Workspace(args.workdir).config, Config)
+        ws = Workspace(args.workdir)
+        own = read_model(ws.config, Config)
+        cfg = effective_config(own, workspace_knowledge(ws))  # knowledge-layer priors, config entries first
         result, fitted = run_one(args.model, pd.read_parquet(args.frame), cfg, args.quick)
+        result.diagnostics[INFORMED_KEY] = informed_priors(own, cfg, args.model)
         fitted.draws.to_netcdf(args.draws)
         write_json(args.out, result)
     except Exception as exc:  # reported as the model's failure, never swallowed: the traceback goes to stderr

@@ -16,9 +16,9 @@ from contextlib import nullcontext
 from typing import Any, Callable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from rich.markup import escape
 
 from prism.agents.base import AgentOutcome
 from prism.errors import InputError, Stopped
@@ -42,12 +42,16 @@ def execute(ctx: LoopContext, state: State, stage: str) -> str:
     t0 = time.perf_counter()
     if stage == "discover":
         from prism.data.discover import refresh_metadata
+        from prism.knowledge.sync import pull
 
         if not ctx.ws.config.exists():
             raise InputError(f"{ctx.ws.config}: file not found (run `prism discover` first, or `prism demo`)")
         note = refresh_metadata(ctx.ws).change_note  # weekly.parquet is rewritten: the round's one read of the source
         if note:
             ctx.console.print(f"[yellow]R{n:02d} {note}[/]")
+        pulled = pull(ctx.ws)  # Notion failing only warns: the round goes on with the last good knowledge
+        if pulled.warning:
+            ctx.console.print(f"[yellow]warning:[/] {escape(pulled.warning)}", soft_wrap=True)
         _pause("discover")
         status = Status.METADATA_REFRESHED
         note_timing(state, n, stage, time.perf_counter() - t0, status)

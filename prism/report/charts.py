@@ -100,7 +100,7 @@ def kpi_and_spend(inp: ReportInputs) -> Figure | None:
     colors = _channel_colors(inp)
     ax.stackplot(spend.index, *[spend[ch] for ch in inp.results.channels], colors=list(colors.values()),
                  labels=[inp.label(ch) for ch in inp.results.channels], alpha=0.85, lw=0)
-    ax.set_ylabel("Weekly media spend")
+    ax.set_ylabel(f"Weekly media spend ({inp.spend_unit})")
     ax.yaxis.set_major_formatter(COMPACT)
     ax2 = ax.twinx()
     ax2.plot(inp.kpi_series.index, inp.kpi_series.values, color=style.INK, lw=2.2, label=inp.kpi_label)
@@ -157,7 +157,7 @@ def roi_by_channel(inp: ReportInputs) -> Figure | None:
     ax.axvline(1.0, color=style.MUTED, lw=1, ls="--", zorder=0)
     ax.grid(axis="x")
     ax.grid(axis="y", visible=False)
-    ax.set_xlabel(f"{inp.kpi_label} per unit of spend (ROI), 90% interval")
+    ax.set_xlabel(f"{inp.kpi_label} per {inp.spend_unit} of spend (ROI), 90% interval")
     for i, ch in enumerate(reversed(order)):
         label = agreement_label(inp, ch)
         ax.annotate(f"{label} agreement", xy=(1.0, i), xycoords=("axes fraction", "data"), xytext=(8, 0),

@@ -164,8 +164,8 @@ def _roi_slide(prs: Presentation, inp: ReportInputs) -> None:
             for r in summary.itertuples()]
     table(slide, Box(MARGIN + chart_w + 0.2, BODY_TOP, ROI_TABLE_W, min(BODY.height - 0.5, 0.42 * (len(rows) + 1))),
           ["Channel", "ROI", "Likely range", "Agreement"], rows, [1.4, 0.7, 1.25, 1.3], pt=11)
-    note = (f"{inp.kpi_label} returned per unit of spend. Bars: each model's estimate; lines: the range it considers "
-            "likely. Table: the average across models, the widest range, and how closely the models agree.")
+    note = (f"{inp.kpi_label} returned per {inp.spend_unit} of spend. Bars: each model's estimate; lines: the range "
+            "it considers likely. Table: the average across models, the widest range, and how closely the models agree.")
     if table_[["roi", "roi_high"]].max().max() > chart.value_axis.maximum_scale:
         note += " Bars and lines past the axis are cut; the table has every range."
     text_box(slide, Box(MARGIN, BODY_BOTTOM - 0.45, BODY.width, 0.5), [plain(note)], 12, 9, style.MUTED)
@@ -249,7 +249,8 @@ def _disagree_slide(prs: Presentation, inp: ReportInputs) -> None:
                      part["agreement"].iloc[0]])
     right = Box(MARGIN + BODY.width * 0.47, BODY_TOP, BODY.width * 0.53, BODY.height)
     text_box(slide, Box(right.left, right.top, right.width, 0.45),
-             [plain("Channels below high agreement: each model's return per unit of spend")], 13, 10, style.MUTED)
+             [plain(f"Channels below high agreement: each model's return per {inp.spend_unit} of spend")], 13, 10,
+             style.MUTED)
     table(slide, Box(right.left, right.top + 0.5, right.width, min(right.height - 0.5, 0.4 * (len(rows) + 1))),
           ["Channel", *[style.model_name(m) for m in models], "Spread", "Agreement"], rows,
           [1.35] + [1.05] * len(models) + [0.75, 1.0], pt=11)

@@ -47,6 +47,16 @@ class ReportInputs:
         return column.replace("_", " ").strip().title()
 
     @property
+    def currency(self) -> str | None:
+        """The currency amounts are in, from the knowledge layer's business context (None when not given)."""
+        return self.metadata.knowledge.business_context.currency if self.metadata is not None else None
+
+    @property
+    def spend_unit(self) -> str:
+        """What one unit of spend is called: the currency, else 'unit'."""
+        return self.currency or "unit"
+
+    @property
     def kpi_label(self) -> str:
         return self.label(self.results.kpi)
 

@@ -158,9 +158,14 @@ def optimization_display(inp: ReportInputs) -> tuple[list[str], list[list[Cell]]
     if opt is None or opt.empty:
         return [], []
     cols = [c for c in opt.columns if c != "channel"]
-    header = ["Channel", *[OPTIMIZATION_HEADERS.get(c, c.replace("_", " ").capitalize()) for c in cols]]
+    header = ["Channel", *[_opt_header(c, inp.currency) for c in cols]]
     rows = [[(inp.label(str(r["channel"])), None), *[_opt_cell(c, r[c]) for c in cols]] for _, r in opt.iterrows()]
     return header, rows
+
+
+def _opt_header(column: str, currency: str | None) -> str:
+    name = OPTIMIZATION_HEADERS.get(column, column.replace("_", " ").capitalize())
+    return f"{name} ({currency})" if currency and column.endswith("_spend") else name
 
 
 def _opt_cell(column: str, value: object) -> Cell:
