@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from prism.errors import InputError
+from prism.models.evidence import channel_evidence
 from prism.schemas import ChannelResult, Config, FitMetrics, ModelResult, ResponseCurve, Weekly
 
 MIN_HOLDOUT = 8
@@ -146,6 +147,16 @@ def _train_totals(contrib: np.ndarray, n_train: int) -> np.ndarray:
     return contrib[:, :n_train, :].sum(axis=1)
 
 
+def prior_roi(fitted: Fitted, data: ModelData) -> np.ndarray | None:
+    """(P, C) ROI under the model's own prior, through the same decomposition (Bayesian models keep their
+    prior media draws as `prior`); None for a model without one."""
+    prior = getattr(fitted, "prior", None)
+    if prior is None:
+        return None
+    spend_tot = data.spend[: data.n_train].sum(axis=0)
+    return _train_totals(prior.contributions(data.spend), data.n_train) / np.where(spend_tot > 0, spend_tot, np.nan)
+
+
 def channel_summary(fitted: Fitted, data: ModelData) -> dict[str, ChannelResult]:
     """ROI, contribution, mROI and saturation per channel over the training weeks."""
     tr = data.n_train
@@ -155,6 +166,7 @@ def channel_summary(fitted: Fitted, data: ModelData) -> dict[str, ChannelResult]
     totals = _train_totals(base, tr)
     roi = DrawSet(totals / safe_spend)
     roi_mean, roi_low, roi_high = roi.mean, roi.low, roi.high
+    evidence = channel_evidence(roi.draws, prior_roi(fitted, data), getattr(fitted, "at_zero", None))
     kpi_total = float(data.y[:tr].sum())
     sat = fitted.saturation_fraction()
     out: dict[str, ChannelResult] = {}
@@ -174,6 +186,7 @@ def channel_summary(fitted: Fitted, data: ModelData) -> dict[str, ChannelResult]
             saturation_pct=float(sat[c] * 100.0),
             spend=float(spend_tot[c]),
             params=fitted.params.get(ch, {}),
+            evidence=evidence[c],
         )
     return out
 

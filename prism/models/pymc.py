@@ -28,18 +28,19 @@ from prism.models.posterior import (
     decay_centres,
     hill_settings,
     parallel_chain_method,
-    roi_prior_bounds,
+    roi_per_coef,
+    roi_prior,
     stack_draws,
     summarize_params,
     thinned,
     TIGHT_PRIOR_CV,
 )
+from prism.models.evidence import PRIOR_DRAWS
 from prism.models.transforms import GeometricAdstock
 from prism.schemas import Config
 
 ENGINE = "pymc-marketing MMM"
 DAYS_PER_YEAR = 365.25
-ROI_PRIOR_MEDIA_SHARE = 0.5  # prior ROI scale: all media at this ROI would explain half the KPI
 HALF_PRIOR_SD = 0.7  # log-scale spread of the half-saturation prior around the mean spend
 DEFAULT_DECAY_PRIOR = (2.0, 2.0)  # Beta: centred at 0.5, most mass in 0.1–0.9
 SLOPE_PRIOR = (4.0, 3.0)  # Gamma(alpha, beta): mean 1.33, sd 0.67
@@ -71,13 +72,6 @@ def fourier_features(dates: pd.DatetimeIndex, order: int) -> np.ndarray:
     return np.hstack([np.sin(x * k), np.cos(x * k)])
 
 
-def _prior_roi_per_coef(media: MediaDraws, spend: np.ndarray) -> np.ndarray:
-    """(C,) training ROI that one unit of the asymptote coefficient gives at the prior centres."""
-    contrib = media.contributions(spend)[0]
-    per_coef = contrib.sum(axis=0) / np.where(spend.sum(axis=0) > 0, spend.sum(axis=0), 1.0)
-    return np.where(per_coef > 0, per_coef, 1.0)  # a channel without training spend keeps a unit-scale prior
-
-
 def _model_config(data: ModelData, cfg: Config, scales: tuple[np.ndarray, float]) -> dict[str, Any]:
     """Priors in pymc-marketing's scaled space (see the module docstring for why)."""
     from pymc_extras.prior import Prior
@@ -104,23 +98,12 @@ def _model_config(data: ModelData, cfg: Config, scales: tuple[np.ndarray, float]
         decay=(a / (a + b))[None, :], coef=np.ones((1, len(data.channels))), saturation_name=cfg.saturation.type,
         saturation_params={k: np.asarray(v)[None, :] for k, v in centre.items()}, channel_scale=channel_scale,
         kpi_scale=kpi_scale, adstock=GeometricAdstock(max_lag=cfg.adstock.max_lag, normalize=True))
-    per_coef = _prior_roi_per_coef(centre_draws, spend)
-    mu, sd = _roi_prior(data, cfg)
+    per_coef = roi_per_coef(centre_draws, spend)
+    mu, sd = roi_prior(data, cfg)
     conf["saturation_beta"] = Prior("TruncatedNormal", mu=mu / per_coef, sigma=sd / per_coef, lower=0.0,
                                     dims="channel")
     conf["gamma_control"] = Prior("Normal", mu=0.0, sigma=CONTROL_PRIOR_SD, dims="control")
     return conf
-
-
-def _roi_prior(data: ModelData, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
-    """(mu, sd) of each channel's ROI prior: a common half-normal, or the knowledge layer's range."""
-    tr = data.train
-    scale = ROI_PRIOR_MEDIA_SHARE * data.y[tr].sum() / max(data.spend[tr].sum(), 1e-12)
-    low, high = roi_prior_bounds(cfg, data.channels)
-    given = ~np.isnan(low)
-    mu = np.where(given, (low + high) / 2.0, 0.0)
-    sd = np.where(given, np.maximum((high - low) / 2.0, 1e-3 * scale), scale)
-    return mu, sd
 
 
 def _frame(data: ModelData, feats: np.ndarray, feat_names: list[str]) -> pd.DataFrame:
@@ -186,12 +169,7 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> PosteriorFit:
                                "gamma_control", "gamma_fourier", "y_sigma"], data.channels)
     keep = thinned(draws["adstock_alpha"].shape[0])
     draws = {k: v[keep] for k, v in draws.items()}
-    media = MediaDraws(
-        decay=draws["adstock_alpha"], coef=draws["saturation_beta"], saturation_name=cfg.saturation.type,
-        saturation_params=({"half": draws["saturation_kappa"], "slope": draws["saturation_slope"]}
-                           if cfg.saturation.type == "hill" else {"lam": draws["saturation_lam"]}),
-        channel_scale=channel_scale, kpi_scale=kpi_scale,
-        adstock=GeometricAdstock(max_lag=cfg.adstock.max_lag, normalize=True))
+    media = _media(draws, cfg, channel_scale, kpi_scale)
     baseline = _baseline(data, cfg, draws, feats, kpi_scale)
     reference = stack_draws(posterior, "channel_contribution", data.channels)[keep] * kpi_scale
     diagnostics = _diagnostics(posterior, idata, quick, sat_names)
@@ -200,9 +178,31 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> PosteriorFit:
     diagnostics["recompute_max_rel_error"] = recompute_error(media, data, reference)
     diagnostics.update(transform_notes(cfg, cfg.saturation.type))
     params = _params(draws, media, data, sat_names)
+    prior = None if quick else _media(_prior_draws(mmm, cfg, data.channels, sat_names), cfg, channel_scale,
+                                      kpi_scale)
     return PosteriorFit(engine=f"{ENGINE} ({'MAP' if quick else cfg.pymc.sampler + ' NUTS'})",
                         version=pymc_marketing.__version__, media=media, baseline=baseline, spend=data.spend,
-                        train_weeks=data.n_train, params=params, diagnostics=diagnostics)
+                        train_weeks=data.n_train, params=params, diagnostics=diagnostics, prior=prior)
+
+
+def _media(draws: dict[str, np.ndarray], cfg: Config, channel_scale: np.ndarray, kpi_scale: float) -> MediaDraws:
+    """Media draws (posterior or prior) as the NumPy decomposition reads them."""
+    return MediaDraws(
+        decay=draws["adstock_alpha"], coef=draws["saturation_beta"], saturation_name=cfg.saturation.type,
+        saturation_params=({"half": draws["saturation_kappa"], "slope": draws["saturation_slope"]}
+                           if cfg.saturation.type == "hill" else {"lam": draws["saturation_lam"]}),
+        channel_scale=channel_scale, kpi_scale=kpi_scale,
+        adstock=GeometricAdstock(max_lag=cfg.adstock.max_lag, normalize=True))
+
+
+def _prior_draws(mmm, cfg: Config, channels: list[str], sat_names: list[str]) -> dict[str, np.ndarray]:
+    """The media parameters drawn from the fitted pymc-marketing model's own prior (no observations)."""
+    import pymc as pm
+
+    names = ["adstock_alpha", "saturation_beta", *sat_names]
+    prior = pm.sample_prior_predictive(draws=PRIOR_DRAWS, model=mmm.model, var_names=names,
+                                       random_seed=cfg.seed).prior
+    return _draws(prior, names, channels)
 
 
 def _check_scales(mmm, channel_scale: np.ndarray, kpi_scale: float) -> None:

@@ -35,6 +35,7 @@ from sklearn.model_selection import TimeSeriesSplit
 
 from prism.errors import InputError
 from prism.models.base import ModelData, mape
+from prism.models.evidence import ZERO_COEF
 from prism.models.transforms import adstock, saturation
 from prism.schemas import Config
 
@@ -390,6 +391,11 @@ class RidgeFitted:
 
     def saturation_fraction(self) -> np.ndarray:
         return self.transforms.at_mean().reshape(self.n_draws, -1).mean(axis=0)
+
+    @property
+    def at_zero(self) -> np.ndarray:
+        """(S, C) whether each resample's media coefficient sits at the zero bound (evidence.zero_share)."""
+        return self.coefs[:, 1:1 + self.spend.shape[1]] <= ZERO_COEF
 
 
 # ------------------------------------------------------------------------------------------------- fit
