@@ -173,10 +173,11 @@ def _spend(rng: np.random.Generator, extra: np.random.Generator, weeks: int, fli
         a, b = 2 * k, 2 * k + 1
         spend[:, b] = spend[:, a] * (levels[b] / levels[a]) * (rng if k == 0 else extra).lognormal(
             0.0, PAIR_JITTER, size=weeks)
-    for c in range(n - tiny, n):  # the last `tiny` channels get a share of all spend under 2 %
-        others = spend[:, [j for j in range(n) if j != c]].sum()
-        share = extra.uniform(*TINY_SHARE)
-        spend[:, c] *= share / (1.0 - share) * others / max(spend[:, c].sum(), 1e-12)
+    if tiny:  # the last `tiny` channels get a share of all spend under 2 % each
+        share = extra.uniform(*TINY_SHARE, size=min(tiny, n - 1))
+        rest = spend[:, : n - len(share)].sum()
+        totals = spend[:, n - len(share):].sum(axis=0)
+        spend[:, n - len(share):] *= share / (1.0 - share.sum()) * rest / np.maximum(totals, 1e-12)
     return np.round(spend, 2)
 
 
