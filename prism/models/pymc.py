@@ -5,7 +5,10 @@ rates and `Beta(1, 3)` decays, a channel's prior ROI depends on its spend level 
 outside the spend range; on the simulator that gave a 45 % median ROI error. Here (the LightweightMMM /
 Meridian idea) each channel's asymptote prior is chosen so that its *implied ROI* prior is the same weakly
 informative half-normal for every channel (equivalently: prior contribution ∝ spend share), or the
-knowledge layer's expected ROI range (`cfg.roi_priors`) where one is given. Half-saturation is centred on
+knowledge layer's expected ROI range (`cfg.roi_priors`) where one is given; the ROI prior itself is
+`posterior.roi_prior`, shared with lightweight_mmm. After sampling, the same media parameters are drawn
+from this model's prior (PyMC's prior sampler on the built pymc-marketing model) so that the evidence
+(models/evidence.py) can say how far the data moved each channel's ROI. Half-saturation is centred on
 the channel's mean training spend, decays on the config's decays when set. Scaling (pymc-marketing's
 max-abs for spend and KPI) is fitted on the training weeks only; the holdout is predicted from the draws.
 """
