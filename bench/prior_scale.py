@@ -89,7 +89,7 @@ def main() -> None:
         rows = [r for part in pool.map(fit_case, *zip(*jobs)) for r in part]
     frame = pd.DataFrame(rows)
     frame.to_csv(args.out, index=False)
-    with pd.option_context("display.width", 160, "display.precision", 1):
+    with pd.option_context("display.width", 160, "display.precision", 2):
         print(table(frame).to_string(index=False))
     print(f"\nrows: {args.out}; seconds per fit (median): {np.median(frame['seconds']):.0f}")
 

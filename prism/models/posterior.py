@@ -22,7 +22,7 @@ TARGET_RHAT = 1.01
 TARGET_ESS = 400
 PRIOR_DECAY_CONCENTRATION = 10.0  # Beta(a, b) with a + b = 10 when the config names a decay
 TIGHT_PRIOR_CV = 0.1  # a config-fixed Hill half or slope becomes a prior with 10 % spread
-ROI_PRIOR_MEDIA_SHARE = 0.5  # ROI prior scale: all media at this ROI would explain this share of the KPI
+ROI_PRIOR_MEDIA_SHARE = 0.25  # all media at the ROI prior scale explain 25 % of the KPI (docs/sections/evidence.md)
 
 
 @dataclass
