@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from prism.models.base import thin
+from prism.models.base import ModelData, thin
 from prism.models.transforms import GeometricAdstock, saturation
 from prism.schemas import Config
 
@@ -166,7 +166,7 @@ def roi_prior_bounds(cfg: Config, channels: list[str]) -> tuple[np.ndarray, np.n
     return low, high
 
 
-def roi_prior(data, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+def roi_prior(data: ModelData, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
     """(mu, sd) of each channel's ROI prior, shared by both Bayesian models: a half-normal whose scale puts
     all media together at `ROI_PRIOR_MEDIA_SHARE` of the training KPI, or the knowledge layer's range."""
     tr = data.train
