@@ -20,6 +20,8 @@ HalfSaturation = Annotated[float, Field(gt=0.0, le=10.0)]
 HillSlope = Annotated[float, Field(gt=0.0, le=5.0)]
 Decay = Annotated[float, Field(ge=0.0, le=0.95)]
 Seconds = Annotated[int, Field(ge=1, le=86_400)]
+PRIOR_DRIVEN = "prior-driven"  # evidence flag: the posterior is still the prior
+ZERO_EFFECT = "no effect found"  # evidence flag: ridge's coefficient at zero in most resamples
 SourceKind = Literal["csv", "parquet", "excel", "json", "sql", "bigquery", "gsheet"]
 
 
@@ -395,6 +397,30 @@ class Metadata(Open):
 # ------------------------------------------------------------------------------------------- results
 
 
+class ChannelEvidence(Open):
+    """How far the data, not the prior or the penalty, decided a channel's ROI (models/evidence.py).
+
+    Bayesian models fill the prior fields (the same decomposition run on draws from the model's own prior);
+    ridge fills the bootstrap fields. `prior_driven` / `zero_effect` are the flags the reports show.
+    """
+
+    source: Literal["posterior", "bootstrap", "point"]
+    rel_width: float | None = Field(None, description="(roi_high − roi_low) ÷ |roi| of the 90 % interval")
+    prior_roi_mean: float | None = None
+    prior_roi_sd: float | None = None
+    contraction: float | None = Field(None, description="1 − posterior sd ÷ prior sd of the ROI")
+    prior_shift_sd: float | None = Field(None, description="|posterior mean − prior mean| ÷ prior sd")
+    bootstrap_sd: float | None = Field(None, description="sd of the ROI across bootstrap resamples")
+    zero_share: float | None = Field(None, description="share of resamples with the channel's coefficient at 0")
+    prior_driven: bool = False
+    zero_effect: bool = False
+
+    @property
+    def flag(self) -> str:
+        """The word a reader sees beside the ROI, empty when the data decided it."""
+        return PRIOR_DRIVEN if self.prior_driven else ZERO_EFFECT if self.zero_effect else ""
+
+
 class ChannelResult(Open):
     roi: float
     roi_low: float
@@ -405,6 +431,7 @@ class ChannelResult(Open):
     saturation_pct: float
     spend: float
     params: dict[str, float] = Field(default_factory=dict)
+    evidence: ChannelEvidence | None = None
 
 
 class FitMetrics(Open):

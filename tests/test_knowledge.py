@@ -299,8 +299,7 @@ def _ridge_roi(data: ModelData, cfg: Config) -> np.ndarray:
 
 
 def test_bayesian_prior_centres_move_with_knowledge(sim_ws):
-    from prism.models import pymc
-    from prism.models.posterior import decay_centres
+    from prism.models.posterior import decay_centres, roi_prior
 
     ws, sim = sim_ws
     cfg = read_model(ws.config, Config)
@@ -308,8 +307,8 @@ def test_bayesian_prior_centres_move_with_knowledge(sim_ws):
     knowledge = Knowledge(fields={ch: FieldDefinition(column=ch, expected_roi_min=2.0, expected_roi_max=3.0,
                                                       adstock_decay=0.7)})
     data = ModelData.from_frame(sim.frame, cfg)
-    mu_plain, _ = pymc._roi_prior(data, cfg)
-    mu, sd = pymc._roi_prior(data, effective_config(cfg, knowledge))
+    mu_plain, _ = roi_prior(data, cfg)
+    mu, sd = roi_prior(data, effective_config(cfg, knowledge))
     assert mu_plain[0] == 0.0 and (mu[0], sd[0]) == (2.5, 0.5)
     assert np.isnan(decay_centres(cfg, sim.channels)[0])
     assert decay_centres(effective_config(cfg, knowledge), sim.channels)[0] == 0.7

@@ -5,7 +5,9 @@ the models with status `ok`: `high` < 20 %, `medium` 20–50 %, `low` > 50 % or 
 the sign; capped at `medium` when the 90 % intervals do not all overlap. With fewer than two models there
 is nothing to agree on: the label is `n/a` and the note says how many models ran. Contribution % is
 ROI × spend ÷ KPI over the same weeks for every model, so its CV equals the ROI's and the contribution
-table carries the same label.
+table carries the same label. The `evidence` column names the models whose estimate the data did not
+decide (prior-driven, or no effect found in most ridge resamples; models/evidence.py): agreement between
+such estimates is the priors agreeing, not the data.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from prism.workspace import Workspace, read_model, write_csv, write_json
 HIGH_CV = 20.0
 LOW_CV = 50.0
 CSV_DECIMALS = 4
-COLUMNS = ["channel", *MODEL_NAMES, "mean", "cv", "agreement"]
+COLUMNS = ["channel", *MODEL_NAMES, "mean", "cv", "agreement", "evidence"]
 
 
 def agreement_label(estimates: dict[str, tuple[float, float, float]]) -> Agreement:
@@ -65,6 +67,16 @@ def channel_agreement(res: Results) -> dict[str, Agreement]:
             for ch in res.channels}
 
 
+def evidence_note(res: Results, channel: str) -> str:
+    """Which models' ROI for the channel the data did not decide, e.g. 'prior-driven: pymc, lightweight_mmm'."""
+    by_flag: dict[str, list[str]] = {}
+    for model, result in res.ok_models().items():
+        ev = result.channels[channel].evidence if channel in result.channels else None
+        if ev is not None and ev.flag:
+            by_flag.setdefault(ev.flag, []).append(model)
+    return "; ".join(f"{flag}: {', '.join(models)}" for flag, models in by_flag.items())
+
+
 def comparison_table(res: Results, field: str) -> pd.DataFrame:
     """One row per channel: each model's `field` (empty when the model did not run), mean, CV %, label."""
     ok = res.ok_models()
@@ -77,7 +89,7 @@ def comparison_table(res: Results, field: str) -> pd.DataFrame:
         cv = float(arr.std() / abs(mean) * 100.0) if len(arr) >= 2 and mean else None
         agreement = res.agreement.get(ch)
         rows.append({"channel": ch, **{m: values.get(m) for m in MODEL_NAMES}, "mean": mean, "cv": cv,
-                     "agreement": agreement.label if agreement else "n/a"})
+                     "agreement": agreement.label if agreement else "n/a", "evidence": evidence_note(res, ch)})
     return pd.DataFrame(rows, columns=COLUMNS).round(CSV_DECIMALS)
 
 

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from prism.cli.app import WorkdirOpt, app, console, err_console
-from prism.schemas import MODEL_NAMES, Results
+from prism.schemas import MODEL_NAMES, ChannelResult, Results
 from prism.workspace import Workspace
 
 LABEL_STYLE = {"high": "green", "medium": "yellow", "low": "red", "n/a": "dim"}
@@ -17,6 +17,11 @@ LABEL_STYLE = {"high": "green", "medium": "yellow", "low": "red", "n/a": "dim"}
 
 def _num(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def _roi_cell(c: ChannelResult) -> str:
+    flag = f" [yellow]{c.evidence.flag}" if c.evidence and c.evidence.flag else ""
+    return f"{_num(c.roi)} [dim]({_num(c.roi_low)}–{_num(c.roi_high)}){flag}"
 
 
 def roi_table(res: Results) -> Table:
@@ -27,8 +32,7 @@ def roi_table(res: Results) -> Table:
     for name in ok:
         table.add_column(name, justify="right")
     for ch in res.channels:
-        cells = [f"{_num(m.channels[ch].roi)} [dim]({_num(m.channels[ch].roi_low)}–{_num(m.channels[ch].roi_high)})"
-                 if ch in m.channels else "–" for m in ok.values()]
+        cells = [_roi_cell(m.channels[ch]) if ch in m.channels else "–" for m in ok.values()]
         table.add_row(escape(ch), *cells)
     return table
 

@@ -20,6 +20,7 @@ from prism.data.events import event_design
 from prism.errors import InputError
 from prism.models.draws import (CURVE_MULTIPLIERS, KeptDraws, mroi, response_levels, roi_draws, saturation_fraction,
                                 train_totals, training_spend)
+from prism.models.evidence import channel_evidence
 from prism.schemas import ChannelResult, Config, EventResult, FitMetrics, ModelResult, ResponseCurve, Weekly
 
 HOLDOUT_SHARE = 0.10
@@ -97,6 +98,8 @@ class Fitted:
     diagnostics: dict[str, Any]  # a "cv_mape" entry becomes fit.cv_mape (the tuning objective)
     draws: KeptDraws
     events: np.ndarray | None = None  # (S, T, E) each event's part of the fit (inside draws.baseline), or None
+    prior: KeptDraws | None = None  # media parameters drawn from the model's own prior (Bayesian models)
+    at_zero: np.ndarray | None = None  # (S, C) resamples whose media coefficient sits at the zero bound (ridge)
 
 
 @dataclass
@@ -157,6 +160,8 @@ def channel_summary(fitted: Fitted, data: ModelData) -> dict[str, ChannelResult]
     roi = DrawSet(roi_draws(kd))
     kpi_total = float(data.y[: data.n_train].sum())
     sat = saturation_fraction(kd)
+    prior = roi_draws(fitted.prior) if fitted.prior is not None else None  # the model's own prior, same decomposition
+    evidence = channel_evidence(roi.draws, prior, fitted.at_zero)
     out: dict[str, ChannelResult] = {}
     for c, ch in enumerate(data.channels):
         contribution = float(train_totals(kd, c, kd.spend[:, c]).mean())
@@ -170,6 +175,7 @@ def channel_summary(fitted: Fitted, data: ModelData) -> dict[str, ChannelResult]
             saturation_pct=float(sat[c] * 100.0),
             spend=float(spend_tot[c]),
             params=fitted.params.get(ch, {}),
+            evidence=evidence[c],
         )
     return out
 

@@ -9,10 +9,12 @@ real package on the same data and compares the posteriors. The specification:
 - per channel: lag_weight ~ Beta(2, 1), geometric adstock as the recursion a_t = x_t + lag_weight·a_{t−1}
   normalised by (1 − lag_weight), then Hill with half_max_effective_concentration ~ Gamma(1, 1) and
   slope ~ Gamma(1, 1) (0.1.9 applies adstock first, then Hill, despite the name);
-- coef_media ~ HalfNormal(media_prior_c): positive media effects, prior scaled by cost share. `media_prior`
-  is the user's input; the docs pass cost ÷ mean cost (summing to the number of channels, a prior media
-  effect of several times the KPI with eight channels), Prism passes the cost share (summing to 1: a prior
-  media effect around 40 % of the KPI) — same specification, saner input;
+- coef_media ~ HalfNormal(media_prior_c): positive media effects, prior scaled by cost. `media_prior` is
+  the user's input; the docs pass cost ÷ mean cost (summing to the number of channels, a prior media
+  effect of several times the KPI with eight channels). Prism passes the scale that gives every channel
+  the same ROI prior as the pymc model (`posterior.roi_prior`, converted at the prior centres of decay,
+  half and slope): ∝ cost share, summing to the media share that prior assumes — same specification,
+  measured input (docs/sections/evidence.md);
 - intercept ~ HalfNormal(2), trend coef_trend·t^expo_trend (Normal(0, 1), Uniform(0.5, 1.5), t = 0, 1, …),
   seasonality Σ_k γ_k,sin sin(2πkt/52) + γ_k,cos cos(2πkt/52) with γ ~ Normal(0, 1),
   coef_extra_features ~ Normal(0, 1), noise sigma ~ Gamma(1, 1), Normal likelihood;
@@ -45,11 +47,13 @@ from prism.models.posterior import (
     geometric_draws,
     hill_settings,
     parallel_chain_method,
-    roi_prior_bounds,
+    roi_per_coef,
+    roi_prior,
     summarize_params,
     thinned,
     beta_from_mean,
 )
+from prism.models.evidence import PRIOR_DRAWS
 from prism.models.transforms import GeometricAdstock
 from prism.schemas import Config
 
@@ -57,8 +61,6 @@ ENGINE = "numpyro (LightweightMMM hill_adstock specification)"
 SEASONALITY_FREQUENCY = 52
 QUICK_WARMUP = 150
 QUICK_SAMPLES = 150
-MIN_COST_SHARE = 1e-6  # a channel without training spend still needs a positive prior scale
-MEDIA_PRIOR_TOTAL = 1.0  # media_prior = cost share × this (the docs' cost ÷ mean cost sums to the channel count)
 SLOPE_PRIOR = (4.0, 3.0)
 HALF_PRIOR = (3.0, 3.0)
 TREND_PRIOR_SD = 1.0  # × 1/training weeks: the trend may move the mean-scaled KPI by about ±1 over the window
@@ -80,9 +82,6 @@ def seasonality_features(n_weeks: int, degrees: int) -> np.ndarray:
 
 def _channel_priors(data: ModelData, cfg: Config, kpi_mean: float) -> dict[str, Any]:
     """Prior arrays: the specification's defaults, replaced per channel only where the config says so."""
-    tr = data.train
-    costs = data.spend[tr].sum(axis=0)
-    media_prior = np.maximum(costs / max(costs.sum(), 1e-12), MIN_COST_SHARE) * MEDIA_PRIOR_TOTAL
     decay = decay_centres(cfg, data.channels)
     half, slope = hill_settings(cfg, data.channels)
     lag_a, lag_b = beta_from_mean(decay, (2.0, 1.0))
@@ -94,17 +93,35 @@ def _channel_priors(data: ModelData, cfg: Config, kpi_mean: float) -> dict[str, 
         "slope_conc": np.where(np.isnan(slope), SLOPE_PRIOR[0], hill_conc),
         "slope_rate": np.where(np.isnan(slope), SLOPE_PRIOR[1], hill_conc / slope),
         "trend_sd": TREND_PRIOR_SD / data.n_train, "expo_low": EXPO_TREND_RANGE[0], "expo_high": EXPO_TREND_RANGE[1],
-        "coef_loc": np.zeros(len(data.channels)), "coef_scale": media_prior, "truncated": False,
     }
-    low, high = roi_prior_bounds(cfg, data.channels)
-    if not np.isnan(low).all():
-        # ROI = coef · kpi_mean · Σ hill(...) / spend; at the prior centre Σ hill ≈ T/2 over the training weeks.
-        per_coef = kpi_mean * 0.5 * data.n_train / np.where(costs > 0, costs, 1.0)
-        given = ~np.isnan(low)
-        pri["coef_loc"] = np.where(given, (low + high) / 2 / per_coef, 0.0)
-        pri["coef_scale"] = np.where(given, np.maximum(high - low, 1e-6) / 2 / per_coef, media_prior)
-        pri["truncated"] = True
+    mu, sd = roi_prior(data, cfg)
+    per_coef = roi_per_coef(_centre(pri, data, kpi_mean), data.spend[data.train])
+    pri.update(coef_loc=mu / per_coef, coef_scale=sd / per_coef, truncated=bool(np.any(mu > 0)))
     return pri
+
+
+def _centre(pri: dict[str, Any], data: ModelData, kpi_mean: float) -> KeptDraws:
+    """One draw with decay, half and slope at their prior means and a unit coefficient."""
+    decay = pri["lag_a"] / (pri["lag_a"] + pri["lag_b"])
+    draws = {"lag_weight": decay[None, :], "coef_media": np.ones((1, len(decay))),
+             "half_max_effective_concentration": (pri["half_conc"] / pri["half_rate"])[None, :],
+             "slope": (pri["slope_conc"] / pri["slope_rate"])[None, :]}
+    return kept_draws(data, draws, (_mean_spend(data), kpi_mean), np.zeros((1, data.n_weeks)))
+
+
+def _prior_media(data: ModelData, cfg: Config, arrays: dict[str, np.ndarray], pri: dict[str, Any],
+                 kpi_mean: float) -> KeptDraws:
+    """The media parameters drawn from the model's own prior: NumPyro's Predictive without observations."""
+    import jax
+    import jax.numpy as jnp
+    from numpyro.infer import Predictive
+
+    tr = data.train
+    draws = Predictive(_model, num_samples=PRIOR_DRAWS, return_sites=list(MEDIA_PARAMS))(
+        jax.random.PRNGKey(cfg.seed + 1), jnp.asarray(arrays["media"][tr]), jnp.asarray(arrays["extra"][tr]),
+        jnp.asarray(arrays["seasonal"][tr]), None, pri, cfg.trend)
+    return kept_draws(data, {k: np.asarray(v, dtype=float) for k, v in draws.items()}, (_mean_spend(data), kpi_mean),
+                      np.zeros((PRIOR_DRAWS, data.n_weeks)))
 
 
 def _model(media, extra, seasonal, target, pri, trend: bool):
@@ -168,12 +185,16 @@ def _run_mcmc(data: ModelData, cfg: Config, quick: bool, arrays: dict[str, np.nd
     return mcmc, method
 
 
+def _mean_spend(data: ModelData) -> np.ndarray:
+    """(C,) mean weekly training spend, the media scale (1 for a channel without training spend)."""
+    mean_spend = data.spend[data.train].mean(axis=0)
+    return np.where(mean_spend > 0, mean_spend, 1.0)
+
+
 def prepare_arrays(data: ModelData, cfg: Config) -> tuple[dict[str, np.ndarray], np.ndarray, float]:
     """Scaled inputs over all weeks (scales from the training weeks only), the media means and KPI mean."""
-    tr = data.train
-    mean_spend = data.spend[tr].mean(axis=0)
-    mean_spend = np.where(mean_spend > 0, mean_spend, 1.0)
-    kpi_mean = float(data.y[tr].mean())
+    mean_spend = _mean_spend(data)
+    kpi_mean = float(data.y[data.train].mean())
     arrays = {
         "media": data.spend / mean_spend,
         "extra": np.hstack([_standardised_controls(data), data.events]),  # events as 0/1: one coefficient each
@@ -231,7 +252,7 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
     events = event_draws(draws["coef_extra_features"][:, q:q + k], data.events, kpi_mean) if k else None
     media = kept_draws(data, draws, (mean_spend, kpi_mean), baseline(draws, arrays, data.n_weeks) * kpi_mean)
     return Fitted(engine=ENGINE, version=numpyro.__version__, params=params, diagnostics=diagnostics, draws=media,
-                  events=events)
+                  events=events, prior=_prior_media(data, cfg, arrays, pri, kpi_mean))
 
 
 def baseline(draws: dict[str, np.ndarray], arrays: dict[str, np.ndarray], n_weeks: int) -> np.ndarray:

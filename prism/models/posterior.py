@@ -19,6 +19,7 @@ from prism.schemas import CONVERGENCE, Config, Diag
 
 PRIOR_DECAY_CONCENTRATION = 10.0  # Beta(a, b) with a + b = 10 when the config names a decay
 TIGHT_PRIOR_CV = 0.1  # a config-fixed Hill half or slope becomes a prior with 10 % spread
+ROI_PRIOR_MEDIA_SHARE = 0.25  # all media at the ROI prior scale explain 25 % of the KPI (docs/sections/evidence.md)
 
 
 def geometric_draws(model: str, data: ModelData, params: dict[str, np.ndarray], scales: tuple[np.ndarray, float],
@@ -105,6 +106,26 @@ def roi_prior_bounds(cfg: Config, channels: list[str]) -> tuple[np.ndarray, np.n
     low = np.array([cfg.roi_priors[ch].low if ch in cfg.roi_priors else np.nan for ch in channels])
     high = np.array([cfg.roi_priors[ch].high if ch in cfg.roi_priors else np.nan for ch in channels])
     return low, high
+
+
+def roi_prior(data: ModelData, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+    """(mu, sd) of each channel's ROI prior, shared by both Bayesian models: a half-normal whose scale puts
+    all media together at `ROI_PRIOR_MEDIA_SHARE` of the training KPI, or the knowledge layer's range."""
+    tr = data.train
+    scale = ROI_PRIOR_MEDIA_SHARE * data.y[tr].sum() / max(data.spend[tr].sum(), 1e-12)
+    low, high = roi_prior_bounds(cfg, data.channels)
+    given = ~np.isnan(low)
+    mu = np.where(given, (low + high) / 2.0, 0.0)
+    sd = np.where(given, np.maximum((high - low) / 2.0, 1e-3 * scale), scale)
+    return mu, sd
+
+
+def roi_per_coef(centre: KeptDraws, spend: np.ndarray) -> np.ndarray:
+    """(C,) training ROI that one unit of a channel's media coefficient gives with the other media
+    parameters at their prior centres (`centre`: one draw): converts an ROI prior to a coefficient prior."""
+    contrib = centre.contributions(spend)[0]
+    per_coef = contrib.sum(axis=0) / np.where(spend.sum(axis=0) > 0, spend.sum(axis=0), 1.0)
+    return np.where(per_coef > 0, per_coef, 1.0)  # a channel without training spend keeps a unit-scale prior
 
 
 def summarize_params(names: dict[str, np.ndarray], channels: list[str]) -> dict[str, dict[str, float]]:

@@ -5,7 +5,10 @@ rates and `Beta(1, 3)` decays, a channel's prior ROI depends on its spend level 
 outside the spend range; on the simulator that gave a 45 % median ROI error. Here (the LightweightMMM /
 Meridian idea) each channel's asymptote prior is chosen so that its *implied ROI* prior is the same weakly
 informative half-normal for every channel (equivalently: prior contribution ∝ spend share), or the
-knowledge layer's expected ROI range (`cfg.roi_priors`) where one is given. Half-saturation is centred on
+knowledge layer's expected ROI range (`cfg.roi_priors`) where one is given; the ROI prior itself is
+`posterior.roi_prior`, shared with lightweight_mmm. After sampling, the same media parameters are drawn
+from this model's prior (PyMC's prior sampler on the built pymc-marketing model) so that the evidence
+(models/evidence.py) can say how far the data moved each channel's ROI. Half-saturation is centred on
 the channel's mean training spend, decays on the config's decays when set. Scaling (pymc-marketing's
 max-abs for spend and KPI) is fitted on the training weeks only; the holdout is predicted from the draws.
 """
@@ -29,18 +32,19 @@ from prism.models.posterior import (
     geometric_draws,
     hill_settings,
     parallel_chain_method,
-    roi_prior_bounds,
+    roi_per_coef,
+    roi_prior,
     stack_draws,
     summarize_params,
     thinned,
     TIGHT_PRIOR_CV,
 )
+from prism.models.evidence import PRIOR_DRAWS
 from prism.models.transforms import GeometricAdstock
 from prism.schemas import Config
 
 ENGINE = "pymc-marketing MMM"
 DAYS_PER_YEAR = 365.25
-ROI_PRIOR_MEDIA_SHARE = 0.5  # prior ROI scale: all media at this ROI would explain half the KPI
 HALF_PRIOR_SD = 0.7  # log-scale spread of the half-saturation prior around the mean spend
 DEFAULT_DECAY_PRIOR = (2.0, 2.0)  # Beta: centred at 0.5, most mass in 0.1–0.9
 SLOPE_PRIOR = (4.0, 3.0)  # Gamma(alpha, beta): mean 1.33, sd 0.67
@@ -88,13 +92,6 @@ def kept_draws(data: ModelData, draws: dict[str, np.ndarray], scales: tuple[np.n
     return geometric_draws("pymc", data, params, scales, GeometricAdstock(max_lag=max_lag, normalize=True), baseline)
 
 
-def _prior_roi_per_coef(media: KeptDraws, spend: np.ndarray) -> np.ndarray:
-    """(C,) training ROI that one unit of the asymptote coefficient gives at the prior centres."""
-    contrib = media.contributions(spend)[0]
-    per_coef = contrib.sum(axis=0) / np.where(spend.sum(axis=0) > 0, spend.sum(axis=0), 1.0)
-    return np.where(per_coef > 0, per_coef, 1.0)  # a channel without training spend keeps a unit-scale prior
-
-
 def _model_config(data: ModelData, cfg: Config, scales: tuple[np.ndarray, float]) -> dict[str, Any]:
     """Priors in pymc-marketing's scaled space (see the module docstring for why)."""
     from pymc_extras.prior import Prior
@@ -120,23 +117,12 @@ def _model_config(data: ModelData, cfg: Config, scales: tuple[np.ndarray, float]
     centre.update(adstock_alpha=a / (a + b), saturation_beta=np.ones(len(data.channels)))
     centre_draws = kept_draws(data, {k: np.asarray(v)[None, :] for k, v in centre.items()}, scales,
                               cfg.adstock.max_lag, np.zeros((1, data.n_weeks)))
-    per_coef = _prior_roi_per_coef(centre_draws, spend)
-    mu, sd = _roi_prior(data, cfg)
+    per_coef = roi_per_coef(centre_draws, spend)
+    mu, sd = roi_prior(data, cfg)
     conf["saturation_beta"] = Prior("TruncatedNormal", mu=mu / per_coef, sigma=sd / per_coef, lower=0.0,
                                     dims="channel")
     conf["gamma_control"] = Prior("Normal", mu=0.0, sigma=CONTROL_PRIOR_SD, dims="control")
     return conf
-
-
-def _roi_prior(data: ModelData, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
-    """(mu, sd) of each channel's ROI prior: a common half-normal, or the knowledge layer's range."""
-    tr = data.train
-    scale = ROI_PRIOR_MEDIA_SHARE * data.y[tr].sum() / max(data.spend[tr].sum(), 1e-12)
-    low, high = roi_prior_bounds(cfg, data.channels)
-    given = ~np.isnan(low)
-    mu = np.where(given, (low + high) / 2.0, 0.0)
-    sd = np.where(given, np.maximum((high - low) / 2.0, 1e-3 * scale), scale)
-    return mu, sd
 
 
 def _frame(data: ModelData, feats: np.ndarray, feat_names: list[str]) -> pd.DataFrame:
@@ -213,9 +199,22 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
     params = _params(draws, (channel_scale, kpi_scale), data, sat_names)
     q, k = len(data.control_names), len(data.event_names)
     events = event_draws(draws["gamma_control"][:, q:q + k], data.events, kpi_scale) if k else None
+    prior = None if quick else _prior_media(mmm, cfg, data, sat_names, (channel_scale, kpi_scale))
     return Fitted(engine=f"{ENGINE} ({'MAP' if quick else cfg.pymc.sampler + ' NUTS'})",
                   version=pymc_marketing.__version__, params=params, diagnostics=diagnostics, draws=media,
-                  events=events)
+                  events=events, prior=prior)
+
+
+def _prior_media(mmm, cfg: Config, data: ModelData, sat_names: list[str], scales: tuple[np.ndarray, float]
+                 ) -> KeptDraws:
+    """The media parameters drawn from the fitted pymc-marketing model's own prior (no observations)."""
+    import pymc as pm
+
+    names = ["adstock_alpha", "saturation_beta", *sat_names]
+    prior = pm.sample_prior_predictive(draws=PRIOR_DRAWS, model=mmm.model, var_names=names,
+                                       random_seed=cfg.seed).prior
+    draws = _draws(prior, names, data.channels)
+    return kept_draws(data, draws, scales, cfg.adstock.max_lag, np.zeros((PRIOR_DRAWS, data.n_weeks)))
 
 
 def _check_scales(mmm, channel_scale: np.ndarray, kpi_scale: float) -> None:

@@ -36,6 +36,7 @@ from sklearn.model_selection import TimeSeriesSplit
 from prism.errors import InputError
 from prism.models.base import Fitted, ModelData, mape, thin
 from prism.models.draws import KeptDraws
+from prism.models.evidence import ZERO_COEF
 from prism.models.transforms import adstock, saturation
 from prism.schemas import Config
 
@@ -491,4 +492,5 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
     return Fitted(engine=engine_name(cfg), version=f"scipy {scipy.__version__}",
                   params=_channel_params(problem, point, coef), diagnostics=diagnostics,
                   draws=kept_draws(transforms, coefs, problem.other, data),
-                  events=event_contributions(coefs, data))
+                  events=event_contributions(coefs, data),
+                  at_zero=coefs[:, 1:1 + len(data.channels)] <= ZERO_COEF)

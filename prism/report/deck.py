@@ -160,8 +160,8 @@ def _roi_slide(prs: Presentation, inp: ReportInputs) -> None:
     chart = bar_chart(slide, Box(MARGIN, BODY_TOP, chart_w, BODY.height - 0.5), [inp.label(c) for c in order],
                       series, colors, "0.00", errors)
     summary = roi_summary(inp)
-    rows = [[r.label, fmt.roi(r.roi_mean), fmt.roi_range(r.roi_low, r.roi_high), r.agreement]
-            for r in summary.itertuples()]
+    rows = [[r.label, fmt.roi(r.roi_mean), fmt.roi_range(r.roi_low, r.roi_high),
+             f"{r.agreement}; {r.evidence}" if r.evidence else r.agreement] for r in summary.itertuples()]
     table(slide, Box(MARGIN + chart_w + 0.2, BODY_TOP, ROI_TABLE_W, min(BODY.height - 0.5, 0.42 * (len(rows) + 1))),
           ["Channel", "ROI", "Likely range", "Agreement"], rows, [1.4, 0.7, 1.25, 1.3], pt=11)
     note = (f"{inp.kpi_label} returned per {inp.spend_unit} of spend. Bars: each model's estimate; lines: the range "

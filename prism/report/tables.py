@@ -10,6 +10,7 @@ import math
 
 import pandas as pd
 
+from prism.analysis.compare import evidence_note
 from prism.report import fmt
 from prism.report.inputs import ReportInputs
 from prism.report.style import model_name
@@ -29,7 +30,7 @@ DIAGNOSTICS = {  # diagnostics key (models/posterior.py, ridge.py, base.py) -> i
 
 
 ROI_COLUMNS = ["channel", "label", "model", "model_name", "roi", "roi_low", "roi_high", "mroi", "agreement", "cv_pct",
-               "n_models"]
+               "n_models", "evidence"]
 CONTRIBUTION_COLUMNS = ["channel", "label", "model", "model_name", "spend", "contribution", "contribution_pct",
                         "saturation_pct"]
 
@@ -63,7 +64,8 @@ def agreement_label(inp: ReportInputs, channel: str) -> str:
 
 
 def roi_table(inp: ReportInputs) -> pd.DataFrame:
-    """One row per channel and model that ran: ROI with its 90 % interval and the channel's agreement."""
+    """One row per channel and model that ran: ROI with its 90 % interval, the channel's agreement and the
+    model's evidence flag (prior-driven / no effect found; empty when the data decided the ROI)."""
     rows = []
     for ch in channel_order(inp):
         agreement = inp.results.agreement.get(ch)
@@ -75,12 +77,14 @@ def roi_table(inp: ReportInputs) -> pd.DataFrame:
                          "roi": c.roi, "roi_low": c.roi_low, "roi_high": c.roi_high, "mroi": c.mroi,
                          "agreement": agreement.label if agreement else "n/a",
                          "cv_pct": agreement.cv if agreement else None,
-                         "n_models": agreement.n_models if agreement else None})
+                         "n_models": agreement.n_models if agreement else None,
+                         "evidence": c.evidence.flag if c.evidence else ""})
     return pd.DataFrame(rows, columns=ROI_COLUMNS)
 
 
 def roi_summary(inp: ReportInputs) -> pd.DataFrame:
-    """One row per channel: each model's ROI, the lowest low and highest high across models, agreement."""
+    """One row per channel: each model's ROI, the lowest low and highest high across models, agreement, and
+    which models' ROI the data did not decide."""
     long = roi_table(inp)
     rows = []
     for ch in channel_order(inp):
@@ -90,7 +94,8 @@ def roi_summary(inp: ReportInputs) -> pd.DataFrame:
         row.update({"roi_low": part["roi_low"].min() if len(part) else None,
                     "roi_high": part["roi_high"].max() if len(part) else None,
                     "agreement": agreement_label(inp, ch),
-                    "cv_pct": inp.results.agreement[ch].cv if ch in inp.results.agreement else None})
+                    "cv_pct": inp.results.agreement[ch].cv if ch in inp.results.agreement else None,
+                    "evidence": evidence_note(inp.results, ch)})
         rows.append(row)
     return pd.DataFrame(rows)
 
