@@ -6,16 +6,20 @@ Why it is built this way (measured on the project's simulator, see the tests):
   penalised least squares on the training weeks (a profile likelihood with weak priors: decay ≈ 0.4,
   half-saturation ≈ the mean adstocked spend, slope ≈ 1). Choosing them by minimising rolling-origin CV
   error instead over-fitted the few CV weeks and doubled the ROI error.
-- The penalty (alpha) is chosen by rolling-origin cross-validation inside the training weeks, and that
-  CV MAPE is the tuning objective; the locked holdout never steers anything.
-- Media coefficients are penalised in ROI units (controls, trend and seasonality on the standardised
-  scale): a channel with 1 % of spend can otherwise explain a KPI spike at an ROI of 50+. On the bundled
-  brand data this took the small Google channels from ROIs of 15–80 to 0–3, and on the simulator it
-  cut the median ROI error from 28 % to 18 % (8 seeds, 156 weeks).
-- The ridge problem is solved exactly as a bounded least-squares problem: scipy's NNLS on the
-  penalty-augmented system, free coefficients (controls, trend, seasonality) split into a ± pair. It
-  returns the same coefficients as scikit-learn's `Ridge(positive=True)` on the same columns (a test
-  checks this) about 700× faster, which is what makes the search and the bootstrap take seconds.
+- Two penalties, media and baseline (controls, trend, seasonality), are chosen together by
+  rolling-origin cross-validation inside the training weeks, before and after the transform search, and
+  that CV MAPE is the tuning objective; the locked holdout never steers anything. With one shared
+  penalty, dozens of 0/1 dummy controls set the shrinkage of the media.
+- Media coefficients are penalised in ROI relative to Σ KPI ÷ Σ spend, towards the pooled ROI of all
+  media (fitted with the same baseline), not towards zero. Penalising plain ROI units (an earlier
+  version) made the penalty depend on the currency: on a retailer's 209 weeks × 10 channels × 50
+  controls with ROIs in the tens, CV's penalty put every channel at ≈ 0. Penalising ROI at all matters
+  too: a channel with 1 % of spend can otherwise explain a KPI spike at an ROI of 50+.
+- The ridge problem is solved exactly: the baseline coefficients have a closed form given the media
+  ones (profiled out through an SVD), and scipy's NNLS solves the remaining media-only bounded problem.
+  It returns the same coefficients as scikit-learn's `Ridge(positive=True)` on the same columns (a
+  test checks this) orders of magnitude faster, which is what makes the search and the bootstrap take
+  seconds with 50 controls.
 - Intervals: a moving-block bootstrap of the training weeks for the coefficients, each resample with
   its own transform parameters drawn from the Laplace approximation around the fitted optimum. Holding
   the transforms fixed ignores their (large) uncertainty and under-covers the true ROI.
@@ -51,8 +55,10 @@ HALF_BOUNDS = (0.2, 5.0)  # × mean adstocked training spend
 HALF_PRIOR_SD = math.log(2.0)  # log-normal around 1 × mean adstocked spend
 SLOPE_BOUNDS = (0.5, 4.0)
 SLOPE_PRIOR_SD = 0.5  # log-normal around 1
-SEARCH_ALPHA = 1e-2  # light penalty while the transforms are searched; CV then picks the final one
-ALPHA_GRID = tuple(10.0 ** np.linspace(-3.0, 2.0, 11))  # on standardised columns
+ALPHA_GRID = tuple(10.0 ** np.linspace(-2.0, 0.0, 5))  # media, relative ROI units (_roi_scale); stronger
+# shrinkage to the pooled ROI narrowed a collinear pair's intervals 3× (hiding that the data cannot split
+# them), and CV chose up to 1000 on the retail-like case, putting every channel at the pooled ROI
+BASE_ALPHA_GRID = tuple(10.0 ** np.linspace(-3.0, 1.0, 5))  # baseline columns, standardised
 LN3 = math.log(3.0)  # the logistic curve reaches half its maximum at ln(3) / lam
 YEAR_DAYS = 365.25
 
@@ -151,40 +157,80 @@ def baseline_features(dates: pd.DatetimeIndex, n_train: int, controls: np.ndarra
 # ----------------------------------------------------------------------------------------------- solver
 
 
-def solve_ridge(x: np.ndarray, y: np.ndarray, alpha: float, n_positive: int,
-                spend_mean: np.ndarray | None = None, roi_centre: np.ndarray | None = None) -> np.ndarray:
-    """[intercept, coefs...] of ridge with an unpenalised intercept; the first `n_positive` coefs are ≥ 0.
+def _roi_scale(x_mean: np.ndarray, y: np.ndarray, spend_mean: np.ndarray) -> np.ndarray:
+    """Column scales that make a media coefficient (ROI ÷ the KPI-per-spend ratio) × sd(KPI).
 
-    Non-media columns are penalised on the standardised scale. With `spend_mean` (mean weekly training
-    spend of the media columns, which come first) the media columns are penalised in ROI units instead:
-    a channel with little spend needs a large coefficient to explain anything, so its ROI is shrunk
-    towards zero unless the data really carry it, rather than absorbing KPI spikes at ROIs of 50+.
-    With `roi_centre` (expected ROI per media column, NaN = none) the media penalty pulls towards that ROI
-    instead of zero: on the ROI-unit scale a coefficient of r·std(y) is an ROI of r.
-    Free coefficients enter NNLS as a ± pair, which is the same ridge problem because the penalty is
-    smallest with one half of each pair at zero.
+    Dividing the ROI by Σ KPI ÷ Σ spend (the ROI at which media would explain the whole KPI) makes the
+    penalty free of currency units: in plain ROI units the same alpha shrank data whose Σ KPI ÷ Σ spend
+    is near 50 (ROIs in the tens) about 100× harder than the simulator's (near 5), and on a retailer's
+    data CV's penalty zeroed every channel.
     """
+    spend = np.where(spend_mean > 0, spend_mean, 1.0)
+    return y.std() * np.maximum(x_mean, 1e-12) / (_roi_ref(y, spend_mean) * spend)
+
+
+def _roi_ref(y: np.ndarray, spend_mean: np.ndarray) -> float:
+    """Σ KPI ÷ Σ spend: the ROI at which media would explain the whole KPI (the unit of relative ROI)."""
+    return max(float(np.mean(np.abs(y))), 1e-12) / np.where(spend_mean > 0, spend_mean, 1.0).sum()
+
+
+def _ridge_half(z: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """SVD of the baseline columns and the diagonal of M^½, where r'Mr is the ridge residual of r on them."""
+    u, s, vt = np.linalg.svd(z, full_matrices=False)
+    return u, s, vt, 1.0 - np.sqrt(alpha / (s ** 2 + alpha))
+
+
+def _solve(x: np.ndarray, y: np.ndarray, alpha: float, n_positive: int, spend_mean: np.ndarray | None,
+           alpha_base: float | None, roi_centre: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """([intercept, coefs...], penalty) of the ridge problem `solve_ridge` describes."""
+    alpha_base = alpha if alpha_base is None else alpha_base
+    m = n_positive if spend_mean is None else len(spend_mean)
     mu, sd = x.mean(axis=0), x.std(axis=0)
     if spend_mean is not None:
-        k = len(spend_mean)
-        sd[:k] = y.std() * np.maximum(mu[:k], 1e-12) / np.where(spend_mean > 0, spend_mean, 1.0)
+        sd[:m] = _roi_scale(mu[:m], y, spend_mean)
     sd = np.where(sd > 1e-12, sd, 1.0)
     z, yc = (x - mu) / sd, y - y.mean()
-    p = x.shape[1]
-    centre = np.zeros(p)
-    if spend_mean is not None and roi_centre is not None:
-        centre[: len(roi_centre)] = np.nan_to_num(roi_centre) * y.std()
-    if n_positive == 0:
-        b = np.linalg.solve(z.T @ z + alpha * np.eye(p), z.T @ yc + alpha * centre)
+    u, s, vt, shrink = _ridge_half(z[:, m:], alpha_base)
+    both = np.column_stack([z[:, :m], yc])
+    both = both - u @ (shrink[:, None] * (u.T @ both))  # M^½ [media, y]: baseline columns profiled out
+    zm, ym = both[:, :m], both[:, m]
+    pooled = zm.sum(axis=1)
+    spread = float(pooled @ pooled)
+    level = max(float(pooled @ ym) / spread, 0.0) if spend_mean is not None and spread > 0 else 0.0
+    centre = np.full(m, level)
+    if spend_mean is not None and roi_centre is not None:  # an expected ROI (knowledge layer) replaces the pool
+        given = ~np.isnan(roi_centre)
+        centre[given] = roi_centre[given] / _roi_ref(y, spend_mean) * y.std()
+    if n_positive:
+        a = np.vstack([zm, math.sqrt(alpha) * np.eye(m)])
+        bm, _ = nnls(a, np.concatenate([ym, math.sqrt(alpha) * centre]), maxiter=50 * m)
     else:
-        free = z[:, n_positive:]
-        a = np.vstack([np.hstack([z, -free]), math.sqrt(alpha) * np.eye(p + free.shape[1])])
-        target = np.concatenate([yc, math.sqrt(alpha) * centre, np.zeros(free.shape[1])])
-        sol, _ = nnls(a, target, maxiter=50 * a.shape[1])
-        b = sol[:p].copy()
-        b[n_positive:] -= sol[p:]
+        bm = np.linalg.solve(zm.T @ zm + alpha * np.eye(m), zm.T @ ym + alpha * centre)
+    bb = vt.T @ (s / (s ** 2 + alpha_base) * (u.T @ (yc - z[:, :m] @ bm)))
+    b = np.concatenate([bm, bb])
     beta = b / sd
-    return np.concatenate([[y.mean() - mu @ beta], beta])
+    penalty = alpha * float(np.sum((bm - centre) ** 2)) + alpha_base * float(bb @ bb)
+    return np.concatenate([[y.mean() - mu @ beta], beta]), penalty
+
+
+def solve_ridge(x: np.ndarray, y: np.ndarray, alpha: float, n_positive: int,
+                spend_mean: np.ndarray | None = None, alpha_base: float | None = None,
+                roi_centre: np.ndarray | None = None) -> np.ndarray:
+    """[intercept, coefs...] of ridge with an unpenalised intercept; the first `n_positive` coefs are ≥ 0.
+
+    Columns are penalised on the standardised scale: the first `n_positive` (or, with `spend_mean`, the
+    media columns, which come first) by `alpha`, the rest (baseline) by `alpha_base` (default `alpha`).
+    With `spend_mean` (mean weekly training spend per channel) media are penalised in relative ROI
+    units (`_roi_scale`) towards a common centre, the pooled ROI of all media fitted with the same
+    baseline: a channel with little spend cannot absorb KPI spikes at ROIs of 50+, and a channel the
+    data barely inform lands near what media earn on average instead of at zero. With `roi_centre`
+    (expected ROI per channel, NaN = none; the knowledge layer's ranges) a channel is pulled towards its
+    expected ROI instead of the pool.
+    The baseline coefficients are profiled out exactly (ridge on them has a closed form, via an SVD), so
+    NNLS sees only the media columns; the solution is that of scikit-learn's Ridge(positive=True) on the
+    same columns with free coefficients as a ± pair (a test checks this).
+    """
+    return _solve(x, y, alpha, n_positive, spend_mean, alpha_base, roi_centre)[0]
 
 
 def predict_rows(x: np.ndarray, coef: np.ndarray) -> np.ndarray:
@@ -200,13 +246,22 @@ def cv_folds(n_train: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return list(TimeSeriesSplit(n_splits=splits, test_size=test).split(np.arange(n_train)))
 
 
-def cv_score(x: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], alpha: float,
-             n_positive: int, spend_mean: np.ndarray | None, roi_centre: np.ndarray | None = None
-             ) -> tuple[float, float]:
+@dataclass(frozen=True)
+class Penalty:
+    """Ridge penalties: media (relative ROI units, towards the pooled ROI) and baseline columns."""
+
+    media: float
+    base: float
+    centre: np.ndarray | None = None  # expected ROI per channel (NaN: the pooled ROI)
+
+
+def cv_score(x: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], penalty: Penalty,
+             n_positive: int, spend_mean: np.ndarray | None) -> tuple[float, float]:
     """(mean squared error, MAPE %) of the out-of-fold predictions."""
     actual, pred = [], []
     for tr_idx, te_idx in folds:
-        coef = solve_ridge(x[tr_idx], y[tr_idx], alpha, n_positive, spend_mean, roi_centre)
+        coef = solve_ridge(x[tr_idx], y[tr_idx], penalty.media, n_positive, spend_mean, penalty.base,
+                           penalty.centre)
         actual.append(y[te_idx])
         pred.append(predict_rows(x[te_idx], coef))
     a, p = np.concatenate(actual), np.concatenate(pred)
@@ -282,14 +337,18 @@ class Problem:
         """(T, C + q) columns over all weeks; the media columns come first (they are the positive ones)."""
         return np.hstack([tr(self.data.spend), self.other])
 
-    def objective(self, theta: np.ndarray, alpha: float) -> float:
-        """Negative penalised log-likelihood of a fit on the training weeks (Gaussian errors, weak priors)."""
+    def objective(self, theta: np.ndarray, penalty: Penalty) -> float:
+        """Negative penalised log-likelihood of a fit on the training weeks (weak priors on θ).
+
+        The ridge penalty is the coefficients' Gaussian prior, so it enters with the residuals: transforms
+        that need an ROI far from the pooled one, or baseline effects far from zero, cost likelihood.
+        """
         n = self.data.n_train
         x, y = self.design(self.transform(theta))[:n], self.data.y[:n]
-        coef = solve_ridge(x, y, alpha, self.n_positive, self.spend_mean, self.roi_centre)
-        resid = (y - predict_rows(x, coef)) / np.mean(np.abs(y))
+        coef, pen = _solve(x, y, penalty.media, self.n_positive, self.spend_mean, penalty.base, penalty.centre)
+        loss = (float(np.sum((y - predict_rows(x, coef)) ** 2)) + pen) / (n * float(np.mean(np.abs(y))) ** 2)
         prior = 0.5 * np.sum(((theta - self.prior_center()) / self.prior_sd()) ** 2)
-        return 0.5 * n * math.log(max(float(np.mean(resid ** 2)), 1e-300)) + float(prior)
+        return 0.5 * n * math.log(max(loss, 1e-300)) + float(prior)
 
 
 # ----------------------------------------------------------------------------------------------- search
@@ -324,14 +383,19 @@ def local_search(fn: Callable[[np.ndarray], float], start: np.ndarray, bounds: l
     return res.x, int(res.nfev), bool(res.success)
 
 
-def choose_alpha(x: np.ndarray, problem: Problem, folds: list[tuple[np.ndarray, np.ndarray]]
-                 ) -> tuple[float, float]:
-    """(alpha, CV MAPE %): the penalty with the lowest rolling-origin CV error, unless config fixes it."""
-    y, k = problem.data.y, problem.n_positive
-    grid = (problem.cfg.ridge.alpha,) if problem.cfg.ridge.alpha is not None else ALPHA_GRID
-    scores = [cv_score(x, y, folds, a, k, problem.spend_mean, problem.roi_centre) for a in grid]
+def choose_penalty(x: np.ndarray, problem: Problem, folds: list[tuple[np.ndarray, np.ndarray]]
+                   ) -> tuple[Penalty, float]:
+    """(penalty, CV MAPE %): the media × baseline penalty pair with the lowest rolling-origin CV error.
+
+    Two penalties, so that dozens of dummy controls do not set the shrinkage of the media (or the
+    reverse); `ridge.alpha` in the config fixes both.
+    """
+    y, k, fixed, centre = problem.data.y, problem.n_positive, problem.cfg.ridge.alpha, problem.roi_centre
+    grid = ([Penalty(fixed, fixed, centre)] if fixed is not None
+            else [Penalty(a, b, centre) for a in ALPHA_GRID for b in BASE_ALPHA_GRID])
+    scores = [cv_score(x, y, folds, p, k, problem.spend_mean) for p in grid]
     best = int(np.argmin([s[0] for s in scores]))
-    return float(grid[best]), scores[best][1]
+    return grid[best], scores[best][1]
 
 
 def laplace_cov(fn: Callable[[np.ndarray], float], theta: np.ndarray, bounds: list[tuple[float, float]],
@@ -369,7 +433,7 @@ def default_block_length(n_train: int) -> int:
     return max(2, round(n_train ** (1.0 / 3.0)))
 
 
-def bootstrap(problem: Problem, theta: np.ndarray, cov: np.ndarray, alpha: float, resamples: int,
+def bootstrap(problem: Problem, theta: np.ndarray, cov: np.ndarray, penalty: Penalty, resamples: int,
               block: int, seed: int) -> tuple[list[MediaTransform], np.ndarray]:
     """Per resample: transforms drawn around the optimum, coefficients refitted on block-resampled weeks."""
     rng = np.random.default_rng(seed)
@@ -381,8 +445,8 @@ def bootstrap(problem: Problem, theta: np.ndarray, cov: np.ndarray, alpha: float
         tr = problem.transform(draw)
         x = problem.design(tr)
         transforms.append(tr)
-        coefs.append(solve_ridge(x[rows], problem.data.y[rows], alpha, problem.n_positive, problem.spend_mean,
-                                 problem.roi_centre))
+        coefs.append(solve_ridge(x[rows], problem.data.y[rows], penalty.media, problem.n_positive,
+                                 problem.spend_mean, penalty.base, penalty.centre))
     return transforms, np.array(coefs)
 
 
@@ -461,29 +525,43 @@ def engine_name(cfg: Config) -> str:
     return f"{ENGINE} ({cfg.adstock.type} adstock + {cfg.saturation.type} saturation)"
 
 
+def fit_transforms(problem: Problem, folds: list[tuple[np.ndarray, np.ndarray]], budget: int
+                   ) -> tuple[np.ndarray, Penalty, float, int, bool]:
+    """(θ, penalty, CV MAPE %, search evaluations, converged).
+
+    The penalties are chosen out of fold at the prior-centre transforms, θ is searched under them, and
+    the penalties are chosen again at θ: the transforms and the shrinkage are settled together.
+    """
+    train = slice(0, problem.data.n_train)
+    start = problem.prior_center()
+    penalty, _ = choose_penalty(problem.design(problem.transform(start))[train], problem, folds)
+    theta, used, converged = local_search(lambda t: problem.objective(t, penalty), start, problem.bounds(), budget)
+    penalty, cv_mape = choose_penalty(problem.design(problem.transform(theta))[train], problem, folds)
+    return theta, penalty, cv_mape, used, converged
+
+
 def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
-    """Fit transforms (penalised likelihood), pick alpha by rolling-origin CV, bootstrap the intervals."""
+    """Fit transforms (penalised likelihood) and penalties (rolling-origin CV), bootstrap the intervals."""
     problem = build_problem(data, cfg)
     folds = cv_folds(data.n_train)
     budget = min(cfg.ridge.search_budget, QUICK_SEARCH) if quick else cfg.ridge.search_budget
     resamples = min(cfg.ridge.bootstrap, QUICK_BOOTSTRAP) if quick else cfg.ridge.bootstrap
     block = cfg.ridge.block_length or default_block_length(data.n_train)
-    search_alpha = cfg.ridge.alpha if cfg.ridge.alpha is not None else SEARCH_ALPHA
-    objective = lambda t: problem.objective(t, search_alpha)  # noqa: E731
-    theta, used, converged = local_search(objective, problem.prior_center(), problem.bounds(), budget)
+    theta, penalty, cv_mape, used, converged = fit_transforms(problem, folds, budget)
     point = problem.transform(theta)
-    x = problem.design(point)
-    alpha, cv_mape = choose_alpha(x[: data.n_train], problem, folds)
-    coef = solve_ridge(x[: data.n_train], data.y[: data.n_train], alpha, problem.n_positive, problem.spend_mean,
-                       problem.roi_centre)
+    x = problem.design(point)[: data.n_train]
+    coef = solve_ridge(x, data.y[: data.n_train], penalty.media, problem.n_positive, problem.spend_mean, penalty.base,
+                       penalty.centre)
     if resamples:
+        objective = lambda t: problem.objective(t, penalty)  # noqa: E731
         cov = laplace_cov(objective, theta, problem.bounds(), problem.prior_sd()) if len(theta) else np.zeros((0, 0))
-        transforms, coefs = bootstrap(problem, theta, cov, alpha, resamples, block, cfg.seed)
+        transforms, coefs = bootstrap(problem, theta, cov, penalty, resamples, block, cfg.seed)
     else:
         transforms, coefs = [point], coef[None, :]
     diagnostics = {
-        "alpha": alpha, "cv_mape": cv_mape, "cv_folds": len(folds),
-        "cv_scope": "alpha chosen out of fold; transforms fitted once on all training weeks", "search_evaluations": used,
+        "alpha": penalty.media, "alpha_baseline": penalty.base, "cv_mape": cv_mape, "cv_folds": len(folds),
+        "cv_scope": "penalties chosen out of fold, before and after the transform search on all training weeks",
+        "search_evaluations": used,
         "search_converged": converged, "search_dimensions": len(theta), "bootstrap_resamples": resamples,
         "block_length": block, "params_at_bounds": _at_bounds(problem, theta),
         "zero_coefficient_channels": [ch for i, ch in enumerate(data.channels) if coef[1 + i] <= 1e-12],
