@@ -1,0 +1,1 @@
+"""Planning layer: response over a horizon, optimizer and scenarios from kept draws (never refits)."""
