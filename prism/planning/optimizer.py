@@ -8,7 +8,7 @@ scale. Instead:
    (separable objective: the mean over draws of a sum is the sum of the means), for every budget at
    once, so the flexible budget reads its answer off the same table;
 3. a local search on the exact draws refines the DP's answer: pairwise transfers (the budget stays
-   fixed) or single-channel steps (flexible budget), each accepted only if the objective improves.
+   fixed), each accepted only if the objective improves.
 
 `cvar` (mean of the worst 10 % of pooled draws of the total) is not separable: the worst draws of a
 sum are not the worst draws of its parts. It is solved by two DP starts, the mean and the sum of each
@@ -121,27 +121,21 @@ def dp_values(grid: list[tuple[np.ndarray, np.ndarray]], lo: np.ndarray, hi: np.
 
 
 # ------------------------------------------------------------------------------------ local search
-def _objective(h: Horizon, obj: Objective, x: np.ndarray, price: float) -> tuple[np.ndarray, float]:
-    total = h.plan_kpi(x)
-    return total, obj.value(total) - price * h.weeks * float(x.sum())
-
-
-def refine(h: Horizon, x: np.ndarray, lim: Limits, obj: Objective, step: float, floor: float,
-           price: float | None = None) -> np.ndarray:
-    """Local search on the exact draws from `x`, step halving from `step` to `floor`: pairwise transfers
-    keep Σx (price None); with a price per unit of horizon spend, single-channel steps change the budget."""
+def refine(h: Horizon, x: np.ndarray, lim: Limits, obj: Objective, step: float, floor: float) -> np.ndarray:
+    """Local search on the exact draws from `x`: pairwise transfers (Σx stays), each accepted only if
+    the objective improves, the step halving from `step` to `floor`."""
     x = np.clip(x.astype(float), lim.lo, lim.hi)
-    total, best = _objective(h, obj, x, price or 0.0)
+    total = h.plan_kpi(x)
+    best = obj.value(total)
     while step >= floor > 0:
         for _ in range(MAX_MOVES):
-            moved = _pair_move(h, x, lim, obj, step, total) if price is None else \
-                _free_move(h, x, lim, obj, step, total, price)
+            moved = _pair_move(h, x, lim, obj, step, total)
             if moved is None:
                 break
-            trial_total, trial_value = _objective(h, obj, moved, price or 0.0)
-            if trial_value <= best + 1e-12 * abs(best):
+            trial = h.plan_kpi(moved)
+            if obj.value(trial) <= best + 1e-12 * abs(best):
                 break
-            x, total, best = moved, trial_total, trial_value
+            x, total, best = moved, trial, obj.value(trial)
         step /= 2.0
     return x
 
@@ -172,22 +166,6 @@ def _pair_move(h: Horizon, x: np.ndarray, lim: Limits, obj: Objective, step: flo
     out = x.copy()
     out[i] += d
     out[j] -= d
-    return out
-
-
-def _free_move(h: Horizon, x: np.ndarray, lim: Limits, obj: Objective, step: float, total: np.ndarray,
-               price: float) -> np.ndarray | None:
-    up, down = _slopes(h, x, lim, obj.weights(total), step)
-    cost = price * h.weeks
-    gain_up, gain_down = up - cost, cost - down
-    c_up, c_down = int(np.argmax(gain_up)), int(np.argmax(gain_down))
-    out = x.copy()
-    if max(gain_up[c_up], gain_down[c_down]) <= 0:
-        return None
-    if gain_up[c_up] >= gain_down[c_down]:
-        out[c_up] = min(x[c_up] + step, lim.hi[c_up])
-    else:
-        out[c_down] = max(x[c_down] - step, lim.lo[c_down])
     return out
 
 
@@ -260,9 +238,16 @@ class Flexible:
         return int(meets[-1]) if len(meets) else 0
 
 
+def flexible_cap(h: Horizon, lim: Limits) -> float:
+    """The largest weekly budget a target may imply: FLEX_CAP × today's, within the limits."""
+    return float(min(lim.hi.sum(), max(FLEX_CAP * h.current.sum(), lim.lo.sum())))
+
+
 def solve_flexible(h: Horizon, lim: Limits, obj: Objective, target: Flexible) -> np.ndarray:
-    """Best weekly plan at the budget the target implies, searched up to FLEX_CAP × the current budget."""
-    top = min(lim.hi.sum(), max(FLEX_CAP * h.current.sum(), lim.lo.sum()))
+    """Best weekly plan at the budget the target implies (read off the mean DP over every budget up to
+    the cap: the mROI target maximises KPI − target × spend, the ROI target takes the largest budget
+    whose plan still returns the target), then solved at that budget with the chosen objective."""
+    top = flexible_cap(h, lim)
     slack = top - lim.lo.sum()
     if slack <= 0:
         return lim.lo.copy()
@@ -271,7 +256,4 @@ def solve_flexible(h: Horizon, lim: Limits, obj: Objective, target: Flexible) ->
     grid = response_grid(h, lim.lo, hi)
     best, _ = dp_table(dp_values(grid, lim.lo, hi, unit, FLEX_UNITS, lambda d: d.mean(axis=0)), FLEX_UNITS)
     b = target.pick(best, lim.lo.sum() + np.arange(FLEX_UNITS + 1) * unit, h.weeks)
-    x = solve_budget(h, Limits(lim.lo, hi), lim.lo.sum() + b * unit, obj)
-    if target.kind == "mroi":
-        x = refine(h, x, Limits(lim.lo, hi), obj, unit, unit / 64, price=target.target)
-    return x
+    return solve_budget(h, Limits(lim.lo, hi), lim.lo.sum() + b * unit, obj)

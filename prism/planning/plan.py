@@ -19,7 +19,8 @@ from prism.errors import InputError
 from prism.planning import constraints as K
 from prism.planning.horizon import DEFAULT_WEEKS, Horizon, interval
 from prism.planning.names import resolve
-from prism.planning.optimizer import LIMITS_HINT, Flexible, Objective, solve_budget, solve_flexible
+from prism.planning.optimizer import (LIMITS_HINT, Flexible, Objective, flexible_cap, solve_budget,
+                                      solve_flexible)
 from prism.planning.source import CONSENSUS, Pool, ResponseSource, pool, select
 
 CONSENSUS_SHARE = 0.90  # a move must raise the KPI in at least 90 % of pooled draws
@@ -193,6 +194,8 @@ class Planner:
                               "--unlock" if capped else "")
         x = self.solve(req, lim, hint)
         notes: list[str] = []
+        if flexible and x.sum() >= flexible_cap(self.h, lim) * (1 - 1e-3):
+            notes.append("the target is still met at the largest budget searched (3× today's); the plan stops there")
         x = self.consensus(x, lim, notes) if self.model == CONSENSUS else x
         confirmed = self.solve(req, self.limits(req, cap, [], locked)) if capped else None
         return self._plan(req, x, capped, confirmed, notes)
