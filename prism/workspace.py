@@ -94,6 +94,11 @@ class Workspace:
     def report_md(self) -> Path:
         return self.result("report.md")
 
+    @property
+    def chat_history(self) -> Path:
+        """`prism chat`'s questions and answers, oldest first."""
+        return self.root / "chat" / "history.json"
+
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)

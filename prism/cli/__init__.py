@@ -16,7 +16,7 @@ from prism.cli.app import app, err_console
 from prism.errors import InputError
 
 # Area modules register their commands on `app` when imported.
-from prism.cli import claude_cmds, data_cmds, loop_cmds, model_cmds, report_cmds  # noqa: E402,F401
+from prism.cli import claude_cmds, data_cmds, loop_cmds, model_cmds, planning_cmds, report_cmds  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:

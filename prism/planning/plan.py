@@ -24,7 +24,7 @@ from prism.planning.optimizer import (LIMITS_HINT, Flexible, Objective, flexible
 from prism.planning.source import CONSENSUS, Pool, ResponseSource, pool, select
 
 CONSENSUS_SHARE = 0.90  # a move must raise the KPI in at least 90 % of pooled draws
-UNCONFIRMED_MOVE = 0.10  # channels below high confidence move at most ±10 %
+UNCONFIRMED_MOVE = 0.10  # channels below high confidence move at most ±10 % from today's mix (scaled to the budget)
 SHRINK_STEPS = (1.0, 0.75, 0.5, 0.25, 0.1)  # fractions of a failing move tried, largest first
 CONSERVATIVE, AGGRESSIVE = 0.10, 0.30  # scenarios.csv: moves of at most ±10 % and ±30 %
 HIGH = "high"
@@ -170,9 +170,14 @@ class Planner:
         if not capped:
             return lim
         mask = np.array([ch in capped for ch in self.channels])
-        cur = self.h.current
-        return lim.tighten(np.where(mask, cur * (1 - UNCONFIRMED_MOVE), 0.0),
-                           np.where(mask, cur * (1 + UNCONFIRMED_MOVE), np.inf))
+        ref = self.reference(cap_weekly)
+        return lim.tighten(np.where(mask, ref * (1 - UNCONFIRMED_MOVE), 0.0),
+                           np.where(mask, ref * (1 + UNCONFIRMED_MOVE), np.inf))
+
+    def reference(self, budget_weekly: float) -> np.ndarray:
+        """Today's mix scaled to a weekly budget: what a plan's moves are measured from."""
+        now = self.h.current
+        return now * (budget_weekly / now.sum()) if now.sum() > 0 and np.isfinite(budget_weekly) else now
 
     def solve(self, req: PlanRequest, lim: K.Limits, hint: str = LIMITS_HINT) -> np.ndarray:
         obj, target = Objective(req.objective), req.target()
@@ -202,7 +207,7 @@ class Planner:
 
     def consensus(self, x: np.ndarray, lim: K.Limits, notes: list[str]) -> np.ndarray:
         """The largest share of the move from the reference mix that passes the consensus rule."""
-        ref = self.h.current * (x.sum() / self.h.current.sum()) if self.h.current.sum() > 0 else x
+        ref = self.reference(float(x.sum()))
         for share in SHRINK_STEPS:
             cand = ref + share * (x - ref)
             if np.any(cand < lim.lo - 1e-9) or np.any(cand > lim.hi + 1e-9):
