@@ -44,7 +44,20 @@ class Answer:
     phrased_by: str = "rules"
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), default=float, allow_nan=False)
+        return json.dumps(jsonable(asdict(self)), allow_nan=False)
+
+
+def jsonable(obj: Any) -> Any:
+    """Figures as JSON: numpy scalars as floats, NaN and infinities as null."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
 
 
 def money(x: float) -> str:
