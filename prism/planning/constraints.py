@@ -4,7 +4,8 @@ Syntax (every amount is spend over the whole horizon, like `--budget`):
   --bounds tv=0.5x:1.5x        between half and 1.5 times the channel's current spend
   --bounds tv=20k:50k          absolute amounts (k, m and bn suffixes; commas allowed)
   --bounds tv=:2x,search=10k:  open ends: only a maximum, only a minimum
-  --max-change 30%             every channel within ±30 % of its current spend
+  --max-change 30%             every channel within ±30 % of today's mix scaled to the budget
+                               (= its current spend when the budget is unchanged)
   --lock tv                    tv stays at its current spend
 Channel names match fuzzily (`prism.planning.names`); a typo names itself with the valid channels.
 """
@@ -87,8 +88,10 @@ def parse_bounds(items: list[str], channels: list[str], current_total: np.ndarra
 
 def build_limits(channels: list[str], current_weekly: np.ndarray, weeks: int, cap_weekly: float,
                  bounds: dict[str, tuple[float | None, float | None]] | None = None,
-                 max_change: float | None = None, locks: list[str] | None = None) -> Limits:
-    """Weekly limits: [0, cap] by default, then bounds (horizon amounts ÷ weeks), max-change and locks."""
+                 max_change: float | None = None, locks: list[str] | None = None,
+                 reference_weekly: np.ndarray | None = None) -> Limits:
+    """Weekly limits: [0, cap] by default, then bounds (horizon amounts ÷ weeks), max-change around the
+    reference mix (today's, scaled to the budget) and locks (at today's spend)."""
     n = len(channels)
     lo, hi = np.zeros(n), np.full(n, float(cap_weekly))
     for ch, (b_lo, b_hi) in (bounds or {}).items():
@@ -100,8 +103,9 @@ def build_limits(channels: list[str], current_weekly: np.ndarray, weeks: int, ca
     if max_change is not None:
         if max_change < 0:
             raise InputError(f"--max-change {max_change * 100:g}%: must not be negative")
-        lo = np.maximum(lo, current_weekly * (1 - max_change))
-        hi = np.minimum(hi, current_weekly * (1 + max_change))
+        ref = current_weekly if reference_weekly is None else reference_weekly
+        lo = np.maximum(lo, ref * (1 - max_change))
+        hi = np.minimum(hi, ref * (1 + max_change))
     for ch in locks or []:
         i = channels.index(ch)
         lo[i] = hi[i] = current_weekly[i]

@@ -166,11 +166,12 @@ class Planner:
 
     def limits(self, req: PlanRequest, cap_weekly: float, capped: list[str], locked: list[str]) -> K.Limits:
         bounds = K.parse_bounds(K.split_items(req.bounds), self.channels, self.current, self.labels)
-        lim = K.build_limits(self.channels, self.h.current, self.weeks, cap_weekly, bounds, req.max_change, locked)
+        ref = self.reference(cap_weekly)
+        lim = K.build_limits(self.channels, self.h.current, self.weeks, cap_weekly, bounds, req.max_change, locked,
+                             ref)
         if not capped:
             return lim
         mask = np.array([ch in capped for ch in self.channels])
-        ref = self.reference(cap_weekly)
         return lim.tighten(np.where(mask, ref * (1 - UNCONFIRMED_MOVE), 0.0),
                            np.where(mask, ref * (1 + UNCONFIRMED_MOVE), np.inf))
 
