@@ -156,6 +156,21 @@ def read_json(path: Path) -> Any:
         raise InputError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
 
 
+def read_csv(path: Path, required: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a CSV; a missing, unreadable or incomplete file is bad input naming the file (and the column)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot be read as CSV: {exc}") from None
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise InputError(f"{path}: column '{missing[0]}' is missing")
+    return frame
+
+
 def read_model(path: Path, model: type[M]) -> M:
     """Read and validate a JSON file against a pydantic schema; errors name the file and the key."""
     raw = read_json(path)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 
-from prism.planning.synthetic import ParametricDraws
+from prism.data.simulate import simulate
+from prism.planning import outputs
+from prism.planning.synthetic import ParametricDraws, from_simulation
+from prism.workspace import Workspace
 
 WEEKS_OF_HISTORY = 30
 
@@ -30,3 +36,12 @@ def permuted(src: ParametricDraws, order: list[int]) -> ParametricDraws:
     return ParametricDraws(channels=[src.channels[i] for i in order], spend=src.spend[:, order],
                            decay=src.decay[:, order], half=src.half[:, order], slope=src.slope[:, order],
                            beta=src.beta[:, order], max_lag=src.max_lag)
+
+
+def workspace_with_draws(base: Workspace, to: Path, monkeypatch, n_draws: int = 150) -> Workspace:
+    """A copy of the report fixture's workspace whose kept draws (two models) sit around its data's truth."""
+    shutil.copytree(base.root, to)
+    sim = simulate(weeks=120, n_channels=4, seed=3)  # build_workspace's data
+    draws = {"ridge": from_simulation(sim, n_draws, seed=1), "pymc": from_simulation(sim, n_draws, seed=2)}
+    monkeypatch.setattr(outputs, "load_sources", lambda ws, round_no=None: draws)
+    return Workspace(to)

@@ -4,22 +4,19 @@ channels and periods, the chat history, and Claude through the fake Messages API
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
 from prism.cli import main
-from prism.data.simulate import simulate
 from prism.llm import ask as A
 from prism.llm import ask_router as R
 from prism.llm.ask_claude import claude_answer
 from prism.llm.client import ClaudeClient
-from prism.planning import outputs
 from prism.planning.names import mentioned, resolve
-from prism.planning.synthetic import from_simulation
 from prism.errors import InputError
 from prism.workspace import Workspace
 from tests.fake_anthropic import FakeAnthropic, server_error, text_only, tool_use
+from tests.planning_helpers import workspace_with_draws
 from tests.report_fixture import build_workspace
 
 CONJURA = ["google_search", "google_shopping", "google_pmax", "google_display", "google_video", "meta_facebook",
@@ -86,12 +83,8 @@ def base_ws(tmp_path_factory) -> Workspace:
 
 @pytest.fixture
 def ws(base_ws, tmp_path, monkeypatch) -> Workspace:
-    shutil.copytree(base_ws.root, tmp_path / "w")
-    sim = simulate(weeks=120, n_channels=4, seed=3)  # the fixture's data: draws around its true curves
-    draws = {"ridge": from_simulation(sim, 150, seed=1), "pymc": from_simulation(sim, 150, seed=2)}
-    monkeypatch.setattr(outputs, "load_sources", lambda ws, round_no=None: draws)
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    return Workspace(tmp_path / "w")
+    return workspace_with_draws(base_ws, tmp_path / "w", monkeypatch)
 
 
 @pytest.fixture

@@ -8,11 +8,9 @@ import pandas as pd
 import pytest
 
 from prism.cli import main
-from prism.data.simulate import simulate
-from prism.planning import outputs
 from prism.planning.plan import PLAN_COLUMNS, SCENARIO_COLUMNS
-from prism.planning.synthetic import from_simulation
 from prism.workspace import Workspace, write_csv
+from tests.planning_helpers import workspace_with_draws
 from tests.report_fixture import build_workspace
 
 
@@ -23,13 +21,10 @@ def base_ws(tmp_path_factory) -> Workspace:
 
 @pytest.fixture
 def ws(base_ws, tmp_path, monkeypatch) -> Workspace:
-    shutil.copytree(base_ws.root, tmp_path / "w")
-    sim = simulate(weeks=120, n_channels=4, seed=3)
-    draws = {"ridge": from_simulation(sim, 120, seed=1), "pymc": from_simulation(sim, 120, seed=2)}
-    monkeypatch.setattr(outputs, "load_sources", lambda ws, round_no=None: draws)
-    ws = Workspace(tmp_path / "w")
+    ws = workspace_with_draws(base_ws, tmp_path / "w", monkeypatch, n_draws=120)
     write_csv(ws.result("roi_comparison.csv"), pd.DataFrame({
-        "channel": sim.channels, "agreement": ["high", "high", "low", "high"],
+        "channel": ["tv_spend", "search_spend", "social_spend", "display_spend"],
+        "agreement": ["high", "high", "low", "high"],
         "confidence": ["high", "high", "low", "medium"]}))
     return ws
 

@@ -20,7 +20,11 @@ RoundOpt = typer.Option(None, "--round", min=1, help="Round whose draws to use (
 
 
 def _num(value: float | None, fmt: str = ",.0f") -> str:
-    return "–" if value is None or value != value else format(value, fmt)
+    return "–" if value is None or value != value else format(value, fmt)  # value != value: NaN from a CSV
+
+
+def _pct(value: float | None) -> str:
+    return _num(value, "+.1f") + ("%" if value is not None and value == value else "")
 
 
 def plan_table(frame, title: str) -> Table:
@@ -29,10 +33,9 @@ def plan_table(frame, title: str) -> Table:
     for col in ("channel", "current", "recommended", "change", "KPI change (90% interval)", "if confirmed"):
         table.add_column(col, justify="left" if col == "channel" else "right", no_wrap=col == "channel")
     for _, r in frame.iterrows():
-        change = "–" if r["change_pct"] != r["change_pct"] or r["change_pct"] is None else f"{r['change_pct']:+.1f}%"
         kpi = (f"{_num(r['expected_kpi_change'])} [dim]({_num(r['expected_kpi_change_low'])} to "
                f"{_num(r['expected_kpi_change_high'])})")
-        table.add_row(escape(str(r["channel"])), _num(r["current"]), _num(r["recommended"]), change, kpi,
+        table.add_row(escape(str(r["channel"])), _num(r["current"]), _num(r["recommended"]), _pct(r["change_pct"]), kpi,
                       _num(r.get("if_confirmed")))
     return table
 
@@ -42,10 +45,19 @@ def scenario_table(frame) -> Table:
     for col in ("scenario", "spend", "change", "KPI change", "interval", "P(gain)"):
         table.add_column(col, justify="left" if col == "scenario" else "right")
     for _, r in frame.iterrows():
-        table.add_row(r["scenario"], _num(r["spend"]), f"{r['change_pct']:+.1f}%", _num(r["expected_kpi_change"]),
+        table.add_row(r["scenario"], _num(r["spend"]), _pct(r["change_pct"]), _num(r["expected_kpi_change"]),
                       f"{_num(r['expected_kpi_change_low'])} to {_num(r['expected_kpi_change_high'])}",
                       f"{r['prob_gain']:.0%}")
     return table
+
+
+def _planner(workdir: Path, model: str, weeks: int, round_no: int | None):
+    """The workspace and a planner over its round's kept draws."""
+    from prism.planning.outputs import open_planner
+    from prism.workspace import Workspace
+
+    ws = Workspace(workdir)
+    return ws, open_planner(ws, model, weeks, round_no)
 
 
 @app.command("optimize")
@@ -70,13 +82,11 @@ def optimize_cmd(
 ) -> None:
     """Recommend a budget split from the kept draws; write results/optimization.csv, scenarios.csv and the chart."""
     from prism.planning import constraints as K
-    from prism.planning.outputs import open_planner, write_plan, write_scenarios
+    from prism.planning.outputs import write_plan, write_scenarios
     from prism.planning.plan import PlanRequest
     from prism.report.plan_chart import CHART_NAME, write_budget_plan
-    from prism.workspace import Workspace
 
-    ws = Workspace(workdir)
-    planner = open_planner(ws, model, weeks, round_no)
+    ws, planner = _planner(workdir, model, weeks, round_no)
     total = float(planner.current.sum())
     req = PlanRequest(weeks=weeks, budget=K.parse_amount(budget, total, "--budget") if budget else None,
                       bounds=bounds, max_change=K.parse_percent(max_change, "--max-change") if max_change else None,
@@ -102,12 +112,10 @@ def scenario_cmd(
     workdir: Path = WorkdirOpt,
 ) -> None:
     """KPI change of a what-if spend change with its 90 % interval; write results/scenarios.csv."""
-    from prism.planning.outputs import open_planner, write_scenarios
+    from prism.planning.outputs import write_scenarios
     from prism.planning.plan import PlanRequest
-    from prism.workspace import Workspace
 
-    ws = Workspace(workdir)
-    planner = open_planner(ws, model, weeks, round_no)
+    ws, planner = _planner(workdir, model, weeks, round_no)
     frame = planner.scenarios(PlanRequest(weeks=weeks, model=model), moves)
     write_scenarios(ws, frame)
     console.print(scenario_table(frame))
@@ -125,7 +133,10 @@ def ask_cmd(
     from prism.workspace import Workspace
 
     answer = answer_question(Workspace(workdir), question)
-    console.print_json(answer.to_json()) if as_json else console.print(escape(answer.text), highlight=False)
+    if as_json:
+        console.print_json(answer.to_json())
+    else:
+        console.print(escape(answer.text), highlight=False)
 
 
 @app.command("chat")

@@ -25,7 +25,7 @@ from prism.errors import InputError
 from prism.llm import ask_router as R
 from prism.planning.outputs import OPTIMIZATION, read_confidence, read_labels
 from prism.schemas import Results
-from prism.workspace import Workspace, read_json, read_model, write_json
+from prism.workspace import Workspace, read_csv, read_json, read_model, write_json
 
 AUDIT, TEST_PLAN = "audit.csv", "test_plan.csv"
 TOP = 3  # channels named in a ranking or a drivers answer
@@ -124,13 +124,9 @@ class AskContext:
         return self._planners[weeks]
 
     def table(self, name: str) -> pd.DataFrame | None:
+        """A results/ table when it exists (audit, test plan, optimization)."""
         path = self.ws.result(name)
-        if not path.exists():
-            return None
-        try:
-            return pd.read_csv(path)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: cannot be read as CSV: {exc}") from None
+        return read_csv(path, required=("channel",)) if path.exists() else None
 
 
 # ------------------------------------------------------------------------------------------ answers

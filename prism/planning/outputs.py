@@ -9,7 +9,7 @@ from prism.planning.horizon import DEFAULT_WEEKS
 from prism.planning.plan import Plan, Planner
 from prism.planning.source import CONSENSUS, load_sources
 from prism.schemas import Metadata
-from prism.workspace import Workspace, read_model, write_csv
+from prism.workspace import Workspace, read_csv, read_model, write_csv
 
 ROI_COMPARISON = "roi_comparison.csv"
 OPTIMIZATION = "optimization.csv"
@@ -23,13 +23,10 @@ def read_confidence(ws: Workspace) -> dict[str, str] | None:
     path = ws.result(ROI_COMPARISON)
     if not path.exists():
         return None
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot be read as CSV: {exc}") from None
+    frame = read_csv(path, required=("channel",))
     column = next((c for c in CONFIDENCE_COLUMNS if c in frame.columns), None)
-    if "channel" not in frame.columns or column is None:
-        raise InputError(f"{path}: needs columns 'channel' and 'confidence' or 'agreement'")
+    if column is None:
+        raise InputError(f"{path}: needs a column 'confidence' or 'agreement'")
     return {str(r["channel"]): str(r[column]) for _, r in frame.iterrows()}
 
 
