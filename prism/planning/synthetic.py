@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from prism.data.simulate import MAX_LAG, Simulation
-from prism.models.transforms import GeometricAdstock, HillSaturation
+from prism.models.transforms import HillSaturation
 
 
 @dataclass
