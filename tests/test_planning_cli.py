@@ -58,6 +58,13 @@ def test_optimize_writes_plan_scenarios_and_chart(ws, capsys):
     assert "Budget plan over 8 weeks" in capsys.readouterr().out
 
 
+def test_flexible_budget_reports_the_implied_budget(ws, capsys):
+    assert run("optimize", "--workdir", str(ws.root), "--target-mroi", "1.5", "--unlock", "social,display") == 0
+    plan = pd.read_csv(ws.result("optimization.csv"))
+    implied = plan["recommended"].iloc[-1]
+    assert f"implied budget over 13 weeks: {implied:,.0f}" in capsys.readouterr().out
+
+
 def test_scenario_command(ws, capsys):
     assert run("scenario", "social=-20%", "tv=+10%", "--workdir", str(ws.root)) == 0
     scen = pd.read_csv(ws.result("scenarios.csv")).set_index("scenario")

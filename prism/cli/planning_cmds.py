@@ -94,10 +94,12 @@ def optimize_cmd(
                       objective=objective, model=model)
     plan = planner.optimize(req)
     write_plan(ws, plan)
-    write_scenarios(ws, planner.scenarios(req))
+    write_scenarios(ws, planner.scenarios(req, optimum=plan))
     write_budget_plan(plan.frame(), ws.charts_dir / f"{CHART_NAME}.png", planner.labels)
     console.print(plan_table(plan.frame(), f"Budget plan over {weeks} weeks ({model}, objective {objective}; "
                                            f"budget from {plan.budget_set_by})"))
+    if plan.budget_set_by.startswith("--target"):
+        console.print(f"implied budget over {weeks} weeks: {plan.budget:,.0f}", highlight=False)
     for note in plan.notes:
         console.print(f"• {escape(note)}", highlight=False)
     console.print("wrote results/optimization.csv, results/scenarios.csv, results/charts/budget_plan.png")

@@ -263,14 +263,15 @@ class Planner:
             weekly[c] *= factor
         return weekly
 
-    def scenarios(self, req: PlanRequest, asked: list[str] | None = None) -> pd.DataFrame:
-        """scenarios.csv: base, conservative (±10 %), aggressive (±30 %), the optimum, and the one asked."""
+    def scenarios(self, req: PlanRequest, asked: list[str] | None = None, optimum: Plan | None = None) -> pd.DataFrame:
+        """scenarios.csv: base, conservative (±10 %), aggressive (±30 %), the optimum (`req`'s plan, solved
+        unless given), and the one asked."""
         rows = [self._row("base", "current spend", self.h.current)]
         for name, cap in (("conservative", CONSERVATIVE), ("aggressive", AGGRESSIVE)):
             capped = PlanRequest(**{**req.__dict__, "max_change": min(cap, req.max_change or cap)})
             plan = self.optimize(capped)
             rows.append(self._row(name, f"optimum with every move within ±{cap:.0%}", _weekly(plan)))
-        rows.append(self._row("optimum", "optimum within the given limits", _weekly(self.optimize(req))))
+        rows.append(self._row("optimum", "optimum within the given limits", _weekly(optimum or self.optimize(req))))
         if asked:
             rows.append(self._row("scenario", " ".join(asked), self.moves(asked)))
         return pd.DataFrame(rows, columns=SCENARIO_COLUMNS)

@@ -70,10 +70,12 @@ class Pool:
 
 
 def pool(sources: dict[str, ResponseSource], total_draws: int = POOLED_DRAWS) -> Pool:
-    """Pool the models that ran, `total_draws` split equally between them."""
+    """Pool the models that ran, up to `total_draws` split equally between them (never more per model
+    than the smallest model has, so each model weighs the same)."""
     if not sources:
         raise InputError("no model with kept draws: run `prism run` first")
-    return Pool(sources, per_model=max(1, total_draws // len(sources)))
+    fewest = min(src.n_draws for src in sources.values())
+    return Pool(sources, per_model=max(1, min(total_draws // len(sources), fewest)))
 
 
 def select(sources: dict[str, ResponseSource], model: str) -> dict[str, ResponseSource]:
