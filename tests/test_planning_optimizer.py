@@ -161,7 +161,7 @@ def test_consensus_holds_a_move_one_model_contradicts():
     alone = Planner({"ridge": believer}, model="ridge", weeks=WEEKS).optimize(PlanRequest(weeks=WEEKS))
     assert alone.lines[2].recommended > 2 * alone.lines[2].current
     plan = Planner({"ridge": believer, "pymc": doubter}, weeks=WEEKS, confidence=conf).optimize(PlanRequest(weeks=WEEKS))
-    assert all(v > 0 for v in plan.outcome.by_model.values()) or plan.notes
+    assert all(v >= 0 for v in plan.outcome.by_model.values())  # no model expects a loss
     assert plan.lines[2].recommended < alone.lines[2].recommended
     assert any("consensus" in n or "kept" in n for n in plan.notes)
 
