@@ -91,6 +91,11 @@ class Workspace:
     latest = _At("results", "latest.json")
     report_md = _At("results", "report.md")
 
+    @property
+    def chat_history(self) -> Path:
+        """`prism chat`'s questions and answers, oldest first."""
+        return self.root / "chat" / "history.json"
+
 
 def check_writable(path: Path) -> None:
     """Refuse a target no file can be written to (a file where a folder should be, a read-only folder)."""
@@ -187,6 +192,21 @@ def read_json(path: Path) -> Any:
         raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except PermissionError:
         raise InputError(f"{path}: no permission to read it") from None
+
+
+def read_csv(path: Path, required: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a CSV; a missing, unreadable or incomplete file is bad input naming the file (and the column)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot be read as CSV: {exc}") from None
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise InputError(f"{path}: column '{missing[0]}' is missing")
+    return frame
 
 
 def read_model(path: Path, model: type[M]) -> M:

@@ -18,7 +18,8 @@ from prism.cli.app import app, err_console
 from prism.errors import InputError, Stopped
 
 # Area modules register their commands on `app` when imported.
-from prism.cli import claude_cmds, data_cmds, knowledge_cmds, loop_cmds, model_cmds, report_cmds  # noqa: E402,F401
+from prism.cli import (claude_cmds, data_cmds, knowledge_cmds, loop_cmds, model_cmds,  # noqa: E402,F401
+                       planning_cmds, report_cmds)
 
 
 INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C

@@ -16,7 +16,7 @@ import pandas as pd
 from prism.errors import InputError
 from prism.report.markdown import ReportText, parse_report
 from prism.schemas import Config, Metadata, Results, State
-from prism.workspace import Workspace, load_state, read_model, read_weekly
+from prism.workspace import Workspace, load_state, read_csv, read_model, read_weekly
 
 OPTIMIZATION_FILE = "optimization.csv"
 
@@ -116,15 +116,7 @@ def _report_path(ws: Workspace, round_no: int, is_latest: bool) -> Path:
 
 def _optimization(path: Path) -> pd.DataFrame | None:
     """The optimizer's budget moves, when it has run; a broken file is bad input naming it."""
-    if not path.exists():
-        return None
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot be read as CSV: {exc}") from None
-    if "channel" not in frame.columns:
-        raise InputError(f"{path}: column 'channel' is missing")
-    return frame
+    return read_csv(path, required=("channel",)) if path.exists() else None
 
 
 def _weekly_spend(inp: ReportInputs) -> pd.DataFrame | None:

@@ -1,0 +1,124 @@
+"""Timings of the planning layer: the optimizer at 8 channels × 1,000 pooled draws, `prism ask` answers,
+and the start-up of `prism ask` as a fresh process.
+
+Targets (issue 13): optimize < 3 s; an answer < 1 s after start-up; `prism ask` start-up < 1.5 s.
+The draws are per-draw geometric adstock + Hill around the simulator's true curves (two models of 500
+draws each, pooled), so the work per draw is that of a real model's kept draws.
+On a shared machine the CPU column is the steadier figure (wall time waits for the other processes).
+Usage: python bench/planning.py [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from prism.data.simulate import simulate  # noqa: E402
+from prism.planning import outputs  # noqa: E402
+from prism.planning.plan import Planner, PlanRequest  # noqa: E402
+from prism.planning.synthetic import from_simulation  # noqa: E402
+
+TARGETS = {"optimize": 3.0, "ask": 1.0, "startup": 1.5}
+QUESTIONS = ("What is the ROI of TV vs search?", "Which channels are saturated?", "What drove sales in Q4?",
+             "What if we cut social by 20%?", "How should I split 500k next month?", "Can I trust the TikTok number?")
+
+
+def timed(fn, repeat: int) -> tuple[float, float]:
+    """Median wall and CPU seconds of `fn()` over `repeat` runs."""
+    walls, cpus = [], []
+    for _ in range(repeat):
+        w, c = time.perf_counter(), time.process_time()
+        fn()
+        walls.append(time.perf_counter() - w)
+        cpus.append(time.process_time() - c)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+Row = tuple[str, float, float, float]  # what, wall s, CPU s, target s
+
+
+def optimize_rows(repeat: int) -> list[Row]:
+    sim = simulate(weeks=130, n_channels=8, seed=1)
+    models = {"ridge": from_simulation(sim, 500, seed=1), "pymc": from_simulation(sim, 500, seed=2)}
+    high = dict.fromkeys(sim.channels, "high")
+    rows = []
+    for name, kw, req in (
+        ("optimize, mean (8 ch × 1,000 draws)", {"confidence": high}, PlanRequest()),
+        ("optimize, cvar", {"confidence": high}, PlanRequest(objective="cvar")),
+        ("optimize, confidence caps (2 solves)", {}, PlanRequest()),
+        ("optimize, --target-mroi 1.2", {"confidence": high}, PlanRequest(target_mroi=1.2)),
+    ):
+        wall, cpu = timed(lambda: Planner(models, **kw).optimize(req), repeat)  # fresh planner: no cached curves
+        rows.append((name, wall, cpu, TARGETS["optimize"]))
+    return rows
+
+
+def ask_rows(repeat: int) -> tuple[list[Row], Path]:
+    from prism.llm.ask import AskContext, respond
+    from tests.report_fixture import build_workspace
+
+    root = Path(tempfile.mkdtemp(prefix="prism-bench-ask-"))
+    ws = build_workspace(root, rounds=1, n_channels=4)
+    sim = simulate(weeks=120, n_channels=4, seed=3)
+    draws = {"ridge": from_simulation(sim, 500, seed=1), "pymc": from_simulation(sim, 500, seed=2)}
+    outputs.load_sources = lambda ws, round_no=None: draws
+    rows = []
+    for q in QUESTIONS:
+        wall, cpu = timed(lambda: respond(AskContext(ws), q), repeat)  # fresh context: files and draws re-read
+        rows.append((f"ask: {q}", wall, cpu, TARGETS["ask"]))
+    return rows, root
+
+
+def startup_rows(root: Path, repeat: int) -> list[Row]:
+    cmds = {"python -c 'import prism.cli'": [sys.executable, "-c", "import prism.cli"],
+            "prism ask (saturation), whole process": [sys.executable, "-m", "prism", "ask",
+                                                      "Which channels are saturated?", "--workdir", str(root)]}
+    rows = []
+    for name, cmd in cmds.items():
+        walls, cpus = [], []
+        for _ in range(repeat):
+            t, c = time.perf_counter(), _child_cpu()
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, stdin=subprocess.DEVNULL)
+            walls.append(time.perf_counter() - t)
+            cpus.append(_child_cpu() - c)
+            if proc.returncode != 0:
+                sys.exit(f"{name} failed: {proc.stderr[-1000:]}")
+        rows.append((name, statistics.median(walls), statistics.median(cpus), TARGETS["startup"]))
+    return rows
+
+
+def _child_cpu() -> float:
+    """CPU seconds of finished child processes: on a shared machine the steadier figure than wall time."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    rows = optimize_rows(args.repeat)
+    asked, root = ask_rows(args.repeat)
+    rows += asked + startup_rows(root, args.repeat)
+    table = Table(title=f"Planning timings (median of {args.repeat})")
+    for col in ("what", "wall s", "CPU s", "target s", "ok"):
+        table.add_column(col, justify="left" if col == "what" else "right")
+    for name, wall, cpu, target in rows:
+        table.add_row(name, f"{wall:.2f}", f"{cpu:.2f}", f"{target:g}", "yes" if wall < target else "no")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()

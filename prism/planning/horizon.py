@@ -1,0 +1,106 @@
+"""Expected KPI over a planning horizon as a function of each channel's weekly spend, per draw.
+
+The response of channel c to a weekly spend x is the KPI its spend over the next `weeks` weeks adds,
+including the carry-over tail after the horizon ends, with the adstock warmed up by the most recent
+weeks of actual spend: contribution(history, x × weeks, zeros) − contribution(history, zeros, zeros),
+summed over every week. Subtracting the no-spend path removes the history's own carry-over, while the
+saturation still sees it (a channel already running hot gains less from the same spend).
+
+The carry-over length is read off the draws (an impulse's last non-zero week), so the warm-up and the
+tail are as long as the model's adstock and no longer.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+from prism.errors import InputError
+from prism.planning.source import ResponseSource
+
+DEFAULT_WEEKS = 13
+RECENT_WEEKS = 13  # "current" weekly spend = the mean of the last quarter's weeks
+MAX_CARRYOVER = 52  # config.json caps adstock.max_lag at 52
+IMPULSE_TOL = 1e-9  # an impulse's effect below this share of its peak has died out
+CEILING_MULTIPLE = 50.0  # saturation = response at x ÷ response at 50× the channel's usual spend
+MROI_STEP = 0.01  # mROI from a 1 % step (the results' own bump)
+INTERVAL = (5.0, 95.0)  # central 90 % interval, as everywhere in Prism
+
+
+class Horizon:
+    """Per-draw horizon response of every channel of `source`; exact (no interpolation) and cached."""
+
+    def __init__(self, source: ResponseSource, weeks: int = DEFAULT_WEEKS):
+        if weeks < 1:
+            raise InputError(f"--weeks {weeks}: the planning horizon needs at least 1 week")
+        self.source, self.weeks = source, int(weeks)
+        self.spend = np.asarray(source.spend, dtype=float)
+        self.channels = list(source.channels)
+        self._cache: dict[tuple[int, float], np.ndarray] = {}
+
+    @cached_property
+    def current(self) -> np.ndarray:
+        """(C,) current weekly spend: the mean of the most recent weeks."""
+        return self.spend[-RECENT_WEEKS:].mean(axis=0)
+
+    @cached_property
+    def usual(self) -> np.ndarray:
+        """(C,) a typical weekly spend (current, else the history's mean), the scale for steps and ceilings."""
+        return np.where(self.current > 0, self.current, self.spend.mean(axis=0))
+
+    @cached_property
+    def carryover(self) -> list[int]:
+        """Weeks after a week's spend that still carry its effect, per channel."""
+        return [self._carryover(c) for c in range(len(self.channels))]
+
+    def _carryover(self, c: int) -> int:
+        pulse = np.zeros(MAX_CARRYOVER + 1)
+        pulse[0] = max(self.usual[c], 1.0)
+        src = self.source
+        effect = np.abs(src.channel_contribution(c, pulse) - src.channel_contribution(c, np.zeros_like(pulse)))
+        peak = effect.max(axis=0)
+        alive = np.nonzero(peak > IMPULSE_TOL * max(peak.max(), 1e-300))[0]
+        return int(alive[-1]) if len(alive) else 0
+
+    def _column(self, c: int, weekly: float) -> np.ndarray:
+        lag = self.carryover[c]
+        history = self.spend[len(self.spend) - lag:, c] if lag else np.zeros(0)
+        return np.concatenate([history, np.full(self.weeks, float(weekly)), np.zeros(lag)])
+
+    @cached_property
+    def _idle(self) -> list[np.ndarray]:
+        return [self.source.channel_contribution(c, self._column(c, 0.0)).sum(axis=1)
+                for c in range(len(self.channels))]
+
+    def kpi(self, c: int, weekly: float) -> np.ndarray:
+        """(S,) KPI over the horizon and its carry-over tail from spending `weekly` a week on channel c."""
+        key = (c, float(weekly))
+        if key not in self._cache:
+            total = self.source.channel_contribution(c, self._column(c, weekly)).sum(axis=1)
+            self._cache[key] = total - self._idle[c]
+        return self._cache[key]
+
+    def curve(self, c: int, levels: np.ndarray) -> np.ndarray:
+        """(S, len(levels)) response at each weekly spend level."""
+        return np.stack([self.kpi(c, x) for x in levels], axis=1)
+
+    def plan_kpi(self, weekly: np.ndarray) -> np.ndarray:
+        """(S,) KPI of a whole weekly plan (channels add up: contributions are separable)."""
+        return np.sum([self.kpi(c, x) for c, x in enumerate(weekly)], axis=0)
+
+    def mroi(self, c: int, weekly: float) -> np.ndarray:
+        """(S,) extra KPI per extra unit of horizon spend at `weekly` a week (slope of the response)."""
+        step = MROI_STEP * max(weekly, self.usual[c], 1e-9)
+        return (self.kpi(c, weekly + step) - self.kpi(c, weekly)) / (step * self.weeks)
+
+    def saturation_pct(self, c: int, weekly: float) -> float:
+        """Share of the channel's maximum horizon effect reached at `weekly` (mean over draws), in %."""
+        ceiling = float(self.kpi(c, CEILING_MULTIPLE * max(weekly, self.usual[c])).mean())
+        return float(self.kpi(c, weekly).mean() / ceiling * 100.0) if ceiling > 0 else float("nan")
+
+
+def interval(draws: np.ndarray) -> tuple[float, float, float]:
+    """(mean, low, high) of per-draw values: the central 90 % interval."""
+    low, high = np.percentile(draws, INTERVAL)
+    return float(np.mean(draws)), float(low), float(high)

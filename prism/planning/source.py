@@ -1,0 +1,98 @@
+"""What planning needs from a fitted model's kept draws, and the pool of several models' draws.
+
+Planning never refits: it recomputes a channel's contribution for any spend column from the draws the
+run kept (`prism.models.draws.KeptDraws` satisfies `ResponseSource`). Contributions are separable by
+channel in all three models, so one channel's response depends only on its own spend column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from prism.errors import InputError
+
+POOLED_DRAWS = 1000  # draws in a consensus pool, split equally between the models that ran
+CONSENSUS = "consensus"
+
+
+@runtime_checkable
+class ResponseSource(Protocol):
+    """Kept draws of one fitted model, as planning reads them."""
+
+    channels: list[str]
+    spend: np.ndarray  # (T, C) spend the model was fitted on, oldest week first
+
+    @property
+    def n_draws(self) -> int: ...
+
+    def channel_contribution(self, c: int, column: np.ndarray) -> np.ndarray:
+        """(S, len(column)) KPI from channel `c` for its weekly spend `column`."""
+        ...
+
+
+@dataclass
+class Pool:
+    """Several models' draws as one source: each model thinned to the same count, so each weighs the same.
+
+    `slices` says which rows of a contribution belong to which model (for the every-model-mean rule).
+    """
+
+    sources: dict[str, ResponseSource]
+    per_model: int
+    channels: list[str] = field(init=False)
+    spend: np.ndarray = field(init=False)
+    slices: dict[str, slice] = field(init=False)
+    _rows: dict[str, np.ndarray] = field(init=False)
+
+    def __post_init__(self) -> None:
+        first = next(iter(self.sources.values()))
+        self.channels, self.spend = list(first.channels), np.asarray(first.spend, dtype=float)
+        self.slices, self._rows, start = {}, {}, 0
+        for name, src in self.sources.items():
+            if list(src.channels) != self.channels or np.shape(src.spend) != self.spend.shape:
+                raise InputError(f"kept draws of {name}: channels {list(src.channels)} differ from "
+                                 f"{self.channels}; every model of a round must share the channel order")
+            n = min(self.per_model, src.n_draws)
+            self._rows[name] = np.linspace(0, src.n_draws - 1, n).round().astype(int)
+            self.slices[name] = slice(start, start + n)
+            start += n
+
+    @property
+    def n_draws(self) -> int:
+        return sum(len(r) for r in self._rows.values())
+
+    def channel_contribution(self, c: int, column: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.asarray(src.channel_contribution(c, column))[self._rows[name]]
+                               for name, src in self.sources.items()], axis=0)
+
+
+def pool(sources: dict[str, ResponseSource], total_draws: int = POOLED_DRAWS) -> Pool:
+    """Pool the models that ran, up to `total_draws` split equally between them (never more per model
+    than the smallest model has, so each model weighs the same)."""
+    if not sources:
+        raise InputError("no model with kept draws: run `prism run` first")
+    fewest = min(src.n_draws for src in sources.values())
+    return Pool(sources, per_model=max(1, min(total_draws // len(sources), fewest)))
+
+
+def select(sources: dict[str, ResponseSource], model: str) -> dict[str, ResponseSource]:
+    """The models `--model` asks for: all of them for consensus, else the one named."""
+    if model == CONSENSUS:
+        return sources
+    if model not in sources:
+        raise InputError(f"--model {model}: no kept draws for it in this round; available: "
+                         f"{', '.join([CONSENSUS, *sources]) if sources else 'none (run `prism run`)'}")
+    return {model: sources[model]}
+
+
+def load_sources(ws, round_no: int | None = None) -> dict[str, ResponseSource]:
+    """The round's kept draws of every model that ran (the analysis layer reads the netCDF files)."""
+    try:
+        from prism.analysis.response import load_round
+    except ImportError as exc:
+        raise InputError(f"kept draws cannot be read: prism.analysis.response.load_round is not available "
+                         f"({exc.msg}); this build has no draws reader") from None
+    return dict(load_round(ws, round_no))

@@ -1,0 +1,50 @@
+"""The budget plan chart: current vs recommended spend per channel, and the KPI change each move brings
+with its 90 % interval, drawn from results/optimization.csv (the optimizer's own output)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from prism.planning.plan import TOTAL
+from prism.report import style
+from prism.report.charts import COMPACT, _figure, _wrap, png_bytes
+from prism.workspace import write_bytes
+
+CHART_NAME = "budget_plan"
+
+
+def budget_plan(frame: pd.DataFrame, labels: dict[str, str] | None = None, kpi_label: str = "KPI") -> Figure:
+    """Left: spend over the horizon, current and recommended. Right: expected KPI change, 90 % interval."""
+    rows = frame[frame["channel"] != TOTAL].reset_index(drop=True)
+    names = [_wrap((labels or {}).get(ch, ch)) for ch in rows["channel"]]
+    y = np.arange(len(rows))[::-1]
+    fig = _figure((13.0, max(4.5, 1.2 + 0.7 * len(rows))))
+    spend, gain = fig.subplots(1, 2, sharey=True)
+    spend.barh(y + 0.2, rows["current"], height=0.38, color=style.BASELINE, label="current")
+    spend.barh(y - 0.2, rows["recommended"], height=0.38, color=style.ACCENT, label="recommended")
+    spend.set_yticks(y, names)
+    spend.xaxis.set_major_formatter(COMPACT)
+    spend.set_xlabel("Spend over the plan")
+    spend.legend(loc="lower right")
+    mean = rows["expected_kpi_change"].to_numpy(float)
+    err = np.vstack([mean - rows["expected_kpi_change_low"].to_numpy(float),
+                     rows["expected_kpi_change_high"].to_numpy(float) - mean])
+    colors = [style.AGREEMENT_COLORS["high"] if m >= 0 else style.AGREEMENT_COLORS["low"] for m in mean]
+    gain.barh(y, mean, height=0.55, color=colors, xerr=err, ecolor=style.INK, capsize=4)
+    gain.axvline(0.0, color=style.MUTED, lw=1)
+    gain.xaxis.set_major_formatter(COMPACT)
+    gain.set_xlabel(f"Expected {kpi_label.lower()} change (90% interval)")
+    for ax in (spend, gain):
+        ax.grid(axis="x")
+        ax.grid(axis="y", visible=False)
+    return fig
+
+
+def write_budget_plan(frame: pd.DataFrame, path, labels: dict[str, str] | None = None, kpi_label: str = "KPI"):
+    """Draw the chart in the house style and write it as PNG (atomically)."""
+    with style.chart_style():
+        fig = budget_plan(frame, labels, kpi_label)
+    write_bytes(path, png_bytes(fig))
+    return path

@@ -1,0 +1,93 @@
+"""`prism optimize` and `prism scenario` end to end on a workspace (draws from the simulator's truth)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from prism.cli import main
+from prism.planning.plan import PLAN_COLUMNS, SCENARIO_COLUMNS
+from prism.workspace import Workspace, write_csv
+from tests.helpers.planning import workspace_with_draws
+from tests.helpers.report import build_workspace
+
+
+@pytest.fixture(scope="module")
+def base_ws(tmp_path_factory) -> Workspace:
+    return build_workspace(tmp_path_factory.mktemp("plan"), rounds=1)
+
+
+@pytest.fixture
+def ws(base_ws, tmp_path, monkeypatch) -> Workspace:
+    ws = workspace_with_draws(base_ws, tmp_path / "w", monkeypatch, n_draws=120)
+    write_csv(ws.result("roi_comparison.csv"), pd.DataFrame({
+        "channel": ["tv_spend", "search_spend", "social_spend", "display_spend"],
+        "agreement": ["high", "high", "low", "high"],
+        "confidence": ["high", "high", "low", "medium"]}))
+    return ws
+
+
+def run(*args: str) -> int:
+    with pytest.raises(SystemExit) as done:
+        main(list(args))
+    return done.value.code
+
+
+def test_optimize_writes_plan_scenarios_and_chart(ws, capsys):
+    assert run("optimize", "--workdir", str(ws.root), "--budget", "200k", "--weeks", "8", "--bounds",
+               "tv=0.5x:2x") == 0
+    plan = pd.read_csv(ws.result("optimization.csv"))
+    assert list(plan.columns) == PLAN_COLUMNS and plan["channel"].iloc[-1] == "total"
+    body = plan.iloc[:-1]
+    assert body["recommended"].sum() == pytest.approx(200_000, rel=1e-3)
+    by = body.set_index("channel")
+    # social (low) and display (medium) are held within ±10 % of today's mix scaled to the budget
+    scale = 200_000 / body["current"].sum()
+    for ch in ("social_spend", "display_spend"):
+        assert abs(by.loc[ch, "recommended"] / (by.loc[ch, "current"] * scale) - 1) <= 0.10 + 1e-6
+        assert by.loc[ch, "if_confirmed"] == by.loc[ch, "if_confirmed"]  # filled in
+    assert 0.5 * by.loc["tv_spend", "current"] - 1e-6 <= by.loc["tv_spend", "recommended"] \
+        <= 2 * by.loc["tv_spend", "current"] + 1e-6
+    scen = pd.read_csv(ws.result("scenarios.csv"))
+    assert list(scen.columns) == SCENARIO_COLUMNS
+    assert list(scen["scenario"]) == ["base", "conservative", "aggressive", "optimum"]
+    assert scen.set_index("scenario").loc["base", "expected_kpi_change"] == pytest.approx(0.0, abs=1e-6)
+    assert ws.charts_dir.joinpath("budget_plan.png").stat().st_size > 10_000
+    assert "Budget plan over 8 weeks" in capsys.readouterr().out
+
+
+def test_flexible_budget_reports_the_implied_budget(ws, capsys):
+    assert run("optimize", "--workdir", str(ws.root), "--target-mroi", "1.5", "--unlock", "social,display") == 0
+    plan = pd.read_csv(ws.result("optimization.csv"))
+    implied = plan["recommended"].iloc[-1]
+    assert f"implied budget over 13 weeks: {implied:,.0f}" in capsys.readouterr().out
+
+
+def test_scenario_command(ws, capsys):
+    assert run("scenario", "social=-20%", "tv=+10%", "--workdir", str(ws.root)) == 0
+    scen = pd.read_csv(ws.result("scenarios.csv")).set_index("scenario")
+    asked = scen.loc["scenario"]
+    assert asked["description"] == "social=-20% tv=+10%"
+    assert asked["expected_kpi_change_low"] <= asked["expected_kpi_change"] <= asked["expected_kpi_change_high"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (("optimize", "--bounds", "teevee=1:2"), "unknown channel 'teevee'"),
+    (("optimize", "--budget", "lots"), "'lots' is not an amount"),
+    (("optimize", "--objective", "max"), "choose one of mean, cvar"),
+    (("optimize", "--model", "prophet"), "--model prophet"),
+    (("scenario", "social=down"), "not a percentage"),
+])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(ws, capsys, args, message):
+    assert run(*args, "--workdir", str(ws.root)) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not ws.result("optimization.csv").exists() and not ws.result("scenarios.csv").exists()
+
+
+def test_without_a_draws_reader_the_commands_exit_2(base_ws, tmp_path, capsys):
+    shutil.copytree(base_ws.root, tmp_path / "w")
+    assert run("optimize", "--workdir", str(tmp_path / "w")) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
