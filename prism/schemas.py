@@ -539,6 +539,8 @@ class Decision(Open):
 class AgentCall(Open):
     agent: str
     impl: Literal["rules", "claude", "fallback"]
+    by: Literal["session", "rules", "claude-api"] | None = Field(
+        None, description="who wrote the artifact: a Claude terminal session, the rule-based agent or Claude via the API")
     stage: str | None = None
     model: str | None = None
     calls: int = 0
@@ -591,4 +593,5 @@ class State(Open):
     decisions: list[Decision] = Field(default_factory=list)
     history: list[dict[str, Any]] = Field(default_factory=list)
     stopped_reason: str | None = None
+    rounds_target: int | None = Field(None, description="the rounds asked for (`prism loop --rounds N`)")
     pending_checkpoint: str | None = None
