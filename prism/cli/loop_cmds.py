@@ -76,24 +76,19 @@ def tune(workdir: Path = WorkdirOpt, agents: str = AgentsOpt, model: str = Model
 
 def _candidates(ws: Workspace) -> None:
     """The rule-based Tuner's candidates for the current round, in its rule order (first = its choice)."""
+    import json
+
     from prism.agents.tuner import candidate_changes
     from prism.workspace import load_state
 
     n = max(load_state(ws).round, 2)
-    table = Table(title=f"Candidate changes for round {n} (evidence from round {n - 1})")
-    for col in ("rank", "change", "KEY=VALUE", "rule", "evidence"):
-        table.add_column(col, overflow="fold")
-    for i, c in enumerate(candidate_changes(ws, n), 1):
-        table.add_row(str(i), escape(c.describe), escape(f"{c.key}={_json(c.new)}"), escape(c.rule), escape(c.evidence))
-    console.print(table)
-    if not table.row_count:
+    cands = candidate_changes(ws, n)
+    console.print(f"Candidate changes for round {n}, best first (evidence from round {n - 1}):", highlight=False)
+    for i, c in enumerate(cands, 1):
+        console.print(escape(f"{i}. {c.key}={json.dumps(c.new, sort_keys=True)}   ({c.describe})\n"
+                             f"   rule: {c.rule}\n   evidence: {c.evidence}"), highlight=False, soft_wrap=True)
+    if not cands:
         console.print("no untried change is left: write the tuning file ending with NO_CHANGE")
-
-
-def _json(value: object) -> str:
-    import json
-
-    return json.dumps(value, sort_keys=True)
 
 
 def _key_value(text: str) -> tuple[str, str]:
