@@ -30,6 +30,12 @@ def _stage(workdir: Path, stage: str, agents: str, model: str | None, record_onl
     ws = Workspace(workdir)
     status = run_stage(ws, stage, agents=agents, model=model, record_only=record_only, console=console)
     console.print(escape(status), highlight=False)
+    if record_only and stage in ("analyze", "revise"):
+        from prism.agents.analyst import MAX_WORDS, word_count
+        from prism.workspace import load_state
+
+        words = word_count(ws.analysis(load_state(ws).round).read_text(encoding="utf-8"))
+        console.print(f"{words} words (limit: under {MAX_WORDS}, counted like `wc -w`)", highlight=False)
     if record_only:
         after_session_command(ws)
 

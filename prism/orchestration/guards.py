@@ -15,8 +15,9 @@ from prism.analysis import checks
 from prism.analysis.checks import HEADINGS
 from prism.analysis.facts import RoundFacts
 from prism.analysis.numbers import INTERPRETATION, extract, known_values, matches, ratios
-from prism.errors import InputError
+from prism.errors import GuardFailed, InputError
 from prism.schemas import PROOFREAD_STATUSES, REVISE_PREFIX, Status
+from prism.orchestration.stages import STAGES
 from prism.workspace import Workspace, load_state
 
 
@@ -112,3 +113,22 @@ def word_problems(path: Path) -> list[str]:
     """The analysis must stay under MAX_WORDS, counted like `wc -w`."""
     words = analyst.word_count(path.read_text(encoding="utf-8"))
     return [f"{words} words; the analysis must be under {analyst.MAX_WORDS}"] if words >= analyst.MAX_WORDS else []
+
+
+def session_guard(ws: Workspace, round_no: int, stage: str) -> None:
+    """The stage's guard on the session's file; raises GuardFailed (nothing is recorded) when it fails."""
+    spec = STAGES[stage]
+    path = spec.artifact(ws, round_no)
+    if not path.exists():
+        raise InputError(f"{path}: file not found; write it before recording the {stage} stage")
+    if stage in ("critique", "recritique"):
+        problems = check_review(ws)
+    elif stage == "proofread":
+        problems = check_report(ws)
+    else:
+        evidence_round = round_no - 1 if stage == "tune" else round_no  # the Tuner quotes the last round
+        problems = number_problems(ws, path, evidence_round).failures
+        if stage in ("analyze", "revise"):
+            problems += word_problems(path)
+    if problems:
+        raise GuardFailed(str(path.relative_to(ws.root)), problems)

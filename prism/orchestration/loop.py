@@ -23,6 +23,7 @@ from rich.markup import escape
 from prism.agents.base import AgentOutcome
 from prism.errors import InputError, Stopped
 from prism.orchestration.checkpoints import ask
+from prism.orchestration.guards import session_guard
 from prism.orchestration.context import LoopContext
 from prism.orchestration.recording import finish_if_last, note_outcome, note_timing, now, record, update_best
 from prism.orchestration.registry import impl_for
@@ -337,9 +338,7 @@ def run_stage(ws: Workspace, stage: str, agents: str = "rules", model: str | Non
         if record_only and STAGES[stage].agent is None:
             raise InputError(f"stage '{stage}' has no agent file to record; run it with `prism loop --step`")
         if record_only:
-            from prism.orchestration.session import guard
-
-            guard(ws, state.round, stage)  # recording follows the guard: a failing file is not recorded
+            session_guard(ws, state.round, stage)  # recording follows the guard: a failing file is not recorded
             outcome = recorded_outcome(ws, state.round, stage)
             if stage == "tune" and outcome.status == Status.NO_CHANGE:  # undo a worse change, as the Tuner would
                 from prism.agents import tuner

@@ -12,8 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 from rich.console import Console
 
-from prism.errors import GuardFailed, InputError
-from prism.orchestration import guards
+from prism.errors import InputError
 from prism.orchestration.context import LoopContext
 from prism.orchestration.recording import finish_if_last
 from prism.orchestration.stages import STAGES, next_stage
@@ -80,26 +79,6 @@ def _dropped(ws: Workspace) -> list[str]:
         return []
     meta = read_model(ws.metadata, Metadata)
     return [f"not modelled: {r.column} ({r.reason})" for r in meta.roles if r.role == "ignored"]
-
-
-# ------------------------------------------------------------------------------------ guard
-def guard(ws: Workspace, round_no: int, stage: str) -> None:
-    """The stage's guard on the session's file; raises GuardFailed (nothing is recorded) when it fails."""
-    spec = STAGES[stage]
-    path = spec.artifact(ws, round_no)
-    if not path.exists():
-        raise InputError(f"{path}: file not found; write it before recording the {stage} stage")
-    if stage in ("critique", "recritique"):
-        problems = guards.check_review(ws)
-    elif stage == "proofread":
-        problems = guards.check_report(ws)
-    else:
-        evidence_round = round_no - 1 if stage == "tune" else round_no  # the Tuner quotes the last round
-        problems = guards.number_problems(ws, path, evidence_round).failures
-        if stage in ("analyze", "revise"):
-            problems += guards.word_problems(path)
-    if problems:
-        raise GuardFailed(str(path.relative_to(ws.root)), problems)
 
 
 # ------------------------------------------------------------------------------------ Prism's turns
