@@ -405,6 +405,15 @@ class Agreement(Open):
     note: str = ""
 
 
+class Combined(Open):
+    """One channel across the models that ran: what a report quotes as its likely range (never recomputed)."""
+
+    roi: float = Field(description="mean ROI across the models")
+    roi_low: float = Field(description="lowest 90 % interval bound of any model")
+    roi_high: float = Field(description="highest 90 % interval bound of any model")
+    confidence: str = Field(description="'high' / 'moderate' / 'low' from agreement and interval width")
+
+
 class Results(Open):
     """results/latest.json and rounds/R{NN}_results.json."""
 
@@ -421,6 +430,8 @@ class Results(Open):
     objective: float | None = Field(None, description="tuning objective: CV MAPE inside the training weeks")
     models: dict[str, ModelResult]
     agreement: dict[str, Agreement] = Field(default_factory=dict)
+    combined: dict[str, Combined] = Field(default_factory=dict, description="channel → combined interval (compare)")
+    channel_average_roi: float | None = Field(None, description="mean of the channels' combined ROI (compare)")
 
     def ok_models(self) -> dict[str, ModelResult]:
         """The models that really ran."""

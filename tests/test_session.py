@@ -103,3 +103,19 @@ def test_replay_driven_by_next_halves_the_commands(tmp_path, fake_models, capsys
     code, out, _ = cli("next")
     assert "the loop is finished" in out and "round 2 of 2" in out
     assert ws.round_file(2, "report").read_text() == ws.report_md.read_text()  # the snapshot is the proofread copy
+
+
+def test_compare_gives_the_combined_interval_and_channel_average(tmp_path):
+    from prism.analysis.compare import run_compare
+    from tests.helpers.loop import crafted_results
+
+    ws, sim = make_ws(tmp_path / "w", weeks=156, n_channels=3)
+    crafted_results(ws, sim)
+    res = run_compare(ws, 1)
+    ok = res.ok_models().values()
+    for ch, c in res.combined.items():
+        assert c.roi_low == min(m.channels[ch].roi_low for m in ok)
+        assert c.roi_high == max(m.channels[ch].roi_high for m in ok)
+        assert c.roi == pytest.approx(sum(m.channels[ch].roi for m in ok) / len(ok))
+    assert res.channel_average_roi == pytest.approx(sum(c.roi for c in res.combined.values()) / len(res.combined))
+    assert set(res.combined) == set(sim.channels)
