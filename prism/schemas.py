@@ -7,6 +7,7 @@ rejected so that a typo names itself instead of being silently ignored.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -299,6 +300,18 @@ class Knowledge(Open):
     known_issues: list[KnownIssue] = Field(default_factory=list)
 
 
+LABEL_SUFFIXES = ("_spend", "_cost", "_s")  # spend markers, not part of the channel's name
+ACRONYMS = frozenset({"tv", "ctv", "ott", "ooh", "dooh", "sem", "seo", "ppc", "crm", "sms", "pr", "dm", "kpi", "roi"})
+
+
+def readable_label(column: str) -> str:
+    """A business label from a column name alone: `tv_S` → TV, `facebook_spend` → Facebook, `ooh_cost` → OOH."""
+    base = column.strip()
+    suffix = next((x for x in LABEL_SUFFIXES if base.lower().endswith(x) and len(base) > len(x)), "")
+    words = [w for w in re.split(r"[_\s]+", base[:len(base) - len(suffix)]) if w]
+    return " ".join(w.upper() if w.lower() in ACRONYMS else w[:1].upper() + w[1:] for w in words) or column
+
+
 class Metadata(Open):
     """metadata.json: refreshed by discover every round."""
 
@@ -315,13 +328,13 @@ class Metadata(Open):
     warnings: list[str] = Field(default_factory=list)
 
     def label(self, column: str) -> str:
-        """Business label of a column (dictionary or knowledge layer), else a tidied column name."""
+        """Business label of a column (dictionary or knowledge layer), else one read from its name."""
         if column in self.labels:
             return self.labels[column]
         field = self.knowledge.fields.get(column)
         if field and field.label:
             return field.label
-        return column.replace("_", " ").strip().title()
+        return readable_label(column)
 
 
 # ------------------------------------------------------------------------------------------- results

@@ -119,3 +119,30 @@ def test_compare_gives_the_combined_interval_and_channel_average(tmp_path):
         assert c.roi == pytest.approx(sum(m.channels[ch].roi for m in ok) / len(ok))
     assert res.channel_average_roi == pytest.approx(sum(c.roi for c in res.combined.values()) / len(res.combined))
     assert set(res.combined) == set(sim.channels)
+
+
+@pytest.mark.parametrize("column, label", [("tv_S", "TV"), ("ooh_S", "OOH"), ("facebook_S", "Facebook"),
+                                           ("search_spend", "Search"), ("print_cost", "Print"),
+                                           ("paid_social_spend", "Paid Social"), ("CTV_spend", "CTV"), ("S", "S")])
+def test_readable_labels_with_an_empty_dictionary(column, label):
+    from prism.schemas import readable_label
+
+    assert readable_label(column) == label
+
+
+def test_critic_matches_a_channel_by_its_readable_alias(tmp_path):
+    from prism.analysis import checks
+    from prism.schemas import Metadata
+    from prism.workspace import read_model, write_json
+    from tests.helpers.loop import crafted_results
+
+    ws, sim = make_ws(tmp_path / "w", weeks=156, n_channels=3)
+    crafted_results(ws, sim)
+    meta = read_model(ws.metadata, Metadata)
+    ch = sim.channels[0]
+    meta.labels[ch] = "Paid Search Ads"  # a dictionary label; the alias from the column name still counts
+    write_json(ws.metadata, meta)
+    facts = RoundFacts.load(ws, 1)
+    alias = ch.split("_")[0]
+    assert checks.mentions(f"the return of {alias} is uncertain", facts, ch)
+    assert not checks.mentions(f"the return of x{alias} is uncertain", facts, ch)
