@@ -218,7 +218,11 @@ def test_check_numbers_uses_the_evidence_round_and_the_exploration(tmp_path, fak
     share = next(f.text for f in extract(computed) if f.percent and f.text not in ws.report_md.read_text())
     ws.analysis(1).write_text(ws.analysis(1).read_text() + f"\nA share of {share} comes from the exploration.\n")
     assert cli("check-numbers", "rounds/R01_analysis.md")[0] == 0
+    assert {c.by for c in load_state(ws).rounds[0].agents} == {"rules"}  # the rule-based loop wrote round 1
     assert cli("loop", "--step", "--rounds", "2")[0] == 0  # round 2: the tuning file quotes round 1
+    step = json.loads(cli("next", "--json")[1])
+    assert step["stage"] == "tune" and step["run"] == ["prism tune --candidates"]
+    assert step["record"].startswith("prism tune --set") and "prism tune --record-only" in step["notes"][-1]
     objective = f"{load_state(ws).rounds[0].objective:.2f}"
     ws.tuning(2).write_text(f"# Round 2 tuning\n\nRound 1 objective {objective} %: nothing left to try.\nNO_CHANGE\n")
     code, out, _ = cli("check-numbers", "rounds/R02_tuning.md")

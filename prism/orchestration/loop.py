@@ -62,7 +62,7 @@ def execute(ctx: LoopContext, state: State, stage: str) -> str:
 
         restore_pre_tune_config(ctx.ws, n)
     if stage == "proofread":
-        _proofread_from_draft(ctx.ws, n)
+        proofread_from_draft(ctx.ws, n)
     if stage == "recritique":
         keep_first_review(ctx.ws, n)
     spec = STAGES[stage]
@@ -117,7 +117,7 @@ def _add_artifacts(rec: RoundRecord, *paths: str) -> None:
     rec.artifacts += [p for p in paths if p not in rec.artifacts]
 
 
-def _proofread_from_draft(ws: Workspace, n: int) -> None:
+def proofread_from_draft(ws: Workspace, n: int) -> None:
     """Keep the Reporter's text until the Proofreader's stage is recorded, so a rerun makes the same edits."""
     draft = ws.round_file(n, "report_draft")
     if draft.exists():

@@ -65,11 +65,12 @@ def next_step(ws: Workspace) -> NextStep:
         return out
     out.agent, out.agent_file = spec.agent, f"agents/{spec.agent}.md"
     out.writes = [w.replace("{NN}", f"{n:02d}") for w in spec.writes]
-    if stage == "tune":
-        out.run = ["prism tune --candidates", "prism tune --set KEY=VALUE --rule \"...\" --evidence \"...\""]
-        out.record = f"{spec.record_command}   (NO_CHANGE only: the tuning file ends with NO_CHANGE)"
-    else:
-        out.record = spec.record_command
+    out.record = spec.record_command
+    if stage == "tune":  # a change is applied and recorded by --set; the record command is for NO_CHANGE
+        out.run = ["prism tune --candidates"]
+        out.record = 'prism tune --set KEY=VALUE --rule "..." --evidence "..."'
+        out.notes.append(f"NO_CHANGE instead: write {out.writes[0]} ending with NO_CHANGE, then "
+                         f"{spec.record_command}")
     return out
 
 
@@ -102,7 +103,7 @@ def advance(ws: Workspace, console: Console | None = None) -> State:
 def prepare(ctx: LoopContext, state: State) -> None:
     """Write the computed part of a prepared stage (statistics, checks, number corrections), unrecorded."""
     from prism.agents import critic, explorer, proofreader
-    from prism.orchestration.loop import _proofread_from_draft, keep_first_review
+    from prism.orchestration.loop import keep_first_review, proofread_from_draft
 
     stage, n, ws = state.stage, state.round, ctx.ws
     if stage == "done" or not STAGES[stage].prepared:
@@ -115,5 +116,5 @@ def prepare(ctx: LoopContext, state: State) -> None:
         keep_first_review(ws, n)
         critic.run(ws, n, revision=True)
     elif stage == "proofread":
-        _proofread_from_draft(ws, n)
+        proofread_from_draft(ws, n)
         proofreader.run(ws, n)
