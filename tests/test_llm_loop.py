@@ -211,6 +211,8 @@ def test_mixed_agents_follow_config(tmp_path):
     assert SCRIPTED in fixture.analysis(2).read_text()
     impls = {c.agent: c.impl for r in load_state(fixture).rounds for c in r.agents}
     assert impls["analyst"] == "claude" and impls["critic"] == "rules"
+    writers = {c.agent: c.by for r in load_state(fixture).rounds for c in r.agents}
+    assert writers["analyst"] == "claude-api" and writers["critic"] == "rules"
     call = next(c for r in load_state(fixture).rounds for c in r.agents if c.agent == "analyst")
     assert call.cost_usd == pytest.approx((1200 * 1 + 300 * 5) / 1e6)  # Haiku 4.5 list price
 

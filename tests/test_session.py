@@ -192,6 +192,7 @@ def test_record_runs_the_guard_first_and_counts_words_like_wc(tmp_path, fake_mod
 
 def test_ratios_are_recomputed_or_flagged(tmp_path):
     from prism.analysis.numbers import ratios
+    from prism.orchestration.guards import number_problems
     from tests.helpers.loop import crafted_results
 
     ws, sim = make_ws(tmp_path / "w", weeks=156, n_channels=3)
@@ -205,6 +206,11 @@ def test_ratios_are_recomputed_or_flagged(tmp_path):
     assert len(right) == 1 and not right[0].wrong
     loose = ratios("Spend rose ten times over the period.", facts)
     assert loose[0].actual is None and loose[0].value == 10
+    ws.analysis(1).write_text(f"{fa.label} returns about {round(true) + 3} times more than {fb.label}.\n"
+                              "Spend rose ten times. About half of it went to one channel.\n")
+    check = number_problems(ws, ws.analysis(1), 1)
+    assert len(check.failures) == 1 and "times" in check.failures[0]
+    assert any("ten times" in w for w in check.warnings) and any("'half'" in w for w in check.warnings)
 
 
 def test_check_numbers_uses_the_evidence_round_and_the_exploration(tmp_path, fake_models, capsys):  # noqa: F811

@@ -43,6 +43,8 @@ SPELLED = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "ei
            "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "twice": 2, "double": 2, "triple": 3}
 RATIO = re.compile(r"(?<![\w.])(?P<n>\d+(?:\.\d+)?|" + "|".join(SPELLED) + r")(?:\s*(?:times\b|×)|x\b)"
                    r"|\b(?P<w>twice|double|triple)\b", re.IGNORECASE)
+SPELLED_OUT = re.compile(r"\b(?:" + "|".join(w for w in SPELLED if SPELLED[w] > 3) + r"|hundred|thousand|million|"
+                         r"half|a third|a quarter)\b", re.IGNORECASE)  # "two models" is a count, not a figure
 RATIO_SLACK = 0.1  # "about ten times": a ratio said in words is right within 10 % (or its printed rounding)
 
 

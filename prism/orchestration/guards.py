@@ -14,7 +14,7 @@ from prism.agents import analyst, proofreader
 from prism.analysis import checks
 from prism.analysis.checks import HEADINGS
 from prism.analysis.facts import RoundFacts
-from prism.analysis.numbers import INTERPRETATION, extract, known_values, matches, ratios
+from prism.analysis.numbers import INTERPRETATION, SPELLED_OUT, extract, known_values, matches, ratios
 from prism.errors import GuardFailed, InputError
 from prism.schemas import PROOFREAD_STATUSES, REVISE_PREFIX, Status
 from prism.orchestration.stages import STAGES
@@ -102,6 +102,8 @@ def number_problems(ws: Workspace, path: Path, round_no: int) -> NumberCheck:
         elif r.actual is None:
             out.warnings.append(f"'{r.text}': Prism cannot compute this ratio; quote the two figures instead")
         text = text[:r.start] + " " * (r.end - r.start) + text[r.end:]  # judged as a ratio, not as a number
+    out.warnings += [f"'{m.group()}' is a number in words: write the figure so it can be checked"
+                     for m in SPELLED_OUT.finditer(text)]
     values = known_values(ws, round_no, facts)
     unknown = [f.text.strip() for f in extract(text) if not matches(f, values)]
     if unknown:
