@@ -1,9 +1,9 @@
-"""The Claude terminal session's side of the loop: what to do now (`prism next`), the guard before every
-record, and Prism's own work between the session's turns.
+"""The Claude terminal session's side of the loop: what to do now (`prism next`) and Prism's own work
+between the session's turns.
 
 A session's turn is one agent stage of the stage table. Recording it (`--record-only`) runs the stage's
-guard first (nothing is recorded when it fails), then Prism runs its own stages up to the session's next
-turn and writes the computed part of that turn's file, so each turn is: read `prism next`, write, record.
+guard first (`guards.session_guard`: nothing is recorded when it fails), then Prism runs its own stages up
+to the session's next turn and writes the computed part of that turn's file, so each turn is: write, record.
 """
 
 from __future__ import annotations
