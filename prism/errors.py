@@ -27,3 +27,12 @@ class Stopped(Exception):
     """Ctrl-C or SIGTERM ended a stage; the message says where, so the user knows what a resume will redo.
 
     Not a KeyboardInterrupt: typer would turn that into a bare exit 130 and drop the message."""
+
+
+class GuardFailed(Exception):
+    """An agent's file breaks a rule (a number not in the results, too many words, a wrong check): exit 1,
+    nothing recorded; the problems say what to fix."""
+
+    def __init__(self, path: str, problems: list[str]):
+        super().__init__(f"{path}: " + "; ".join(problems))
+        self.path, self.problems = path, problems

@@ -7,6 +7,7 @@ rejected so that a typo names itself instead of being silently ignored.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -369,6 +370,18 @@ class Knowledge(Open):
         return {ch: f.adstock_decay for ch in channels if (f := self.fields.get(ch)) and f.adstock_decay is not None}
 
 
+LABEL_SUFFIXES = ("_spend", "_cost", "_s")  # spend markers, not part of the channel's name
+ACRONYMS = frozenset({"tv", "ctv", "ott", "ooh", "dooh", "sem", "seo", "ppc", "crm", "sms", "pr", "dm", "kpi", "roi"})
+
+
+def readable_label(column: str) -> str:
+    """A business label from a column name alone: `tv_S` → TV, `facebook_spend` → Facebook, `ooh_cost` → OOH."""
+    base = column.strip()
+    suffix = next((x for x in LABEL_SUFFIXES if base.lower().endswith(x) and len(base) > len(x)), "")
+    words = [w for w in re.split(r"[_\s]+", base[:len(base) - len(suffix)]) if w]
+    return " ".join(w.upper() if w.lower() in ACRONYMS else w[:1].upper() + w[1:] for w in words) or column
+
+
 class Metadata(Open):
     """metadata.json: refreshed by discover every round."""
 
@@ -385,13 +398,13 @@ class Metadata(Open):
     warnings: list[str] = Field(default_factory=list)
 
     def label(self, column: str) -> str:
-        """Business label of a column (dictionary or knowledge layer), else a tidied column name."""
+        """Business label of a column (dictionary or knowledge layer), else one read from its name."""
         if column in self.labels:
             return self.labels[column]
         field = self.knowledge.fields.get(column)
         if field and field.label:
             return field.label
-        return column.replace("_", " ").strip().title()
+        return readable_label(column)
 
 
 # ------------------------------------------------------------------------------------------- results
@@ -500,6 +513,15 @@ class Agreement(Open):
     note: str = ""
 
 
+class Combined(Open):
+    """One channel across the models that ran: what a report quotes as its likely range (never recomputed)."""
+
+    roi: float = Field(description="mean ROI across the models")
+    roi_low: float = Field(description="lowest 90 % interval bound of any model")
+    roi_high: float = Field(description="highest 90 % interval bound of any model")
+    confidence: str = Field(description="'high' / 'moderate' / 'low' from agreement and interval width")
+
+
 class Results(Open):
     """results/latest.json and rounds/R{NN}_results.json."""
 
@@ -516,6 +538,8 @@ class Results(Open):
     objective: float | None = Field(None, description="tuning objective: CV MAPE inside the training weeks")
     models: dict[str, ModelResult]
     agreement: dict[str, Agreement] = Field(default_factory=dict)
+    combined: dict[str, Combined] = Field(default_factory=dict, description="channel → combined interval (compare)")
+    channel_average_roi: float | None = Field(None, description="mean of the channels' combined ROI (compare)")
 
     def ok_models(self) -> dict[str, ModelResult]:
         """The models that really ran."""
@@ -634,6 +658,8 @@ class Decision(Open):
 class AgentCall(Open):
     agent: str
     impl: Literal["rules", "claude", "fallback"]
+    by: Literal["session", "rules", "claude-api"] | None = Field(
+        None, description="who wrote the artifact: a Claude terminal session, the rule-based agent or Claude via the API")
     stage: str | None = None
     model: str | None = None
     calls: int = 0
@@ -686,4 +712,5 @@ class State(Open):
     decisions: list[Decision] = Field(default_factory=list)
     history: list[dict[str, Any]] = Field(default_factory=list)
     stopped_reason: str | None = None
+    rounds_target: int | None = Field(None, description="the rounds asked for (`prism loop --rounds N`)")
     pending_checkpoint: str | None = None

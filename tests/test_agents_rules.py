@@ -63,12 +63,12 @@ def test_critic_fails_each_numeric_check(base, case, check):
 def test_critic_text_checks_and_one_revision(base):
     ws, sim = base
     crafted_results(ws, sim, agreement={"social_spend": "low"})
-    checks = _checks(ws, "Social Spend returns 0.80.")
-    assert not checks["consensus honesty"].passed and "Social Spend" in checks["consensus honesty"].evidence
+    checks = _checks(ws, "Social returns 0.80.")
+    assert not checks["consensus honesty"].passed and "Social" in checks["consensus honesty"].evidence
     assert not checks["sample size"].passed  # 156 weeks < 10 × parameters
-    assert _checks(ws, "Social Spend: the models disagree, so it is uncertain. Only 156 weeks of data: a small "
+    assert _checks(ws, "Social: the models disagree, so it is uncertain. Only 156 weeks of data: a small "
                        "sample.")["consensus honesty"].passed
-    write_text(ws.analysis(1), "# Round 1 analysis\n\nSocial Spend returns 0.80.\n")
+    write_text(ws.analysis(1), "# Round 1 analysis\n\nSocial returns 0.80.\n")
     assert critic.run(ws, 1).status.startswith("REVISE: consensus honesty")
     assert check_review(ws) == []
     final = critic.run(ws, 1, revision=True)  # after one revision it must decide and record open issues
@@ -85,7 +85,7 @@ def test_analyst_under_400_words_with_numbers_from_results(tmp_path):
     analyst.run(ws, 1)
     text = ws.analysis(1).read_text()
     assert analyst.word_count(text) < analyst.MAX_WORDS
-    assert "Radio Spend: the models disagree" in text
+    assert "Radio: the models disagree" in text
     assert "lightweight_mmm failed (timed out after 1 s)" in text and "rests on 2 model(s)" in text
     assert unknown_numbers(text, ws, 1) == []
     assert unknown_numbers(text + " Display returns 7.77.", ws, 1) == ["7.77"]
@@ -99,12 +99,12 @@ def test_collinear_pair_named_and_split_uncertain(tmp_path):
     analyst.run(ws, 1)
     critic.run(ws, 1)
     review = ws.review(1).read_text()
-    assert "| collinearity | PASS | named: Tv Spend & Search Spend" in review
+    assert "| collinearity | PASS | named: TV & Search" in review
     reporter.run(ws, 1)
     report = ws.report_md.read_text()
-    assert "Tv Spend and Search Spend were bought together, so the split between them is uncertain" in report
+    assert "TV and Search were bought together, so the split between them is uncertain" in report
     actions = report.split("## What to do")[1].split("##")[0]
-    assert "Tv Spend" not in actions and "Search Spend" not in actions  # no recommendation on an unsplit pair
+    assert "TV" not in actions and "Search" not in actions  # no recommendation on an unsplit pair
 
 
 def test_short_history_readiness_and_caveat(tmp_path):
@@ -129,7 +129,7 @@ def test_explorer_finds_anomalies_with_dates(tmp_path):
     text = ws.exploration().read_text()
     kpi_part = text.split("KPI weeks with")[1].split("Spend weeks")[0]
     assert frame.loc[50, "date"] in kpi_part
-    assert f"Tv Spend {frame.loc[20, 'date']}" in text
+    assert f"TV {frame.loc[20, 'date']}" in text
 
 
 def test_reporter_structure_and_plain_headline(base):
@@ -141,10 +141,10 @@ def test_reporter_structure_and_plain_headline(base):
         assert h in text
     body = text.split(reporter.HEADINGS["appendix"])[0].lower()
     assert not any(m in body for m in ("ridge", "pymc", "lightweight", "mape", "posterior"))
-    assert "Social Spend: the methods put it between" in text and "runs from 0.61 to 1.01" in text
-    assert "| Social Spend | 0.80 | 0.61–1.01 | low |" in text
+    assert "Social: the methods put it between" in text and "runs from 0.61 to 1.01" in text
+    assert "| Social | 0.80 | 0.61–1.01 | low |" in text
     actions = text.split("## What to do")[1].split("##")[0]
-    assert "Social Spend" not in actions
+    assert "Social" not in actions
 
 
 def test_proofreader_corrects_a_wrong_number(base):
@@ -153,9 +153,9 @@ def test_proofreader_corrects_a_wrong_number(base):
     reporter.run(ws, 1)
     good = ws.report_md.read_text()
     roi = RoundFacts.load(ws, 1).channel_facts["tv_spend"].roi
-    right = f"| Tv Spend | {roi:.2f} |"
+    right = f"| TV | {roi:.2f} |"
     assert right in good
-    write_text(ws.report_md, good.replace(right, "| Tv Spend | 9.99 |"))
+    write_text(ws.report_md, good.replace(right, "| TV | 9.99 |"))
     assert any("9.99" in p for p in check_report(ws))
     out = proofreader.run(ws, 1)
     assert out.status == "PROOFREAD_CORRECTED"
@@ -235,13 +235,13 @@ def test_proofreader_flags_one_figure_stated_two_ways(base):
     crafted_results(ws, sim)
     reporter.run(ws, 1)
     roi = RoundFacts.load(ws, 1).channel_facts["tv_spend"]
-    text = ws.report_md.read_text().replace("## Data caveats", f"## Data caveats\n\nTv Spend returns {roi.roi_low:.2f} "
+    text = ws.report_md.read_text().replace("## Data caveats", f"## Data caveats\n\nTV returns {roi.roi_low:.2f} "
                                                             f"per unit.\n")
     issues = proofreader.review(text, RoundFacts.load(ws, 1), ws)[2]
-    assert not any("Tv Spend: return stated" in i for i in issues)  # the low end of its range is not a restatement
-    text = text.replace(f"Tv Spend returns {roi.roi_low:.2f}", f"Tv Spend returns {roi.roi_by_model['pymc']:.2f}")
+    assert not any("TV: return stated" in i for i in issues)  # the low end of its range is not a restatement
+    text = text.replace(f"TV returns {roi.roi_low:.2f}", f"TV returns {roi.roi_by_model['pymc']:.2f}")
     issues = proofreader.review(text, RoundFacts.load(ws, 1), ws)[2]
-    assert any("Tv Spend: return stated as" in i for i in issues)
+    assert any("TV: return stated as" in i for i in issues)
 
 
 def test_registry_mixed_reads_config(base):

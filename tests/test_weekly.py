@@ -52,7 +52,7 @@ def test_discover_writes_the_table_and_refresh_reports_a_change(tmp_path: Path) 
     assert proc.returncode == 0, proc.stderr
     new = read_model(ws.metadata, Metadata).data_hash
     assert new != meta.data_hash
-    assert f"data changed since the last discover: data_hash {meta.data_hash} → {new}" in " ".join(proc.stdout.split())
+    assert f"the weekly table changed since the last discover (data or roles): data_hash {meta.data_hash} → {new}" in " ".join(proc.stdout.split())
     assert read_weekly(ws, cfg)[cfg.data.kpi].iloc[10] == pytest.approx(raw.loc[10, cfg.data.kpi])
     assert frame_hash(read_weekly(ws, cfg)) == new
 

@@ -30,7 +30,8 @@ def run(ws: Workspace, round_no: int, revision: bool = False) -> AgentOutcome:
 
 
 def word_count(text: str) -> int:
-    return len([w for w in text.split() if any(ch.isalnum() for ch in w)])
+    """Counted like `wc -w` (whitespace-separated), so the session's own count agrees with the guard."""
+    return len(text.split())
 
 
 def compose(facts: RoundFacts, reason: str | None = None) -> str:

@@ -15,7 +15,7 @@ from enum import StrEnum
 from prism.analysis.facts import (
     BAYESIAN_MODELS, COLLINEAR_R, COLLINEAR_VIF, MIN_WEEKS_CAVEAT, WEEKS_PER_PARAMETER, RoundFacts,
 )
-from prism.schemas import CONVERGENCE, REVISE_PREFIX, Status
+from prism.schemas import CONVERGENCE, REVISE_PREFIX, Status, readable_label
 from prism.workspace import Workspace
 
 
@@ -157,11 +157,13 @@ def sentences(text: str) -> list[str]:
 
 
 def names(facts: RoundFacts, ch: str) -> tuple[str, ...]:
-    return tuple({facts.label(ch).lower(), ch.lower(), ch.lower().replace("_", " ")})
+    """How a text may name a channel: its column, its label or the alias read from the column name."""
+    return tuple({facts.label(ch).lower(), ch.lower(), ch.lower().replace("_", " "), readable_label(ch).lower()})
 
 
 def mentions(sentence: str, facts: RoundFacts, ch: str) -> bool:
-    return any(n in sentence for n in names(facts, ch))
+    """A name starting a word counts ("tv spending" names TV; "activity" does not)."""
+    return any(re.search(rf"(?<!\w){re.escape(n)}", sentence) for n in names(facts, ch))
 
 
 def said_with(text: str, facts: RoundFacts, chans: list[str], words: tuple[str, ...]) -> bool:

@@ -17,7 +17,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from prism.schemas import MODEL_NAMES, Agreement, Results
+from prism.schemas import MODEL_NAMES, Agreement, Combined, Config, Metadata, Results
 from prism.workspace import Workspace, read_model, write_csv, write_json
 
 HIGH_CV = 20.0
@@ -93,10 +93,26 @@ def comparison_table(res: Results, field: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS).round(CSV_DECIMALS)
 
 
+def combine(ws: Workspace, res: Results) -> None:
+    """Each channel's combined interval and the channel average, so no agent computes them (from the same
+    facts the agents read; a results file outside a discovered workspace has no config to combine with)."""
+    from prism.analysis.facts import RoundFacts
+
+    if not (ws.config.exists() and ws.metadata.exists()):
+        return
+    facts = RoundFacts(ws=ws, round_no=res.round, cfg=read_model(ws.config, Config),
+                       meta=read_model(ws.metadata, Metadata), results=res)
+    chans = facts.channel_facts
+    res.combined = {ch: Combined(roi=f.roi, roi_low=f.roi_low, roi_high=f.roi_high, confidence=f.confidence)
+                    for ch, f in chans.items()}
+    res.channel_average_roi = sum(f.roi for f in chans.values()) / len(chans) if chans else None
+
+
 def run_compare(ws: Workspace, round_no: int | None = None) -> Results:
     """Fill `agreement` in the round's results (and latest.json when it is that round); write both tables."""
     res = read_model(ws.round_results(round_no) if round_no is not None else ws.latest, Results)
     res.agreement = channel_agreement(res)
+    combine(ws, res)
     write_json(ws.round_results(res.round), res)
     if round_no is None or (ws.latest.exists() and read_model(ws.latest, Results).round == res.round):
         write_json(ws.latest, res)  # the results/ tables always describe latest.json's round

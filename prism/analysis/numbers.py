@@ -27,6 +27,25 @@ NUMBER = re.compile(
     re.IGNORECASE,
 )
 DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+INTERPRETATION = "## Interpretation"  # the Explorer's own section, after Prism's computed ones
+
+# The one list of places an agent's figure may come from (program.md states it; a test keeps them equal).
+NUMBER_SOURCES = (
+    "`rounds/R{NN}_results.json` of the round (the same values as `results/*.csv`), and the figures derived "
+    "from it: the combined interval and the channel average",
+    "`metadata.json`: the data profile and the knowledge layer",
+    "`config.json` and the round records of `state.json` (objectives, changes)",
+    "the computed sections of `rounds/R01_data_exploration.md` (above `## Interpretation`)",
+)
+NOT_SOURCES = ("discover's role confidences (every metadata refresh recomputes them)",)
+
+SPELLED = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+           "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "twice": 2, "double": 2, "triple": 3}
+RATIO = re.compile(r"(?<![\w.])(?P<n>\d+(?:\.\d+)?|" + "|".join(SPELLED) + r")(?:\s*(?:times\b|×)|x\b)"
+                   r"|\b(?P<w>twice|double|triple)\b", re.IGNORECASE)
+SPELLED_OUT = re.compile(r"\b(?:" + "|".join(w for w in SPELLED if SPELLED[w] > 3) + r"|hundred|thousand|million|"
+                         r"half|a third|a quarter)\b", re.IGNORECASE)  # "two models" is a count, not a figure
+RATIO_SLACK = 0.1  # "about ten times": a ratio said in words is right within 10 % (or its printed rounding)
 
 
 @dataclass(frozen=True)
@@ -69,10 +88,54 @@ def known_values(ws: Workspace, round_no: int, facts: RoundFacts | None = None) 
     vals += json_numbers(facts.cfg.model_dump(mode="json"))
     vals += json_numbers(facts.meta.knowledge.model_dump(mode="json"))  # benchmarks the agents are shown
     vals += _years(facts.meta.profile.start, facts.meta.profile.end)
+    vals += exploration_values(ws)
     state = load_state(ws)
     vals += json_numbers({"rounds": [r.model_dump(mode="json") for r in state.rounds], "best": state.best_objective})
     vals += [f.value for r in state.rounds for f in extract(r.change)]  # values the Tuner set
     return [v for v in vals if v == v]  # drop NaN
+
+
+def exploration_values(ws: Workspace) -> list[float]:
+    """The figures Prism computed in the exploration (a source for every later file)."""
+    path = ws.exploration()
+    if not path.exists():
+        return []
+    computed = path.read_text(encoding="utf-8").partition(INTERPRETATION)[0]
+    return [f.value for f in extract(computed)]
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A ratio the text states ("about ten times", "7.7×"): `actual` is None when it cannot be computed."""
+
+    text: str
+    value: float
+    actual: float | None
+    start: int
+    end: int
+
+    @property
+    def wrong(self) -> bool:
+        slack = max(RATIO_SLACK * self.value, 0.5 if float(self.value).is_integer() else 0.05)
+        return self.actual is not None and abs(self.actual - self.value) > slack
+
+
+def ratios(text: str, facts: RoundFacts) -> list[Ratio]:
+    """Ratios stated in the text; computable when their sentence names exactly two channels (ROI ratio)."""
+    out = []
+    for m in re.finditer(r"[^.!?\n]+", text):
+        sentence = m.group()
+        low = sentence.lower()
+        chans = [ch for ch in facts.channels if checks.mentions(low, facts, ch)] if facts.results else []
+        for r in RATIO.finditer(sentence):
+            word = (r.group("n") or r.group("w")).lower()
+            value = float(SPELLED.get(word, 0) or word)
+            actual = None
+            if len(chans) == 2:
+                a, b = (abs(facts.channel_facts[c].roi) for c in chans)
+                actual = max(a, b) / min(a, b) if min(a, b) > 0 else None
+            out.append(Ratio(r.group(), value, actual, m.start() + r.start(), m.start() + r.end()))
+    return out
 
 
 def unknown_numbers(text: str, ws: Workspace, round_no: int) -> list[str]:

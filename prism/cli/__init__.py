@@ -15,11 +15,11 @@ import typer
 from rich.markup import escape
 
 from prism.cli.app import app, err_console
-from prism.errors import InputError, Stopped
+from prism.errors import GuardFailed, InputError, Stopped
 
 # Area modules register their commands on `app` when imported.
 from prism.cli import (claude_cmds, data_cmds, knowledge_cmds, loop_cmds, model_cmds,  # noqa: E402,F401
-                       planning_cmds, report_cmds)
+                       planning_cmds, report_cmds, session_cmds)
 
 
 INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C
@@ -42,6 +42,11 @@ def main(argv: list[str] | None = None) -> None:
     except InputError as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
+    except GuardFailed as exc:
+        for problem in exc.problems:
+            err_console.print(f"[red]✗[/] {escape(exc.path)}: {escape(problem)}", highlight=False, soft_wrap=True)
+        err_console.print("not recorded: fix the file and run the same command again")
+        sys.exit(1)
     except typer.Abort:
         err_console.print("aborted")
         sys.exit(1)

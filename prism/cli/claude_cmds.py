@@ -67,24 +67,31 @@ def init(directory: Path = typer.Argument(Path("."), help="Workspace folder (cre
 def check_numbers(file: Path = typer.Argument(..., help="A file an agent wrote, relative to the workspace, "
                                                       "e.g. rounds/R02_analysis.md."),
                   workdir: Path = WorkdirOpt,
-                  round_no: Optional[int] = typer.Option(None, "--round", min=1, help="Round (default: current)."),
+                  round_no: Optional[int] = typer.Option(None, "--round", min=1, help="Round (default: current; "
+                                                         "a tuning file: the round its evidence came from)."),
                   ) -> None:
-    """Guard for a Claude session: every number in FILE must match a value of the round's results."""
-    from prism.llm.tools import INTERPRETATION, numbers_in, unknown_in
+    """Guard for a Claude session: every number and stated ratio in FILE must match the round's values."""
+    from prism.orchestration.guards import number_problems
     from prism.workspace import load_state
 
     ws = Workspace(workdir)
     path = (file if file.is_absolute() else ws.root / file).resolve()
     if not path.exists():
         raise InputError(f"{path}: file not found")
-    n = round_no or max(load_state(ws).round, 1)
-    text, extra = path.read_text(encoding="utf-8"), []
-    if path == ws.exploration():  # the computed sections are Prism's; the interpretation may quote them
-        computed, _, text = text.partition(INTERPRETATION)
-        extra = numbers_in(computed)
-    unknown = unknown_in(text, ws, n, extra, need_results=ws.round_results(n).exists())
-    if unknown:
-        console.print(f"[red]✗[/] {len(unknown)} number(s) in {file} match no value of round {n}: "
-                      + ", ".join(unknown), highlight=False)
+    n = round_no or _evidence_round(ws, path, max(load_state(ws).round, 1))
+    check = number_problems(ws, path, n)
+    for w in check.warnings:
+        console.print(f"[yellow]flag:[/] {w}", highlight=False)
+    if check.failures:
+        for p in check.failures:
+            console.print(f"[red]✗[/] {file}: {p}", highlight=False)
         raise typer.Exit(1)
     console.print(f"[green]✓[/] every number in {file} is in round {n}'s results", highlight=False)
+
+
+def _evidence_round(ws: Workspace, path: Path, current: int) -> int:
+    """A tuning file quotes the round before it (its own round has no results yet)."""
+    for n in range(current, 1, -1):
+        if path == ws.tuning(n).resolve():
+            return n - 1
+    return current

@@ -193,6 +193,7 @@ def _report_discovery(ws: Workspace, result: Discovery, spec: SourceSpec | None,
         role = f"{r.role} of {r.paired_with}" if r.paired_with else r.role
         roles.add_row(escape(r.column), escape(role), f"{r.confidence:.2f}", escape(r.reason))
     console.print(roles)
+    _report_labels_and_drops(result)
     console.print(_summary(result.prepared, "Weekly table", result.metadata.warnings))
     for change in result.changes:
         console.print(f"[yellow]changed[/] {escape(change)}")
@@ -206,12 +207,23 @@ def _report_discovery(ws: Workspace, result: Discovery, spec: SourceSpec | None,
     _report_refresh(ws, result)
 
 
+def _report_labels_and_drops(result: Discovery) -> None:
+    """The labels every report will use and the columns left out, for the user to confirm at discover."""
+    meta = result.metadata
+    channels = [r.column for r in meta.roles if r.role == "channel"]
+    console.print("labels (confirm with the user): " + ", ".join(f"{c} → {meta.label(c)}" for c in channels),
+                  highlight=False, markup=False, soft_wrap=True)
+    for r in meta.roles:
+        if r.role == "ignored":
+            console.print(f"not modelled: {r.column} ({r.reason})", highlight=False, markup=False, soft_wrap=True)
+
+
 def _report_refresh(ws: Workspace, result: Discovery) -> None:
     """Say what was (re)written and whether the data changed since the last discover."""
     if not result.config_written:
         console.print(f"[green]refreshed[/] {escape(str(ws.weekly))} and {ws.metadata.name} (data_hash {result.metadata.data_hash})")
     if result.change_note:
-        console.print(f"[yellow]{escape(result.change_note)}[/]")
+        console.print(f"[yellow]{escape(result.change_note)}[/]", soft_wrap=True)
 
 
 def _summary(prepared: Prepared, title: str, warnings: list[str]) -> Table:

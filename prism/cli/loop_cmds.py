@@ -23,11 +23,21 @@ DEMO_KPI = "revenue"
 
 
 def _stage(workdir: Path, stage: str, agents: str, model: str | None, record_only: bool) -> None:
+    """One stage; `--record-only` (a session's file): guard, record, then Prism's stages up to the next turn."""
+    from prism.cli.session_cmds import after_session_command
     from prism.orchestration.loop import run_stage
 
-    status = run_stage(Workspace(workdir), stage, agents=agents, model=model, record_only=record_only,
-                       console=console)
+    ws = Workspace(workdir)
+    status = run_stage(ws, stage, agents=agents, model=model, record_only=record_only, console=console)
     console.print(escape(status), highlight=False)
+    if record_only and stage in ("analyze", "revise"):
+        from prism.agents.analyst import MAX_WORDS, word_count
+        from prism.workspace import load_state
+
+        words = word_count(ws.analysis(load_state(ws).round).read_text(encoding="utf-8"))
+        console.print(f"{words} words (limit: under {MAX_WORDS}, counted like `wc -w`)", highlight=False)
+    if record_only:
+        after_session_command(ws)
 
 
 @app.command()
@@ -44,9 +54,15 @@ def tune(workdir: Path = WorkdirOpt, agents: str = AgentsOpt, model: str = Model
          set_: str = typer.Option(None, "--set", metavar="KEY=VALUE",
                                   help="Apply this change (validated) as the round's Tuner decision."),
          rule: str = typer.Option("set by hand", "--rule", help="With --set: the rule that fired (tuning note)."),
-         evidence: str = typer.Option("given with --set", "--evidence", help="With --set: the evidence.")) -> None:
+         evidence: str = typer.Option("given with --set", "--evidence", help="With --set: the evidence."),
+         candidates: bool = typer.Option(False, "--candidates",
+                                         help="The changes Prism allows this round, ranked, with rule and evidence."),
+         record_only: bool = RecordOpt) -> None:
     """Tuner: one config change for the current round (or NO_CHANGE) → rounds/R{NN}_tuning.md."""
     ws = Workspace(workdir)
+    if candidates:
+        _candidates(ws)
+        return
     if validate:
         from prism.agents.tuner import validate_change
 
@@ -56,9 +72,29 @@ def tune(workdir: Path = WorkdirOpt, agents: str = AgentsOpt, model: str = Model
     if set_:
         from prism.orchestration.loop import set_change
 
+        from prism.cli.session_cmds import after_session_command
+
         console.print(escape(set_change(ws, *_key_value(set_), rule, evidence)), highlight=False)
+        after_session_command(ws)
         return
-    _stage(workdir, "tune", agents, model, False)
+    _stage(workdir, "tune", agents, model, record_only)
+
+
+def _candidates(ws: Workspace) -> None:
+    """The rule-based Tuner's candidates for the current round, in its rule order (first = its choice)."""
+    import json
+
+    from prism.agents.tuner import candidate_changes
+    from prism.workspace import load_state
+
+    n = max(load_state(ws).round, 2)
+    cands = candidate_changes(ws, n)
+    console.print(f"Candidate changes for round {n}, best first (evidence from round {n - 1}):", highlight=False)
+    for i, c in enumerate(cands, 1):
+        console.print(escape(f"{i}. {c.key}={json.dumps(c.new, sort_keys=True)}   ({c.describe})\n"
+                             f"   rule: {c.rule}\n   evidence: {c.evidence}"), highlight=False, soft_wrap=True)
+    if not cands:
+        console.print("no untried change is left: write the tuning file ending with NO_CHANGE")
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -118,7 +154,8 @@ def loop(workdir: Path = WorkdirOpt,
          checkpoints: bool = typer.Option(False, "--checkpoints", help="Pause for approve / edit / stop."),
          auto_approve: bool = typer.Option(False, "--auto-approve", help="Pass checkpoints, recording no one approved."),
          quick: bool = typer.Option(False, "--quick", help="Quick model settings (MAP / fewer draws)."),
-         step: bool = typer.Option(False, "--step", help="Run only the current stage, then stop."),
+         step: bool = typer.Option(False, "--step", help="Run the current stage and Prism's own stages up to the "
+                                   "next agent's turn (its computed part written), then say what is next."),
          render: bool = typer.Option(True, "--render/--no-render",
                                      help="Render charts, deck, page and workbook after each round's proofread."),
          record_only: bool = RecordOpt) -> None:
@@ -130,8 +167,13 @@ def loop(workdir: Path = WorkdirOpt,
 
         _stage(workdir, load_state(Workspace(workdir)).stage, agents, model, True)
         return
-    run_loop(Workspace(workdir), rounds, agents=agents, model=model, checkpoints=checkpoints,
+    ws = Workspace(workdir)
+    run_loop(ws, rounds, agents=agents, model=model, checkpoints=checkpoints,
              auto_approve=auto_approve, quick=quick, console=console, steps=1 if step else None, render=render)
+    if step:
+        from prism.cli.session_cmds import after_session_command
+
+        after_session_command(ws)
 
 
 @app.command()
@@ -142,23 +184,30 @@ def status(workdir: Path = WorkdirOpt) -> None:
 
     ws = Workspace(workdir)
     if not ws.state.exists():
-        raise InputError(f"{ws.state}: file not found (no loop has run in this workspace)")
+        if not ws.config.exists():
+            raise InputError(f"{ws.config}: file not found (run `prism discover --path <data> --kpi <column>` first)")
+        console.print("ready: discover done, next: `prism loop --step --rounds N` (or `prism next`)")
+        return
     state = load_state(ws)
     console.print(round_table(state))
     best = f"round {state.best_round} (objective {state.best_objective:.2f}%)" if state.best_round else "none yet"
     console.print(f"round {state.round}, stage [bold]{state.stage}[/]; best {best}", highlight=False)
     if state.stopped_reason:
         console.print(escape(f"stopped: {state.stopped_reason}"), highlight=False)
+    best_report = ws.round_file(state.best_round or 0, "report")
+    if best_report.exists():
+        console.print(f"best round's report (after the Proofreader): {best_report.relative_to(ws.root)}",
+                      highlight=False)
     console.print(_agent_usage(state))
 
 
 def _agent_usage(state) -> Table:
     t = Table(title="Agent calls")
-    for col in ("round", "agent", "impl", "seconds", "input tokens", "output tokens", "cost $"):
+    for col in ("round", "agent", "written by", "seconds", "input tokens", "output tokens", "cost $"):
         t.add_column(col)
     for r in state.rounds:
         for a in r.agents:
-            t.add_row(str(r.round), a.agent, a.impl, f"{a.seconds:.1f}", str(a.input_tokens), str(a.output_tokens),
+            t.add_row(str(r.round), a.agent, a.by or a.impl, f"{a.seconds:.1f}", str(a.input_tokens), str(a.output_tokens),
                       f"{a.cost_usd:.4f}")
     return t
 

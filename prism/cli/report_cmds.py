@@ -35,6 +35,11 @@ def report(workdir: Path = WorkdirOpt, round_no: int | None = RoundOpt, render_o
         with console.status("Reporter: writing results/report.md"):
             status = run_stage(ws, "report", agents=agents, model=model, record_only=record_only, console=console)
         console.print(escape(status), highlight=False)
+        if record_only:  # a session's report: the deliverables are rendered after the Proofreader
+            from prism.cli.session_cmds import after_session_command
+
+            after_session_command(ws)
+            return
     with console.status("Rendering charts, deck, page and workbook"):
         inputs = load_inputs(ws, round_no)
         paths = render(inputs)

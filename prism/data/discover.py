@@ -57,7 +57,7 @@ class Discovery:
         new = self.metadata.data_hash
         if self.previous_hash is None or self.previous_hash == new:
             return None
-        return f"data changed since the last discover: data_hash {self.previous_hash} → {new}"
+        return f"the weekly table changed since the last discover (data or roles): data_hash {self.previous_hash} → {new}"
 
 
 def discover(ws: Workspace, spec: SourceSpec | None, overrides: Overrides, options: PrepareOptions,

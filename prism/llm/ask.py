@@ -10,9 +10,7 @@ number check can match each one to a value of the round.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any, Callable
 
@@ -25,7 +23,7 @@ from prism.errors import InputError
 from prism.llm import ask_router as R
 from prism.planning.outputs import OPTIMIZATION, read_confidence, read_labels
 from prism.schemas import Results
-from prism.workspace import Workspace, read_csv, read_json, read_model, write_json
+from prism.workspace import Workspace, read_csv, read_model
 
 AUDIT, TEST_PLAN = "audit.csv", "test_plan.csv"
 TOP = 3  # channels named in a ranking or a drivers answer
@@ -351,40 +349,3 @@ def respond(ctx: AskContext, text: str, previous: R.Question | None = None) -> t
         raise InputError("ask: the question is empty")
     q = follow_up(R.route(text, ctx.channels, ctx.labels, ctx.dates), previous)
     return q, answer(ctx, q)
-
-
-def claude_enabled() -> bool:
-    return bool(os.environ.get("ANTHROPIC_API_KEY", "").strip())
-
-
-def answer_question(ws: Workspace, text: str) -> Answer:
-    """`prism ask`: rule-based by default; with ANTHROPIC_API_KEY Claude routes and phrases."""
-    ctx = AskContext(ws)
-    if claude_enabled():
-        from prism.llm.ask_claude import claude_answer
-
-        return claude_answer(ctx, text)
-    return respond(ctx, text)[1]
-
-
-class Chat:
-    """A question-and-answer session; every turn is appended to the workspace's chat history."""
-
-    def __init__(self, ws: Workspace):
-        self.ws = ws
-        self.ctx = AskContext(ws)
-        self.previous: R.Question | None = None
-        path = ws.chat_history
-        self.history: list[dict[str, Any]] = read_json(path) if path.exists() else []
-
-    def ask(self, text: str) -> Answer:
-        if claude_enabled():
-            from prism.llm.ask_claude import claude_answer
-
-            result = claude_answer(self.ctx, text)
-        else:
-            self.previous, result = respond(self.ctx, text, self.previous)
-        self.history.append({"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "question": text,
-                             "intent": result.intent, "answer": result.text, "phrased_by": result.phrased_by})
-        write_json(self.ws.chat_history, self.history[-HISTORY_KEEP:])
-        return result

@@ -18,13 +18,12 @@ from prism.agents.base import AgentOutcome
 from prism.analysis import checks
 from prism.analysis.checks import HEADINGS
 from prism.analysis.facts import RoundFacts
-from prism.analysis.numbers import extract, known_values, matches
+from prism.analysis.numbers import INTERPRETATION, extract, known_values, matches
 from prism.errors import InputError
 from prism.schemas import Status, revise
 from prism.workspace import Workspace, read_weekly, write_text
 
 MAX_EDITS = 50  # a proofreading pass that rewrites more than this is not proofreading
-INTERPRETATION = "## Interpretation"  # the Explorer's own section after Prism's computed ones
 
 
 class ToolRejected(Exception):

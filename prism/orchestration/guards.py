@@ -7,12 +7,17 @@ renderer's headings and every number, channel and caveat the Proofreader demands
 
 from __future__ import annotations
 
-from prism.agents import proofreader
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prism.agents import analyst, proofreader
 from prism.analysis import checks
 from prism.analysis.checks import HEADINGS
 from prism.analysis.facts import RoundFacts
-from prism.errors import InputError
+from prism.analysis.numbers import INTERPRETATION, SPELLED_OUT, extract, known_values, matches, ratios
+from prism.errors import GuardFailed, InputError
 from prism.schemas import PROOFREAD_STATUSES, REVISE_PREFIX, Status
+from prism.orchestration.stages import STAGES
 from prism.workspace import Workspace, load_state
 
 
@@ -72,3 +77,60 @@ def check_report(ws: Workspace) -> list[str]:
     elif not any(ln.strip() in PROOFREAD_STATUSES for ln in note.read_text().splitlines()):
         problems.append(f"{note.name} has no PROOFREAD_CLEAN / PROOFREAD_CORRECTED line")
     return problems
+
+
+@dataclass
+class NumberCheck:
+    """`failures` block recording (unknown numbers, wrong ratios); `warnings` are ratios Prism cannot compute."""
+
+    round: int
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def number_problems(ws: Workspace, path: Path, round_no: int) -> NumberCheck:
+    """Every number and stated ratio in an agent's file against the round's values (NUMBER_SOURCES)."""
+    text = path.read_text(encoding="utf-8")
+    if path == ws.exploration():  # the computed sections are Prism's own; only the interpretation is checked
+        text = INTERPRETATION + text.partition(INTERPRETATION)[2]
+    facts = RoundFacts.load(ws, round_no, need_results=ws.round_results(round_no).exists())
+    out = NumberCheck(round_no)
+    for r in ratios(text, facts):
+        if r.wrong:
+            out.failures.append(f"'{r.text}' is not the ratio of the two channels' ROI in its sentence "
+                                f"({r.actual:.1f}×); quote both figures instead")
+        elif r.actual is None:
+            out.warnings.append(f"'{r.text}': Prism cannot compute this ratio; quote the two figures instead")
+        text = text[:r.start] + " " * (r.end - r.start) + text[r.end:]  # judged as a ratio, not as a number
+    out.warnings += [f"'{m.group()}' is a number in words: write the figure so it can be checked"
+                     for m in SPELLED_OUT.finditer(text)]
+    values = known_values(ws, round_no, facts)
+    unknown = [f.text.strip() for f in extract(text) if not matches(f, values)]
+    if unknown:
+        out.failures.insert(0, f"{len(unknown)} number(s) match no value of round {round_no}: " + ", ".join(unknown))
+    return out
+
+
+def word_problems(path: Path) -> list[str]:
+    """The analysis must stay under MAX_WORDS, counted like `wc -w`."""
+    words = analyst.word_count(path.read_text(encoding="utf-8"))
+    return [f"{words} words; the analysis must be under {analyst.MAX_WORDS}"] if words >= analyst.MAX_WORDS else []
+
+
+def session_guard(ws: Workspace, round_no: int, stage: str) -> None:
+    """The stage's guard on the session's file; raises GuardFailed (nothing is recorded) when it fails."""
+    spec = STAGES[stage]
+    path = spec.artifact(ws, round_no)
+    if not path.exists():
+        raise InputError(f"{path}: file not found; write it before recording the {stage} stage")
+    if stage in ("critique", "recritique"):
+        problems = check_review(ws)
+    elif stage == "proofread":
+        problems = check_report(ws)
+    else:
+        evidence_round = round_no - 1 if stage == "tune" else round_no  # the Tuner quotes the last round
+        problems = number_problems(ws, path, evidence_round).failures
+        if stage in ("analyze", "revise"):
+            problems += word_problems(path)
+    if problems:
+        raise GuardFailed(str(path.relative_to(ws.root)), problems)

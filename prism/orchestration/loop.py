@@ -23,8 +23,9 @@ from rich.table import Table
 from prism.agents.base import AgentOutcome
 from prism.errors import InputError, Stopped
 from prism.orchestration.checkpoints import ask
+from prism.orchestration.guards import session_guard
 from prism.orchestration.context import LoopContext
-from prism.orchestration.recording import note_outcome, note_timing, now, record, update_best
+from prism.orchestration.recording import finish_if_last, note_outcome, note_timing, now, record, update_best
 from prism.orchestration.registry import impl_for
 from prism.orchestration.stages import STAGES, next_stage
 from prism.schemas import STATUS_LINES, AgentCall, Config, Decision, Results, RoundRecord, State, Status
@@ -65,7 +66,9 @@ def execute(ctx: LoopContext, state: State, stage: str) -> str:
 
         restore_pre_tune_config(ctx.ws, n)
     if stage == "proofread":
-        _proofread_from_draft(ctx.ws, n)
+        proofread_from_draft(ctx.ws, n)
+    if stage == "recritique":
+        keep_first_review(ctx.ws, n)
     spec = STAGES[stage]
     name = spec.agent
     agent, impl = ctx.agent(name)
@@ -118,13 +121,20 @@ def _add_artifacts(rec: RoundRecord, *paths: str) -> None:
     rec.artifacts += [p for p in paths if p not in rec.artifacts]
 
 
-def _proofread_from_draft(ws: Workspace, n: int) -> None:
+def proofread_from_draft(ws: Workspace, n: int) -> None:
     """Keep the Reporter's text until the Proofreader's stage is recorded, so a rerun makes the same edits."""
     draft = ws.round_file(n, "report_draft")
     if draft.exists():
         write_text(ws.report_md, draft.read_text(encoding="utf-8"))
     elif ws.report_md.exists():  # else the Proofreader says which file is missing
         write_text(draft, ws.report_md.read_text(encoding="utf-8"))
+
+
+def keep_first_review(ws: Workspace, n: int) -> None:
+    """The final Critic rewrites R{NN}_review.md: the first review (its REVISE line, the notes) stays beside it."""
+    first, review = ws.round_file(n, "review_first"), ws.review(n)
+    if review.exists() and not first.exists():
+        write_text(first, review.read_text(encoding="utf-8"))
 
 
 def _drop_draft(ws: Workspace, n: int, stage: str) -> None:
@@ -150,6 +160,8 @@ def _after_agent(ctx: LoopContext, state: State, stage: str, outcome: AgentOutco
             rec.change = f"revert {reverted}; {rec.change}"
     elif stage in ("critique", "recritique"):
         rec.open_issues = outcome.extra.get("open_issues", [])
+        if stage == "recritique" and ctx.ws.round_file(state.round, "review_first").exists():
+            _add_artifacts(rec, f"rounds/R{state.round:02d}_review_first.md")
     elif stage == "proofread":
         _render(ctx, state)
         snap = ctx.ws.round_file(state.round, "report")
@@ -233,6 +245,7 @@ def run_loop(ws: Workspace, rounds: int, agents: str = "rules", model: str | Non
     with loop_lock(ws):
         state = load_state(ws)
         _prepare_resume(state, rounds)
+        state.rounds_target = rounds
         save_state(ws, state)
         _drive(ctx, state, rounds, steps)
         ctx.console.print(round_table(state))
@@ -273,6 +286,8 @@ def _drive(ctx: LoopContext, state: State, rounds: int, steps: int | None = None
                 return
             if state.stage == "done":
                 if state.stopped_reason or state.round >= rounds:
+                    finish_if_last(state)
+                    save_state(ctx.ws, state)
                     return
                 state.round, state.stage = state.round + 1, "discover"
                 save_state(ctx.ws, state)
@@ -283,6 +298,7 @@ def _drive(ctx: LoopContext, state: State, rounds: int, steps: int | None = None
                 status = _interruptible(ctx, state, stage)
             progress.remove_task(task)
             state.stage = next_stage(stage, state.round, status)
+            finish_if_last(state)
             checkpoint = STAGES[stage].checkpoint
             if ctx.checkpoints and checkpoint and state.stage != "done":  # a Tuner's NO_CHANGE ends the loop unasked
                 state.pending_checkpoint = checkpoint
@@ -326,6 +342,7 @@ def run_stage(ws: Workspace, stage: str, agents: str = "rules", model: str | Non
         if record_only and STAGES[stage].agent is None:
             raise InputError(f"stage '{stage}' has no agent file to record; run it with `prism loop --step`")
         if record_only:
+            session_guard(ws, state.round, stage)  # recording follows the guard: a failing file is not recorded
             outcome = recorded_outcome(ws, state.round, stage)
             if stage == "tune" and outcome.status == Status.NO_CHANGE:  # undo a worse change, as the Tuner would
                 from prism.agents import tuner
@@ -338,6 +355,7 @@ def run_stage(ws: Workspace, stage: str, agents: str = "rules", model: str | Non
             status = execute(ctx, state, stage)
         if state.stage == stage:
             state.stage = next_stage(stage, state.round, status)
+        finish_if_last(state)
         save_state(ws, state)
         _drop_draft(ws, state.round, stage)
         return status
@@ -366,7 +384,8 @@ def recorded_outcome(ws: Workspace, round_no: int, stage: str) -> AgentOutcome:
 
         extra["readiness"] = parse_readiness(path.read_text(encoding="utf-8"))
     return AgentOutcome(status=status, path=path, extra=extra,
-                   call=AgentCall(agent=spec.agent, impl="claude", note="written in a Claude terminal session"))
+                   call=AgentCall(agent=spec.agent, impl="claude", by="session",
+                                  note="written in a Claude terminal session"))
 
 
 def set_change(ws: Workspace, key: str, value: str, rule: str, evidence: str) -> str:
@@ -378,7 +397,7 @@ def set_change(ws: Workspace, key: str, value: str, rule: str, evidence: str) ->
         if state.round < 2:
             raise InputError("the Tuner runs from round 2 on (round 1 is the baseline)")
         outcome = tuner.change_config(ws, state.round, key, value, rule, evidence)
-        outcome.call.impl, outcome.call.note = "claude", "set with prism tune --set"
+        outcome.call.impl, outcome.call.by, outcome.call.note = "claude", "session", "set with prism tune --set"
         note_outcome(state, state.round, "tune", "tuner", "claude", outcome, 0.0, ws.root)
         _after_agent(LoopContext(ws), state, "tune", outcome)
         if state.stage == "tune":

@@ -40,6 +40,8 @@ def note_outcome(state: State, round_no: int, stage: str, agent: str, impl: str,
         if rel not in rec.artifacts:
             rec.artifacts.append(rel)
     call = outcome.call or AgentCall(agent=agent, impl=impl)  # type: ignore[arg-type]
+    if call.by is None:
+        call.by = "claude-api" if call.impl == "claude" else "rules"
     if not call.seconds:
         call.seconds = round(seconds, 3)
     rec.agents.append(call.model_copy(update={"stage": stage}))
@@ -51,6 +53,13 @@ def note_timing(state: State, round_no: int, stage: str, seconds: float, status:
     rec.timings[stage] = round(seconds, 3)
     state.history.append({"round": round_no, "stage": stage, "status": status, "seconds": round(seconds, 3),
                           "at": now().isoformat(timespec="seconds")})
+
+
+def finish_if_last(state: State) -> None:
+    """At `done` of the last round asked for, the loop ends: say why (status and `prism next` read it)."""
+    target = state.rounds_target
+    if state.stage == "done" and target and state.round >= target and not state.stopped_reason:
+        state.stopped_reason = f"round {state.round} of {target} done: the rounds asked for are complete"
 
 
 def update_best(state: State) -> None:

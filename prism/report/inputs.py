@@ -15,7 +15,7 @@ import pandas as pd
 
 from prism.errors import InputError
 from prism.report.markdown import ReportText, parse_report
-from prism.schemas import Config, Metadata, Results, State
+from prism.schemas import Config, Metadata, Results, State, readable_label
 from prism.workspace import Workspace, load_state, read_csv, read_model, read_weekly
 
 OPTIMIZATION_FILE = "optimization.csv"
@@ -44,7 +44,7 @@ class ReportInputs:
         """Business label from the data dictionary / knowledge layer, else a tidied column name."""
         if self.metadata is not None:
             return self.metadata.label(column)
-        return column.replace("_", " ").strip().title()
+        return readable_label(column)
 
     @property
     def currency(self) -> str | None:
