@@ -1,7 +1,8 @@
 """Simulated weekly MMM data with known ground truth, for tests and benchmarks.
 
-KPI = baseline (level + trend + yearly seasonality) + controls + Σ beta_c · hill(geometric_adstock(spend_c))
-+ Gaussian noise. Each channel's beta is set so that its true ROI over all weeks equals a chosen target;
+KPI = baseline (level + trend + yearly seasonality) + controls + promo spikes + Σ beta_c · hill(geometric_adstock(spend_c))
++ Gaussian noise. Promo spikes (`promo_weeks`) are recurring KPI lifts in the same weeks of every year that no
+column of the table records: the unmodelled events a Tuner has to find from the KPI's anomalies. Each channel's beta is set so that its true ROI over all weeks equals a chosen target;
 the weekly true contributions are kept so the truth can be read on any window (e.g. the training weeks).
 """
 
@@ -16,12 +17,13 @@ import pandas as pd
 from prism.workspace import write_csv, write_json
 
 CHANNEL_NAMES = ("tv_spend", "search_spend", "social_spend", "display_spend", "video_spend",
-                 "radio_spend", "print_spend", "ooh_spend")
-DEFAULT_ROI = (2.5, 1.2, 0.8, 3.0, 1.6, 2.0, 0.6, 1.0)
-DEFAULT_DECAY = (0.6, 0.1, 0.3, 0.45, 0.5, 0.35, 0.25, 0.4)
-DEFAULT_HALF = (1.0, 0.8, 1.2, 0.9, 1.1, 1.0, 0.7, 1.3)  # × mean adstocked spend
-DEFAULT_SLOPE = (1.5, 1.0, 1.2, 2.0, 1.3, 1.0, 1.5, 1.1)
+                 "radio_spend", "print_spend", "ooh_spend", "email_spend", "affiliate_spend")
+DEFAULT_ROI = (2.5, 1.2, 0.8, 3.0, 1.6, 2.0, 0.6, 1.0, 1.8, 1.4)
+DEFAULT_DECAY = (0.6, 0.1, 0.3, 0.45, 0.5, 0.35, 0.25, 0.4, 0.2, 0.15)
+DEFAULT_HALF = (1.0, 0.8, 1.2, 0.9, 1.1, 1.0, 0.7, 1.3, 0.9, 1.1)  # × mean adstocked spend
+DEFAULT_SLOPE = (1.5, 1.0, 1.2, 2.0, 1.3, 1.0, 1.5, 1.1, 1.2, 1.4)
 MAX_LAG = 8
+WEEKS_PER_YEAR = 52
 
 
 @dataclass
@@ -98,11 +100,14 @@ def _spend(rng: np.random.Generator, weeks: int, n: int, collinear: bool) -> np.
 
 def simulate(weeks: int = 156, n_channels: int = 5, seed: int = 0, collinear: bool = False,
              n_controls: int = 1, noise: float = 0.04, media_share: float = 0.35,
-             start: str = "2021-01-04", kpi: str = "revenue") -> Simulation:
+             start: str = "2021-01-04", kpi: str = "revenue", promo_weeks: tuple[int, ...] = (),
+             promo_lift: float = 0.4) -> Simulation:
     """Simulate `weeks` Mondays of data with `n_channels` channels and known ROI per channel.
 
     `media_share` sets the baseline so that media drives roughly that share of the KPI; `noise` is the
     noise sd as a share of mean KPI; `collinear` makes the first two channels move together.
+    `promo_weeks` are weeks of the year (0-based) whose KPI rises by `promo_lift` × the baseline level in
+    every year, recorded only in `notes["promo_dates"]`.
     """
     if not 1 <= n_channels <= len(CHANNEL_NAMES):
         raise ValueError(f"n_channels must be 1..{len(CHANNEL_NAMES)}")
@@ -126,7 +131,8 @@ def simulate(weeks: int = 156, n_channels: int = 5, seed: int = 0, collinear: bo
                         + 0.04 * np.cos(2 * np.pi * t / 52.18))
     controls = {f"control_{i + 1}": np.round(rng.normal(0.0, 1.0, weeks), 4) for i in range(n_controls)}
     control_effect = sum(0.03 * level * v for v in controls.values()) if controls else 0.0
-    y = baseline + control_effect + contrib.sum(axis=1)
+    promo = np.isin(t % WEEKS_PER_YEAR, promo_weeks)
+    y = baseline + control_effect + promo_lift * level * promo + contrib.sum(axis=1)
     y = y + rng.normal(0.0, noise * y.mean(), size=weeks)
 
     dates = pd.date_range(start, periods=weeks, freq="W-MON")
@@ -137,5 +143,6 @@ def simulate(weeks: int = 156, n_channels: int = 5, seed: int = 0, collinear: bo
     return Simulation(frame=frame, channels=channels, controls=list(controls), kpi=kpi, params=params,
                       contributions=pd.DataFrame(contrib, columns=channels),
                       notes={"seed": seed, "collinear": collinear, "noise": noise, "media_share": media_share,
+                             "promo_dates": [str(d.date()) for d in dates[promo]], "promo_lift": promo_lift,
                              "max_lag": MAX_LAG, "adstock": "geometric (not normalised)", "saturation": "hill"})
 
