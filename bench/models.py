@@ -77,8 +77,8 @@ def _dataset(name: str, sim_weeks: int):
     return data, cfg, sim.true_roi(slice(0, data.n_train))
 
 
-def run_one(model: str, dataset: str, sampler: str | None, sim_weeks: int) -> dict:
-    """Fit one model in this process and return its figures."""
+def run_one(model: str, dataset: str, sampler: str | None, sim_weeks: int, draws: int = 0) -> dict:
+    """Fit one model in this process and return its figures (`draws` > 0: the Bayesian models' kept draws)."""
     import numpy as np
 
     from prism.models.base import summarize
@@ -87,6 +87,8 @@ def run_one(model: str, dataset: str, sampler: str | None, sim_weeks: int) -> di
     data, cfg, truth = _dataset(dataset, sim_weeks)
     if sampler:
         cfg.pymc.sampler = sampler
+    if draws:
+        cfg.pymc.draws = cfg.lightweight_mmm.samples = draws
     started = time.perf_counter()
     fitted = load(model).fit(data, cfg)
     result = summarize(fitted, data, time.perf_counter() - started, False)
@@ -100,8 +102,8 @@ def run_one(model: str, dataset: str, sampler: str | None, sim_weeks: int) -> di
     return row
 
 
-def spawn(model: str, dataset: str, sampler: str | None, sim_weeks: int) -> dict:
-    cmd = [sys.executable, __file__, "--one", model, dataset, sampler or "", str(sim_weeks)]
+def spawn(model: str, dataset: str, sampler: str | None, sim_weeks: int, draws: int = 0) -> dict:
+    cmd = [sys.executable, __file__, "--one", model, dataset, sampler or "", str(sim_weeks), str(draws)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=SPAWN_TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -113,14 +115,16 @@ def spawn(model: str, dataset: str, sampler: str | None, sim_weeks: int) -> dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--one", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
     parser.add_argument("--skip-samplers", action="store_true", help="skip the nutpie and PyMC-sampler rows")
     parser.add_argument("--sim-weeks", type=int, default=208)
     parser.add_argument("--wide-only", action="store_true", help="only the 209 × 10 × 50-control round")
+    parser.add_argument("--wide-draws", type=int, default=0,
+                        help="also time the wide round's Bayesian models with this many draws (fewer but sufficient?)")
     args = parser.parse_args()
     if args.one:
-        model, dataset, sampler, weeks = args.one
-        print(json.dumps(run_one(model, dataset, sampler or None, int(weeks))))
+        model, dataset, sampler, weeks, draws = args.one
+        print(json.dumps(run_one(model, dataset, sampler or None, int(weeks), int(draws))))
         return
 
     from rich.console import Console
@@ -130,12 +134,14 @@ def main() -> None:
 
     default_sampler = PymcConfig().sampler
 
-    jobs = [] if args.wide_only else [(m, "brand", None) for m in MODELS]
+    jobs = [] if args.wide_only else [(m, "brand", None, 0) for m in MODELS]
     if not args.skip_samplers and not args.wide_only:
-        jobs += [("pymc", "brand", s) for s in ("numpyro", "nutpie", "pymc") if s != default_sampler]
+        jobs += [("pymc", "brand", s, 0) for s in ("numpyro", "nutpie", "pymc") if s != default_sampler]
     if not args.wide_only:
-        jobs += [(m, "sim", None) for m in MODELS]
-    jobs += [(m, "wide", None) for m in MODELS]
+        jobs += [(m, "sim", None, 0) for m in MODELS]
+    jobs += [(m, "wide", None, 0) for m in MODELS]
+    if args.wide_draws:
+        jobs += [(m, "wide", None, args.wide_draws) for m in MODELS if m != "ridge"]
     load_before = os.getloadavg()
     table = Table(title=f"Prism models — brand 132×8, simulator {args.sim_weeks}×{SIM_CHANNELS} (seed {SIM_SEED}), "
                         f"wide {WIDE_WEEKS}×{WIDE_CHANNELS}×{WIDE_CONTROLS + WIDE_DUMMIES} controls")
@@ -143,14 +149,14 @@ def main() -> None:
                 "median |ROI err| %", "90 % coverage"):
         table.add_column(col, justify="left" if col in ("model", "data", "sampler") else "right")
     wide_seconds: list[float] = []
-    for model, dataset, sampler in jobs:
-        row = spawn(model, dataset, sampler, args.sim_weeks)
-        label = sampler or (default_sampler if model == "pymc" else "")
+    for model, dataset, sampler, draws in jobs:
+        row = spawn(model, dataset, sampler, args.sim_weeks, draws)
+        label = (sampler or (default_sampler if model == "pymc" else "")) + (f", {draws} draws" if draws else "")
         if "error" in row:
             table.add_row(model, dataset, label, "failed", "", "", "", "", row["error"][:60], "")
             continue
         fmt = lambda v, f: "" if v is None else format(v, f)  # noqa: E731
-        if dataset == "wide":
+        if dataset == "wide" and not draws:
             wide_seconds.append(row["seconds"])
         table.add_row(model, dataset, label, f"{row['seconds']:.1f}",
                       fmt(TARGETS[model], ".0f") if dataset == "brand" and not sampler else "",

@@ -97,3 +97,15 @@ def test_dummy_controls_become_events_and_country_adds_holidays(dummy_ws):
     write_json(ws.metadata, meta)
     holidays = next(c for c in tuner.candidate_changes(ws, 2) if c.key == "baseline.holidays")
     assert holidays.new == "GB" and "GB" in holidays.evidence
+
+
+def test_quick_fits_get_no_sampler_changes(dummy_ws):
+    """--quick ignores the sampler settings, so doubling its draws would waste a round."""
+    ws, sim = dummy_ws
+    res = crafted_results(ws, sim, diagnostics={"lightweight_mmm": {"rhat_max": 1.08, "ess_bulk_min": 26.0,
+                                                                    "divergences": 0, "chains": 2}})
+    save_state(ws, State(round=2, stage="tune"))
+    assert tuner.candidate_changes(ws, 2)[0].key == "lightweight_mmm.samples"
+    res.models["lightweight_mmm"].quick = True
+    write_json(ws.round_results(1), res)
+    assert all(c.rule.split(":")[0] != "sampler draws" for c in tuner.candidate_changes(ws, 2))

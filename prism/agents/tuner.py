@@ -185,7 +185,7 @@ def _proposals(facts: RoundFacts) -> list[tuple[str, Any, str, str]]:
     cfg = facts.cfg
     props: list[tuple[str, Any, str, str]] = _timeout_moves(facts)  # 0. a timed-out model: more time, fewer draws
     for name, m in facts.ok_models.items():  # 1. sampler settings when Bayesian diagnostics fail
-        if name in BAYESIAN_MODELS:
+        if name in BAYESIAN_MODELS and not m.quick:  # quick fits ignore the sampler settings
             props += _sampler_moves(cfg, name, CONVERGENCE.failures(name, m.diagnostics))
     props += _data_moves(facts)  # 2. what the data shows: recurring KPI anomalies, dummy controls, holidays
     over = checks.overfitting(facts)  # 3. overfitting: shorter memory, stronger shrinkage
