@@ -4,8 +4,9 @@ It judges changes only by `Results.objective` (the mean over every model that ra
 inside the training weeks: ridge's rolling-origin CV MAPE, the Bayesian models' PSIS-LOO MAPE), never by
 the holdout. Candidates come from the previous round's results and from the data the Explorer described:
 recurring KPI anomalies become events, many 0/1 controls become events, a known country adds holidays, a
-timed-out model gets more time or fewer draws (a failed model is a finding in the note, never a silence). A change that made the objective worse than the best round is reverted (config restored
-from the best round's snapshot) and listed in state.reverted_changes, so it is never tried again.
+timed-out model gets more time or fewer draws (a failed model is a finding in the note, never a silence).
+A change that made the objective worse than the best round is reverted (config restored from the best round's
+snapshot) and listed in state.reverted_changes, so it is never tried again.
 """
 
 from __future__ import annotations
