@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.helpers.loop import crafted_results, make_ws
@@ -109,3 +110,20 @@ def test_quick_fits_get_no_sampler_changes(dummy_ws):
     res.models["lightweight_mmm"].quick = True
     write_json(ws.round_results(1), res)
     assert all(c.rule.split(":")[0] != "sampler draws" for c in tuner.candidate_changes(ws, 2))
+
+
+def test_recurring_anomalies_come_from_the_training_weeks_only():
+    from prism.analysis.anomalies import recurring_events
+
+    dates = pd.Series(pd.date_range("2021-01-04", periods=156, freq="W-MON"))
+    kpi = pd.Series(100.0 + np.random.default_rng(0).normal(0.0, 2.0, 156))
+    kpi[[20, 72]] += 40.0   # late May 2021 and 2022: recurring, in the training weeks
+    kpi[[0, 52]] += 40.0    # early January 2021 and 2022 ...
+    kpi[[51]] += 40.0       # ... and late December 2021: one event across the new year
+    kpi[[150]] += 80.0      # a spike in the holdout alone: never an event
+    events = {e.name: e.dates for e in recurring_events(kpi, dates, n_train=120)}
+    may = next(d for n, d in events.items() if n.startswith("kpi_spike_may"))
+    assert may == ("2021-05-24", "2022-05-23", "2023-05-22")  # 2023 projected onto the holdout
+    winter = next(d for n, d in events.items() if not n.startswith("kpi_spike_may"))
+    assert {"2021-01-04", "2021-12-27", "2022-01-03"} <= set(winter) and len(events) == 2
+    assert all(str(dates[150].date()) not in d for d in events.values())
