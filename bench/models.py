@@ -7,7 +7,11 @@ against `Simulation.true_roi(training weeks)` and the share of channels whose 90
 truth. Every fit runs in its own process (as `prism run` does), so JAX starts fresh each time; seconds
 are fit + shared summary inside that process. The machine's load average is printed with the table.
 
-    .venv/bin/python bench/models.py [--skip-samplers] [--sim-weeks 208]
+The wide shape (209 weeks × 10 channels × 50 controls: the simulator's 10 continuous controls plus 40
+generated 0/1 dummies, each on in one week of the year like a holiday flag and without effect on the KPI)
+times the three-model round a retailer's file asks for; its target is 180 s for the round (sum of the three).
+
+    .venv/bin/python bench/models.py [--skip-samplers] [--sim-weeks 208] [--wide-only]
 """
 
 from __future__ import annotations
@@ -25,6 +29,24 @@ SAMPLE = ROOT / "prism" / "sample_data" / "conjura_apparel_brand_weekly.csv"
 SIM_CHANNELS = 5
 SIM_SEED = 0
 TARGETS = {"ridge": 10.0, "pymc": 60.0, "lightweight_mmm": 45.0}
+WIDE_WEEKS, WIDE_CHANNELS, WIDE_CONTROLS, WIDE_DUMMIES = 209, 10, 10, 40
+WIDE_ROUND_TARGET = 180.0
+MODELS = ("ridge", "pymc", "lightweight_mmm")
+SPAWN_TIMEOUT = 900  # the config's default model timeout
+
+
+def wide_frame():
+    """(frame, Simulation): the simulator's 10 × 10-control table plus 40 recurring 0/1 dummy controls."""
+    import numpy as np
+
+    from prism.data.simulate import simulate
+
+    sim = simulate(weeks=WIDE_WEEKS, n_channels=WIDE_CHANNELS, n_controls=WIDE_CONTROLS, seed=SIM_SEED)
+    rng = np.random.default_rng(SIM_SEED)
+    week_of_year = np.arange(WIDE_WEEKS) % 52
+    dummies = {f"hldy_{i + 1}": (week_of_year == w).astype(float)
+               for i, w in enumerate(rng.choice(52, size=WIDE_DUMMIES, replace=False))}
+    return sim.frame.assign(**dummies), sim
 
 
 def _dataset(name: str, sim_weeks: int):
@@ -41,6 +63,13 @@ def _dataset(name: str, sim_weeks: int):
         cfg = Config.model_validate({"data": {"path": str(SAMPLE), "date_column": "date", "kpi": "revenue",
                                               "channels": channels}})
         return ModelData.from_frame(frame, cfg), cfg, None
+    if name == "wide":
+        frame, sim = wide_frame()
+        controls = [c for c in frame.columns if c not in (*sim.channels, sim.kpi, "date")]
+        cfg = Config.model_validate({"data": {"path": "wide.csv", "date_column": "date", "kpi": sim.kpi,
+                                              "channels": sim.channels, "controls": controls}})
+        data = ModelData.from_frame(frame.assign(date=pd.to_datetime(frame["date"])), cfg)
+        return data, cfg, sim.true_roi(slice(0, data.n_train))
     sim = simulate(weeks=sim_weeks, n_channels=SIM_CHANNELS, seed=SIM_SEED)
     cfg = Config.model_validate({"data": {"path": "sim.csv", "date_column": "date", "kpi": sim.kpi,
                                           "channels": sim.channels, "controls": sim.controls}})
@@ -48,8 +77,8 @@ def _dataset(name: str, sim_weeks: int):
     return data, cfg, sim.true_roi(slice(0, data.n_train))
 
 
-def run_one(model: str, dataset: str, sampler: str | None, sim_weeks: int) -> dict:
-    """Fit one model in this process and return its figures."""
+def run_one(model: str, dataset: str, sampler: str | None, sim_weeks: int, draws: int = 0) -> dict:
+    """Fit one model in this process and return its figures (`draws` > 0: the Bayesian models' kept draws)."""
     import numpy as np
 
     from prism.models.base import summarize
@@ -58,6 +87,8 @@ def run_one(model: str, dataset: str, sampler: str | None, sim_weeks: int) -> di
     data, cfg, truth = _dataset(dataset, sim_weeks)
     if sampler:
         cfg.pymc.sampler = sampler
+    if draws:
+        cfg.pymc.draws = cfg.lightweight_mmm.samples = draws
     started = time.perf_counter()
     fitted = load(model).fit(data, cfg)
     result = summarize(fitted, data, time.perf_counter() - started, False)
@@ -71,9 +102,12 @@ def run_one(model: str, dataset: str, sampler: str | None, sim_weeks: int) -> di
     return row
 
 
-def spawn(model: str, dataset: str, sampler: str | None, sim_weeks: int) -> dict:
-    cmd = [sys.executable, __file__, "--one", model, dataset, sampler or "", str(sim_weeks)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+def spawn(model: str, dataset: str, sampler: str | None, sim_weeks: int, draws: int = 0) -> dict:
+    cmd = [sys.executable, __file__, "--one", model, dataset, sampler or "", str(sim_weeks), str(draws)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=SPAWN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {SPAWN_TIMEOUT} s"}
     if proc.returncode:
         return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -81,13 +115,16 @@ def spawn(model: str, dataset: str, sampler: str | None, sim_weeks: int) -> dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--one", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
     parser.add_argument("--skip-samplers", action="store_true", help="skip the nutpie and PyMC-sampler rows")
     parser.add_argument("--sim-weeks", type=int, default=208)
+    parser.add_argument("--wide-only", action="store_true", help="only the 209 × 10 × 50-control round")
+    parser.add_argument("--wide-draws", type=int, default=0,
+                        help="also time the wide round's Bayesian models with this many draws (fewer but sufficient?)")
     args = parser.parse_args()
     if args.one:
-        model, dataset, sampler, weeks = args.one
-        print(json.dumps(run_one(model, dataset, sampler or None, int(weeks))))
+        model, dataset, sampler, weeks, draws = args.one
+        print(json.dumps(run_one(model, dataset, sampler or None, int(weeks), int(draws))))
         return
 
     from rich.console import Console
@@ -97,27 +134,38 @@ def main() -> None:
 
     default_sampler = PymcConfig().sampler
 
-    jobs = [("ridge", "brand", None), ("pymc", "brand", None), ("lightweight_mmm", "brand", None)]
-    if not args.skip_samplers:
-        jobs += [("pymc", "brand", s) for s in ("numpyro", "nutpie", "pymc") if s != default_sampler]
-    jobs += [("ridge", "sim", None), ("pymc", "sim", None), ("lightweight_mmm", "sim", None)]
+    jobs = [] if args.wide_only else [(m, "brand", None, 0) for m in MODELS]
+    if not args.skip_samplers and not args.wide_only:
+        jobs += [("pymc", "brand", s, 0) for s in ("numpyro", "nutpie", "pymc") if s != default_sampler]
+    if not args.wide_only:
+        jobs += [(m, "sim", None, 0) for m in MODELS]
+    jobs += [(m, "wide", None, 0) for m in MODELS]
+    if args.wide_draws:
+        jobs += [(m, "wide", None, args.wide_draws) for m in MODELS if m != "ridge"]
     load_before = os.getloadavg()
-    table = Table(title=f"Prism models — brand 132×8 and simulator {args.sim_weeks}×{SIM_CHANNELS} (seed {SIM_SEED})")
+    table = Table(title=f"Prism models — brand 132×8, simulator {args.sim_weeks}×{SIM_CHANNELS} (seed {SIM_SEED}), "
+                        f"wide {WIDE_WEEKS}×{WIDE_CHANNELS}×{WIDE_CONTROLS + WIDE_DUMMIES} controls")
     for col in ("model", "data", "sampler", "seconds", "target s", "r̂ max", "ESS bulk min", "divergences",
                 "median |ROI err| %", "90 % coverage"):
         table.add_column(col, justify="left" if col in ("model", "data", "sampler") else "right")
-    for model, dataset, sampler in jobs:
-        row = spawn(model, dataset, sampler, args.sim_weeks)
-        label = sampler or (default_sampler if model == "pymc" else "")
+    wide_seconds: list[float] = []
+    for model, dataset, sampler, draws in jobs:
+        row = spawn(model, dataset, sampler, args.sim_weeks, draws)
+        label = (sampler or (default_sampler if model == "pymc" else "")) + (f", {draws} draws" if draws else "")
         if "error" in row:
             table.add_row(model, dataset, label, "failed", "", "", "", "", row["error"][:60], "")
             continue
         fmt = lambda v, f: "" if v is None else format(v, f)  # noqa: E731
+        if dataset == "wide" and not draws:
+            wide_seconds.append(row["seconds"])
         table.add_row(model, dataset, label, f"{row['seconds']:.1f}",
                       fmt(TARGETS[model], ".0f") if dataset == "brand" and not sampler else "",
                       fmt(row["rhat_max"], ".3f"), fmt(row["ess_bulk_min"], ".0f"), fmt(row["divergences"], "d"),
                       fmt(row.get("median_err_pct"), ".1f"), row.get("coverage", ""))
         print(f"done {model} {dataset} {label}: {row}", file=sys.stderr, flush=True)
+    if wide_seconds:
+        table.add_row("round (sum)", "wide", "", f"{sum(wide_seconds):.1f}" if len(wide_seconds) == len(MODELS)
+                      else "incomplete", f"{WIDE_ROUND_TARGET:.0f}", "", "", "", "", "")
     console = Console(width=170)
     console.print(table)
     console.print(f"load average (1, 5, 15 min): before {load_before}, after {os.getloadavg()}; "

@@ -535,7 +535,8 @@ class Results(Open):
     train_weeks: int
     holdout_weeks: int
     quick: bool = False
-    objective: float | None = Field(None, description="tuning objective: CV MAPE inside the training weeks")
+    objective: float | None = Field(None, description="tuning objective: mean out-of-sample MAPE inside the "
+                                                           "training weeks over the models that ran")
     models: dict[str, ModelResult]
     agreement: dict[str, Agreement] = Field(default_factory=dict)
     combined: dict[str, Combined] = Field(default_factory=dict, description="channel → combined interval (compare)")

@@ -68,6 +68,8 @@ def test_records_convergence_and_predicts_the_holdout(case: str, request) -> Non
     assert result.diagnostics["divergences"] < 0.01 * result.diagnostics["draws"] * result.diagnostics["chains"]
     assert len(result.weekly.fitted) == data.n_weeks and result.fit.mape_test is not None
     assert result.fit.mape_test < 10.0 and result.fit.r2 > 0.7
+    # the tuning objective's share: PSIS-LOO, out of sample, so no better than the in-sample fit
+    assert 0.98 * result.fit.mape_train <= result.fit.cv_mape < 10.0
     # the holdout is forecast from the training fit: its spend still drives the media contribution
     assert fitted.draws.contributions(data.spend)[:, data.n_train:].sum() > 0
 
@@ -92,6 +94,7 @@ def test_pymc_quick_mode_is_map_and_marked(curve: str) -> None:
     median_err, _ = _recovery(result, truth)
     assert median_err < 0.5  # a point estimate: in the right region, no interval claimed
     assert all(c.roi_low == pytest.approx(c.roi_high) for c in result.channels.values())
+    assert result.fit.cv_mape is None  # one point: nothing to reweight for PSIS-LOO
 
 
 def test_roi_prior_hook_moves_the_channel_prior() -> None:

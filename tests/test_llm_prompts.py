@@ -10,6 +10,7 @@ import pytest
 import typer
 
 from prism.agents import analyst, explorer, proofreader, reporter, tuner
+from prism.analysis import anomalies
 from prism.analysis import checks, facts
 from prism.schemas import CONVERGENCE
 from prism.agents.base import AGENT_NAMES
@@ -131,7 +132,11 @@ def test_prompt_thresholds_match_the_code():
                   f"at {_num(tuner.DEFAULT_HALF)} (the mean spend)", f"at {_num(tuner.DEFAULT_SLOPE)} when",
                   *[f"× {_num(f)}" for f in tuner.HALF_FACTORS], f"± {_num(tuner.SLOPE_STEP)}",
                   f"× {_num(tuner.ALPHA_FACTORS[1])}", *[f"`{k}`" for k in tuner.TUNABLE],
-                  {2: "double its draws"}.get(tuner.DRAWS_FACTOR, f"draws × {tuner.DRAWS_FACTOR}")],
+                  {2: "double its draws"}.get(tuner.DRAWS_FACTOR, f"draws × {tuner.DRAWS_FACTOR}"),
+                  f"at most {tuner.MAX_TIMEOUT} s", f"not below {tuner.MIN_CUT_DRAWS}",
+                  f"|z| > {_num(anomalies.KPI_ANOMALY_Z)} on the training weeks", f"within {anomalies.RECUR_DAYS} days",
+                  f"at least {anomalies.MIN_YEARS} years", f"with {tuner.DUMMY_CONTROLS_MIN} or more 0/1",
+                  f"`{anomalies.EVENT_PREFIX}"],
         "reporter": [*reporter.HEADINGS.values(), f"below {_num(reporter.SATURATED_PCT)} %",
                      ", ".join(proofreader.JARGON), f"|r| > {_num(facts.COLLINEAR_R)}"],
     }

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-import types
 
 import pytest
 from rich.console import Console
@@ -39,8 +38,8 @@ def fake_models(monkeypatch):
 
             return read_model(ws_.round_results(round_no), Results)
 
-        monkeypatch.setitem(sys.modules, "prism.models.runner", types.SimpleNamespace(run_models=run_models))
-        monkeypatch.setitem(sys.modules, "prism.analysis.compare", types.SimpleNamespace(run_compare=run_compare))
+        monkeypatch.setattr("prism.models.runner.run_models", run_models)
+        monkeypatch.setattr("prism.analysis.compare.run_compare", run_compare)
         return calls
 
     return install

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from prism.agents.base import AgentOutcome
+from prism.analysis.anomalies import KPI_ANOMALY_Z, SPEND_ANOMALY_Z, anomalies
 from prism.analysis.facts import (
     COLLINEAR_R, COLLINEAR_VIF, MIN_WEEKS_CAVEAT, WEEKS_PER_PARAMETER, RoundFacts, collinear_pairs, fmt, vif_from_corr,
 )
@@ -19,8 +20,6 @@ from prism.knowledge.checks import IssueWeeks, inspect_issue
 from prism.schemas import AgentCall, Status
 from prism.workspace import Workspace, read_weekly, write_text
 
-KPI_ANOMALY_Z = 3.0
-SPEND_ANOMALY_Z = 4.0
 WEEKS_MIN_YEAR = 52          # below a year, seasonality cannot be learned at all
 SPARSE_ZERO_SHARE = 0.5      # a channel dark more than half the weeks
 FLIGHTED_ZERO_SHARE = 0.2    # dark more than this share of weeks: flighted rather than always on
@@ -63,16 +62,6 @@ def compose(facts: RoundFacts, frame: pd.DataFrame) -> tuple[str, int]:
         _continuity(dates, gaps), _known_issues(facts, issues), _readiness(score, deductions),
     ]
     return "\n".join(parts).rstrip() + "\n", score
-
-
-def anomalies(series: pd.Series, dates: pd.Series, z_limit: float) -> list[tuple[str, float, float]]:
-    """(date, value, z) for weeks beyond |z| > z_limit."""
-    s = series.astype(float)
-    sd = s.std()
-    if not sd or not np.isfinite(sd):
-        return []
-    z = (s - s.mean()) / sd
-    return [(str(dates.iloc[i].date()), float(s.iloc[i]), float(z.iloc[i])) for i in np.flatnonzero(z.abs() > z_limit)]
 
 
 def week_gaps(dates: pd.Series) -> list[str]:
@@ -193,10 +182,10 @@ def _collinearity(facts: RoundFacts, corr: pd.DataFrame) -> str:
 
 def _anomalies(facts: RoundFacts, kpi_anoms: list, spend_anoms: dict[str, list]) -> str:
     rows = ["## Anomalies", "", f"KPI weeks with |z| > {KPI_ANOMALY_Z:g}:"]
-    rows += [f"- {d}: {fmt(v, 0)} (z = {fmt(z, 1)})" for d, v, z in kpi_anoms] or ["- none"]
+    rows += [f"- {a.date.date()}: {fmt(a.value, 0)} (z = {fmt(a.z, 1)})" for a in kpi_anoms] or ["- none"]
     rows += ["", f"Spend weeks with |z| > {SPEND_ANOMALY_Z:g}:"]
-    spend = [f"- {facts.label(c)} {d}: {fmt(v, 0)} (z = {fmt(z, 1)})" for c, items in spend_anoms.items()
-             for d, v, z in items]
+    spend = [f"- {facts.label(c)} {a.date.date()}: {fmt(a.value, 0)} (z = {fmt(a.z, 1)})"
+             for c, items in spend_anoms.items() for a in items]
     return "\n".join(rows + (spend or ["- none"]) + [""])
 
 

@@ -1,8 +1,12 @@
 """Tuner (rule-based, round 2+): one change to config.json per round, or NO_CHANGE.
 
-It judges changes only by `Results.objective` (rolling-origin CV MAPE inside the training weeks), never
-by the holdout. A change that made the objective worse than the best round is reverted (config restored
-from the best round's snapshot) and listed in state.reverted_changes, so it is never tried again.
+It judges changes only by `Results.objective` (the mean over every model that ran of its out-of-sample error
+inside the training weeks: ridge's rolling-origin CV MAPE, the Bayesian models' PSIS-LOO MAPE), never by
+the holdout. Candidates come from the previous round's results and from the data the Explorer described:
+recurring KPI anomalies become events, many 0/1 controls become events, a known country adds holidays, a
+timed-out model gets more time or fewer draws (a failed model is a finding in the note, never a silence).
+A change that made the objective worse than the best round is reverted (config restored from the best round's
+snapshot) and listed in state.reverted_changes, so it is never tried again.
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ from pydantic import ValidationError
 
 from prism.agents.base import AgentOutcome
 from prism.analysis import checks
+from prism.analysis.anomalies import RecurringEvent, recurring_events
 from prism.analysis.facts import BAYESIAN_MODELS, RoundFacts
+from prism.data.column_kinds import is_binary
 from prism.errors import InputError
 from prism.schemas import CONVERGENCE, AgentCall, Config, Diag, GateFailure, Results, Status, best_round
-from prism.workspace import Workspace, load_state, read_model, write_json, write_text
+from prism.models.base import holdout_weeks
+from prism.workspace import Workspace, load_state, read_model, read_weekly, write_json, write_text
 
 DRAWS_FACTOR = 2
 MAX_DRAWS = 4000
@@ -34,12 +41,22 @@ DEFAULT_HALF = 1.0       # half-saturation at the mean adstocked spend
 DEFAULT_SLOPE = 1.0
 PATIENCE = 2             # rounds after the best one without a better objective: stop tuning
 TUNABLE = ("adstock.decay", "adstock.max_lag", "adstock.channel_decays", "saturation.half", "saturation.slope",
-           "pymc.draws", "pymc.tune", "pymc.target_accept", "lightweight_mmm.samples", "lightweight_mmm.warmup",
-           "lightweight_mmm.target_accept", "ridge.alpha")
+           "saturation.type", "fourier_order", "pymc.draws", "pymc.tune", "pymc.target_accept",
+           "lightweight_mmm.samples", "lightweight_mmm.warmup", "lightweight_mmm.target_accept", "ridge.alpha",
+           "baseline.event_weeks", "baseline.event_columns", "baseline.holidays",
+           "timeouts.ridge", "timeouts.pymc", "timeouts.lightweight_mmm")
 CHANNEL_MAPS = ("adstock.channel_decays", "saturation.channel_half", "saturation.channel_slope")
 SAMPLER_KEYS = {"pymc": "pymc.draws", "lightweight_mmm": "lightweight_mmm.samples"}
 TARGET_ACCEPT = 0.95     # divergences: smaller steps, not more draws
 SAMPLER_SETTINGS = ("draws", "tune", "samples", "warmup", "target_accept")
+TIMEOUT_FACTOR = 2
+MAX_TIMEOUT = 3600       # beyond an hour a round is not worth waiting for: cut the draws instead
+MIN_CUT_DRAWS = 500      # cutting draws below this rarely keeps bulk ESS above 400
+TIMED_OUT = "timed out"  # the runner's reason for a model past its timeout
+DUMMY_CONTROLS_MIN = 5   # this many 0/1 controls: move them to the baseline's events
+FOURIER_STEPS = (1, -1)
+SATURATION_TYPES = ("hill", "logistic")
+COUNTRY_KEYS = ("country", "market", "country_code")  # knowledge-layer business context naming the country
 
 
 
@@ -85,6 +102,15 @@ def set_path(data: dict, key: str, value: Any) -> dict:
     return out
 
 
+def with_change(data: dict, key: str, value: Any) -> dict:
+    """The config with the change applied; columns that become events leave the controls in the same change."""
+    out = set_path(data, key, value)
+    if key == "baseline.event_columns":
+        controls = out.get("data", {}).get("controls", [])
+        out["data"]["controls"] = [c for c in controls if c not in set(value or [])]
+    return out
+
+
 def _allowed(key: str) -> bool:
     return key in TUNABLE or any(key.startswith(m + ".") and key.count(".") == 2 for m in CHANNEL_MAPS)
 
@@ -119,7 +145,7 @@ def validate_change(ws: Workspace, key: str, value: Any) -> Change:
     if old == value:
         raise InputError(f"tune: {key} is already {_show(value)}; a change must change something")
     try:
-        Config.model_validate(set_path(current, key, value))
+        Config.model_validate(with_change(current, key, value))
     except ValidationError as exc:
         err = exc.errors()[0]
         raise InputError(f"tune: {key}={json.dumps(value)} is out of bounds: "
@@ -158,28 +184,99 @@ def _facts_for(ws: Workspace, round_no: int) -> RoundFacts:
 
 def _proposals(facts: RoundFacts) -> list[tuple[str, Any, str, str]]:
     cfg = facts.cfg
-    props: list[tuple[str, Any, str, str]] = []
+    props: list[tuple[str, Any, str, str]] = _timeout_moves(facts)  # 0. a timed-out model: more time, fewer draws
     for name, m in facts.ok_models.items():  # 1. sampler settings when Bayesian diagnostics fail
-        if name in BAYESIAN_MODELS:
+        if name in BAYESIAN_MODELS and not m.quick:  # quick fits ignore the sampler settings
             props += _sampler_moves(cfg, name, CONVERGENCE.failures(name, m.diagnostics))
-    over = checks.overfitting(facts)  # 2. overfitting: shorter memory, stronger shrinkage
+    props += _data_moves(facts)  # 2. what the data shows: recurring KPI anomalies, dummy controls, holidays
+    over = checks.overfitting(facts)  # 3. overfitting: shorter memory, stronger shrinkage
     if not over.passed:
         props.append(("adstock.max_lag", max(1, cfg.adstock.max_lag // 2), "overfitting: shorter lag", over.evidence))
         if cfg.ridge.alpha:
             props.append(("ridge.alpha", cfg.ridge.alpha * ALPHA_FACTORS[0], "overfitting: more shrinkage", over.evidence))
-    known = {ch: f.adstock_decay for ch, f in facts.meta.knowledge.fields.items()  # 3. knowledge-layer decays
+    known = {ch: f.adstock_decay for ch, f in facts.meta.knowledge.fields.items()  # 4. knowledge-layer decays
              if f.adstock_decay is not None and ch in cfg.data.channels}
     if known and {**cfg.adstock.channel_decays, **known} != cfg.adstock.channel_decays:
         props.append(("adstock.channel_decays", {**cfg.adstock.channel_decays, **known},
                       "per-channel decays from the knowledge layer",
                       f"metadata.json knowledge fields give decays for {len(known)} channel(s)"))
     learned = _learned_decays(facts)
-    props += _decay_moves(cfg, learned)  # 4. global decay and max lag
-    props += _saturation_moves(cfg)       # 5. Hill half-saturation and slope
-    if cfg.ridge.alpha:                   # 6. ridge shrinkage
+    props += _decay_moves(cfg, learned)  # 5. global decay and max lag
+    props += _seasonality_moves(cfg)      # 6. Fourier order
+    props += _saturation_moves(cfg)       # 7. Hill half-saturation and slope, then the saturation family
+    if cfg.ridge.alpha:                   # 8. ridge shrinkage
         props += [("ridge.alpha", cfg.ridge.alpha * f, "ridge alpha step", f"alpha {cfg.ridge.alpha}")
                   for f in ALPHA_FACTORS]
     return props
+
+
+def _timeout_moves(facts: RoundFacts) -> list[tuple[str, Any, str, str]]:
+    """A model past its timeout: double the timeout (up to an hour), else cut its draws (not below 500)."""
+    settings = facts.cfg.model_dump()
+    out: list[tuple[str, Any, str, str]] = []
+    for name, m in facts.failed_models.items():
+        if not (m.reason or "").startswith(TIMED_OUT):
+            continue
+        evidence = f"{name} {m.reason} in round {facts.round_no}"
+        limit = facts.cfg.timeouts[name]
+        if limit < MAX_TIMEOUT:
+            out.append((f"timeouts.{name}", min(MAX_TIMEOUT, limit * TIMEOUT_FACTOR), "timeout: more time", evidence))
+        draws_key = SAMPLER_KEYS.get(name)
+        if draws_key and get_path(settings, draws_key) > MIN_CUT_DRAWS:
+            out.append((draws_key, max(MIN_CUT_DRAWS, get_path(settings, draws_key) // DRAWS_FACTOR),
+                        "timeout: fewer draws", evidence))
+    return out
+
+
+def failure_findings(facts: RoundFacts) -> list[str]:
+    """Every model that failed last round, with its reason: a finding the tuning note always states."""
+    return [f"Finding: {name} failed in round {facts.round_no}: {m.reason or 'no reason recorded'}."
+            for name, m in facts.failed_models.items() if m.status == "failed"]
+
+
+def _data_moves(facts: RoundFacts) -> list[tuple[str, Any, str, str]]:
+    """Events the data argues for: recurring KPI spikes, 0/1 controls, the known country's holidays."""
+    b = facts.cfg.baseline
+    out: list[tuple[str, Any, str, str]] = []
+    for event in anomaly_events(facts):
+        if event.name not in b.event_weeks:
+            out.append(("baseline.event_weeks", {**b.event_weeks, event.name: list(event.dates)},
+                        "recurring KPI anomalies as an event", event.evidence))
+    dummies = dummy_controls(facts)
+    if len(dummies) >= DUMMY_CONTROLS_MIN:
+        out.append(("baseline.event_columns", [*b.event_columns, *dummies], "many 0/1 controls → events",
+                    f"{len(dummies)} of {len(facts.cfg.data.controls)} controls are 0/1 dummies "
+                    f"({', '.join(dummies[:3])}, …): as events they enter the baseline unscaled, one lift each"))
+    country = known_country(facts)
+    if country and b.holidays is None:
+        out.append(("baseline.holidays", country, "country holidays", f"the knowledge layer names the country "
+                                                                       f"'{country}'"))
+    return out
+
+
+def anomaly_events(facts: RoundFacts) -> list[RecurringEvent]:
+    """The Explorer's KPI anomalies, on the training weeks only, that recur in the same weeks of several years."""
+    frame = read_weekly(facts.ws, facts.cfg)
+    d = facts.cfg.data
+    frame = frame.sort_values(d.date_column).reset_index(drop=True)
+    n_train = len(frame) - holdout_weeks(len(frame), facts.cfg)
+    return recurring_events(frame[d.kpi], frame[d.date_column], n_train)
+
+
+def dummy_controls(facts: RoundFacts) -> list[str]:
+    frame = read_weekly(facts.ws, facts.cfg)
+    return [c for c in facts.cfg.data.controls if is_binary(frame[c])]
+
+
+def known_country(facts: RoundFacts) -> str | None:
+    """The country the knowledge layer or the dataset description names; never a guess."""
+    context = {k.lower(): v for k, v in {**facts.meta.dataset, **facts.meta.knowledge.business_context.model_dump()}.items()}
+    return next((str(context[k]).strip() for k in COUNTRY_KEYS if isinstance(context.get(k), str)), None)
+
+
+def _seasonality_moves(cfg: Config) -> list[tuple[str, Any, str, str]]:
+    return [("fourier_order", cfg.fourier_order + s, "seasonality order step", f"fourier_order {cfg.fourier_order}")
+            for s in FOURIER_STEPS if cfg.fourier_order + s >= 0]
 
 
 def _sampler_moves(cfg: Config, name: str, failures: list[GateFailure]) -> list[tuple[str, Any, str, str]]:
@@ -233,6 +330,8 @@ def _saturation_moves(cfg: Config) -> list[tuple[str, Any, str, str]]:
     else:
         out += [("saturation.slope", round(max(0.5, sat.slope + s), 2), "Hill slope step", f"slope {sat.slope}")
                 for s in (-SLOPE_STEP, SLOPE_STEP)]
+    other = next(t for t in SATURATION_TYPES if t != sat.type)
+    out.append(("saturation.type", other, "saturation family", f"saturation {sat.type}; try {other}"))
     return out
 
 
@@ -300,11 +399,11 @@ def revert_if_worse(ws: Workspace, round_no: int) -> Change | None:
 
 
 def apply_change(ws: Workspace, round_no: int, change: Change, rule: str, evidence: str,
-                 reverted: Change | None = None) -> AgentOutcome:
-    """Write the one change to config.json and the tuning note; CONFIG_UPDATED."""
+                 reverted: Change | None = None, findings: list[str] | None = None) -> AgentOutcome:
+    """Write the one change to config.json and the tuning note (after any findings); CONFIG_UPDATED."""
     data = json.loads(ws.config.read_text(encoding="utf-8"))
-    write_json(ws.config, Config.model_validate(set_path(data, change.key, change.new)))
-    body = [f"Rule fired: {rule}", "", f"Evidence: {evidence}", "", "Config diff:", "", "```diff",
+    write_json(ws.config, Config.model_validate(with_change(data, change.key, change.new)))
+    body = [*(f + "\n" for f in findings or []), f"Rule fired: {rule}", "", f"Evidence: {evidence}", "", "Config diff:", "", "```diff",
             f"- {change.key}: {json.dumps(change.old)}", f"+ {change.key}: {json.dumps(change.new)}", "```"]
     write_text(ws.tuning(round_no), _note(round_no, reverted, body, Status.CONFIG_UPDATED))
     return AgentOutcome(status=Status.CONFIG_UPDATED, path=ws.tuning(round_no), detail=change.describe,
@@ -314,8 +413,8 @@ def apply_change(ws: Workspace, round_no: int, change: Change, rule: str, eviden
 
 
 def _note(round_no: int, reverted: Change | None, body: list[str], status: str) -> str:
-    head = [f"# Round {round_no} tuning", "", "Selection score: rolling-origin CV MAPE inside the training weeks "
-            "(the holdout is never used to choose).", ""]
+    head = [f"# Round {round_no} tuning", "", "Selection score: the tuning objective, the mean over the models "
+            "that ran of their out-of-sample MAPE inside the training weeks (the holdout is never used to choose).", ""]
     if reverted:
         head += [f"Reverted: {reverted.old} ({reverted.evidence}); config restored from the best round. "
                  f"It will not be tried again.", ""]
@@ -326,13 +425,14 @@ def run(ws: Workspace, round_no: int, revision: bool = False) -> AgentOutcome:
     if round_no < 2:
         raise InputError("the Tuner runs from round 2 on (round 1 is the baseline)")
     reverted = begin(ws, round_no, restore=False)
+    findings = failure_findings(_facts_for(ws, round_no))
     stalled = _stalled(ws, round_no)
     cands = [] if stalled else candidate_changes(ws, round_no)
     if cands:
         c = cands[0]
-        return apply_change(ws, round_no, c, c.rule, c.evidence, reverted)
+        return apply_change(ws, round_no, c, c.rule, c.evidence, reverted, findings)
     objective = _objective(ws, round_no - 1)
-    body = [stalled or f"No untried change is left (last objective {objective}); keeping the current config."]
+    body = [*findings, stalled or f"No untried change is left (last objective {objective}); keeping the current config."]
     outcome = write_no_change(ws, round_no, reverted, body)
     outcome.call = AgentCall(agent="tuner", impl="rules")
     return outcome

@@ -1,7 +1,7 @@
 """Simulated weekly MMM data with known ground truth, for tests and benchmarks.
 
 KPI = baseline (level + trend + yearly seasonality) + controls + Σ beta_c · saturation(adstock(spend_c))
-+ unmodelled promo spikes + Gaussian noise. Each channel's beta is set so that its true ROI over all weeks
++ unmodelled promo spikes (random weeks, or `recurring_promos`: the same weeks of every year) + Gaussian noise. Each channel's beta is set so that its true ROI over all weeks
 equals a chosen target; the weekly true contributions are kept so the truth can be read on any window.
 Prism's ROI (models/base.py) is a channel's contribution summed over the TRAINING weeks ÷ its spend over
 the same weeks, both counted from week 0 with no spend before it: `true_roi(slice(0, n_train))` is
@@ -31,6 +31,7 @@ DEFAULT_DECAY = (0.6, 0.1, 0.3, 0.45, 0.5, 0.35, 0.25, 0.4, 0.2, 0.3)
 DEFAULT_HALF = (1.0, 0.8, 1.2, 0.9, 1.1, 1.0, 0.7, 1.3, 1.0, 0.9)  # × mean adstocked spend
 DEFAULT_SLOPE = (1.5, 1.0, 1.2, 2.0, 1.3, 1.0, 1.5, 1.1, 1.2, 1.4)
 MAX_LAG = 8
+WEEKS_PER_YEAR = 52
 DELAYED_PEAK = (1.0, 3.0)  # weeks from spend to the peak of a delayed carry-over (uniform range)
 TINY_SHARE = (0.004, 0.015)  # a tiny channel's share of all spend (always under 2 %)
 STEADY_JITTER = 0.2  # an always-on channel keeps 20 % of the usual week-to-week jitter (lognormal sd 0.05)
@@ -196,8 +197,8 @@ def simulate(weeks: int = 156, n_channels: int = 5, seed: int = 0, collinear: bo
              n_controls: int = 1, noise: float = 0.04, media_share: float = 0.35,
              start: str = "2021-01-04", kpi: str = "revenue", *,
              flighting: Flighting | Sequence[str] = "wave", tiny_channels: int = 0, promo_weeks: int = 0,
-             adstock: str = "geometric", saturation: str = "hill", roi: Sequence[float] | None = None
-             ) -> Simulation:
+             adstock: str = "geometric", saturation: str = "hill", roi: Sequence[float] | None = None,
+             recurring_promos: tuple[int, ...] = (), promo_lift: float = 0.4) -> Simulation:
     """Simulate `weeks` Mondays of data with `n_channels` channels and known ROI per channel.
 
     `media_share` sets the baseline so that media drives roughly that share of the KPI; `noise` is the
@@ -205,7 +206,9 @@ def simulate(weeks: int = 156, n_channels: int = 5, seed: int = 0, collinear: bo
     move together. The keyword-only options make it realistic: `flighting` per channel (or one for all:
     'wave', 'onoff', 'bursty', 'steady'), the last `tiny_channels` channels under 2 % of spend,
     `promo_weeks` unmodelled KPI spikes, `adstock` 'geometric'|'delayed', `saturation` 'hill'|'logistic',
-    and `roi` the true ROI per channel over all weeks.
+    and `roi` the true ROI per channel over all weeks. `recurring_promos` are weeks of the year (0-based)
+    whose KPI rises by `promo_lift` × the baseline level every year: the recurring events a Tuner has to
+    find from the KPI's anomalies (their dates are in `notes["promo_dates"]`).
     """
     if not 1 <= n_channels <= len(CHANNEL_NAMES):
         raise ValueError(f"n_channels must be 1..{len(CHANNEL_NAMES)}")
@@ -232,7 +235,9 @@ def simulate(weeks: int = 156, n_channels: int = 5, seed: int = 0, collinear: bo
                         + 0.04 * np.cos(2 * np.pi * t / 52.18))
     controls = {f"control_{i + 1}": np.round(rng.normal(0.0, 1.0, weeks), 4) for i in range(n_controls)}
     baseline = baseline + (sum(0.03 * level * v for v in controls.values()) if controls else 0.0)
-    promo = _promos(extra, weeks, promo_weeks, float((baseline + contrib.sum(axis=1)).mean()))
+    recurring = np.isin(t % WEEKS_PER_YEAR, recurring_promos)
+    promo = (_promos(extra, weeks, promo_weeks, float((baseline + contrib.sum(axis=1)).mean()))
+             + promo_lift * level * recurring)
     y = baseline + contrib.sum(axis=1) + promo
     y = y + rng.normal(0.0, noise * y.mean(), size=weeks)
 
@@ -244,7 +249,8 @@ def simulate(weeks: int = 156, n_channels: int = 5, seed: int = 0, collinear: bo
               for i, c in enumerate(channels)}
     notes = {"seed": seed, "collinear": collinear, "noise": noise, "media_share": media_share, "max_lag": MAX_LAG,
              "adstock": f"{adstock} (not normalised)", "saturation": saturation, "flighting": flighting,
-             "tiny_channels": tiny_channels, "promo_weeks": promo_weeks}
+             "tiny_channels": tiny_channels, "promo_weeks": promo_weeks,
+             "promo_dates": [str(d.date()) for d in dates[recurring]], "promo_lift": promo_lift}
     return Simulation(frame=frame, channels=channels, controls=list(controls), kpi=kpi, params=params,
                       contributions=pd.DataFrame(contrib, columns=channels), notes=notes, baseline=baseline,
                       promo=promo)

@@ -46,6 +46,7 @@ from prism.models.posterior import (
     event_draws,
     geometric_draws,
     hill_settings,
+    loo_mape,
     parallel_chain_method,
     roi_per_coef,
     roi_prior,
@@ -251,6 +252,7 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
     q, k = len(data.control_names), len(data.event_names)
     events = event_draws(draws["coef_extra_features"][:, q:q + k], data.events, kpi_mean) if k else None
     media = kept_draws(data, draws, (mean_spend, kpi_mean), baseline(draws, arrays, data.n_weeks) * kpi_mean)
+    diagnostics["cv_mape"] = loo_mape(media, data.y, draws["sigma"] * kpi_mean, data.n_train)
     return Fitted(engine=ENGINE, version=numpyro.__version__, params=params, diagnostics=diagnostics, draws=media,
                   events=events, prior=_prior_media(data, cfg, arrays, pri, kpi_mean))
 

@@ -31,6 +31,7 @@ from prism.models.posterior import (
     event_draws,
     geometric_draws,
     hill_settings,
+    loo_mape,
     parallel_chain_method,
     roi_per_coef,
     roi_prior,
@@ -195,6 +196,8 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
     diagnostics["sampler"] = "map" if quick else cfg.pymc.sampler
     diagnostics["sample_seconds"] = round(sample_seconds, 2)
     diagnostics["recompute_max_rel_error"] = recompute_error(media, data, reference)
+    if not quick:  # the tuning objective's share of this model (MAP has one draw: nothing to reweight)
+        diagnostics["cv_mape"] = loo_mape(media, data.y, draws["y_sigma"] * kpi_scale, data.n_train)
     diagnostics.update(transform_notes(cfg, cfg.saturation.type))
     params = _params(draws, (channel_scale, kpi_scale), data, sat_names)
     q, k = len(data.control_names), len(data.event_names)

@@ -173,7 +173,8 @@ def failed_run_path(ws: Workspace, round_no: int) -> Path:
 
 
 def objective(models: dict[str, ModelResult]) -> float | None:
-    """The tuning objective: mean rolling-origin CV MAPE (%) of the models that report one."""
+    """The tuning objective: mean out-of-sample MAPE (%) inside the training weeks of the models that report one
+    (ridge: rolling-origin CV; pymc and lightweight_mmm: PSIS-LOO from their draws; MAP fits report none)."""
     scores = [m.fit.cv_mape for m in models.values() if m.status == "ok" and m.fit and m.fit.cv_mape is not None]
     return float(sum(scores) / len(scores)) if scores else None
 

@@ -18,9 +18,9 @@ MODEL_FACTORS = {"ridge": 1.0, "pymc": 1.05, "lightweight_mmm": 0.95}
 
 
 def make_ws(root: Path, weeks: int = 156, n_channels: int = 4, collinear: bool = False, seed: int = 1,
-            models: list[str] | None = None) -> tuple[Workspace, Simulation]:
+            models: list[str] | None = None, **sim_options) -> tuple[Workspace, Simulation]:
     """A discovered workspace on simulated data (config.json + metadata.json written by discover)."""
-    sim = simulate(weeks=weeks, n_channels=n_channels, seed=seed, collinear=collinear)
+    sim = simulate(weeks=weeks, n_channels=n_channels, seed=seed, collinear=collinear, **sim_options)
     root.mkdir(parents=True, exist_ok=True)
     csv = root / "data.csv"
     sim.write(csv)
