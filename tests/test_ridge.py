@@ -135,3 +135,23 @@ def test_retail_like_data_do_not_zero_every_channel():
     assert sum(roi[c] < 0.05 * truth[c] for c in case.channels) <= 1, roi
     for c in sorted(truth, key=truth.get)[-3:]:
         assert roi[c] > 0.25 * truth[c], (c, roi[c], truth[c])
+
+
+def test_bootstrap_resample_without_spend_does_not_blow_up_a_flighted_channel():
+    """google_shopping spends in 31 of 119 training weeks: a block resample of only its dark weeks once put
+    its coefficient at millions (ROI 1,061,638 on the bundled brand)."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from prism.schemas import DataConfig
+
+    frame = pd.read_csv(Path(ridge.__file__).parents[1] / "sample_data" / "conjura_apparel_brand_weekly.csv")
+    channels = [c for c in frame.columns if c.startswith(("google_", "meta_"))]
+    cfg = Config(data=DataConfig(source="csv", path="x.csv", date_column="date", kpi="revenue", channels=channels),
+                 )  # the default 200 resamples (seed 42) drew such a resample
+    data = ModelData.from_frame(frame, cfg)
+    fitted = ridge.fit(data, cfg)
+    rois = {ch: c.roi_high for ch, c in channel_summary(fitted, data).items()}
+    assert max(rois.values()) < 20, rois
+    assert float(np.abs(fitted.draws.contributions(data.spend)).max()) < 10 * data.y.max()

@@ -181,13 +181,14 @@ def _ridge_half(z: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, np
 
 
 def _solve(x: np.ndarray, y: np.ndarray, alpha: float, n_positive: int, spend_mean: np.ndarray | None,
-           alpha_base: float | None, roi_centre: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+           alpha_base: float | None, roi_centre: np.ndarray | None = None, media_mean: np.ndarray | None = None
+           ) -> tuple[np.ndarray, float]:
     """([intercept, coefs...], penalty) of the ridge problem `solve_ridge` describes."""
     alpha_base = alpha if alpha_base is None else alpha_base
     m = n_positive if spend_mean is None else len(spend_mean)
     mu, sd = x.mean(axis=0), x.std(axis=0)
     if spend_mean is not None:
-        sd[:m] = _roi_scale(mu[:m], y, spend_mean)
+        sd[:m] = _roi_scale(mu[:m] if media_mean is None else media_mean, y, spend_mean)
     sd = np.where(sd > 1e-12, sd, 1.0)
     z, yc = (x - mu) / sd, y - y.mean()
     u, s, vt, shrink = _ridge_half(z[:, m:], alpha_base)
@@ -215,7 +216,7 @@ def _solve(x: np.ndarray, y: np.ndarray, alpha: float, n_positive: int, spend_me
 
 def solve_ridge(x: np.ndarray, y: np.ndarray, alpha: float, n_positive: int,
                 spend_mean: np.ndarray | None = None, alpha_base: float | None = None,
-                roi_centre: np.ndarray | None = None) -> np.ndarray:
+                roi_centre: np.ndarray | None = None, media_mean: np.ndarray | None = None) -> np.ndarray:
     """[intercept, coefs...] of ridge with an unpenalised intercept; the first `n_positive` coefs are ≥ 0.
 
     Columns are penalised on the standardised scale: the first `n_positive` (or, with `spend_mean`, the
@@ -225,12 +226,14 @@ def solve_ridge(x: np.ndarray, y: np.ndarray, alpha: float, n_positive: int,
     baseline: a channel with little spend cannot absorb KPI spikes at ROIs of 50+, and a channel the
     data barely inform lands near what media earn on average instead of at zero. With `roi_centre`
     (expected ROI per channel, NaN = none; the knowledge layer's ranges) a channel is pulled towards its
-    expected ROI instead of the pool.
+    expected ROI instead of the pool. `media_mean` fixes the media columns' mean for that scale (a bootstrap
+    passes the full training weeks' mean: a resample of weeks in which a flighted channel never spent
+    would otherwise put its scale at zero and its coefficient, measured on all weeks, at millions).
     The baseline coefficients are profiled out exactly (ridge on them has a closed form, via an SVD), so
     NNLS sees only the media columns; the solution is that of scikit-learn's Ridge(positive=True) on the
     same columns with free coefficients as a ± pair (a test checks this).
     """
-    return _solve(x, y, alpha, n_positive, spend_mean, alpha_base, roi_centre)[0]
+    return _solve(x, y, alpha, n_positive, spend_mean, alpha_base, roi_centre, media_mean)[0]
 
 
 def predict_rows(x: np.ndarray, coef: np.ndarray) -> np.ndarray:
@@ -446,7 +449,8 @@ def bootstrap(problem: Problem, theta: np.ndarray, cov: np.ndarray, penalty: Pen
         x = problem.design(tr)
         transforms.append(tr)
         coefs.append(solve_ridge(x[rows], problem.data.y[rows], penalty.media, problem.n_positive,
-                                 problem.spend_mean, penalty.base, penalty.centre))
+                                 problem.spend_mean, penalty.base, penalty.centre,
+                                 x[: problem.data.n_train, : problem.n_channels].mean(axis=0)))
     return transforms, np.array(coefs)
 
 
