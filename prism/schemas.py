@@ -500,6 +500,14 @@ class Agreement(Open):
     note: str = ""
 
 
+class ChannelConfidence(Open):
+    """The calibrated label readers see (analysis/confidence.py) and, unless `high`, why not."""
+
+    label: Literal["high", "medium", "low"]
+    reason: str = ""
+    why: list[str] = Field(default_factory=list, description="reason codes (analysis/confidence.py WHY_*)")
+
+
 class Results(Open):
     """results/latest.json and rounds/R{NN}_results.json."""
 
@@ -516,6 +524,7 @@ class Results(Open):
     objective: float | None = Field(None, description="tuning objective: CV MAPE inside the training weeks")
     models: dict[str, ModelResult]
     agreement: dict[str, Agreement] = Field(default_factory=dict)
+    confidence: dict[str, ChannelConfidence] = Field(default_factory=dict)
 
     def ok_models(self) -> dict[str, ModelResult]:
         """The models that really ran."""

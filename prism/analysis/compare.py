@@ -7,7 +7,8 @@ is nothing to agree on: the label is `n/a` and the note says how many models ran
 ROI × spend ÷ KPI over the same weeks for every model, so its CV equals the ROI's and the contribution
 table carries the same label. The `evidence` column names the models whose estimate the data did not
 decide (prior-driven, or no effect found in most ridge resamples; models/evidence.py): agreement between
-such estimates is the priors agreeing, not the data.
+such estimates is the priors agreeing, not the data. The `confidence` column is the calibrated label
+readers see (analysis/confidence.py); agreement is one of its inputs.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ import math
 import numpy as np
 import pandas as pd
 
-from prism.schemas import MODEL_NAMES, Agreement, Results
+from prism.analysis.confidence import channel_confidence, read_audit
+from prism.data.profile import COLLINEAR_ABS_R
+from prism.schemas import MODEL_NAMES, Agreement, Metadata, Results
 from prism.workspace import Workspace, read_model, write_csv, write_json
 
 HIGH_CV = 20.0
 LOW_CV = 50.0
 CSV_DECIMALS = 4
-COLUMNS = ["channel", *MODEL_NAMES, "mean", "cv", "agreement", "evidence"]
+COLUMNS = ["channel", *MODEL_NAMES, "mean", "cv", "agreement", "confidence", "evidence"]
 
 
 def agreement_label(estimates: dict[str, tuple[float, float, float]]) -> Agreement:
@@ -87,16 +90,28 @@ def comparison_table(res: Results, field: str) -> pd.DataFrame:
         arr = np.array(list(values.values()), dtype=float)
         mean = float(arr.mean()) if len(arr) else None
         cv = float(arr.std() / abs(mean) * 100.0) if len(arr) >= 2 and mean else None
-        agreement = res.agreement.get(ch)
+        agreement, conf = res.agreement.get(ch), res.confidence.get(ch)
         rows.append({"channel": ch, **{m: values.get(m) for m in MODEL_NAMES}, "mean": mean, "cv": cv,
-                     "agreement": agreement.label if agreement else "n/a", "evidence": evidence_note(res, ch)})
+                     "agreement": agreement.label if agreement else "n/a",
+                     "confidence": conf.label if conf else "n/a", "evidence": evidence_note(res, ch)})
     return pd.DataFrame(rows, columns=COLUMNS).round(CSV_DECIMALS)
 
 
+def collinear_channels(ws: Workspace, channels: list[str]) -> set[str]:
+    """Channels in a pair whose spend correlates beyond the profile's threshold (metadata.json)."""
+    if not ws.metadata.exists():
+        return set()
+    corr = read_model(ws.metadata, Metadata).profile.correlations
+    return {a for a in channels for b in channels
+            if a != b and abs(corr.get(a, {}).get(b, 0.0)) > COLLINEAR_ABS_R}
+
+
 def run_compare(ws: Workspace, round_no: int | None = None) -> Results:
-    """Fill `agreement` in the round's results (and latest.json when it is that round); write both tables."""
+    """Fill `agreement` and `confidence` in the round's results (and latest.json when it is that round);
+    write both tables."""
     res = read_model(ws.round_results(round_no) if round_no is not None else ws.latest, Results)
     res.agreement = channel_agreement(res)
+    res.confidence = channel_confidence(res, collinear_channels(ws, res.channels), read_audit(ws.result("audit.csv")))
     write_json(ws.round_results(res.round), res)
     if round_no is None or (ws.latest.exists() and read_model(ws.latest, Results).round == res.round):
         write_json(ws.latest, res)  # the results/ tables always describe latest.json's round
