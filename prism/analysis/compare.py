@@ -18,9 +18,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from prism.analysis.confidence import channel_confidence, read_audit
-from prism.data.profile import COLLINEAR_ABS_R
-from prism.schemas import MODEL_NAMES, Agreement, Metadata, Results
+from prism.analysis.confidence import workspace_confidence
+from prism.schemas import MODEL_NAMES, Agreement, Results
 from prism.workspace import Workspace, read_model, write_csv, write_json
 
 HIGH_CV = 20.0
@@ -97,21 +96,12 @@ def comparison_table(res: Results, field: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS).round(CSV_DECIMALS)
 
 
-def collinear_channels(ws: Workspace, channels: list[str]) -> set[str]:
-    """Channels in a pair whose spend correlates beyond the profile's threshold (metadata.json)."""
-    if not ws.metadata.exists():
-        return set()
-    corr = read_model(ws.metadata, Metadata).profile.correlations
-    return {a for a in channels for b in channels
-            if a != b and abs(corr.get(a, {}).get(b, 0.0)) > COLLINEAR_ABS_R}
-
-
 def run_compare(ws: Workspace, round_no: int | None = None) -> Results:
     """Fill `agreement` and `confidence` in the round's results (and latest.json when it is that round);
     write both tables."""
     res = read_model(ws.round_results(round_no) if round_no is not None else ws.latest, Results)
     res.agreement = channel_agreement(res)
-    res.confidence = channel_confidence(res, collinear_channels(ws, res.channels), read_audit(ws.result("audit.csv")))
+    res.confidence = workspace_confidence(ws, res)
     write_json(ws.round_results(res.round), res)
     if round_no is None or (ws.latest.exists() and read_model(ws.latest, Results).round == res.round):
         write_json(ws.latest, res)  # the results/ tables always describe latest.json's round

@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from prism.schemas import PRIOR_DRIVEN, ZERO_EFFECT, ChannelConfidence, ChannelResult, Results
+from prism.data.profile import COLLINEAR_ABS_R
+from prism.schemas import PRIOR_DRIVEN, ZERO_EFFECT, ChannelConfidence, ChannelResult, Metadata, Results
+from prism.workspace import Workspace, read_model
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 LABELS = (HIGH, MEDIUM, LOW)
@@ -140,8 +142,12 @@ def _flag_words(flags: dict[str, list[str]]) -> str:
     return "; ".join(f"{flag} in {', '.join(models)}" for flag, models in flags.items())
 
 
-def read_audit(path) -> dict[str, dict[str, str]]:
+AUDIT_FILE = "audit.csv"
+
+
+def read_audit(ws: Workspace) -> dict[str, dict[str, str]]:
     """results/audit.csv → {channel: {model: verdict}}; empty when the audit has not run."""
+    path = ws.result(AUDIT_FILE)
     if not path.exists():
         return {}
     table = pd.read_csv(path)
@@ -153,3 +159,18 @@ def channel_confidence(res: Results, collinear: set[str] | None = None,
     """The label of every channel in the results."""
     collinear, audit = collinear or set(), audit or {}
     return {ch: rule(Signals.from_results(res, ch, ch in collinear, audit.get(ch))) for ch in res.channels}
+
+
+def collinear_channels(ws: Workspace, channels: list[str]) -> set[str]:
+    """Channels in a pair whose spend correlates beyond the profile's threshold (metadata.json)."""
+    if not ws.metadata.exists():
+        return set()
+    corr = read_model(ws.metadata, Metadata).profile.correlations
+    return {a for a in channels for b in channels if a != b and abs(corr.get(a, {}).get(b, 0.0)) > COLLINEAR_ABS_R}
+
+
+def workspace_confidence(ws: Workspace, res: Results) -> dict[str, ChannelConfidence]:
+    """The labels compare stored in the results, else computed the same way from the workspace."""
+    if res.confidence and set(res.confidence) >= set(res.channels):
+        return res.confidence
+    return channel_confidence(res, collinear_channels(ws, res.channels), read_audit(ws))

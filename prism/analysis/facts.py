@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from prism.data.profile import COLLINEAR_ABS_R as COLLINEAR_R  # one threshold: the profile warns, the Critic names
-from prism.analysis.confidence import SHORT_HISTORY_WEEKS, Signals, channel_confidence, read_audit
+from prism.analysis.confidence import SHORT_HISTORY_WEEKS, Signals, workspace_confidence
 from prism.errors import InputError
 from prism.schemas import ChannelConfidence, Config, Metadata, ModelResult, Results
 from prism.workspace import Workspace, read_model, read_weekly
@@ -173,10 +173,7 @@ class RoundFacts:
     @cached_property
     def confidence(self) -> dict[str, ChannelConfidence]:
         """The label compare wrote into the results; computed the same way when compare has not run."""
-        if self.results.confidence:
-            return self.results.confidence
-        paired = {c for c in self.channels if self.in_collinear_pair(c)}
-        return channel_confidence(self.results, paired, read_audit(self.ws.result("audit.csv")))
+        return workspace_confidence(self.ws, self.results)
 
     def _spend_of(self, ch: str) -> float:
         rows = [m.channels[ch].spend for m in self._models_with(ch).values()]
