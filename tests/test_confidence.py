@@ -8,6 +8,7 @@ import pytest
 
 from prism.agents import proofreader, reporter
 from prism.analysis import confidence
+from prism.analysis.facts import RoundFacts
 from prism.analysis.compare import COLUMNS, run_compare
 from prism.models import evidence
 from prism.orchestration.guards import check_report
@@ -16,6 +17,10 @@ from prism.workspace import read_model, write_json
 from tests.helpers.loop import crafted_results, make_ws
 
 RNG = np.random.default_rng(5)
+
+
+def reporter_label(ws, channel: str) -> str:
+    return RoundFacts.load(ws, 1).label(channel)
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +93,10 @@ def test_report_says_plainly_which_method_found_no_effect(plain) -> None:
     answer = text.split("## The answer")[1].split("##")[0]
     assert "Depending on the method, each unit of marketing spend brought back between 0.01 and" in answer
     assert "brought back about" not in answer
-    assert f"The quick method finds no effect it can tell from zero for 4 of 4 channels" in answer
+    assert "The quick method finds no effect it can tell from zero for 4 of 4 channels" in answer
     assert "repeats its starting assumption rather than a measurement for 4 of 4 channels" in answer
     assert "0 of 4 channels have high confidence" in answer
+    assert f"| {reporter_label(ws, sim.channels[0])} | 0.01 to 17.00 depending on the method |" in text
     assert "No channel's return has high confidence yet" in text.split("## What to do")[1].split("##")[0]
     assert "not identifiable from this spend" in text and "What would settle it" in text
     assert check_report(ws) == []

@@ -92,9 +92,9 @@ def _answer(facts: RoundFacts, kpi: str) -> str:
     else:
         big = max(facts.channel_facts.values(), key=lambda f: f.spend)
         lead = (f"no channel's return is pinned down well enough to single one out; the largest budget, "
-                f"{big.label}, returns {fmt(big.roi)} per {unit} ({fmt(big.roi_low)}–{fmt(big.roi_high)})")
+                f"{big.label}, returns {_return(big)} per {unit} ({fmt(big.roi_low)}–{fmt(big.roi_high)})")
     bullets = [
-        "- Best returns: " + ", ".join(f"{f.label} {fmt(f.roi)} ({fmt(f.roi_low)}–{fmt(f.roi_high)}, "
+        "- Best returns: " + ", ".join(f"{f.label} {_return(f)} ({fmt(f.roi_low)}–{fmt(f.roi_high)}, "
                                        f"{f.confidence} confidence)" for f in facts.ranked[:3]) + ".",
         f"- {len(confident)} of {len(facts.channel_facts)} channels have high confidence"
         + (f": {', '.join(f.label for f in confident)}." if confident else "; treat every figure as a range."),
@@ -102,6 +102,13 @@ def _answer(facts: RoundFacts, kpi: str) -> str:
     ]
     return "\n".join([HEADINGS["answer"], "", f"{_headline(facts, kpi)}; {lead}.", *_undecided_lines(facts),
                       "", *bullets, ""])
+
+
+def _return(f: ChannelFacts) -> str:
+    """The average across methods, or the range by method when one method's figure is no effect or its prior."""
+    if not f.flags or len(f.roi_by_model) < 2:
+        return fmt(f.roi)
+    return f"{fmt(min(f.roi_by_model.values()))} to {fmt(max(f.roi_by_model.values()))} depending on the method"
 
 
 def _headline(facts: RoundFacts, kpi: str) -> str:
@@ -140,7 +147,7 @@ def _roi(facts: RoundFacts, kpi: str) -> str:
             f"Return = {kpi} generated per {_unit(facts)} of spend, with the likely range ({INTERVAL_LEVEL}% interval).",
             "", f"| Channel | Return per {_unit(facts)} of spend | Likely range | Confidence | Share of spend |",
             "|---|---|---|---|---|"]
-    rows += [f"| {f.label} | {fmt(f.roi)} | {fmt(f.roi_low)}–{fmt(f.roi_high)} | {f.confidence} | "
+    rows += [f"| {f.label} | {_return(f)} | {fmt(f.roi_low)}–{fmt(f.roi_high)} | {f.confidence} | "
              f"{fmt(f.spend_share, 1)}% |" for f in facts.ranked]
     return "\n".join(rows + [""])
 
