@@ -73,7 +73,7 @@ def _scored(rows: pd.DataFrame, high_width: float, medium_width: float) -> pd.Da
 
 def fit_thresholds(rows: pd.DataFrame) -> tuple[float, float]:
     """Widest `high` width meeting the targets (median ≤ 15 %, ≤ 5 % more than 50 % off, ≥ 5 channels),
-    then the widest `medium` width whose medium channels are more often within 50 % than not."""
+    then the widest `medium` width at which at most half the medium channels are more than 50 % off."""
     grid = np.round(np.arange(0.1, 3.01, 0.05), 2)
     high = max((w for w in grid if _meets(_scored(rows, w, w), confidence.HIGH)), default=grid[0])
     medium = max((w for w in grid[grid >= high] if _medium_ok(_scored(rows, high, w))), default=high)
