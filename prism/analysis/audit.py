@@ -30,7 +30,7 @@ from prism.models.base import ModelData, channel_summary
 from prism.schemas import Config, Results, Weekly
 from prism.workspace import Workspace, read_model, read_weekly, write_csv
 
-COLUMNS = ["channel", "model", "recovery_error_pct", "coverage", "verdict", "bias_pct"]  # DESIGN.md order, then bias
+COLUMNS = ["channel", "model", "recovery_error_pct", "coverage", "verdict", "bias_pct", "round"]  # DESIGN.md's first
 DEFAULT_K = 20
 FACTOR_RANGE = (0.5, 2.0)  # each channel's true ROI = fitted ROI × a log-uniform factor in this range
 IDENTIFIABLE_ERROR, IDENTIFIABLE_COVERAGE = 0.25, 0.6  # median error ≤ 25 % and the interval covers ≥ 60 %
@@ -93,7 +93,7 @@ def verdict(error: float, coverage: float, undetected: float) -> str:
 
 
 def recover(world: World, cfg: Config, k: int = DEFAULT_K, seed: int = 0, jobs: int | None = None,
-            source: str = "ridge") -> pd.DataFrame:
+            source: str = "ridge", round_no: int = 0) -> pd.DataFrame:
     """Refit the estimator on K synthetic series (in parallel processes); one row per channel."""
     tasks = [(world, cfg, seed * 1000 + i) for i in range(k)]
     with ProcessPoolExecutor(jobs or min(2, os.cpu_count() or 1), mp_context=get_context("spawn")) as pool:
@@ -106,19 +106,25 @@ def recover(world: World, cfg: Config, k: int = DEFAULT_K, seed: int = 0, jobs: 
     return pd.DataFrame({"channel": world.data.channels, "model": source,
                          "recovery_error_pct": np.round(100 * error, 1), "bias_pct": np.round(100 * bias, 1),
                          "coverage": np.round(coverage, 3),
-                         "verdict": [verdict(*v) for v in zip(error, coverage, undetected)]}, columns=COLUMNS)
+                         "verdict": [verdict(*v) for v in zip(error, coverage, undetected)], "round": round_no},
+                        columns=COLUMNS)
+
+
+def audit_source(res: Results) -> str | None:
+    """The model whose fitted world is simulated: the first in SOURCE_ORDER that ran and kept its weekly series."""
+    ok = res.ok_models()
+    return next((m for m in SOURCE_ORDER if m in ok and ok[m].weekly is not None), None)
 
 
 def run_audit(ws: Workspace, k: int = DEFAULT_K, jobs: int | None = None) -> pd.DataFrame:
     """Audit the latest round from its first available fitted model; writes results/audit.csv."""
     res = read_model(ws.latest, Results)
-    ok = res.ok_models()
-    source = next((m for m in SOURCE_ORDER if m in ok and ok[m].weekly is not None), None)
+    ok, source = res.ok_models(), audit_source(res)
     if source is None:
         raise InputError(f"{ws.latest}: no model with a weekly decomposition to simulate from (run the models first)")
     cfg = read_model(ws.config, Config)
     data = ModelData.from_frame(read_weekly(ws, cfg), cfg)
     world = build_world(data, ok[source].weekly, {ch: c.roi for ch, c in ok[source].channels.items()})
-    table = recover(world, cfg, k, seed=cfg.seed, jobs=jobs, source=source)
+    table = recover(world, cfg, k, seed=cfg.seed, jobs=jobs, source=source, round_no=res.round)
     write_csv(ws.result(AUDIT_FILE), table)
     return table

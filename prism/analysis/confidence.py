@@ -145,12 +145,13 @@ def _flag_words(flags: dict[str, list[str]]) -> str:
 AUDIT_FILE = "audit.csv"
 
 
-def read_audit(ws: Workspace) -> dict[str, dict[str, str]]:
-    """results/audit.csv → {channel: {model: verdict}}; empty when the audit has not run."""
+def read_audit(ws: Workspace, round_no: int) -> dict[str, dict[str, str]]:
+    """results/audit.csv → {channel: {model: verdict}} for the round; empty when the audit has not run on it."""
     path = ws.result(AUDIT_FILE)
     if not path.exists():
         return {}
     table = pd.read_csv(path)
+    table = table[table["round"] == round_no] if "round" in table else table.iloc[:0]
     return {ch: dict(zip(part["model"], part["verdict"])) for ch, part in table.groupby("channel")}
 
 
@@ -173,4 +174,4 @@ def workspace_confidence(ws: Workspace, res: Results) -> dict[str, ChannelConfid
     """The labels compare stored in the results, else computed the same way from the workspace."""
     if res.confidence and set(res.confidence) >= set(res.channels):
         return res.confidence
-    return channel_confidence(res, collinear_channels(ws, res.channels), read_audit(ws))
+    return channel_confidence(res, collinear_channels(ws, res.channels), read_audit(ws, res.round))
