@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prism.agents import proofreader, reporter
-from prism.analysis import confidence
+from prism.agents import analyst, proofreader, reporter
+from prism.analysis import checks, confidence
 from prism.analysis.facts import RoundFacts
 from prism.analysis.compare import COLUMNS, run_compare
 from prism.models import evidence
 from prism.orchestration.guards import check_report
 from prism.schemas import PRIOR_DRIVEN, Results
-from prism.workspace import read_model, write_json
+from prism.workspace import read_model, write_csv, write_json
 from tests.helpers.loop import crafted_results, make_ws
 
 RNG = np.random.default_rng(5)
@@ -127,3 +127,26 @@ def test_thresholds_are_what_the_benchmark_fits() -> None:
     rows = pd.read_csv(calibration.ROWS)
     assert rows["seed"].nunique() >= 30 and not set(rows["seed"]) & {1, 5, 7, 8}
     assert calibration.fit_thresholds(rows) == (confidence.HIGH_WIDTH, confidence.MEDIUM_WIDTH)
+
+
+def test_an_unrecoverable_channel_is_low_and_must_be_called_uncertain(plain) -> None:
+    """The audit's `not` makes the channel low; the Critic's identifiability check fails on a text that does
+    not call it uncertain and passes on the Analyst's and the Reporter's."""
+    ws, sim = plain
+    res = crafted_results(ws, sim)
+    _with_evidence(ws, res, {})
+    lost = sim.channels[2]
+    verdicts = ["identifiable", "identifiable", "not", "weak"]
+    write_csv(ws.result("audit.csv"), pd.DataFrame({
+        "channel": sim.channels, "model": "ridge", "recovery_error_pct": [5.0, 8.0, 80.0, 40.0],
+        "coverage": [0.9, 0.9, 0.3, 0.7], "verdict": verdicts, "bias_pct": 0.0, "round": res.round}))
+    out = run_compare(ws)
+    assert [out.confidence[c].label for c in sim.channels] == ["high", "high", "low", "medium"]
+    facts = RoundFacts.load(ws, res.round)
+    assert not checks.identifiability(facts, "Every channel is measured well.").passed
+    assert checks.identifiability(facts, analyst.compose(facts)).passed
+    reporter.run(ws, res.round)
+    proofreader.run(ws, res.round)
+    assert check_report(ws) == []
+    write_csv(ws.result("audit.csv"), pd.read_csv(ws.result("audit.csv")).assign(round=res.round + 1))
+    assert run_compare(ws).confidence[lost].label == "high"  # another round's audit is not read

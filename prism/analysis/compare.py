@@ -18,7 +18,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from prism.analysis.confidence import workspace_confidence
+from prism.analysis.confidence import compute_confidence
 from prism.schemas import MODEL_NAMES, Agreement, Results
 from prism.workspace import Workspace, read_model, write_csv, write_json
 
@@ -101,7 +101,7 @@ def run_compare(ws: Workspace, round_no: int | None = None) -> Results:
     write both tables."""
     res = read_model(ws.round_results(round_no) if round_no is not None else ws.latest, Results)
     res.agreement = channel_agreement(res)
-    res.confidence = workspace_confidence(ws, res)
+    res.confidence = compute_confidence(ws, res)
     write_json(ws.round_results(res.round), res)
     if round_no is None or (ws.latest.exists() and read_model(ws.latest, Results).round == res.round):
         write_json(ws.latest, res)  # the results/ tables always describe latest.json's round

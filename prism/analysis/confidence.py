@@ -170,8 +170,13 @@ def collinear_channels(ws: Workspace, channels: list[str]) -> set[str]:
     return {a for a in channels for b in channels if a != b and abs(corr.get(a, {}).get(b, 0.0)) > COLLINEAR_ABS_R}
 
 
+def compute_confidence(ws: Workspace, res: Results) -> dict[str, ChannelConfidence]:
+    """Every channel's label from the results, the profile's collinear pairs and the round's audit."""
+    return channel_confidence(res, collinear_channels(ws, res.channels), read_audit(ws, res.round))
+
+
 def workspace_confidence(ws: Workspace, res: Results) -> dict[str, ChannelConfidence]:
-    """The labels compare stored in the results, else computed the same way from the workspace."""
+    """The labels compare stored in the results, else computed the same way."""
     if res.confidence and set(res.confidence) >= set(res.channels):
         return res.confidence
-    return channel_confidence(res, collinear_channels(ws, res.channels), read_audit(ws, res.round))
+    return compute_confidence(ws, res)
