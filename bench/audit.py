@@ -57,7 +57,8 @@ def main() -> None:
     seconds = time.perf_counter() - started
     out = Table(title=f"Recoverability audit — {args.data} {data.n_weeks}×{len(channels)}, K = {args.k}, "
                       f"{args.jobs} process(es)")
-    for col in ("channel", "flighting", "true ROI", "fitted ROI", "recovery error %", "bias %", "90 % coverage", "verdict"):
+    for col in ("channel", "flighting", "true ROI", "fitted ROI", "recovery error %", "bias %", "90 % coverage",
+                "verdict"):
         out.add_column(col, justify="left" if col in ("channel", "verdict") else "right")
     for r in table.itertuples():
         kind = SIM_FLIGHTING[channels.index(r.channel)] if truth else ""

@@ -56,7 +56,8 @@ def run_case(seed: int) -> list[dict]:
     rows = []
     for ch, true in truth.items():
         r, ev = result.channels[ch], result.channels[ch].evidence
-        rows.append({"seed": seed, "weeks": len(sim.frame), "train_weeks": data.n_train, "channel": ch, "model": "ridge",
+        rows.append({"seed": seed, "weeks": len(sim.frame), "train_weeks": data.n_train, "channel": ch,
+                     "model": "ridge",
                      "flighting": sim.notes["flighting"][sim.channels.index(ch)], "spend_share": share[ch],
                      "roi": r.roi, "roi_low": r.roi_low, "roi_high": r.roi_high, "true_roi": true,
                      "rel_width": ev.rel_width, "zero_share": ev.zero_share, "zero_effect": ev.zero_effect,

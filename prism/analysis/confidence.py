@@ -35,15 +35,15 @@ HIGH_WIDTH = 0.85  # fitted by bench/calibration.py: 90 % interval at most this 
 MEDIUM_WIDTH = 1.7  # ... and at most this for `medium`
 TARGET_MEDIAN_ERROR = 0.15  # `high`: median |ROI error| at most 15 % ...
 TARGET_FAR_OFF_SHARE = 0.05  # ... and at most 5 % of channels more than 50 % off
-MEDIUM_FAR_OFF_SHARE = 0.5
-SHORT_HISTORY_WEEKS = 104  # fewer training weeks than two years caps at `medium` (also the sample caveat)  # `medium`: more often within 50 % of the truth than not
+MEDIUM_FAR_OFF_SHARE = 0.5  # `medium`: at most half more than 50 % off
+SHORT_HISTORY_WEEKS = 104  # fewer training weeks than two years caps at `medium` (also the sample caveat)
 AUDIT_WEAK, AUDIT_NOT = "weak", "not"
 # Reason codes (ChannelConfidence.why): the reports word each for their readers.
 WHY_UNDECIDED, WHY_AUDIT_NOT, WHY_DISAGREE, WHY_WIDE = "undecided", "audit_not", "disagree", "wide"
 WHY_SOME_UNDECIDED, WHY_PARTLY, WHY_COLLINEAR, WHY_WIDTH = "some_undecided", "partly", "collinear", "width"
 WHY_AUDIT_WEAK, WHY_NARROW, WHY_SHORT = "audit_weak", "narrow", "short"
-SETTLE = ("What would settle it: change this channel's spend on its own for a few weeks (on/off or up/down), "
-          "or run a region-level holdout test.")
+SETTLE = ("What would settle each of these: change that channel's spend on its own for a few weeks "
+          "(on/off or up/down), or run a region-level holdout test.")
 
 
 @dataclass

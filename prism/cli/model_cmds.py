@@ -132,6 +132,7 @@ def audit_cmd(
     for col in ("channel", "recovery error %", "bias %", "90 % coverage", "verdict"):
         out.add_column(col, justify="left" if col in ("channel", "verdict") else "right")
     for r in table.itertuples():
-        out.add_row(escape(r.channel), f"{r.recovery_error_pct:.1f}", f"{r.bias_pct:.1f}", f"{r.coverage:.0%}", r.verdict)
+        out.add_row(escape(r.channel), f"{r.recovery_error_pct:.1f}", f"{r.bias_pct:.1f}", f"{r.coverage:.0%}",
+                    r.verdict)
     console.print(out)
     console.print("wrote results/audit.csv; results/roi_comparison.csv's confidence now reads it")
