@@ -519,7 +519,15 @@ class Combined(Open):
     roi: float = Field(description="mean ROI across the models")
     roi_low: float = Field(description="lowest 90 % interval bound of any model")
     roi_high: float = Field(description="highest 90 % interval bound of any model")
-    confidence: str = Field(description="'high' / 'moderate' / 'low' from agreement and interval width")
+    confidence: str = Field(description="the calibrated label (Results.confidence), else the facts' word")
+
+
+class ChannelConfidence(Open):
+    """The calibrated label readers see (analysis/confidence.py) and, unless `high`, why not."""
+
+    label: Literal["high", "medium", "low"]
+    reason: str = ""
+    why: list[str] = Field(default_factory=list, description="reason codes (analysis/confidence.py WHY_*)")
 
 
 class Results(Open):
@@ -541,6 +549,7 @@ class Results(Open):
     agreement: dict[str, Agreement] = Field(default_factory=dict)
     combined: dict[str, Combined] = Field(default_factory=dict, description="channel → combined interval (compare)")
     channel_average_roi: float | None = Field(None, description="mean of the channels' combined ROI (compare)")
+    confidence: dict[str, ChannelConfidence] = Field(default_factory=dict)
 
     def ok_models(self) -> dict[str, ModelResult]:
         """The models that really ran."""

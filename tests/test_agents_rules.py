@@ -141,7 +141,7 @@ def test_reporter_structure_and_plain_headline(base):
         assert h in text
     body = text.split(reporter.HEADINGS["appendix"])[0].lower()
     assert not any(m in body for m in ("ridge", "pymc", "lightweight", "mape", "posterior"))
-    assert "Social: the methods put it between" in text and "runs from 0.61 to 1.01" in text
+    assert "Social (low confidence): the methods disagree" in text and "runs from 0.61 to 1.01" in text
     assert "| Social | 0.80 | 0.61–1.01 | low |" in text
     actions = text.split("## What to do")[1].split("##")[0]
     assert "Social" not in actions

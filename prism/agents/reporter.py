@@ -1,8 +1,10 @@
 """Reporter (rule-based): results/report.md in plain English for a CMO, rewritten every round.
 
 The headings below are the contract with the deck/HTML renderer (agents/reporter.md lists them).
-Method words and model names appear only in the appendix; every ROI carries its range and a confidence
-word; recommendations name only channels the models agree on.
+Method words and model names appear only in the appendix (the body says "the quick method" etc.); every
+ROI carries its range and its calibrated confidence label (analysis/confidence.py); recommendations name
+only `high`-confidence channels, and the headline gives the range by method instead of an average
+whenever a method found no effect or repeated its prior.
 """
 
 from __future__ import annotations
@@ -12,10 +14,14 @@ import re
 from prism.agents.base import AgentOutcome
 from prism.analysis import checks
 from prism.analysis.checks import HEADINGS, Outcome
+from prism.analysis.confidence import (
+    HIGH, SETTLE, WHY_AUDIT_NOT, WHY_AUDIT_WEAK, WHY_COLLINEAR, WHY_DISAGREE, WHY_PARTLY, WHY_SOME_UNDECIDED,
+    WHY_SHORT, WHY_UNDECIDED, WHY_WIDE, WHY_WIDTH,
+)
 from prism.analysis.facts import AGREEMENT_CV, INTERVAL_LEVEL, ChannelFacts, RoundFacts, fmt
 from prism.errors import InputError
 from prism.knowledge.checks import informed_channels
-from prism.schemas import AgentCall, KnownIssue, RoundRecord, Status
+from prism.schemas import PRIOR_DRIVEN, ZERO_EFFECT, AgentCall, KnownIssue, RoundRecord, Status
 from prism.workspace import Workspace, load_state, write_text
 
 SATURATED_PCT = 80.0  # a channel this close to its maximum effect gains little from more spend
@@ -24,6 +30,25 @@ PLAIN_ISSUE = {
     "sign correctness": "a channel shows a negative return, which usually points to a data problem",
     "contribution plausibility": "the share of results credited to marketing is outside the usual range",
     "model health": "one method's estimates did not settle or did not run (see the appendix)",
+}
+
+
+# Plain words for the body of the report (the proofreader keeps method names and jargon to the appendix).
+PLAIN_METHOD = {"ridge": "the quick method", "pymc": "the first simulation method",
+                "lightweight_mmm": "the second simulation method"}
+PLAIN_FLAG = {ZERO_EFFECT: "finds no effect it can tell from zero",
+              PRIOR_DRIVEN: "repeats its starting assumption rather than a measurement"}
+PLAIN_WHY = {
+    WHY_UNDECIDED: "not identifiable from this spend: no method's figure was decided by the data",
+    WHY_SOME_UNDECIDED: "one method finds no effect or only repeats its starting assumption",
+    WHY_AUDIT_NOT: "a test on simulated data shaped like this spend could not recover it",
+    WHY_AUDIT_WEAK: "a test on simulated data shaped like this spend recovers it only loosely",
+    WHY_DISAGREE: "the methods disagree",
+    WHY_PARTLY: "the methods only partly agree",
+    WHY_COLLINEAR: "it was bought together with another channel",
+    WHY_WIDE: "its likely range is very wide",
+    WHY_SHORT: "the history is short",
+    WHY_WIDTH: "its likely range is wide",
 }
 
 
@@ -52,34 +77,69 @@ def _unit(facts: RoundFacts) -> str:
     return facts.meta.knowledge.business_context.spend_unit
 
 
-def _agreed(facts: RoundFacts) -> list[ChannelFacts]:
-    return [f for f in facts.ranked if f.agreement == "high" and not facts.in_collinear_pair(f.channel)]
+def _confident(facts: RoundFacts) -> list[ChannelFacts]:
+    """The channels the report may act on: calibrated `high` confidence (analysis/confidence.py)."""
+    return [f for f in facts.ranked if f.confidence == HIGH]
 
 
 def _answer(facts: RoundFacts, kpi: str) -> str:
     unit = _unit(facts)
-    agreed = _agreed(facts)
-    firm = agreed or [f for f in facts.ranked if f.confidence != "low"]
-    if firm:
-        best = firm[0]
-        which = "the methods agree on" if agreed else "whose return is pinned down"
-        lead = (f"of the channels {which}, {best.label} returns the most ({fmt(best.roi)} per {unit}, "
-                f"{best.confidence} confidence)")
+    confident = _confident(facts)
+    if confident:
+        best = confident[0]
+        lead = (f"of the channels whose return is pinned down (high confidence), {best.label} returns the most "
+                f"({fmt(best.roi)} per {unit})")
     else:
         big = max(facts.channel_facts.values(), key=lambda f: f.spend)
         lead = (f"no channel's return is pinned down well enough to single one out; the largest budget, "
-                f"{big.label}, returns {fmt(big.roi)} per {unit} ({fmt(big.roi_low)}–{fmt(big.roi_high)})")
-    sentence = f"Each {unit} of marketing spend brought back about {fmt(facts.portfolio_roi)} in {kpi}; {lead}."
+                f"{big.label}, returns {_return(big)} per {unit} ({fmt(big.roi_low)}–{fmt(big.roi_high)})")
     bullets = [
-        "- Best returns: " + ", ".join(f"{f.label} {fmt(f.roi)} ({fmt(f.roi_low)}–{fmt(f.roi_high)})"
-                                       for f in facts.ranked[:3]) + ".",
-        f"- The methods agree on {len(agreed)} of {len(facts.channel_facts)} channels"
-        + (f": {', '.join(f.label for f in agreed)}." if agreed else "; treat every figure as a range."),
-        f"- Marketing drove about {fmt(facts.mean_media_share, 1)}% of {kpi}; "
-        + ("the history is short, so treat figures as indicative." if facts.sample_caveat_needed
-           else "the rest is baseline demand."),
+        "- Best returns: " + ", ".join(f"{f.label} {_return(f)} ({fmt(f.roi_low)}–{fmt(f.roi_high)}, "
+                                       f"{f.confidence} confidence)" for f in facts.ranked[:3]) + ".",
+        f"- {len(confident)} of {len(facts.channel_facts)} channels have high confidence"
+        + (f": {', '.join(f.label for f in confident)}." if confident else "; treat every figure as a range."),
+        _media_share_line(facts, kpi),
     ]
-    return "\n".join([HEADINGS["answer"], "", sentence, "", *bullets, ""])
+    return "\n".join([HEADINGS["answer"], "", f"{_headline(facts, kpi)}; {lead}.", *_undecided_lines(facts),
+                      "", *bullets, ""])
+
+
+def _return(f: ChannelFacts) -> str:
+    """The average across methods, or the range by method when one method's figure is no effect or its prior."""
+    if not f.flags or len(f.roi_by_model) < 2:
+        return fmt(f.roi)
+    return f"{fmt(min(f.roi_by_model.values()))} to {fmt(max(f.roi_by_model.values()))} depending on the method"
+
+
+def _headline(facts: RoundFacts, kpi: str) -> str:
+    """One average only when every method's figures come from the data; otherwise the range by method."""
+    unit, by_model = _unit(facts), facts.portfolio_roi_by_model
+    if not facts.undecided_by_model or len(by_model) < 2:
+        return f"Each {unit} of marketing spend brought back about {fmt(facts.portfolio_roi)} in {kpi}"
+    per = ", ".join(f"{PLAIN_METHOD.get(m, m)} {fmt(v)}" for m, v in by_model.items())
+    return (f"Depending on the method, each {unit} of marketing spend brought back between "
+            f"{fmt(min(by_model.values()))} and {fmt(max(by_model.values()))} in {kpi} ({per})")
+
+
+def _undecided_lines(facts: RoundFacts) -> list[str]:
+    """Which method found what, in plain words: no effect, or its starting assumption repeated."""
+    lines = []
+    for model, flags in facts.undecided_by_model.items():
+        for flag, chans in flags.items():
+            names = ", ".join(facts.label(c) for c in chans)
+            lines.append(f"{PLAIN_METHOD.get(model, model).capitalize()} {PLAIN_FLAG[flag]} for {len(chans)} of "
+                         f"{len(facts.channel_facts)} channels ({names}).")
+    return ["", *lines] if lines else []
+
+
+def _media_share_line(facts: RoundFacts, kpi: str) -> str:
+    shares = [facts.media_share(m) for m in facts.ok_models]
+    tail = ("the history is short, so treat figures as indicative." if facts.sample_caveat_needed
+            else "the rest is baseline demand.")
+    if facts.undecided_by_model and len(shares) > 1:
+        return (f"- Marketing drove between {fmt(min(shares), 1)}% and {fmt(max(shares), 1)}% of {kpi} depending "
+                f"on the method; {tail}")
+    return f"- Marketing drove about {fmt(facts.mean_media_share, 1)}% of {kpi}; {tail}"
 
 
 def _roi(facts: RoundFacts, kpi: str) -> str:
@@ -87,7 +147,7 @@ def _roi(facts: RoundFacts, kpi: str) -> str:
             f"Return = {kpi} generated per {_unit(facts)} of spend, with the likely range ({INTERVAL_LEVEL}% interval).",
             "", f"| Channel | Return per {_unit(facts)} of spend | Likely range | Confidence | Share of spend |",
             "|---|---|---|---|---|"]
-    rows += [f"| {f.label} | {fmt(f.roi)} | {fmt(f.roi_low)}–{fmt(f.roi_high)} | {f.confidence} | "
+    rows += [f"| {f.label} | {_return(f)} | {fmt(f.roi_low)}–{fmt(f.roi_high)} | {f.confidence} | "
              f"{fmt(f.spend_share, 1)}% |" for f in facts.ranked]
     return "\n".join(rows + [""])
 
@@ -106,13 +166,13 @@ def _contribution(facts: RoundFacts, kpi: str) -> str:
 
 
 def _actions(facts: RoundFacts) -> str:
-    agreed = _agreed(facts)
+    confident = _confident(facts)
     lines = [HEADINGS["actions"], ""]
-    if not agreed:
-        lines.append("The methods do not agree closely enough on any channel to move budget yet; the next "
-                     "section says what would settle it.")
+    if not confident:
+        lines.append("No channel's return has high confidence yet, so no budget move is recommended on this "
+                     "evidence; the next section says why for each channel and what would settle it.")
     avg, unit = facts.portfolio_roi, _unit(facts)
-    for f in agreed:
+    for f in confident:
         if f.roi > avg and f.saturation_pct < SATURATED_PCT:
             lines.append(f"- Grow {f.label}: it returns {fmt(f.roi)} per {unit}, above the average of {fmt(avg)}, "
                          f"and has room to grow.")
@@ -127,27 +187,25 @@ def _actions(facts: RoundFacts) -> str:
 
 def _disagree(facts: RoundFacts) -> str:
     lines = [HEADINGS["disagree"], ""]
-    unsure = [f for f in facts.ranked if f.uncertain and not facts.in_collinear_pair(f.channel)]
+    unsure = [f for f in facts.ranked if f.confidence != HIGH and set(f.why) != {WHY_COLLINEAR}]
     lines += [_uncertain_line(f, _unit(facts)) for f in unsure]
     if unsure:
-        lines += ["", "What would settle these: change one channel's spend on its own for a few weeks, or run a "
-                      "region-level test.", ""]
+        lines += ["", SETTLE, ""]
     for a, b, _ in facts.collinear_pairs:
         lines.append(f"- {facts.label(a)} and {facts.label(b)} were bought together, so the split between them is "
                      f"uncertain. What would settle it: schedule them differently for a while.")
     if len(lines) == 2:
-        lines.append("The methods broadly agree on every channel.")
+        lines.append("Every channel's return has high confidence: the methods agree and the data pin each down.")
     return "\n".join(lines + [""])
 
 
 def _uncertain_line(f: ChannelFacts, unit: str) -> str:
-    """Say whether the methods disagree with each other or each is unsure on its own, then the range."""
-    estimates = list(f.roi_by_model.values())
-    if len(estimates) > 1 and f.agreement != "high":
-        why = f"the methods put it between {fmt(min(estimates))} and {fmt(max(estimates))} per {unit}"
-    else:
-        why = "the data pin it down only loosely"
-    return f"- {f.label}: {why}; the likely range runs from {fmt(f.roi_low)} to {fmt(f.roi_high)}, so its return is uncertain."
+    """Why the channel is not high confidence, in plain words, with what each method found."""
+    why = "; ".join(PLAIN_WHY[w] for w in f.why if w in PLAIN_WHY) or "the data pin it down only loosely"
+    per = ", ".join(f"{PLAIN_METHOD.get(m, m)} {fmt(v)}" for m, v in f.roi_by_model.items())
+    found = f" (by method: {per})" if len(f.roi_by_model) > 1 else ""
+    return (f"- {f.label} ({f.confidence} confidence): {why}{found}; the likely range runs from {fmt(f.roi_low)} "
+            f"to {fmt(f.roi_high)} per {unit}, so its return is uncertain.")
 
 
 def _caveats(facts: RoundFacts, open_issues: list[str]) -> str:
@@ -194,11 +252,16 @@ def _appendix(facts: RoundFacts, open_issues: list[str], history: list[RoundReco
             lines.append(f"| {name} | ok | {fmt(f.r2)} | {fmt(f.mape_train, 1)} | {test} | {cv} |")
         else:
             lines.append(f"| {name} | {m.status}: {(m.reason or '').replace('|', '/')[:120]} | | | | |")
-    lines += ["", "ROI by method:", "", "| channel | " + " | ".join(facts.ok_models) + " | agreement |",
-              "|---|" + "---|" * (len(facts.ok_models) + 1)]
+    lines += ["", "ROI by method:", "", "| channel | " + " | ".join(facts.ok_models) + " | agreement | confidence "
+              "| why not high |", "|---|" + "---|" * (len(facts.ok_models) + 3)]
     for f in facts.ranked:
         per = " | ".join(fmt(f.roi_by_model[m]) if m in f.roi_by_model else "–" for m in facts.ok_models)
-        lines.append(f"| {f.label} | {per} | {f.agreement} |")
+        reason = f.confidence_reason.replace("|", "/") if f.confidence != HIGH else ""
+        lines.append(f"| {f.label} | {per} | {f.agreement} | {f.confidence} | {reason} |")
+    lines += ["", "Method names used above: " + "; ".join(f"{PLAIN_METHOD.get(m, m)} = {m}" for m in facts.ok_models)
+              + ". Confidence combines agreement, the width of the likely range, whether the data moved each "
+              "method's estimate off its prior or penalty, collinearity and the recoverability audit; its "
+              "thresholds are fitted on simulated data with known returns (bench/calibration.py)."]
     lines += ["", f"Method: ROI = contribution ÷ spend over the training weeks; ranges are {INTERVAL_LEVEL}% "
               f"intervals; agreement is the coefficient of variation of ROI across methods (high below "
               f"{AGREEMENT_CV[0]}%, medium {AGREEMENT_CV[0]}–{AGREEMENT_CV[1]}%, low above {AGREEMENT_CV[1]}%). "

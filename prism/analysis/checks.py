@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from prism.analysis.confidence import WHY_AUDIT_NOT
 from prism.analysis.facts import (
     BAYESIAN_MODELS, COLLINEAR_R, COLLINEAR_VIF, MIN_WEEKS_CAVEAT, WEEKS_PER_PARAMETER, RoundFacts,
 )
@@ -44,7 +45,7 @@ ACK_WORDS = {
     "contribution plausibility": ("implausib", "media share", "of the kpi", "share of"),
     "model health": ("converge", "diagnostic", "r-hat", "divergen", "effective sample"),
 }
-TEXT_CHECKS = ("consensus honesty", "collinearity", "sample size")
+TEXT_CHECKS = ("consensus honesty", "collinearity", "sample size", "identifiability")
 # report.md's headings: the contract between the Reporter, the Proofreader, the guards and the renderer
 HEADINGS = {
     "answer": "## The answer",
@@ -93,7 +94,8 @@ def compute_checks(ws: Workspace, round_no: int, analysis_text: str) -> list[Che
 
 def text_checks(facts: RoundFacts, text: str) -> list[Check]:
     """The checks on what a text says (also used by the Proofreader on the report)."""
-    return [consensus_honesty(facts, text), collinearity(facts, text), sample_size(facts, text)]
+    return [consensus_honesty(facts, text), collinearity(facts, text), sample_size(facts, text),
+            identifiability(facts, text)]
 
 
 # ---------------------------------------------------------------------------- numeric checks
@@ -208,6 +210,19 @@ def sample_size(facts: RoundFacts, text: str) -> Check:
     present = any(("sample" in s or f"{weeks} weeks" in s) and any(w in s for w in SAMPLE_WORDS)
                   for s in sentences(text))
     return Check("sample size", present, basis + (": caveat present" if present else ": caveat missing"))
+
+
+def identifiability(facts: RoundFacts, text: str) -> Check:
+    """Channels the recoverability audit could not recover (results/audit.csv) must be called uncertain:
+    what the models say about them is not a measurement, however well they agree."""
+    unrecoverable = [f for f in facts.channel_facts.values() if WHY_AUDIT_NOT in f.why]
+    missing = [f.label for f in unrecoverable if not said_with(text, facts, [f.channel], UNCERTAIN_WORDS)]
+    if missing:
+        return Check("identifiability", False, f"not recoverable in the audit but not called uncertain: "
+                                               f"{', '.join(missing)}")
+    return Check("identifiability", True,
+                 f"{len(unrecoverable)} channel(s) not recoverable in the audit, each called uncertain" if unrecoverable
+                 else "no channel the recoverability audit could not recover (or no audit this round)")
 
 
 def acknowledged(check: Check, text: str) -> bool:

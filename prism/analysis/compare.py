@@ -7,7 +7,8 @@ is nothing to agree on: the label is `n/a` and the note says how many models ran
 ROI × spend ÷ KPI over the same weeks for every model, so its CV equals the ROI's and the contribution
 table carries the same label. The `evidence` column names the models whose estimate the data did not
 decide (prior-driven, or no effect found in most ridge resamples; models/evidence.py): agreement between
-such estimates is the priors agreeing, not the data.
+such estimates is the priors agreeing, not the data. The `confidence` column is the calibrated label
+readers see (analysis/confidence.py); agreement is one of its inputs.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ import math
 import numpy as np
 import pandas as pd
 
+from prism.analysis.confidence import compute_confidence
 from prism.schemas import MODEL_NAMES, Agreement, Combined, Config, Metadata, Results
 from prism.workspace import Workspace, read_model, write_csv, write_json
 
 HIGH_CV = 20.0
 LOW_CV = 50.0
 CSV_DECIMALS = 4
-COLUMNS = ["channel", *MODEL_NAMES, "mean", "cv", "agreement", "evidence"]
+COLUMNS = ["channel", *MODEL_NAMES, "mean", "cv", "agreement", "confidence", "evidence"]
 
 
 def agreement_label(estimates: dict[str, tuple[float, float, float]]) -> Agreement:
@@ -87,9 +89,10 @@ def comparison_table(res: Results, field: str) -> pd.DataFrame:
         arr = np.array(list(values.values()), dtype=float)
         mean = float(arr.mean()) if len(arr) else None
         cv = float(arr.std() / abs(mean) * 100.0) if len(arr) >= 2 and mean else None
-        agreement = res.agreement.get(ch)
+        agreement, conf = res.agreement.get(ch), res.confidence.get(ch)
         rows.append({"channel": ch, **{m: values.get(m) for m in MODEL_NAMES}, "mean": mean, "cv": cv,
-                     "agreement": agreement.label if agreement else "n/a", "evidence": evidence_note(res, ch)})
+                     "agreement": agreement.label if agreement else "n/a",
+                     "confidence": conf.label if conf else "n/a", "evidence": evidence_note(res, ch)})
     return pd.DataFrame(rows, columns=COLUMNS).round(CSV_DECIMALS)
 
 
@@ -103,15 +106,18 @@ def combine(ws: Workspace, res: Results) -> None:
     facts = RoundFacts(ws=ws, round_no=res.round, cfg=read_model(ws.config, Config),
                        meta=read_model(ws.metadata, Metadata), results=res)
     chans = facts.channel_facts
-    res.combined = {ch: Combined(roi=f.roi, roi_low=f.roi_low, roi_high=f.roi_high, confidence=f.confidence)
-                    for ch, f in chans.items()}
+    label = {ch: c.label for ch, c in res.confidence.items()}
+    res.combined = {ch: Combined(roi=f.roi, roi_low=f.roi_low, roi_high=f.roi_high,
+                                 confidence=label.get(ch, f.confidence)) for ch, f in chans.items()}
     res.channel_average_roi = sum(f.roi for f in chans.values()) / len(chans) if chans else None
 
 
 def run_compare(ws: Workspace, round_no: int | None = None) -> Results:
-    """Fill `agreement` in the round's results (and latest.json when it is that round); write both tables."""
+    """Fill `agreement` and `confidence` in the round's results (and latest.json when it is that round);
+    write both tables."""
     res = read_model(ws.round_results(round_no) if round_no is not None else ws.latest, Results)
     res.agreement = channel_agreement(res)
+    res.confidence = compute_confidence(ws, res)
     combine(ws, res)
     write_json(ws.round_results(res.round), res)
     if round_no is None or (ws.latest.exists() and read_model(ws.latest, Results).round == res.round):

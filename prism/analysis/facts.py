@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 
 from prism.data.profile import COLLINEAR_ABS_R as COLLINEAR_R  # one threshold: the profile warns, the Critic names
+from prism.analysis.confidence import SHORT_HISTORY_WEEKS, Signals, workspace_confidence
 from prism.errors import InputError
-from prism.schemas import Config, Metadata, ModelResult, Results
+from prism.schemas import ChannelConfidence, Config, Metadata, ModelResult, Results
 from prism.workspace import Workspace, read_model, read_weekly
 
 BAYESIAN_MODELS = ("pymc", "lightweight_mmm")
@@ -24,11 +25,8 @@ AGREEMENT_CV = (20, 50)  # DESIGN.md: high below 20 % CV, medium 20–50 %, low 
 # Collinearity: a pair of channels whose spend correlates beyond this, or a VIF beyond this.
 COLLINEAR_VIF = 10.0
 # Sample size: caveat when fewer weeks than two years, or than this many weeks per parameter.
-MIN_WEEKS_CAVEAT = 104
+MIN_WEEKS_CAVEAT = SHORT_HISTORY_WEEKS
 WEEKS_PER_PARAMETER = 10
-# Confidence word: interval width relative to the mean ROI.
-NARROW_INTERVAL = 1.0
-WIDE_INTERVAL = 2.0
 
 
 @dataclass(frozen=True)
@@ -47,8 +45,11 @@ class ChannelFacts:
     cv: float | None
     n_models: int
     roi_by_model: dict[str, float]
-    confidence: str
+    confidence: str  # the calibrated label (analysis/confidence.py): high / medium / low
     saturation_pct: float
+    confidence_reason: str = ""
+    why: tuple[str, ...] = ()  # reason codes of the label (analysis/confidence.py WHY_*)
+    flags: dict[str, list[str]] = field(default_factory=dict)  # evidence flag → models, e.g. prior-driven
 
     @property
     def uncertain(self) -> bool:
@@ -163,9 +164,16 @@ class RoundFacts:
             contribution_pct=float(np.mean([r.contribution_pct for r in rows])),
             agreement=label, cv=agr.cv if agr else None, n_models=len(rows),
             roi_by_model={k: m.channels[ch].roi for k, m in models.items()},
-            confidence="low" if self.in_collinear_pair(ch) else confidence_word(label, roi, low, high),
+            confidence=self.confidence[ch].label, confidence_reason=self.confidence[ch].reason,
+            why=tuple(self.confidence[ch].why),
             saturation_pct=float(np.mean([r.saturation_pct for r in rows])),
+            flags=Signals.from_results(self.results, ch).flags,
         )
+
+    @cached_property
+    def confidence(self) -> dict[str, ChannelConfidence]:
+        """The label compare wrote into the results; computed the same way when compare has not run."""
+        return workspace_confidence(self.ws, self.results)
 
     def _spend_of(self, ch: str) -> float:
         rows = [m.channels[ch].spend for m in self._models_with(ch).values()]
@@ -183,6 +191,25 @@ class RoundFacts:
         spend = sum(f.spend for f in facts)
         return sum(f.roi * f.spend for f in facts) / spend if spend > 0 else 0.0
 
+    @cached_property
+    def portfolio_roi_by_model(self) -> dict[str, float]:
+        """KPI per unit of spend over all media together, per model (the range a headline gives)."""
+        out = {}
+        for name, m in self.ok_models.items():
+            spend = sum(c.spend for c in m.channels.values())
+            out[name] = sum(c.roi * c.spend for c in m.channels.values()) / spend if spend > 0 else 0.0
+        return out
+
+    @cached_property
+    def undecided_by_model(self) -> dict[str, dict[str, list[str]]]:
+        """{model: {evidence flag: channels}}: where a model's figure is its assumption or no effect."""
+        out: dict[str, dict[str, list[str]]] = {}
+        for f in self.channel_facts.values():
+            for flag, models in f.flags.items():
+                for model in models:
+                    out.setdefault(model, {}).setdefault(flag, []).append(f.channel)
+        return out
+
     @property
     def mean_media_share(self) -> float:
         shares = [self.media_share(m) for m in self.ok_models]
@@ -192,7 +219,7 @@ class RoundFacts:
         """Every derived figure a writer may print (for the number check)."""
         vals: list[float] = [self.portfolio_roi, self.mean_media_share, float(self.n_parameters),
                              float(len(self.ok_models)), float(len(self.channels))]
-        vals += [self.media_share(m) for m in self.ok_models]
+        vals += [self.media_share(m) for m in self.ok_models] + list(self.portfolio_roi_by_model.values())
         for f in self.channel_facts.values():
             vals += [f.spend, f.spend_share, f.roi, f.roi_low, f.roi_high, f.contribution_pct, f.saturation_pct]
             vals += [f.roi_high - f.roi_low, f.roi - self.portfolio_roi]
@@ -222,16 +249,6 @@ def vif_from_corr(corr: pd.DataFrame) -> dict[str, float]:
         return {c: 1.0 for c in corr.columns}
     inv = np.linalg.pinv(corr.to_numpy(dtype=float))
     return {c: float(max(inv[i, i], 1.0)) for i, c in enumerate(corr.columns)}
-
-
-def confidence_word(agreement: str, roi: float, low: float, high: float) -> str:
-    """'high' / 'moderate' / 'low' from the models' agreement and the interval's width relative to ROI."""
-    width = (high - low) / abs(roi) if abs(roi) > 1e-12 else float("inf")
-    if agreement == "high" and width <= NARROW_INTERVAL:
-        return "high"
-    if agreement in ("high", "medium") and width <= WIDE_INTERVAL:
-        return "moderate"
-    return "low"
 
 
 def fmt(x: float, decimals: int = 2) -> str:

@@ -113,3 +113,26 @@ def compare_cmd(
     for line in agreement_notes(res):
         console.print(escape(line), highlight=False)
     console.print("wrote results/roi_comparison.csv, results/contribution_comparison.csv")
+
+
+@app.command("audit")
+def audit_cmd(
+    k: int = typer.Option(20, "--k", min=2, help="Synthetic KPI series to refit."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", min=1, help="Parallel processes (default: up to 2)."),
+    workdir=WorkdirOpt,
+) -> None:
+    """Recoverability audit: could this spend reveal each channel's ROI? Writes results/audit.csv."""
+    from prism.analysis.audit import run_audit
+    from prism.analysis.compare import run_compare
+
+    ws = Workspace(workdir)
+    table = run_audit(ws, k, jobs)
+    run_compare(ws)  # the confidence label reads the verdict
+    out = Table(title=f"Recoverability audit ({k} synthetic series, source {table['model'].iloc[0]})")
+    for col in ("channel", "recovery error %", "bias %", "90 % coverage", "verdict"):
+        out.add_column(col, justify="left" if col in ("channel", "verdict") else "right")
+    for r in table.itertuples():
+        out.add_row(escape(r.channel), f"{r.recovery_error_pct:.1f}", f"{r.bias_pct:.1f}", f"{r.coverage:.0%}",
+                    r.verdict)
+    console.print(out)
+    console.print("wrote results/audit.csv; results/roi_comparison.csv's confidence now reads it")

@@ -106,15 +106,29 @@ def _compare(ctx: LoopContext, state: State, t0: float) -> str:
     from prism.analysis.compare import run_compare
 
     n = state.round
+    audited = not ctx.quick and _audit(ctx.ws, n)
     res: Results = run_compare(ctx.ws, n)
     _pause("compare")
     rec = record(state, n)
     rec.high_agreement = sum(a.label == "high" for a in res.agreement.values())
     rec.channels = len(res.channels)
-    _add_artifacts(rec, "results/roi_comparison.csv", "results/contribution_comparison.csv")
-    status = f"{rec.high_agreement}/{len(res.channels)} high agreement"
+    _add_artifacts(rec, "results/roi_comparison.csv", "results/contribution_comparison.csv",
+                   *(["results/audit.csv"] if audited else []))
+    high = sum(c.label == "high" for c in res.confidence.values())
+    status = f"{rec.high_agreement}/{len(res.channels)} high agreement, {high} high confidence"
     note_timing(state, n, "compare", time.perf_counter() - t0, status)
     return status
+
+
+def _audit(ws: Workspace, n: int) -> bool:
+    """The recoverability audit before compare (the confidence label reads it); the quick loop skips it,
+    since it refits ridge K times."""
+    from prism.analysis.audit import audit_source, run_audit
+
+    if audit_source(read_model(ws.round_results(n), Results)) is None:
+        return False
+    run_audit(ws)
+    return True
 
 
 def _add_artifacts(rec: RoundRecord, *paths: str) -> None:

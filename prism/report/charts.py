@@ -21,7 +21,7 @@ from prism.report import style
 from prism.report.fmt import compact
 from prism.report.inputs import ReportInputs
 from prism.report.rounds import AGREEMENT_LEVELS, round_series
-from prism.report.tables import agreement_label, channel_order, roi_table
+from prism.report.tables import channel_order, confidence_label, roi_table
 from prism.schemas import ModelResult, ResponseCurve
 from prism.workspace import write_bytes
 
@@ -159,8 +159,8 @@ def roi_by_channel(inp: ReportInputs) -> Figure | None:
     ax.grid(axis="y", visible=False)
     ax.set_xlabel(f"{inp.kpi_label} per {inp.spend_unit} of spend (ROI), 90% interval")
     for i, ch in enumerate(reversed(order)):
-        label = agreement_label(inp, ch)
-        ax.annotate(f"{label} agreement", xy=(1.0, i), xycoords=("axes fraction", "data"), xytext=(8, 0),
+        label = confidence_label(inp, ch).label
+        ax.annotate(f"{label} confidence", xy=(1.0, i), xycoords=("axes fraction", "data"), xytext=(8, 0),
                     textcoords="offset points", va="center", fontsize=style.FONT_SIZE - 2, weight="bold",
                     color=style.AGREEMENT_COLORS.get(label, style.MUTED))
     ax.legend(loc="lower right")

@@ -161,11 +161,11 @@ def _roi_slide(prs: Presentation, inp: ReportInputs) -> None:
                       series, colors, "0.00", errors)
     summary = roi_summary(inp)
     rows = [[r.label, fmt.roi(r.roi_mean), fmt.roi_range(r.roi_low, r.roi_high),
-             f"{r.agreement}; {r.evidence}" if r.evidence else r.agreement] for r in summary.itertuples()]
+             f"{r.confidence}; {r.evidence}" if r.evidence else r.confidence] for r in summary.itertuples()]
     table(slide, Box(MARGIN + chart_w + 0.2, BODY_TOP, ROI_TABLE_W, min(BODY.height - 0.5, 0.42 * (len(rows) + 1))),
-          ["Channel", "ROI", "Likely range", "Agreement"], rows, [1.4, 0.7, 1.25, 1.3], pt=11)
+          ["Channel", "ROI", "Likely range", "Confidence"], rows, [1.4, 0.7, 1.25, 1.3], pt=11)
     note = (f"{inp.kpi_label} returned per {inp.spend_unit} of spend. Bars: each model's estimate; lines: the range "
-            "it considers likely. Table: the average across models, the widest range, and how closely the models agree.")
+            "it considers likely. Table: the average across models, the widest range, and how far the return is pinned down (confidence).")
     if table_[["roi", "roi_high"]].max().max() > chart.value_axis.maximum_scale:
         note += " Bars and lines past the axis are cut; the table has every range."
     text_box(slide, Box(MARGIN, BODY_BOTTOM - 0.45, BODY.width, 0.5), [plain(note)], 12, 9, style.MUTED)
@@ -234,7 +234,7 @@ def _disagree_slide(prs: Presentation, inp: ReportInputs) -> None:
     """The Reporter's account of the disagreements beside each model's estimate for those channels."""
     items = _section_items(inp, "disagree") or [plain("The report names no disagreement this round.")]
     table_ = roi_table(inp)
-    unsure = table_[table_["agreement"] != "high"] if not table_.empty else table_
+    unsure = table_[table_["confidence"] != "high"] if not table_.empty else table_
     if unsure.empty:
         text_slides(prs, inp, TITLES["disagree"], items)
         return
@@ -246,13 +246,13 @@ def _disagree_slide(prs: Presentation, inp: ReportInputs) -> None:
         cv = part["cv_pct"].iloc[0]
         rows.append([inp.label(ch), *[fmt.roi(by_model["roi"].get(m)) for m in models],
                      fmt.pct(cv, 0),
-                     part["agreement"].iloc[0]])
+                     part["confidence"].iloc[0]])
     right = Box(MARGIN + BODY.width * 0.47, BODY_TOP, BODY.width * 0.53, BODY.height)
     text_box(slide, Box(right.left, right.top, right.width, 0.45),
-             [plain(f"Channels below high agreement: each model's return per {inp.spend_unit} of spend")], 13, 10,
+             [plain(f"Channels below high confidence: each model's return per {inp.spend_unit} of spend")], 13, 10,
              style.MUTED)
     table(slide, Box(right.left, right.top + 0.5, right.width, min(right.height - 0.5, 0.4 * (len(rows) + 1))),
-          ["Channel", *[style.model_name(m) for m in models], "Spread", "Agreement"], rows,
+          ["Channel", *[style.model_name(m) for m in models], "Spread", "Confidence"], rows,
           [1.35] + [1.05] * len(models) + [0.75, 1.0], pt=11)
     left = Box(MARGIN, BODY_TOP, BODY.width * 0.47 - 0.3, BODY.height)
     page, rest = split_to_fit(items, left, MIN_PT)

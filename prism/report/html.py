@@ -102,12 +102,12 @@ def _roi_section(inp: ReportInputs) -> str:
     if table.empty:
         return "<p>No model produced estimates this round.</p>"
     rows = [[_text(r.label), _text(r.model_name), _num(fmt.roi(r.roi), r.roi), _num(fmt.roi(r.roi_low), r.roi_low),
-             _num(fmt.roi(r.roi_high), r.roi_high), (_badge(r.agreement), r.agreement),
+             _num(fmt.roi(r.roi_high), r.roi_high), (_badge(r.confidence), r.confidence),
              _num(fmt.pct(r.cv_pct, 0), r.cv_pct), _text(r.evidence)] for r in table.itertuples()]
     return (f"<p>Return per {escape(inp.spend_unit)} of spend for each channel and model, with the model's 90% "
             "interval. Prior-driven: the data did not move that model's estimate away from its starting assumption. "
             "Click a column heading to sort.</p>"
-            + _table(["Channel", "Model", "ROI", "Low", "High", "Agreement", "Spread across models", "Evidence"],
+            + _table(["Channel", "Model", "ROI", "Low", "High", "Confidence", "Spread across models", "Evidence"],
                      rows, {2, 3, 4, 6}, sortable=True))
 
 

@@ -11,10 +11,11 @@ import math
 import pandas as pd
 
 from prism.analysis.compare import evidence_note
+from prism.analysis.confidence import workspace_confidence
 from prism.report import fmt
 from prism.report.inputs import ReportInputs
 from prism.report.style import model_name
-from prism.schemas import CONVERGENCE, Diag, Results
+from prism.schemas import CONVERGENCE, ChannelConfidence, Diag, Results
 
 DIAGNOSTICS = {  # diagnostics key (models/posterior.py, ridge.py, base.py) -> its name in the deliverables
     Diag.RHAT_MAX: f"Convergence: largest r-hat (≤ {CONVERGENCE.max_rhat:g})",
@@ -30,7 +31,7 @@ DIAGNOSTICS = {  # diagnostics key (models/posterior.py, ridge.py, base.py) -> i
 
 
 ROI_COLUMNS = ["channel", "label", "model", "model_name", "roi", "roi_low", "roi_high", "mroi", "agreement", "cv_pct",
-               "n_models", "evidence"]
+               "n_models", "confidence", "confidence_reason", "evidence"]
 CONTRIBUTION_COLUMNS = ["channel", "label", "model", "model_name", "spend", "contribution", "contribution_pct",
                         "saturation_pct"]
 
@@ -63,12 +64,17 @@ def agreement_label(inp: ReportInputs, channel: str) -> str:
     return agreement.label if agreement is not None else "n/a"
 
 
+def confidence_label(inp: ReportInputs, channel: str) -> ChannelConfidence:
+    """The calibrated label readers see (analysis/confidence.py), the same in every deliverable."""
+    return workspace_confidence(inp.ws, inp.results).get(channel, ChannelConfidence(label="low", reason="no estimate"))
+
+
 def roi_table(inp: ReportInputs) -> pd.DataFrame:
     """One row per channel and model that ran: ROI with its 90 % interval, the channel's agreement and the
     model's evidence flag (prior-driven / no effect found; empty when the data decided the ROI)."""
     rows = []
     for ch in channel_order(inp):
-        agreement = inp.results.agreement.get(ch)
+        agreement, conf = inp.results.agreement.get(ch), confidence_label(inp, ch)
         for model, result in inp.results.ok_models().items():
             c = result.channels.get(ch)
             if c is None:
@@ -78,6 +84,7 @@ def roi_table(inp: ReportInputs) -> pd.DataFrame:
                          "agreement": agreement.label if agreement else "n/a",
                          "cv_pct": agreement.cv if agreement else None,
                          "n_models": agreement.n_models if agreement else None,
+                         "confidence": conf.label, "confidence_reason": conf.reason,
                          "evidence": c.evidence.flag if c.evidence else ""})
     return pd.DataFrame(rows, columns=ROI_COLUMNS)
 
@@ -95,6 +102,8 @@ def roi_summary(inp: ReportInputs) -> pd.DataFrame:
                     "roi_high": part["roi_high"].max() if len(part) else None,
                     "agreement": agreement_label(inp, ch),
                     "cv_pct": inp.results.agreement[ch].cv if ch in inp.results.agreement else None,
+                    "confidence": confidence_label(inp, ch).label,
+                    "confidence_reason": confidence_label(inp, ch).reason,
                     "evidence": evidence_note(inp.results, ch)})
         rows.append(row)
     return pd.DataFrame(rows)

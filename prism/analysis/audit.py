@@ -1,0 +1,130 @@
+"""`prism audit`: could this spend, these weeks and this noise reveal each channel's ROI at all?
+
+Parametric simulation on the user's own data: from a fitted model's decomposition (baseline and events,
+each channel's weekly contribution, the residuals) build K synthetic KPI series in which every channel's
+ROI is known — its fitted ROI times a random factor between 0.5 and 2 — refit the fast estimator (ridge
+with the round's config, quick mode) on each, and measure per channel how well the ROI comes back:
+median relative error, bias, and how often the 90 % interval covers the truth. A channel that cannot be
+recovered when the truth is known will not be recovered from the real KPI either, whatever the models
+say; analysis/confidence.py reads the verdict.
+
+A channel the source model put at zero keeps a shape (its spend, linearly) and the median ROI of the
+other channels, so the audit still asks whether such an effect could be found. The verdict thresholds
+are set by hand (below); they are not yet fitted on the calibration benchmark.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from multiprocessing import get_context
+
+import numpy as np
+import pandas as pd
+
+from prism.analysis.confidence import AUDIT_FILE
+from prism.errors import InputError
+from prism.models import ridge
+from prism.models.base import ModelData, channel_summary
+from prism.schemas import Config, Results, Weekly
+from prism.workspace import Workspace, read_model, read_weekly, write_csv
+
+COLUMNS = ["channel", "model", "recovery_error_pct", "coverage", "verdict", "bias_pct", "round"]  # DESIGN.md's first
+DEFAULT_K = 20
+FACTOR_RANGE = (0.5, 2.0)  # each channel's true ROI = fitted ROI × a log-uniform factor in this range
+IDENTIFIABLE_ERROR, IDENTIFIABLE_COVERAGE = 0.25, 0.6  # median error ≤ 25 % and the interval covers ≥ 60 %
+WEAK_ERROR = 0.5  # median error ≤ 50 %: weak; above: not
+DETECT_SHARE, UNDETECTED_SHARE = 0.05, 0.25  # interval's low end under 5 % of the truth in > 25 % of refits: not
+SOURCE_ORDER = ("ridge", "pymc", "lightweight_mmm")  # whose fitted world is simulated, first that ran
+
+
+@dataclass(frozen=True)
+class World:
+    """The fitted world the synthetic series are drawn from (training weeks define the ROI)."""
+
+    data: ModelData
+    base: np.ndarray  # (T,) fitted KPI without media
+    shape: np.ndarray  # (T, C) each channel's contribution at ROI 1 over the training weeks
+    roi: np.ndarray  # (C,) the fitted ROI the factors scale
+    residuals: np.ndarray  # (n_train,) actual − fitted on the training weeks
+
+
+def build_world(data: ModelData, weekly: Weekly, roi: dict[str, float]) -> World:
+    contrib = np.column_stack([np.asarray(weekly.contributions[ch], dtype=float) for ch in data.channels])
+    fitted = np.asarray(weekly.fitted, dtype=float)
+    train = slice(0, data.n_train)
+    spend = data.spend[train].sum(axis=0)
+    fitted_roi = np.array([roi[ch] for ch in data.channels])
+    dead = (contrib[train].sum(axis=0) <= 0) | (fitted_roi <= 0)
+    positive = fitted_roi[~dead]
+    shape_src = np.where(dead[None, :], data.spend, contrib)
+    shape = shape_src / np.maximum(shape_src[train].sum(axis=0) / spend, 1e-12)
+    return World(data=data, base=fitted - contrib.sum(axis=1), shape=shape,
+                 roi=np.where(dead, float(np.median(positive)) if len(positive) else 1.0, fitted_roi),
+                 residuals=(data.y - fitted)[train])
+
+
+def synthetic(world: World, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One KPI series and its true ROI per channel."""
+    rng = np.random.default_rng(seed)
+    factor = np.exp(rng.uniform(*np.log(FACTOR_RANGE), size=world.roi.shape))
+    truth = world.roi * factor
+    noise = rng.choice(world.residuals, size=len(world.base), replace=True)
+    return world.base + world.shape @ truth + noise, truth
+
+
+def _refit(job: tuple[World, Config, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(truth, roi, low, high) per channel for one synthetic series."""
+    world, cfg, seed = job
+    y, truth = synthetic(world, seed)
+    data = replace(world.data, y=y)
+    chans = channel_summary(ridge.fit(data, cfg, quick=True), data)
+    pick = lambda f: np.array([getattr(chans[ch], f) for ch in data.channels])  # noqa: E731
+    return truth, pick("roi"), pick("roi_low"), pick("roi_high")
+
+
+def verdict(error: float, coverage: float, undetected: float) -> str:
+    """identifiable / weak / not from the median relative error, the coverage and how often the interval
+    could not tell the effect from zero."""
+    if undetected > UNDETECTED_SHARE or error > WEAK_ERROR:
+        return "not"
+    return "identifiable" if error <= IDENTIFIABLE_ERROR and coverage >= IDENTIFIABLE_COVERAGE else "weak"
+
+
+def recover(world: World, cfg: Config, k: int = DEFAULT_K, seed: int = 0, jobs: int | None = None,
+            source: str = "ridge", round_no: int = 0) -> pd.DataFrame:
+    """Refit the estimator on K synthetic series (in parallel processes); one row per channel."""
+    tasks = [(world, cfg, seed * 1000 + i) for i in range(k)]
+    with ProcessPoolExecutor(jobs or min(2, os.cpu_count() or 1), mp_context=get_context("spawn")) as pool:
+        out = list(pool.map(_refit, tasks))
+    truth, roi, low, high = (np.stack([o[i] for o in out]) for i in range(4))
+    rel = (roi - truth) / truth
+    error, bias = np.median(np.abs(rel), axis=0), np.median(rel, axis=0)
+    coverage = ((low <= truth) & (truth <= high)).mean(axis=0)
+    undetected = (low <= DETECT_SHARE * truth).mean(axis=0)
+    return pd.DataFrame({"channel": world.data.channels, "model": source,
+                         "recovery_error_pct": np.round(100 * error, 1), "bias_pct": np.round(100 * bias, 1),
+                         "coverage": np.round(coverage, 3),
+                         "verdict": [verdict(*v) for v in zip(error, coverage, undetected)], "round": round_no},
+                        columns=COLUMNS)
+
+
+def audit_source(res: Results) -> str | None:
+    """The model whose fitted world is simulated: the first in SOURCE_ORDER that ran and kept its weekly series."""
+    ok = res.ok_models()
+    return next((m for m in SOURCE_ORDER if m in ok and ok[m].weekly is not None), None)
+
+
+def run_audit(ws: Workspace, k: int = DEFAULT_K, jobs: int | None = None) -> pd.DataFrame:
+    """Audit the latest round from its first available fitted model; writes results/audit.csv."""
+    res = read_model(ws.latest, Results)
+    ok, source = res.ok_models(), audit_source(res)
+    if source is None:
+        raise InputError(f"{ws.latest}: no model with a weekly decomposition to simulate from (run the models first)")
+    cfg = read_model(ws.config, Config)
+    data = ModelData.from_frame(read_weekly(ws, cfg), cfg)
+    world = build_world(data, ok[source].weekly, {ch: c.roi for ch, c in ok[source].channels.items()})
+    table = recover(world, cfg, k, seed=cfg.seed, jobs=jobs, source=source, round_no=res.round)
+    write_csv(ws.result(AUDIT_FILE), table)
+    return table

@@ -1,0 +1,182 @@
+"""One calibrated confidence label per channel (`high` / `medium` / `low`) and, unless high, why not.
+
+Agreement between the models is not evidence on its own (they share structure and priors and agree
+where the data is silent); on realistic data with known truth, the width of the 90 % interval and
+whether the data moved the estimate at all predicted accuracy, agreement did not. The label therefore
+combines, per channel:
+- the evidence flags (models/evidence.py): a model whose ROI is prior-driven or found no effect caps the
+  channel at `medium`; when every model that ran is flagged the channel is `low`;
+- agreement (analysis/compare.py): methods that disagree (`low`) make it `low`, `medium` caps it;
+- the median relative width of the models' 90 % intervals: above HIGH_WIDTH caps it at `medium`,
+  above MEDIUM_WIDTH makes it `low`;
+- a collinear pair (spend moving together) caps it at `medium`: the split between the two is a guess;
+- fewer than two years of training weeks caps it at `medium` (on the benchmark, narrow intervals from
+  short series were the ones far off);
+- the recoverability audit (results/audit.csv, when it exists): `weak` caps at `medium`, `not` is `low`.
+HIGH_WIDTH and MEDIUM_WIDTH are fitted by bench/calibration.py on realistic simulated data with known
+ROI (targets below); docs/sections/confidence.md gives the table.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from prism.data.profile import COLLINEAR_ABS_R
+from prism.schemas import PRIOR_DRIVEN, ZERO_EFFECT, ChannelConfidence, ChannelResult, Metadata, Results
+from prism.workspace import Workspace, read_model
+
+HIGH, MEDIUM, LOW = "high", "medium", "low"
+LABELS = (HIGH, MEDIUM, LOW)
+HIGH_WIDTH = 0.85  # fitted by bench/calibration.py: 90 % interval at most this many × the ROI for `high`
+MEDIUM_WIDTH = 1.7  # ... and at most this for `medium`
+TARGET_MEDIAN_ERROR = 0.15  # `high`: median |ROI error| at most 15 % ...
+TARGET_FAR_OFF_SHARE = 0.05  # ... and at most 5 % of channels more than 50 % off
+MEDIUM_FAR_OFF_SHARE = 0.5  # `medium`: at most half more than 50 % off
+SHORT_HISTORY_WEEKS = 104  # fewer training weeks than two years caps at `medium` (also the sample caveat)
+AUDIT_WEAK, AUDIT_NOT = "weak", "not"
+# Reason codes (ChannelConfidence.why): the reports word each for their readers.
+WHY_UNDECIDED, WHY_AUDIT_NOT, WHY_DISAGREE, WHY_WIDE = "undecided", "audit_not", "disagree", "wide"
+WHY_SOME_UNDECIDED, WHY_PARTLY, WHY_COLLINEAR, WHY_WIDTH = "some_undecided", "partly", "collinear", "width"
+WHY_AUDIT_WEAK, WHY_NARROW, WHY_SHORT = "audit_weak", "narrow", "short"
+SETTLE = ("What would settle each of these: change that channel's spend on its own for a few weeks "
+          "(on/off or up/down), or run a region-level holdout test.")
+
+
+@dataclass
+class Signals:
+    """What the label rests on for one channel, gathered from the results (or a benchmark row)."""
+
+    width: float  # median relative 90 % interval width across the models; inf when none has an interval
+    flags: dict[str, list[str]] = field(default_factory=dict)  # flag word → models, e.g. prior-driven: [pymc]
+    n_models: int = 1
+    agreement: str = "n/a"
+    collinear: bool = False
+    train_weeks: int = SHORT_HISTORY_WEEKS
+    audit: dict[str, str] = field(default_factory=dict)  # model → identifiable|weak|not
+
+    @property
+    def all_flagged(self) -> bool:
+        return sum(len(m) for m in self.flags.values()) >= self.n_models
+
+    @classmethod
+    def from_results(cls, res: Results, channel: str, collinear: bool = False,
+                     audit: dict[str, str] | None = None) -> "Signals":
+        rows = {m: r.channels[channel] for m, r in res.ok_models().items() if channel in r.channels}
+        widths = [_rel_width(r) for r in rows.values()]
+        flags: dict[str, list[str]] = {}
+        for model, r in rows.items():
+            if r.evidence is not None and r.evidence.flag:
+                flags.setdefault(r.evidence.flag, []).append(model)
+        agreement = res.agreement.get(channel)
+        return cls(width=float(np.median(widths)) if widths else math.inf, flags=flags, n_models=len(rows),
+                   agreement=agreement.label if agreement else "n/a", collinear=collinear,
+                   train_weeks=res.train_weeks, audit=audit or {})
+
+    @classmethod
+    def from_row(cls, row) -> "Signals":
+        """One model's benchmark row (bench/calibration_rows.csv)."""
+        flag = PRIOR_DRIVEN if row.prior_driven else ZERO_EFFECT if row.zero_effect else ""
+        width = row.rel_width if isinstance(row.rel_width, float) and math.isfinite(row.rel_width) else math.inf
+        return cls(width=width, flags={flag: [row.model]} if flag else {}, collinear=bool(row.collinear),
+                   train_weeks=int(row.train_weeks))
+
+
+def _rel_width(r: ChannelResult) -> float:
+    """The evidence's relative 90 % width, else the same from the stored interval (results without it)."""
+    if r.evidence is not None and r.evidence.rel_width is not None:
+        return r.evidence.rel_width
+    return (r.roi_high - r.roi_low) / abs(r.roi) if r.roi else math.inf
+
+
+def rule(s: Signals, high_width: float = HIGH_WIDTH, medium_width: float = MEDIUM_WIDTH) -> ChannelConfidence:
+    """The label and the reasons it is not higher (the first reason is the one that set it)."""
+    low, capped = _low_reasons(s, medium_width), _medium_reasons(s, high_width, medium_width)
+    label = LOW if low else MEDIUM if capped else HIGH
+    reasons = low + capped if label != HIGH else [
+        (WHY_NARROW, f"narrow interval ({_times(s.width)} the ROI), decided by the data")]
+    texts = [text for _, text in reasons]
+    if s.audit:
+        texts.append("audit: " + ", ".join(f"{v} ({m})" for m, v in s.audit.items()))
+    return ChannelConfidence(label=label, reason="; ".join(texts), why=[code for code, _ in reasons])
+
+
+def _times(width: float) -> str:
+    return f"{width:.1f} ×" if math.isfinite(width) else "no interval for"
+
+
+def _low_reasons(s: Signals, medium_width: float) -> list[tuple[str, str]]:
+    out = []
+    if s.flags and s.all_flagged:
+        out.append((WHY_UNDECIDED, "not identifiable from this spend: " + _flag_words(s.flags)))
+    if any(v == AUDIT_NOT for v in s.audit.values()):
+        out.append((WHY_AUDIT_NOT, "the recoverability audit could not recover it from this spend"))
+    if s.agreement == LOW:
+        out.append((WHY_DISAGREE, "methods disagree"))
+    if s.width > medium_width:
+        out.append((WHY_WIDE, f"wide interval (90 % range {_times(s.width)} the ROI)"))
+    return out
+
+
+def _medium_reasons(s: Signals, high_width: float, medium_width: float) -> list[tuple[str, str]]:
+    out = []
+    if s.flags and not s.all_flagged:
+        out.append((WHY_SOME_UNDECIDED, _flag_words(s.flags)))
+    if s.agreement == MEDIUM:
+        out.append((WHY_PARTLY, "methods only partly agree"))
+    if s.collinear:
+        out.append((WHY_COLLINEAR, "collinear: bought together with another channel, so the split is uncertain"))
+    if s.train_weeks < SHORT_HISTORY_WEEKS:
+        out.append((WHY_SHORT, f"short history ({s.train_weeks} training weeks)"))
+    if high_width < s.width <= medium_width:
+        out.append((WHY_WIDTH, f"interval {_times(s.width)} the ROI"))
+    if any(v == AUDIT_WEAK for v in s.audit.values()):
+        out.append((WHY_AUDIT_WEAK, "the recoverability audit recovers it only weakly"))
+    return out
+
+
+def _flag_words(flags: dict[str, list[str]]) -> str:
+    return "; ".join(f"{flag} in {', '.join(models)}" for flag, models in flags.items())
+
+
+AUDIT_FILE = "audit.csv"
+
+
+def read_audit(ws: Workspace, round_no: int) -> dict[str, dict[str, str]]:
+    """results/audit.csv → {channel: {model: verdict}} for the round; empty when the audit has not run on it."""
+    path = ws.result(AUDIT_FILE)
+    if not path.exists():
+        return {}
+    table = pd.read_csv(path)
+    table = table[table["round"] == round_no] if "round" in table else table.iloc[:0]
+    return {ch: dict(zip(part["model"], part["verdict"])) for ch, part in table.groupby("channel")}
+
+
+def channel_confidence(res: Results, collinear: set[str] | None = None,
+                       audit: dict[str, dict[str, str]] | None = None) -> dict[str, ChannelConfidence]:
+    """The label of every channel in the results."""
+    collinear, audit = collinear or set(), audit or {}
+    return {ch: rule(Signals.from_results(res, ch, ch in collinear, audit.get(ch))) for ch in res.channels}
+
+
+def collinear_channels(ws: Workspace, channels: list[str]) -> set[str]:
+    """Channels in a pair whose spend correlates beyond the profile's threshold (metadata.json)."""
+    if not ws.metadata.exists():
+        return set()
+    corr = read_model(ws.metadata, Metadata).profile.correlations
+    return {a for a in channels for b in channels if a != b and abs(corr.get(a, {}).get(b, 0.0)) > COLLINEAR_ABS_R}
+
+
+def compute_confidence(ws: Workspace, res: Results) -> dict[str, ChannelConfidence]:
+    """Every channel's label from the results, the profile's collinear pairs and the round's audit."""
+    return channel_confidence(res, collinear_channels(ws, res.channels), read_audit(ws, res.round))
+
+
+def workspace_confidence(ws: Workspace, res: Results) -> dict[str, ChannelConfidence]:
+    """The labels compare stored in the results, else computed the same way."""
+    if res.confidence and set(res.confidence) >= set(res.channels):
+        return res.confidence
+    return compute_confidence(ws, res)

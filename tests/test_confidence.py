@@ -1,0 +1,152 @@
+"""The calibrated confidence label: what caps it, where it is written, how the report words it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from prism.agents import analyst, proofreader, reporter
+from prism.analysis import checks, confidence
+from prism.analysis.facts import RoundFacts
+from prism.analysis.compare import COLUMNS, run_compare
+from prism.models import evidence
+from prism.orchestration.guards import check_report
+from prism.schemas import PRIOR_DRIVEN, Results
+from prism.workspace import read_model, write_csv, write_json
+from tests.helpers.loop import crafted_results, make_ws
+
+RNG = np.random.default_rng(5)
+
+
+def reporter_label(ws, channel: str) -> str:
+    return RoundFacts.load(ws, 1).label(channel)
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory):
+    return make_ws(tmp_path_factory.mktemp("conf"), weeks=156, n_channels=4, seed=7)
+
+
+@pytest.fixture(scope="module")
+def paired(tmp_path_factory):
+    return make_ws(tmp_path_factory.mktemp("conf_pair"), weeks=156, n_channels=4, seed=8, collinear=True)
+
+
+def _with_evidence(ws, res: Results, prior_driven: dict[str, set[str]], zero: dict[str, set[str]] | None = None):
+    """Evidence from draws: a channel listed for a model gets a posterior equal to its prior (prior-driven)
+    or, for ridge, zero-bound resamples; every other channel a posterior the data narrowed."""
+    for model, result in res.ok_models().items():
+        for ch, c in result.channels.items():
+            sd = 0.1 * abs(c.roi)
+            post = RNG.normal(c.roi, sd, size=(1000, 1))
+            if model == "ridge":
+                at_zero = np.full((1000, 1), ch in (zero or {}).get(model, set()))
+                c.evidence = evidence.bootstrap_evidence(post, at_zero)[0]
+            else:
+                prior = post if ch in prior_driven.get(model, set()) else RNG.normal(c.roi, 10 * sd, size=(1000, 1))
+                c.evidence = evidence.posterior_evidence(post, prior)[0]
+    write_json(ws.round_results(res.round), res)
+    write_json(ws.latest, res)
+
+
+def test_a_prior_driven_channel_is_flagged_and_never_high(plain) -> None:
+    ws, sim = plain
+    silent, measured = sim.channels[0], sim.channels[1]
+    res = crafted_results(ws, sim)
+    _with_evidence(ws, res, {"pymc": {silent}, "lightweight_mmm": {silent}})
+    out = run_compare(ws)
+    assert out.confidence[measured].label == "high"
+    assert out.confidence[silent].label != "high" and PRIOR_DRIVEN in out.confidence[silent].reason
+    table = pd.read_csv(ws.result("roi_comparison.csv"))
+    assert list(table.columns) == COLUMNS and COLUMNS.index("confidence") == COLUMNS.index("agreement") + 1
+    assert COLUMNS[-1] == "evidence"
+    assert dict(zip(table["channel"], table["confidence"]))[silent] == out.confidence[silent].label
+    assert read_model(ws.latest, Results).confidence[measured].label == "high"
+
+
+def test_a_collinear_pair_is_not_high(paired) -> None:
+    """Narrow, agreeing estimates: only the pair bought together is held below high."""
+    ws, sim = paired
+    res = crafted_results(ws, sim)
+    _with_evidence(ws, res, {})
+    out = run_compare(ws)
+    pair, rest = sim.channels[:2], sim.channels[2:]
+    assert all(out.confidence[c].label == "medium" and confidence.WHY_COLLINEAR in out.confidence[c].why
+               for c in pair)
+    assert all(out.confidence[c].label == "high" for c in rest)
+
+
+def test_report_says_plainly_which_method_found_no_effect(plain) -> None:
+    """Retail-shaped results: ridge at zero in every resample, both Bayesian models still their prior. The
+    headline gives the range by method instead of one average, no channel is acted on, the guards pass."""
+    ws, sim = plain
+    chans = set(sim.channels)
+    roi = {"ridge": {c: 0.01 for c in chans}, "pymc": {c: 15.0 + i for i, c in enumerate(sim.channels)},
+           "lightweight_mmm": {c: 17.0 + i for i, c in enumerate(sim.channels)}}
+    res = crafted_results(ws, sim, roi=roi)
+    _with_evidence(ws, res, {"pymc": chans, "lightweight_mmm": chans}, zero={"ridge": chans})
+    run_compare(ws)
+    reporter.run(ws, res.round)
+    proofreader.run(ws, res.round)
+    text = ws.report_md.read_text()
+    answer = text.split("## The answer")[1].split("##")[0]
+    assert "Depending on the method, each unit of marketing spend brought back between 0.01 and" in answer
+    assert "brought back about" not in answer
+    assert "The quick method finds no effect it can tell from zero for 4 of 4 channels" in answer
+    assert "repeats its starting assumption rather than a measurement for 4 of 4 channels" in answer
+    assert "0 of 4 channels have high confidence" in answer
+    assert f"| {reporter_label(ws, sim.channels[0])} | 0.01 to 17.00 depending on the method |" in text
+    assert "No channel's return has high confidence yet" in text.split("## What to do")[1].split("##")[0]
+    assert "not identifiable from this spend" in text and "What would settle each of these" in text
+    assert check_report(ws) == []
+
+
+@pytest.mark.parametrize("signals, label, why", [
+    (confidence.Signals(width=0.3), "high", confidence.WHY_NARROW),
+    (confidence.Signals(width=0.3, train_weeks=80), "medium", confidence.WHY_SHORT),
+    (confidence.Signals(width=0.3, audit={"ridge": "weak"}), "medium", confidence.WHY_AUDIT_WEAK),
+    (confidence.Signals(width=0.3, audit={"ridge": "not"}), "low", confidence.WHY_AUDIT_NOT),
+    (confidence.Signals(width=0.3, agreement="low", n_models=3), "low", confidence.WHY_DISAGREE),
+    (confidence.Signals(width=1.2), "medium", confidence.WHY_WIDTH),
+    (confidence.Signals(width=3.0), "low", confidence.WHY_WIDE),
+    (confidence.Signals(width=0.3, flags={"no effect found": ["ridge"]}, n_models=3), "medium",
+     confidence.WHY_SOME_UNDECIDED),
+    (confidence.Signals(width=0.3, flags={PRIOR_DRIVEN: ["pymc", "lightweight_mmm"]}, n_models=2), "low",
+     confidence.WHY_UNDECIDED),
+])
+def test_what_sets_the_label(signals, label, why) -> None:
+    out = confidence.rule(signals)
+    assert out.label == label and out.why[0] == why
+
+
+def test_thresholds_are_what_the_benchmark_fits() -> None:
+    """The constants in analysis/confidence.py come from bench/calibration.py's saved rows, not by hand."""
+    from bench import calibration
+
+    rows = pd.read_csv(calibration.ROWS)
+    assert rows["seed"].nunique() >= 30 and not set(rows["seed"]) & {1, 5, 7, 8}
+    assert calibration.fit_thresholds(rows) == (confidence.HIGH_WIDTH, confidence.MEDIUM_WIDTH)
+
+
+def test_an_unrecoverable_channel_is_low_and_must_be_called_uncertain(plain) -> None:
+    """The audit's `not` makes the channel low; the Critic's identifiability check fails on a text that does
+    not call it uncertain and passes on the Analyst's and the Reporter's."""
+    ws, sim = plain
+    res = crafted_results(ws, sim)
+    _with_evidence(ws, res, {})
+    lost = sim.channels[2]
+    verdicts = ["identifiable", "identifiable", "not", "weak"]
+    write_csv(ws.result("audit.csv"), pd.DataFrame({
+        "channel": sim.channels, "model": "ridge", "recovery_error_pct": [5.0, 8.0, 80.0, 40.0],
+        "coverage": [0.9, 0.9, 0.3, 0.7], "verdict": verdicts, "bias_pct": 0.0, "round": res.round}))
+    out = run_compare(ws)
+    assert [out.confidence[c].label for c in sim.channels] == ["high", "high", "low", "medium"]
+    facts = RoundFacts.load(ws, res.round)
+    assert not checks.identifiability(facts, "Every channel is measured well.").passed
+    assert checks.identifiability(facts, analyst.compose(facts)).passed
+    reporter.run(ws, res.round)
+    proofreader.run(ws, res.round)
+    assert check_report(ws) == []
+    write_csv(ws.result("audit.csv"), pd.read_csv(ws.result("audit.csv")).assign(round=res.round + 1))
+    assert run_compare(ws).confidence[lost].label == "high"  # another round's audit is not read
