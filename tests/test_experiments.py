@@ -15,6 +15,7 @@ from prism.models import experiments
 from prism.models.base import ModelData, channel_summary
 from prism.models.registry import load
 from prism.schemas import Config
+from tests.helpers.cli import Cli
 from tests.helpers.experiments import experiment
 from tests.helpers.loop import crafted_results, make_ws
 
@@ -118,3 +119,16 @@ def test_workspace_file_wins_over_the_knowledge_layer_and_windows_map_to_weeks(t
     (lift,) = experiments.lifts(experiments.gather(None, path, None), data.channels, data.dates)
     assert lift.c == 0 and lift.weeks.sum() == 4 and data.dates[lift.weeks][0] == pd.Timestamp("2021-03-01")
     assert experiments.gather(None, tmp_path / "absent.csv", None) == []
+
+
+def test_run_with_a_bad_experiments_file_exits_2_before_fitting_and_keeps_the_workspace(tmp_path, capsys):
+    ws, _ = make_ws(tmp_path / "ws", weeks=104, n_channels=3)
+    bad = tmp_path / "tests.csv"
+    bad.write_text(HEADER + "tv_spend,2021-03-01,2021-03-29,1000,500,-5\n")
+    cli = Cli(capsys, ws.root)
+    cli.fails("run", "--experiments", str(bad), says=[str(bad), "row 1", "'incremental_kpi_se'"])
+    assert not (ws.root / experiments.WORKSPACE_FILE).exists() and not ws.round_results(1).exists()
+    good = tmp_path / "good.csv"
+    good.write_text(HEADER + "tv_spend,2021-03-01,2021-03-29,1000,500,50\n")
+    assert len(experiments.prepare(ws, good)) == 1
+    assert (ws.root / experiments.WORKSPACE_FILE).read_text() == good.read_text()

@@ -18,10 +18,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from prism.data.discover import workspace_knowledge
 from prism.errors import InputError
 from prism.knowledge.local import _rows
 from prism.knowledge.tables import EXPERIMENTS, experiment_from_row
-from prism.schemas import Experiment, Knowledge
+from prism.schemas import Config, Experiment, Knowledge
+from prism.workspace import Workspace, read_model, read_weekly, write_text
 
 EXPERIMENTS_KEY = "experiments"  # the models' diagnostics entry
 WORKSPACE_FILE = "experiments.csv"
@@ -105,3 +107,21 @@ def report(found: tuple[Lift, ...], draws, used: bool) -> list[dict]:
                     "incremental_kpi_se": lift.se, "used": used, "model_kpi": float(model.mean()),
                     "model_kpi_sd": float(model.std()), "z": float(abs(lift.kpi - model.mean()) / lift.se)})
     return out
+
+
+def prepare(ws: Workspace, path: Path | None) -> tuple[Lift, ...]:
+    """Check the run's experiments against the workspace's weekly table before any model starts (bad: exit 2).
+
+    An explicit `path` is copied into the workspace's experiments.csv once it passes, so every model
+    worker (and a later rerun) fits on the same tests.
+    """
+    found = gather(path, ws.root / WORKSPACE_FILE, workspace_knowledge(ws))
+    if not found:
+        return ()
+    cfg = read_model(ws.config, Config)
+    frame = read_weekly(ws, cfg)
+    dates = pd.DatetimeIndex(pd.to_datetime(frame[cfg.data.date_column])).sort_values()
+    checked = lifts(found, list(cfg.data.channels), dates)
+    if path is not None and path.resolve() != (ws.root / WORKSPACE_FILE).resolve():
+        write_text(ws.root / WORKSPACE_FILE, path.read_text(encoding="utf-8"))
+    return checked
