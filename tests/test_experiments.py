@@ -11,6 +11,7 @@ import pytest
 from prism.analysis.checks import compute_checks
 from prism.data.simulate import simulate
 from prism.errors import InputError
+from prism.knowledge import experiments as sources
 from prism.models import experiments
 from prism.models.base import ModelData, channel_summary
 from prism.models.registry import load
@@ -106,7 +107,7 @@ def test_bad_experiment_rows_name_file_row_column_and_value(tmp_path: Path, hidd
     path = tmp_path / "experiments.csv"
     path.write_text(HEADER + line + "\n")
     with pytest.raises(InputError) as err:
-        experiments.lifts(experiments.gather(path, tmp_path / "none.csv", None), data.channels, data.dates)
+        experiments.lifts(sources.gather(path, tmp_path / "none.csv", None), data.channels, data.dates)
     message = str(err.value)
     assert "\n" not in message and str(path) in message
     assert all(s in message for s in says), message
@@ -116,9 +117,9 @@ def test_workspace_file_wins_over_the_knowledge_layer_and_windows_map_to_weeks(t
     data, _ = _case(hidden)
     path = tmp_path / experiments.WORKSPACE_FILE
     path.write_text(HEADER + "tv_spend,2021-03-01,2021-03-28,1000,500,50\n")
-    (lift,) = experiments.lifts(experiments.gather(None, path, None), data.channels, data.dates)
+    (lift,) = experiments.lifts(sources.gather(None, path, None), data.channels, data.dates)
     assert lift.c == 0 and lift.weeks.sum() == 4 and data.dates[lift.weeks][0] == pd.Timestamp("2021-03-01")
-    assert experiments.gather(None, tmp_path / "absent.csv", None) == []
+    assert sources.gather(None, tmp_path / "absent.csv", None) == []
 
 
 def test_run_with_a_bad_experiments_file_exits_2_before_fitting_and_keeps_the_workspace(tmp_path, capsys):
@@ -130,5 +131,8 @@ def test_run_with_a_bad_experiments_file_exits_2_before_fitting_and_keeps_the_wo
     assert not (ws.root / experiments.WORKSPACE_FILE).exists() and not ws.round_results(1).exists()
     good = tmp_path / "good.csv"
     good.write_text(HEADER + "tv_spend,2021-03-01,2021-03-29,1000,500,50\n")
-    assert len(experiments.prepare(ws, good)) == 1
+    assert len(sources.prepare(ws, good)) == 1
     assert (ws.root / experiments.WORKSPACE_FILE).read_text() == good.read_text()
+    assert [e.channel for _, e in experiments.used(ws)] == ["tv_spend"]  # what the model workers fit on
+    (ws.root / experiments.WORKSPACE_FILE).unlink()
+    assert sources.prepare(ws, None) == () and experiments.used(ws) == []  # no tests: no stale calibration

@@ -125,7 +125,7 @@ def loop(workdir: Path = WorkdirOpt,
          experiments_path: Optional[Path] = ExperimentsOpt,
          record_only: bool = RecordOpt) -> None:
     """Run (or resume) the round loop: Explorer/Tuner → models → compare → Analyst → Critic → Reporter → Proofreader."""
-    from prism.models import experiments
+    from prism.knowledge import experiments
     from prism.orchestration.loop import run_loop
 
     if not record_only:

@@ -86,7 +86,7 @@ def run_cmd(
     workdir=WorkdirOpt,
 ) -> None:
     """Fit the configured models, each in its own process with its timeout; write the round's results."""
-    from prism.models import experiments
+    from prism.knowledge import experiments
     from prism.models.runner import failed_run_path, run_models
 
     chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None

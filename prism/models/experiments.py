@@ -6,8 +6,8 @@ in [start, end], at the spend the data has in those weeks, minus the same sum wi
 to zero in those weeks. The carry-over tail after `end` is not counted: a lift test reads the KPI during
 its window. The row's `spend` is kept for the record; the data's spend in the window is what the models use.
 
-Sources, first found wins: `--experiments PATH` (copied into the workspace's experiments.csv, so the
-run can be reproduced), the workspace's experiments.csv, the knowledge layer's Experiments table.
+Which tests a run uses is settled above this layer (prism.knowledge.experiments checks them against the
+data and writes them to `USED_FILE`); the model workers read that file.
 """
 
 from __future__ import annotations
@@ -18,15 +18,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from prism.data.discover import workspace_knowledge
+from pydantic import TypeAdapter
+
 from prism.errors import InputError
-from prism.knowledge.local import _rows
-from prism.knowledge.tables import EXPERIMENTS, experiment_from_row
-from prism.schemas import Config, Experiment, Knowledge
-from prism.workspace import Workspace, read_model, read_weekly, write_text
+from prism.schemas import Experiment
+from prism.workspace import Workspace
 
 EXPERIMENTS_KEY = "experiments"  # the models' diagnostics entry
 WORKSPACE_FILE = "experiments.csv"
+USED_FILE = ("results", "experiments_used.json")  # the checked tests the next model run fits on
+EXPERIMENT_LIST = TypeAdapter(list[Experiment])
 WEEK_DAYS = 6  # a weekly row dated d covers d .. d + 6 days
 
 
@@ -47,24 +48,6 @@ class Lift:
         out = np.array(spend, dtype=float, copy=True)
         out[self.weeks, self.c] = 0.0
         return out
-
-
-def read_file(path: Path) -> list[tuple[str, Experiment]]:
-    """(where, experiment) per non-blank row of an experiments CSV; bad values exit 2 naming row and column."""
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
-    rows = _rows(path, EXPERIMENTS, [])
-    out = [(f"{path}: row {i}", experiment_from_row(r, f"{path}: row {i}")) for i, r in enumerate(rows, start=1)]
-    return [(w, e) for w, e in out if e is not None]
-
-
-def gather(path: Path | None, workspace_file: Path, knowledge: Knowledge | None) -> list[tuple[str, Experiment]]:
-    """The experiments a run uses: an explicit file, else the workspace's, else the knowledge layer's."""
-    for candidate in (path, workspace_file):
-        if candidate is not None and (candidate == path or candidate.is_file()):
-            return read_file(candidate)
-    src = (knowledge.source if knowledge else None) or "knowledge layer"
-    return [(f"{src}: experiment {i}", e) for i, e in enumerate(knowledge.experiments if knowledge else [], start=1)]
 
 
 def lifts(found: list[tuple[str, Experiment]], channels: list[str], dates: pd.DatetimeIndex) -> tuple[Lift, ...]:
@@ -109,19 +92,14 @@ def report(found: tuple[Lift, ...], draws, used: bool) -> list[dict]:
     return out
 
 
-def prepare(ws: Workspace, path: Path | None) -> tuple[Lift, ...]:
-    """Check the run's experiments against the workspace's weekly table before any model starts (bad: exit 2).
+def used_path(ws: Workspace) -> Path:
+    return ws.root.joinpath(*USED_FILE)
 
-    An explicit `path` is copied into the workspace's experiments.csv once it passes, so every model
-    worker (and a later rerun) fits on the same tests.
-    """
-    found = gather(path, ws.root / WORKSPACE_FILE, workspace_knowledge(ws))
-    if not found:
-        return ()
-    cfg = read_model(ws.config, Config)
-    frame = read_weekly(ws, cfg)
-    dates = pd.DatetimeIndex(pd.to_datetime(frame[cfg.data.date_column])).sort_values()
-    checked = lifts(found, list(cfg.data.channels), dates)
-    if path is not None and path.resolve() != (ws.root / WORKSPACE_FILE).resolve():
-        write_text(ws.root / WORKSPACE_FILE, path.read_text(encoding="utf-8"))
-    return checked
+
+def used(ws: Workspace) -> list[tuple[str, Experiment]]:
+    """(where, experiment) for the tests `prism run` / `prism loop` checked for this workspace (none: [])."""
+    path = used_path(ws)
+    if not path.is_file():
+        return []
+    tests = EXPERIMENT_LIST.validate_json(path.read_bytes())
+    return [(f"{path}: experiment {i}", e) for i, e in enumerate(tests, start=1)]

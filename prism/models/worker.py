@@ -100,9 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ws = Workspace(args.workdir)
         own = read_model(ws.config, Config)
-        knowledge = workspace_knowledge(ws)
-        cfg = effective_config(own, knowledge)  # knowledge-layer priors, config entries first
-        tests = experiments.gather(None, ws.root / experiments.WORKSPACE_FILE, knowledge)
+        cfg = effective_config(own, workspace_knowledge(ws))  # knowledge-layer priors, config entries first
+        tests = experiments.used(ws)  # checked by `prism run` / `prism loop` (prism.knowledge.experiments)
         result, fitted = run_one(args.model, pd.read_parquet(args.frame), cfg, args.quick, tests)
         result.diagnostics[INFORMED_KEY] = informed_priors(own, cfg, args.model)
         fitted.draws.to_netcdf(args.draws)
