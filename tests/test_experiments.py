@@ -15,7 +15,8 @@ from prism.knowledge import experiments as sources
 from prism.models import experiments
 from prism.models.base import ModelData, channel_summary
 from prism.models.registry import load
-from prism.schemas import Config
+from prism.schemas import Config, Results
+from prism.workspace import read_model
 from tests.helpers.cli import Cli
 from tests.helpers.experiments import experiment
 from tests.helpers.loop import crafted_results, make_ws
@@ -136,3 +137,16 @@ def test_run_with_a_bad_experiments_file_exits_2_before_fitting_and_keeps_the_wo
     assert [e.channel for _, e in experiments.used(ws)] == ["tv_spend"]  # what the model workers fit on
     (ws.root / experiments.WORKSPACE_FILE).unlink()
     assert sources.prepare(ws, None) == () and experiments.used(ws) == []  # no tests: no stale calibration
+
+
+def test_prism_run_fits_ridge_on_the_workspace_tests_and_records_them(tmp_path, capsys):
+    ws, sim = make_ws(tmp_path / "ws", weeks=104, n_channels=3)
+    truth = experiment(sim, "tv_spend", slice(20, 28))
+    path = tmp_path / "tests.csv"
+    path.write_text(HEADER + f"tv_spend,{truth.start},{truth.end},{truth.spend},{truth.incremental_kpi},"
+                             f"{truth.incremental_kpi_se}\n")
+    code, out, err = Cli(capsys, ws.root)("run", "--models", "ridge", "--quick", "--experiments", str(path))
+    assert code == 0, out + err
+    (row,) = read_model(ws.round_results(1), Results).models["ridge"].diagnostics[experiments.EXPERIMENTS_KEY]
+    assert row["used"] and row["channel"] == "tv_spend" and row["z"] < 2.0
+    assert row["incremental_kpi"] == pytest.approx(truth.incremental_kpi)
