@@ -1,4 +1,4 @@
-"""Lift-test results as calibration: read, checked against the data, and the model's implied lift per test.
+"""Lift-test results as calibration: checked against the data, and the model's implied lift per test.
 
 Definition used everywhere (validation, the three models' likelihood terms, the Critic's conflict check):
 the incremental KPI of a test is the channel's contribution summed over the data's weeks whose date lies
@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from pydantic import TypeAdapter
 
 from prism.errors import InputError
