@@ -114,6 +114,7 @@ _ACK = {
     "sign correctness": "Negative returns that need a data check",
     "contribution plausibility": "Implausible media share of the KPI",
     "model health": "Not every Bayesian model converged cleanly (diagnostics)",
+    "experiment agreement": "A lift test and the data disagree on a channel (experiment vs model)",
 }
 
 

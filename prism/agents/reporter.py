@@ -30,6 +30,7 @@ PLAIN_ISSUE = {
     "sign correctness": "a channel shows a negative return, which usually points to a data problem",
     "contribution plausibility": "the share of results credited to marketing is outside the usual range",
     "model health": "one method's estimates did not settle or did not run (see the appendix)",
+    "experiment agreement": "a lift test and the history disagree on a channel's effect; check the test and the data",
 }
 
 

@@ -1,4 +1,4 @@
-"""The Critic's checks as data: six deterministic checks plus Bayesian health gates on a round's facts.
+"""The Critic's checks as data: six deterministic checks, Bayesian health gates and lift-test agreement on a round's facts.
 
 Shared by the rule-based Critic, the Claude review tools, the Proofreader and the guards. The checks judge the numbers (overfitting, signs, plausibility, health) and whether the analysis says
 what the numbers require it to say (consensus honesty, collinearity, sample size). A failed numeric
@@ -16,6 +16,7 @@ from prism.analysis.confidence import WHY_AUDIT_NOT
 from prism.analysis.facts import (
     BAYESIAN_MODELS, COLLINEAR_R, COLLINEAR_VIF, MIN_WEEKS_CAVEAT, WEEKS_PER_PARAMETER, RoundFacts,
 )
+from prism.models.experiments import EXPERIMENTS_KEY
 from prism.schemas import CONVERGENCE, REVISE_PREFIX, Status, readable_label
 from prism.workspace import Workspace
 
@@ -30,6 +31,7 @@ class Thresholds:
     overfit_test_gap: float = 5.0     # ... and more than this many percentage points above it
     media_share_min: float = 5.0      # plausible media share of the KPI, %
     media_share_max: float = 80.0
+    experiment_z: float = 2.0         # a model's lift for a test window this many test se's from the test
 
 
 THRESHOLDS = Thresholds()
@@ -44,6 +46,7 @@ ACK_WORDS = {
     "sign correctness": ("negative",),
     "contribution plausibility": ("implausib", "media share", "of the kpi", "share of"),
     "model health": ("converge", "diagnostic", "r-hat", "divergen", "effective sample"),
+    "experiment agreement": ("experiment", "lift test"),
 }
 TEXT_CHECKS = ("consensus honesty", "collinearity", "sample size", "identifiability")
 # report.md's headings: the contract between the Reporter, the Proofreader, the guards and the renderer
@@ -86,10 +89,10 @@ class Check:
 
 
 def compute_checks(ws: Workspace, round_no: int, analysis_text: str) -> list[Check]:
-    """The six checks and the Bayesian health gates for a round's results against a text."""
+    """The six checks, the Bayesian health gates and lift-test agreement for a round's results against a text."""
     facts = RoundFacts.load(ws, round_no)
     return [overfitting(facts), sign_correctness(facts), contribution_plausibility(facts),
-            *text_checks(facts, analysis_text), model_health(facts)]
+            *text_checks(facts, analysis_text), model_health(facts), experiment_agreement(facts)]
 
 
 def text_checks(facts: RoundFacts, text: str) -> list[Check]:
@@ -149,6 +152,22 @@ def model_health(facts: RoundFacts) -> Check:
         f"{', '.join(checked)}: r-hat, divergences and effective sample size within gates" if checked
         else "no Bayesian model ran")
     return Check("model health", not problems and not failed, evidence)
+
+
+def experiment_agreement(facts: RoundFacts) -> Check:
+    """Data and lift tests agree: each model's lift for a test's window is within `experiment_z` test se's.
+
+    A model calibrated on a test follows it unless its data pull it away, so a gap means the data and the
+    test disagree (a wrong test, or a model mis-specified for that channel); either needs saying.
+    """
+    z = THRESHOLDS.experiment_z
+    rows = [(name, r) for name, m in facts.ok_models.items() for r in m.diagnostics.get(EXPERIMENTS_KEY, [])]
+    text = lambda n, r: (f"{n}: {facts.label(r['channel'])} {r['start']}..{r['end']} test {r['incremental_kpi']:,.0f} "  # noqa: E731
+                         f"± {r['incremental_kpi_se']:,.0f}, model {r['model_kpi']:,.0f} ({r['z']:.1f} se)")
+    bad = [text(n, r) for n, r in rows if r["z"] > z]
+    evidence = ("; ".join(bad) + f" (more than {z:g} test se apart)") if bad else (
+        "; ".join(text(n, r) for n, r in rows) or "no lift test to compare")
+    return Check("experiment agreement", not bad, evidence)
 
 
 # ---------------------------------------------------------------------------- text checks

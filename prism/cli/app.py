@@ -16,3 +16,5 @@ console = Console()
 err_console = Console(stderr=True)
 
 WorkdirOpt = typer.Option(Path("."), "--workdir", "-w", help="Workspace folder (default: current directory).")
+ExperimentsOpt = typer.Option(None, "--experiments", help="Lift-test results CSV (channel,start,end,spend,"
+                              "incremental_kpi,incremental_kpi_se); copied into the workspace's experiments.csv.")

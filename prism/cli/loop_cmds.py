@@ -5,12 +5,13 @@ from __future__ import annotations
 import shutil
 from importlib import resources
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.table import Table
 from rich.markup import escape
 
-from prism.cli.app import WorkdirOpt, app, console
+from prism.cli.app import ExperimentsOpt, WorkdirOpt, app, console
 from prism.errors import InputError
 from prism.workspace import Workspace
 
@@ -158,9 +159,14 @@ def loop(workdir: Path = WorkdirOpt,
                                    "next agent's turn (its computed part written), then say what is next."),
          render: bool = typer.Option(True, "--render/--no-render",
                                      help="Render charts, deck, page and workbook after each round's proofread."),
+         experiments_path: Optional[Path] = ExperimentsOpt,
          record_only: bool = RecordOpt) -> None:
     """Run (or resume) the round loop: Explorer/Tuner → models → compare → Analyst → Critic → Reporter → Proofreader."""
+    from prism.knowledge import experiments
     from prism.orchestration.loop import run_loop
+
+    if not record_only:
+        experiments.prepare(Workspace(workdir), experiments_path)
 
     if record_only:
         from prism.workspace import load_state

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from prism.cli.app import WorkdirOpt, app, console, err_console
+from prism.cli.app import ExperimentsOpt, WorkdirOpt, app, console, err_console
 from prism.schemas import MODEL_NAMES, ChannelResult, Results
 from prism.workspace import Workspace
 
@@ -81,13 +82,16 @@ def run_cmd(
     round_no: Optional[int] = typer.Option(None, "--round", help="Round number (default: state.json's, else 1)."),
     models: Optional[str] = typer.Option(None, "--models", help="Comma-separated subset, e.g. ridge,pymc."),
     quick: bool = typer.Option(False, "--quick", help="Fast settings (MAP / fewer draws), marked as quick."),
+    experiments_path: Optional[Path] = ExperimentsOpt,
     workdir=WorkdirOpt,
 ) -> None:
     """Fit the configured models, each in its own process with its timeout; write the round's results."""
+    from prism.knowledge import experiments
     from prism.models.runner import failed_run_path, run_models
 
     chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
     ws = Workspace(workdir)
+    experiments.prepare(ws, experiments_path)
     res = run_models(ws, round_no, chosen, quick, console=err_console)
     console.print(fit_table(res))
     if not res.ok_models():

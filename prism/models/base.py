@@ -55,6 +55,7 @@ class ModelData:
     n_test: int
     events: np.ndarray
     event_names: list[str]
+    lifts: tuple = ()  # experiments.Lift per lift test the models calibrate against
 
     @property
     def n_weeks(self) -> int:

@@ -58,6 +58,7 @@ from prism.models.evidence import PRIOR_DRAWS
 from prism.models.transforms import GeometricAdstock
 from prism.schemas import Config
 
+CALIBRATES = True  # lift tests enter as a Normal likelihood term on the window's incremental KPI (_lift_term)
 ENGINE = "numpyro (LightweightMMM hill_adstock specification)"
 SEASONALITY_FREQUENCY = 52
 QUICK_WARMUP = 150
@@ -98,7 +99,7 @@ def _channel_priors(data: ModelData, cfg: Config, kpi_mean: float) -> dict[str, 
     mu, sd = roi_prior(data, cfg)
     per_coef = roi_per_coef(_centre(pri, data, kpi_mean), data.spend[data.train])
     pri.update(coef_loc=mu / per_coef, coef_scale=sd / per_coef, truncated=bool(np.any(mu > 0)))
-    return pri
+    return pri | _lift_arrays(data, _mean_spend(data), kpi_mean)
 
 
 def _centre(pri: dict[str, Any], data: ModelData, kpi_mean: float) -> KeptDraws:
@@ -152,13 +153,9 @@ def _model(media, extra, seasonal, target, pri, trend: bool):
         carry = x + lag_weight * carry
         return carry, carry
 
-    _, adstocked = jax.lax.scan(step, jnp.zeros(n_channels), media)
-    adstocked = adstocked * (1.0 - lag_weight)
-    # Hill as a logistic in log spend: the same curve, without overflow of ratio**(-slope) for tiny carry-over
-    positive = adstocked > 0
-    log_x = jnp.log(jnp.where(positive, adstocked, 1.0))
-    hill = jnp.where(positive, jax.nn.sigmoid(slope * (log_x - jnp.log(half))), 0.0)
-    mu = mu + hill @ coef_media
+    mu = mu + _hill_adstock(media, lag_weight, half, slope) @ coef_media
+    if "lift_c" in pri:
+        _lift_term(pri, lag_weight, half, slope, coef_media)
     if seasonal.shape[1]:
         gamma = numpyro.sample("gamma_seasonality", dist.Normal(0.0, 1.0).expand(seasonal.shape[1:]).to_event(2))
         mu = mu + jnp.einsum("tds,ds->t", seasonal, gamma)
@@ -166,6 +163,50 @@ def _model(media, extra, seasonal, target, pri, trend: bool):
         coef_extra = numpyro.sample("coef_extra_features", dist.Normal(0.0, 1.0).expand([extra.shape[1]]).to_event(1))
         mu = mu + extra @ coef_extra
     numpyro.sample("target", dist.Normal(mu, sigma), obs=target)
+
+
+def _hill_adstock(media, lag_weight, half, slope):
+    """(T, C) Hill of the normalised geometric adstock of (T, C) mean-scaled media, per column."""
+    import jax
+    import jax.numpy as jnp
+
+    def step(carry, x):
+        carry = x + lag_weight * carry
+        return carry, carry
+
+    _, adstocked = jax.lax.scan(step, jnp.zeros(media.shape[1]), media)
+    adstocked = adstocked * (1.0 - lag_weight)
+    # Hill as a logistic in log spend: the same curve, without overflow of ratio**(-slope) for tiny carry-over
+    positive = adstocked > 0
+    log_x = jnp.log(jnp.where(positive, adstocked, 1.0))
+    return jnp.where(positive, jax.nn.sigmoid(slope * (log_x - jnp.log(half))), 0.0)
+
+
+def _lift_term(pri, lag_weight, half, slope, coef_media) -> None:
+    """Each lift test as an observation: Σ over its window of the channel's contribution at the data's spend
+    minus that with the window's spend removed ~ Normal(test's incremental KPI, its se), on the scaled KPI."""
+    import numpyro
+    import numpyro.distributions as dist
+
+    c = pri["lift_c"]
+    params = lag_weight[c], half[c], slope[c]
+    gap = _hill_adstock(pri["lift_media"], *params) - _hill_adstock(pri["lift_zeroed"], *params)
+    implied = (gap * pri["lift_weeks"]).sum(axis=0) * coef_media[c]
+    numpyro.sample("lift", dist.Normal(implied, pri["lift_se"]), obs=pri["lift_kpi"])
+
+
+def _lift_arrays(data: ModelData, mean_spend: np.ndarray, kpi_mean: float) -> dict[str, np.ndarray]:
+    """The data's lift tests on the model's scales: (T, K) media of each test's channel, with and without
+    the window's spend, the window's weeks, and the test's result and se ÷ the KPI mean (none: {})."""
+    if not data.lifts:
+        return {}
+    column = lambda spend, t: spend[:, t.c] / mean_spend[t.c]  # noqa: E731
+    return {"lift_c": np.array([t.c for t in data.lifts]),
+            "lift_media": np.column_stack([column(data.spend, t) for t in data.lifts]),
+            "lift_zeroed": np.column_stack([column(t.zeroed(data.spend), t) for t in data.lifts]),
+            "lift_weeks": np.column_stack([t.weeks for t in data.lifts]).astype(float),
+            "lift_kpi": np.array([t.kpi for t in data.lifts]) / kpi_mean,
+            "lift_se": np.array([t.se for t in data.lifts]) / kpi_mean}
 
 
 def _run_mcmc(data: ModelData, cfg: Config, quick: bool, arrays: dict[str, np.ndarray], pri: dict[str, Any]):

@@ -44,6 +44,7 @@ from prism.models.evidence import PRIOR_DRAWS
 from prism.models.transforms import GeometricAdstock
 from prism.schemas import Config
 
+CALIBRATES = True  # lift tests: a Normal likelihood term on each window's incremental KPI (_add_lift_term)
 ENGINE = "pymc-marketing MMM"
 DAYS_PER_YEAR = 365.25
 HALF_PRIOR_SD = 0.7  # log-scale spread of the half-saturation prior around the mean spend
@@ -178,6 +179,9 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
     feats, feat_names = _features(data, cfg.trend)
     mmm, (channel_scale, kpi_scale) = build_mmm(data, cfg, feat_names)
     frame = _frame(data, feats, feat_names)
+    if data.lifts:
+        mmm.build_model(frame, pd.Series(data.y[data.train], name="kpi"))
+        _add_lift_term(mmm, data, cfg, (channel_scale, kpi_scale))
     started = time.perf_counter()
     idata = mmm.fit(frame, pd.Series(data.y[data.train], name="kpi"), **_sampler_kwargs(cfg, quick))
     sample_seconds = time.perf_counter() - started
@@ -206,6 +210,61 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
     return Fitted(engine=f"{ENGINE} ({'MAP' if quick else cfg.pymc.sampler + ' NUTS'})",
                   version=pymc_marketing.__version__, params=params, diagnostics=diagnostics, draws=media,
                   events=events, prior=prior)
+
+
+def _lags(column: np.ndarray, max_lag: int) -> np.ndarray:
+    """(T, L) column shifted by 0..L−1 weeks (zeros before the first week): adstock = this @ weights."""
+    out = np.zeros((len(column), max_lag))
+    for lag in range(max_lag):
+        out[lag:, lag] = column[: len(column) - lag]
+    return out
+
+
+def _add_lift_term(mmm, data: ModelData, cfg: Config, scales: tuple[np.ndarray, float]) -> None:
+    """Each lift test as an observation on the built model: Σ over its window of the channel's contribution
+    at the data's spend minus that with the window's spend removed ~ Normal(test result, its se).
+
+    pymc-marketing's own `add_lift_test_measurements` measures saturation(x + Δx) − saturation(x) at one
+    spend level, without carry-over or a window; a test's reading over weeks of adstocked spend is this
+    instead. The curve is pymc-marketing's (normalised geometric adstock, then Hill or logistic), written
+    in PyTensor on the model's own variables; `recompute_error` checks the same curve on the draws.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    channel_scale, kpi_scale = scales
+    model, lags = mmm.model, cfg.adstock.max_lag
+    implied = []
+    for t in data.lifts:
+        alpha = _tensor(model["adstock_alpha"])[t.c]
+        weights = alpha ** np.arange(lags)
+        weights = weights / weights.sum()
+        curve = lambda spend: _saturation(model, cfg, t.c, pt.dot(_lags(spend[:, t.c] / channel_scale[t.c], lags),  # noqa: E731
+                                                                  weights))
+        implied.append(((curve(data.spend) - curve(t.zeroed(data.spend))) * t.weeks).sum())
+    with model:
+        pm.Normal("lift_test", mu=pt.stack(implied), sigma=np.array([t.se for t in data.lifts]) / kpi_scale,
+                  observed=np.array([t.kpi for t in data.lifts]) / kpi_scale)
+
+
+def _tensor(variable):
+    """The plain PyTensor tensor of a model variable (pymc-marketing's are XTensors with named dims)."""
+    return getattr(variable, "values", variable)
+
+
+def _saturation(model, cfg: Config, c: int, x):
+    """pymc-marketing's saturation of channel c (× its beta) on adstocked, scaled spend `x` (PyTensor)."""
+    import pytensor.tensor as pt
+
+    var = lambda name: _tensor(model[name])[c]  # noqa: E731
+    if cfg.saturation.type == "hill":
+        positive = pt.gt(x, 0)
+        log_x = pt.log(pt.switch(positive, x, 1.0))
+        shape = pt.switch(positive, pt.sigmoid(var("saturation_slope") * (log_x - pt.log(var("saturation_kappa")))), 0.0)
+    else:
+        e = pt.exp(-var("saturation_lam") * x)
+        shape = (1.0 - e) / (1.0 + e)
+    return var("saturation_beta") * shape
 
 
 def _prior_media(mmm, cfg: Config, data: ModelData, sat_names: list[str], scales: tuple[np.ndarray, float]

@@ -44,6 +44,7 @@ from prism.models.evidence import ZERO_COEF
 from prism.models.transforms import adstock, saturation
 from prism.schemas import Config
 
+CALIBRATES = True  # lift tests enter as weighted rows (LiftRows)
 ENGINE = "Ridge regression (exact NNLS solve, equal to scikit-learn Ridge(positive=True)), moving-block bootstrap"
 
 CARRY_NAME = {"geometric": "decay", "delayed": "decay", "weibull": "scale"}
@@ -180,10 +181,31 @@ def _ridge_half(z: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, np
     return u, s, vt, 1.0 - np.sqrt(alpha / (s ** 2 + alpha))
 
 
+@dataclass(frozen=True)
+class LiftRows:
+    """Lift tests as extra least-squares rows: `a` @ media coefficients ≈ `kpi`, each weighted by 1 / `se`."""
+
+    a: np.ndarray  # (K, C) Σ over the window of transformed spend minus its counterfactual, per channel
+    kpi: np.ndarray
+    se: np.ndarray
+
+
+def _with_lifts(zm: np.ndarray, ym: np.ndarray, bm: np.ndarray, lift: LiftRows, sd: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """[zm; lift rows], [ym; lift targets]: each test weighted by σ / se (σ: the residual sd without tests).
+
+    Rows scaled so a test's squared error counts as (model − test)² / se² noise variances, i.e. the test
+    enters as one more Gaussian likelihood term beside the weeks.
+    """
+    r = ym - zm @ bm
+    w = math.sqrt(float(r @ r) / len(r)) / lift.se
+    return np.vstack([zm, w[:, None] * lift.a / sd]), np.concatenate([ym, w * lift.kpi])
+
+
 def _solve(x: np.ndarray, y: np.ndarray, alpha: float, n_positive: int, spend_mean: np.ndarray | None,
-           alpha_base: float | None, roi_centre: np.ndarray | None = None, media_mean: np.ndarray | None = None
-           ) -> tuple[np.ndarray, float]:
-    """([intercept, coefs...], penalty) of the ridge problem `solve_ridge` describes."""
+           alpha_base: float | None, roi_centre: np.ndarray | None = None, lift: LiftRows | None = None,
+           media_mean: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """([intercept, coefs...], penalty) of the ridge problem `solve_ridge` describes (+ lift-test rows)."""
     alpha_base = alpha if alpha_base is None else alpha_base
     m = n_positive if spend_mean is None else len(spend_mean)
     mu, sd = x.mean(axis=0), x.std(axis=0)
@@ -202,21 +224,32 @@ def _solve(x: np.ndarray, y: np.ndarray, alpha: float, n_positive: int, spend_me
     if spend_mean is not None and roi_centre is not None:  # an expected ROI (knowledge layer) replaces the pool
         given = ~np.isnan(roi_centre)
         centre[given] = roi_centre[given] / _roi_ref(y, spend_mean) * y.std()
-    if n_positive:
-        a = np.vstack([zm, math.sqrt(alpha) * np.eye(m)])
-        bm, _ = nnls(a, np.concatenate([ym, math.sqrt(alpha) * centre]), maxiter=50 * m)
-    else:
-        bm = np.linalg.solve(zm.T @ zm + alpha * np.eye(m), zm.T @ ym + alpha * centre)
+    bm = _media(zm, ym, alpha, centre, n_positive)
+    extra = 0.0
+    if lift is not None:
+        za, ya = _with_lifts(zm, ym, bm, lift, sd[:m])
+        bm = _media(za, ya, alpha, centre, n_positive)
+        extra = float(np.sum((za[len(ym):] @ bm - ya[len(ym):]) ** 2))
     bb = vt.T @ (s / (s ** 2 + alpha_base) * (u.T @ (yc - z[:, :m] @ bm)))
     b = np.concatenate([bm, bb])
     beta = b / sd
-    penalty = alpha * float(np.sum((bm - centre) ** 2)) + alpha_base * float(bb @ bb)
+    penalty = alpha * float(np.sum((bm - centre) ** 2)) + alpha_base * float(bb @ bb) + extra
     return np.concatenate([[y.mean() - mu @ beta], beta]), penalty
+
+
+def _media(zm: np.ndarray, ym: np.ndarray, alpha: float, centre: np.ndarray, n_positive: int) -> np.ndarray:
+    """Standardised media coefficients: ridge towards `centre`, non-negative with `n_positive`."""
+    m = zm.shape[1]
+    if n_positive:
+        a = np.vstack([zm, math.sqrt(alpha) * np.eye(m)])
+        return nnls(a, np.concatenate([ym, math.sqrt(alpha) * centre]), maxiter=50 * m)[0]
+    return np.linalg.solve(zm.T @ zm + alpha * np.eye(m), zm.T @ ym + alpha * centre)
 
 
 def solve_ridge(x: np.ndarray, y: np.ndarray, alpha: float, n_positive: int,
                 spend_mean: np.ndarray | None = None, alpha_base: float | None = None,
-                roi_centre: np.ndarray | None = None, media_mean: np.ndarray | None = None) -> np.ndarray:
+                roi_centre: np.ndarray | None = None, lift: LiftRows | None = None,
+                media_mean: np.ndarray | None = None) -> np.ndarray:
     """[intercept, coefs...] of ridge with an unpenalised intercept; the first `n_positive` coefs are ≥ 0.
 
     Columns are penalised on the standardised scale: the first `n_positive` (or, with `spend_mean`, the
@@ -232,8 +265,9 @@ def solve_ridge(x: np.ndarray, y: np.ndarray, alpha: float, n_positive: int,
     The baseline coefficients are profiled out exactly (ridge on them has a closed form, via an SVD), so
     NNLS sees only the media columns; the solution is that of scikit-learn's Ridge(positive=True) on the
     same columns with free coefficients as a ± pair (a test checks this).
+    With `lift`, each lift test is one more weighted row on the media coefficients (`_with_lifts`).
     """
-    return _solve(x, y, alpha, n_positive, spend_mean, alpha_base, roi_centre, media_mean)[0]
+    return _solve(x, y, alpha, n_positive, spend_mean, alpha_base, roi_centre, lift, media_mean)[0]
 
 
 def predict_rows(x: np.ndarray, coef: np.ndarray) -> np.ndarray:
@@ -336,6 +370,17 @@ class Problem:
         return MediaTransform.from_training(self.cfg, self.data.spend, self.data.n_train, values["carry"],
                                             values["half"], values["slope"])
 
+    def lift_rows(self, tr: MediaTransform) -> LiftRows | None:
+        """The data's lift tests as rows on the media coefficients under transform `tr` (None without tests)."""
+        tests = self.data.lifts
+        if not tests:
+            return None
+        full = tr(self.data.spend)
+        a = np.zeros((len(tests), self.n_channels))
+        for k, t in enumerate(tests):
+            a[k, t.c] = (full - tr(t.zeroed(self.data.spend)))[t.weeks, t.c].sum()
+        return LiftRows(a, np.array([t.kpi for t in tests]), np.array([t.se for t in tests]))
+
     def design(self, tr: MediaTransform) -> np.ndarray:
         """(T, C + q) columns over all weeks; the media columns come first (they are the positive ones)."""
         return np.hstack([tr(self.data.spend), self.other])
@@ -347,8 +392,10 @@ class Problem:
         that need an ROI far from the pooled one, or baseline effects far from zero, cost likelihood.
         """
         n = self.data.n_train
-        x, y = self.design(self.transform(theta))[:n], self.data.y[:n]
-        coef, pen = _solve(x, y, penalty.media, self.n_positive, self.spend_mean, penalty.base, penalty.centre)
+        tr = self.transform(theta)
+        x, y = self.design(tr)[:n], self.data.y[:n]
+        coef, pen = _solve(x, y, penalty.media, self.n_positive, self.spend_mean, penalty.base, penalty.centre,
+                           self.lift_rows(tr))
         loss = (float(np.sum((y - predict_rows(x, coef)) ** 2)) + pen) / (n * float(np.mean(np.abs(y))) ** 2)
         prior = 0.5 * np.sum(((theta - self.prior_center()) / self.prior_sd()) ** 2)
         return 0.5 * n * math.log(max(loss, 1e-300)) + float(prior)
@@ -438,7 +485,8 @@ def default_block_length(n_train: int) -> int:
 
 def bootstrap(problem: Problem, theta: np.ndarray, cov: np.ndarray, penalty: Penalty, resamples: int,
               block: int, seed: int) -> tuple[list[MediaTransform], np.ndarray]:
-    """Per resample: transforms drawn around the optimum, coefficients refitted on block-resampled weeks."""
+    """Per resample: transforms drawn around the optimum, coefficients refitted on block-resampled weeks
+    (and each lift test's result redrawn from its own standard error)."""
     rng = np.random.default_rng(seed)
     bounds = np.array(problem.bounds()).reshape(-1, 2)
     transforms, coefs = [], []
@@ -446,10 +494,12 @@ def bootstrap(problem: Problem, theta: np.ndarray, cov: np.ndarray, penalty: Pen
         rows = block_indices(rng, problem.data.n_train, block)
         draw = np.clip(rng.multivariate_normal(theta, cov), bounds[:, 0], bounds[:, 1]) if len(theta) else theta
         tr = problem.transform(draw)
-        x = problem.design(tr)
+        x, lift = problem.design(tr), problem.lift_rows(tr)
+        if lift is not None:  # each test's own sampling error, as the weeks get theirs from the resampling
+            lift = replace(lift, kpi=lift.kpi + rng.normal(0.0, lift.se))
         transforms.append(tr)
         coefs.append(solve_ridge(x[rows], problem.data.y[rows], penalty.media, problem.n_positive,
-                                 problem.spend_mean, penalty.base, penalty.centre,
+                                 problem.spend_mean, penalty.base, penalty.centre, lift,
                                  x[: problem.data.n_train, : problem.n_channels].mean(axis=0)))
     return transforms, np.array(coefs)
 
@@ -554,8 +604,9 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
     theta, penalty, cv_mape, used, converged = fit_transforms(problem, folds, budget)
     point = problem.transform(theta)
     x = problem.design(point)[: data.n_train]
+    lift = problem.lift_rows(point)
     coef = solve_ridge(x, data.y[: data.n_train], penalty.media, problem.n_positive, problem.spend_mean, penalty.base,
-                       penalty.centre)
+                       penalty.centre, lift)
     if resamples:
         objective = lambda t: problem.objective(t, penalty)  # noqa: E731
         cov = laplace_cov(objective, theta, problem.bounds(), problem.prior_sd()) if len(theta) else np.zeros((0, 0))

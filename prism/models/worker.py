@@ -18,15 +18,17 @@ import sys
 import threading
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
 from prism.data.discover import workspace_knowledge
+from prism.models import experiments
 from prism.models.base import Fitted, ModelData, summarize
 from prism.models.priors import INFORMED_KEY, effective_config, informed_priors
 from prism.models.registry import load
-from prism.schemas import Config, ModelResult
+from prism.schemas import Config, Experiment, ModelResult
 from prism.workspace import Workspace, read_model, write_json
 
 RUN_DIR_PREFIX = "prism-run-"  # the runner's temp folder; an orphaned worker removes it
@@ -34,12 +36,17 @@ WATCH_SECONDS = 0.2
 PR_SET_PDEATHSIG = 1  # prctl option: the signal this process gets when its parent dies (Linux)
 
 
-def run_one(name: str, frame: pd.DataFrame, cfg: Config, quick: bool) -> tuple[ModelResult, Fitted]:
-    """Fit model `name` on the weekly table and summarise it the way every model is summarised."""
+def run_one(name: str, frame: pd.DataFrame, cfg: Config, quick: bool,
+            tests: list[tuple[str, Experiment]] = ()) -> tuple[ModelResult, Fitted]:
+    """Fit model `name` on the weekly table (calibrated by `tests`) and summarise it like every model."""
     module = load(name)
     data = ModelData.from_frame(frame, cfg)
+    data = replace(data, lifts=experiments.lifts(list(tests), data.channels, data.dates))
     started = time.perf_counter()
     fitted = module.fit(data, cfg, quick=quick)
+    if data.lifts:
+        fitted.diagnostics[experiments.EXPERIMENTS_KEY] = experiments.report(
+            data.lifts, fitted.draws, getattr(module, "CALIBRATES", False))
     return summarize(fitted, data, time.perf_counter() - started, quick), fitted
 
 
@@ -94,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         ws = Workspace(args.workdir)
         own = read_model(ws.config, Config)
         cfg = effective_config(own, workspace_knowledge(ws))  # knowledge-layer priors, config entries first
-        result, fitted = run_one(args.model, pd.read_parquet(args.frame), cfg, args.quick)
+        tests = experiments.used(ws)  # checked by `prism run` / `prism loop` (prism.knowledge.experiments)
+        result, fitted = run_one(args.model, pd.read_parquet(args.frame), cfg, args.quick, tests)
         result.diagnostics[INFORMED_KEY] = informed_priors(own, cfg, args.model)
         fitted.draws.to_netcdf(args.draws)
         write_json(args.out, result)
