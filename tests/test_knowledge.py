@@ -414,3 +414,18 @@ def test_renderers_name_the_currency_from_the_business_context(tmp_path):
     write_json(ws.metadata, raw)
     page = build_html(load_inputs(ws), {})
     assert "Return per GBP of spend" in page and "Current spend (GBP)" in page and "Proposed spend (GBP)" in page
+
+
+def test_critic_flags_an_roi_outside_the_expected_range_with_both_numbers(sim_ws):
+    from prism.analysis.checks import compute_checks
+
+    ws, sim = sim_ws
+    crafted_results(ws, sim, factors={"ridge": 1.0})
+    assert [c for c in compute_checks(ws, 1, "") if c.name == "expected roi range"][0].passed
+    tv = sim.channels[0]
+    roi = RoundFacts.load(ws, 1).channel_facts[tv].roi
+    metadata = meta(ws)
+    metadata.knowledge.fields[tv] = FieldDefinition(column=tv, expected_roi_min=roi * 2, expected_roi_max=roi * 3)
+    write_json(ws.metadata, metadata)
+    check = [c for c in compute_checks(ws, 1, "") if c.name == "expected roi range"][0]
+    assert not check.passed and f"ROI {roi:.2f} below the expected range {roi * 2:g}–{roi * 3:g}" in check.evidence

@@ -115,6 +115,7 @@ _ACK = {
     "contribution plausibility": "Implausible media share of the KPI",
     "model health": "Not every Bayesian model converged cleanly (diagnostics)",
     "experiment agreement": "A lift test and the data disagree on a channel (experiment vs model)",
+    "expected roi range": "A channel's ROI is outside the expected range the business gave (knowledge layer)",
 }
 
 

@@ -31,6 +31,7 @@ PLAIN_ISSUE = {
     "contribution plausibility": "the share of results credited to marketing is outside the usual range",
     "model health": "one method's estimates did not settle or did not run (see the appendix)",
     "experiment agreement": "a lift test and the history disagree on a channel's effect; check the test and the data",
+    "expected roi range": "a channel's return is outside the range the business expected; check the data and the expectation",
 }
 
 

@@ -16,6 +16,7 @@ from prism.analysis.confidence import WHY_AUDIT_NOT
 from prism.analysis.facts import (
     BAYESIAN_MODELS, COLLINEAR_R, COLLINEAR_VIF, MIN_WEEKS_CAVEAT, WEEKS_PER_PARAMETER, RoundFacts,
 )
+from prism.knowledge.checks import roi_outside_expected
 from prism.models.experiments import EXPERIMENTS_KEY
 from prism.schemas import CONVERGENCE, REVISE_PREFIX, Status, readable_label
 from prism.workspace import Workspace
@@ -47,6 +48,7 @@ ACK_WORDS = {
     "contribution plausibility": ("implausib", "media share", "of the kpi", "share of"),
     "model health": ("converge", "diagnostic", "r-hat", "divergen", "effective sample"),
     "experiment agreement": ("experiment", "lift test"),
+    "expected roi range": ("expected range", "expected roi", "benchmark"),
 }
 TEXT_CHECKS = ("consensus honesty", "collinearity", "sample size", "identifiability")
 # report.md's headings: the contract between the Reporter, the Proofreader, the guards and the renderer
@@ -92,7 +94,8 @@ def compute_checks(ws: Workspace, round_no: int, analysis_text: str) -> list[Che
     """The six checks, the Bayesian health gates and lift-test agreement for a round's results against a text."""
     facts = RoundFacts.load(ws, round_no)
     return [overfitting(facts), sign_correctness(facts), contribution_plausibility(facts),
-            *text_checks(facts, analysis_text), model_health(facts), experiment_agreement(facts)]
+            *text_checks(facts, analysis_text), model_health(facts), experiment_agreement(facts),
+            expected_roi_range(facts)]
 
 
 def text_checks(facts: RoundFacts, text: str) -> list[Check]:
@@ -138,6 +141,19 @@ def contribution_plausibility(facts: RoundFacts) -> Check:
     return Check("contribution plausibility", not bad,
                  ("; ".join(bad) + f" (plausible range {low:g}–{high:g}%)") if bad
                  else "; ".join(ok) or "no model ran")
+
+
+def expected_roi_range(facts: RoundFacts) -> Check:
+    """Plausibility against the business's own expectations: each channel's ROI (mean across the models) inside
+    the knowledge layer's expected range; a finding quotes both numbers."""
+    rois = {ch: f.roi for ch, f in facts.channel_facts.items()}
+    outside = roi_outside_expected(rois, facts.meta.knowledge)
+    bad = [f"{facts.label(o.channel)}: ROI {o.roi:.2f} {o.direction} the expected range {o.expected_min:g}–{o.expected_max:g}"
+           for o in outside]
+    n_ranges = len(facts.meta.knowledge.roi_ranges(list(rois)))
+    return Check("expected roi range", not bad, "; ".join(bad) or (
+        f"{n_ranges} channel(s) with an expected range: every ROI inside it" if n_ranges
+        else "no expected ROI range in the knowledge layer"))
 
 
 def model_health(facts: RoundFacts) -> Check:
