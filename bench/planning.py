@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from prism.data.simulate import simulate  # noqa: E402
 from prism.planning import outputs  # noqa: E402
 from prism.planning.plan import Planner, PlanRequest  # noqa: E402
-from prism.planning.synthetic import from_simulation  # noqa: E402
+from tests.helpers.planning import from_simulation  # noqa: E402
 
 TARGETS = {"optimize": 3.0, "ask": 1.0, "startup": 1.5}
 QUESTIONS = ("What is the ROI of TV vs search?", "Which channels are saturated?", "What drove sales in Q4?",
