@@ -323,6 +323,15 @@ def round_history(inp: ReportInputs) -> Figure | None:
     return fig
 
 
+def budget_plan(inp: ReportInputs) -> Figure | None:
+    """The optimizer's plan (results/optimization.csv), when it has run."""
+    if inp.optimization is None or inp.optimization.empty:
+        return None
+    from prism.report.plan_chart import budget_plan as draw  # it builds on this module's helpers
+
+    return draw(inp.optimization, {c: inp.label(c) for c in inp.optimization["channel"]}, inp.kpi_label)
+
+
 CHARTS: dict[str, Callable[[ReportInputs], Figure | None]] = {
     "kpi_and_spend": kpi_and_spend,
     "contribution_over_time": contribution_over_time,
@@ -332,6 +341,7 @@ CHARTS: dict[str, Callable[[ReportInputs], Figure | None]] = {
     "kpi_decomposition": kpi_decomposition,
     "model_fit": model_fit,
     "round_history": round_history,
+    "budget_plan": budget_plan,
 }
 
 
@@ -349,6 +359,8 @@ def chart_titles(inp: ReportInputs) -> dict[str, str]:
         "kpi_decomposition": f"What made up {kpi} over the modelled weeks ({models})",
         "model_fit": "Actual vs fitted by model; shaded: weeks the models never saw",
         "round_history": "How the rounds went: tuning objective and agreement by round",
+        "budget_plan": f"Current vs recommended spend per channel, and the {kpi} each move is expected to bring "
+                       "(90% interval)",
     }
 
 

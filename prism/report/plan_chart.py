@@ -31,6 +31,7 @@ def budget_plan(frame: pd.DataFrame, labels: dict[str, str] | None = None, kpi_l
     mean = rows["expected_kpi_change"].to_numpy(float)
     err = np.vstack([mean - rows["expected_kpi_change_low"].to_numpy(float),
                      rows["expected_kpi_change_high"].to_numpy(float) - mean])
+    err = np.clip(err, 0.0, None)  # a skewed draw distribution can put its mean outside the 5-95 % band
     colors = [style.AGREEMENT_COLORS["high"] if m >= 0 else style.AGREEMENT_COLORS["low"] for m in mean]
     gain.barh(y, mean, height=0.55, color=colors, xerr=err, ecolor=style.INK, capsize=4)
     gain.axvline(0.0, color=style.MUTED, lw=1)
