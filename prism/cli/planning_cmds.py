@@ -131,7 +131,7 @@ def ask_cmd(
     workdir: Path = WorkdirOpt,
 ) -> None:
     """Answer a question from the latest results and draws (no refit); Claude phrases it when a key is set."""
-    from prism.llm.ask import answer_question
+    from prism.llm.ask_session import answer_question
     from prism.workspace import Workspace
 
     answer = answer_question(Workspace(workdir), question)
@@ -144,7 +144,7 @@ def ask_cmd(
 @app.command("chat")
 def chat_cmd(workdir: Path = WorkdirOpt) -> None:
     """Ask questions one after another (empty line or 'quit' ends); the history is kept in the workspace."""
-    from prism.llm.ask import Chat
+    from prism.llm.ask_session import Chat
     from prism.workspace import Workspace
 
     chat = Chat(Workspace(workdir))

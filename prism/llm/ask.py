@@ -29,7 +29,6 @@ from prism.workspace import Workspace, read_csv, read_json, read_model, write_js
 
 AUDIT, TEST_PLAN = "audit.csv", "test_plan.csv"
 TOP = 3  # channels named in a ranking or a drivers answer
-HISTORY_KEEP = 200  # chat turns kept in the workspace
 
 
 @dataclass
@@ -351,40 +350,3 @@ def respond(ctx: AskContext, text: str, previous: R.Question | None = None) -> t
         raise InputError("ask: the question is empty")
     q = follow_up(R.route(text, ctx.channels, ctx.labels, ctx.dates), previous)
     return q, answer(ctx, q)
-
-
-def claude_enabled() -> bool:
-    return bool(os.environ.get("ANTHROPIC_API_KEY", "").strip())
-
-
-def answer_question(ws: Workspace, text: str) -> Answer:
-    """`prism ask`: rule-based by default; with ANTHROPIC_API_KEY Claude routes and phrases."""
-    ctx = AskContext(ws)
-    if claude_enabled():
-        from prism.llm.ask_claude import claude_answer
-
-        return claude_answer(ctx, text)
-    return respond(ctx, text)[1]
-
-
-class Chat:
-    """A question-and-answer session; every turn is appended to the workspace's chat history."""
-
-    def __init__(self, ws: Workspace):
-        self.ws = ws
-        self.ctx = AskContext(ws)
-        self.previous: R.Question | None = None
-        path = ws.chat_history
-        self.history: list[dict[str, Any]] = read_json(path) if path.exists() else []
-
-    def ask(self, text: str) -> Answer:
-        if claude_enabled():
-            from prism.llm.ask_claude import claude_answer
-
-            result = claude_answer(self.ctx, text)
-        else:
-            self.previous, result = respond(self.ctx, text, self.previous)
-        self.history.append({"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "question": text,
-                             "intent": result.intent, "answer": result.text, "phrased_by": result.phrased_by})
-        write_json(self.ws.chat_history, self.history[-HISTORY_KEEP:])
-        return result

@@ -323,15 +323,6 @@ def round_history(inp: ReportInputs) -> Figure | None:
     return fig
 
 
-def budget_plan(inp: ReportInputs) -> Figure | None:
-    """The optimizer's plan (results/optimization.csv), when it has run."""
-    if inp.optimization is None or inp.optimization.empty:
-        return None
-    from prism.report.plan_chart import budget_plan as draw  # it builds on this module's helpers
-
-    return draw(inp.optimization, {c: inp.label(c) for c in inp.optimization["channel"]}, inp.kpi_label)
-
-
 CHARTS: dict[str, Callable[[ReportInputs], Figure | None]] = {
     "kpi_and_spend": kpi_and_spend,
     "contribution_over_time": contribution_over_time,
@@ -341,7 +332,6 @@ CHARTS: dict[str, Callable[[ReportInputs], Figure | None]] = {
     "kpi_decomposition": kpi_decomposition,
     "model_fit": model_fit,
     "round_history": round_history,
-    "budget_plan": budget_plan,
 }
 
 

@@ -3,6 +3,8 @@ with its 90 % interval, drawn from results/optimization.csv (the optimizer's own
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -10,6 +12,7 @@ from matplotlib.figure import Figure
 from prism.planning.plan import TOTAL
 from prism.report import style
 from prism.report.charts import COMPACT, _figure, _wrap, png_bytes
+from prism.report.inputs import ReportInputs
 from prism.workspace import write_bytes
 
 CHART_NAME = "budget_plan"
@@ -41,6 +44,15 @@ def budget_plan(frame: pd.DataFrame, labels: dict[str, str] | None = None, kpi_l
         ax.grid(axis="x")
         ax.grid(axis="y", visible=False)
     return fig
+
+
+def render_plan_chart(inp: ReportInputs, out_dir: Path) -> dict[str, Path]:
+    """The report's copy of the chart, from the plan the inputs hold; nothing when no plan was made."""
+    opt = inp.optimization
+    if opt is None or opt.empty:
+        return {}
+    labels = {str(c): inp.label(str(c)) for c in opt["channel"]}
+    return {CHART_NAME: write_budget_plan(opt, out_dir / f"{CHART_NAME}.png", labels, inp.kpi_label)}
 
 
 def write_budget_plan(frame: pd.DataFrame, path, labels: dict[str, str] | None = None, kpi_label: str = "KPI"):

@@ -1,0 +1,54 @@
+"""`prism ask` and `prism chat` sessions: the rule-based router by default, Claude when a key is set.
+
+Above both `ask` (the rules) and `ask_claude` (routing and phrasing through the same functions), so
+neither imports the other.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from typing import Any
+
+from prism.llm import ask_router as R
+from prism.llm.ask import Answer, AskContext, respond
+from prism.workspace import Workspace, read_json, write_json
+
+HISTORY_KEEP = 200  # chat turns kept in the workspace
+
+
+def claude_enabled() -> bool:
+    return bool(os.environ.get("ANTHROPIC_API_KEY", "").strip())
+
+
+def answer_question(ws: Workspace, text: str) -> Answer:
+    """`prism ask`: rule-based by default; with ANTHROPIC_API_KEY Claude routes and phrases."""
+    ctx = AskContext(ws)
+    if claude_enabled():
+        from prism.llm.ask_claude import claude_answer
+
+        return claude_answer(ctx, text)
+    return respond(ctx, text)[1]
+
+
+class Chat:
+    """A question-and-answer session; every turn is appended to the workspace's chat history."""
+
+    def __init__(self, ws: Workspace):
+        self.ws = ws
+        self.ctx = AskContext(ws)
+        self.previous: R.Question | None = None
+        path = ws.chat_history
+        self.history: list[dict[str, Any]] = read_json(path) if path.exists() else []
+
+    def ask(self, text: str) -> Answer:
+        if claude_enabled():
+            from prism.llm.ask_claude import claude_answer
+
+            result = claude_answer(self.ctx, text)
+        else:
+            self.previous, result = respond(self.ctx, text, self.previous)
+        self.history.append({"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "question": text,
+                             "intent": result.intent, "answer": result.text, "phrased_by": result.phrased_by})
+        write_json(self.ws.chat_history, self.history[-HISTORY_KEEP:])
+        return result
