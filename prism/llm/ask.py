@@ -10,9 +10,7 @@ number check can match each one to a value of the round.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any, Callable
 
@@ -25,7 +23,7 @@ from prism.errors import InputError
 from prism.llm import ask_router as R
 from prism.planning.outputs import OPTIMIZATION, read_confidence, read_labels
 from prism.schemas import Results
-from prism.workspace import Workspace, read_csv, read_json, read_model, write_json
+from prism.workspace import Workspace, read_csv, read_model
 
 AUDIT, TEST_PLAN = "audit.csv", "test_plan.csv"
 TOP = 3  # channels named in a ranking or a drivers answer
