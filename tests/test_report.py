@@ -235,7 +235,7 @@ def test_budget_plan_slide_shows_the_plan_chart_and_the_workbook_its_table(rende
     assert [r[list(plan.columns).index("recommended")] for r in rows[1:]] == pytest.approx(list(plan["recommended"]))
     page = ws.result("report.html").read_text()
     budget = page[page.index('<section id="budget">'):]
-    assert 'id="chart-budget_plan"' in budget and "Recommended spend" in budget
+    assert 'id="chart-budget_plan"' in budget and "Proposed" in budget
 
 
 def test_text_is_sized_to_fit_its_box():
@@ -275,7 +275,7 @@ def test_page_is_self_contained(rendered):
         assert attr.startswith(("data:", "#")), attr
     assert "@import" not in page and not re.search(r"url\(\s*['\"]?(?:https?:)?//", page)
     assert "http://" not in page and "https://" not in page
-    assert page.count('src="data:image/png;base64,') == len(CHARTS)
+    assert page.count('src="data:image/png;base64,') == len(CHARTS) + 1  # and the budget plan's chart
 
 
 def test_page_has_report_sortable_roi_history_and_comparison(rendered):

@@ -126,6 +126,7 @@ def _plan_lines(plan: pd.DataFrame | str | None, kpi: str) -> list[str]:
     if isinstance(plan, str):
         return [plan, ""]
     rows, total = plan.iloc[:-1], plan.iloc[-1]
+    rows = rows[(rows["current"] > 0) | (rows["recommended"] > 0)]  # a channel with no spend either way: nothing to do
     lines = [f"A budget plan for the next quarter at today's total spend of {fmt(total['current'], 0)} "
              f"is expected to add {fmt(total['expected_kpi_change'], 0)} {kpi} "
              f"({INTERVAL_LEVEL:.0f}% interval {fmt(total['expected_kpi_change_low'], 0)} to "

@@ -152,8 +152,8 @@ def round_history(inp: ReportInputs) -> pd.DataFrame:
 
 
 # results/optimization.csv's columns (DESIGN), as the report prints them; others are not shown
-OPTIMIZATION_HEADERS = {"current": "Current spend", "recommended": "Recommended spend", "change_pct": "Change",
-                        "expected_kpi_change": "Expected KPI change", "expected_kpi_change_low": "Low",
+OPTIMIZATION_HEADERS = {"current": "Current", "recommended": "Proposed", "change_pct": "Change",
+                        "expected_kpi_change": "Expected change", "expected_kpi_change_low": "Low",
                         "expected_kpi_change_high": "High", "confidence": "Confidence"}
 SPEND_COLUMNS = ("current", "recommended")
 Cell = tuple[str, float | None]  # (as printed, raw value for sorting)
