@@ -235,7 +235,7 @@ def test_budget_plan_slide_shows_the_plan_chart_and_the_workbook_its_table(rende
     assert [r[list(plan.columns).index("recommended")] for r in rows[1:]] == pytest.approx(list(plan["recommended"]))
     page = ws.result("report.html").read_text()
     budget = page[page.index('<section id="budget">'):]
-    assert 'id="chart-budget_plan"' in budget and "Proposed" in budget
+    assert 'id="chart-budget_plan"' in budget and "Proposed spend" in budget
 
 
 def test_text_is_sized_to_fit_its_box():

@@ -152,7 +152,7 @@ def round_history(inp: ReportInputs) -> pd.DataFrame:
 
 
 # results/optimization.csv's columns (DESIGN), as the report prints them; others are not shown
-OPTIMIZATION_HEADERS = {"current": "Current", "recommended": "Proposed", "change_pct": "Change",
+OPTIMIZATION_HEADERS = {"current": "Current spend", "recommended": "Proposed spend", "change_pct": "Change",
                         "expected_kpi_change": "Expected change", "expected_kpi_change_low": "Low",
                         "expected_kpi_change_high": "High", "confidence": "Confidence"}
 SPEND_COLUMNS = ("current", "recommended")
