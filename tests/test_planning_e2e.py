@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from prism.agents import reporter
+from prism.analysis.checks import HEADINGS
+from prism.analysis.numbers import unknown_numbers
 from prism.data.discover import PrepareOptions, discover
 from prism.data.roles import Overrides
 from prism.data.simulate import simulate
@@ -112,3 +116,28 @@ def test_optimize_on_bayesian_quick_draws_pools_the_models(tmp_path, capsys):
     code, out, err = cli("optimize", "--model", "consensus")
     assert code == 0, out + err
     _check_plan(ws)
+
+
+def _what_to_do(ws: Workspace) -> str:
+    text = ws.report_md.read_text()
+    start = text.index(HEADINGS["actions"])
+    return text[start:text.index("\n## ", start + 1)]
+
+
+def test_reporter_writes_what_to_do_from_the_plan_and_every_number_is_known(cli, ridge_ws):
+    assert cli("compare")[0] == 0
+    reporter.run(ridge_ws, 1)
+    plan = pd.read_csv(ridge_ws.result("optimization.csv"))  # written by the reporter: consensus, today's budget
+    total = plan.iloc[-1]
+    section = _what_to_do(ridge_ws)
+    assert f"{total['current']:,.0f}" in section and f"{total['expected_kpi_change']:,.0f}" in section
+    assert total["recommended"] == pytest.approx(total["current"], rel=1e-3)
+    assert unknown_numbers(ridge_ws.report_md.read_text(), ridge_ws, 1) == []
+
+
+def test_reporter_without_readable_draws_reports_with_a_note(cli, ridge_ws, tmp_path):
+    ws = Workspace(tmp_path / "copy")
+    shutil.copytree(ridge_ws.root, ws.root)
+    ws.draws_path(1, "ridge").unlink()
+    reporter.run(ws, 1)
+    assert "No budget plan this round" in _what_to_do(ws)
