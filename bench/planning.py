@@ -1,9 +1,10 @@
-"""Timings of the planning layer: the optimizer at 8 channels × 1,000 pooled draws, `prism ask` answers,
-and the start-up of `prism ask` as a fresh process.
+"""Timings of the planning layer: the optimizer at 8 channels × 1,000 pooled draws and on a real ridge
+run's kept draws, `prism ask` answers, and the start-up of `prism ask` as a fresh process.
 
 Targets (issue 13): optimize < 3 s; an answer < 1 s after start-up; `prism ask` start-up < 1.5 s.
-The draws are per-draw geometric adstock + Hill around the simulator's true curves (two models of 500
-draws each, pooled), so the work per draw is that of a real model's kept draws.
+Pooled: `KeptDraws` (geometric adstock + Hill) around the simulator's true curves, two models of 500
+draws each. Real: `prism discover` + `prism run --models ridge` on the bundled brand data (8 channels),
+then the optimizer, scenarios and questions read rounds/R01_draws/ridge.nc as `prism optimize` does.
 On a shared machine the CPU column is the steadier figure (wall time waits for the other processes).
 Usage: python bench/planning.py [--repeat 3]
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -26,13 +28,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from prism.data.simulate import simulate  # noqa: E402
-from prism.planning import outputs  # noqa: E402
+from prism.planning.outputs import load_sources, open_planner  # noqa: E402
 from prism.planning.plan import Planner, PlanRequest  # noqa: E402
-from prism.planning.synthetic import from_simulation  # noqa: E402
+from prism.workspace import Workspace  # noqa: E402
+from tests.helpers.planning import from_simulation  # noqa: E402
 
 TARGETS = {"optimize": 3.0, "ask": 1.0, "startup": 1.5}
-QUESTIONS = ("What is the ROI of TV vs search?", "Which channels are saturated?", "What drove sales in Q4?",
-             "What if we cut social by 20%?", "How should I split 500k next month?", "Can I trust the TikTok number?")
+QUESTIONS = ("What is the ROI of Facebook vs Google Search?", "Which channels are saturated?",
+             "What drove revenue in Q4?", "What if we cut facebook by 20%?", "How should I split 500k next month?",
+             "Can I trust the Instagram number?")
+SAMPLE = ROOT / "prism" / "sample_data" / "conjura_apparel_brand_weekly.csv"
 
 
 def timed(fn, repeat: int) -> tuple[float, float]:
@@ -65,20 +70,44 @@ def optimize_rows(repeat: int) -> list[Row]:
     return rows
 
 
-def ask_rows(repeat: int) -> tuple[list[Row], Path]:
-    from prism.llm.ask import AskContext, respond
-    from tests.report_fixture import build_workspace
+def real_workspace() -> Path:
+    """A workspace with a real ridge run on the bundled brand data (its kept draws on disk)."""
+    root = Path(tempfile.mkdtemp(prefix="prism-bench-plan-"))
+    shutil.copy(SAMPLE, root / "data.csv")
+    for args in (["discover", "--source", "csv", "--path", str(root / "data.csv")], ["run", "--models", "ridge"], ["compare"]):
+        proc = subprocess.run([sys.executable, "-m", "prism", *args, "--workdir", str(root)], capture_output=True,
+                              text=True, cwd=ROOT, stdin=subprocess.DEVNULL)
+        if proc.returncode != 0:
+            sys.exit(f"prism {args[0]} failed: {proc.stderr[-1000:]}")
+    return root
 
-    root = Path(tempfile.mkdtemp(prefix="prism-bench-ask-"))
-    ws = build_workspace(root, rounds=1, n_channels=4)
-    sim = simulate(weeks=120, n_channels=4, seed=3)
-    draws = {"ridge": from_simulation(sim, 500, seed=1), "pymc": from_simulation(sim, 500, seed=2)}
-    outputs.load_sources = lambda ws, round_no=None: draws
+
+def real_rows(root: Path, repeat: int) -> list[Row]:
+    ws = Workspace(root)
+    sources = load_sources(ws)
+    n = sum(src.n_draws for src in sources.values())
+    kd = sources["ridge"]
+    label = f"real ridge draws ({len(kd.channels)} ch × {n} draws, max_lag {kd.max_lag})"
+    rows = [(f"optimize, {label}", *timed(lambda: open_planner(ws).optimize(PlanRequest()), repeat),
+             TARGETS["optimize"]),
+            (f"optimize + scenarios, {label}", *timed(lambda: _plan_and_scenarios(ws), repeat), TARGETS["optimize"])]
+    return rows
+
+
+def _plan_and_scenarios(ws: Workspace) -> None:
+    planner = open_planner(ws)
+    planner.scenarios(PlanRequest(), optimum=planner.optimize(PlanRequest()))
+
+
+def ask_rows(root: Path, repeat: int) -> list[Row]:
+    from prism.llm.ask import AskContext, respond
+
+    ws = Workspace(root)
     rows = []
     for q in QUESTIONS:
         wall, cpu = timed(lambda: respond(AskContext(ws), q), repeat)  # fresh context: files and draws re-read
         rows.append((f"ask: {q}", wall, cpu, TARGETS["ask"]))
-    return rows, root
+    return rows
 
 
 def startup_rows(root: Path, repeat: int) -> list[Row]:
@@ -109,9 +138,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    rows = optimize_rows(args.repeat)
-    asked, root = ask_rows(args.repeat)
-    rows += asked + startup_rows(root, args.repeat)
+    root = real_workspace()
+    rows = optimize_rows(args.repeat) + real_rows(root, args.repeat) + ask_rows(root, args.repeat)
+    rows += startup_rows(root, args.repeat)
     table = Table(title=f"Planning timings (median of {args.repeat})")
     for col in ("what", "wall s", "CPU s", "target s", "ok"):
         table.add_column(col, justify="left" if col == "what" else "right")

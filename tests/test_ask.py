@@ -9,7 +9,7 @@ import pytest
 
 from prism.cli import main
 from prism.llm import ask as A
-from prism.llm import ask_session
+from prism.llm import ask_session as S
 from prism.llm import ask_router as R
 from prism.llm.ask_claude import claude_answer
 from prism.llm.client import ClaudeClient
@@ -170,11 +170,11 @@ def test_cli_ask_json_and_unknown_channel_exit_zero(ws, capsys):
 
 
 def test_chat_keeps_history_and_follow_ups(ws):
-    chat = ask_session.Chat(ws)
+    chat = S.Chat(ws)
     first = chat.ask("What if we cut social by 20%?")
     second = chat.ask("and display?")
     assert second.intent == R.SCENARIO and second.facts["changes_pct"] == {DISPLAY: -20.0}
-    again = ask_session.Chat(ws)  # a new session reads the history back
+    again = S.Chat(ws)  # a new session reads the history back
     assert [h["question"] for h in again.history] == ["What if we cut social by 20%?", "and display?"]
     assert again.history[0]["answer"] == first.text
 

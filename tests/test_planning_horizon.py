@@ -47,3 +47,22 @@ def test_pool_weighs_every_model_the_same():
     pooled = pool({"ridge": a, "pymc": b}, total_draws=1000)
     assert pooled.n_draws == 80 and pooled.slices == {"ridge": slice(0, 40), "pymc": slice(40, 80)}
     assert pooled.channel_contribution(0, np.ones(5)).shape == (80, 5)
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_long_adstock_with_gain_matches_the_whole_history_as_kept_draws_define_it(normalize):
+    """lightweight_mmm keeps max_lag = every week and a (1 − decay) gain; pymc normalises the weights.
+    The horizon response must equal the draws' own contribution over the whole history, plan and tail."""
+    weeks, t = 8, 70
+    src = curves(["tv", "search"], [BETA, 400.0], [HALF, 200.0], [1.5, 1.0], [0.85, 0.3], [300.0, 150.0], draws=3)
+    src.spend = src.spend[:1].repeat(t, axis=0) * np.linspace(0.5, 1.5, t)[:, None]
+    src.max_lag, src.normalize = t, normalize
+    src.gain = 1.0 - src.adstock_params["decay"]
+    h = Horizon(src, weeks=weeks)
+    assert h.carryover[0] == t - 1  # decay 0.85 is still alive after 69 weeks: the whole max_lag counts
+    for c, x in ((0, 420.0), (1, 90.0)):
+        tail = np.zeros(t)
+        plan = np.concatenate([src.spend[:, c], np.full(weeks, x), tail])
+        idle = np.concatenate([src.spend[:, c], np.zeros(weeks), tail])
+        expected = (src.channel_contribution(c, plan) - src.channel_contribution(c, idle)).sum(axis=1)
+        np.testing.assert_allclose(h.kpi(c, x), expected, rtol=1e-9)

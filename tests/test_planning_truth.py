@@ -8,7 +8,7 @@ import pytest
 from prism.data.simulate import simulate
 from prism.planning.horizon import Horizon
 from prism.planning.plan import Planner, PlanRequest
-from prism.planning.synthetic import from_simulation, truth
+from tests.helpers.planning import from_simulation, truth
 
 WEEKS = 13
 

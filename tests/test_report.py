@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
 from pptx import Presentation
 from pptx.chart.chart import Chart
@@ -81,7 +82,6 @@ def _allowed_numbers(ws: Workspace, round_no: int) -> list[float]:
     values = known_values(ws, round_no)
     opt = ws.result("optimization.csv")
     if opt.exists():
-        import pandas as pd
         values += [float(v) for v in pd.read_csv(opt).select_dtypes("number").to_numpy().ravel()]
     for r in range(1, round_no):
         values += json_numbers(json.loads(ws.round_results(r).read_text())["agreement"])
@@ -118,9 +118,9 @@ def test_deck_has_the_story_slides_in_order(rendered):
     titles = list(_slides_by_title(prs))
     kpi = read_model(ws.metadata, Metadata).label(_results(ws).kpi)
     expected = [deck_mod.TITLES[k].format(kpi=kpi if k == "over_time" else kpi.lower())
-                for k in ("answer", "roi", "contribution", "over_time", "actions", "disagree", "caveats", "curves",
-                          "fit", "history", "method")]
-    assert 8 <= len(prs.slides) <= 12
+                for k in ("answer", "roi", "contribution", "over_time", "budget_plan", "actions", "disagree", "caveats",
+                          "curves", "fit", "history", "method")]
+    assert 8 <= len(prs.slides) <= 13
     assert [t for t in titles if t in expected] == expected
 
 
@@ -224,6 +224,20 @@ def test_actions_slide_shows_the_optimizer_moves(rendered):
     assert [r.cells[0].text for r in list(tables[0].rows)[1:]] == [meta.label(c) for c in _results(ws).channels]
 
 
+def test_budget_plan_slide_shows_the_plan_chart_and_the_workbook_its_table(rendered):
+    ws, _ = rendered
+    slide = _slides_by_title(Presentation(str(ws.result("report.pptx"))))[deck_mod.TITLES["budget_plan"]]
+    pictures = [s for s in slide.shapes if s.shape_type == 13]  # MSO_SHAPE_TYPE.PICTURE
+    assert len(pictures) == 1 and ws.result("charts/budget_plan.png").read_bytes()[:8] == PNG_MAGIC
+    plan = pd.read_csv(ws.result("optimization.csv"))
+    rows = list(openpyxl.load_workbook(ws.result("report.xlsx"), read_only=True)["Budget plan"].iter_rows(values_only=True))
+    assert list(rows[0]) == list(plan.columns)
+    assert [r[list(plan.columns).index("recommended")] for r in rows[1:]] == pytest.approx(list(plan["recommended"]))
+    page = ws.result("report.html").read_text()
+    budget = page[page.index('<section id="budget">'):]
+    assert 'id="chart-budget_plan"' in budget and "Proposed spend" in budget
+
+
 def test_text_is_sized_to_fit_its_box():
     box = slides.Box(0, 0, 6.0, 1.0)
     short = slides.fit_font_size(["One line."], box)
@@ -261,7 +275,7 @@ def test_page_is_self_contained(rendered):
         assert attr.startswith(("data:", "#")), attr
     assert "@import" not in page and not re.search(r"url\(\s*['\"]?(?:https?:)?//", page)
     assert "http://" not in page and "https://" not in page
-    assert page.count('src="data:image/png;base64,') == len(CHARTS)
+    assert page.count('src="data:image/png;base64,') == len(CHARTS) + 1  # and the budget plan's chart
 
 
 def test_page_has_report_sortable_roi_history_and_comparison(rendered):
@@ -288,7 +302,7 @@ def test_every_number_on_the_page_is_in_the_results(rendered):
 def test_workbook_has_the_tables_with_results_values(rendered):
     ws, _ = rendered
     book = openpyxl.load_workbook(ws.result("report.xlsx"), read_only=True)
-    assert {"ROI", "Contribution", "Fit", "Optimization"} <= set(book.sheetnames)
+    assert {"ROI", "Contribution", "Fit", "Budget plan"} <= set(book.sheetnames)
     rows = list(book["ROI"].iter_rows(values_only=True))
     header = rows[0]
     res = _results(ws)

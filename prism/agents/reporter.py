@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
+
 from prism.agents.base import AgentOutcome
 from prism.analysis import checks
 from prism.analysis.checks import HEADINGS, Outcome
@@ -58,18 +60,19 @@ def run(ws: Workspace, round_no: int, revision: bool = False) -> AgentOutcome:
     facts = RoundFacts.load(ws, round_no)
     if not facts.ok_models:
         raise InputError(f"{ws.round_results(round_no)}: no model ran successfully; nothing to report")
-    text = compose(facts, _open_issues(ws, round_no), _history(ws))
+    text = compose(facts, _open_issues(ws, round_no), _history(ws), _plan(ws, round_no))
     write_text(ws.report_md, text)
     return AgentOutcome(status=Status.REPORT_DONE, path=ws.report_md, call=AgentCall(agent="reporter", impl="rules"))
 
 
-def compose(facts: RoundFacts, open_issues: list[str], history: list[RoundRecord]) -> str:
+def compose(facts: RoundFacts, open_issues: list[str], history: list[RoundRecord],
+            plan: pd.DataFrame | str | None = None) -> str:
     kpi = facts.label(facts.cfg.data.kpi)
     brand = facts.meta.knowledge.business_context.brand
     title = f"# {brand}: what the marketing returns" if brand else "# What the marketing returns"
     prof = facts.meta.profile
     parts = [title, "", f"{facts.weeks} weeks of data, {prof.start} to {prof.end}. Results measured in {kpi}.", "",
-             _answer(facts, kpi), _roi(facts, kpi), _contribution(facts, kpi), _actions(facts),
+             _answer(facts, kpi), _roi(facts, kpi), _contribution(facts, kpi), _actions(facts, plan),
              _disagree(facts), _caveats(facts, open_issues), _appendix(facts, open_issues, history)]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(parts)).rstrip() + "\n"
 
@@ -167,9 +170,47 @@ def _contribution(facts: RoundFacts, kpi: str) -> str:
     return "\n".join(lines + [""])
 
 
-def _actions(facts: RoundFacts) -> str:
+def _plan(ws: Workspace, round_no: int) -> pd.DataFrame | str:
+    """The budget plan (consensus, current budget) written to results/optimization.csv for the report,
+    or why there is none (a round whose kept draws cannot be read still gets its report)."""
+    from prism.planning.outputs import default_plan  # lazy: the optimizer only when a report is written
+
+    try:
+        return default_plan(ws, round_no).frame()
+    except InputError:  # the reason stays out of the prose: paths and counts are not results to quote
+        return "No budget plan this round: the round's kept draws could not be read (run `prism optimize`)."
+
+
+def _plan_lines(plan: pd.DataFrame | str | None, kpi: str) -> list[str]:
+    """'What to do' from the optimizer's plan: each move with the KPI change it is expected to bring."""
+    if plan is None:
+        return []
+    if isinstance(plan, str):
+        return [plan, ""]
+    rows, total = plan.iloc[:-1], plan.iloc[-1]
+    rows = rows[(rows["current"] > 0) | (rows["recommended"] > 0)]  # a channel with no spend either way: nothing to do
+    lines = [f"A budget plan for the next quarter at today's total spend of {fmt(total['current'], 0)} "
+             f"is expected to add {fmt(total['expected_kpi_change'], 0)} {kpi} "
+             f"({INTERVAL_LEVEL:.0f}% interval {fmt(total['expected_kpi_change_low'], 0)} to "
+             f"{fmt(total['expected_kpi_change_high'], 0)}):", ""]
+    for _, r in rows.iterrows():
+        verb = "Raise" if r["change_pct"] > 0.05 else "Cut" if r["change_pct"] < -0.05 else "Keep"
+        move = (f"from {fmt(r['current'], 0)} to {fmt(r['recommended'], 0)} ({fmt(r['change_pct'], 1)}%)"
+                if verb != "Keep" else f"at {fmt(r['current'], 0)}")
+        lines.append(f"- {verb} {r['label']} {move}: {fmt(r['expected_kpi_change'], 0)} {kpi} expected "
+                     f"({fmt(r['expected_kpi_change_low'], 0)} to {fmt(r['expected_kpi_change_high'], 0)}).")
+    held = [r["label"] for _, r in rows.iterrows() if str(r.get("confidence")) != "high"]
+    if held:
+        lines.append(f"- {', '.join(held)} stay close to today's spend until a test confirms their return.")
+    return lines + [""]
+
+
+def _actions(facts: RoundFacts, plan: pd.DataFrame | str | None = None) -> str:
     confident = _confident(facts)
-    lines = [HEADINGS["actions"], ""]
+    kpi = facts.label(facts.cfg.data.kpi)
+    labelled = plan.assign(label=[facts.label(str(c)) for c in plan["channel"]]) \
+        if isinstance(plan, pd.DataFrame) else plan
+    lines = [HEADINGS["actions"], "", *_plan_lines(labelled, kpi.lower())]
     if not confident:
         lines.append("No channel's return has high confidence yet, so no budget move is recommended on this "
                      "evidence; the next section says why for each channel and what would settle it.")

@@ -13,7 +13,7 @@ from dataclasses import astuple, dataclass
 from prism.analysis import checks, facts as F
 from prism.analysis.facts import RoundFacts
 from prism.schemas import CONVERGENCE
-from prism.workspace import Workspace, load_state
+from prism.workspace import Workspace, load_state, read_csv
 
 SMALL_COUNT = 12  # integers up to this are counts ("3 models", "top 3")
 SKIP_KEYS = {"weekly", "curves", "params", "dates"}  # long series: matching against them proves nothing
@@ -26,6 +26,7 @@ NUMBER = re.compile(
     r"(?P<suffix>\s?%|\s?(?:k|m|bn|thousand|million|billion)\b)?",
     re.IGNORECASE,
 )
+PLAN_FILE = "optimization.csv"  # the optimizer's plan (planning layer, above this one: read as a file)
 DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 INTERPRETATION = "## Interpretation"  # the Explorer's own section, after Prism's computed ones
 
@@ -92,6 +93,7 @@ def known_values(ws: Workspace, round_no: int, facts: RoundFacts | None = None) 
     state = load_state(ws)
     vals += json_numbers({"rounds": [r.model_dump(mode="json") for r in state.rounds], "best": state.best_objective})
     vals += [f.value for r in state.rounds for f in extract(r.change)]  # values the Tuner set
+    vals += _plan_values(ws)
     return [v for v in vals if v == v]  # drop NaN
 
 
@@ -136,6 +138,15 @@ def ratios(text: str, facts: RoundFacts) -> list[Ratio]:
                 actual = max(a, b) / min(a, b) if min(a, b) > 0 else None
             out.append(Ratio(r.group(), value, actual, m.start() + r.start(), m.start() + r.end()))
     return out
+
+
+def _plan_values(ws: Workspace) -> list[float]:
+    """Every number of results/optimization.csv, which the report's "What to do" quotes."""
+    path = ws.result(PLAN_FILE)
+    if not path.exists():
+        return []
+    frame = read_csv(path, required=("channel",))
+    return [float(v) for v in frame.select_dtypes("number").to_numpy().ravel()]
 
 
 def unknown_numbers(text: str, ws: Workspace, round_no: int) -> list[str]:

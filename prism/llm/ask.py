@@ -27,7 +27,6 @@ from prism.workspace import Workspace, read_csv, read_model
 
 AUDIT, TEST_PLAN = "audit.csv", "test_plan.csv"
 TOP = 3  # channels named in a ranking or a drivers answer
-HISTORY_KEEP = 200  # chat turns kept in the workspace
 
 
 @dataclass

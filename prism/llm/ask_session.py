@@ -1,6 +1,6 @@
-"""`prism ask` and `prism chat`: the rule-based answer by default, Claude's when ANTHROPIC_API_KEY is set.
+"""`prism ask` and `prism chat` sessions: the rule-based router by default, Claude when a key is set.
 
-Apart from `ask` (routing and answers) and `ask_claude` (Claude phrasing through the number check) so that
+Above both `ask` (the rules) and `ask_claude` (routing and phrasing through the same functions), so
 neither imports the other.
 """
 
@@ -11,9 +11,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from prism.llm import ask_router as R
-from prism.llm.ask import HISTORY_KEEP, Answer, AskContext, respond
-from prism.llm.ask_claude import claude_answer
+from prism.llm.ask import Answer, AskContext, respond
 from prism.workspace import Workspace, read_json, write_json
+
+HISTORY_KEEP = 200  # chat turns kept in the workspace
 
 
 def claude_enabled() -> bool:
@@ -24,6 +25,8 @@ def answer_question(ws: Workspace, text: str) -> Answer:
     """`prism ask`: rule-based by default; with ANTHROPIC_API_KEY Claude routes and phrases."""
     ctx = AskContext(ws)
     if claude_enabled():
+        from prism.llm.ask_claude import claude_answer
+
         return claude_answer(ctx, text)
     return respond(ctx, text)[1]
 
@@ -40,7 +43,9 @@ class Chat:
 
     def ask(self, text: str) -> Answer:
         if claude_enabled():
-                result = claude_answer(self.ctx, text)
+            from prism.llm.ask_claude import claude_answer
+
+            result = claude_answer(self.ctx, text)
         else:
             self.previous, result = respond(self.ctx, text, self.previous)
         self.history.append({"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "question": text,

@@ -6,8 +6,9 @@ weeks of actual spend: contribution(history, x × weeks, zeros) − contribution
 summed over every week. Subtracting the no-spend path removes the history's own carry-over, while the
 saturation still sees it (a channel already running hot gains less from the same spend).
 
-The carry-over length is read off the draws (an impulse's last non-zero week), so the warm-up and the
-tail are as long as the model's adstock and no longer.
+The carry-over length is read off the draws (an impulse's last non-zero week within the model's
+`max_lag`, which for lightweight_mmm is every week of the data), so the warm-up and the tail are as long
+as the model's adstock, as `KeptDraws` defines it (max_lag, normalisation, gain), and no longer.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from prism.planning.source import ResponseSource
 
 DEFAULT_WEEKS = 13
 RECENT_WEEKS = 13  # "current" weekly spend = the mean of the last quarter's weeks
-MAX_CARRYOVER = 52  # config.json caps adstock.max_lag at 52
 IMPULSE_TOL = 1e-9  # an impulse's effect below this share of its peak has died out
 CEILING_MULTIPLE = 50.0  # saturation = response at x ÷ response at 50× the channel's usual spend
 MROI_STEP = 0.01  # mROI from a 1 % step (the results' own bump)
@@ -55,7 +55,7 @@ class Horizon:
         return [self._carryover(c) for c in range(len(self.channels))]
 
     def _carryover(self, c: int) -> int:
-        pulse = np.zeros(MAX_CARRYOVER + 1)
+        pulse = np.zeros(max(int(self.source.max_lag), 1))
         pulse[0] = max(self.usual[c], 1.0)
         src = self.source
         effect = np.abs(src.channel_contribution(c, pulse) - src.channel_contribution(c, np.zeros_like(pulse)))

@@ -6,7 +6,7 @@ import pandas as pd
 
 from prism.errors import InputError
 from prism.planning.horizon import DEFAULT_WEEKS
-from prism.planning.plan import Plan, Planner
+from prism.planning.plan import Plan, Planner, PlanRequest
 from prism.planning.source import CONSENSUS, load_sources
 from prism.schemas import Metadata
 from prism.workspace import Workspace, read_csv, read_model, write_csv
@@ -51,3 +51,14 @@ def open_planner(ws: Workspace, model: str = CONSENSUS, weeks: int = DEFAULT_WEE
                  round_no: int | None = None) -> Planner:
     """A planner over the round's kept draws with the workspace's confidence labels and channel labels."""
     return Planner(load_sources(ws, round_no), model, weeks, read_confidence(ws), read_labels(ws))
+
+
+def default_plan(ws: Workspace, round_no: int | None = None) -> Plan:
+    """The plan the report shows: consensus over the round's models, the current budget, default horizon;
+    writes optimization.csv and scenarios.csv. Raises InputError when the round has no readable draws."""
+    planner = open_planner(ws, round_no=round_no)
+    req = PlanRequest()
+    plan = planner.optimize(req)
+    write_plan(ws, plan)
+    write_scenarios(ws, planner.scenarios(req, optimum=plan))
+    return plan

@@ -24,6 +24,7 @@ class ResponseSource(Protocol):
 
     channels: list[str]
     spend: np.ndarray  # (T, C) spend the model was fitted on, oldest week first
+    max_lag: int  # weeks the adstock reaches back (lightweight_mmm: every week of the data)
 
     @property
     def n_draws(self) -> int: ...
@@ -44,12 +45,14 @@ class Pool:
     per_model: int
     channels: list[str] = field(init=False)
     spend: np.ndarray = field(init=False)
+    max_lag: int = field(init=False)
     slices: dict[str, slice] = field(init=False)
     _rows: dict[str, np.ndarray] = field(init=False)
 
     def __post_init__(self) -> None:
         first = next(iter(self.sources.values()))
         self.channels, self.spend = list(first.channels), np.asarray(first.spend, dtype=float)
+        self.max_lag = max(int(src.max_lag) for src in self.sources.values())
         self.slices, self._rows, start = {}, {}, 0
         for name, src in self.sources.items():
             if list(src.channels) != self.channels or np.shape(src.spend) != self.spend.shape:
@@ -90,9 +93,6 @@ def select(sources: dict[str, ResponseSource], model: str) -> dict[str, Response
 
 def load_sources(ws, round_no: int | None = None) -> dict[str, ResponseSource]:
     """The round's kept draws of every model that ran (the analysis layer reads the netCDF files)."""
-    try:
-        from prism.analysis.response import load_round
-    except ImportError as exc:
-        raise InputError(f"kept draws cannot be read: prism.analysis.response.load_round is not available "
-                         f"({exc.msg}); this build has no draws reader") from None
+    from prism.analysis.response import load_round  # lazy: netCDF/xarray only when draws are read
+
     return dict(load_round(ws, round_no))

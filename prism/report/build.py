@@ -12,6 +12,7 @@ from prism.report.charts import render_charts
 from prism.report.deck import build_deck
 from prism.report.html import build_html
 from prism.report.inputs import ReportInputs, load_inputs
+from prism.report.plan_chart import render_plan_chart
 from prism.report.xlsx import build_workbook
 from prism.workspace import Workspace, write_bytes, write_text
 
@@ -24,7 +25,7 @@ def output_dir(inp: ReportInputs) -> Path:
 def render(inp: ReportInputs) -> list[Path]:
     """Write the deliverables for already-loaded inputs; returns the paths written."""
     out = output_dir(inp)
-    charts = render_charts(inp, out / "charts")
+    charts = {**render_charts(inp, out / "charts"), **render_plan_chart(inp, out / "charts")}
     deck, html, xlsx = out / "report.pptx", out / "report.html", out / "report.xlsx"
     write_bytes(deck, build_deck(inp, charts))
     write_text(html, build_html(inp, charts))

@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from prism.planning.plan import TOTAL
 from prism.report import style
 from prism.report.fmt import compact
 from prism.report.inputs import ReportInputs
@@ -349,7 +350,22 @@ def chart_titles(inp: ReportInputs) -> dict[str, str]:
         "kpi_decomposition": f"What made up {kpi} over the modelled weeks ({models})",
         "model_fit": "Actual vs fitted by model; shaded: weeks the models never saw",
         "round_history": "How the rounds went: tuning objective and agreement by round",
+        "budget_plan": _plan_caption(inp),
     }
+
+
+def _plan_caption(inp: ReportInputs) -> str:
+    """The plan's caption: what the chart shows and, when the plan has its total row, what it adds in all."""
+    kpi = inp.kpi_label.lower()
+    text = f"Current vs recommended spend per channel, and the {kpi} each move is expected to bring (90% interval)"
+    opt = inp.optimization
+    total = opt[opt["channel"] == TOTAL] if opt is not None and "channel" in opt else None
+    if total is None or total.empty:
+        return text
+    t = total.iloc[0]
+    return (f"{text}. In all: {compact(t['expected_kpi_change'])} {kpi} "
+            f"({compact(t['expected_kpi_change_low'])} to {compact(t['expected_kpi_change_high'])}) "
+            f"for {compact(t['recommended'])} of spend, against {compact(t['current'])} today.")
 
 
 def png_bytes(fig: Figure) -> bytes:

@@ -24,6 +24,7 @@ from prism.report.markdown import Item
 from prism.report.slides import (BODY, BODY_BOTTOM, BODY_TOP, FOOTER_PT, MARGIN, MIN_PT, SLIDE_H, SLIDE_W,
                                  TABLE_PT, TITLE_H, TITLE_PT, TITLE_TOP, Box, add_runs, bar_chart, fit_font_size,
                                  plain, rgb, split_to_fit, table, text_box, text_height)
+from prism.report.plan_chart import CHART_NAME as PLAN_CHART
 from prism.report.tables import (contribution_table, diagnostics_table, fit_table, optimization_display,
                                  roi_summary, roi_table)
 
@@ -39,6 +40,7 @@ TITLES = {
     "roi": "Return on spend by channel",
     "contribution": "Where {kpi} comes from",
     "over_time": "{kpi} by week: baseline and media",
+    "budget_plan": "Budget plan",
     "actions": "What to do",
     "disagree": "Where the models disagree",
     "caveats": "Data caveats",
@@ -321,6 +323,7 @@ def build_deck(inp: ReportInputs, charts: dict[str, Path]) -> bytes:
     _roi_slide(prs, inp)
     _contribution_slide(prs, inp)
     _image_slide(prs, inp, TITLES["over_time"].format(kpi=kpi), charts, "contribution_over_time")
+    _image_slide(prs, inp, TITLES["budget_plan"], charts, PLAN_CHART)
     _actions_slide(prs, inp)
     _disagree_slide(prs, inp)
     _caveats_slide(prs, inp)

@@ -15,6 +15,7 @@ import pandas as pd
 from prism.report import fmt, style
 from prism.report.charts import chart_titles
 from prism.report.inputs import ReportInputs
+from prism.report.plan_chart import CHART_NAME as PLAN_CHART
 from prism.report.rounds import RoundComparison, compare_rounds, previous_round
 from prism.report.tables import fit_table, optimization_display, round_history, roi_table
 
@@ -159,10 +160,12 @@ def comparison_html(cmp: RoundComparison, inp: ReportInputs) -> str:
     return "".join(parts)
 
 
-def _optimization_section(inp: ReportInputs) -> str:
+def _optimization_section(inp: ReportInputs, charts: dict[str, Path]) -> str:
+    """The plan's chart over its table of moves."""
     header, cells = optimization_display(inp)
     rows = [[_num(text, value) if value is not None else _text(text) for text, value in row] for row in cells]
-    return _table(header, rows, set(range(1, len(header))), sortable=True)
+    chart = {PLAN_CHART: charts[PLAN_CHART]} if PLAN_CHART in charts else {}
+    return _figures(inp, chart) + _table(header, rows, set(range(1, len(header))), sortable=True)
 
 
 def _figures(inp: ReportInputs, charts: dict[str, Path]) -> str:
@@ -184,10 +187,10 @@ def build_html(inp: ReportInputs, charts: dict[str, Path]) -> str:
         f" · {len(res.ok_models())} of {len(res.models)} models ran"
     sections = [("report", "Report", f'<div class="report">{inp.report.html()}</div>'),
                 ("roi", "ROI by channel", _roi_section(inp)),
-                ("charts", "Charts", _figures(inp, charts)),
+                ("charts", "Charts", _figures(inp, {k: v for k, v in charts.items() if k != PLAN_CHART})),
                 ("fit", "Model fit", _fit_section(inp))]
     if inp.optimization is not None:
-        sections.append(("budget", "Budget moves", _optimization_section(inp)))
+        sections.append(("budget", "Budget plan", _optimization_section(inp, charts)))
     sections += [("history", "Round history", _history_section(inp)),
                  ("compare", "Since the last round", _comparison_section(inp))]
     nav = "".join(f'<a href="#{key}">{escape(name)}</a>' for key, name, _ in sections)

@@ -3,6 +3,8 @@ with its 90 % interval, drawn from results/optimization.csv (the optimizer's own
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -10,6 +12,7 @@ from matplotlib.figure import Figure
 from prism.planning.plan import TOTAL
 from prism.report import style
 from prism.report.charts import COMPACT, _figure, _wrap, png_bytes
+from prism.report.inputs import ReportInputs
 from prism.workspace import write_bytes
 
 CHART_NAME = "budget_plan"
@@ -31,6 +34,7 @@ def budget_plan(frame: pd.DataFrame, labels: dict[str, str] | None = None, kpi_l
     mean = rows["expected_kpi_change"].to_numpy(float)
     err = np.vstack([mean - rows["expected_kpi_change_low"].to_numpy(float),
                      rows["expected_kpi_change_high"].to_numpy(float) - mean])
+    err = np.clip(err, 0.0, None)  # a skewed draw distribution can put its mean outside the 5-95 % band
     colors = [style.AGREEMENT_COLORS["high"] if m >= 0 else style.AGREEMENT_COLORS["low"] for m in mean]
     gain.barh(y, mean, height=0.55, color=colors, xerr=err, ecolor=style.INK, capsize=4)
     gain.axvline(0.0, color=style.MUTED, lw=1)
@@ -40,6 +44,15 @@ def budget_plan(frame: pd.DataFrame, labels: dict[str, str] | None = None, kpi_l
         ax.grid(axis="x")
         ax.grid(axis="y", visible=False)
     return fig
+
+
+def render_plan_chart(inp: ReportInputs, out_dir: Path) -> dict[str, Path]:
+    """The report's copy of the chart, from the plan the inputs hold; nothing when no plan was made."""
+    opt = inp.optimization
+    if opt is None or opt.empty:
+        return {}
+    labels = {str(c): inp.label(str(c)) for c in opt["channel"]}
+    return {CHART_NAME: write_budget_plan(opt, out_dir / f"{CHART_NAME}.png", labels, inp.kpi_label)}
 
 
 def write_budget_plan(frame: pd.DataFrame, path, labels: dict[str, str] | None = None, kpi_label: str = "KPI"):

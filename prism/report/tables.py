@@ -160,9 +160,11 @@ def round_history(inp: ReportInputs) -> pd.DataFrame:
                                        "verdict"])
 
 
-OPTIMIZATION_HEADERS = {"current_spend": "Current spend", "recommended_spend": "Proposed spend",
-                        "change_pct": "Change", "expected_kpi_change": "Expected KPI change",
-                        "expected_kpi_change_low": "Low", "expected_kpi_change_high": "High"}
+# results/optimization.csv's columns (DESIGN), as the report prints them; others are not shown
+OPTIMIZATION_HEADERS = {"current": "Current spend", "recommended": "Proposed spend", "change_pct": "Change",
+                        "expected_kpi_change": "Expected change", "expected_kpi_change_low": "Low",
+                        "expected_kpi_change_high": "High", "confidence": "Confidence"}
+SPEND_COLUMNS = ("current", "recommended")
 Cell = tuple[str, float | None]  # (as printed, raw value for sorting)
 
 
@@ -171,15 +173,15 @@ def optimization_display(inp: ReportInputs) -> tuple[list[str], list[list[Cell]]
     opt = inp.optimization
     if opt is None or opt.empty:
         return [], []
-    cols = [c for c in opt.columns if c != "channel"]
+    cols = [c for c in OPTIMIZATION_HEADERS if c in opt.columns]
     header = ["Channel", *[_opt_header(c, inp.currency) for c in cols]]
     rows = [[(inp.label(str(r["channel"])), None), *[_opt_cell(c, r[c]) for c in cols]] for _, r in opt.iterrows()]
     return header, rows
 
 
 def _opt_header(column: str, currency: str | None) -> str:
-    name = OPTIMIZATION_HEADERS.get(column, column.replace("_", " ").capitalize())
-    return f"{name} ({currency})" if currency and column.endswith("_spend") else name
+    name = OPTIMIZATION_HEADERS[column]
+    return f"{name} ({currency})" if currency and column in SPEND_COLUMNS else name
 
 
 def _opt_cell(column: str, value: object) -> Cell:

@@ -27,7 +27,7 @@ def sheets(inp: ReportInputs) -> dict[str, pd.DataFrame]:
         "Rounds": round_history(inp),
     }
     if inp.optimization is not None:
-        out["Optimization"] = inp.optimization
+        out["Budget plan"] = inp.optimization
     return out
 
 

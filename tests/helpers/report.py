@@ -117,7 +117,7 @@ def write_optimization(ws: Workspace) -> pd.DataFrame:
     for i, ch in enumerate(res.channels):
         cur = curves[ch]
         k = 10 + (1 if i % 2 == 0 else -1)  # multiplier index 10 is the current spend (1.0x)
-        rows.append({"channel": ch, "current_spend": cur.spend[10], "recommended_spend": cur.spend[k],
+        rows.append({"channel": ch, "current": cur.spend[10], "recommended": cur.spend[k],
                      "change_pct": (cur.spend[k] / cur.spend[10] - 1) * 100,
                      "expected_kpi_change": cur.kpi[k] - cur.kpi[10],
                      "expected_kpi_change_low": cur.kpi_low[k] - cur.kpi_low[10],
