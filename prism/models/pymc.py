@@ -23,23 +23,9 @@ import pandas as pd
 
 from prism.models.base import Fitted, ModelData
 from prism.models.draws import KeptDraws
-from prism.models.posterior import (
-    transform_notes,
-    beta_from_mean,
-    convergence,
-    decay_centres,
-    event_draws,
-    geometric_draws,
-    hill_settings,
-    loo_mape,
-    parallel_chain_method,
-    roi_per_coef,
-    roi_prior,
-    stack_draws,
-    summarize_params,
-    thinned,
-    TIGHT_PRIOR_CV,
-)
+from prism.models.posterior import (TIGHT_PRIOR_CV, beta_from_mean, convergence, decay_centres, event_draws,
+                                    geometric_draws, hill_settings, loo_mape, parallel_chain_method, roi_per_coef,
+                                    roi_prior, stack_draws, summarize_params, thinned, transform_notes)
 from prism.models.evidence import PRIOR_DRAWS
 from prism.models.transforms import GeometricAdstock
 from prism.schemas import Config
