@@ -429,3 +429,29 @@ def test_critic_flags_an_roi_outside_the_expected_range_with_both_numbers(sim_ws
     write_json(ws.metadata, metadata)
     check = [c for c in compute_checks(ws, 1, "") if c.name == "expected roi range"][0]
     assert not check.passed and f"ROI {roi:.2f} below the expected range {roi * 2:g}–{roi * 3:g}" in check.evidence
+
+
+def test_confidence_says_when_a_prior_came_from_the_knowledge_layer(sim_ws):
+    from prism.analysis.confidence import WHY_INFORMED, channel_confidence
+
+    ws, sim = sim_ws
+    tv, other = sim.channels[0], sim.channels[1]
+    diag = {"informed_priors": {"roi": {tv: "knowledge", other: "default"}, "decay": {}}}
+    res = crafted_results(ws, sim, factors={"ridge": 1.0}, diagnostics={"ridge": diag})
+    labels = channel_confidence(res)
+    assert WHY_INFORMED in labels[tv].why and "expected range (knowledge layer)" in labels[tv].reason
+    assert WHY_INFORMED not in labels[other].why
+
+
+def test_tuner_offers_a_decay_benchmark_not_yet_applied(sim_ws):
+    from prism.agents.tuner import candidate_changes
+
+    ws, sim = sim_ws
+    crafted_results(ws, sim, factors={"ridge": 1.0})
+    tv = sim.channels[0]
+    assert not [c for c in candidate_changes(ws, 2) if c.key == "adstock.channel_decays"]
+    metadata = meta(ws)
+    metadata.knowledge.fields[tv] = FieldDefinition(column=tv, adstock_decay=0.7)
+    write_json(ws.metadata, metadata)
+    change = [c for c in candidate_changes(ws, 2) if c.key == "adstock.channel_decays"][0]
+    assert change.new == {tv: 0.7} and "not yet applied" in change.evidence

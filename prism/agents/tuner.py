@@ -23,6 +23,7 @@ from prism.analysis.anomalies import RecurringEvent, recurring_events
 from prism.analysis.facts import BAYESIAN_MODELS, RoundFacts
 from prism.data.column_kinds import is_binary
 from prism.errors import InputError
+from prism.knowledge.checks import unapplied_decay_benchmarks
 from prism.schemas import CONVERGENCE, AgentCall, Config, Diag, GateFailure, Results, Status, best_round
 from prism.models.base import holdout_weeks
 from prism.workspace import Workspace, load_state, read_model, read_weekly, write_json, write_text
@@ -194,12 +195,11 @@ def _proposals(facts: RoundFacts) -> list[tuple[str, Any, str, str]]:
         props.append(("adstock.max_lag", max(1, cfg.adstock.max_lag // 2), "overfitting: shorter lag", over.evidence))
         if cfg.ridge.alpha:
             props.append(("ridge.alpha", cfg.ridge.alpha * ALPHA_FACTORS[0], "overfitting: more shrinkage", over.evidence))
-    known = {ch: f.adstock_decay for ch, f in facts.meta.knowledge.fields.items()  # 4. knowledge-layer decays
-             if f.adstock_decay is not None and ch in cfg.data.channels}
-    if known and {**cfg.adstock.channel_decays, **known} != cfg.adstock.channel_decays:
+    known = unapplied_decay_benchmarks(cfg, facts.meta.knowledge)  # 4. knowledge-layer decay benchmarks
+    if known:
         props.append(("adstock.channel_decays", {**cfg.adstock.channel_decays, **known},
                       "per-channel decays from the knowledge layer",
-                      f"metadata.json knowledge fields give decays for {len(known)} channel(s)"))
+                      f"metadata.json knowledge fields give decays for {len(known)} channel(s) not yet applied"))
     learned = _learned_decays(facts)
     props += _decay_moves(cfg, learned)  # 5. global decay and max lag
     props += _seasonality_moves(cfg)      # 6. Fourier order

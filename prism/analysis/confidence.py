@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from prism.knowledge.checks import informed_channels
 from prism.data.profile import COLLINEAR_ABS_R
 from prism.schemas import PRIOR_DRIVEN, ZERO_EFFECT, ChannelConfidence, ChannelResult, Metadata, Results
 from prism.workspace import Workspace, read_model
@@ -42,6 +43,7 @@ AUDIT_WEAK, AUDIT_NOT = "weak", "not"
 WHY_UNDECIDED, WHY_AUDIT_NOT, WHY_DISAGREE, WHY_WIDE = "undecided", "audit_not", "disagree", "wide"
 WHY_SOME_UNDECIDED, WHY_PARTLY, WHY_COLLINEAR, WHY_WIDTH = "some_undecided", "partly", "collinear", "width"
 WHY_AUDIT_WEAK, WHY_NARROW, WHY_SHORT = "audit_weak", "narrow", "short"
+WHY_INFORMED = "informed"  # a note, not a cap: the ROI prior came from the business's expected range
 SETTLE = ("What would settle each of these: change that channel's spend on its own for a few weeks "
           "(on/off or up/down), or run a region-level holdout test.")
 
@@ -57,6 +59,7 @@ class Signals:
     collinear: bool = False
     train_weeks: int = SHORT_HISTORY_WEEKS
     audit: dict[str, str] = field(default_factory=dict)  # model → identifiable|weak|not
+    informed: bool = False  # a model's ROI prior came from the knowledge layer's expected range
 
     @property
     def all_flagged(self) -> bool:
@@ -64,7 +67,7 @@ class Signals:
 
     @classmethod
     def from_results(cls, res: Results, channel: str, collinear: bool = False,
-                     audit: dict[str, str] | None = None) -> "Signals":
+                     audit: dict[str, str] | None = None, informed: bool = False) -> "Signals":
         rows = {m: r.channels[channel] for m, r in res.ok_models().items() if channel in r.channels}
         widths = [_rel_width(r) for r in rows.values()]
         flags: dict[str, list[str]] = {}
@@ -74,7 +77,7 @@ class Signals:
         agreement = res.agreement.get(channel)
         return cls(width=float(np.median(widths)) if widths else math.inf, flags=flags, n_models=len(rows),
                    agreement=agreement.label if agreement else "n/a", collinear=collinear,
-                   train_weeks=res.train_weeks, audit=audit or {})
+                   train_weeks=res.train_weeks, audit=audit or {}, informed=informed)
 
     @classmethod
     def from_row(cls, row) -> "Signals":
@@ -98,6 +101,8 @@ def rule(s: Signals, high_width: float = HIGH_WIDTH, medium_width: float = MEDIU
     label = LOW if low else MEDIUM if capped else HIGH
     reasons = low + capped if label != HIGH else [
         (WHY_NARROW, f"narrow interval ({_times(s.width)} the ROI), decided by the data")]
+    if s.informed:  # the estimate leans on the business's expectation as much as the data let it
+        reasons.append((WHY_INFORMED, "its ROI prior is the business's expected range (knowledge layer)"))
     texts = [text for _, text in reasons]
     if s.audit:
         texts.append("audit: " + ", ".join(f"{v} ({m})" for m, v in s.audit.items()))
@@ -159,7 +164,9 @@ def channel_confidence(res: Results, collinear: set[str] | None = None,
                        audit: dict[str, dict[str, str]] | None = None) -> dict[str, ChannelConfidence]:
     """The label of every channel in the results."""
     collinear, audit = collinear or set(), audit or {}
-    return {ch: rule(Signals.from_results(res, ch, ch in collinear, audit.get(ch))) for ch in res.channels}
+    informed = set(informed_channels(res)["roi"])
+    return {ch: rule(Signals.from_results(res, ch, ch in collinear, audit.get(ch), ch in informed))
+            for ch in res.channels}
 
 
 def collinear_channels(ws: Workspace, channels: list[str]) -> set[str]:
