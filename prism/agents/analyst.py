@@ -92,10 +92,10 @@ def _limits(facts: RoundFacts) -> str:
     for c, v in facts.high_vif.items():
         if not any(c in (a, b) for a, b, _ in facts.collinear_pairs):
             lines.append(f"- {facts.label(c)} is correlated with the other channels combined (VIF {fmt(v, 1)}).")
-    for f in facts.ranked:
-        if WHY_AUDIT_NOT in f.why:
-            lines.append(f"- {f.label}: the recoverability audit could not recover its ROI from this spend "
-                         f"(results/audit.csv), so its return is uncertain whatever the models say.")
+    lost = [f.label for f in facts.ranked if WHY_AUDIT_NOT in f.why]  # one line: the 400-word limit holds
+    if lost:
+        lines.append(f"- The recoverability audit could not recover the ROI of {', '.join(lost)} from this spend "
+                     f"(results/audit.csv), so those returns are uncertain whatever the models say.")
     if facts.sample_caveat_needed:
         lines.append(f"- Sample caveat: only {facts.weeks} weeks of data for {facts.n_parameters} parameters; "
                      f"treat the estimates as indicative.")

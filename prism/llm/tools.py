@@ -49,7 +49,8 @@ class ConfigChange(ToolInput):
     decision: Literal["change", "no_change"]
     key: str | None = Field(None, description="Dotted config key, e.g. 'adstock.decay' or "
                                               "'adstock.channel_decays.google_paid_search'; one key only.")
-    value: float | int | str | bool | None = Field(None, description="The new value of that key.")
+    value: float | int | str | bool | list | dict | None = Field(
+        None, description="The new value of that key (a list or object for keys such as baseline.event_weeks).")
     rule: str = Field(description="Which tuning rule fired (one line).")
     evidence: str = Field(description="The evidence from the results, quoting only numbers that are in them.")
 
