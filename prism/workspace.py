@@ -12,15 +12,17 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, TypeVar
-
-import pandas as pd
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING, Any, Iterator, TypeVar
 
 from prism.errors import InputError, LockedError
-from prism.schemas import Config, State
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:  # pandas and the schemas load on first use: `import prism.cli` stays light (`prism ask` start-up)
+    import pandas as pd
+    from pydantic import BaseModel
+
+    from prism.schemas import Config, State
+
+M = TypeVar("M", bound="BaseModel")
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -138,7 +140,7 @@ def write_text(path: Path, text: str) -> None:
 
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically; pydantic models are dumped in JSON mode."""
-    if isinstance(data, BaseModel):
+    if hasattr(data, "model_dump"):  # a pydantic model
         data = data.model_dump(mode="json")
     write_text(path, json.dumps(data, indent=2, allow_nan=False, default=_json_default) + "\n")
 
@@ -156,6 +158,8 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
     A channel named `=HYPERLINK(...)` reached report.xlsx as a live formula; numbers are left as they are.
     """
+    import pandas as pd
+
     def safe(value: Any) -> Any:
         return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
@@ -196,6 +200,8 @@ def read_json(path: Path) -> Any:
 
 def read_csv(path: Path, required: tuple[str, ...] = ()) -> pd.DataFrame:
     """Read a CSV; a missing, unreadable or incomplete file is bad input naming the file (and the column)."""
+    import pandas as pd
+
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file not found")
@@ -211,6 +217,8 @@ def read_csv(path: Path, required: tuple[str, ...] = ()) -> pd.DataFrame:
 
 def read_model(path: Path, model: type[M]) -> M:
     """Read and validate a JSON file against a pydantic schema; errors name the file and the key."""
+    from pydantic import ValidationError
+
     raw = read_json(path)
     try:
         return model.model_validate(raw)
@@ -227,6 +235,8 @@ def read_model(path: Path, model: type[M]) -> M:
 
 def load_state(ws: Workspace) -> State:
     """The workspace's state, or a fresh one before the first round (read by every layer, written by the loop)."""
+    from prism.schemas import State
+
     return read_model(ws.state, State) if ws.state.exists() else State()
 
 
@@ -246,6 +256,8 @@ def read_weekly(ws: Workspace, cfg: Config) -> pd.DataFrame:
     names (config edited by hand since) is bad input: `prism discover` rebuilds it from the source. No
     stage rebuilds it silently, so every stage of a round sees the same data.
     """
+    import pandas as pd
+
     d = cfg.data
     if not ws.weekly.exists():
         raise InputError(f"{ws.weekly}: file not found; run `prism discover` to write the clean weekly table")

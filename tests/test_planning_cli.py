@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -91,3 +94,15 @@ def test_without_a_draws_reader_the_commands_exit_2(base_ws, tmp_path, capsys):
     shutil.copytree(base_ws.root, tmp_path / "w")
     assert run("optimize", "--workdir", str(tmp_path / "w")) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+HEAVY = ("pandas", "numpy", "pydantic", "xarray", "scipy", "httpx", "anthropic", "pymc", "pytensor", "jax",
+         "matplotlib", "pptx", "openpyxl")
+
+
+def test_cli_start_up_imports_no_heavy_module():
+    """`prism ask` start-up (issue 13: < 1.5 s) rests on every command module importing its layer lazily."""
+    code = f"import sys, prism.cli; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.stdout.strip() == ""

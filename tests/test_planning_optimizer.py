@@ -153,6 +153,31 @@ def test_confidence_caps_and_what_a_test_would_unlock():
     assert unlocked["search"].recommended > 1.5 * unlocked["search"].current
 
 
+def test_if_confirmed_is_bounded_matches_the_unlocked_plan_and_gains_in_truth():
+    """On the bundled brand the uncapped "if confirmed" solve gave one channel the whole budget; now it keeps
+    the plan's limits: half to twice today's share by default, --max-change or the channel's --bounds if given."""
+    two = {"ridge": source(), "pymc": curves(CHANNELS, BETA, HALF, SLOPE, DECAY, CURRENT, seed=5)}
+    conf = {"tv": "high", "search": "medium", "social": "low"}
+    pl = Planner(two, weeks=WEEKS, confidence=conf)
+    now = np.array(CURRENT, float) * WEEKS
+
+    def confirmed(**kw) -> np.ndarray:
+        plan = pl.optimize(PlanRequest(weeks=WEEKS, **kw))
+        return np.array([ln.if_confirmed if ln.if_confirmed is not None else np.nan for ln in plan.lines])
+
+    default = confirmed()
+    assert np.isnan(default[0])  # tv is high: nothing to confirm
+    assert np.all((default[1:] >= 0.5 * now[1:] - 1e-6) & (default[1:] <= 2.0 * now[1:] + 1e-6))
+    assert default[1] == pytest.approx(2.0 * now[1], rel=1e-3)  # search's optimum lies far beyond twice today's
+    assert confirmed(max_change=0.5)[1] == pytest.approx(1.5 * now[1], rel=1e-3)
+    assert 2.5 * now[1] < confirmed(bounds=["search=0:6x"])[1] <= 6.0 * now[1] + 1e-6
+    capped = pl.optimize(PlanRequest(weeks=WEEKS))
+    unlocked = pl.optimize(PlanRequest(weeks=WEEKS, unlock=["search", "social"]))
+    assert weekly(unlocked) * WEEKS == pytest.approx(np.where(np.isnan(default), weekly(unlocked) * WEEKS, default))
+    true = Horizon(curves(CHANNELS, BETA, HALF, SLOPE, DECAY, CURRENT, draws=1, noise=0.0), WEEKS)
+    assert true.plan_kpi(weekly(unlocked))[0] > true.plan_kpi(weekly(capped))[0] > true.plan_kpi(now / WEEKS)[0]
+
+
 def test_consensus_holds_a_move_one_model_contradicts():
     # ridge believes social is strong, pymc that it is worthless: moving money into social is not backed
     believer = curves(CHANNELS, [6_000, 1_000, 40_000], [800, 1_500, 300], [1.0, 1.0, 1.0], DECAY, CURRENT)

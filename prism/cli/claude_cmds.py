@@ -14,7 +14,6 @@ from typing import Optional
 
 import typer
 
-from prism.agents.base import AGENT_NAMES
 from prism.cli.app import WorkdirOpt, app, console
 from prism.errors import InputError
 from prism.workspace import Workspace, write_text
@@ -28,6 +27,8 @@ def templates() -> Traversable:
 
 def prompt_files() -> dict[str, str]:
     """Workspace-relative path → text, for every prompt file `prism init` writes."""
+    from prism.agents.base import AGENT_NAMES
+
     root = templates()
     files = {"program.md": root.joinpath("program.md").read_text(encoding="utf-8")}
     for name in AGENT_NAMES:

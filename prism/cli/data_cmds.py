@@ -7,7 +7,7 @@ import functools
 import inspect
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import typer
 from rich.markup import escape
@@ -15,13 +15,14 @@ from rich.table import Table
 
 from prism.cli.app import app, console, WorkdirOpt
 from prism.cli.knowledge_cmds import report_pull
-from prism.data.discover import Discovery, PrepareOptions, discover, prepare_source, refresh_metadata
-from prism.data.prepare import Prepared
-from prism.data.roles import Overrides
-from prism.data.sources import SourceSpec, infer_source
 from prism.errors import InputError
-from prism.knowledge.sync import pull as pull_knowledge
 from prism.workspace import Workspace, check_writable, write_bytes, write_csv
+
+if TYPE_CHECKING:  # the data layer (pandas, loaders) loads when a command runs, not at `prism` start-up
+    from prism.data.discover import Discovery, PrepareOptions
+    from prism.data.prepare import Prepared
+    from prism.data.roles import Overrides
+    from prism.data.sources import SourceSpec
 
 PATTERN_HELP = "names or glob patterns, comma-separated; quote patterns: 'mdsp_*'"
 
@@ -87,6 +88,8 @@ def with_source_args(command: Callable[..., None]) -> Callable[..., None]:
 
 def _spec(source: str | None, path: str | None, query: str | None, url: str | None, sheet: str | None,
           project: str | None) -> SourceSpec | None:
+    from prism.data.sources import SourceSpec, infer_source
+
     if not any((path, query, url)):
         return None
     return SourceSpec(source=source or infer_source(path, url), path=path, query=query, url=url, sheet=sheet,
@@ -100,11 +103,15 @@ def _split(text: str | None) -> list[str] | None:
 def _overrides(date: str | None, kpi: str | None, channels: str | None, controls: str | None,
                entity_column: str | None, events: str | None = None, ignore: str | None = None) -> Overrides:
     """The role overrides given on the command line (comma-separated lists split; patterns expand later)."""
+    from prism.data.roles import Overrides
+
     return Overrides(date=date, kpi=kpi, channels=_split(channels), controls=_split(controls),
                      entity_column=entity_column, events=_split(events), ignore=_split(ignore))
 
 
 def _options(entity: str | None, aggregate: bool, anchor: str, fill_gaps: bool) -> PrepareOptions:
+    from prism.data.discover import PrepareOptions
+
     anchor = anchor.upper()[:3]
     if anchor not in ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"):
         raise InputError(f"--week-anchor '{anchor}' is not a weekday (MON … SUN)")
@@ -126,6 +133,8 @@ def prepare_cmd(
     Without --path/--url the workspace's config.json says what to load, and the workspace's weekly.parquet
     and metadata.json are refreshed from it too (as `prism discover` does).
     """
+    from prism.data.discover import prepare_source, refresh_metadata
+
     ws = Workspace(workdir)
     spec = args.spec()
     target = out if out.is_absolute() else ws.root / out
@@ -171,6 +180,9 @@ def discover_cmd(
     In a workspace that has config.json, role flags (--channels, --controls, --events, --ignore, --kpi, …)
     re-apply the roles: config.json's data section is rewritten, model settings are kept.
     """
+    from prism.data.discover import discover
+    from prism.knowledge.sync import pull as pull_knowledge
+
     ws = Workspace(workdir)
     spec = args.spec()
     overrides = args.overrides()

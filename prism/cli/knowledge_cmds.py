@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.markup import escape
@@ -11,10 +11,11 @@ from rich.table import Table
 
 from prism.cli.app import app, console, err_console, WorkdirOpt
 from prism.errors import InputError
-from prism.knowledge import local, notion, sync
-from prism.knowledge.tables import TABLES
-from prism.schemas import Config, Knowledge, Metadata
 from prism.workspace import Workspace, read_model, write_json
+
+if TYPE_CHECKING:  # the knowledge layer (pandas, httpx) loads when a command runs, not at `prism` start-up
+    from prism.knowledge.sync import Pulled
+    from prism.schemas import Knowledge
 
 knowledge_app = typer.Typer(help="Knowledge layer: field definitions, business context, known issues and "
                                  "experiments from Notion or knowledge/ files, kept in metadata.json.",
@@ -23,7 +24,7 @@ app.add_typer(knowledge_app, name="knowledge")
 SOURCES = ("notion", "local", "none")
 
 
-def report_pull(pulled: sync.Pulled) -> None:
+def report_pull(pulled: Pulled) -> None:
     """One line on where the knowledge came from, or the one warning when Notion could not be read."""
     k = pulled.knowledge
     if pulled.warning:
@@ -44,6 +45,8 @@ def pull_cmd(
     workdir: Path = WorkdirOpt,
 ) -> None:
     """Refresh metadata.json's knowledge layer now; a failed Notion pull keeps the last good knowledge (exit 2)."""
+    from prism.knowledge import sync
+
     if source is not None and source not in SOURCES:
         raise InputError(f"--source: {source!r} is not one of {', '.join(SOURCES)}")
     ws = Workspace(workdir)
@@ -55,6 +58,8 @@ def pull_cmd(
 
 
 def _databases(pairs: list[str]) -> dict[str, str]:
+    from prism.knowledge.tables import TABLES
+
     keys = {t.key for t in TABLES}
     out = {}
     for pair in pairs:
@@ -72,6 +77,10 @@ def init_notion_cmd(
     workdir: Path = WorkdirOpt,
 ) -> None:
     """Create the four Notion databases under a page, fill Field Definitions, point config.json at them."""
+    from prism.knowledge import notion, sync
+    from prism.knowledge.tables import TABLES
+    from prism.schemas import Config, Metadata
+
     ws = Workspace(workdir)
     cfg = read_model(ws.config, Config)
     meta = read_model(ws.metadata, Metadata)
@@ -91,6 +100,9 @@ def init_notion_cmd(
 def export_cmd(force: bool = typer.Option(False, "--force", help="Overwrite existing files in knowledge/."),
                workdir: Path = WorkdirOpt) -> None:
     """Write knowledge/fields.csv, context.yaml, issues.csv, experiments.csv from metadata.json."""
+    from prism.knowledge import local
+    from prism.schemas import Metadata
+
     ws = Workspace(workdir)
     for path in local.export(ws, read_model(ws.metadata, Metadata).knowledge, force):
         console.print(f"[green]wrote[/] {path}")
@@ -99,6 +111,8 @@ def export_cmd(force: bool = typer.Option(False, "--force", help="Overwrite exis
 @knowledge_app.command("show")
 def show_cmd(workdir: Path = WorkdirOpt) -> None:
     """Print the knowledge layer metadata.json holds: where from, fields, context, issues, experiments."""
+    from prism.schemas import Metadata
+
     k = read_model(Workspace(workdir).metadata, Metadata).knowledge
     when = k.pulled_at.isoformat(timespec="minutes") if k.pulled_at else "never pulled"
     console.print(f"source: {escape(k.source or 'none')} ({when})", soft_wrap=True)

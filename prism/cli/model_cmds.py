@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from prism.cli.app import ExperimentsOpt, WorkdirOpt, app, console, err_console
-from prism.schemas import MODEL_NAMES, ChannelResult, Results
 from prism.workspace import Workspace
+
+if TYPE_CHECKING:
+    from prism.schemas import ChannelResult, Results
 
 LABEL_STYLE = {"high": "green", "medium": "yellow", "low": "red", "n/a": "dim"}
 
@@ -56,6 +58,8 @@ def fit_table(res: Results) -> Table:
 
 
 def agreement_table(res: Results) -> Table:
+    from prism.schemas import MODEL_NAMES
+
     table = Table(title=f"Model agreement on ROI, round {res.round}")
     table.add_column("channel")
     for name in MODEL_NAMES:
