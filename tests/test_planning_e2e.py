@@ -141,3 +141,17 @@ def test_reporter_without_readable_draws_reports_with_a_note(cli, ridge_ws, tmp_
     ws.draws_path(1, "ridge").unlink()
     reporter.run(ws, 1)
     assert "No budget plan this round" in _what_to_do(ws)
+
+
+def test_what_to_do_names_new_spend_and_what_a_confirming_test_would_move():
+    nan = float("nan")
+    plan = pd.DataFrame({"channel": ["tv", "search", "social", "total"], "label": ["TV", "Search", "Social", "total"],
+                         "current": [1_000.0, 500.0, 0.0, 1_500.0], "recommended": [1_150.0, 450.0, 100.0, 1_700.0],
+                         "change_pct": [15.0, -10.0, nan, 13.3], "expected_kpi_change": [90.0, -20.0, 30.0, 100.0],
+                         "expected_kpi_change_low": [40.0, -35.0, 5.0, 30.0],
+                         "expected_kpi_change_high": [140.0, -8.0, 60.0, 170.0],
+                         "confidence": ["high", "medium", "high", ""], "if_confirmed": [nan, 820.0, nan, nan]})
+    lines = reporter._plan_lines(plan, "revenue")
+    assert "- Start Social at 100: 30 revenue expected (5 to 60)." in lines  # was "Keep Social at 0"
+    assert ("- Search stays close to today's spend until a test confirms its return; if a test confirmed it, "
+            "the plan would move Search to 820.") in lines

@@ -29,6 +29,7 @@ from prism.report import deck as deck_mod
 from prism.report import slides
 from prism.report.build import render_deliverables
 from prism.report.charts import CHARTS
+from prism.report.fmt import compact
 from prism.report.inputs import load_inputs
 from prism.report.markdown import parse_report
 from prism.report.rounds import compare_rounds
@@ -236,6 +237,18 @@ def test_budget_plan_slide_shows_the_plan_chart_and_the_workbook_its_table(rende
     page = ws.result("report.html").read_text()
     budget = page[page.index('<section id="budget">'):]
     assert 'id="chart-budget_plan"' in budget and "Proposed spend" in budget
+
+
+def test_budget_plan_says_what_a_confirming_test_would_move(rendered):
+    ws, _ = rendered
+    held = pd.read_csv(ws.result("optimization.csv")).dropna(subset=["if_confirmed"]).iloc[0]
+    label = read_model(ws.metadata, Metadata).label(held["channel"])
+    slide = _slides_by_title(Presentation(str(ws.result("report.pptx"))))[deck_mod.TITLES["budget_plan"]]
+    caption = " ".join(s.text_frame.text for s in slide.shapes if s.has_text_frame)
+    assert f"{label} is held near today's spend" in caption
+    assert f"if a test confirmed it, the plan would move {label} to {compact(held['if_confirmed'])}." in caption
+    budget = _page_text(ws.result("report.html").read_text().split('<section id="budget">')[1])
+    assert "If a test confirmed it" in budget and compact(held["if_confirmed"]) in budget
 
 
 def test_text_is_sized_to_fit_its_box():

@@ -197,12 +197,24 @@ def _plan_lines(plan: pd.DataFrame | str | None, kpi: str) -> list[str]:
         verb = "Raise" if r["change_pct"] > 0.05 else "Cut" if r["change_pct"] < -0.05 else "Keep"
         move = (f"from {fmt(r['current'], 0)} to {fmt(r['recommended'], 0)} ({fmt(r['change_pct'], 1)}%)"
                 if verb != "Keep" else f"at {fmt(r['current'], 0)}")
+        if r["current"] <= 0 < r["recommended"]:  # no change_pct from zero: "Keep … at 0" hid the new spend
+            verb, move = "Start", f"at {fmt(r['recommended'], 0)}"
         lines.append(f"- {verb} {r['label']} {move}: {fmt(r['expected_kpi_change'], 0)} {kpi} expected "
                      f"({fmt(r['expected_kpi_change_low'], 0)} to {fmt(r['expected_kpi_change_high'], 0)}).")
-    held = [r["label"] for _, r in rows.iterrows() if str(r.get("confidence")) != "high"]
-    if held:
-        lines.append(f"- {', '.join(held)} stay close to today's spend until a test confirms their return.")
+    held = rows[rows["confidence"].astype(str) != "high"]
+    if not held.empty:
+        one = len(held) == 1
+        lines.append(f"- {', '.join(held['label'])} {'stays' if one else 'stay'} close to today's spend until a "
+                     f"test confirms {'its' if one else 'their'} return{_if_confirmed(held, one)}.")
     return lines + [""]
+
+
+def _if_confirmed(held: pd.DataFrame, one: bool) -> str:
+    """'; if a test confirmed it, the plan would move X to N': the optimizer's if_confirmed column."""
+    moves = [f"{r['label']} to {fmt(r['if_confirmed'], 0)}" for _, r in held.iterrows()
+             if "if_confirmed" in r and pd.notna(r["if_confirmed"])]
+    who = "a test confirmed it" if one else "tests confirmed them"
+    return f"; if {who}, the plan would move {', '.join(moves)}" if moves else ""
 
 
 def _actions(facts: RoundFacts, plan: pd.DataFrame | str | None = None) -> str:

@@ -70,7 +70,8 @@ def optimize_cmd(
     max_change: Optional[str] = typer.Option(None, "--max-change", help="Every channel within ±this of current, "
                                                                         "e.g. 30%."),
     lock: list[str] = typer.Option([], "--lock", help="Keep this channel at its current spend (repeatable)."),
-    unlock: list[str] = typer.Option([], "--unlock", help="Let a channel below high confidence move beyond ±10 %."),
+    unlock: list[str] = typer.Option([], "--unlock", help="Let a channel below high confidence move beyond ±10 % "
+                                                     "(to half–twice today's share unless --max-change/--bounds)."),
     target_mroi: Optional[float] = typer.Option(None, "--target-mroi", help="Flexible budget: spend while one more "
                                                                             "unit returns at least this."),
     target_roi: Optional[float] = typer.Option(None, "--target-roi", help="Flexible budget: the largest budget "

@@ -354,6 +354,10 @@ def chart_titles(inp: ReportInputs) -> dict[str, str]:
     }
 
 
+CAPTION_MOVES = 3  # the plan caption names at most this many "if a test confirmed it" moves
+CONFIRMED_GAP = 0.005  # an if_confirmed spend within 0.5 % of the plan's is no move
+
+
 def _plan_caption(inp: ReportInputs) -> str:
     """The plan's caption: what the chart shows and, when the plan has its total row, what it adds in all."""
     kpi = inp.kpi_label.lower()
@@ -361,11 +365,34 @@ def _plan_caption(inp: ReportInputs) -> str:
     opt = inp.optimization
     total = opt[opt["channel"] == TOTAL] if opt is not None and "channel" in opt else None
     if total is None or total.empty:
-        return text
+        held = _confirmed(inp)
+        return f"{text}.{held}" if held else text
     t = total.iloc[0]
     return (f"{text}. In all: {compact(t['expected_kpi_change'])} {kpi} "
             f"({compact(t['expected_kpi_change_low'])} to {compact(t['expected_kpi_change_high'])}) "
-            f"for {compact(t['recommended'])} of spend, against {compact(t['current'])} today.")
+            f"for {compact(t['recommended'])} of spend, against {compact(t['current'])} today.{_confirmed(inp)}")
+
+
+def _confirmed(inp: ReportInputs) -> str:
+    """' … if tests confirmed them, the plan would move X to N': what the ±10 % confidence cap holds back,
+    the `CAPTION_MOVES` largest differences only (eight channels ran the caption into the slide's footer)."""
+    opt = inp.optimization
+    if opt is None or "if_confirmed" not in opt:
+        return ""
+    held = opt[opt["if_confirmed"].notna()]
+    if held.empty:
+        return ""
+    one = len(held) == 1
+    who = f"{inp.label(str(held['channel'].iloc[0]))} is" if one else f"{len(held)} channels are"
+    text = f" {who} held near today's spend for want of high confidence"
+    gap = (held["if_confirmed"] - held["recommended"]).abs()
+    changed = held[gap > CONFIRMED_GAP * held["recommended"].abs().clip(lower=1.0)]
+    if changed.empty:
+        return text + "."
+    top = changed.loc[gap[changed.index].nlargest(CAPTION_MOVES).index]
+    moves = ", ".join(f"{inp.label(str(r['channel']))} to {compact(r['if_confirmed'])}" for _, r in top.iterrows())
+    more = " (the largest; the rest in the workbook's Budget plan sheet)" if len(top) < len(changed) else ""
+    return f"{text}; if {'a test confirmed it' if one else 'tests confirmed them'}, the plan would move {moves}{more}."
 
 
 def png_bytes(fig: Figure) -> bytes:

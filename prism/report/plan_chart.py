@@ -27,6 +27,10 @@ def budget_plan(frame: pd.DataFrame, labels: dict[str, str] | None = None, kpi_l
     spend, gain = fig.subplots(1, 2, sharey=True)
     spend.barh(y + 0.2, rows["current"], height=0.38, color=style.BASELINE, label="current")
     spend.barh(y - 0.2, rows["recommended"], height=0.38, color=style.ACCENT, label="recommended")
+    confirmed = rows["if_confirmed"].to_numpy(float) if "if_confirmed" in rows else np.full(len(rows), np.nan)
+    if np.isfinite(confirmed).any():  # what the ±10 % confidence cap holds back
+        spend.plot(confirmed, y - 0.2, "D", color=style.INK, markerfacecolor="white", markersize=7,
+                   label="if a test confirmed it", clip_on=False)
     spend.set_yticks(y, names)
     spend.xaxis.set_major_formatter(COMPACT)
     spend.set_xlabel("Spend over the plan")

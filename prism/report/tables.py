@@ -163,8 +163,9 @@ def round_history(inp: ReportInputs) -> pd.DataFrame:
 # results/optimization.csv's columns (DESIGN), as the report prints them; others are not shown
 OPTIMIZATION_HEADERS = {"current": "Current spend", "recommended": "Proposed spend", "change_pct": "Change",
                         "expected_kpi_change": "Expected change", "expected_kpi_change_low": "Low",
-                        "expected_kpi_change_high": "High", "confidence": "Confidence"}
-SPEND_COLUMNS = ("current", "recommended")
+                        "expected_kpi_change_high": "High", "confidence": "Confidence",
+                        "if_confirmed": "If a test confirmed it"}
+SPEND_COLUMNS = ("current", "recommended", "if_confirmed")
 Cell = tuple[str, float | None]  # (as printed, raw value for sorting)
 
 

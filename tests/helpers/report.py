@@ -110,7 +110,8 @@ def build_workspace(root: Path, rounds: int = 2, seed: int = 3, n_channels: int 
 
 
 def write_optimization(ws: Workspace) -> pd.DataFrame:
-    """An optimization.csv read off the latest response curves (one step along each curve)."""
+    """An optimization.csv read off the latest response curves (one step along each curve); the second
+    channel is held for want of high confidence, with what a confirming test would give it (two steps)."""
     res = Results.model_validate_json(ws.latest.read_text())
     curves = res.models["ridge"].curves
     rows = []
@@ -121,7 +122,8 @@ def write_optimization(ws: Workspace) -> pd.DataFrame:
                      "change_pct": (cur.spend[k] / cur.spend[10] - 1) * 100,
                      "expected_kpi_change": cur.kpi[k] - cur.kpi[10],
                      "expected_kpi_change_low": cur.kpi_low[k] - cur.kpi_low[10],
-                     "expected_kpi_change_high": cur.kpi_high[k] - cur.kpi_high[10]})
+                     "expected_kpi_change_high": cur.kpi_high[k] - cur.kpi_high[10],
+                     "confidence": "medium" if i == 1 else "high", "if_confirmed": cur.spend[12] if i == 1 else None})
     frame = pd.DataFrame(rows)
     write_csv(ws.result("optimization.csv"), frame)
     return frame
