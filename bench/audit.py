@@ -39,8 +39,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--data", choices=("sim", "brand"), default="sim")
     args = parser.parse_args()
-    from rich.console import Console
-    from rich.table import Table
+    from bench._table import bench_table, show
 
     if args.data == "brand":
         frame, truth = pd.read_csv(SAMPLE), {}
@@ -55,20 +54,17 @@ def main() -> None:
     started = time.perf_counter()
     table = audit.recover(world, cfg, args.k, jobs=args.jobs)
     seconds = time.perf_counter() - started
-    out = Table(title=f"Recoverability audit — {args.data} {data.n_weeks}×{len(channels)}, K = {args.k}, "
-                      f"{args.jobs} process(es)")
-    for col in ("channel", "flighting", "true ROI", "fitted ROI", "recovery error %", "bias %", "90 % coverage",
-                "verdict"):
-        out.add_column(col, justify="left" if col in ("channel", "verdict") else "right")
+    out = bench_table(f"Recoverability audit — {args.data} {data.n_weeks}×{len(channels)}, K = {args.k}, "
+                      f"{args.jobs} process(es)",
+                      ("channel", "flighting", "true ROI", "fitted ROI", "recovery error %", "bias %", "90 % coverage",
+                       "verdict"), ("channel", "verdict"))
     for r in table.itertuples():
         kind = SIM_FLIGHTING[channels.index(r.channel)] if truth else ""
         true = f"{truth[r.channel]:.2f}" if truth else ""
         out.add_row(r.channel, kind, true, f"{result.channels[r.channel].roi:.2f}", f"{r.recovery_error_pct:.1f}",
                     f"{r.bias_pct:.1f}", f"{r.coverage:.0%}", r.verdict)
-    console = Console(width=150)
-    console.print(out)
-    console.print(f"audit {seconds:.1f} s (target ≤ {TARGET_SECONDS:.0f} s); source ridge fit {fit_seconds:.1f} s; "
-                  f"load average {os.getloadavg()}; {os.cpu_count()} CPUs")
+    show(out, f"audit {seconds:.1f} s (target ≤ {TARGET_SECONDS:.0f} s); source ridge fit {fit_seconds:.1f} s",
+         width=150)
 
 
 if __name__ == "__main__":

@@ -127,9 +127,8 @@ def main() -> None:
         print(json.dumps(run_one(model, dataset, sampler or None, int(weeks), int(draws))))
         return
 
-    from rich.console import Console
-    from rich.table import Table
-
+    sys.path.insert(0, str(ROOT))
+    from bench._table import bench_table, show
     from prism.schemas import PymcConfig
 
     default_sampler = PymcConfig().sampler
@@ -143,11 +142,10 @@ def main() -> None:
     if args.wide_draws:
         jobs += [(m, "wide", None, args.wide_draws) for m in MODELS if m != "ridge"]
     load_before = os.getloadavg()
-    table = Table(title=f"Prism models — brand 132×8, simulator {args.sim_weeks}×{SIM_CHANNELS} (seed {SIM_SEED}), "
-                        f"wide {WIDE_WEEKS}×{WIDE_CHANNELS}×{WIDE_CONTROLS + WIDE_DUMMIES} controls")
-    for col in ("model", "data", "sampler", "seconds", "target s", "r̂ max", "ESS bulk min", "divergences",
-                "median |ROI err| %", "90 % coverage"):
-        table.add_column(col, justify="left" if col in ("model", "data", "sampler") else "right")
+    table = bench_table(f"Prism models — brand 132×8, simulator {args.sim_weeks}×{SIM_CHANNELS} (seed {SIM_SEED}), "
+                        f"wide {WIDE_WEEKS}×{WIDE_CHANNELS}×{WIDE_CONTROLS + WIDE_DUMMIES} controls",
+                        ("model", "data", "sampler", "seconds", "target s", "r̂ max", "ESS bulk min", "divergences",
+                         "median |ROI err| %", "90 % coverage"), ("model", "data", "sampler"))
     wide_seconds: list[float] = []
     for model, dataset, sampler, draws in jobs:
         row = spawn(model, dataset, sampler, args.sim_weeks, draws)
@@ -166,10 +164,7 @@ def main() -> None:
     if wide_seconds:
         table.add_row("round (sum)", "wide", "", f"{sum(wide_seconds):.1f}" if len(wide_seconds) == len(MODELS)
                       else "incomplete", f"{WIDE_ROUND_TARGET:.0f}", "", "", "", "", "")
-    console = Console(width=170)
-    console.print(table)
-    console.print(f"load average (1, 5, 15 min): before {load_before}, after {os.getloadavg()}; "
-                  f"{os.cpu_count()} CPUs")
+    show(table, f"load average (1, 5, 15 min) before {load_before}", width=170)
 
 
 if __name__ == "__main__":

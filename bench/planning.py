@@ -21,11 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench._table import bench_table, show  # noqa: E402
 
 from prism.data.simulate import simulate  # noqa: E402
 from prism.planning.outputs import load_sources, open_planner  # noqa: E402
@@ -145,12 +144,11 @@ def main() -> None:
     root = real_workspace()
     rows = optimize_rows(args.repeat) + real_rows(root, args.repeat) + ask_rows(root, args.repeat)
     rows += startup_rows(root, args.repeat)
-    table = Table(title=f"Planning timings (median of {args.repeat})")
-    for col in ("what", "wall s", "CPU s", "target s", "ok"):
-        table.add_column(col, justify="left" if col == "what" else "right")
+    table = bench_table(f"Planning timings (median of {args.repeat})", ("what", "wall s", "CPU s", "target s", "ok"),
+                        ("what",))
     for name, wall, cpu, target in rows:
         table.add_row(name, f"{wall:.2f}", f"{cpu:.2f}", f"{target:g}", "yes" if wall < target else "no")
-    Console().print(table)
+    show(table)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ channels and periods, the chat history, and Claude through the fake Messages API
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -215,3 +216,56 @@ def test_claude_api_failure_falls_back_to_the_rules(ctx, monkeypatch):
         ans = claude_answer(ctx, "Which channels are saturated?", _client(fake, monkeypatch))
     assert ans.phrased_by == "rules" and ans.intent == R.SATURATION and "HTTP 500" in ans.facts["claude"]
     assert KEY not in ans.facts["claude"]
+
+
+def test_chat_with_claude_sends_the_session_so_far_and_keeps_the_history(ws, monkeypatch):
+    ctx = A.AskContext(ws)
+    social = A.respond(ctx, "What if we cut social by 20%?")[1]
+    display = A.respond(ctx, "What if we cut display by 20%?")[1]
+    first = f"Cutting social by 20% would cost about {A.money(social.facts['kpi_change'])} of revenue."
+    second = f"Display would cost about {A.money(display.facts['kpi_change'])}."
+    script = [tool_use("query_prism", {"intent": "scenario", "changes_pct": {"social": -20}}), text_only(first),
+              tool_use("query_prism", {"intent": "scenario", "changes_pct": {"display": -20}}), text_only(second)]
+    with FakeAnthropic(script) as fake:
+        _client(fake, monkeypatch)  # the key and the fake's URL in the environment, as a user's shell has them
+        chat = S.Chat(ws)
+        assert chat.ask("What if we cut social by 20%?").text == first
+        assert chat.ask("and display?").text == second
+    follow_up = fake.requests[2]["messages"][0]["content"]
+    assert follow_up.startswith(f"Earlier in this chat:\nQ: What if we cut social by 20%?\nA: {first}\n")
+    assert "Question: and display?" in follow_up
+    saved = S.Chat(ws).history
+    assert [(h["question"], h["phrased_by"]) for h in saved] == [("What if we cut social by 20%?", "claude"),
+                                                                  ("and display?", "claude")]
+
+
+@pytest.mark.parametrize("question, expected", [("What drove sales in Q4 2015?", "no weeks in Q4 2015"),
+                                                ("ROI of radio?", "No channel matches 'radio'")])
+def test_cli_ask_unknown_period_or_channel_exits_zero_with_the_valid_ones(ws, capsys, question, expected):
+    with pytest.raises(SystemExit) as done:
+        main(["ask", question, "--workdir", str(ws.root)])
+    out = capsys.readouterr().out
+    assert done.value.code == 0 and expected in " ".join(out.split())
+
+
+def test_cli_ask_with_a_key_is_phrased_by_claude_through_the_tool(ws, capsys, monkeypatch):
+    rules = A.respond(A.AskContext(ws), "Which channels are saturated?")[1]
+    reply = rules.text.split(". ")[0] + "."  # the rules' first sentence: its numbers are the tool's
+    with FakeAnthropic([tool_use("query_prism", {"intent": "saturation"}), text_only(reply)]) as fake:
+        _client(fake, monkeypatch)
+        with pytest.raises(SystemExit) as done:
+            main(["ask", "Which channels are saturated?", "--workdir", str(ws.root), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert done.value.code == 0 and out["phrased_by"] == "claude" and out["text"] == reply
+    assert fake.requests[0]["tools"][0]["name"] == "query_prism"
+
+
+def test_cli_chat_answers_until_an_empty_line_and_keeps_the_history(ws, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("Which channels are saturated?\nand display?\n\n"))
+    with pytest.raises(SystemExit) as done:
+        main(["chat", "--workdir", str(ws.root)])
+    assert done.value.code == 0
+    history = json.loads(ws.chat_history.read_text())
+    assert [h["question"] for h in history] == ["Which channels are saturated?", "and display?"]
+    assert history[1]["intent"] == R.SATURATION  # the follow-up kept the previous question's intent
+    assert " ".join(history[0]["answer"].split()[:4]) in " ".join(capsys.readouterr().out.split())

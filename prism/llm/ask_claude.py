@@ -25,6 +25,7 @@ from prism.planning.names import matches as channel_matches
 
 TOOL_NAME = "query_prism"
 MAX_TURNS = 5  # tool calls and rephrasings together
+EARLIER_TURNS = 3  # a chat's previous questions and answers shown with the next question
 SYSTEM = (
     "You answer a marketing analyst's question about their marketing mix model (Prism). Call the "
     f"{TOOL_NAME} tool with the question's intent and parameters; Prism computes the answer from the model "
@@ -71,9 +72,13 @@ def to_question(ctx: AskContext, text: str, raw: dict[str, Any] | None) -> R.Que
     return q
 
 
-def _prompt(ctx: AskContext, text: str) -> str:
+def _prompt(ctx: AskContext, text: str, earlier: list[tuple[str, str]]) -> str:
+    """The question with the data's channels, KPI and weeks, after the chat's earlier turns (for follow-ups
+    such as "and display?")."""
     span = f"{ctx.dates.min():%Y-%m-%d} to {ctx.dates.max():%Y-%m-%d}" if ctx.dates is not None else "unknown"
-    return (f"Question: {text}\n\n{valid_channels(ctx)}\nKPI: {ctx.results.kpi}. Weeks in the data: {span}.\n"
+    before = "".join(f"Q: {q}\nA: {a}\n" for q, a in earlier[-EARLIER_TURNS:])
+    return ((f"Earlier in this chat:\n{before}\n" if before else "")
+            + f"Question: {text}\n\n{valid_channels(ctx)}\nKPI: {ctx.results.kpi}. Weeks in the data: {span}.\n"
             f"Intents: {', '.join(R.INTENTS)} (or help when the question is none of these).")
 
 
@@ -88,11 +93,13 @@ def unknown_numbers(text: str, values: list[float]) -> list[str]:
     return [f.text.strip() for f in extract(text) if not matches(f, values)]
 
 
-def claude_answer(ctx: AskContext, text: str, client: ClaudeClient | None = None) -> Answer:
-    """Claude's phrasing of the answer the tool computed; the rule-based answer when that cannot be had."""
+def claude_answer(ctx: AskContext, text: str, client: ClaudeClient | None = None,
+                  earlier: list[tuple[str, str]] | None = None) -> Answer:
+    """Claude's phrasing of the answer the tool computed; the rule-based answer when that cannot be had.
+    `earlier`: a chat's (question, answer) turns so far."""
     try:
         client = client or ClaudeClient()
-        return _converse(ctx, text, client) or _rules(ctx, text, "Claude gave no checked answer")
+        return _converse(ctx, text, client, earlier or []) or _rules(ctx, text, "Claude gave no checked answer")
     except LLMError as exc:
         return _rules(ctx, text, str(exc))
 
@@ -103,8 +110,8 @@ def _rules(ctx: AskContext, text: str, why: str) -> Answer:
     return result
 
 
-def _converse(ctx: AskContext, text: str, client: ClaudeClient) -> Answer | None:
-    messages: list[dict[str, Any]] = [{"role": "user", "content": _prompt(ctx, text)}]
+def _converse(ctx: AskContext, text: str, client: ClaudeClient, earlier: list[tuple[str, str]]) -> Answer | None:
+    messages: list[dict[str, Any]] = [{"role": "user", "content": _prompt(ctx, text, earlier)}]
     last: Answer | None = None
     values = _known(ctx)
     for _ in range(MAX_TURNS):

@@ -37,7 +37,8 @@ class Chat:
     def __init__(self, ws: Workspace):
         self.ws = ws
         self.ctx = AskContext(ws)
-        self.previous: R.Question | None = None
+        self.previous: R.Question | None = None  # the rules' last question, for follow-ups
+        self.turns: list[tuple[str, str]] = []  # this session's (question, answer), Claude's context for follow-ups
         path = ws.chat_history
         self.history: list[dict[str, Any]] = read_json(path) if path.exists() else []
 
@@ -45,9 +46,10 @@ class Chat:
         if claude_enabled():
             from prism.llm.ask_claude import claude_answer
 
-            result = claude_answer(self.ctx, text)
+            result = claude_answer(self.ctx, text, earlier=self.turns)
         else:
             self.previous, result = respond(self.ctx, text, self.previous)
+        self.turns.append((text, result.text))
         self.history.append({"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "question": text,
                              "intent": result.intent, "answer": result.text, "phrased_by": result.phrased_by})
         write_json(self.ws.chat_history, self.history[-HISTORY_KEEP:])

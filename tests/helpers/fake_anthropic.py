@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from itertools import count
 from typing import Any, Callable
+
+from tests.helpers.local_server import LocalServer
 
 Step = dict[str, Any]
 _ids = count(1)
@@ -66,7 +68,7 @@ def _message(content: list[dict[str, Any]], stop_reason: str, input_tokens: int,
     return {"status": 200, "body": body, "headers": {}}
 
 
-class FakeAnthropic:
+class FakeAnthropic(LocalServer):
     """The server: `script` steps in order, then `fallback(request_json) -> Step` (default: a 500)."""
 
     def __init__(self, script: list[Step] | None = None,
@@ -76,22 +78,7 @@ class FakeAnthropic:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> "FakeAnthropic":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(self._handler())
 
     def tool_names(self) -> list[str]:
         """The tool offered in each request received, in order."""

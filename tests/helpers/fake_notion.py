@@ -9,10 +9,11 @@ pagination with a small page size; a bearer token check (401 in Notion's error s
 from __future__ import annotations
 
 import json
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.helpers.local_server import LocalServer
 
 TOKEN = "secret_fake_notion_token_123"
 Prop = dict[str, Any]
@@ -74,7 +75,7 @@ def _from_request(prop: Prop) -> Prop:
 # ------------------------------------------------------------------------------------------------ the server
 
 
-class FakeNotion:
+class FakeNotion(LocalServer):
     """In-memory databases (each with one data source) behind a threaded HTTP server."""
 
     def __init__(self, page_size: int = 2):
@@ -84,20 +85,7 @@ class FakeNotion:
         self.requests: list[dict[str, Any]] = []
         self.fail_next: list[tuple[int, str, dict[str, str]]] = []
         self.down = False
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> "FakeNotion":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(_handler(self))
 
     def add_database(self, name: str, rows: list[dict[str, Prop]], schema: dict[str, str] | None = None,
                      parent: str = "page0") -> str:
