@@ -27,6 +27,7 @@ from rich.markup import escape
 from prism.data.discover import workspace_knowledge
 from prism.data.prepare import frame_hash
 from prism.errors import InputError
+from prism.models import experiments
 from prism.models.base import ModelData
 from prism.models.worker import RUN_DIR_PREFIX
 from prism.models.priors import effective_config
@@ -197,6 +198,7 @@ def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | N
     good results, so it is written to `rounds/R{NN}_failed_run.json` beside them instead.
     """
     cfg = read_model(ws.config, Config)
+    effective = effective_config(cfg, workspace_knowledge(ws))
     names = selected_models(cfg, models)
     n = round_number(ws, round_no)
     frame = read_weekly(ws, cfg)
@@ -211,7 +213,7 @@ def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | N
     for name in cfg.models:
         results.setdefault(name, ModelResult(status="skipped", reason="not selected with --models", quick=quick))
     res = Results(
-        round=n, data_hash=frame_hash(frame), config_hash=config_hash(effective_config(cfg, workspace_knowledge(ws))),
+        round=n, data_hash=frame_hash(frame), config_hash=config_hash(effective),
         created_at=datetime.now(timezone.utc),
         kpi=cfg.data.kpi, channels=list(cfg.data.channels), weeks=data.n_weeks, train_weeks=data.n_train,
         holdout_weeks=data.n_test, quick=quick, objective=objective(results), models=results,
@@ -219,6 +221,9 @@ def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | N
     if not res.ok_models():
         write_json(failed_run_path(ws, n), res)
         return res
+    tested = sorted({e.channel for _, e in experiments.used(ws)})
+    if tested:  # what the data alone say, so the report can show how far each test moved its channel
+        res.uncalibrated = experiments.uncalibrated(data, effective, tested)
     for name, result in results.items():  # draws on disk always belong to this round's ok models
         if result.status != "ok":
             ws.draws_path(n, name).unlink(missing_ok=True)
