@@ -322,8 +322,9 @@ def _appendix(facts: RoundFacts, open_issues: list[str], history: list[RoundReco
         lines.append(f"| {f.label} | {per} | {f.agreement} | {f.confidence} | {reason} |")
     lines += ["", "Method names used above: " + "; ".join(f"{PLAIN_METHOD.get(m, m)} = {m}" for m in facts.ok_models)
               + ". Confidence combines agreement, the width of the likely range, whether the data moved each "
-              "method's estimate off its prior or penalty, collinearity and the recoverability audit; its "
-              "thresholds are fitted on simulated data with known returns (bench/calibration.py)."]
+              "method's estimate off its prior or penalty, collinearity, the recoverability audit and any lift test "
+              "the methods calibrated on; its thresholds are fitted on simulated data with known returns "
+              "(bench/calibration.py)."]
     lines += ["", f"Method: ROI = contribution ÷ spend over the training weeks; ranges are {INTERVAL_LEVEL}% "
               f"intervals; agreement is the coefficient of variation of ROI across methods (high below "
               f"{AGREEMENT_CV[0]}%, medium {AGREEMENT_CV[0]}–{AGREEMENT_CV[1]}%, low above {AGREEMENT_CV[1]}%). "
