@@ -4,12 +4,10 @@ the Critic flags it, and bad rows stop `prism run` with exit 2."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import openpyxl
-import pandas as pd
 import pytest
 from pptx import Presentation
 
@@ -21,7 +19,7 @@ from prism.analysis.facts import fmt
 from prism.data.simulate import simulate
 from prism.knowledge import experiments as sources
 from prism.models import experiments
-from prism.models.base import ModelData, channel_summary, summarize
+from prism.models.base import ModelData, summarize
 from prism.models.registry import load
 from prism.models.runner import run_models
 from prism.report import fmt as report_fmt
@@ -29,7 +27,7 @@ from prism.report.build import render_deliverables
 from prism.schemas import PRIOR_DRIVEN, Config, ModelResult, Results
 from prism.workspace import read_model
 from tests.helpers.cli import Cli
-from tests.helpers.experiments import experiment
+from tests.helpers.experiments import calibrated, experiment, sim_case
 from tests.helpers.loop import make_ws
 
 WINDOW = slice(40, 52)
@@ -38,17 +36,6 @@ HIDDEN = dict(flighting=["onoff", "wave", "steady"], tiny_channels=1, noise=0.03
 TINY = "social_spend"  # the hidden simulation's tiny, always-on channel (true ROI 3, the others 1)
 SMALL_DRAWS = {"pymc": {"pymc": {"chains": 1, "draws": 300, "tune": 300}},
                "lightweight_mmm": {"lightweight_mmm": {"chains": 1, "samples": 300, "warmup": 300}}}
-
-
-def _case(sim, **overrides) -> tuple[ModelData, Config]:
-    cfg = Config.model_validate({"data": {"path": "sim.csv", "date_column": "date", "kpi": sim.kpi,
-                                          "channels": sim.channels, "controls": sim.controls}, **overrides})
-    return ModelData.from_frame(sim.frame.assign(date=pd.to_datetime(sim.frame["date"])), cfg), cfg
-
-
-def _with_tests(data: ModelData, *tests) -> ModelData:
-    return replace(data, lifts=experiments.lifts([(f"row {i}", t) for i, t in enumerate(tests, 1)], data.channels,
-                                                 data.dates))
 
 
 def _round(model: str, data: ModelData, cfg: Config, quick: bool = True) -> Results:
@@ -105,9 +92,9 @@ def test_a_test_one_model_ignored_does_not_pin_the_channel():
 
 # ------------------------------------------------------------------------------- known truth: the label
 def test_a_true_experiment_raises_the_label_of_a_channel_the_data_cannot_identify(hidden):
-    data, cfg = _case(hidden)
+    data, cfg = sim_case(hidden)
     before = channel_confidence(_round("ridge", data, cfg))[TINY]
-    after = channel_confidence(_round("ridge", _with_tests(data, experiment(hidden, TINY, WINDOW)), cfg))[TINY]
+    after = channel_confidence(_round("ridge", calibrated(data, experiment(hidden, TINY, WINDOW)), cfg))[TINY]
     assert before.label == "low" and after.label == "high", (before, after)
     assert confidence.WHY_CALIBRATED in after.why
 
@@ -115,9 +102,9 @@ def test_a_true_experiment_raises_the_label_of_a_channel_the_data_cannot_identif
 @pytest.mark.slow
 def test_the_audit_refits_with_the_rounds_tests_and_the_label_follows(hidden):
     """Refit ridge on synthetic series with the round's test: the tiny channel, `not` without it, comes back."""
-    data, cfg = _case(hidden)
+    data, cfg = sim_case(hidden)
     verdicts, labels = [], []
-    for d in (data, _with_tests(data, experiment(hidden, TINY, WINDOW))):
+    for d in (data, calibrated(data, experiment(hidden, TINY, WINDOW))):
         res = _round("ridge", d, cfg)
         model = res.models["ridge"]
         world = audit.build_world(d, model.weekly, {c: r.roi for c, r in model.channels.items()},
@@ -146,9 +133,9 @@ def test_a_wrong_experiment_moves_every_model_and_the_critic_flags_the_conflict(
     """A well-measured channel and a test at 2× its truth: each model's ROI moves up, but its data hold
     its lift for the window more than 2 test se's below the test, and the Critic's check fails."""
     sim = simulate(weeks=156, n_channels=3, seed=3, noise=0.03)
-    data, cfg = _case(sim, **SMALL_DRAWS.get(model, {}))
+    data, cfg = sim_case(sim, **SMALL_DRAWS.get(model, {}))
     base = _round(model, data, cfg).models[model].channels["tv_spend"].roi
-    moved = _round(model, _with_tests(data, experiment(sim, "tv_spend", WINDOW, factor=2.0)), cfg).models[model]
+    moved = _round(model, calibrated(data, experiment(sim, "tv_spend", WINDOW, factor=2.0)), cfg).models[model]
     (row,) = moved.diagnostics[experiments.EXPERIMENTS_KEY]
     assert moved.channels["tv_spend"].roi > 1.05 * base and row["z"] > checks.THRESHOLDS.experiment_z, (base, row)
     check = _agreement_check(model, [row])
@@ -186,20 +173,20 @@ def test_the_run_records_each_tested_channels_roi_without_the_test(tested_round)
 def test_every_deliverable_shows_the_roi_with_and_without_the_test(tested_round):
     ws, _, paths = tested_round
     res = read_model(ws.latest, Results)
-    with_test, without = fmt(res.models["ridge"].channels[TINY].roi), fmt(res.uncalibrated[TINY].roi)
-    moved = f"{100 * (res.models['ridge'].channels[TINY].roi / res.uncalibrated[TINY].roi - 1):+.0f}%"
-    line = next(ln for ln in ws.report_md.read_text().splitlines() if ln.startswith("- Social") and "tested" in ln)
-    assert f"{with_test} per unit" in line and f"{without} (" in line and "without it" in line and moved in line, line
+    with_test, without = res.models["ridge"].channels[TINY].roi, res.uncalibrated[TINY].roi
+    moved = 100 * (with_test / without - 1)
+    line = next(ln for ln in ws.report_md.read_text().splitlines() if ln.startswith("- Social, tested"))
+    assert f"{fmt(with_test)} per unit" in line and f"{fmt(without)} (" in line and f"{moved:+.0f}%" in line, line
     assert "refitted on the same weeks without it" in ws.report_md.read_text()
     sheet = openpyxl.load_workbook(next(p for p in paths if p.suffix == ".xlsx"))["Lift tests"]
     values = {h.value: c.value for h, c in zip(sheet[1], sheet[2])}
-    assert values["roi_without"] == pytest.approx(res.uncalibrated[TINY].roi) and values["channel"] == TINY
+    assert values["channel"] == TINY and values["roi_without"] == pytest.approx(without)
+    assert values["roi"] == pytest.approx(with_test) and values["moved_pct"] == pytest.approx(moved)
     deck = Presentation(next(p for p in paths if p.suffix == ".pptx"))
     cells = [c.text for s in deck.slides for sh in s.shapes if sh.has_table for r in sh.table.rows for c in r.cells]
-    assert without in cells and report_fmt.signed_pct(res.uncalibrated and 100 * (
-        res.models["ridge"].channels[TINY].roi / res.uncalibrated[TINY].roi - 1)) in cells
+    assert report_fmt.roi(without) in cells and report_fmt.signed_pct(moved) in cells
     page = next(p for p in paths if p.suffix == ".html").read_text()
-    assert 'id="lift-tests"' in page and without in page
+    assert 'id="lift-tests"' in page and report_fmt.roi(without) in page and report_fmt.signed_pct(moved) in page
 
 
 def test_the_reports_numbers_with_the_test_pass_the_number_check(tested_round):
