@@ -16,6 +16,7 @@ from prism.analysis import audit, checks, confidence
 from prism.analysis.compare import run_compare
 from prism.analysis.confidence import Signals, channel_confidence, rule
 from prism.analysis.facts import fmt
+from prism.analysis.lift_tests import lift_effects
 from prism.data.simulate import simulate
 from prism.knowledge import experiments as sources
 from prism.models import experiments
@@ -24,7 +25,7 @@ from prism.models.registry import load
 from prism.models.runner import run_models
 from prism.report import fmt as report_fmt
 from prism.report.build import render_deliverables
-from prism.schemas import PRIOR_DRIVEN, Config, ModelResult, Results
+from prism.schemas import PRIOR_DRIVEN, ChannelResult, Config, ModelResult, Results, Uncalibrated
 from prism.workspace import read_model
 from tests.helpers.cli import Cli
 from tests.helpers.experiments import calibrated, experiment, sim_case
@@ -119,8 +120,8 @@ def test_the_audit_refits_with_the_rounds_tests_and_the_label_follows(hidden):
 
 # -------------------------------------------------------------------- known truth: a wrong (2×) test
 def _agreement_check(model: str, rows: list[dict]) -> checks.Check:
-    facts = SimpleNamespace(ok_models={model: ModelResult(status="ok", diagnostics={experiments.EXPERIMENTS_KEY: rows})},
-                            label=lambda c: c)
+    result = ModelResult(status="ok", diagnostics={experiments.EXPERIMENTS_KEY: rows})
+    facts = SimpleNamespace(ok_models={model: result}, label=lambda c: c)
     return checks.experiment_agreement(facts)
 
 
@@ -194,6 +195,21 @@ def test_the_reports_numbers_with_the_test_pass_the_number_check(tested_round):
 
     ws, _, _ = tested_round
     assert unknown_numbers(ws.report_md.read_text(), ws, 1) == []
+
+
+def test_without_ridge_in_the_round_the_move_is_against_the_rounds_mean():
+    chans = {TINY: ChannelResult(roi=2.0, roi_low=1.5, roi_high=2.5, contribution=1.0, contribution_pct=1.0, mroi=1.0,
+                                 saturation_pct=10.0, spend=1.0)}
+    res = Results(round=1, data_hash="x", config_hash="y", created_at=datetime.now(timezone.utc), kpi="k",
+                  channels=[TINY], weeks=104, train_weeks=96, holdout_weeks=8,
+                  models={"pymc": ModelResult(status="ok", channels=chans),
+                          "lightweight_mmm": ModelResult(status="ok", channels={TINY: chans[TINY].model_copy(
+                              update={"roi": 3.0, "roi_high": 3.5})}),
+                          "ridge": ModelResult(status="failed", reason="x")},
+                  uncalibrated={TINY: Uncalibrated(roi=1.0, roi_low=0.0, roi_high=2.0, model="ridge", method="m")})
+    (effect,) = lift_effects(res)
+    assert (effect.roi, effect.roi_low, effect.roi_high, effect.same_model) == (2.5, 1.5, 3.5, False)
+    assert effect.moved_pct == pytest.approx(150.0)
 
 
 # ------------------------------------------------------------------------------ validation via the CLI

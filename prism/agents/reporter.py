@@ -167,7 +167,8 @@ def _lift_lines(facts: RoundFacts) -> list[str]:
     lines = [f"What the lift tests changed (the return without a test: {method} refitted on the same weeks "
              "without it):", ""]
     for e in facts.lift_effects:
-        whose = f"{method}'s estimate" if e.same_model else f"the estimate ({method} without the test, the average with it)"
+        whose = (f"{method}'s estimate" if e.same_model
+                 else f"the estimate ({method} without the test, the average with it)")
         moved = (f"; the test moved {whose} by {e.moved_pct:+.0f}% ({fmt(e.moved_from)} to {fmt(e.moved_to)})"
                  if e.moved_pct is not None else "")
         lines.append(f"- {facts.label(e.channel)}, tested {e.windows}: {fmt(e.roi)} per {unit} "

@@ -117,7 +117,8 @@ def _lift_section(inp: ReportInputs) -> str:
     table = lift_test_table(inp)
     rows = [[_text(r.label), _text(r.tests), _num(fmt.roi(r.roi), r.roi),
              _text(fmt.roi_range(r.roi_low, r.roi_high)), _num(fmt.roi(r.roi_without), r.roi_without),
-             _text(fmt.roi_range(r.roi_without_low, r.roi_without_high)), _num(fmt.signed_pct(r.moved_pct), r.moved_pct)]
+             _text(fmt.roi_range(r.roi_without_low, r.roi_without_high)),
+             _num(fmt.signed_pct(r.moved_pct), r.moved_pct)]
             for r in table.itertuples()]
     method = escape(table["without_method"].iloc[0])
     return (f"<p>Return per {escape(inp.spend_unit)} of spend with each channel's lift tests, beside the return "
