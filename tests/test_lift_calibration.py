@@ -11,11 +11,11 @@ import openpyxl
 import pytest
 from pptx import Presentation
 
-from prism.agents import reporter
+from prism.agents import proofreader, reporter
 from prism.analysis import audit, checks, confidence
 from prism.analysis.compare import run_compare
 from prism.analysis.confidence import Signals, channel_confidence, rule
-from prism.analysis.facts import fmt
+from prism.analysis.facts import RoundFacts, fmt
 from prism.analysis.lift_tests import lift_effects
 from prism.data.simulate import simulate
 from prism.knowledge import experiments as sources
@@ -190,11 +190,12 @@ def test_every_deliverable_shows_the_roi_with_and_without_the_test(tested_round)
     assert 'id="lift-tests"' in page and report_fmt.roi(without) in page and report_fmt.signed_pct(moved) in page
 
 
-def test_the_reports_numbers_with_the_test_pass_the_number_check(tested_round):
-    from prism.analysis.numbers import unknown_numbers
-
+def test_the_proofreader_accepts_the_with_and_without_line(tested_round):
+    """Both figures come from the results (the proofreader neither rewrites nor flags them)."""
     ws, _, _ = tested_round
-    assert unknown_numbers(ws.report_md.read_text(), ws, 1) == []
+    text = ws.report_md.read_text()
+    _, edits, issues = proofreader.review(text, RoundFacts.load(ws, 1), ws)
+    assert edits == [] and not [i for i in issues if "number" in i or "Social" in i or "jargon" in i], issues
 
 
 def test_without_ridge_in_the_round_the_move_is_against_the_rounds_mean():
