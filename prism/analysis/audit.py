@@ -13,9 +13,10 @@ other channels, so the audit still asks whether such an effect could be found.
 
 When the round's models calibrated on lift tests, every refit gets the same tests, each reporting the
 synthetic world's true incremental KPI for its window plus noise at the test's own relative se: the
-audit then asks whether this spend AND these tests reveal the ROI, so a channel a good test pins comes
-back `identifiable` even where the history alone could not. The verdict thresholds
-are set by hand (below); they are not yet fitted on the calibration benchmark.
+audit then asks whether this spend AND these tests reveal the ROI, so a channel a good test pins is no
+longer `not` where the history alone could not recover it (tests/test_lift_calibration.py).
+
+The verdict thresholds are set by hand (below); they are not yet fitted on the calibration benchmark.
 """
 
 from __future__ import annotations
