@@ -522,6 +522,16 @@ class Combined(Open):
     confidence: str = Field(description="the calibrated label (Results.confidence), else the facts' word")
 
 
+class Uncalibrated(Open):
+    """A tested channel's ROI without its lift tests: what the data alone say, beside the calibrated figure."""
+
+    roi: float
+    roi_low: float
+    roi_high: float
+    model: str = Field(description="the estimator refitted without the tests")
+    method: str = Field(description="how the figure was obtained, as the report states it")
+
+
 class ChannelConfidence(Open):
     """The calibrated label readers see (analysis/confidence.py) and, unless `high`, why not."""
 
@@ -550,6 +560,8 @@ class Results(Open):
     combined: dict[str, Combined] = Field(default_factory=dict, description="channel → combined interval (compare)")
     channel_average_roi: float | None = Field(None, description="mean of the channels' combined ROI (compare)")
     confidence: dict[str, ChannelConfidence] = Field(default_factory=dict)
+    uncalibrated: dict[str, Uncalibrated] = Field(
+        default_factory=dict, description="tested channel → its ROI refitted without the lift tests (run models)")
 
     def ok_models(self) -> dict[str, ModelResult]:
         """The models that really ran."""

@@ -18,7 +18,7 @@ from prism.analysis import checks
 from prism.analysis.checks import HEADINGS, Outcome
 from prism.analysis.confidence import (
     HIGH, SETTLE, WHY_AUDIT_NOT, WHY_AUDIT_WEAK, WHY_COLLINEAR, WHY_DISAGREE, WHY_PARTLY, WHY_SOME_UNDECIDED,
-    WHY_SHORT, WHY_UNDECIDED, WHY_WIDE, WHY_WIDTH,
+    WHY_SHORT, WHY_TEST_CONFLICT, WHY_UNDECIDED, WHY_WIDE, WHY_WIDTH,
 )
 from prism.analysis.facts import AGREEMENT_CV, INTERVAL_LEVEL, ChannelFacts, RoundFacts, fmt
 from prism.errors import InputError
@@ -53,6 +53,7 @@ PLAIN_WHY = {
     WHY_WIDE: "its likely range is very wide",
     WHY_SHORT: "the history is short",
     WHY_WIDTH: "its likely range is wide",
+    WHY_TEST_CONFLICT: "its lift test and the history disagree",
 }
 
 
@@ -154,7 +155,26 @@ def _roi(facts: RoundFacts, kpi: str) -> str:
             "|---|---|---|---|---|"]
     rows += [f"| {f.label} | {_return(f)} | {fmt(f.roi_low)}–{fmt(f.roi_high)} | {f.confidence} | "
              f"{fmt(f.spend_share, 1)}% |" for f in facts.ranked]
-    return "\n".join(rows + [""])
+    return "\n".join(rows + [""] + _lift_lines(facts))
+
+
+def _lift_lines(facts: RoundFacts) -> list[str]:
+    """Each tested channel's return with its lift test beside the return without it, and how far the test
+    moved it (the same method with and without the test, so the move is the test's alone)."""
+    if not facts.lift_effects:
+        return []
+    unit, method = _unit(facts), PLAIN_METHOD.get(facts.lift_effects[0].without.model, "one method")
+    lines = [f"What the lift tests changed (the return without a test: {method} refitted on the same weeks "
+             "without it):", ""]
+    for e in facts.lift_effects:
+        whose = (f"{method}'s estimate" if e.same_model
+                 else f"the estimate ({method} without the test, the average with it)")
+        moved = (f"; the test moved {whose} by {e.moved_pct:+.0f}% ({fmt(e.moved_from)} to {fmt(e.moved_to)})"
+                 if e.moved_pct is not None else "")
+        lines.append(f"- {facts.label(e.channel)}, tested {e.windows}: {fmt(e.roi)} per {unit} "
+                     f"({fmt(e.roi_low)}–{fmt(e.roi_high)}) with the test, {fmt(e.without.roi)} "
+                     f"({fmt(e.without.roi_low)}–{fmt(e.without.roi_high)}) without it{moved}.")
+    return lines + [""]
 
 
 def _contribution(facts: RoundFacts, kpi: str) -> str:
@@ -315,8 +335,9 @@ def _appendix(facts: RoundFacts, open_issues: list[str], history: list[RoundReco
         lines.append(f"| {f.label} | {per} | {f.agreement} | {f.confidence} | {reason} |")
     lines += ["", "Method names used above: " + "; ".join(f"{PLAIN_METHOD.get(m, m)} = {m}" for m in facts.ok_models)
               + ". Confidence combines agreement, the width of the likely range, whether the data moved each "
-              "method's estimate off its prior or penalty, collinearity and the recoverability audit; its "
-              "thresholds are fitted on simulated data with known returns (bench/calibration.py)."]
+              "method's estimate off its prior or penalty, collinearity, the recoverability audit and any lift test "
+              "the methods calibrated on; its thresholds are fitted on simulated data with known returns "
+              "(bench/calibration.py)."]
     lines += ["", f"Method: ROI = contribution ÷ spend over the training weeks; ranges are {INTERVAL_LEVEL}% "
               f"intervals; agreement is the coefficient of variation of ROI across methods (high below "
               f"{AGREEMENT_CV[0]}%, medium {AGREEMENT_CV[0]}–{AGREEMENT_CV[1]}%, low above {AGREEMENT_CV[1]}%). "

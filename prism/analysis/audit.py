@@ -9,15 +9,21 @@ recovered when the truth is known will not be recovered from the real KPI either
 say; analysis/confidence.py reads the verdict.
 
 A channel the source model put at zero keeps a shape (its spend, linearly) and the median ROI of the
-other channels, so the audit still asks whether such an effect could be found. The verdict thresholds
-are set by hand (below); they are not yet fitted on the calibration benchmark.
+other channels, so the audit still asks whether such an effect could be found.
+
+When the round's models calibrated on lift tests, every refit gets the same tests, each reporting the
+synthetic world's true incremental KPI for its window plus noise at the test's own relative se: the
+audit then asks whether this spend AND these tests reveal the ROI, so a channel a good test pins is no
+longer `not` where the history alone could not recover it (tests/test_lift_calibration.py).
+
+The verdict thresholds are set by hand (below); they are not yet fitted on the calibration benchmark.
 """
 
 from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 
 import numpy as np
@@ -25,7 +31,7 @@ import pandas as pd
 
 from prism.analysis.confidence import AUDIT_FILE
 from prism.errors import InputError
-from prism.models import ridge
+from prism.models import experiments, ridge
 from prism.models.base import ModelData, channel_summary
 from prism.schemas import Config, Results, Weekly
 from prism.workspace import Workspace, read_model, read_weekly, write_csv
@@ -48,9 +54,12 @@ class World:
     shape: np.ndarray  # (T, C) each channel's contribution at ROI 1 over the training weeks
     roi: np.ndarray  # (C,) the fitted ROI the factors scale
     residuals: np.ndarray  # (n_train,) actual − fitted on the training weeks
+    lifts: tuple = ()  # experiments.Lift per lift test the round fitted (their kpi is replaced per series)
+    lift_per_roi: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (L,) window lift at true ROI 1
 
 
-def build_world(data: ModelData, weekly: Weekly, roi: dict[str, float]) -> World:
+def build_world(data: ModelData, weekly: Weekly, roi: dict[str, float], tests: list[dict] = ()) -> World:
+    """The source model's fitted world; `tests`: its diagnostics rows for the lift tests it fitted."""
     contrib = np.column_stack([np.asarray(weekly.contributions[ch], dtype=float) for ch in data.channels])
     fitted = np.asarray(weekly.fitted, dtype=float)
     train = slice(0, data.n_train)
@@ -60,25 +69,49 @@ def build_world(data: ModelData, weekly: Weekly, roi: dict[str, float]) -> World
     positive = fitted_roi[~dead]
     shape_src = np.where(dead[None, :], data.spend, contrib)
     shape = shape_src / np.maximum(shape_src[train].sum(axis=0) / spend, 1e-12)
+    lifts = experiments.recorded(list(tests), data.channels, data.dates)
     return World(data=data, base=fitted - contrib.sum(axis=1), shape=shape,
                  roi=np.where(dead, float(np.median(positive)) if len(positive) else 1.0, fitted_roi),
-                 residuals=(data.y - fitted)[train])
+                 residuals=(data.y - fitted)[train], lifts=lifts,
+                 lift_per_roi=_lift_per_roi(lifts, [r for r in tests if r.get("used")], shape, dead, fitted_roi))
 
 
-def synthetic(world: World, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """One KPI series and its true ROI per channel."""
+def _lift_per_roi(lifts: tuple, rows: list[dict], shape: np.ndarray, dead: np.ndarray,
+                  fitted_roi: np.ndarray) -> np.ndarray:
+    """Each test window's incremental KPI in the synthetic world per unit of the channel's true ROI.
+
+    A channel's synthetic contribution is its fitted one scaled by truth ÷ fitted ROI, so its window lift
+    is the source model's implied lift scaled the same way; a channel put at zero has a linear shape (no
+    carry-over), whose window lift is its window's contribution.
+    """
+    return np.array([shape[t.weeks, t.c].sum() if dead[t.c] else r["model_kpi"] / fitted_roi[t.c]
+                     for t, r in zip(lifts, rows)])
+
+
+def synthetic(world: World, seed: int) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """One KPI series, its true ROI per channel, and the lift tests as they would have read in it."""
     rng = np.random.default_rng(seed)
     factor = np.exp(rng.uniform(*np.log(FACTOR_RANGE), size=world.roi.shape))
     truth = world.roi * factor
     noise = rng.choice(world.residuals, size=len(world.base), replace=True)
-    return world.base + world.shape @ truth + noise, truth
+    return world.base + world.shape @ truth + noise, truth, _synthetic_lifts(world, truth, rng)
+
+
+def _synthetic_lifts(world: World, truth: np.ndarray, rng: np.random.Generator) -> tuple:
+    """Each test's true window lift in this world, read with the real test's relative se."""
+    out = []
+    for lift, per_roi in zip(world.lifts, world.lift_per_roi):
+        true_kpi = per_roi * truth[lift.c]
+        se = lift.se / abs(lift.kpi) * abs(true_kpi) if lift.kpi and true_kpi else lift.se
+        out.append(replace(lift, kpi=float(true_kpi + rng.normal(0.0, se)), se=float(se)))
+    return tuple(out)
 
 
 def _refit(job: tuple[World, Config, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(truth, roi, low, high) per channel for one synthetic series."""
     world, cfg, seed = job
-    y, truth = synthetic(world, seed)
-    data = replace(world.data, y=y)
+    y, truth, lifts = synthetic(world, seed)
+    data = replace(world.data, y=y, lifts=lifts)
     chans = channel_summary(ridge.fit(data, cfg, quick=True), data)
     pick = lambda f: np.array([getattr(chans[ch], f) for ch in data.channels])  # noqa: E731
     return truth, pick("roi"), pick("roi_low"), pick("roi_high")
@@ -124,7 +157,8 @@ def run_audit(ws: Workspace, k: int = DEFAULT_K, jobs: int | None = None) -> pd.
         raise InputError(f"{ws.latest}: no model with a weekly decomposition to simulate from (run the models first)")
     cfg = read_model(ws.config, Config)
     data = ModelData.from_frame(read_weekly(ws, cfg), cfg)
-    world = build_world(data, ok[source].weekly, {ch: c.roi for ch, c in ok[source].channels.items()})
+    world = build_world(data, ok[source].weekly, {ch: c.roi for ch, c in ok[source].channels.items()},
+                        ok[source].diagnostics.get(experiments.EXPERIMENTS_KEY, []))
     table = recover(world, cfg, k, seed=cfg.seed, jobs=jobs, source=source, round_no=res.round)
     write_csv(ws.result(AUDIT_FILE), table)
     return table

@@ -17,7 +17,7 @@ from prism.analysis.facts import (
     BAYESIAN_MODELS, COLLINEAR_R, COLLINEAR_VIF, MIN_WEEKS_CAVEAT, WEEKS_PER_PARAMETER, RoundFacts,
 )
 from prism.knowledge.checks import roi_outside_expected
-from prism.models.experiments import EXPERIMENTS_KEY
+from prism.models.experiments import AGREE_Z, EXPERIMENTS_KEY
 from prism.schemas import CONVERGENCE, REVISE_PREFIX, Status, readable_label
 from prism.workspace import Workspace
 
@@ -32,7 +32,7 @@ class Thresholds:
     overfit_test_gap: float = 5.0     # ... and more than this many percentage points above it
     media_share_min: float = 5.0      # plausible media share of the KPI, %
     media_share_max: float = 80.0
-    experiment_z: float = 2.0         # a model's lift for a test window this many test se's from the test
+    experiment_z: float = AGREE_Z     # a model's lift for a test window this many test se's from the test
 
 
 THRESHOLDS = Thresholds()

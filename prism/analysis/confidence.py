@@ -12,7 +12,15 @@ combines, per channel:
 - a collinear pair (spend moving together) caps it at `medium`: the split between the two is a guess;
 - fewer than two years of training weeks caps it at `medium` (on the benchmark, narrow intervals from
   short series were the ones far off);
-- the recoverability audit (results/audit.csv, when it exists): `weak` caps at `medium`, `not` is `low`.
+- the recoverability audit (results/audit.csv, when it exists): `weak` caps at `medium`, `not` is `low`;
+- lift tests the models calibrated on (models/experiments.py). A test is well measured when its own 90 %
+  interval lies within ±SETTLED_HALFWIDTH of its result (the target a test plan is sized for). When every
+  model that ran fitted such a test and each stays within AGREE_Z test se's of it, the test pins the
+  channel: the caps that come from the data alone (no model decided by the data, audit `weak`/`not`,
+  collinear) are lifted, since the test measured what the history could not. The interval-width caps
+  stay: the width is measured on the calibrated fits, so a wide one means the test's window does not pin
+  the ROI of the whole period. A model more than AGREE_Z se's from its test caps the channel at `medium`
+  (the data and the test disagree; the Critic's "experiment agreement" says which).
 HIGH_WIDTH and MEDIUM_WIDTH are fitted by bench/calibration.py on realistic simulated data with known
 ROI (targets below); docs/sections/confidence.md gives the table.
 """
@@ -27,6 +35,7 @@ import pandas as pd
 
 from prism.knowledge.checks import informed_channels
 from prism.data.profile import COLLINEAR_ABS_R
+from prism.models.experiments import AGREE_Z, EXPERIMENTS_KEY
 from prism.schemas import PRIOR_DRIVEN, ZERO_EFFECT, ChannelConfidence, ChannelResult, Metadata, Results
 from prism.workspace import Workspace, read_model
 
@@ -39,11 +48,16 @@ TARGET_FAR_OFF_SHARE = 0.05  # ... and at most 5 % of channels more than 50 % of
 MEDIUM_FAR_OFF_SHARE = 0.5  # `medium`: at most half more than 50 % off
 SHORT_HISTORY_WEEKS = 104  # fewer training weeks than two years caps at `medium` (also the sample caveat)
 AUDIT_WEAK, AUDIT_NOT = "weak", "not"
+Z90 = 1.645
+SETTLED_HALFWIDTH = 0.30  # a test settles a channel when its 90 % interval is within ±30 % of its result ...
+SETTLED_SE_REL = SETTLED_HALFWIDTH / Z90  # ... i.e. its se at most ≈ 18 % of its result
 # Reason codes (ChannelConfidence.why): the reports word each for their readers.
 WHY_UNDECIDED, WHY_AUDIT_NOT, WHY_DISAGREE, WHY_WIDE = "undecided", "audit_not", "disagree", "wide"
 WHY_SOME_UNDECIDED, WHY_PARTLY, WHY_COLLINEAR, WHY_WIDTH = "some_undecided", "partly", "collinear", "width"
 WHY_AUDIT_WEAK, WHY_NARROW, WHY_SHORT = "audit_weak", "narrow", "short"
 WHY_INFORMED = "informed"  # a note, not a cap: the ROI prior came from the business's expected range
+WHY_CALIBRATED, WHY_TEST_CONFLICT = "calibrated", "test_conflict"
+DATA_ALONE = {WHY_UNDECIDED, WHY_SOME_UNDECIDED, WHY_AUDIT_NOT, WHY_AUDIT_WEAK, WHY_COLLINEAR}  # a test lifts these
 SETTLE = ("What would settle each of these: change that channel's spend on its own for a few weeks "
           "(on/off or up/down), or run a region-level holdout test.")
 
@@ -60,10 +74,22 @@ class Signals:
     train_weeks: int = SHORT_HISTORY_WEEKS
     audit: dict[str, str] = field(default_factory=dict)  # model → identifiable|weak|not
     informed: bool = False  # a model's ROI prior came from the knowledge layer's expected range
+    experiment_se_rel: float | None = None  # the best lift test every model fitted: its se ÷ |its result|
+    experiment_z: float | None = None  # the largest gap between a model and its test, in test se's
 
     @property
     def all_flagged(self) -> bool:
         return sum(len(m) for m in self.flags.values()) >= self.n_models
+
+    @property
+    def calibrated(self) -> bool:
+        """A well-measured test that every model fitted and agrees with pins the channel."""
+        return (self.experiment_se_rel is not None and self.experiment_se_rel <= SETTLED_SE_REL
+                and self.experiment_z is not None and self.experiment_z <= AGREE_Z)
+
+    @property
+    def test_conflict(self) -> bool:
+        return self.experiment_z is not None and self.experiment_z > AGREE_Z
 
     @classmethod
     def from_results(cls, res: Results, channel: str, collinear: bool = False,
@@ -75,9 +101,11 @@ class Signals:
             if r.evidence is not None and r.evidence.flag:
                 flags.setdefault(r.evidence.flag, []).append(model)
         agreement = res.agreement.get(channel)
+        se_rel, z = experiment_signals(res, channel)
         return cls(width=float(np.median(widths)) if widths else math.inf, flags=flags, n_models=len(rows),
                    agreement=agreement.label if agreement else "n/a", collinear=collinear,
-                   train_weeks=res.train_weeks, audit=audit or {}, informed=informed)
+                   train_weeks=res.train_weeks, audit=audit or {}, informed=informed,
+                   experiment_se_rel=se_rel, experiment_z=z)
 
     @classmethod
     def from_row(cls, row) -> "Signals":
@@ -86,6 +114,24 @@ class Signals:
         width = row.rel_width if isinstance(row.rel_width, float) and math.isfinite(row.rel_width) else math.inf
         return cls(width=width, flags={flag: [row.model]} if flag else {}, collinear=bool(row.collinear),
                    train_weeks=int(row.train_weeks))
+
+
+def experiment_signals(res: Results, channel: str) -> tuple[float | None, float | None]:
+    """(best relative se of a test every model fitted, largest z of any model on the channel's tests).
+
+    None, None when no model reports a test of the channel. A test's se counts only when every model that
+    ran fitted it: a model that ignored it still rests on the data alone. The z counts every model, as
+    the Critic's "experiment agreement" does: a model whose data sit far from the test is a conflict.
+    """
+    per_model = [[r for r in m.diagnostics.get(EXPERIMENTS_KEY, []) if r["channel"] == channel]
+                 for m in res.ok_models().values()]
+    rows = [r for part in per_model for r in part]
+    if not rows:
+        return None, None
+    by_all = set.intersection(*({(r["start"], r["end"]) for r in part if r.get("used")} for part in per_model))
+    se_rel = [r["incremental_kpi_se"] / abs(r["incremental_kpi"]) for r in rows
+              if (r["start"], r["end"]) in by_all and r["incremental_kpi"]]
+    return (min(se_rel) if se_rel else None), max(r["z"] for r in rows)
 
 
 def _rel_width(r: ChannelResult) -> float:
@@ -98,9 +144,14 @@ def _rel_width(r: ChannelResult) -> float:
 def rule(s: Signals, high_width: float = HIGH_WIDTH, medium_width: float = MEDIUM_WIDTH) -> ChannelConfidence:
     """The label and the reasons it is not higher (the first reason is the one that set it)."""
     low, capped = _low_reasons(s, medium_width), _medium_reasons(s, high_width, medium_width)
+    if s.calibrated:  # the test measured what the history could not
+        low, capped = ([r for r in part if r[0] not in DATA_ALONE] for part in (low, capped))
     label = LOW if low else MEDIUM if capped else HIGH
     reasons = low + capped if label != HIGH else [
-        (WHY_NARROW, f"narrow interval ({_times(s.width)} the ROI), decided by the data")]
+        (WHY_NARROW, f"narrow interval ({_times(s.width)} the ROI), decided by the data"
+                     + (" and a lift test" if s.calibrated else ""))]
+    if s.calibrated:
+        reasons.append((WHY_CALIBRATED, "pinned by a well-measured lift test that every model fitted and agrees with"))
     if s.informed:  # the estimate leans on the business's expectation as much as the data let it
         reasons.append((WHY_INFORMED, "its ROI prior is the business's expected range (knowledge layer)"))
     texts = [text for _, text in reasons]
@@ -140,6 +191,9 @@ def _medium_reasons(s: Signals, high_width: float, medium_width: float) -> list[
         out.append((WHY_WIDTH, f"interval {_times(s.width)} the ROI"))
     if any(v == AUDIT_WEAK for v in s.audit.values()):
         out.append((WHY_AUDIT_WEAK, "the recoverability audit recovers it only weakly"))
+    if s.test_conflict:
+        out.append((WHY_TEST_CONFLICT, f"the data and its lift test disagree (a model {s.experiment_z:.1f} test se "
+                                       f"from the test)"))
     return out
 
 

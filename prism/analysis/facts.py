@@ -14,6 +14,7 @@ import pandas as pd
 
 from prism.data.profile import COLLINEAR_ABS_R as COLLINEAR_R  # one threshold: the profile warns, the Critic names
 from prism.analysis.confidence import SHORT_HISTORY_WEEKS, Signals, workspace_confidence
+from prism.analysis.lift_tests import LiftEffect, lift_effects
 from prism.errors import InputError
 from prism.schemas import ChannelConfidence, Config, Metadata, ModelResult, Results
 from prism.workspace import Workspace, read_model, read_weekly
@@ -210,6 +211,11 @@ class RoundFacts:
                     out.setdefault(model, {}).setdefault(flag, []).append(f.channel)
         return out
 
+    @cached_property
+    def lift_effects(self) -> list[LiftEffect]:
+        """Each tested channel's ROI with its lift tests beside the ROI without them."""
+        return lift_effects(self.results) if self.results else []
+
     @property
     def mean_media_share(self) -> float:
         shares = [self.media_share(m) for m in self.ok_models]
@@ -224,6 +230,7 @@ class RoundFacts:
             vals += [f.spend, f.spend_share, f.roi, f.roi_low, f.roi_high, f.contribution_pct, f.saturation_pct]
             vals += [f.roi_high - f.roi_low, f.roi - self.portfolio_roi]
         vals += [r for _, _, r in self.collinear_pairs] + list(self.vif.values())
+        vals += [e.moved_pct for e in self.lift_effects if e.moved_pct is not None]
         return vals
 
 

@@ -12,7 +12,7 @@ data and writes them to `USED_FILE`); the model workers read that file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +20,16 @@ import pandas as pd
 from pydantic import TypeAdapter
 
 from prism.errors import InputError
-from prism.schemas import Experiment
+from prism.models import ridge
+from prism.models.base import ModelData, channel_summary
+from prism.schemas import Config, Experiment, Uncalibrated
 from prism.workspace import Workspace
 
+UNCALIBRATED_MODEL = "ridge"
+UNCALIBRATED_METHOD = "ridge refitted on the same weeks without the lift tests (quick mode)"
+
 EXPERIMENTS_KEY = "experiments"  # the models' diagnostics entry
+AGREE_Z = 2.0  # a model's lift for a test window within this many test se's of the test: data and test agree
 WORKSPACE_FILE = "experiments.csv"
 USED_FILE = ("results", "experiments_used.json")  # the checked tests the next model run fits on
 EXPERIMENT_LIST = TypeAdapter(list[Experiment])
@@ -89,6 +95,27 @@ def report(found: tuple[Lift, ...], draws, used: bool) -> list[dict]:
                     "incremental_kpi_se": lift.se, "used": used, "model_kpi": float(model.mean()),
                     "model_kpi_sd": float(model.std()), "z": float(abs(lift.kpi - model.mean()) / lift.se)})
     return out
+
+
+def recorded(rows: list[dict], channels: list[str], dates: pd.DatetimeIndex) -> tuple[Lift, ...]:
+    """The tests a round's model fitted, rebuilt from its diagnostics rows (`report`) against the data."""
+    tests = [Experiment(channel=r["channel"], start=r["start"], end=r["end"], spend=0.0,
+                        incremental_kpi=r["incremental_kpi"], incremental_kpi_se=r["incremental_kpi_se"])
+             for r in rows if r.get("used")]
+    return lifts([(f"experiment {i}", e) for i, e in enumerate(tests, start=1)], channels, dates)
+
+
+def uncalibrated(data: ModelData, cfg: Config, channels: list[str]) -> dict[str, Uncalibrated]:
+    """Each tested channel's ROI from the data alone: one quick ridge refit without the test rows.
+
+    Refitting the Bayesian models a second time would double the round's longest fits; ridge's refit
+    takes seconds and is the same estimator that ran calibrated, so "how far the test moved it" compares
+    like with like.
+    """
+    data = replace(data, lifts=())
+    chans = channel_summary(ridge.fit(data, cfg, quick=True), data)
+    return {ch: Uncalibrated(roi=chans[ch].roi, roi_low=chans[ch].roi_low, roi_high=chans[ch].roi_high,
+                             model=UNCALIBRATED_MODEL, method=UNCALIBRATED_METHOD) for ch in channels}
 
 
 def used_path(ws: Workspace) -> Path:

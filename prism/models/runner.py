@@ -27,10 +27,11 @@ from rich.markup import escape
 from prism.data.discover import workspace_knowledge
 from prism.data.prepare import frame_hash
 from prism.errors import InputError
+from prism.models import experiments
 from prism.models.base import ModelData
-from prism.models.worker import RUN_DIR_PREFIX
+from prism.models.worker import RUN_DIR_PREFIX, failure_reason
 from prism.models.priors import effective_config
-from prism.schemas import MODEL_NAMES, Config, ModelResult, Results
+from prism.schemas import MODEL_NAMES, Config, ModelResult, Results, Uncalibrated
 from prism.workspace import Workspace, load_state, read_model, read_weekly, write_csv, write_json
 
 RUN_IN_PARALLEL = True
@@ -188,6 +189,21 @@ def fit_table(res: Results) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=FIT_COLUMNS)
 
 
+def _uncalibrated(ws: Workspace, data: ModelData, cfg: Config, console: Console) -> dict[str, Uncalibrated]:
+    """What the data alone say about each tested channel, so the report can show how far its test moved it.
+
+    A secondary figure: when the refit fails, the round keeps its models' results and the report simply has
+    no with/without line (the reason is printed, never hidden)."""
+    tested = sorted({e.channel for _, e in experiments.used(ws)})
+    if not tested:
+        return {}
+    try:
+        return experiments.uncalibrated(data, cfg, tested)
+    except Exception as exc:  # noqa: BLE001 - reported, and the round's real results are kept
+        console.print(f"[yellow]no ROI without the lift tests this round[/]: {escape(failure_reason(exc))}")
+        return {}
+
+
 def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | None = None,
                quick: bool = False, console: Console | None = None, parallel: bool = RUN_IN_PARALLEL) -> Results:
     """Fit the models; write their draws (rounds/R{NN}_draws/), rounds/R{NN}_results.json, results/latest.json
@@ -196,7 +212,9 @@ def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | N
     Only when at least one model ran: a run where every model failed (bad data, a crash) must not replace
     good results, so it is written to `rounds/R{NN}_failed_run.json` beside them instead.
     """
+    console = console or Console(stderr=True)
     cfg = read_model(ws.config, Config)
+    effective = effective_config(cfg, workspace_knowledge(ws))
     names = selected_models(cfg, models)
     n = round_number(ws, round_no)
     frame = read_weekly(ws, cfg)
@@ -206,12 +224,12 @@ def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | N
         frame.to_parquet(frame_path)
         jobs = [Job(name, cfg.timeouts.get(name, DEFAULT_TIMEOUT_S), Path(tmp) / f"{name}.json",
                     Path(tmp) / f"{name}.log", ws.draws_path(n, name)) for name in names]
-        run_jobs(jobs, ws, frame_path, quick, parallel, console or Console(stderr=True))
+        run_jobs(jobs, ws, frame_path, quick, parallel, console)
     results = {j.name: j.result for j in jobs}
     for name in cfg.models:
         results.setdefault(name, ModelResult(status="skipped", reason="not selected with --models", quick=quick))
     res = Results(
-        round=n, data_hash=frame_hash(frame), config_hash=config_hash(effective_config(cfg, workspace_knowledge(ws))),
+        round=n, data_hash=frame_hash(frame), config_hash=config_hash(effective),
         created_at=datetime.now(timezone.utc),
         kpi=cfg.data.kpi, channels=list(cfg.data.channels), weeks=data.n_weeks, train_weeks=data.n_train,
         holdout_weeks=data.n_test, quick=quick, objective=objective(results), models=results,
@@ -219,6 +237,7 @@ def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | N
     if not res.ok_models():
         write_json(failed_run_path(ws, n), res)
         return res
+    res.uncalibrated = _uncalibrated(ws, data, effective, console)
     for name, result in results.items():  # draws on disk always belong to this round's ok models
         if result.status != "ok":
             ws.draws_path(n, name).unlink(missing_ok=True)

@@ -25,8 +25,8 @@ from prism.report.slides import (BODY, BODY_BOTTOM, BODY_TOP, FOOTER_PT, MARGIN,
                                  TABLE_PT, TITLE_H, TITLE_PT, TITLE_TOP, Box, add_runs, bar_chart, fit_font_size,
                                  plain, rgb, split_to_fit, table, text_box, text_height)
 from prism.report.plan_chart import CHART_NAME as PLAN_CHART
-from prism.report.tables import (contribution_table, diagnostics_table, fit_table, optimization_display,
-                                 roi_summary, roi_table)
+from prism.report.tables import (contribution_table, diagnostics_table, fit_table, lift_test_table,
+                                 optimization_display, roi_summary, roi_table)
 
 ROI_TABLE_W = 4.6
 ANSWER_LEAD_H = 1.6  # the answer's opening sentence gets this box when it fits at >= ANSWER_LEAD_MIN_PT
@@ -38,6 +38,7 @@ ANSWER_GAP = 0.2
 TITLES = {
     "answer": "The answer",
     "roi": "Return on spend by channel",
+    "lift_tests": "What the lift tests changed",
     "contribution": "Where {kpi} comes from",
     "over_time": "{kpi} by week: baseline and media",
     "budget_plan": "Budget plan",
@@ -171,6 +172,24 @@ def _roi_slide(prs: Presentation, inp: ReportInputs) -> None:
     if table_[["roi", "roi_high"]].max().max() > chart.value_axis.maximum_scale:
         note += " Bars and lines past the axis are cut; the table has every range."
     text_box(slide, Box(MARGIN, BODY_BOTTOM - 0.45, BODY.width, 0.5), [plain(note)], 12, 9, style.MUTED)
+
+
+def _lift_slide(prs: Presentation, inp: ReportInputs) -> None:
+    """Each tested channel's ROI with its lift tests beside the ROI without them (only when the round has tests)."""
+    table_ = lift_test_table(inp)
+    if table_.empty:
+        return
+    slide = _slide(prs, TITLES["lift_tests"], inp)
+    rows = [[r.label, r.tests, fmt.roi(r.roi), fmt.roi_range(r.roi_low, r.roi_high), fmt.roi(r.roi_without),
+             fmt.roi_range(r.roi_without_low, r.roi_without_high), fmt.signed_pct(r.moved_pct)]
+            for r in table_.itertuples()]
+    height = min(BODY.height - 0.8, 0.45 * (len(rows) + 1))
+    table(slide, Box(MARGIN, BODY_TOP, BODY.width, height),
+          ["Channel", "Tests", "ROI with tests", "Range", "ROI without", "Range without", "Moved"], rows,
+          [1.6, 2.6, 1.1, 1.3, 1.1, 1.3, 0.9], pt=12)
+    note = (f"{inp.kpi_label} returned per {inp.spend_unit} of spend. Without: {table_['without_method'].iloc[0]}. "
+            "Moved: how far the tests moved that method's estimate.")
+    text_box(slide, Box(MARGIN, BODY_TOP + height + 0.2, BODY.width, 0.6), [plain(note)], 13, 9, style.MUTED)
 
 
 def _contribution_slide(prs: Presentation, inp: ReportInputs) -> None:
@@ -321,6 +340,7 @@ def build_deck(inp: ReportInputs, charts: dict[str, Path]) -> bytes:
     _title_slide(prs, inp)
     _answer_slide(prs, inp)
     _roi_slide(prs, inp)
+    _lift_slide(prs, inp)
     _contribution_slide(prs, inp)
     _image_slide(prs, inp, TITLES["over_time"].format(kpi=kpi), charts, "contribution_over_time")
     _image_slide(prs, inp, TITLES["budget_plan"], charts, PLAN_CHART)

@@ -17,7 +17,7 @@ from prism.report.charts import chart_titles
 from prism.report.inputs import ReportInputs
 from prism.report.plan_chart import CHART_NAME as PLAN_CHART
 from prism.report.rounds import RoundComparison, compare_rounds, previous_round
-from prism.report.tables import fit_table, optimization_display, round_history, roi_table
+from prism.report.tables import fit_table, lift_test_table, optimization_display, round_history, roi_table
 
 CSS = f"""
 :root {{ --ink: {style.INK}; --muted: {style.MUTED}; --grid: {style.GRID}; --accent: {style.ACCENT}; }}
@@ -112,6 +112,21 @@ def _roi_section(inp: ReportInputs) -> str:
                      rows, {2, 3, 4, 6}, sortable=True))
 
 
+def _lift_section(inp: ReportInputs) -> str:
+    """Each tested channel's ROI with its lift tests beside the ROI without them."""
+    table = lift_test_table(inp)
+    rows = [[_text(r.label), _text(r.tests), _num(fmt.roi(r.roi), r.roi),
+             _text(fmt.roi_range(r.roi_low, r.roi_high)), _num(fmt.roi(r.roi_without), r.roi_without),
+             _text(fmt.roi_range(r.roi_without_low, r.roi_without_high)),
+             _num(fmt.signed_pct(r.moved_pct), r.moved_pct)]
+            for r in table.itertuples()]
+    method = escape(table["without_method"].iloc[0])
+    return (f"<p>Return per {escape(inp.spend_unit)} of spend with each channel's lift tests, beside the return "
+            f"without them ({method}). Moved: how far the tests moved the same method's estimate.</p>"
+            + _table(["Channel", "Tests", "ROI with tests", "Range", "ROI without", "Range without", "Moved"],
+                     rows, {2, 4, 6}))
+
+
 def _fit_section(inp: ReportInputs) -> str:
     fit = fit_table(inp)
     rows = [[_text(r.model_name), _text(r.status if r.status == "ok" else f"{r.status}: {r.reason}"),
@@ -187,6 +202,7 @@ def build_html(inp: ReportInputs, charts: dict[str, Path]) -> str:
         f" · {len(res.ok_models())} of {len(res.models)} models ran"
     sections = [("report", "Report", f'<div class="report">{inp.report.html()}</div>'),
                 ("roi", "ROI by channel", _roi_section(inp)),
+                *([("lift-tests", "Lift tests", _lift_section(inp))] if inp.results.uncalibrated else []),
                 ("charts", "Charts", _figures(inp, {k: v for k, v in charts.items() if k != PLAN_CHART})),
                 ("fit", "Model fit", _fit_section(inp))]
     if inp.optimization is not None:

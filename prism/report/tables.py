@@ -12,6 +12,7 @@ import pandas as pd
 
 from prism.analysis.compare import evidence_note
 from prism.analysis.confidence import workspace_confidence
+from prism.analysis.lift_tests import lift_effects
 from prism.report import fmt
 from prism.report.inputs import ReportInputs
 from prism.report.style import model_name
@@ -107,6 +108,21 @@ def roi_summary(inp: ReportInputs) -> pd.DataFrame:
                     "evidence": evidence_note(inp.results, ch)})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+LIFT_COLUMNS = ["channel", "label", "tests", "roi", "roi_low", "roi_high", "roi_without", "roi_without_low",
+                "roi_without_high", "moved_from", "moved_to", "moved_pct", "without_method"]
+
+
+def lift_test_table(inp: ReportInputs) -> pd.DataFrame:
+    """One row per tested channel: ROI with its lift tests (the round's) beside the ROI without them, and
+    how far the tests moved the same estimator (analysis/lift_tests.py); empty without tests."""
+    rows = [{"channel": e.channel, "label": inp.label(e.channel), "tests": e.windows, "roi": e.roi,
+             "roi_low": e.roi_low, "roi_high": e.roi_high, "roi_without": e.without.roi,
+             "roi_without_low": e.without.roi_low, "roi_without_high": e.without.roi_high,
+             "moved_from": e.moved_from, "moved_to": e.moved_to, "moved_pct": e.moved_pct,
+             "without_method": e.without.method} for e in lift_effects(inp.results)]
+    return pd.DataFrame(rows, columns=LIFT_COLUMNS)
 
 
 def contribution_table(inp: ReportInputs) -> pd.DataFrame:

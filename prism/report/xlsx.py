@@ -11,7 +11,8 @@ from openpyxl.utils import get_column_letter
 from prism.report import style
 from prism.workspace import neutralise_formulas
 from prism.report.inputs import ReportInputs
-from prism.report.tables import contribution_table, diagnostics_table, fit_table, roi_summary, roi_table, round_history
+from prism.report.tables import (contribution_table, diagnostics_table, fit_table, lift_test_table, roi_summary,
+                                 roi_table, round_history)
 
 MAX_COLUMN_WIDTH = 48
 
@@ -26,6 +27,9 @@ def sheets(inp: ReportInputs) -> dict[str, pd.DataFrame]:
         "Diagnostics": diagnostics_table(inp),
         "Rounds": round_history(inp),
     }
+    lifts = lift_test_table(inp)
+    if not lifts.empty:
+        out["Lift tests"] = lifts
     if inp.optimization is not None:
         out["Budget plan"] = inp.optimization
     return out

@@ -5,8 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from dataclasses import replace
+
 from prism.data.simulate import Simulation, carryover, response
-from prism.schemas import Experiment
+from prism.models import experiments
+from prism.models.base import ModelData
+from prism.schemas import Config, Experiment
 
 
 def true_lift(sim: Simulation, channel: str, weeks: slice) -> float:
@@ -34,3 +38,16 @@ def experiment(sim: Simulation, channel: str, weeks: slice, factor: float = 1.0,
     return Experiment(channel=channel, start=str(dates.iloc[weeks.start].date()),
                       end=str(dates.iloc[weeks.stop - 1].date()), spend=float(sim.frame[channel].iloc[weeks].sum()),
                       incremental_kpi=kpi, incremental_kpi_se=se_share * abs(kpi))
+
+
+def sim_case(sim: Simulation, **overrides) -> tuple[ModelData, Config]:
+    """The simulation as the models see it, with a config over its columns (plus any `overrides`)."""
+    cfg = Config.model_validate({"data": {"path": "sim.csv", "date_column": "date", "kpi": sim.kpi,
+                                          "channels": sim.channels, "controls": sim.controls}, **overrides})
+    return ModelData.from_frame(sim.frame.assign(date=pd.to_datetime(sim.frame["date"])), cfg), cfg
+
+
+def calibrated(data: ModelData, *tests: Experiment) -> ModelData:
+    """`data` with lift tests the models calibrate against (checked as a run checks them)."""
+    return replace(data, lifts=experiments.lifts([(f"row {i}", t) for i, t in enumerate(tests, 1)], data.channels,
+                                                 data.dates))
