@@ -614,6 +614,18 @@ class ShapeWeights:
                 for ch, w in zip(channels, self.weights)}
 
 
+def lift_misfit(problem: Problem, tr: MediaTransform, penalty: Penalty) -> float:
+    """Σ ((model − test) ÷ se)² over the lift tests under transform `tr`, fitted on the training weeks (0
+    without tests): a test measures the response below the spend the weeks saw, i.e. the curve."""
+    lift = problem.lift_rows(tr)
+    if lift is None:
+        return 0.0
+    n = problem.data.n_train
+    coef = solve_ridge(problem.design(tr)[:n], problem.data.y[:n], penalty.media, problem.n_positive,
+                       problem.spend_mean, penalty.base, penalty.centre, lift)
+    return float(np.sum(((lift.a @ coef[1:1 + problem.n_channels] - lift.kpi) / lift.se) ** 2))
+
+
 def curve_log_prior(grid: np.ndarray) -> np.ndarray:
     """(G,) log prior of each (half, slope) candidate: log-normal around the reference curve."""
     z = np.log(grid / np.array(REFERENCE_SHAPE)) / np.array([HALF_PRIOR_SD, SLOPE_PRIOR_SD])
@@ -623,7 +635,8 @@ def curve_log_prior(grid: np.ndarray) -> np.ndarray:
 def shape_weights(problem: Problem, theta: np.ndarray, penalty: Penalty,
                   folds: list[tuple[np.ndarray, np.ndarray]]) -> ShapeWeights:
     """Each channel's candidate curves weighted by their out-of-fold Gaussian likelihood,
-    exp(−m/2 · ln(MSE / best MSE)), with the other channels on the best curve shared by all.
+    exp(−m/2 · ln(MSE / best MSE)), times the lift tests' likelihood (`lift_misfit`) and the curve prior,
+    with the other channels on the best curve shared by all.
 
     Why: the weeks barely tell a concave curve with a low baseline from an S-shaped one with a high
     baseline (in-sample error within 1–2 %), yet ROI differs by 2× between them; a per-channel curve
@@ -636,17 +649,19 @@ def shape_weights(problem: Problem, theta: np.ndarray, penalty: Penalty,
     y, held_out, grid = problem.data.y[:n], sum(len(te) for _, te in folds), np.array(shapes)
     c, g = problem.n_channels, len(shapes)
 
-    def cv_mse(index: np.ndarray) -> float:
+    def misfit(index: np.ndarray) -> float:
+        """−log likelihood (up to a constant) of the held-out weeks and the lift tests."""
         tr = problem.transform(theta, (grid[index, 0], grid[index, 1]))
-        return cv_score(problem.design(tr)[:n], y, folds, penalty, problem.n_positive, problem.spend_mean)[0]
+        mse = cv_score(problem.design(tr)[:n], y, folds, penalty, problem.n_positive, problem.spend_mean)[0]
+        return 0.5 * held_out * math.log(mse) + 0.5 * lift_misfit(problem, tr, penalty)
 
-    shared = np.array([cv_mse(np.full(c, k)) for k in range(g)])
+    shared = np.array([misfit(np.full(c, k)) for k in range(g)])
     best = int(shared.argmin())
-    mse = np.full((c, g), np.inf)
-    mse[:, best] = shared[best]  # a channel whose curve the config fixes stays on the shared best
+    score = np.full((c, g), np.inf)
+    score[:, best] = shared[best]  # a channel whose curve the config fixes stays on the shared best
     for ch in np.union1d(problem.free("half"), problem.free("slope")):
-        mse[ch] = [cv_mse(np.where(np.arange(c) == ch, k, best)) for k in range(g)]
-    log_w = -0.5 * held_out * np.log(mse / mse.min(axis=1, keepdims=True)) + curve_log_prior(grid)
+        score[ch] = [misfit(np.where(np.arange(c) == ch, k, best)) for k in range(g)]
+    log_w = curve_log_prior(grid) - score
     w = np.exp(log_w - log_w.max(axis=1, keepdims=True))
     return ShapeWeights(shapes, w / w.sum(axis=1, keepdims=True))
 
