@@ -391,7 +391,8 @@ class Problem:
         """(T, C + q) columns over all weeks; the media columns come first (they are the positive ones)."""
         return np.hstack([tr(self.data.spend), self.other])
 
-    def objective(self, theta: np.ndarray, penalty: Penalty, shape: tuple[float, float] = REFERENCE_SHAPE) -> float:
+    def objective(self, theta: np.ndarray, penalty: Penalty,
+                  shape: tuple[np.ndarray | float, np.ndarray | float] = REFERENCE_SHAPE) -> float:
         """Negative penalised log-likelihood of a fit on the training weeks (weak priors on θ).
 
         The ridge penalty is the coefficients' Gaussian prior, so it enters with the residuals: transforms
@@ -440,8 +441,8 @@ def local_search(fn: Callable[[np.ndarray], float], start: np.ndarray, bounds: l
 
 
 def choose_penalty(x: np.ndarray, problem: Problem, folds: list[tuple[np.ndarray, np.ndarray]]
-                   ) -> tuple[Penalty, float, float]:
-    """(penalty, CV MSE, CV MAPE %): the media × baseline penalty pair with the lowest rolling-origin CV error.
+                   ) -> tuple[Penalty, float]:
+    """(penalty, CV MAPE %): the media × baseline penalty pair with the lowest rolling-origin CV error.
 
     Two penalties, so that dozens of dummy controls do not set the shrinkage of the media (or the
     reverse); `ridge.alpha` in the config fixes both.
@@ -451,7 +452,7 @@ def choose_penalty(x: np.ndarray, problem: Problem, folds: list[tuple[np.ndarray
             else [Penalty(a, b, centre) for a in ALPHA_GRID for b in BASE_ALPHA_GRID])
     scores = [cv_score(x, y, folds, p, k, problem.spend_mean) for p in grid]
     best = int(np.argmin([s[0] for s in scores]))
-    return grid[best], *scores[best]
+    return grid[best], scores[best][1]
 
 
 def laplace_cov(fn: Callable[[np.ndarray], float], theta: np.ndarray, bounds: list[tuple[float, float]],
@@ -590,6 +591,7 @@ class ShapeWeights:
 
     shapes: list[tuple[float, float]]
     weights: np.ndarray  # (C, G)
+    free: np.ndarray  # channels whose curve is averaged (the others keep the config's half and slope)
 
     def pick(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(half, slope) per channel, channel c on curve index[c]."""
@@ -609,9 +611,9 @@ class ShapeWeights:
         return rng.permuted(index, axis=1).T
 
     def summary(self, channels: list[str]) -> dict[str, dict[str, float]]:
-        """{channel: {"half/slope": weight}} for the curves with at least 5 % of a channel's weight."""
-        return {ch: {f"{h:g}/{s:g}": round(float(x), 3) for (h, s), x in zip(self.shapes, w) if x >= 0.05}
-                for ch, w in zip(channels, self.weights)}
+        """{channel: {"half/slope": weight}} for the curves with at least 5 % of an averaged channel's weight."""
+        return {channels[c]: {f"{h:g}/{s:g}": round(float(x), 3) for (h, s), x in zip(self.shapes, self.weights[c])
+                              if x >= 0.05} for c in self.free}
 
 
 def lift_misfit(problem: Problem, tr: MediaTransform, penalty: Penalty) -> float:
@@ -643,7 +645,7 @@ def shape_weights(problem: Problem, theta: np.ndarray, penalty: Penalty,
     search by penalised likelihood therefore fitted noise and overstated ROI (median +28 % on the
     208 × 5 simulator). Weighting the candidates by how well they predict held-out weeks carries that
     uncertainty into the bootstrap instead of betting on one curve; where the weeks cannot tell the
-    curves apart, the weights stay near uniform over the grid (the prior).
+    curves apart, the weights stay close to the prior.
     """
     n, shapes = problem.data.n_train, problem.shapes()
     y, held_out, grid = problem.data.y[:n], sum(len(te) for _, te in folds), np.array(shapes)
@@ -659,11 +661,12 @@ def shape_weights(problem: Problem, theta: np.ndarray, penalty: Penalty,
     best = int(shared.argmin())
     score = np.full((c, g), np.inf)
     score[:, best] = shared[best]  # a channel whose curve the config fixes stays on the shared best
-    for ch in np.union1d(problem.free("half"), problem.free("slope")):
+    free = np.union1d(problem.free("half"), problem.free("slope"))
+    for ch in free:
         score[ch] = [misfit(np.where(np.arange(c) == ch, k, best)) for k in range(g)]
     log_w = curve_log_prior(grid) - score
     w = np.exp(log_w - log_w.max(axis=1, keepdims=True))
-    return ShapeWeights(shapes, w / w.sum(axis=1, keepdims=True))
+    return ShapeWeights(shapes, w / w.sum(axis=1, keepdims=True), free)
 
 
 def fit_transforms(problem: Problem, folds: list[tuple[np.ndarray, np.ndarray]], budget: int
@@ -677,13 +680,13 @@ def fit_transforms(problem: Problem, folds: list[tuple[np.ndarray, np.ndarray]],
     """
     train = slice(0, problem.data.n_train)
     start = problem.prior_center()
-    penalty, *_ = choose_penalty(problem.design(problem.transform(start))[train], problem, folds)
+    penalty, _ = choose_penalty(problem.design(problem.transform(start))[train], problem, folds)
     theta, used, converged = local_search(lambda t: problem.objective(t, penalty), start, problem.bounds(), budget)
     shapes = shape_weights(problem, theta, penalty, folds)
     theta, more, converged = local_search(lambda t: problem.objective(t, penalty, shapes.best), theta,
                                           problem.bounds(), budget)
     used += more
-    penalty, _, cv_mape = choose_penalty(problem.design(problem.transform(theta, shapes.best))[train], problem, folds)
+    penalty, cv_mape = choose_penalty(problem.design(problem.transform(theta, shapes.best))[train], problem, folds)
     return theta, shapes, penalty, cv_mape, used, converged
 
 
