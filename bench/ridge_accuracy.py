@@ -1,7 +1,8 @@
 """Ridge accuracy against known truth: prints one table.
 
 Rows: the clean simulator (208 weeks × 5 channels, 4 % noise) per seed and on average — median |ROI
-error| over the training weeks and the share of channels whose 90 % interval covers the true ROI; the
+error| over the training weeks, the share of channels whose 90 % interval covers the true ROI and the
+mean interval width ÷ the true ROI; the
 retail-like case (209 weeks × 10 channels × 50 controls, most of them 0/1 dummies, ROIs 3–20, see
 tests/retail_like.py) per seed — the share of channels at ROI ≈ 0, the median error and whether the
 three largest true-ROI channels come out clearly positive; and the bundled brand (132 × 8) for speed.
@@ -61,8 +62,10 @@ def _scores(result, truth: dict[str, float]) -> dict:
     roi = np.array([result.channels[c].roi for c in truth])
     true = np.array(list(truth.values()))
     covered = [result.channels[c].roi_low <= t <= result.channels[c].roi_high for c, t in truth.items()]
+    width = [(result.channels[c].roi_high - result.channels[c].roi_low) / t for c, t in truth.items()]
     top = np.argsort(true)[-TOP_CHANNELS:]
     return {"err": 100 * float(np.median(np.abs(roi - true) / true)), "cover": float(np.mean(covered)),
+            "width": float(np.mean(width)),
             "zero": float(np.mean(roi < ZERO_ROI_SHARE * true)),
             "top_positive": bool(np.all(roi[top] > 0.25 * true[top]))}
 
@@ -92,21 +95,23 @@ def _table(rows: list[dict]):
 
     table = Table(title=f"Ridge vs known truth — clean {CLEAN_WEEKS}×{CLEAN_CHANNELS} ({CLEAN_NOISE:.0%} noise), "
                         "retail-like 209×10×50, bundled 132×8")
-    for col in ("data", "seed", "median |ROI err| %", "90 % coverage", "channels at ROI≈0", "top-3 positive",
+    for col in ("data", "seed", "median |ROI err| %", "90 % coverage", "mean rel. width", "channels at ROI≈0",
+                "top-3 positive",
                 "alpha", "seconds"):
         table.add_column(col, justify="left" if col in ("data", "seed") else "right")
     fmt = lambda r, k, f: format(r[k], f) if k in r else ""  # noqa: E731
     for kind in ("clean", "retail", "brand"):
         part = [r for r in rows if r["kind"] == kind]
         for r in part:
-            table.add_row(kind, str(r["seed"]), fmt(r, "err", ".1f"), fmt(r, "cover", ".0%"), fmt(r, "zero", ".0%"),
+            table.add_row(kind, str(r["seed"]), fmt(r, "err", ".1f"), fmt(r, "cover", ".0%"), fmt(r, "width", ".2f"),
+                          fmt(r, "zero", ".0%"),
                           {True: "yes", False: "NO"}.get(r.get("top_positive"), ""), f"{r['alpha']:.3g}",
                           f"{r['seconds']:.1f}")
         if len(part) > 1:
             mean = lambda k: float(np.mean([r[k] for r in part]))  # noqa: E731
             target = f" (≤ {TARGET_ERROR_PCT:.0f})" if kind == "clean" else ""
             table.add_row(f"[b]{kind} mean[/b]", f"{len(part)} seeds", f"{mean('err'):.1f}{target}",
-                          f"{mean('cover'):.0%}", f"{mean('zero'):.0%}",
+                          f"{mean('cover'):.0%}", f"{mean('width'):.2f}", f"{mean('zero'):.0%}",
                           f"{sum(r['top_positive'] for r in part)}/{len(part)}", "", f"{mean('seconds'):.1f}")
     return table
 

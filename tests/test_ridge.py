@@ -87,6 +87,25 @@ def test_config_fixes_transforms_and_alpha():
         assert (p["decay"], p["half"], p["slope"]) == (0.5, 1.2, 1.5)
 
 
+def test_curves_are_averaged_by_their_out_of_fold_weights_and_a_fixed_curve_stays_fixed():
+    """The resamples carry each channel's curve candidates in proportion to their weights (the curve is
+    averaged, not picked); a channel whose half and slope the config fixes keeps exactly that curve."""
+    sim = simulate(weeks=104, n_channels=3, seed=11, noise=0.03)
+    fixed = sim.channels[0]
+    fitted, _, _ = _fit(sim, saturation={"channel_half": {fixed: 0.8}, "channel_slope": {fixed: 2.0}},
+                        ridge={"bootstrap": 100})
+    half, slope = (fitted.draws.saturation_params[k] for k in ("half", "slope"))
+    assert np.all(half[:, 0] == 0.8) and np.all(slope[:, 0] == 2.0)
+    assert fixed not in fitted.diagnostics["curve_weights"]
+    for c, ch in enumerate(sim.channels[1:], start=1):
+        weights = fitted.diagnostics["curve_weights"][ch]
+        drawn = {f"{h:g}/{s:g}" for h, s in zip(half[:, c], slope[:, c])}
+        assert len(drawn) > 1 and set(weights) <= drawn, (ch, weights, drawn)
+        top = max(weights, key=weights.get)
+        share = np.mean([f"{h:g}/{s:g}" == top for h, s in zip(half[:, c], slope[:, c])])
+        assert share == pytest.approx(weights[top], abs=0.02)  # stratified: proportions as weighted
+
+
 def test_quick_mode_uses_fewer_resamples():
     sim = simulate(weeks=104, n_channels=3, seed=3)
     cfg = _config(sim)
