@@ -44,8 +44,6 @@ WHY_UNDECIDED, WHY_AUDIT_NOT, WHY_DISAGREE, WHY_WIDE = "undecided", "audit_not",
 WHY_SOME_UNDECIDED, WHY_PARTLY, WHY_COLLINEAR, WHY_WIDTH = "some_undecided", "partly", "collinear", "width"
 WHY_AUDIT_WEAK, WHY_NARROW, WHY_SHORT = "audit_weak", "narrow", "short"
 WHY_INFORMED = "informed"  # a note, not a cap: the ROI prior came from the business's expected range
-SETTLE = ("What would settle each of these: change that channel's spend on its own for a few weeks "
-          "(on/off or up/down), or run a region-level holdout test.")
 
 
 @dataclass
