@@ -267,10 +267,9 @@ def _settle(facts: RoundFacts, tests: pd.DataFrame | None) -> str:
     else:
         kpi = facts.label(facts.cfg.data.kpi).lower()
         lines += [_test_line(f, rows.get(f.channel), kpi, _unit(facts)) for f in unsure]
-        lines.append(f"Each test keeps every other channel at its usual spend; its precision is what "
-                     f"{promise_words(tests)} simulated runs of the test on this data achieved.")
-    lines.append(geo_note(facts.meta))
-    return "\n".join(lines + [""])
+        lines += ["", f"Each test keeps every other channel at its usual spend; its precision is what "
+                      f"{promise_words(tests)} simulated runs of the test on this data achieved."]
+    return "\n".join(lines + ["", geo_note(facts.meta), ""])
 
 
 def _test_line(f: ChannelFacts, row: dict | None, kpi: str, unit: str) -> str:
