@@ -142,8 +142,9 @@ def main() -> None:
                     f"{100 * r.median:.0f} %", f"{r.within_30:.0%}", f"{r.coverage:.0%}", f"{r.search_s:.0f}")
     console = Console(width=190)
     console.print(out)
-    share = float((table["delivered"] * table["repeats"]).sum() / table["repeats"].sum()) if len(table) else float("nan")
-    console.print(f"delivered the promised half-width: {share:.0%} of {int(table['repeats'].sum())} repeats "
+    repeats = table["repeats"].sum() if len(table) else 0
+    share = float((table["delivered"] * table["repeats"]).sum() / repeats) if repeats else float("nan")
+    console.print(f"delivered the promised half-width: {share:.0%} of {int(repeats)} repeats "
                   f"(target ≥ {TARGET_SHARE:.0%}); {time.perf_counter() - started:.0f} s; {os.cpu_count()} CPUs")
 
 

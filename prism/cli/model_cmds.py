@@ -126,7 +126,7 @@ def plan_table(plans: pd.DataFrame, title: str) -> Table:
 
     out = Table(title=title)
     for col in ("channel", "confidence", "test", "weeks", "spend moved", "KPI forgone (90 % range)",
-                "± % of ROI (9 in 10)"):
+                "± % of ROI promised"):
         out.add_column(col, justify="right" if col in ("weeks", "spend moved") else "left")
     for r in plans.itertuples():
         settles = "" if bool(r.achievable) else " [red](best achievable; does not settle it)"

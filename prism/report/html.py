@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from prism.analysis.test_plan import promise_words
+from prism.analysis.test_plan import TARGET_HALFWIDTH, promise_words
 from prism.report import fmt, style
 from prism.report.charts import chart_titles
 from prism.report.inputs import ReportInputs
@@ -173,7 +173,8 @@ def _test_plan_section(inp: ReportInputs) -> str:
     """The test that would settle each channel below high confidence (results/test_plan.csv)."""
     header, cells = test_plan_display(inp)
     rows = [[_num(text, value) if value is not None else _text(text) for text, value in row] for row in cells]
-    return ("<p>The smallest test that would bring each channel's likely range within ±30% of its return, "
+    return (f"<p>The smallest test that would bring each channel's likely range within "
+            f"±{TARGET_HALFWIDTH:.0%} of its return, "
             f"sized by simulating the test on this data; precision is what {promise_words(inp.test_plan)} "
             "simulated runs achieved.</p>"
             + _table(header, rows, {3, 4, 6}, sortable=True))
