@@ -267,8 +267,9 @@ def _settle(facts: RoundFacts, tests: pd.DataFrame | None) -> str:
     else:
         kpi = facts.label(facts.cfg.data.kpi).lower()
         lines += [_test_line(f, rows.get(f.channel), kpi, _unit(facts)) for f in unsure]
-        lines += ["", f"Each test keeps every other channel at its usual spend; its precision is what "
-                      f"{promise_words(tests)} simulated runs of the test on this data achieved."]
+        lines += ["", f"Each test keeps every other channel at its usual spend. Its precision is what "
+                      f"{promise_words(tests)} simulated runs of the test on this data achieved, sized for a return "
+                      f"at the bottom of today's range: a smaller effect is harder to measure."]
     return "\n".join(lines + ["", geo_note(facts.meta), ""])
 
 
@@ -284,9 +285,11 @@ def _test_line(f: ChannelFacts, row: dict | None, kpi: str, unit: str) -> str:
              f"{fmt(high, 0)})")
     within = f"±{fmt(row['expected_halfwidth_pct'], 0)}% of its return"
     if not row["achievable"]:
-        return (f"{head}: no test of up to {int(row['weeks'])} weeks settles it; the strongest tried, to "
-                f"{row['description']}, would narrow its likely range only to about {within} ({moved}).")
-    return f"{head}: {row['description']}; {moved}. Afterwards its likely range should be within {within}."
+        return (f"{head}: no test of up to {int(row['weeks'])} weeks is sure to settle it; if its return is at the "
+                f"bottom of today's range, the strongest tried, to {row['description']}, would narrow its likely "
+                f"range only to about {within} ({moved}).")
+    return (f"{head}: {row['description']}; {moved}. Afterwards its likely range should be within {within}, even "
+            f"if its return is at the bottom of today's range.")
 
 
 def _caveats(facts: RoundFacts, open_issues: list[str]) -> str:
