@@ -540,6 +540,20 @@ class ChannelConfidence(Open):
     why: list[str] = Field(default_factory=list, description="reason codes (analysis/confidence.py WHY_*)")
 
 
+class TestPlan(Open):
+    """A row of results/test_plan.csv: the smallest test that would settle a channel (analysis/test_plan.py)."""
+
+    __test__ = False  # not a pytest class, whatever its name
+    channel: str
+    design: Literal["spend_change", "flighting", "none"]
+    weeks: int = Field(ge=0)
+    spend_change_pct: float = Field(ge=-100.0)
+    expected_halfwidth_pct: float = Field(description="half-width of the 90 % interval, % of the ROI, that 9 "
+                                                      "in 10 simulated tests achieved (NaN: no test)")
+    cost: float = Field(ge=0.0, description="spend moved, currency")
+    achievable: bool = True
+
+
 class Results(Open):
     """results/latest.json and rounds/R{NN}_results.json."""
 

@@ -98,7 +98,7 @@ def test_report_says_plainly_which_method_found_no_effect(plain) -> None:
     assert "0 of 4 channels have high confidence" in answer
     assert f"| {reporter_label(ws, sim.channels[0])} | 0.01 to 17.00 depending on the method |" in text
     assert "No channel's return has high confidence yet" in text.split("## What to do")[1].split("##")[0]
-    assert "not identifiable from this spend" in text and "What would settle each of these" in text
+    assert "not identifiable from this spend" in text and "No test has been sized on this data yet" in text
     assert check_report(ws) == []
 
 

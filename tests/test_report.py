@@ -119,9 +119,9 @@ def test_deck_has_the_story_slides_in_order(rendered):
     titles = list(_slides_by_title(prs))
     kpi = read_model(ws.metadata, Metadata).label(_results(ws).kpi)
     expected = [deck_mod.TITLES[k].format(kpi=kpi if k == "over_time" else kpi.lower())
-                for k in ("answer", "roi", "contribution", "over_time", "budget_plan", "actions", "disagree", "caveats",
-                          "curves", "fit", "history", "method")]
-    assert 8 <= len(prs.slides) <= 13
+                for k in ("answer", "roi", "contribution", "over_time", "budget_plan", "actions", "disagree", "settle",
+                          "caveats", "curves", "fit", "history", "method")]
+    assert 8 <= len(prs.slides) <= 14
     assert [t for t in titles if t in expected] == expected
 
 

@@ -17,9 +17,10 @@ from prism.agents.base import AgentOutcome
 from prism.analysis import checks
 from prism.analysis.checks import HEADINGS, Outcome
 from prism.analysis.confidence import (
-    HIGH, SETTLE, WHY_AUDIT_NOT, WHY_AUDIT_WEAK, WHY_COLLINEAR, WHY_DISAGREE, WHY_PARTLY, WHY_SOME_UNDECIDED,
+    HIGH, WHY_AUDIT_NOT, WHY_AUDIT_WEAK, WHY_COLLINEAR, WHY_DISAGREE, WHY_PARTLY, WHY_SOME_UNDECIDED,
     WHY_SHORT, WHY_TEST_CONFLICT, WHY_UNDECIDED, WHY_WIDE, WHY_WIDTH,
 )
+from prism.analysis.test_plan import NO_TEST, geo_note, promise_words, read_plans
 from prism.analysis.facts import AGREEMENT_CV, INTERVAL_LEVEL, ChannelFacts, RoundFacts, fmt
 from prism.errors import InputError
 from prism.knowledge.checks import informed_channels
@@ -61,20 +62,21 @@ def run(ws: Workspace, round_no: int, revision: bool = False) -> AgentOutcome:
     facts = RoundFacts.load(ws, round_no)
     if not facts.ok_models:
         raise InputError(f"{ws.round_results(round_no)}: no model ran successfully; nothing to report")
-    text = compose(facts, _open_issues(ws, round_no), _history(ws), _plan(ws, round_no))
+    text = compose(facts, _open_issues(ws, round_no), _history(ws), _plan(ws, round_no), read_plans(ws, round_no))
     write_text(ws.report_md, text)
     return AgentOutcome(status=Status.REPORT_DONE, path=ws.report_md, call=AgentCall(agent="reporter", impl="rules"))
 
 
 def compose(facts: RoundFacts, open_issues: list[str], history: list[RoundRecord],
-            plan: pd.DataFrame | str | None = None) -> str:
+            plan: pd.DataFrame | str | None = None, tests: pd.DataFrame | None = None) -> str:
     kpi = facts.label(facts.cfg.data.kpi)
     brand = facts.meta.knowledge.business_context.brand
     title = f"# {brand}: what the marketing returns" if brand else "# What the marketing returns"
     prof = facts.meta.profile
     parts = [title, "", f"{facts.weeks} weeks of data, {prof.start} to {prof.end}. Results measured in {kpi}.", "",
              _answer(facts, kpi), _roi(facts, kpi), _contribution(facts, kpi), _actions(facts, plan),
-             _disagree(facts), _caveats(facts, open_issues), _appendix(facts, open_issues, history)]
+             _disagree(facts), _settle(facts, tests), _caveats(facts, open_issues),
+             _appendix(facts, open_issues, history)]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(parts)).rstrip() + "\n"
 
 
@@ -265,7 +267,7 @@ def _disagree(facts: RoundFacts) -> str:
     unsure = [f for f in facts.ranked if f.confidence != HIGH and set(f.why) != {WHY_COLLINEAR}]
     lines += [_uncertain_line(f, _unit(facts)) for f in unsure]
     if unsure:
-        lines += ["", SETTLE, ""]
+        lines += ["", "The next section names the test that would settle each of these.", ""]
     for a, b, _ in facts.collinear_pairs:
         lines.append(f"- {facts.label(a)} and {facts.label(b)} were bought together, so the split between them is "
                      f"uncertain. What would settle it: schedule them differently for a while.")
@@ -281,6 +283,45 @@ def _uncertain_line(f: ChannelFacts, unit: str) -> str:
     found = f" (by method: {per})" if len(f.roi_by_model) > 1 else ""
     return (f"- {f.label} ({f.confidence} confidence): {why}{found}; the likely range runs from {fmt(f.roi_low)} "
             f"to {fmt(f.roi_high)} per {unit}, so its return is uncertain.")
+
+
+def _settle(facts: RoundFacts, tests: pd.DataFrame | None) -> str:
+    """Per channel below high confidence, the smallest test that would pin its return down
+    (results/test_plan.csv, simulated on this data), what it costs and how long it takes."""
+    lines = [HEADINGS["settle"], ""]
+    unsure = [f for f in facts.ranked if f.confidence != HIGH]
+    if not unsure:
+        return "\n".join(lines + ["Every channel's return has high confidence: no test is needed.", ""])
+    rows = {} if tests is None else {str(r["channel"]): r for r in tests.to_dict("records")}
+    if not rows:
+        lines.append("No test has been sized on this data yet (the simulations run with `prism audit`); in "
+                     "general, change one channel's spend on its own for a few weeks, up or down or on and off.")
+    else:
+        kpi = facts.label(facts.cfg.data.kpi).lower()
+        lines += [_test_line(f, rows.get(f.channel), kpi, _unit(facts)) for f in unsure]
+        lines += ["", f"Each test keeps every other channel at its usual spend. Its precision is what "
+                      f"{promise_words(tests)} simulated runs of the test on this data achieved, sized for a return "
+                      f"at the bottom of today's range: a smaller effect is harder to measure."]
+    return "\n".join(lines + ["", geo_note(facts.meta), ""])
+
+
+def _test_line(f: ChannelFacts, row: dict | None, kpi: str, unit: str) -> str:
+    """One channel's test in plain words: what to do, for how long, what it costs, what it buys."""
+    head = f"- {f.label} ({f.confidence} confidence)"
+    if row is None or row["design"] == NO_TEST:
+        return f"{head}: no test sized this round ({row['description'] if row else 'not simulated'})."
+    sign = 1.0 if row["kpi_forgone"] >= 0 else -1.0  # negative KPI forgone: the test adds KPI
+    low, high = sorted((sign * row["kpi_forgone_low"], sign * row["kpi_forgone_high"]))
+    moved = (f"it moves {fmt(row['cost'], 0)} {unit} of spend and is expected to {'cost' if sign > 0 else 'add'} "
+             f"{fmt(sign * row['kpi_forgone'], 0)} {kpi} ({INTERVAL_LEVEL:.0f}% interval {fmt(low, 0)} to "
+             f"{fmt(high, 0)})")
+    within = f"±{fmt(row['expected_halfwidth_pct'], 0)}% of its return"
+    if not row["achievable"]:
+        return (f"{head}: no test of up to {int(row['weeks'])} weeks is sure to settle it; if its return is at the "
+                f"bottom of today's range, the strongest tried, to {row['description']}, would narrow its likely "
+                f"range only to about {within} ({moved}).")
+    return (f"{head}: {row['description']}; {moved}. Afterwards its likely range should be within {within}, even "
+            f"if its return is at the bottom of today's range.")
 
 
 def _caveats(facts: RoundFacts, open_issues: list[str]) -> str:

@@ -58,6 +58,7 @@ HEADINGS = {
     "contribution": "## Where the spend's effect comes from",
     "actions": "## What to do",
     "disagree": "## Where the models disagree",
+    "settle": "## What would settle it",
     "caveats": "## Data caveats",
     "appendix": "## Appendix: fit, diagnostics, method",
 }

@@ -58,8 +58,6 @@ WHY_AUDIT_WEAK, WHY_NARROW, WHY_SHORT = "audit_weak", "narrow", "short"
 WHY_INFORMED = "informed"  # a note, not a cap: the ROI prior came from the business's expected range
 WHY_CALIBRATED, WHY_TEST_CONFLICT = "calibrated", "test_conflict"
 DATA_ALONE = {WHY_UNDECIDED, WHY_SOME_UNDECIDED, WHY_AUDIT_NOT, WHY_AUDIT_WEAK, WHY_COLLINEAR}  # a test lifts these
-SETTLE = ("What would settle each of these: change that channel's spend on its own for a few weeks "
-          "(on/off or up/down), or run a region-level holdout test.")
 
 
 @dataclass

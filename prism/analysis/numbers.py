@@ -26,7 +26,8 @@ NUMBER = re.compile(
     r"(?P<suffix>\s?%|\s?(?:k|m|bn|thousand|million|billion)\b)?",
     re.IGNORECASE,
 )
-PLAN_FILE = "optimization.csv"  # the optimizer's plan (planning layer, above this one: read as a file)
+PLAN_FILES = ("optimization.csv", "test_plan.csv")  # the optimizer's plan (planning layer, above this one: read
+# as a file) and the test plans
 DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 INTERPRETATION = "## Interpretation"  # the Explorer's own section, after Prism's computed ones
 
@@ -141,12 +142,11 @@ def ratios(text: str, facts: RoundFacts) -> list[Ratio]:
 
 
 def _plan_values(ws: Workspace) -> list[float]:
-    """Every number of results/optimization.csv, which the report's "What to do" quotes."""
-    path = ws.result(PLAN_FILE)
-    if not path.exists():
-        return []
-    frame = read_csv(path, required=("channel",))
-    return [float(v) for v in frame.select_dtypes("number").to_numpy().ravel()]
+    """Every number of results/optimization.csv and results/test_plan.csv, which the report's "What to do"
+    and "What would settle it" quote."""
+    paths = [ws.result(name) for name in PLAN_FILES if ws.result(name).exists()]
+    frames = [read_csv(path, required=("channel",)).select_dtypes("number") for path in paths]
+    return [float(v) for frame in frames for v in frame.to_numpy().ravel()]
 
 
 def unknown_numbers(text: str, ws: Workspace, round_no: int) -> list[str]:

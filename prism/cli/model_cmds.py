@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
+import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -123,15 +124,35 @@ def compare_cmd(
     console.print("wrote results/roi_comparison.csv, results/contribution_comparison.csv")
 
 
+def plan_table(plans: pd.DataFrame, title: str) -> Table:
+    """One row per channel: the test, its length, the spend it moves, the KPI it forgoes and its precision."""
+    from prism.analysis.test_plan import NO_TEST
+
+    out = Table(title=title)
+    for col in ("channel", "confidence", "test", "weeks", "spend moved", "KPI forgone (90 % range)",
+                "± % of ROI promised"):
+        out.add_column(col, justify="right" if col in ("weeks", "spend moved") else "left")
+    for r in plans.itertuples():
+        settles = "" if bool(r.achievable) else " [red](best achievable; does not settle it)"
+        forgone = (f"{_num(r.kpi_forgone, 0)} [dim]({_num(r.kpi_forgone_low, 0)} to {_num(r.kpi_forgone_high, 0)})"
+                   if r.design != NO_TEST else "–")
+        out.add_row(escape(r.channel), r.confidence, escape(r.description), str(r.weeks), _num(r.cost, 0), forgone,
+                    ("–" if r.design == NO_TEST else f"±{r.expected_halfwidth_pct:.0f} %") + settles)
+    return out
+
+
 @app.command("audit")
 def audit_cmd(
     k: int = typer.Option(20, "--k", min=2, help="Synthetic KPI series to refit."),
+    plan_k: Optional[int] = typer.Option(None, "--plan-k", min=2, help="Simulated tests per test design (default 10)."),
     jobs: Optional[int] = typer.Option(None, "--jobs", min=1, help="Parallel processes (default: up to 2)."),
     workdir=WorkdirOpt,
 ) -> None:
-    """Recoverability audit: could this spend reveal each channel's ROI? Writes results/audit.csv."""
+    """Recoverability audit: could this spend reveal each channel's ROI? Writes results/audit.csv, then the
+    smallest test that would settle each channel below high confidence: results/test_plan.csv."""
     from prism.analysis.audit import run_audit
     from prism.analysis.compare import run_compare
+    from prism.analysis.test_plan import run_plans
 
     ws = Workspace(workdir)
     table = run_audit(ws, k, jobs)
@@ -144,3 +165,34 @@ def audit_cmd(
                     r.verdict)
     console.print(out)
     console.print("wrote results/audit.csv; results/roi_comparison.csv's confidence now reads it")
+    _print_plans(ws, run_plans(ws, None, plan_k, jobs), "Test plans: what would settle each channel")
+
+
+@app.command("plan-test")
+def plan_test_cmd(
+    channel: str = typer.Argument(..., help="The channel (a spend column of the data)."),
+    k: Optional[int] = typer.Option(None, "--k", min=2, help="Simulated tests per design (default 10)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", min=1, help="Parallel processes (default: up to 2)."),
+    workdir=WorkdirOpt,
+) -> None:
+    """The smallest test that would bring CHANNEL's 90 % interval within ±30 % of its ROI (simulated on
+    this data); updates its row of results/test_plan.csv."""
+    from prism.analysis.test_plan import run_plans
+
+    ws = Workspace(workdir)
+    plans = run_plans(ws, [channel], k, jobs)
+    if plans.empty:
+        console.print(f"{escape(channel)} has high confidence: no test needed", highlight=False)
+        return
+    _print_plans(ws, plans, f"Test plan for {channel}")
+
+
+def _print_plans(ws: Workspace, plans: pd.DataFrame, title: str) -> None:
+    from prism.analysis.test_plan import geo_note
+    from prism.schemas import Metadata
+    from prism.workspace import read_model
+
+    if not plans.empty:
+        console.print(plan_table(plans, title))
+    console.print(geo_note(read_model(ws.metadata, Metadata) if ws.metadata.exists() else None), highlight=False)
+    console.print("wrote results/test_plan.csv")

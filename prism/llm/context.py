@@ -18,7 +18,7 @@ CHANNEL_KEYS = ("roi", "roi_low", "roi_high", "contribution_pct", "mroi", "satur
 MAX_FILE_CHARS = 12_000  # one quoted file; the rest is cut with a marker (no agent needs more)
 PREVIOUS_TUNING_FILES = 3
 FLOAT_DECIMALS = 4
-CSV_FILES = ("model_fit.csv", "roi_comparison.csv", "contribution_comparison.csv")
+CSV_FILES = ("model_fit.csv", "roi_comparison.csv", "contribution_comparison.csv", "test_plan.csv")
 
 
 def build(agent: str, ws: Workspace, round_no: int, revision: bool, tool_name: str) -> str:

@@ -113,7 +113,7 @@ def _compare(ctx: LoopContext, state: State, t0: float) -> str:
     rec.high_agreement = sum(a.label == "high" for a in res.agreement.values())
     rec.channels = len(res.channels)
     _add_artifacts(rec, "results/roi_comparison.csv", "results/contribution_comparison.csv",
-                   *(["results/audit.csv"] if audited else []))
+                   *(["results/audit.csv", "results/test_plan.csv"] if audited else []))
     high = sum(c.label == "high" for c in res.confidence.values())
     status = f"{rec.high_agreement}/{len(res.channels)} high agreement, {high} high confidence"
     note_timing(state, n, "compare", time.perf_counter() - t0, status)
@@ -121,13 +121,15 @@ def _compare(ctx: LoopContext, state: State, t0: float) -> str:
 
 
 def _audit(ws: Workspace, n: int) -> bool:
-    """The recoverability audit before compare (the confidence label reads it); the quick loop skips it,
-    since it refits ridge K times."""
+    """The recoverability audit and the test plans before compare (the confidence label reads the audit, the
+    Reporter the plans); the quick loop skips both, since they refit ridge many times."""
     from prism.analysis.audit import audit_source, run_audit
+    from prism.analysis.test_plan import run_plans
 
     if audit_source(read_model(ws.round_results(n), Results)) is None:
         return False
     run_audit(ws)
+    run_plans(ws)
     return True
 
 

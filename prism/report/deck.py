@@ -26,7 +26,7 @@ from prism.report.slides import (BODY, BODY_BOTTOM, BODY_TOP, FOOTER_PT, MARGIN,
                                  plain, rgb, split_to_fit, table, text_box, text_height)
 from prism.report.plan_chart import CHART_NAME as PLAN_CHART
 from prism.report.tables import (contribution_table, diagnostics_table, fit_table, lift_test_table,
-                                 optimization_display, roi_summary, roi_table)
+                                 optimization_display, roi_summary, roi_table, test_plan_display)
 
 ROI_TABLE_W = 4.6
 ANSWER_LEAD_H = 1.6  # the answer's opening sentence gets this box when it fits at >= ANSWER_LEAD_MIN_PT
@@ -44,6 +44,7 @@ TITLES = {
     "budget_plan": "Budget plan",
     "actions": "What to do",
     "disagree": "Where the models disagree",
+    "settle": "What would settle it",
     "caveats": "Data caveats",
     "curves": "Diminishing returns by channel",
     "fit": "Appendix: model fit and health",
@@ -282,6 +283,27 @@ def _disagree_slide(prs: Presentation, inp: ReportInputs) -> None:
         text_slides(prs, inp, f"{TITLES['disagree']} (continued)", rest)
 
 
+def _settle_slide(prs: Presentation, inp: ReportInputs) -> None:
+    """The test per channel below high confidence as a table, the Reporter's notes under it."""
+    items = _section_items(inp, "settle")
+    header, cells = test_plan_display(inp)
+    if not cells:
+        if items:
+            text_slides(prs, inp, TITLES["settle"], items)
+        return
+    slide = _slide(prs, TITLES["settle"], inp)
+    rows = [[text for text, _ in row] for row in cells]
+    height = min(0.5 * (len(rows) + 1), BODY.height * 0.7)
+    table(slide, Box(MARGIN, BODY_TOP, BODY.width, height), header, rows, [1.5, 1.0, 3.0, 0.7, 1.1, 2.0, 1.6],
+          pt=11)
+    notes = [i for i in items if not i.bullet]  # the bullets say what the table shows
+    box = Box(MARGIN, BODY_TOP + height + 0.25, BODY.width, BODY.height - height - 0.25)
+    page, rest = split_to_fit(notes, box, MIN_PT)
+    text_box(slide, box, page, 16, MIN_PT, style.MUTED)
+    if rest:
+        text_slides(prs, inp, f"{TITLES['settle']} (continued)", rest)
+
+
 def _caveats_slide(prs: Presentation, inp: ReportInputs) -> None:
     """The Reporter's caveats, then the data profile's own warnings the report does not already state."""
     items = _section_items(inp, "caveats")
@@ -346,6 +368,7 @@ def build_deck(inp: ReportInputs, charts: dict[str, Path]) -> bytes:
     _image_slide(prs, inp, TITLES["budget_plan"], charts, PLAN_CHART)
     _actions_slide(prs, inp)
     _disagree_slide(prs, inp)
+    _settle_slide(prs, inp)
     _caveats_slide(prs, inp)
     _image_slide(prs, inp, TITLES["curves"], charts, "response_curves")
     _fit_slide(prs, inp)

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from prism.analysis.test_plan import TARGET_HALFWIDTH, promise_words
 from prism.report import fmt, style
 from prism.report.charts import chart_titles
 from prism.report.inputs import ReportInputs
 from prism.report.plan_chart import CHART_NAME as PLAN_CHART
 from prism.report.rounds import RoundComparison, compare_rounds, previous_round
-from prism.report.tables import fit_table, lift_test_table, optimization_display, round_history, roi_table
+from prism.report.tables import (fit_table, lift_test_table, optimization_display, round_history, roi_table,
+                                 test_plan_display)
 
 CSS = f"""
 :root {{ --ink: {style.INK}; --muted: {style.MUTED}; --grid: {style.GRID}; --accent: {style.ACCENT}; }}
@@ -183,6 +185,17 @@ def _optimization_section(inp: ReportInputs, charts: dict[str, Path]) -> str:
     return _figures(inp, chart) + _table(header, rows, set(range(1, len(header))), sortable=True)
 
 
+def _test_plan_section(inp: ReportInputs) -> str:
+    """The test that would settle each channel below high confidence (results/test_plan.csv)."""
+    header, cells = test_plan_display(inp)
+    rows = [[_num(text, value) if value is not None else _text(text) for text, value in row] for row in cells]
+    return (f"<p>The smallest test that would bring each channel's likely range within "
+            f"±{TARGET_HALFWIDTH:.0%} of its return, "
+            f"sized by simulating the test on this data; precision is what {promise_words(inp.test_plan)} "
+            "simulated runs achieved.</p>"
+            + _table(header, rows, {3, 4, 6}, sortable=True))
+
+
 def _figures(inp: ReportInputs, charts: dict[str, Path]) -> str:
     titles = chart_titles(inp)
     out = []
@@ -207,6 +220,8 @@ def build_html(inp: ReportInputs, charts: dict[str, Path]) -> str:
                 ("fit", "Model fit", _fit_section(inp))]
     if inp.optimization is not None:
         sections.append(("budget", "Budget plan", _optimization_section(inp, charts)))
+    if inp.test_plan is not None and not inp.test_plan.empty:
+        sections.append(("settle", "What would settle it", _test_plan_section(inp)))
     sections += [("history", "Round history", _history_section(inp)),
                  ("compare", "Since the last round", _comparison_section(inp))]
     nav = "".join(f'<a href="#{key}">{escape(name)}</a>' for key, name, _ in sections)

@@ -3,7 +3,7 @@
 A render is for one round: its results (`rounds/R{NN}_results.json`, or `results/latest.json` for the
 latest round), the Reporter's prose (`rounds/R{NN}_report.md`, or `results/report.md`), plus the files
 that give it context when present: metadata (business labels), state (round history), config and the
-optimizer's `results/optimization.csv`.
+optimizer's `results/optimization.csv` and the test plans of `results/test_plan.csv`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from prism.analysis.test_plan import read_plans
 from prism.errors import InputError
 from prism.report.markdown import ReportText, parse_report
 from prism.schemas import Config, Metadata, Results, State, readable_label
@@ -35,6 +36,7 @@ class ReportInputs:
     is_latest: bool
     spend: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    test_plan: pd.DataFrame | None = None  # results/test_plan.csv's rows for this round
 
     @property
     def round(self) -> int:
@@ -101,6 +103,7 @@ def load_inputs(ws: Workspace, round_no: int | None = None) -> ReportInputs:
         is_latest=is_latest,
     )
     inputs.spend = _weekly_spend(inputs)
+    inputs.test_plan = read_plans(ws, round_no)
     return inputs
 
 

@@ -19,6 +19,7 @@ SECTION_KEYWORDS: dict[str, tuple[str, ...]] = {
     "answer": ("answer", "summary", "headline", "bottom line", "in short", "key finding", "at a glance"),
     "actions": ("what to do", "recommend", "action", "next step", "budget"),
     "disagree": ("disagree", "uncertain", "settle", "less sure", "confidence"),
+    "settle": ("would settle", "settle it", "test plan", "what to test", "experiment"),
     "caveats": ("caveat", "limitation", "data quality", "can and cannot", "cannot support", "watch out"),
     "method": ("method", "how we", "how this", "appendix", "approach"),
 }

@@ -13,6 +13,7 @@ import pandas as pd
 from prism.analysis.compare import evidence_note
 from prism.analysis.confidence import workspace_confidence
 from prism.analysis.lift_tests import lift_effects
+from prism.analysis.test_plan import NO_TEST
 from prism.report import fmt
 from prism.report.inputs import ReportInputs
 from prism.report.style import model_name
@@ -208,3 +209,29 @@ def _opt_cell(column: str, value: object) -> Cell:
         return fmt.MISSING, None
     v = float(value)
     return (fmt.signed_pct(v) if column.endswith("pct") else fmt.compact(v)), v
+
+
+TEST_PLAN_HEADERS = ("Channel", "Confidence", "Test", "Weeks", "Spend moved", "{kpi} forgone (90% range)",
+                     "Precision after")
+
+
+def test_plan_display(inp: ReportInputs) -> tuple[list[str], list[list[Cell]]]:
+    """The test per channel below high confidence (results/test_plan.csv): header and rows of cells."""
+    plans = inp.test_plan
+    if plans is None or plans.empty:
+        return [], []
+    header = [h.format(kpi=inp.kpi_label) for h in TEST_PLAN_HEADERS]
+    if inp.currency:
+        header[4] += f" ({inp.currency})"
+    rows = []
+    for r in plans.to_dict("records"):
+        sized = r["design"] != NO_TEST
+        precision = f"±{r['expected_halfwidth_pct']:.0f}% of ROI" if sized else fmt.MISSING
+        forgone = (f"{fmt.compact(r['kpi_forgone'])} ({fmt.compact(r['kpi_forgone_low'])} to "
+                   f"{fmt.compact(r['kpi_forgone_high'])})") if sized else fmt.MISSING
+        rows.append([(inp.label(str(r["channel"])), None), (str(r["confidence"]), None),
+                     (str(r["description"]).capitalize(), None), (str(r["weeks"]), float(r["weeks"])),
+                     (fmt.compact(r["cost"]), float(r["cost"])), (forgone, r.get("kpi_forgone")),
+                     (precision + ("" if r["achievable"] else " (best; not enough)"),
+                      r["expected_halfwidth_pct"])])
+    return header, rows
