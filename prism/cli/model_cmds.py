@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -14,6 +13,8 @@ from prism.cli.app import ExperimentsOpt, WorkdirOpt, app, console, err_console
 from prism.workspace import Workspace
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from prism.schemas import ChannelResult, Results
 
 LABEL_STYLE = {"high": "green", "medium": "yellow", "low": "red", "n/a": "dim"}
