@@ -45,8 +45,8 @@ from prism.analysis.compare import channel_agreement  # noqa: E402
 from prism.data.profile import COLLINEAR_ABS_R  # noqa: E402
 from prism.data.simulate import realistic_case  # noqa: E402
 from prism.report.tables import mean_roi  # noqa: E402
-from prism.schemas import (CONVERGENCE, MODEL_NAMES, ChannelEvidence, ChannelResult, Config, Diag,  # noqa: E402
-                           ModelResult, Results)
+from prism.schemas import (CONVERGENCE, MODEL_NAMES, PRIOR_DRIVEN, ZERO_EFFECT, ChannelEvidence,  # noqa: E402
+                           ChannelResult, Config, Diag, ModelResult, Results)
 from prism.workspace import write_csv  # noqa: E402
 
 BENCH_SEEDS = tuple(range(301, 333))  # 32 datasets; no test uses these (tests/test_calibration.py checks)
@@ -150,9 +150,12 @@ def read_rows(path: Path = ROWS) -> pd.DataFrame:
 
 
 def run_fits(seeds: list[int], models: list[str], jobs: int, audit: bool, pymc_draws: int | None = None,
-             path: Path = ROWS) -> None:
+             path: Path = ROWS, resume: bool = False) -> None:
     """Fit every (seed, model) in a fresh process each (as `prism run` does); merge rows into `path` as each ends."""
     tasks = [(s, m) for s in seeds for m in models]  # dataset by dataset, so a partial run has whole datasets
+    if resume:
+        done = set(map(tuple, read_rows(path)[KEY].drop_duplicates().to_numpy().tolist())) if path.exists() else set()
+        tasks = [t for t in tasks if t not in done]
     ctx = get_context("spawn")
     with ProcessPoolExecutor(jobs, mp_context=ctx, max_tasks_per_child=1) as pool:
         futures = {pool.submit(fit_case, s, m, audit and m == "ridge", pymc_draws): (s, m) for s, m in tasks}
@@ -175,16 +178,16 @@ def results_of(part: pd.DataFrame) -> Results:
         if (rows["status"] != OK).any():
             models[model] = ModelResult(status="failed", reason=str(rows["reason"].iloc[0]))
             continue
-        models[model] = ModelResult(status=OK, channels={r.channel: _channel(r) for r in rows.itertuples()})
+        models[model] = ModelResult(status=OK, channels={r["channel"]: _channel(r) for r in rows.to_dict("records")})
     channels = list(dict.fromkeys(part["channel"]))
     return Results(round=1, data_hash=f"bench-{first.seed}", config_hash="default", created_at=datetime.now(timezone.utc),
                    kpi="kpi", channels=channels, weeks=int(first.weeks), train_weeks=int(first.train_weeks),
                    holdout_weeks=int(first.weeks - first.train_weeks), models=models)
 
 
-def _channel(r) -> ChannelResult:
-    ev = ChannelEvidence(source=r.evidence_source, **{f: _value(getattr(r, f)) for f in EVIDENCE_FIELDS})
-    return ChannelResult(roi=r.roi, roi_low=r.roi_low, roi_high=r.roi_high, contribution=math.nan,
+def _channel(r: dict) -> ChannelResult:
+    ev = ChannelEvidence(source=r["evidence_source"], **{f: _value(r[f]) for f in EVIDENCE_FIELDS})
+    return ChannelResult(roi=r["roi"], roi_low=r["roi_low"], roi_high=r["roi_high"], contribution=math.nan,
                          contribution_pct=math.nan, mroi=math.nan, saturation_pct=math.nan, spend=math.nan, evidence=ev)
 
 
@@ -199,8 +202,14 @@ def _audit_of(part: pd.DataFrame) -> dict[str, dict[str, str]]:
     """{channel: {model: verdict}} from the rows that carry an audit verdict."""
     if "audit" not in part:
         return {}
-    done = part[part["audit"].fillna("").astype(str) != ""]
+    done = part[part["audit"].astype("string").fillna("") != ""]
     return {ch: dict(zip(g["model"], g["audit"])) for ch, g in done.groupby("channel")}
+
+
+def complete(rows: pd.DataFrame) -> pd.DataFrame:
+    """The datasets every model in the rows has rows for (a partial run labels only whole datasets)."""
+    models = rows.groupby("seed")["model"].nunique()
+    return rows[rows["seed"].isin(models[models == rows["model"].nunique()].index)]
 
 
 def channel_signals(rows: pd.DataFrame, audit: bool = True) -> pd.DataFrame:
@@ -210,22 +219,31 @@ def channel_signals(rows: pd.DataFrame, audit: bool = True) -> pd.DataFrame:
         res = results_of(part)
         res.agreement = channel_agreement(res)
         verdicts = _audit_of(part) if audit else {}
-        first = part.drop_duplicates("channel").set_index("channel")
+        first = part.drop_duplicates("channel")
+        truth, paired = dict(zip(first["channel"], first["true_roi"])), dict(zip(first["channel"], first["collinear"]))
         for ch in res.channels:
             headline = mean_roi(res, ch)
             if headline is None:
                 continue
-            true = float(first.loc[ch, "true_roi"])
-            sig = confidence.Signals.from_results(res, ch, bool(first.loc[ch, "collinear"]), verdicts.get(ch))
+            true = float(truth[ch])
+            sig = confidence.Signals.from_results(res, ch, bool(paired[ch]), verdicts.get(ch))
             out.append({"seed": seed, "channel": ch, "signals": sig, "roi": headline, "true_roi": true,
                         "error": abs(headline - true) / abs(true), "width": sig.width,
-                        "agreement": sig.agreement, "n_models": sig.n_models})
+                        "agreement": sig.agreement, "n_models": sig.n_models,
+                        **{f"label_{k}": confidence.rule(sig, h, m).label for k, (h, m) in WIDTH_CASES.items()}})
     return pd.DataFrame(out)
+
+
+# The rule reads the width only against the two thresholds: its label in each of these three cases is the
+# label under any thresholds (the fit tries a hundred pairs without calling the rule a hundred times).
+WIDTH_CASES = {"narrow": (math.inf, math.inf), "between": (-math.inf, math.inf), "wide": (-math.inf, -math.inf)}
 
 
 def labelled(chans: pd.DataFrame, high_width: float, medium_width: float) -> pd.DataFrame:
     """The channels with the label `confidence.rule` gives them under these thresholds."""
-    labels = [confidence.rule(s, high_width, medium_width).label for s in chans["signals"]]
+    width = chans["width"].to_numpy(dtype=float)
+    labels = np.where(width <= high_width, chans["label_narrow"],
+                      np.where(width <= medium_width, chans["label_between"], chans["label_wide"]))
     return chans.assign(label=labels)
 
 
@@ -262,6 +280,34 @@ def label_table(chans: pd.DataFrame, title: str):
         sel = chans[chans["label"] == label]
         table.add_row(label, str(len(sel)), f"{100 * sel['error'].median():.1f}" if len(sel) else "–",
                       f"{(sel['error'] > FAR_OFF).mean():.0%}" if len(sel) else "–")
+    return table
+
+
+WIDTH_BINS = (0.0, 0.5, 1.0, 2.0, np.inf)
+
+
+def signal_groups(chans: pd.DataFrame) -> dict[str, pd.Series]:
+    """Each signal the label reads, as a grouping of the channels (to see which ones predict the error)."""
+    sig = chans["signals"]
+    flagged = lambda word: sig.map(lambda s: ",".join(sorted(s.flags.get(word, []))) or "none")  # noqa: E731
+    return {"width": pd.cut(chans["width"], WIDTH_BINS, right=False).astype(str),
+            "agreement": chans["agreement"], "prior-driven in": flagged(PRIOR_DRIVEN),
+            "no effect in": flagged(ZERO_EFFECT), "collinear": sig.map(lambda s: str(s.collinear)),
+            "short history": sig.map(lambda s: str(s.train_weeks < confidence.SHORT_HISTORY_WEEKS)),
+            "audit": sig.map(lambda s: ",".join(sorted(set(s.audit.values()))) or "none")}
+
+
+def signal_table(chans: pd.DataFrame):
+    """Channel count, median |error| and share > 50 % off per value of each signal."""
+    from rich.table import Table
+
+    table = Table(title="Which signals predict the error of the headline ROI (all labels)")
+    for col in ("signal", "value", "channels", "median |ROI err| %", "> 50 % off"):
+        table.add_column(col, justify="left" if col in ("signal", "value") else "right")
+    for name, groups in signal_groups(chans).items():
+        for value, part in chans.groupby(groups.to_numpy()):
+            table.add_row(name, str(value), str(len(part)), f"{100 * part['error'].median():.1f}",
+                          f"{(part['error'] > FAR_OFF).mean():.0%}")
     return table
 
 
@@ -304,7 +350,9 @@ def model_table(rows: pd.DataFrame):
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1, help="fits in parallel (each in its own process)")
-    parser.add_argument("--rows-only", action="store_true", help="refit from bench/calibration_rows.csv")
+    parser.add_argument("--rows-only", action="store_true", help="refit from the saved rows, fitting no model")
+    parser.add_argument("--resume", action="store_true", help="skip the (seed, model) pairs the rows already have")
+    parser.add_argument("--rows", type=Path, default=ROWS, help="the rows file (default bench/calibration_rows.csv)")
     parser.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES),
                         help="fit only these models; their rows replace the saved ones, the others are kept")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(BENCH_SEEDS),
@@ -325,15 +373,16 @@ def main() -> None:
 
     if not args.rows_only:
         load = os.getloadavg()
-        run_fits(args.seeds, args.models, args.jobs, args.audit, args.pymc_draws)
+        run_fits(args.seeds, args.models, args.jobs, args.audit, args.pymc_draws, args.rows, args.resume)
         print(f"load average before {load}, after {os.getloadavg()}; {os.cpu_count()} CPUs, {args.jobs} job(s)",
               file=sys.stderr)
-    rows = read_rows()
+    rows = complete(read_rows(args.rows))
     chans = channel_signals(rows)
     high, medium = fit_thresholds(chans)
     models = ", ".join(sorted(rows["model"].unique()))
     console = Console(width=160)
     console.print(model_table(rows))
+    console.print(signal_table(chans))
     console.print(label_table(labelled(chans, high, medium),
                               f"Confidence vs known truth — {rows['seed'].nunique()} realistic_case datasets, "
                               f"{models}; fitted: high width ≤ {high:.2f}, medium ≤ {medium:.2f}"))

@@ -98,6 +98,11 @@ def test_refitting_some_models_replaces_only_their_rows() -> None:
     assert (merged.set_index(["seed", "model"]).loc[(301, "ridge"), "roi"] == 1.0)
 
 
+def test_a_partial_run_labels_only_the_datasets_every_model_has_fitted() -> None:
+    rows = pd.DataFrame([*(row(301, "tv", m, 2.0, 2.0, 0.1) for m in MODEL_NAMES), row(302, "tv", "ridge", 2.0, 2.0, 0.1)])
+    assert calibration.complete(rows)["seed"].unique().tolist() == [301]
+
+
 def test_bench_seeds_are_not_test_seeds() -> None:
     assert len(calibration.BENCH_SEEDS) >= 30
     assert not set(calibration.BENCH_SEEDS) & set(TEST_SEEDS)

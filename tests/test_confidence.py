@@ -124,7 +124,7 @@ def test_thresholds_are_what_the_benchmark_fits() -> None:
     """The constants in analysis/confidence.py come from bench/calibration.py's saved rows, not by hand."""
     from bench import calibration
 
-    rows = pd.read_csv(calibration.ROWS)
+    rows = calibration.complete(pd.read_csv(calibration.ROWS))
     assert rows["seed"].nunique() >= 30 and set(rows["seed"]) <= set(calibration.BENCH_SEEDS)
     assert set(rows["model"]) == set(MODEL_NAMES)
     chans = calibration.channel_signals(rows)

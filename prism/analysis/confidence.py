@@ -14,7 +14,7 @@ combines, per channel:
   short series were the ones far off);
 - the recoverability audit (results/audit.csv, when it exists): `weak` caps at `medium`, `not` is `low`.
 HIGH_WIDTH and MEDIUM_WIDTH are fitted by bench/calibration.py on realistic simulated data with known
-ROI (targets below); docs/sections/confidence.md gives the table.
+ROI (targets below); the README section "How much to trust each number" gives the table.
 """
 
 from __future__ import annotations
