@@ -45,6 +45,7 @@ def synthetic_rows(n_seeds: int = 40, n_channels: int = 5) -> pd.DataFrame:
 def test_the_threshold_fit_meets_the_targets_and_is_the_widest_that_does() -> None:
     chans = calibration.channel_signals(synthetic_rows())
     high, medium = calibration.fit_thresholds(chans)
+    assert calibration.fit_thresholds(chans[chans["width"] > high]) is None  # only the far-off ones: no fit
     fitted = calibration.labelled(chans, high, medium)
     sel = fitted[fitted["label"] == confidence.HIGH]
     assert len(sel) >= calibration.MIN_HIGH

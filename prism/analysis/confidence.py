@@ -32,8 +32,8 @@ from prism.workspace import Workspace, read_model
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 LABELS = (HIGH, MEDIUM, LOW)
-HIGH_WIDTH = 0.85  # fitted by bench/calibration.py: 90 % interval at most this many × the ROI for `high`
-MEDIUM_WIDTH = 1.7  # ... and at most this for `medium`
+HIGH_WIDTH = 2.05  # fitted by bench/calibration.py (3 models, 10 datasets): 90 % interval at most this × the ROI for `high`
+MEDIUM_WIDTH = 3.0  # ... and at most this for `medium`
 TARGET_MEDIAN_ERROR = 0.15  # `high`: median |ROI error| at most 15 % ...
 TARGET_FAR_OFF_SHARE = 0.05  # ... and at most 5 % of channels more than 50 % off
 MEDIUM_FAR_OFF_SHARE = 0.5  # `medium`: at most half more than 50 % off
