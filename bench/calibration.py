@@ -16,7 +16,11 @@ report's headline ROI (`report.tables.mean_roi`) against the truth.
 
     .venv/bin/python bench/calibration.py [--jobs N] [--audit]   # fit all models, write the rows, fit, print
     .venv/bin/python bench/calibration.py --models ridge --audit  # refit ridge only, merge its rows
+    .venv/bin/python bench/calibration.py --resume                # fit only the pairs the rows lack
     .venv/bin/python bench/calibration.py --rows-only             # refit thresholds from the saved rows
+
+pymc runs with PYMC_DRAWS draws (below; `--pymc-draws 0` for the config's default). The last full table
+is in bench/calibration_table.txt.
 """
 
 from __future__ import annotations
@@ -57,8 +61,8 @@ GRID = np.round(np.arange(0.1, 3.01, 0.05), 2)  # candidate width thresholds (×
 COVERAGE_TARGET = (0.85, 0.97)
 AUDIT_K = 20
 # pymc's default 1000 draws took 8.6 min on the first dataset on the shared 2-core machine (load ≈ 9), with
-# bulk ESS 958; 500 halve the sampling but do not always meet CONVERGENCE (ESS 322–509 on the first eight
-# datasets; the default lightweight_mmm settings fall short as often). Every other setting is the default.
+# bulk ESS 958 (and 31 divergences); 500 save a third of the sampling but do not always meet CONVERGENCE
+# (ESS 261–509 on seeds 301–310; lightweight_mmm's defaults fall short as often). All else is the default.
 PYMC_DRAWS = 500
 OK = "ok"
 EVIDENCE_FIELDS = ("rel_width", "contraction", "prior_shift_sd", "zero_share", "prior_driven", "zero_effect")
