@@ -22,7 +22,7 @@ combines, per channel:
   the ROI of the whole period. A model more than AGREE_Z se's from its test caps the channel at `medium`
   (the data and the test disagree; the Critic's "experiment agreement" says which).
 HIGH_WIDTH and MEDIUM_WIDTH are fitted by bench/calibration.py on realistic simulated data with known
-ROI (targets below); docs/sections/confidence.md gives the table.
+ROI (targets below); the README section "How much to trust each number" gives the table.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ from prism.workspace import Workspace, read_model
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 LABELS = (HIGH, MEDIUM, LOW)
-HIGH_WIDTH = 0.85  # fitted by bench/calibration.py: 90 % interval at most this many × the ROI for `high`
-MEDIUM_WIDTH = 1.7  # ... and at most this for `medium`
+HIGH_WIDTH = 2.05  # fitted by bench/calibration.py (3 models, 10 datasets): 90 % interval at most this × the ROI for `high`
+MEDIUM_WIDTH = 3.0  # ... and at most this for `medium`
 TARGET_MEDIAN_ERROR = 0.15  # `high`: median |ROI error| at most 15 % ...
 TARGET_FAR_OFF_SHARE = 0.05  # ... and at most 5 % of channels more than 50 % off
 MEDIUM_FAR_OFF_SHARE = 0.5  # `medium`: at most half more than 50 % off
