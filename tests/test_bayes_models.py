@@ -120,3 +120,21 @@ def test_lightweight_accepts_a_configured_decay_of_zero():
     priors = lightweight._channel_priors(data, cfg, float(data.y[data.train].mean()))
     assert np.all(priors["lag_a"] > 0) and np.all(priors["lag_b"] > 0)
     assert np.all(priors["lag_a"] / (priors["lag_a"] + priors["lag_b"]) < 0.05)
+
+
+def test_lightweight_trend_keeps_its_prior_and_curve():
+    """The trend is sampled as its end value for speed; coef_trend must still be Normal(0, trend_sd) whatever the
+    exponent, and the curve coef_trend · t^expo_trend (what `baseline` recomputes from the draws)."""
+    import jax
+    import numpyro
+    from numpyro.infer import Predictive
+
+    weeks, pri = 166, {"trend_sd": 1.0 / 166, "expo_low": 0.9, "expo_high": 1.1}
+    draws = Predictive(lambda: numpyro.deterministic("curve", lightweight._trend(weeks, pri)),
+                       num_samples=20000)(jax.random.PRNGKey(0))
+    coef, expo = (np.asarray(draws[k], dtype=float) for k in ("coef_trend", "expo_trend"))
+    assert np.std(coef) == pytest.approx(pri["trend_sd"], rel=0.03)
+    for part in (expo < 1.0, expo >= 1.0):  # the scale does not depend on the exponent
+        assert np.std(coef[part]) == pytest.approx(pri["trend_sd"], rel=0.05)
+    expected = coef[:, None] * np.arange(weeks)[None, :] ** expo[:, None]
+    np.testing.assert_allclose(draws["curve"], expected, rtol=1e-4, atol=1e-6)

@@ -15,7 +15,8 @@ real package on the same data and compares the posteriors. The specification:
   the same ROI prior as the pymc model (`posterior.roi_prior`, converted at the prior centres of decay,
   half and slope): ∝ cost share, summing to the media share that prior assumes — same specification,
   measured input (docs/sections/evidence.md);
-- intercept ~ HalfNormal(2), trend coef_trend·t^expo_trend (Normal(0, 1), Uniform(0.5, 1.5), t = 0, 1, …),
+- intercept ~ HalfNormal(2), trend coef_trend·t^expo_trend (Normal(0, 1), Uniform(0.5, 1.5), t = 0, 1, …;
+  sampled as its end value, see `_trend`),
   seasonality Σ_k γ_k,sin sin(2πkt/52) + γ_k,cos cos(2πkt/52) with γ ~ Normal(0, 1),
   coef_extra_features ~ Normal(0, 1), noise sigma ~ Gamma(1, 1), Normal likelihood;
 - NUTS with init_to_median.
@@ -138,9 +139,7 @@ def _model(media, extra, seasonal, target, pri, trend: bool):
     sigma = numpyro.sample("sigma", dist.Gamma(1.0, 1.0))
     mu = intercept
     if trend:
-        coef_trend = numpyro.sample("coef_trend", dist.Normal(0.0, pri["trend_sd"]))
-        expo_trend = numpyro.sample("expo_trend", dist.Uniform(pri["expo_low"], pri["expo_high"]))
-        mu = mu + coef_trend * jnp.arange(n_weeks) ** expo_trend
+        mu = mu + _trend(n_weeks, pri)
     with numpyro.plate("channel", n_channels):
         lag_weight = numpyro.sample("lag_weight", dist.Beta(pri["lag_a"], pri["lag_b"]))
         half = numpyro.sample("half_max_effective_concentration", dist.Gamma(pri["half_conc"], pri["half_rate"]))
@@ -163,6 +162,25 @@ def _model(media, extra, seasonal, target, pri, trend: bool):
         coef_extra = numpyro.sample("coef_extra_features", dist.Normal(0.0, 1.0).expand([extra.shape[1]]).to_event(1))
         mu = mu + extra @ coef_extra
     numpyro.sample("target", dist.Normal(mu, sigma), obs=target)
+
+
+def _trend(n_weeks: int, pri):
+    """coef_trend · t^expo_trend (coef_trend ~ Normal(0, trend_sd)), sampled as its value at t = n_weeks.
+
+    The same prior and curve, written as trend_end · (t / n)^expo_trend with trend_end | expo_trend ~
+    Normal(0, trend_sd · n^expo_trend): the data pin trend_end almost independently of the exponent, whereas
+    coef_trend and expo_trend trade off along a narrow curved ridge (t^expo spans ×2.8 at t = 166 over the
+    exponent's range) that kept NUTS at its 1023-step tree limit on every draw of the 209-week wide table.
+    """
+    import jax.numpy as jnp
+    import numpyro
+    import numpyro.distributions as dist
+
+    expo_trend = numpyro.sample("expo_trend", dist.Uniform(pri["expo_low"], pri["expo_high"]))
+    end_scale = n_weeks ** expo_trend
+    trend_end = numpyro.sample("trend_end", dist.Normal(0.0, pri["trend_sd"] * end_scale))
+    numpyro.deterministic("coef_trend", trend_end / end_scale)
+    return trend_end * (jnp.arange(n_weeks) / n_weeks) ** expo_trend
 
 
 def _hill_adstock(media, lag_weight, half, slope):
