@@ -71,7 +71,7 @@ CALIBRATED = dict(experiment_se_rel=0.10, experiment_z=0.5)
     # data and test disagree: capped at medium, whatever else
     (Signals(width=0.3, experiment_se_rel=0.10, experiment_z=3.0), "medium", confidence.WHY_TEST_CONFLICT),
     # the width is measured on the calibrated fits, and methods that disagree still disagree: both stay
-    (Signals(width=3.0, **CALIBRATED), "low", confidence.WHY_WIDE),
+    (Signals(width=2 * confidence.MEDIUM_WIDTH, **CALIBRATED), "low", confidence.WHY_WIDE),
     (Signals(width=0.3, agreement="low", n_models=3, **CALIBRATED), "low", confidence.WHY_DISAGREE),
 ])
 def test_a_well_measured_test_the_models_agree_with_lifts_the_data_alone_caps(signals, label, code):
