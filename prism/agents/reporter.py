@@ -246,8 +246,11 @@ def _actions(facts: RoundFacts, plan: pd.DataFrame | str | None = None) -> str:
         if isinstance(plan, pd.DataFrame) else plan
     lines = [HEADINGS["actions"], "", *_plan_lines(labelled, kpi.lower())]
     if not confident:
-        lines.append("No channel's return has high confidence yet, so no budget move is recommended on this "
-                     "evidence; the next section says why for each channel and what would settle it.")
+        lines.append(("No channel's return has high confidence yet, so the plan above only nudges spend close to "
+                      "today's, and no larger move is recommended on this evidence"
+                      if isinstance(plan, pd.DataFrame) and not plan.empty else
+                      "No channel's return has high confidence yet, so no budget move is recommended on this evidence")
+                     + "; the next section says why for each channel and what would settle it.")
     avg, unit = facts.portfolio_roi, _unit(facts)
     for f in confident:
         if f.roi > avg and f.saturation_pct < SATURATED_PCT:
