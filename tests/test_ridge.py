@@ -64,18 +64,23 @@ def test_contributions_recomputed_for_any_spend(clean):
     assert np.all(doubled > base) and np.all(doubled < 2 * base)  # more spend, diminishing returns
 
 
-def test_collinear_pair_gets_wider_intervals():
-    """Two channels moving together (r > 0.9): their intervals, relative to the truth, widen clearly."""
-    def pair_width(collinear: bool) -> float:
-        total = 0.0
+def test_collinear_pair_gets_wider_intervals_that_still_cover():
+    """Two channels moving together (r > 0.9): their intervals, relative to the truth, widen clearly and
+    still cover the truth. (Averaging over the penalties, strong shrinkage included, took the ratio from
+    1.9 to 1.5 on these seeds; coverage is what must not give.)"""
+    def pair(collinear: bool) -> tuple[float, int]:
+        width, covered = 0.0, 0
         for seed in (0, 1, 2):
             sim = simulate(weeks=156, n_channels=5, seed=seed, collinear=collinear)
             _, data, channels = _fit(sim)
             truth = sim.true_roi(slice(0, data.n_train))
-            total += sum((channels[c].roi_high - channels[c].roi_low) / truth[c] for c in sim.channels[:2])
-        return total
+            width += sum((channels[c].roi_high - channels[c].roi_low) / truth[c] for c in sim.channels[:2])
+            covered += sum(channels[c].roi_low <= truth[c] <= channels[c].roi_high for c in sim.channels[:2])
+        return width, covered
 
-    assert pair_width(True) > 1.5 * pair_width(False)
+    (width, covered), (clean_width, _) = pair(True), pair(False)
+    assert width > 1.4 * clean_width
+    assert covered >= 5  # of 6
 
 
 def test_config_fixes_transforms_and_alpha():
