@@ -265,3 +265,24 @@ def test_sampler_changes_do_not_count_towards_a_stall(base):
         RoundRecord(round=1, objective=10.0), RoundRecord(round=2, objective=10.0, change_key="pymc.draws=1000"),
         RoundRecord(round=3, objective=10.0, change_key="lightweight_mmm.target_accept=0.95")]))
     assert tuner.run(ws, 4).status == "CONFIG_UPDATED"
+
+
+def test_a_media_share_above_the_kpi_is_named_and_left_out_of_the_range(base):
+    """A method that gives media more than the whole KPI (baseline below zero) is not averaged into the
+    media share: the report names it and gives the range of the others."""
+    ws, sim = base
+    res = crafted_results(ws, sim)
+    for ch in res.models["pymc"].channels.values():
+        ch.contribution_pct *= 100.0 / RoundFacts.load(ws, 1).media_share("pymc") * 1.2
+    write_json(ws.round_results(1), res)
+    write_json(ws.latest, res)
+    facts = RoundFacts.load(ws, 1)
+    assert set(facts.impossible_media_shares) == {"pymc"} and facts.media_share("pymc") > 100
+    assert facts.mean_media_share < 100
+    reporter.run(ws, 1)
+    text = ws.report_md.read_text()
+    share = f"{facts.media_share('pymc'):.1f}%"
+    assert f"the first simulation method gave media {share} of Revenue, which would put baseline demand below zero" in text
+    low, high = sorted(facts.credible_media_shares.values())
+    assert f"between {low:.1f}% and {high:.1f}%" in text
+    assert check_report(ws) == []

@@ -140,14 +140,24 @@ def _undecided_lines(facts: RoundFacts) -> list[str]:
     return ["", *lines] if lines else []
 
 
+def _share_range(facts: RoundFacts, kpi: str) -> tuple[list[float], str]:
+    """(the possible media shares by method, a sentence naming any method whose share is impossible)."""
+    shares = list(facts.credible_media_shares.values())
+    odd = facts.impossible_media_shares
+    if not odd:
+        return shares, ""
+    named = ", ".join(f"{PLAIN_METHOD.get(m, m)} gave media {fmt(v, 1)}%" for m, v in odd.items())
+    return shares, f"{named} of {kpi}, which would put baseline demand below zero; that split is not credible and is left out"
+
+
 def _media_share_line(facts: RoundFacts, kpi: str) -> str:
-    shares = [facts.media_share(m) for m in facts.ok_models]
+    shares, odd = _share_range(facts, kpi)
     tail = ("the history is short, so treat figures as indicative." if facts.sample_caveat_needed
             else "the rest is baseline demand.")
-    if facts.undecided_by_model and len(shares) > 1:
+    if (facts.undecided_by_model or odd) and len(shares) > 1:
         return (f"- Marketing drove between {fmt(min(shares), 1)}% and {fmt(max(shares), 1)}% of {kpi} depending "
-                f"on the method; {tail}")
-    return f"- Marketing drove about {fmt(facts.mean_media_share, 1)}% of {kpi}; {tail}"
+                f"on the method{f' ({odd})' if odd else ''}; {tail}")
+    return f"- Marketing drove about {fmt(facts.mean_media_share, 1)}% of {kpi}{f' ({odd})' if odd else ''}; {tail}"
 
 
 def _roi(facts: RoundFacts, kpi: str) -> str:
@@ -180,9 +190,10 @@ def _lift_lines(facts: RoundFacts) -> list[str]:
 
 
 def _contribution(facts: RoundFacts, kpi: str) -> str:
-    shares = [facts.media_share(m) for m in facts.ok_models]
-    spread = (f" (between {fmt(min(shares), 1)}% and {fmt(max(shares), 1)}% depending on the method)"
-              if len(shares) > 1 else "")
+    shares, odd = _share_range(facts, kpi)
+    parts = ([f"between {fmt(min(shares), 1)}% and {fmt(max(shares), 1)}% depending on the method"]
+             if len(shares) > 1 else []) + ([odd] if odd else [])
+    spread = f" ({'; '.join(parts)})" if parts else ""
     lines = [HEADINGS["contribution"], "",
              f"Marketing drove about {fmt(facts.mean_media_share, 1)}% of {kpi} over the period{spread}; the rest "
              f"is baseline demand such as season, trend and brand.", ""]

@@ -22,6 +22,7 @@ from prism.workspace import Workspace, read_model, read_weekly
 BAYESIAN_MODELS = ("pymc", "lightweight_mmm")
 INTERVAL_LEVEL = 90  # every interval in results is a central 90 % interval (models/base.py)
 AGREEMENT_CV = (20, 50)  # DESIGN.md: high below 20 % CV, medium 20–50 %, low above 50 %
+MEDIA_SHARE_CEILING = 100.0  # % of the KPI: beyond it a model puts baseline demand below zero
 
 # Collinearity: a pair of channels whose spend correlates beyond this, or a VIF beyond this.
 COLLINEAR_VIF = 10.0
@@ -142,6 +143,19 @@ class RoundFacts:
         """Share of the KPI the model gives to all media together, in %."""
         return float(sum(c.contribution_pct for c in self.ok_models[model].channels.values()))
 
+    @property
+    def credible_media_shares(self) -> dict[str, float]:
+        """Each model's media share of the KPI where it is possible at all (0–100 %): a model that gives
+        media more than the whole KPI puts baseline demand below zero, so its split is not a figure to
+        report or average (the Critic's plausibility check flags it; the report names it)."""
+        shares = {m: self.media_share(m) for m in self.ok_models}
+        return {m: v for m, v in shares.items() if 0.0 <= v <= MEDIA_SHARE_CEILING}
+
+    @property
+    def impossible_media_shares(self) -> dict[str, float]:
+        """The models whose media share lies outside 0–100 % of the KPI."""
+        return {m: self.media_share(m) for m in self.ok_models if m not in self.credible_media_shares}
+
     @cached_property
     def channel_facts(self) -> dict[str, ChannelFacts]:
         return {ch: self._channel(ch) for ch in self.channels if self._models_with(ch)}
@@ -218,7 +232,8 @@ class RoundFacts:
 
     @property
     def mean_media_share(self) -> float:
-        shares = [self.media_share(m) for m in self.ok_models]
+        """The mean media share over the models whose share is possible (every model's when none is)."""
+        shares = list(self.credible_media_shares.values()) or [self.media_share(m) for m in self.ok_models]
         return float(np.mean(shares)) if shares else 0.0
 
     def derived_values(self) -> list[float]:
