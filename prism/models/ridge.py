@@ -62,9 +62,11 @@ SHAPE_SLOPES = (1.0, 1.5, 2.0, 3.0)  # from concave to S-shaped
 REFERENCE_SHAPE = (1.0, 1.5)  # (half, slope) at which the carry-over is searched
 HALF_PRIOR_SD = math.log(2.0)  # log-normal prior of the curve candidates around REFERENCE_SHAPE
 SLOPE_PRIOR_SD = math.log(1.6)
-ALPHA_GRID = tuple(10.0 ** np.linspace(-2.0, 2.0, 9))  # media, relative ROI units (_roi_scale); stronger
-# shrinkage to the pooled ROI narrowed a collinear pair's intervals 3× (hiding that the data cannot split
-# them), and CV chose up to 1000 on the retail-like case, putting every channel at the pooled ROI
+ALPHA_GRID = tuple(10.0 ** np.linspace(-2.0, 1.0, 7))  # media, relative ROI units (_roi_scale); averaged
+# over by out-of-fold weight (choose_penalty), so the span is the prior on shrinkage. Up to 1: the best
+# single penalty sat at 1 on 5 of 8 simulator seeds. Up to 100: retail-like coverage fell to 77 % and a
+# collinear pair's intervals narrowed (strong shrinkage pins channels the data cannot split at the pooled
+# ROI); unaveraged, CV once chose 1000 on the retail-like case and put every channel there
 BASE_ALPHA_GRID = tuple(10.0 ** np.linspace(-3.0, 1.0, 5))  # baseline columns, standardised
 LN3 = math.log(3.0)  # the logistic curve reaches half its maximum at ln(3) / lam
 YEAR_DAYS = 365.25
@@ -463,10 +465,10 @@ def choose_penalty(x: np.ndarray, problem: Problem, folds: list[tuple[np.ndarray
 
     Two penalties, so that dozens of dummy controls do not set the shrinkage of the media (or the
     reverse); `ridge.alpha` in the config fixes both. Why weights, not the best pair: the weeks barely
-    tell the penalties apart (on the 208 × 5 simulator no pair got more than 21 % of the weight over 45
-    pairs) and the single best swung between the grid's ends from seed to seed; averaging over them in
-    the bootstrap cut the median ROI error there from 21.3 % to 19.6 % (bench/ridge_accuracy.py). The
-    grid's span, 0.01–100 in relative ROI units, is therefore in effect the prior on the shrinkage.
+    tell the penalties apart (on the 208 × 5 simulator the best pair got 4–33 % of the weight) and the
+    single best swung between the grid's ends from seed to seed; averaging over them in the bootstrap
+    cut the median ROI error there from 21.3 % to 19.0 % and on the retail-like case from 46 % to 30 %
+    (bench/ridge_accuracy.py).
     """
     y, k, fixed, centre = problem.data.y, problem.n_positive, problem.cfg.ridge.alpha, problem.roi_centre
     grid = ([Penalty(fixed, fixed, centre)] if fixed is not None
