@@ -66,8 +66,7 @@ def test_contributions_recomputed_for_any_spend(clean):
 
 def test_collinear_pair_gets_wider_intervals_that_still_cover():
     """Two channels moving together (r > 0.9): their intervals, relative to the truth, widen clearly and
-    still cover the truth. (Averaging over the penalties, strong shrinkage included, took the ratio from
-    1.9 to 1.5 on these seeds; coverage is what must not give.)"""
+    still cover the truth."""
     def pair(collinear: bool) -> tuple[float, int]:
         width, covered = 0.0, 0
         for seed in (0, 1, 2):
@@ -79,7 +78,7 @@ def test_collinear_pair_gets_wider_intervals_that_still_cover():
         return width, covered
 
     (width, covered), (clean_width, _) = pair(True), pair(False)
-    assert width > 1.4 * clean_width
+    assert width > 1.5 * clean_width
     assert covered >= 5  # of 6
 
 
