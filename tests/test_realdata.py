@@ -263,9 +263,11 @@ def test_promo_weeks_as_events_cut_the_ridge_roi_error() -> None:
         data = ModelData.from_frame(frame, cfg)
         res = summarize(ridge.fit(data, cfg, quick=True), data, 0.0, quick=True)
         truth = sim.true_roi(slice(0, data.n_train))
-        errors[name] = float(np.median([abs(res.channels[c].roi / truth[c] - 1) for c in sim.channels]))
+        errors[name] = float(np.mean([abs(res.channels[c].roi / truth[c] - 1) for c in sim.channels]))
         results[name] = res
-    assert errors["with"] < 0.6 * errors["without"] and errors["with"] <= 0.2, errors  # measured: 29 % → 16 %
+    # mean over the channels (a median of five hid which channels moved); measured 20.8 % → 16.2 % (the
+    # channel that took the spikes, TV: −36 % → −22 %)
+    assert errors["with"] < 0.85 * errors["without"] and errors["with"] <= 0.2, errors
     with_events = results["with"]
     assert with_events.events["promo"].weeks == len(promo)
     assert with_events.events["promo"].contribution == pytest.approx(injected, rel=0.25)
