@@ -146,7 +146,7 @@ def build_plan_world(data: ModelData, kd: KeptDraws, cfg: Config) -> PlanWorld:
     floored at LOW_FLOOR × its mean (at zero no relative precision exists): a test is sized for a small
     effect, as a power calculation is. Measured against the simulator's truth (26-week pause, 10 repeats
     each, 8 channels whose spend varied; bench/test_plans.py seeds 401–403): sized at the 5 % quantile,
-    the promise was 2–3× the half-width achieved (±62 % promised, ±25 % achieved); at the lower quartile
+    the promise was 1.7–3.4× the half-width achieved (TV: ±62 % promised, ±25 % achieved); at the lower quartile
     every promise held in 10 of 10; at the median, 3 of 8 held in only 7 of 10. A channel whose spend
     never varied (`never_varied`) has a range that is the prior's, not the data's, so its true ROI is
     LOW_FLOOR × the median ROI of the channels the history did move: an always-on channel fitted at 13.9
