@@ -8,7 +8,8 @@ strongest design (a 26-week pause) and a +50 % rise with K = 3 simulated tests, 
 from __future__ import annotations
 
 import shutil
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from prism.workspace import Workspace, read_model, write_csv
 from tests.helpers.loop import make_ws
 
 K = 3
+NARROW_K = 6
 DESIGNS = [tp.Design(tp.SPEND_CHANGE, 50.0, 4), tp.STRONGEST]
 
 
@@ -76,13 +78,18 @@ def ws_level(ws: Workspace, channel: str) -> float:
 
 
 def test_the_planned_test_narrows_the_interval_more_than_the_same_weeks_without_it(planned) -> None:
+    """Compared on the promise (all but one of NARROW_K simulated tests), not the median: without a test the
+    tiny channel's estimate is often pulled up to the pooled ROI, which makes its relative width look small."""
     ws, table, _ = planned
     inp = tp.load_inputs(ws, read_model(ws.latest, Results))
     c = inp.world.data.channels.index("social_spend")
-    keep = tp.Design(tp.SPEND_CHANGE, 0.0, int(table["weeks"].iloc[0]))  # as many weeks at the usual spend
-    with ThreadPoolExecutor(1) as pool:  # in-process: a spawned pool's start-up would cost more than the refits
-        untested = tp.evaluate(pool, inp.world, inp.cfg, c, keep, K, inp.cfg.seed * 1000, 1, early_stop=False)
-    assert table["median_halfwidth_pct"].iloc[0] < 0.8 * 100 * untested.median
+    row = table.iloc[0]
+    plan = tp.Design(row["design"], float(row["spend_change_pct"]), int(row["weeks"]))
+    keep = tp.Design(tp.SPEND_CHANGE, 0.0, plan.weeks)  # as many weeks at the usual spend
+    with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+        tested, untested = (tp.evaluate(pool, inp.world, inp.cfg, c, d, NARROW_K, inp.cfg.seed * 1000, 2,
+                                        early_stop=False) for d in (plan, keep))
+    assert tested.promised < 0.8 * untested.promised
 
 
 def test_plan_test_cli_unknown_channel_exits_2_and_high_channel_needs_none(planned, capsys) -> None:

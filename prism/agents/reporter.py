@@ -315,7 +315,8 @@ def _settle(facts: RoundFacts, tests: pd.DataFrame | None) -> str:
         lines += [_test_line(f, rows.get(f.channel), kpi, _unit(facts)) for f in unsure]
         lines += ["", f"Each test keeps every other channel at its usual spend. Its precision is what "
                       f"{promise_words(tests)} simulated runs of the test on this data achieved, sized for a return "
-                      f"at the bottom of today's range: a smaller effect is harder to measure."]
+                      f"toward the low end of today's range (for a channel always on at one level, of what the other "
+                      f"channels return): a smaller effect is harder to measure."]
     return "\n".join(lines + ["", geo_note(facts.meta), ""])
 
 
@@ -331,11 +332,11 @@ def _test_line(f: ChannelFacts, row: dict | None, kpi: str, unit: str) -> str:
              f"{fmt(high, 0)})")
     within = f"±{fmt(row['expected_halfwidth_pct'], 0)}% of its return"
     if not row["achievable"]:
-        return (f"{head}: no test of up to {int(row['weeks'])} weeks is sure to settle it; if its return is at the "
-                f"bottom of today's range, the strongest tried, to {row['description']}, would narrow its likely "
+        return (f"{head}: no test of up to {int(row['weeks'])} weeks is sure to settle it; if its return is toward "
+                f"the low end of today's range, the strongest tried, to {row['description']}, would narrow its likely "
                 f"range only to about {within} ({moved}).")
     return (f"{head}: {row['description']}; {moved}. Afterwards its likely range should be within {within}, even "
-            f"if its return is at the bottom of today's range.")
+            f"if its return is toward the low end of today's range.")
 
 
 def _caveats(facts: RoundFacts, open_issues: list[str]) -> str:
