@@ -421,7 +421,8 @@ class ChannelEvidence(Open):
     rel_width: float | None = Field(None, description="(roi_high − roi_low) ÷ |roi| of the 90 % interval")
     prior_roi_mean: float | None = None
     prior_roi_sd: float | None = None
-    contraction: float | None = Field(None, description="1 − posterior sd ÷ prior sd of the ROI")
+    contraction: float | None = Field(None, description="1 − posterior sd ÷ prior sd of the ROI (ridge: of its "
+                                                        "coefficient, against the penalty's pull to the pooled ROI)")
     prior_shift_sd: float | None = Field(None, description="|posterior mean − prior mean| ÷ prior sd")
     bootstrap_sd: float | None = Field(None, description="sd of the ROI across bootstrap resamples")
     zero_share: float | None = Field(None, description="share of resamples with the channel's coefficient at 0")

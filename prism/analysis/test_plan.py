@@ -252,12 +252,14 @@ def halfwidth(roi: float, low: float, high: float) -> float:
 
 
 def simulate_test(job: tuple[PlanWorld, Config, int, Design, int]) -> float:
-    """One simulated test, refitted: the tested channel's relative half-width."""
+    """One simulated test, refitted: the tested channel's relative half-width (inf when the refit still
+    leaves its ROI at the pooled ROI, `prior_driven`: a narrow interval there measures the penalty, not
+    the test)."""
     world, cfg, c, design, seed = job
     data, base = extended(world, c, design)
     data = replace(data, y=synthetic(world, data, base, c, seed))
     r = channel_summary(ridge.fit(data, cfg, quick=True), data)[data.channels[c]]
-    return halfwidth(r.roi, r.roi_low, r.roi_high)
+    return math.inf if r.evidence is not None and r.evidence.prior_driven else halfwidth(r.roi, r.roi_low, r.roi_high)
 
 
 # ------------------------------------------------------------------------------------------- evaluation

@@ -6,7 +6,10 @@ data is silent. What separates a measured ROI from an assumed one is whether the
   same decomposition as the posterior; contraction = 1 − posterior sd ÷ prior sd, shift = |posterior mean
   − prior mean| ÷ prior sd. A channel that neither narrowed nor moved is `prior_driven`.
 - Ridge: the share of bootstrap resamples whose coefficient sits at the zero bound; a channel at zero in
-  most resamples is `zero_effect` (the penalty, not the data, set it).
+  most resamples is `zero_effect` (the penalty, not the data, set it). Its penalty is a Gaussian prior
+  around the pooled ROI of all media, so its contraction (ridge.pool_contraction: the data's precision
+  against the penalty's) says the same as the Bayesian models' does; a channel below
+  PRIOR_DRIVEN_CONTRACTION is `prior_driven`: its ROI is the pool's, whatever its interval.
 The thresholds live here and only here; docs/sections/evidence.md gives the measurements behind them.
 """
 
@@ -53,23 +56,29 @@ def posterior_evidence(post: np.ndarray, prior: np.ndarray) -> list[ChannelEvide
             for c in range(post.shape[1])]
 
 
-def bootstrap_evidence(roi: np.ndarray, at_zero: np.ndarray) -> list[ChannelEvidence]:
-    """Per channel from (S, C) bootstrap ROI draws and (S, C) flags of a coefficient at the zero bound."""
+def bootstrap_evidence(roi: np.ndarray, at_zero: np.ndarray, contraction: np.ndarray | None = None
+                       ) -> list[ChannelEvidence]:
+    """Per channel from (S, C) bootstrap ROI draws, (S, C) flags of a coefficient at the zero bound and the
+    (C,) contraction against the penalty (None: not measured)."""
     width, sd, zero = _rel_width(roi), roi.std(axis=0), at_zero.mean(axis=0)
+    pooled = np.zeros(roi.shape[1], bool) if contraction is None else contraction < PRIOR_DRIVEN_CONTRACTION
     return [ChannelEvidence(source="bootstrap", rel_width=_num(width[c]), bootstrap_sd=_num(sd[c]),
-                            zero_share=float(zero[c]), zero_effect=bool(zero[c] > ZERO_EFFECT_SHARE))
+                            zero_share=float(zero[c]), zero_effect=bool(zero[c] > ZERO_EFFECT_SHARE),
+                            contraction=None if contraction is None else _num(contraction[c]),
+                            prior_driven=bool(pooled[c]))
             for c in range(roi.shape[1])]
 
 
-def channel_evidence(roi: np.ndarray, prior_roi: np.ndarray | None = None,
-                     at_zero: np.ndarray | None = None) -> list[ChannelEvidence]:
-    """Evidence from whatever the model kept: prior draws (Bayesian), zero-bound flags (ridge), else the
-    interval width alone (a point estimate such as MAP has no spread to judge)."""
+def channel_evidence(roi: np.ndarray, prior_roi: np.ndarray | None = None, at_zero: np.ndarray | None = None,
+                     contraction: np.ndarray | None = None) -> list[ChannelEvidence]:
+    """Evidence from whatever the model kept: prior draws (Bayesian), zero-bound flags and the contraction
+    against the penalty (ridge), else the interval width alone (a point estimate such as MAP has no spread
+    to judge)."""
     if roi.shape[0] < 2:
         return [ChannelEvidence(source="point") for _ in range(roi.shape[1])]
     if prior_roi is not None:
         return posterior_evidence(roi, prior_roi)
     if at_zero is not None:
-        return bootstrap_evidence(roi, at_zero)
+        return bootstrap_evidence(roi, at_zero, contraction)
     width = _rel_width(roi)
     return [ChannelEvidence(source="posterior", rel_width=_num(w)) for w in width]
