@@ -550,7 +550,8 @@ class TestPlan(Open):
     weeks: int = Field(ge=0)
     spend_change_pct: float = Field(ge=-100.0)
     expected_halfwidth_pct: float = Field(description="half-width of the 90 % interval, % of the ROI, that 9 "
-                                                      "in 10 simulated tests achieved (NaN: no test)")
+                                                      "in 10 simulated tests achieved (NaN: no test; inf: the tests left "
+                                                      "its ROI undecided, at the pooled ROI or at zero)")
     cost: float = Field(ge=0.0, description="spend moved, currency")
     achievable: bool = True
 

@@ -8,8 +8,7 @@ strongest design (a 26-week pause) and a +50 % rise with K = 3 simulated tests, 
 from __future__ import annotations
 
 import shutil
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +22,15 @@ from prism.analysis.checks import HEADINGS
 from prism.analysis.confidence import HIGH, compute_confidence
 from prism.cli import main
 from prism.errors import InputError
+from prism.models import ridge
+from prism.models.base import channel_summary
+from prism.models.evidence import PRIOR_DRIVEN_CONTRACTION
 from prism.schemas import Results
 from prism.workspace import Workspace, read_model, write_csv
 from tests.helpers.loop import make_ws
 
 K = 3
-NARROW_K = 6
+NARROW_K = 4
 DESIGNS = [tp.Design(tp.SPEND_CHANGE, 50.0, 4), tp.STRONGEST]
 
 
@@ -65,7 +67,7 @@ def test_always_on_tiny_channel_gets_a_test_that_changes_its_spend_and_high_chan
     assert row["design"] == tp.SPEND_CHANGE and row["weeks"] in (4, 26) and row["spend_change_pct"] != 0
     level = ws_level(ws, tiny)
     assert row["cost"] == pytest.approx(abs(row["spend_change_pct"]) / 100 * row["weeks"] * level, rel=1e-3)
-    assert np.isfinite(row["expected_halfwidth_pct"]) and row["expected_halfwidth_pct"] > 0
+    assert row["expected_halfwidth_pct"] > 0 and (row["achievable"] or row["weeks"] == tp.STRONGEST.weeks)
     assert row["kpi_forgone_low"] <= row["kpi_forgone"] <= row["kpi_forgone_high"]
     if row["spend_change_pct"] < 0:  # a pause forgoes KPI in (nearly) every draw
         assert row["kpi_forgone"] > 0
@@ -77,19 +79,24 @@ def ws_level(ws: Workspace, channel: str) -> float:
     return float(frame[channel].iloc[-tp.RECENT_WEEKS:].mean())
 
 
-def test_the_planned_test_narrows_the_interval_more_than_the_same_weeks_without_it(planned) -> None:
-    """Compared on the promise (all but one of NARROW_K simulated tests), not the median: without a test the
-    tiny channel's estimate is often pulled up to the pooled ROI, which makes its relative width look small."""
+def test_the_planned_test_moves_the_channel_off_the_pooled_roi_where_the_same_weeks_without_it_do_not(planned) -> None:
+    """Judged on how much the weeks decide the tiny channel (ridge's contraction against its pull to the pooled
+    ROI), not on relative width: without a test the estimate sits at the pool, whose interval can look narrow."""
     ws, table, _ = planned
     inp = tp.load_inputs(ws, read_model(ws.latest, Results))
     c = inp.world.data.channels.index("social_spend")
     row = table.iloc[0]
     plan = tp.Design(row["design"], float(row["spend_change_pct"]), int(row["weeks"]))
     keep = tp.Design(tp.SPEND_CHANGE, 0.0, plan.weeks)  # as many weeks at the usual spend
-    with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
-        tested, untested = (tp.evaluate(pool, inp.world, inp.cfg, c, d, NARROW_K, inp.cfg.seed * 1000, 2,
-                                        early_stop=False) for d in (plan, keep))
-    assert tested.promised < 0.8 * untested.promised
+
+    def contraction(design: tp.Design, seed: int) -> float:
+        data, base = tp.extended(inp.world, c, design)
+        data = replace(data, y=tp.synthetic(inp.world, data, base, c, seed))
+        return channel_summary(ridge.fit(data, inp.cfg, quick=True), data)["social_spend"].evidence.contraction
+
+    tested, untested = (np.array([contraction(d, s) for s in range(NARROW_K)]) for d in (plan, keep))
+    assert np.all(untested < PRIOR_DRIVEN_CONTRACTION)  # the same weeks at the usual spend leave it at the pool
+    assert np.median(tested) > 5 * np.median(untested), (tested, untested)
 
 
 def test_plan_test_cli_unknown_channel_exits_2_and_high_channel_needs_none(planned, capsys) -> None:
@@ -134,7 +141,8 @@ def test_report_deck_and_page_name_the_test_per_channel(planned) -> None:
     section = text.split(HEADINGS["settle"])[1].split("\n## ")[0]
     row = table.iloc[0]
     assert "Social" in section and row["description"] in section
-    assert f"±{row['expected_halfwidth_pct']:.0f}%" in section
+    assert (f"±{row['expected_halfwidth_pct']:.0f}%" if np.isfinite(row["expected_halfwidth_pct"])
+            else "left its return undecided") in section
     assert "region-level holdout" not in text  # the generic sentence is gone
     for name in ("TV", "Search"):  # high confidence: no test named for them
         assert f"- {name}" not in section

@@ -9,6 +9,7 @@ whenever a method found no effect or repeated its prior.
 
 from __future__ import annotations
 
+import math
 import re
 
 import pandas as pd
@@ -331,6 +332,10 @@ def _test_line(f: ChannelFacts, row: dict | None, kpi: str, unit: str) -> str:
              f"{fmt(sign * row['kpi_forgone'], 0)} {kpi} ({INTERVAL_LEVEL:.0f}% interval {fmt(low, 0)} to "
              f"{fmt(high, 0)})")
     within = f"±{fmt(row['expected_halfwidth_pct'], 0)}% of its return"
+    if not math.isfinite(row["expected_halfwidth_pct"]):
+        return (f"{head}: no test of up to {int(row['weeks'])} weeks would settle it; even the strongest tried, to "
+                f"{row['description']}, left its return undecided in most simulated tests (the estimate stayed "
+                f"near the average of all media) ({moved}).")
     if not row["achievable"]:
         return (f"{head}: no test of up to {int(row['weeks'])} weeks is sure to settle it; if its return is toward "
                 f"the low end of today's range, the strongest tried, to {row['description']}, would narrow its likely "

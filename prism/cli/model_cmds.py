@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -138,7 +139,8 @@ def plan_table(plans: pd.DataFrame, title: str) -> Table:
         forgone = (f"{_num(r.kpi_forgone, 0)} [dim]({_num(r.kpi_forgone_low, 0)} to {_num(r.kpi_forgone_high, 0)})"
                    if r.design != NO_TEST else "–")
         out.add_row(escape(r.channel), r.confidence, escape(r.description), str(r.weeks), _num(r.cost, 0), forgone,
-                    ("–" if r.design == NO_TEST else f"±{r.expected_halfwidth_pct:.0f} %") + settles)
+                    ("–" if r.design == NO_TEST else "undecided" if math.isinf(r.expected_halfwidth_pct)
+                     else f"±{r.expected_halfwidth_pct:.0f} %") + settles)
     return out
 
 

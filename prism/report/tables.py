@@ -226,7 +226,8 @@ def test_plan_display(inp: ReportInputs) -> tuple[list[str], list[list[Cell]]]:
     rows = []
     for r in plans.to_dict("records"):
         sized = r["design"] != NO_TEST
-        precision = f"±{r['expected_halfwidth_pct']:.0f}% of ROI" if sized else fmt.MISSING
+        settles = sized and math.isfinite(r["expected_halfwidth_pct"])
+        precision = f"±{r['expected_halfwidth_pct']:.0f}% of ROI" if settles else "undecided" if sized else fmt.MISSING
         forgone = (f"{fmt.compact(r['kpi_forgone'])} ({fmt.compact(r['kpi_forgone_low'])} to "
                    f"{fmt.compact(r['kpi_forgone_high'])})") if sized else fmt.MISSING
         rows.append([(inp.label(str(r["channel"])), None), (str(r["confidence"]), None),
