@@ -115,9 +115,12 @@ def cpu_seconds() -> float:
 
 
 def spawn(model: str, dataset: str, sampler: str | None, sim_weeks: int, draws: int = 0) -> dict:
+    """Fit in a fresh process started like `prism run`'s workers (same environment: one BLAS thread)."""
+    from prism.models.worker import worker_env
+
     cmd = [sys.executable, __file__, "--one", model, dataset, sampler or "", str(sim_weeks), str(draws)]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=SPAWN_TIMEOUT)
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=SPAWN_TIMEOUT, env=worker_env())
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {SPAWN_TIMEOUT} s"}
     if proc.returncode:
