@@ -138,3 +138,13 @@ def test_lightweight_trend_keeps_its_prior_and_curve():
         assert np.std(coef[part]) == pytest.approx(pri["trend_sd"], rel=0.05)
     expected = coef[:, None] * np.arange(weeks)[None, :] ** expo[:, None]
     np.testing.assert_allclose(draws["curve"], expected, rtol=1e-4, atol=1e-6)
+
+
+def test_pymc_trend_is_centred_on_the_training_weeks() -> None:
+    """Centred, the trend no longer trades off against the intercept (the slowest-mixing parameter on
+    209 × 10 × 50 controls); it still rises by 1 over training and goes on rising through the holdout."""
+    data, cfg, _ = _sim_case()
+    feats, names = pymc._features(data, cfg.trend)
+    trend = feats[:, names.index(pymc.TREND_COLUMN)]
+    assert trend[data.train].mean() == pytest.approx(0.0, abs=1e-12)
+    assert np.allclose(np.diff(trend), 1.0 / data.n_train) and trend[-1] > trend[data.n_train - 1]
