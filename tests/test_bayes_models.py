@@ -5,6 +5,10 @@ Each fit is done once per module (the sampling is the expensive part) and severa
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -148,3 +152,20 @@ def test_pymc_trend_is_centred_on_the_training_weeks() -> None:
     trend = feats[:, names.index(pymc.TREND_COLUMN)]
     assert trend[data.train].mean() == pytest.approx(0.0, abs=1e-12)
     assert np.allclose(np.diff(trend), 1.0 / data.n_train) and trend[-1] > trend[data.n_train - 1]
+
+
+COMPILE_ONCE = ("from prism.models.posterior import parallel_chain_method; parallel_chain_method(1); import jax; "
+                "jax.config.update('jax_persistent_cache_min_compile_time_secs', 0); jax.jit(lambda x: x + 1)(1.0)")
+
+
+@pytest.mark.parametrize("own_dir", [False, True])
+def test_jax_programs_are_kept_for_the_next_round(tmp_path, own_dir: bool) -> None:
+    """A Bayesian worker keeps its compiled XLA programs in the user's cache folder (lightweight_mmm on the wide
+    table: 115 → 47 CPU s in the next process), or where the person pointed JAX_COMPILATION_CACHE_DIR."""
+    env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"} | {"XDG_CACHE_HOME": str(tmp_path)}
+    if own_dir:
+        env["JAX_COMPILATION_CACHE_DIR"] = str(tmp_path / "own")
+    subprocess.run([sys.executable, "-c", COMPILE_ONCE], env=env, check=True, capture_output=True, timeout=120)
+    kept = tmp_path / ("own" if own_dir else "prism/jax")
+    assert kept.is_dir() and any(kept.iterdir())
+    assert own_dir != (tmp_path / "prism" / "jax").exists()
