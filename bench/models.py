@@ -13,8 +13,9 @@ times the three-model round a retailer's file asks for; its target is 180 s for 
 machine. Each row also gives the fit process's CPU seconds (user + system, imports and compilation included) and
 the 1-minute load average when it ended: on the shared machine the wall seconds grow with other people's load,
 the CPU seconds do not. The NumPyro fits keep their compiled programs in JAX's persistent cache
-(posterior.keep_compiled_programs), so a second run costs less than the first: `--cold` times a first round. `prism run` starts the three models side by side, so on an idle 2-core machine the
-round takes about the sum of their CPU seconds ÷ 2 (every Bayesian fit runs its 2 chains on the 2 cores).
+(posterior.keep_compiled_programs), so a second run costs less than the first: `--cold` times a first round.
+`prism run` starts the three models side by side, so on an idle 2-core machine the round takes about the sum
+of their CPU seconds ÷ 2 (every Bayesian fit runs its 2 chains on the 2 cores).
 
     .venv/bin/python bench/models.py [--skip-samplers] [--sim-weeks 208] [--wide-only] [--cold] [--models pymc ...]
 """
