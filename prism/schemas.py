@@ -116,8 +116,8 @@ class RidgeConfig(Strict):
 class PymcConfig(Strict):
     # nutpie (numba-compiled gradient) × 1500 draws on 209 weeks × 10 channels × 50 controls: 65 CPU s, r̂ 1.007,
     # bulk ESS 512, no divergences, against numpyro × 1000 draws at 390 CPU s (its JAX gradient of this graph cost
-    # ≈ 1.5 ms, numba's ≈ 0.25 ms). nutpie draws are less independent (ESS 418 from 1000, so 1500); target_accept
-    # 0.8 lost ESS (305) and diverged. The numpyro figures: brand 17 s, ESS 873; simulator 25 s. See bench/models.py.
+    # 0.7–1.5 ms, nutpie's numba one ≈ 0.25 ms). nutpie draws are less independent (ESS 418 from 1000, so 1500);
+    # target_accept 0.8 lost ESS (305) and diverged. Brand: 48 CPU s, ESS 938; simulator: ESS 689. bench/models.py.
     draws: int = Field(1500, ge=10, le=20000)
     tune: int = Field(500, ge=10, le=20000)
     chains: int = Field(2, ge=1, le=8)

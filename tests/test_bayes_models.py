@@ -40,7 +40,7 @@ def _recovery(result: ModelResult, truth: dict[str, float]) -> tuple[float, floa
 
 @pytest.fixture(scope="module")
 def pymc_fit():
-    """Full default settings (2 chains × 500 tune + 500 draws, numpyro)."""
+    """Full default settings (PymcConfig: nutpie, 2 chains × 500 tune + 1500 draws)."""
     data, cfg, truth = _sim_case()
     fitted = pymc.fit(data, cfg)
     return data, fitted, summarize(fitted, data, 0.0, False), truth
