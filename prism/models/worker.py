@@ -8,7 +8,7 @@ writes the model's kept draws (`--draws`, netCDF) before its result. A failure i
 
 Each worker gets one BLAS thread (`worker_env`): three workers share the machine's cores, and OpenBLAS's
 second thread only spins against them. On 209 weeks × 10 channels × 50 controls ridge took 9 CPU s (7.6 s
-wall) with one thread against 91 CPU s (115 s wall) with the default two, alone on the 2-core machine.
+wall) with one thread against 91 CPU s (115 s wall) with the default two, started on an idle 2-core machine.
 """
 
 from __future__ import annotations
