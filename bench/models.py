@@ -12,10 +12,12 @@ generated 0/1 dummies, each on in one week of the year like a holiday flag and w
 times the three-model round a retailer's file asks for; its target is 180 s for the round on an idle 2-core
 machine. Each row also gives the fit process's CPU seconds (user + system, imports and compilation included) and
 the 1-minute load average when it ended: on the shared machine the wall seconds grow with other people's load,
-the CPU seconds do not. `prism run` starts the three models side by side, so on an idle 2-core machine the
-round takes about the sum of their CPU seconds ÷ 2 (every Bayesian fit runs its 2 chains on the 2 cores).
+the CPU seconds do not. The NumPyro fits keep their compiled programs in JAX's persistent cache
+(posterior.keep_compiled_programs), so a second run costs less than the first: `--cold` times a first round.
+`prism run` starts the three models side by side, so on an idle 2-core machine the round takes about the sum
+of their CPU seconds ÷ 2 (every Bayesian fit runs its 2 chains on the 2 cores).
 
-    .venv/bin/python bench/models.py [--skip-samplers] [--sim-weeks 208] [--wide-only] [--models pymc ...]
+    .venv/bin/python bench/models.py [--skip-samplers] [--sim-weeks 208] [--wide-only] [--cold] [--models pymc ...]
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -115,9 +118,12 @@ def cpu_seconds() -> float:
 
 
 def spawn(model: str, dataset: str, sampler: str | None, sim_weeks: int, draws: int = 0) -> dict:
+    """Fit in a fresh process started like `prism run`'s workers (same environment: one BLAS thread)."""
+    from prism.models.worker import worker_env
+
     cmd = [sys.executable, __file__, "--one", model, dataset, sampler or "", str(sim_weeks), str(draws)]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=SPAWN_TIMEOUT)
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=SPAWN_TIMEOUT, env=worker_env())
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {SPAWN_TIMEOUT} s"}
     if proc.returncode:
@@ -133,6 +139,8 @@ def main() -> None:
     parser.add_argument("--wide-only", action="store_true", help="only the 209 × 10 × 50-control round")
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS),
                         help="time only these models (the round rows then read 'incomplete')")
+    parser.add_argument("--cold", action="store_true",
+                        help="fits start with an empty JAX compilation cache (a temp folder): a first round's cost")
     parser.add_argument("--wide-draws", type=int, default=0,
                         help="also time the wide round's Bayesian models with this many draws (fewer but sufficient?)")
     args = parser.parse_args()
@@ -146,6 +154,8 @@ def main() -> None:
     from prism.schemas import PymcConfig
 
     default_sampler = PymcConfig().sampler
+    if args.cold:  # inherited by every fit process (worker_env copies this environment)
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="prism-bench-jax-")
 
     jobs = [] if args.wide_only else [(m, "brand", None, 0) for m in MODELS]
     if not args.skip_samplers and not args.wide_only:
@@ -184,7 +194,8 @@ def main() -> None:
                       "", "", "", "", "")
         table.add_row("round, idle 2 cores", "wide", "CPU s ÷ 2", f"{cpu / 2:.1f}" if complete else "incomplete",
                       "", "", f"{WIDE_ROUND_TARGET:.0f}", "", "", "", "", "")
-    show(table, f"load average (1, 5, 15 min) before {load_before}", width=170)
+    cache = "empty (--cold)" if args.cold else "the user's (warm after a first run)"
+    show(table, f"load average (1, 5, 15 min) before {load_before}; JAX compilation cache: {cache}", width=170)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import pandas as pd
 
 from prism.data.simulate import simulate
 from prism.models.runner import FIT_COLUMNS, failed_run_path, run_models
+from prism.models.worker import BLAS_THREADS_KEY, worker_env
 from prism.schemas import Results
 from prism.workspace import Workspace, read_model, write_json, write_weekly
 
@@ -36,10 +37,18 @@ def test_run_writes_results_files(tmp_path):
     latest = read_model(ws.latest, Results)
     assert latest.models["ridge"].status == "ok" and latest.data_hash and latest.config_hash
     assert latest.objective == latest.models["ridge"].fit.cv_mape > 0
+    assert latest.models["ridge"].diagnostics[BLAS_THREADS_KEY] == 1  # a second BLAS thread only spins (worker.py)
     assert json.loads(ws.round_results(3).read_text()) == json.loads(ws.latest.read_text())
     fit = pd.read_csv(ws.result("model_fit.csv"))
     assert list(fit.columns) == FIT_COLUMNS and fit.loc[0, "model"] == "ridge" and fit.loc[0, "status"] == "ok"
     assert 0 < fit.loc[0, "r2"] <= 1
+
+
+def test_worker_env_keeps_a_thread_count_the_person_set(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    env = worker_env()
+    assert env["OPENBLAS_NUM_THREADS"] == "4" and env["OMP_NUM_THREADS"] == "1"
 
 
 def test_timeout_and_crash_fail_only_that_model(tmp_path):

@@ -72,7 +72,7 @@ def test_timed_out_model_gets_time_then_fewer_draws_and_a_finding(dummy_ws):
     crafted_results(ws, sim, failed={"pymc": "timed out after 900 s", "lightweight_mmm": "crashed: boom"})
     save_state(ws, State(round=2, stage="tune"))
     cands = tuner.candidate_changes(ws, 2)
-    assert [(c.key, c.new) for c in cands[:2]] == [("timeouts.pymc", 1800), ("pymc.draws", 500)]
+    assert [(c.key, c.new) for c in cands[:2]] == [("timeouts.pymc", 1800), ("pymc.draws", 750)]  # half of 1500
     assert "timed out after 900 s" in cands[0].evidence
     out = tuner.run(ws, 2)
     note = ws.tuning(2).read_text()

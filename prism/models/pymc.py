@@ -44,7 +44,8 @@ MAP_NOTE = "quick: MAP point estimate (pm.find_MAP); intervals collapse to the p
 
 def _features(data: ModelData, trend: bool) -> tuple[np.ndarray, list[str]]:
     """(T, K) controls standardised on the training weeks, the events as given (0/1: a coefficient is the lift in
-    an event week), plus a linear trend (0 → 1 over training)."""
+    an event week), plus a linear trend (a slope of 1 over training, centred on the training weeks: uncentred,
+    it traded off against the intercept and left the intercept the slowest-mixing parameter)."""
     tr = data.train
     cols, names = [], []
     if data.controls.shape[1]:
@@ -56,7 +57,8 @@ def _features(data: ModelData, trend: bool) -> tuple[np.ndarray, list[str]]:
         cols.append(data.events)
         names += data.event_names
     if trend:
-        cols.append((np.arange(data.n_weeks) / data.n_train)[:, None])
+        t = np.arange(data.n_weeks) / data.n_train
+        cols.append((t - t[tr].mean())[:, None])
         names.append(TREND_COLUMN)
     return (np.hstack(cols) if cols else np.zeros((data.n_weeks, 0))), names
 

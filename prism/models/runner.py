@@ -29,7 +29,7 @@ from prism.data.prepare import frame_hash
 from prism.errors import InputError
 from prism.models import experiments
 from prism.models.base import ModelData
-from prism.models.worker import RUN_DIR_PREFIX, failure_reason
+from prism.models.worker import RUN_DIR_PREFIX, failure_reason, worker_env
 from prism.models.priors import effective_config
 from prism.schemas import MODEL_NAMES, Config, ModelResult, Results, Uncalibrated
 from prism.workspace import Workspace, load_state, read_model, read_weekly, write_csv, write_json
@@ -87,7 +87,7 @@ def _start(job: Job, ws: Workspace, frame_path: Path, quick: bool) -> None:
            "--out", str(job.out), "--draws", str(job.draws), "--parent", str(os.getpid()), *(["--quick"] if quick else [])]
     with job.log.open("wb") as log:
         job.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
+                                    start_new_session=True, env=worker_env())
     job.started = time.perf_counter()
 
 

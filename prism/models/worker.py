@@ -5,6 +5,10 @@ The runner starts one worker per model so that a crash, a hang or a memory blow-
 models see the same rows) and the workspace's config.json, fits, goes through the shared `summarize` and
 writes the model's kept draws (`--draws`, netCDF) before its result. A failure is still written as a
 `failed` result with its reason, and the exit code is 1.
+
+Each worker gets one BLAS thread (`worker_env`): three workers share the machine's cores, and OpenBLAS's
+second thread only spins against them. On 209 weeks × 10 channels × 50 controls ridge took 9 CPU s (7.6 s
+wall) with one thread against 91 CPU s (115 s wall) with the default two, started on an idle 2-core machine.
 """
 
 from __future__ import annotations
@@ -34,6 +38,21 @@ from prism.workspace import Workspace, read_model, write_json
 RUN_DIR_PREFIX = "prism-run-"  # the runner's temp folder; an orphaned worker removes it
 WATCH_SECONDS = 0.2
 PR_SET_PDEATHSIG = 1  # prctl option: the signal this process gets when its parent dies (Linux)
+ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+BLAS_THREADS_KEY = "blas_threads"
+
+
+def worker_env() -> dict[str, str]:
+    """The environment a model's process starts with: one BLAS thread (see the module docstring), unless the
+    person running Prism set a thread count themselves. Read by BLAS when it loads, so it must be set here."""
+    return {**os.environ, **{k: v for k, v in ONE_BLAS_THREAD.items() if k not in os.environ}}
+
+
+def blas_threads() -> int:
+    """The most threads any loaded BLAS/OpenMP library will use in this process (recorded with the result)."""
+    from threadpoolctl import threadpool_info
+
+    return max((lib["num_threads"] for lib in threadpool_info()), default=1)
 
 
 def run_one(name: str, frame: pd.DataFrame, cfg: Config, quick: bool,
@@ -104,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         tests = experiments.used(ws)  # checked by `prism run` / `prism loop` (prism.knowledge.experiments)
         result, fitted = run_one(args.model, pd.read_parquet(args.frame), cfg, args.quick, tests)
         result.diagnostics[INFORMED_KEY] = informed_priors(own, cfg, args.model)
+        result.diagnostics[BLAS_THREADS_KEY] = blas_threads()
         fitted.draws.to_netcdf(args.draws)
         write_json(args.out, result)
     except Exception as exc:  # reported as the model's failure, never swallowed: the traceback goes to stderr
