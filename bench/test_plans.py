@@ -90,9 +90,7 @@ def carry_out(job: tuple[Simulation, tp.PlanWorld, Config, int, tp.Design, int])
     data = replace(data, y=y, controls=controls)
     r = channel_summary(ridge.fit(data, cfg, quick=True), data)[data.channels[c]]
     truth = float(media[:, c].sum() / data.spend[:, c].sum())
-    pooled = r.evidence is not None and r.evidence.prior_driven  # judged as the plan's own simulations judge it
-    return {"halfwidth": np.inf if pooled else tp.halfwidth(r.roi, r.roi_low, r.roi_high),
-            "covered": r.roi_low <= truth <= r.roi_high}
+    return {"halfwidth": tp.settled_halfwidth(r), "covered": r.roi_low <= truth <= r.roi_high}  # as the plan judges
 
 
 def plan_seed(seed: int, pool: ProcessPoolExecutor, args) -> list[dict]:

@@ -44,7 +44,7 @@ from prism.errors import InputError
 from prism.models import ridge
 from prism.models.base import ModelData, channel_summary, thin
 from prism.models.draws import KeptDraws, roi_draws
-from prism.schemas import Config, Metadata, Results, TestPlan
+from prism.schemas import ChannelResult, Config, Metadata, Results, TestPlan
 from prism.workspace import Workspace, read_csv, read_model, read_weekly, write_csv
 
 TEST_PLAN_FILE = "test_plan.csv"
@@ -61,6 +61,7 @@ CHANGES = (50.0, 100.0, -100.0)  # spend change in % of the typical level; −10
 # pause observes and a rise extrapolates to; carry-over blurs alternating weeks). A +25 % rise is left out:
 # it moves the least KPI of all, and every candidate costs refits
 SPEND_CHANGE, FLIGHTING, NO_TEST = "spend_change", "flighting", "none"
+UNDECIDED = "undecided"  # what the tables show for a plan whose strongest test leaves the channel undecided (± inf)
 RECENT_WEEKS = 13  # "typical level": the mean weekly spend of the last quarter
 YEAR = 52  # test weeks copy controls, events and baseline from the same weeks a year earlier
 WORLD_DRAWS = 100  # draws averaged into the truth's response curves
@@ -252,13 +253,16 @@ def halfwidth(roi: float, low: float, high: float) -> float:
 
 
 def simulate_test(job: tuple[PlanWorld, Config, int, Design, int]) -> float:
-    """One simulated test, refitted: the tested channel's relative half-width (inf when the refit still
-    leaves its ROI at the pooled ROI, `prior_driven`: a narrow interval there measures the penalty, not
-    the test)."""
+    """One simulated test, refitted: the tested channel's relative half-width (`settled_halfwidth`)."""
     world, cfg, c, design, seed = job
     data, base = extended(world, c, design)
     data = replace(data, y=synthetic(world, data, base, c, seed))
-    r = channel_summary(ridge.fit(data, cfg, quick=True), data)[data.channels[c]]
+    return settled_halfwidth(channel_summary(ridge.fit(data, cfg, quick=True), data)[data.channels[c]])
+
+
+def settled_halfwidth(r: ChannelResult) -> float:
+    """A refit's relative half-width for the tested channel: inf while it is prior-driven (still at the pooled
+    ROI: a narrow interval there measures the penalty, not the test)."""
     return math.inf if r.evidence is not None and r.evidence.prior_driven else halfwidth(r.roi, r.roi_low, r.roi_high)
 
 

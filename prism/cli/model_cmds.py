@@ -128,7 +128,7 @@ def compare_cmd(
 
 def plan_table(plans: pd.DataFrame, title: str) -> Table:
     """One row per channel: the test, its length, the spend it moves, the KPI it forgoes and its precision."""
-    from prism.analysis.test_plan import NO_TEST
+    from prism.analysis.test_plan import NO_TEST, UNDECIDED
 
     out = Table(title=title)
     for col in ("channel", "confidence", "test", "weeks", "spend moved", "KPI forgone (90 % range)",
@@ -139,7 +139,7 @@ def plan_table(plans: pd.DataFrame, title: str) -> Table:
         forgone = (f"{_num(r.kpi_forgone, 0)} [dim]({_num(r.kpi_forgone_low, 0)} to {_num(r.kpi_forgone_high, 0)})"
                    if r.design != NO_TEST else "–")
         out.add_row(escape(r.channel), r.confidence, escape(r.description), str(r.weeks), _num(r.cost, 0), forgone,
-                    ("–" if r.design == NO_TEST else "undecided" if math.isinf(r.expected_halfwidth_pct)
+                    ("–" if r.design == NO_TEST else UNDECIDED if math.isinf(r.expected_halfwidth_pct)
                      else f"±{r.expected_halfwidth_pct:.0f} %") + settles)
     return out
 

@@ -499,10 +499,12 @@ def pool_contraction(problem: Problem, tr: MediaTransform, penalties: Penalties)
     n, m = problem.data.n_train, problem.n_channels
     x, y = problem.design(tr)[:n], problem.data.y[:n]
     out = np.zeros(m)
-    for penalty, weight in zip(penalties.grid, penalties.weights):
-        zm = _profiled(x, y, m, penalty.base, problem.spend_mean)[5]
+    for base in {p.base for p in penalties.grid}:  # the data's precision depends on the baseline penalty only
+        zm = _profiled(x, y, m, base, problem.spend_mean)[5]
         data = 1.0 / np.maximum(np.diag(np.linalg.pinv(zm.T @ zm)), 1e-300)
-        out += weight * (1.0 - np.sqrt(penalty.media / (data + penalty.media)))
+        for penalty, weight in zip(penalties.grid, penalties.weights):
+            if penalty.base == base:
+                out += weight * (1.0 - np.sqrt(penalty.media / (data + penalty.media)))
     return out
 
 

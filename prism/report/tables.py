@@ -13,7 +13,7 @@ import pandas as pd
 from prism.analysis.compare import evidence_note
 from prism.analysis.confidence import workspace_confidence
 from prism.analysis.lift_tests import lift_effects
-from prism.analysis.test_plan import NO_TEST
+from prism.analysis.test_plan import NO_TEST, UNDECIDED
 from prism.report import fmt
 from prism.report.inputs import ReportInputs
 from prism.report.style import model_name
@@ -227,7 +227,7 @@ def test_plan_display(inp: ReportInputs) -> tuple[list[str], list[list[Cell]]]:
     for r in plans.to_dict("records"):
         sized = r["design"] != NO_TEST
         settles = sized and math.isfinite(r["expected_halfwidth_pct"])
-        precision = f"±{r['expected_halfwidth_pct']:.0f}% of ROI" if settles else "undecided" if sized else fmt.MISSING
+        precision = f"±{r['expected_halfwidth_pct']:.0f}% of ROI" if settles else UNDECIDED if sized else fmt.MISSING
         forgone = (f"{fmt.compact(r['kpi_forgone'])} ({fmt.compact(r['kpi_forgone_low'])} to "
                    f"{fmt.compact(r['kpi_forgone_high'])})") if sized else fmt.MISSING
         rows.append([(inp.label(str(r["channel"])), None), (str(r["confidence"]), None),
