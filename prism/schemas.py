@@ -204,6 +204,40 @@ class KnowledgeConfig(Strict):
         default_factory=dict, description="Notion database id or title per table; unset = the default title")
 
 
+GateAction = Literal["block", "warn"]
+
+
+class GateRule(Strict):
+    """One release gate of `prism refresh`: what fails it (`limit`) and whether a failure blocks the release."""
+
+    action: GateAction = "warn"
+    limit: float = Field(ge=0.0)
+
+
+class Gates(Strict):
+    """config.json `gates`: what a refresh must pass before its results replace the approved ones.
+
+    convergence: the refit's models (sampler gates, ridge's search) and none failed (limit: models allowed
+    to fail them); holdout_error: the refit's holdout MAPE may rise by at most `limit` points over the
+    approved round's; forecast_coverage: at least `limit` of the new weeks inside the approved model's 90 %
+    forecast interval; roi_moves: at most `limit` channels whose new ROI leaves the approved interval;
+    confidence_downgrades: at most `limit` channels whose confidence label drops.
+    """
+
+    convergence: GateRule = Field(default_factory=lambda: GateRule(action="block", limit=0))
+    holdout_error: GateRule = Field(default_factory=lambda: GateRule(action="block", limit=5.0))
+    forecast_coverage: GateRule = Field(default_factory=lambda: GateRule(action="warn", limit=0.7))
+    roi_moves: GateRule = Field(default_factory=lambda: GateRule(action="warn", limit=0))
+    confidence_downgrades: GateRule = Field(default_factory=lambda: GateRule(action="warn", limit=0))
+
+
+class FixedScale(Strict):
+    """A model's KPI and spend divisors fixed from an approved fit, so a refresh does not rescale the model."""
+
+    kpi: float | None = Field(None, gt=0.0, description="KPI divisor (pymc: max, lightweight_mmm: mean); ridge has none")
+    channels: dict[str, Annotated[float, Field(gt=0.0)]] = Field(default_factory=dict)
+
+
 class Config(Strict):
     """config.json: written once by discover, then owned by the Tuner."""
 
@@ -224,6 +258,9 @@ class Config(Strict):
     roi_priors: dict[str, RoiPrior] = Field(default_factory=dict)
     baseline: BaselineConfig = Field(default_factory=BaselineConfig)
     knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
+    gates: Gates = Field(default_factory=Gates)
+    scales: dict[ModelName, FixedScale] = Field(
+        default_factory=dict, description="written by `prism refresh`: the approved fit's scales, kept across refits")
     agents: dict[Literal["explorer", "tuner", "analyst", "critic", "reporter", "proofreader"],
                  Literal["rules", "claude"]] = Field(
         default_factory=dict, description="per-agent implementation for `prism loop --agents mixed` (default rules)")
@@ -237,6 +274,7 @@ class Config(Strict):
             ("saturation.channel_half", self.saturation.channel_half),
             ("saturation.channel_slope", self.saturation.channel_slope),
             ("roi_priors", self.roi_priors),
+            *((f"scales.{m}.channels", s.channels) for m, s in self.scales.items()),
         ):
             unknown = sorted(set(mapping) - known)
             if unknown:
@@ -755,3 +793,86 @@ class State(Open):
     stopped_reason: str | None = None
     rounds_target: int | None = Field(None, description="the rounds asked for (`prism loop --rounds N`)")
     pending_checkpoint: str | None = None
+
+
+# ------------------------------------------------------------------------------ refresh and governance
+
+
+class Verdict(StrEnum):
+    """results/refresh.json `verdict`."""
+
+    STABLE = "stable"
+    DRIFT = "drift"
+    BLOCKED = "blocked"
+
+
+class GateResult(Open):
+    """One release gate as a refresh judged it."""
+
+    name: str
+    action: GateAction
+    passed: bool
+    value: float | None = None
+    limit: float
+    reason: str
+
+
+class ForecastCheck(Open):
+    """The approved model's forecast of the new weeks from their actual spend, against what came in."""
+
+    weeks: int
+    start: str
+    end: str
+    coverage: float = Field(description="share of new weeks inside the 90 % forecast interval")
+    mape: float
+    bias_pct: float = Field(description="mean (actual − forecast) ÷ mean forecast × 100")
+    chi2_p: float = Field(description="p-value of the standardised misses (small: the forecast missed)")
+    missed: bool
+    actual_total: float
+    forecast_total: float
+    forecast_total_low: float
+    forecast_total_high: float
+    models: list[str]
+
+
+class Suspect(Open):
+    """A candidate for a forecast miss: how strongly its adstocked input explains the residuals."""
+
+    name: str
+    z: float
+    change_pct: float = Field(description="the effect change that would explain the misses, % of its forecast")
+
+
+class RefreshReport(Open):
+    """results/refresh.json."""
+
+    verdict: Verdict
+    approved_round: int
+    round: int
+    created_at: datetime
+    new_weeks: list[str]
+    restated_weeks: list[str] = Field(default_factory=list)
+    forecast: ForecastCheck
+    gates_passed: list[GateResult] = Field(default_factory=list)
+    gates_failed: list[GateResult] = Field(default_factory=list)
+    suspects: list[Suspect] = Field(default_factory=list)
+    flagged: list[str] = Field(default_factory=list, description="channels flagged in refresh.csv")
+    current_round: int = Field(description="the round whose results are current after this refresh")
+    outcomes: list[dict[str, Any]] = Field(default_factory=list, description="decisions whose weeks came in")
+
+
+class Manifest(Open):
+    """rounds/R{NN}_manifest.json: what reproduces a round (data, config, packages, seeds)."""
+
+    round: int
+    created_at: datetime
+    data_hash: str
+    config_hash: str
+    config: dict[str, Any]
+    packages: dict[str, str]
+    python: str
+    seeds: dict[str, int]
+    models: dict[str, str] = Field(description="model → status")
+    weeks: int
+    first_week: str
+    last_week: str

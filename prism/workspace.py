@@ -54,6 +54,7 @@ class Workspace:
     rounds_dir = _At("rounds")
     results_dir = _At("results")
     charts_dir = _At("results", "charts")
+    decisions = _At("decisions.jsonl")  # recommendation → approval → action → outcome, one JSON object a line
 
     # per-round files
     def round_file(self, round_no: int, kind: str, ext: str = "md") -> Path:
@@ -77,6 +78,14 @@ class Workspace:
 
     def proofread(self, n: int) -> Path:
         return self.round_file(n, "proofread")
+
+    def manifest(self, n: int) -> Path:
+        """`rounds/R{NN}_manifest.json`: data and config hashes, package versions and seeds of round n."""
+        return self.round_file(n, "manifest", "json")
+
+    def weekly_snapshot(self, n: int) -> Path:
+        """`rounds/R{NN}_weekly.parquet`: the weekly table an approved or refreshed round was fitted on."""
+        return self.round_file(n, "weekly", "parquet")
 
     def draws_dir(self, n: int) -> Path:
         return self.rounds_dir / f"R{n:02d}_draws"

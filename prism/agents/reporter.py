@@ -21,6 +21,7 @@ from prism.analysis.confidence import (
     HIGH, WHY_AUDIT_NOT, WHY_AUDIT_WEAK, WHY_COLLINEAR, WHY_DISAGREE, WHY_PARTLY, WHY_SOME_UNDECIDED,
     WHY_SHORT, WHY_TEST_CONFLICT, WHY_UNDECIDED, WHY_WIDE, WHY_WIDTH,
 )
+from prism.analysis.since import since_last_time
 from prism.analysis.test_plan import NO_TEST, geo_note, promise_words, read_plans
 from prism.analysis.facts import AGREEMENT_CV, INTERVAL_LEVEL, ChannelFacts, RoundFacts, fmt
 from prism.errors import InputError
@@ -64,6 +65,9 @@ def run(ws: Workspace, round_no: int, revision: bool = False) -> AgentOutcome:
     if not facts.ok_models:
         raise InputError(f"{ws.round_results(round_no)}: no model ran successfully; nothing to report")
     text = compose(facts, _open_issues(ws, round_no), _history(ws), _plan(ws, round_no), read_plans(ws, round_no))
+    since = since_last_time(ws, round_no, facts.label, facts.label(facts.cfg.data.kpi))
+    if since:  # after the answer: what a refresh moved comes before the figures it moved
+        text = text.replace(HEADINGS["roi"], "\n".join(since) + "\n" + HEADINGS["roi"], 1)
     write_text(ws.report_md, text)
     return AgentOutcome(status=Status.REPORT_DONE, path=ws.report_md, call=AgentCall(agent="reporter", impl="rules"))
 

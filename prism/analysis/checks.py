@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from prism.analysis.confidence import WHY_AUDIT_NOT
+from prism.analysis.refresh import read_refresh
 from prism.analysis.facts import (
     BAYESIAN_MODELS, COLLINEAR_R, COLLINEAR_VIF, MIN_WEEKS_CAVEAT, WEEKS_PER_PARAMETER, RoundFacts,
 )
@@ -49,6 +50,7 @@ ACK_WORDS = {
     "model health": ("converge", "diagnostic", "r-hat", "divergen", "effective sample"),
     "experiment agreement": ("experiment", "lift test"),
     "expected roi range": ("expected range", "expected roi", "benchmark"),
+    "release gates": ("refresh", "release gate", "drift"),
 }
 TEXT_CHECKS = ("consensus honesty", "collinearity", "sample size", "identifiability")
 # report.md's headings: the contract between the Reporter, the Proofreader, the guards and the renderer
@@ -96,7 +98,7 @@ def compute_checks(ws: Workspace, round_no: int, analysis_text: str) -> list[Che
     facts = RoundFacts.load(ws, round_no)
     return [overfitting(facts), sign_correctness(facts), contribution_plausibility(facts),
             *text_checks(facts, analysis_text), model_health(facts), experiment_agreement(facts),
-            expected_roi_range(facts)]
+            expected_roi_range(facts), *release_gates(ws, round_no)]
 
 
 def text_checks(facts: RoundFacts, text: str) -> list[Check]:
@@ -185,6 +187,18 @@ def experiment_agreement(facts: RoundFacts) -> Check:
     evidence = ("; ".join(bad) + f" (more than {z:g} test se apart)") if bad else (
         "; ".join(text(n, r) for n, r in rows) or "no lift test to compare")
     return Check("experiment agreement", not bad, evidence)
+
+
+def release_gates(ws: Workspace, round_no: int) -> list[Check]:
+    """On a round a refresh produced: its release gates (config.json `gates`) and its verdict; else nothing."""
+    report = read_refresh(ws)
+    if report is None or report.round != round_no:
+        return []
+    failed = [f"{g.name} ({g.action}): {g.reason}" for g in report.gates_failed]
+    suspects = ", ".join(s.name for s in report.suspects)
+    evidence = "; ".join(failed) or f"all {len(report.gates_passed)} gates passed"
+    evidence += f"; refresh verdict {report.verdict}" + (f" (suspects: {suspects})" if suspects else "")
+    return [Check("release gates", not failed and report.verdict == "stable", evidence)]
 
 
 # ---------------------------------------------------------------------------- text checks

@@ -79,11 +79,13 @@ def frame_hash(frame: pd.DataFrame) -> str:
     return digest.hexdigest()[:16]
 
 
-def prepare(raw: RawTable, data: DataConfig, baseline: BaselineConfig | None = None) -> Prepared:
+def prepare(raw: RawTable, data: DataConfig, baseline: BaselineConfig | None = None, appended: bool = False
+            ) -> Prepared:
     """Raw rows → clean weekly table per `data` (roles, entity choice, anchor, gap filling).
 
     The baseline's event columns come along (a text events column as one-hot columns): a week has an event
-    when any of its rows has it.
+    when any of its rows has it. `appended` rows extend a table already modelled (`prism refresh`): they
+    may be few, and a channel idle in all of them is kept (it is idle, not unknown).
     """
     name = raw.name
     baseline = baseline or BaselineConfig()
@@ -114,8 +116,11 @@ def prepare(raw: RawTable, data: DataConfig, baseline: BaselineConfig | None = N
     weekly[events] = weekly[events].fillna(0.0)
     warnings += gap_notes
     warnings += _interpolate(weekly, [data.kpi, *data.controls])
-    _check_length_and_kpi(weekly, data, name, warnings)
-    channels, dropped = _drop_zero_channels(weekly, data.channels, warnings, name)
+    if appended:
+        channels, dropped = list(data.channels), []
+    else:
+        _check_length_and_kpi(weekly, data, name, warnings)
+        channels, dropped = _drop_zero_channels(weekly, data.channels, warnings, name)
     out = weekly.reset_index().rename(columns={"index": data.date_column, "week": data.date_column})
     out = out[[data.date_column, data.kpi, *channels, *data.controls, *events]]
     return Prepared(frame=out, channels=channels, dropped_channels=dropped, frequency=frequency, rows=len(frame),

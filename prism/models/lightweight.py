@@ -55,6 +55,7 @@ from prism.models.posterior import (
     thinned,
     beta_from_mean,
 )
+from prism.models import scales
 from prism.models.evidence import PRIOR_DRAWS
 from prism.models.transforms import GeometricAdstock
 from prism.schemas import Config
@@ -98,18 +99,18 @@ def _channel_priors(data: ModelData, cfg: Config, kpi_mean: float) -> dict[str, 
         "trend_sd": TREND_PRIOR_SD / data.n_train, "expo_low": EXPO_TREND_RANGE[0], "expo_high": EXPO_TREND_RANGE[1],
     }
     mu, sd = roi_prior(data, cfg)
-    per_coef = roi_per_coef(_centre(pri, data, kpi_mean), data.spend[data.train])
+    per_coef = roi_per_coef(_centre(pri, data, cfg, kpi_mean), data.spend[data.train])
     pri.update(coef_loc=mu / per_coef, coef_scale=sd / per_coef, truncated=bool(np.any(mu > 0)))
-    return pri | _lift_arrays(data, _mean_spend(data), kpi_mean)
+    return pri | _lift_arrays(data, _mean_spend(data, cfg), kpi_mean)
 
 
-def _centre(pri: dict[str, Any], data: ModelData, kpi_mean: float) -> KeptDraws:
+def _centre(pri: dict[str, Any], data: ModelData, cfg: Config, kpi_mean: float) -> KeptDraws:
     """One draw with decay, half and slope at their prior means and a unit coefficient."""
     decay = pri["lag_a"] / (pri["lag_a"] + pri["lag_b"])
     draws = {"lag_weight": decay[None, :], "coef_media": np.ones((1, len(decay))),
              "half_max_effective_concentration": (pri["half_conc"] / pri["half_rate"])[None, :],
              "slope": (pri["slope_conc"] / pri["slope_rate"])[None, :]}
-    return kept_draws(data, draws, (_mean_spend(data), kpi_mean), np.zeros((1, data.n_weeks)))
+    return kept_draws(data, draws, (_mean_spend(data, cfg), kpi_mean), np.zeros((1, data.n_weeks)))
 
 
 def _prior_media(data: ModelData, cfg: Config, arrays: dict[str, np.ndarray], pri: dict[str, Any],
@@ -123,7 +124,7 @@ def _prior_media(data: ModelData, cfg: Config, arrays: dict[str, np.ndarray], pr
     draws = Predictive(_model, num_samples=PRIOR_DRAWS, return_sites=list(MEDIA_PARAMS))(
         jax.random.PRNGKey(cfg.seed + 1), jnp.asarray(arrays["media"][tr]), jnp.asarray(arrays["extra"][tr]),
         jnp.asarray(arrays["seasonal"][tr]), None, pri, cfg.trend)
-    return kept_draws(data, {k: np.asarray(v, dtype=float) for k, v in draws.items()}, (_mean_spend(data), kpi_mean),
+    return kept_draws(data, {k: np.asarray(v, dtype=float) for k, v in draws.items()}, (_mean_spend(data, cfg), kpi_mean),
                       np.zeros((PRIOR_DRAWS, data.n_weeks)))
 
 
@@ -245,16 +246,15 @@ def _run_mcmc(data: ModelData, cfg: Config, quick: bool, arrays: dict[str, np.nd
     return mcmc, method
 
 
-def _mean_spend(data: ModelData) -> np.ndarray:
-    """(C,) mean weekly training spend, the media scale (1 for a channel without training spend)."""
-    mean_spend = data.spend[data.train].mean(axis=0)
-    return np.where(mean_spend > 0, mean_spend, 1.0)
+def _mean_spend(data: ModelData, cfg: Config) -> np.ndarray:
+    """(C,) mean weekly training spend, the media scale (1 for a channel without training spend; fixed after a refresh)."""
+    return scales.channel_scale(cfg, "lightweight_mmm", data.spend[data.train])
 
 
 def prepare_arrays(data: ModelData, cfg: Config) -> tuple[dict[str, np.ndarray], np.ndarray, float]:
     """Scaled inputs over all weeks (scales from the training weeks only), the media means and KPI mean."""
-    mean_spend = _mean_spend(data)
-    kpi_mean = float(data.y[data.train].mean())
+    mean_spend = _mean_spend(data, cfg)
+    kpi_mean = scales.kpi_scale(cfg, "lightweight_mmm", data.y[data.train])
     arrays = {
         "media": data.spend / mean_spend,
         "extra": np.hstack([_standardised_controls(data), data.events]),  # events as 0/1: one coefficient each

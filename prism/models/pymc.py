@@ -26,6 +26,7 @@ from prism.models.draws import KeptDraws
 from prism.models.posterior import (TIGHT_PRIOR_CV, beta_from_mean, convergence, decay_centres, event_draws,
                                     geometric_draws, hill_settings, loo_mape, parallel_chain_method, roi_per_coef,
                                     roi_prior, stack_draws, summarize_params, thinned, transform_notes)
+from prism.models import scales
 from prism.models.evidence import PRIOR_DRAWS
 from prism.models.transforms import GeometricAdstock
 from prism.schemas import Config
@@ -141,9 +142,8 @@ def build_mmm(data: ModelData, cfg: Config, feat_names: list[str]):
 
     sat = HillSaturation() if cfg.saturation.type == "hill" else LogisticSaturation()
     tr = data.train
-    channel_scale = np.abs(data.spend[tr]).max(axis=0)
-    channel_scale = np.where(channel_scale > 0, channel_scale, 1.0)
-    kpi_scale = float(np.abs(data.y[tr]).max())
+    channel_scale = scales.channel_scale(cfg, "pymc", data.spend[tr])
+    kpi_scale = scales.kpi_scale(cfg, "pymc", data.y[tr])
     return MMM(
         date_column="date",
         target_column="kpi",

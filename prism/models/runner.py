@@ -29,6 +29,7 @@ from prism.data.prepare import frame_hash
 from prism.errors import InputError
 from prism.models import experiments
 from prism.models.base import ModelData
+from prism.models.manifest import write_manifest
 from prism.models.worker import RUN_DIR_PREFIX, failure_reason, worker_env
 from prism.models.priors import effective_config
 from prism.schemas import MODEL_NAMES, Config, ModelResult, Results, Uncalibrated
@@ -242,6 +243,7 @@ def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | N
         if result.status != "ok":
             ws.draws_path(n, name).unlink(missing_ok=True)
     write_json(ws.round_results(n), res)
+    write_manifest(ws, res, cfg, data.dates)
     write_json(ws.latest, res)
     write_csv(ws.result("model_fit.csv"), fit_table(res))
     return res

@@ -21,13 +21,14 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from prism.agents.base import AgentOutcome
+from prism.analysis import governance
 from prism.errors import InputError, Stopped
 from prism.orchestration.checkpoints import ask
 from prism.orchestration.guards import session_guard
 from prism.orchestration.context import LoopContext
 from prism.orchestration.recording import finish_if_last, note_outcome, note_timing, now, record, update_best
 from prism.orchestration.registry import impl_for
-from prism.orchestration.stages import STAGES, next_stage
+from prism.orchestration.stages import APPROVAL, STAGES, next_stage
 from prism.schemas import STATUS_LINES, AgentCall, Config, Decision, Results, RoundRecord, State, Status
 from prism.workspace import Workspace, load_state, loop_lock, read_model, save_state, write_text
 
@@ -220,8 +221,7 @@ def _pause(stage: str) -> None:
 # ------------------------------------------------------------------------------------ checkpoints
 def _checkpoint(ctx: LoopContext, state: State, name: str, pause_view: Callable[[], Any]) -> bool:
     """Ask approve / edit / stop (or record that no one approved); False means stop."""
-    interactive = sys.stdin.isatty() and not ctx.auto_approve
-    if not interactive:
+    if not _interactive(ctx):
         by = "auto-approve" if ctx.auto_approve else "no-terminal"
         state.decisions.append(Decision(round=state.round, checkpoint=name, decision="approve", by=by, at=now(),
                                         note="proceeded without a human approval"))
@@ -230,10 +230,33 @@ def _checkpoint(ctx: LoopContext, state: State, name: str, pause_view: Callable[
         decision, note = ask(ctx, state, name)
     state.decisions.append(Decision(round=state.round, checkpoint=name, decision=decision,
                                     by=f"user:{_user()}", at=now(), note=note))
+    if name == APPROVAL and decision == "approve":
+        _approve(ctx, state.round)
     if decision == "stop":
         state.stopped_reason = f"stopped by the user at the {name} checkpoint of round {state.round}"
         return False
     return True
+
+
+def _approve(ctx: LoopContext, round_no: int) -> None:
+    """Record the user's approval in decisions.jsonl; a round that cannot be approved (no manifest, data changed
+    since) is said, and the loop goes on: `prism approve` can do it later."""
+    try:
+        entry = governance.approve(ctx.ws, round_no, _user(), "approved at the loop's approval checkpoint")
+    except InputError as exc:
+        ctx.console.print(f"[yellow]round {round_no} not approved:[/] {escape(str(exc))}")
+        return
+    ctx.console.print(f"round {round_no} approved ({entry['id']} in decisions.jsonl)")
+
+
+def _interactive(ctx: LoopContext) -> bool:
+    return sys.stdin.isatty() and not ctx.auto_approve
+
+
+def _asks(ctx: LoopContext, state: State, checkpoint: str) -> bool:
+    """A Tuner's NO_CHANGE ends the loop unasked; the approval checkpoint asks only a person (auto-approve and
+    a loop without a terminal approve no model: that takes someone who can say who and why)."""
+    return _interactive(ctx) if checkpoint == APPROVAL else state.stage != "done"
 
 
 def _user() -> str:
@@ -316,7 +339,7 @@ def _drive(ctx: LoopContext, state: State, rounds: int, steps: int | None = None
             state.stage = next_stage(stage, state.round, status)
             finish_if_last(state)
             checkpoint = STAGES[stage].checkpoint
-            if ctx.checkpoints and checkpoint and state.stage != "done":  # a Tuner's NO_CHANGE ends the loop unasked
+            if ctx.checkpoints and checkpoint and _asks(ctx, state, checkpoint):
                 state.pending_checkpoint = checkpoint
             save_state(ctx.ws, state)
             _drop_draft(ctx.ws, state.round, stage)
