@@ -85,16 +85,16 @@ def merge_weeks(approved: pd.DataFrame, incoming: pd.DataFrame, cfg: Config, sou
     fresh = new.loc[new.index > last].sort_index()
     if fresh.empty:
         raise InputError(f"{source}: no weeks after {last.date()}, the approved data's last week: nothing to refresh")
-    steps = np.diff(np.r_[np.datetime64(last), fresh.index.to_numpy()]).astype("timedelta64[D]").astype(int)
-    if (steps != 7).any():
-        gap = fresh.index[int(np.flatnonzero(steps != 7)[0])]
+    steps = pd.DatetimeIndex([last]).append(fresh.index).to_series().diff().iloc[1:]
+    if (steps != WEEK).any():
+        gap = steps.index[(steps != WEEK).to_numpy()][0]
         raise InputError(f"{source}: week {gap.date()} does not follow the week before it by 7 days; fill the gap")
     merged = old.copy()
     if changed:
         weeks = pd.to_datetime([w for w, _ in changed])
         merged.loc[weeks] = new.loc[weeks, merged.columns].to_numpy()
     merged = pd.concat([merged, fresh[merged.columns]])
-    merged[d.date_column] = merged.index.strftime("%Y-%m-%d")
+    merged[d.date_column] = merged.index
     return Appended(merged.reset_index(drop=True), [str(w.date()) for w in fresh.index], [w for w, _ in changed])
 
 

@@ -167,8 +167,10 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
     feats, feat_names = _features(data, cfg.trend)
     mmm, (channel_scale, kpi_scale) = build_mmm(data, cfg, feat_names)
     frame = _frame(data, feats, feat_names)
-    if data.lifts:
+    if data.lifts or "pymc" in cfg.scales:
         mmm.build_model(frame, pd.Series(data.y[data.train], name="kpi"))
+        _set_scales(mmm, channel_scale, kpi_scale)
+    if data.lifts:
         _add_lift_term(mmm, data, cfg, (channel_scale, kpi_scale))
     started = time.perf_counter()
     idata = mmm.fit(frame, pd.Series(data.y[data.train], name="kpi"), **_sampler_kwargs(cfg, quick))
@@ -267,10 +269,20 @@ def _prior_media(mmm, cfg: Config, data: ModelData, sat_names: list[str], scales
     return kept_draws(data, draws, scales, cfg.adstock.max_lag, np.zeros((PRIOR_DRAWS, data.n_weeks)))
 
 
+def _set_scales(mmm, channel_scale: np.ndarray, kpi_scale: float) -> None:
+    """Prism's scales into the built model's `channel_scale` / `target_scale` data: its own max-abs ones, or
+    after a refresh the approved fit's (config.json `scales.pymc`), which pymc-marketing cannot be told."""
+    import pymc as pm
+
+    pm.set_data({"channel_scale": np.asarray(channel_scale, dtype=float),
+                 "target_scale": np.asarray(kpi_scale, dtype=float).reshape(
+                     np.shape(mmm.model["target_scale"].get_value()))}, model=mmm.model)
+
+
 def _check_scales(mmm, channel_scale: np.ndarray, kpi_scale: float) -> None:
-    """Our KPI-unit conversion relies on pymc-marketing's max-abs scales: fail loudly if they differ."""
-    got_c = np.asarray(mmm.scalers["_channel"].values, dtype=float)
-    got_y = float(np.asarray(mmm.scalers["_target"].values))
+    """Our KPI-unit conversion relies on the scales the sampled model divided by: fail loudly if they differ."""
+    got_c = np.asarray(mmm.model["channel_scale"].get_value(), dtype=float)
+    got_y = float(np.asarray(mmm.model["target_scale"].get_value()))
     if not (np.allclose(got_c, channel_scale) and np.isclose(got_y, kpi_scale)):
         raise RuntimeError(f"pymc-marketing scales {got_c}, {got_y} differ from Prism's {channel_scale}, {kpi_scale}")
 

@@ -76,7 +76,8 @@ def run_refresh(ws: Workspace, path: str | None, restate: bool, console: Console
         refit = _refit(ws, app.frame, fixed, n, list(before), approved.quick, console)
         after = {m: KeptDraws.from_netcdf(ws.draws_path(n, m)) for m in refit.ok_models()}
         table = refresh.stability_table(before, after, data.channels, {s.name for s in suspects})
-        gates = refresh.judge_gates(cfg.gates, approved, refit, check, table, refresh.downgrades(ws, approved, refit))
+        rules = read_model(ws.config, Config).gates  # governance settings: today's, not the approved round's
+        gates = refresh.judge_gates(rules, approved, refit, check, table, refresh.downgrades(ws, approved, refit))
         verdict = refresh.verdict(gates, check, table)
         if verdict != Verdict.BLOCKED:
             _promote(ws, fixed, incoming, app, refit)
