@@ -108,7 +108,7 @@ def test_unchanged_new_weeks_are_stable_and_scored(approved, copy_ws, tmp_path, 
     reporter.run(ws, 2)
     text = ws.report_md.read_text()
     section = text[text.index(HEADING):text.index("## Return on spend")]
-    assert "Verdict: stable" in section and "kept the plan" in section
+    assert "Verdict: stable" in section and "kept the plan" in section, section
     assert unknown_numbers(section, ws, 2) == []
     # round 2 can be approved in turn; history lists both with what reproduces them
     governance.approve(ws, 2, "cmo", "refreshed and stable")
@@ -154,7 +154,7 @@ def test_changed_overlapping_weeks_are_refused_unless_restated(approved, copy_ws
     cli.fails("refresh", "--path", path, says=["all.csv", "2 week(s)", f"{frame['date'][10]} (revenue)",
                                                 f"{frame['date'][11]} (tv_spend)", "--restate"])
     assert not ws.result("refresh.json").exists()
-    cli.fails("refresh", "--path", _write(frame.iloc[:OLD], tmp_path / "old.csv"), says=["no weeks after"])
+    cli.fails("refresh", "--path", _write(_sim().frame.iloc[:OLD], tmp_path / "old.csv"), says=["no weeks after"])
     code, out, err = cli("refresh", "--path", path, "--restate")
     assert code == 0, out + err
     assert json.loads(ws.result("refresh.json").read_text())["restated_weeks"] == list(frame["date"][10:12])

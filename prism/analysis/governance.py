@@ -197,5 +197,5 @@ def past_outcomes(ws: Workspace) -> list[dict[str, Any]]:
     """Each scored action with its outcome (for the report's "Since last time")."""
     log = read_log(ws)
     actions = {e["id"]: e for e in log if e["kind"] == "action"}
-    return [{**actions[e["action"]], **{k: v for k, v in e.items() if k not in ("id", "kind", "at")}}
+    return [{**actions[e["action"]], **{k: v for k, v in e.items() if k not in ("id", "kind", "at", "action")}}
             for e in log if e["kind"] == "outcome" and e["action"] in actions]
