@@ -51,7 +51,7 @@ def approved(tmp_path_factory) -> Workspace:
     ws = Workspace(root)
     discover(ws, SourceSpec(source="csv", path=str(root / "data.csv")),
              Overrides(date="date", kpi=sim.kpi, channels=sim.channels, controls=sim.controls), PrepareOptions())
-    run_models(ws, models=["ridge"], console=QUIET)
+    run_models(ws, models=["ridge"], quick=True, console=QUIET)  # quick: fewer resamples, same method
     governance.approve(ws, None, "tester", "baseline for the refresh tests")
     return ws
 
@@ -131,33 +131,24 @@ def test_a_failed_blocking_gate_keeps_the_approved_results(approved, copy_ws, tm
     cfg = json.loads(ws.config.read_text())
     cfg["gates"] = {"forecast_coverage": {"action": "block", "limit": 0.9}}
     write_json(ws.config, cfg)
-    kept = {p: p.read_bytes() for p in (ws.latest, ws.weekly, ws.config, ws.result("roi_comparison.csv"))
-            if p.exists()}
-    code, out, err = Cli(capsys, ws.root)("refresh", "--path", _write(_doubled(_biggest_new_channel()),
-                                                                    tmp_path / "all.csv"))
-    assert code == 0, out + err
-    assert "verdict: blocked" in out and "forecast_coverage" in out
-    assert all(p.read_bytes() == data for p, data in kept.items())
-    report = json.loads(ws.result("refresh.json").read_text())
-    assert report["verdict"] == "blocked" and report["current_round"] == 1
-    assert [g["name"] for g in report["gates_failed"] if g["action"] == "block"] == ["forecast_coverage"]
-    assert ws.round_results(2).exists()  # the blocked refit is kept for inspection, not made current
-
-
-def test_changed_overlapping_weeks_are_refused_unless_restated(approved, copy_ws, tmp_path, capsys):
-    ws = copy_ws(approved)
-    frame = _sim().frame.copy()
-    frame.loc[10, "revenue"] += 500.0
+    kept = {p: p.read_bytes() for p in (ws.latest, ws.weekly, ws.config, ws.result("model_fit.csv"))}
+    frame = _doubled(_biggest_new_channel())
+    frame.loc[10, "revenue"] += 500.0  # restated weeks too: refused first, then accepted with --restate
     frame.loc[11, "tv_spend"] += 10.0
     path = _write(frame, tmp_path / "all.csv")
     cli = Cli(capsys, ws.root)
     cli.fails("refresh", "--path", path, says=["all.csv", "2 week(s)", f"{frame['date'][10]} (revenue)",
                                                 f"{frame['date'][11]} (tv_spend)", "--restate"])
     assert not ws.result("refresh.json").exists()
-    cli.fails("refresh", "--path", _write(_sim().frame.iloc[:OLD], tmp_path / "old.csv"), says=["no weeks after"])
     code, out, err = cli("refresh", "--path", path, "--restate")
     assert code == 0, out + err
-    assert json.loads(ws.result("refresh.json").read_text())["restated_weeks"] == list(frame["date"][10:12])
+    assert "verdict: blocked" in out and "forecast_coverage" in out
+    assert all(p.read_bytes() == data for p, data in kept.items())
+    report = json.loads(ws.result("refresh.json").read_text())
+    assert report["verdict"] == "blocked" and report["current_round"] == 1
+    assert [g["name"] for g in report["gates_failed"] if g["action"] == "block"] == ["forecast_coverage"]
+    assert report["restated_weeks"] == list(frame["date"][10:12])
+    assert ws.round_results(2).exists()  # the blocked refit is kept for inspection, not made current
 
 
 def test_refresh_and_decide_refuse_bad_input(tmp_path, capsys, approved, copy_ws):
@@ -169,6 +160,9 @@ def test_refresh_and_decide_refuse_bad_input(tmp_path, capsys, approved, copy_ws
     cli.fails("decide", "--action", "a", "--start", "2024-13-01", "--end", "2024-01-02", says=["--start", "YYYY-MM-DD"])
     cli.fails("decide", "--action", "a", "--start", "2024-02-01", "--end", "2024-01-02", says=["before --start"])
     cli.fails("approve", "--reason", "x", "--round", "9", says=["R09_results.json", "file not found"])
+    cli.fails("refresh", "--path", _write(_sim().frame.iloc[:OLD], tmp_path / "old.csv"), says=["no weeks after"])
+    gap = _sim().frame.iloc[OLD + 1:]
+    cli.fails("refresh", "--path", _write(gap, tmp_path / "gap.csv"), says=[gap["date"].iloc[0], "7 days"])
 
 
 def test_fixed_scales_replace_the_computed_ones():
