@@ -77,7 +77,8 @@ def _workspace_files() -> set[str]:
              ws.review(n), ws.round_file(n, "review_first"), ws.round_file(n, "report"), ws.proofread(n), ws.latest,
              ws.report_md]
     paths += [ws.result(f) for f in ("roi_comparison.csv", "contribution_comparison.csv", "model_fit.csv",
-                                     "report.pptx", "report.html", "report.xlsx", "optimization.csv", "test_plan.csv")]
+                                     "report.pptx", "report.html", "report.xlsx", "optimization.csv", "test_plan.csv",
+                                     "refresh.json", "refresh.csv")]
     return {str(p.relative_to(ws.root)).replace("R07", "R{NN}") for p in paths} | {"results/*.csv"}
 
 
