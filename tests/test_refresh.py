@@ -26,6 +26,7 @@ from prism.data.discover import PrepareOptions, discover, refresh_metadata
 from prism.data.roles import Overrides
 from prism.data.simulate import simulate
 from prism.data.sources import SourceSpec
+from prism.models.base import ModelData
 from prism.models.draws import KeptDraws
 from prism.models.runner import run_models
 from prism.models.scales import channel_scale, kpi_scale
@@ -188,3 +189,21 @@ def _check(missed: bool) -> ForecastCheck:
 def test_verdict_rules(action, passed, missed, flag, expected):
     gate = GateResult(name="g", action=action, passed=passed, limit=0.0, reason="r")
     assert verdict([gate], _check(missed), pd.DataFrame({"flag": [flag]})) == expected
+
+
+@pytest.mark.slow
+def test_pymc_refits_on_the_fixed_scales():
+    """pymc-marketing max-scales inside its model: the fixed scales go into its scale data, and the draws'
+    decomposition (which divides by Prism's scales) still matches pymc-marketing's own contributions."""
+    from prism.models import pymc
+
+    sim = simulate(weeks=80, n_channels=2, seed=SEED)
+    base = {"data": {"path": "d.csv", "date_column": "date", "kpi": sim.kpi, "channels": sim.channels,
+                     "controls": sim.controls}}
+    fixed = {"kpi": 2.0 * float(sim.frame[sim.kpi].max()),
+             "channels": {ch: 3.0 * float(sim.frame[ch].max()) for ch in sim.channels}}
+    cfg = Config.model_validate({**base, "scales": {"pymc": fixed}})
+    data = ModelData.from_frame(sim.frame.assign(date=pd.to_datetime(sim.frame["date"])), cfg)
+    fitted = pymc.fit(data, cfg, quick=True)
+    assert np.allclose(fitted.draws.scale, [fixed["channels"][ch] for ch in sim.channels])
+    assert fitted.diagnostics["recompute_max_rel_error"] < 1e-6
