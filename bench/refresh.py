@@ -103,7 +103,7 @@ def main() -> None:
     note = (f"false alarms on unchanged weeks: {sum(r['false_alarm'] for r in rows)}/{n}; doubled channel detected: "
             f"{sum(r['detected'] for r in rows)}/{n}; other channels flagged beside it: "
             f"{sum(r['extra'] for r in rows)} in {n} runs")
-    show(table, note)
+    show(table, note, width=170)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,10 @@ Three questions, answered from kept draws (no number here comes from anywhere el
    shift of the baseline competes as one more candidate. Channels whose z passes `SUSPECT_Z` and beat the
    level shift are suspects (at most `MAX_SUSPECTS`).
 3. Did the refit move? Per channel the ROI before and after (the models' draws pooled), both 90 %
-   intervals, and a flag when the new estimate leaves the old interval.
+   intervals, and a flag when the new estimate leaves the old interval while the old estimate is outside
+   the new one too: a refit that only grew less sure (a wider interval around a shifted mean that still
+   holds the old estimate) is not a move. On unchanged simulated weeks the one-sided rule flagged a ridge
+   channel whose refit interval widened 2.5× (bench/refresh.py seed 101).
 The release gates (config.json `gates`) are judged here too; the orchestration writes the files.
 """
 
@@ -206,7 +209,7 @@ def stability_table(before: dict[str, KeptDraws], after: dict[str, KeptDraws], c
     a, a_lo, a_hi = pooled_roi(after, channels)
     rows = []
     for c, ch in enumerate(channels):
-        moved = bool(np.isfinite(a[c]) and not b_lo[c] <= a[c] <= b_hi[c])
+        moved = bool(np.isfinite(a[c]) and not b_lo[c] <= a[c] <= b_hi[c] and not a_lo[c] <= b[c] <= a_hi[c])
         flags = [f for f, on in ((FLAG_MOVED, moved), (FLAG_SUSPECT, ch in suspect_names)) if on]
         rows.append({"channel": ch, "roi_before": b[c], "roi_before_low": b_lo[c], "roi_before_high": b_hi[c],
                      "roi_after": a[c], "roi_after_low": a_lo[c], "roi_after_high": a_hi[c],

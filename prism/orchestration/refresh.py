@@ -55,41 +55,61 @@ class Incoming:
     from_command_line: bool
 
 
+@dataclass
+class Approved:
+    """The approved round as a refresh starts from it: its number, config, results, weekly table and draws."""
+
+    round: int
+    cfg: Config
+    results: Results
+    weekly: pd.DataFrame
+    draws: dict[str, KeptDraws]
+
+    @classmethod
+    def load(cls, ws: Workspace) -> "Approved":
+        n = governance.approved_round(ws)
+        return cls(n, Config.model_validate(governance.read_manifest(ws, n).config),
+                   read_model(ws.round_results(n), Results), pd.read_parquet(ws.weekly_snapshot(n)), load_round(ws, n))
+
+    def fixed_scales(self) -> Config:
+        """The approved config with the approved fit's scales fixed (config.json `scales`)."""
+        y_train = self.weekly[self.cfg.data.kpi].to_numpy(float)[: self.results.train_weeks]
+        return self.cfg.model_copy(update={"scales": {m: approved_scale(self.cfg, kd, y_train)
+                                                      for m, kd in self.draws.items()}})
+
+
 def run_refresh(ws: Workspace, path: str | None, restate: bool, console: Console | None = None) -> RefreshReport:
     """Refresh the approved round with the weeks in `path` (or config.json's source again)."""
     console = console or Console(stderr=True)
     with loop_lock(ws):
-        approved_no = governance.approved_round(ws)
-        cfg = Config.model_validate(governance.read_manifest(ws, approved_no).config)
-        approved = read_model(ws.round_results(approved_no), Results)
-        old = pd.read_parquet(ws.weekly_snapshot(approved_no))
-        incoming = _incoming(ws, cfg, path)
-        app = refresh.merge_weeks(old, incoming.frame, cfg, incoming.name, restate)
-        _check_rebuildable(cfg, incoming, old)
-        before = load_round(ws, approved_no)
-        data = ModelData.from_frame(app.frame, effective_config(cfg, workspace_knowledge(ws)))
-        pool, check = _forecast(before, data, cfg, len(old), app.new_weeks)
-        suspects = refresh.suspects(pool, data.y[len(old):], data.channels) if check.missed else []
-        y_train = old[cfg.data.kpi].to_numpy(float)[: approved.train_weeks]
-        fixed = cfg.model_copy(update={"scales": {m: approved_scale(cfg, kd, y_train) for m, kd in before.items()}})
+        base = Approved.load(ws)
+        incoming = _incoming(ws, base.cfg, path)
+        app = refresh.merge_weeks(base.weekly, incoming.frame, base.cfg, incoming.name, restate)
+        _check_rebuildable(base.cfg, incoming, base.weekly)
+        data = ModelData.from_frame(app.frame, effective_config(base.cfg, workspace_knowledge(ws)))
+        n_old = len(base.weekly)
+        pool, check = _forecast(base.draws, data, base.cfg, n_old, app.new_weeks)
+        suspects = refresh.suspects(pool, data.y[n_old:], data.channels) if check.missed else []
+        fixed = base.fixed_scales()
         n = _next_round(ws)
-        refit = _refit(ws, app.frame, fixed, n, list(before), approved.quick, console)
+        refit = _refit(ws, app.frame, fixed, n, list(base.draws), base.results.quick, console)
         after = {m: KeptDraws.from_netcdf(ws.draws_path(n, m)) for m in refit.ok_models()}
-        table = refresh.stability_table(before, after, data.channels, {s.name for s in suspects})
+        table = refresh.stability_table(base.draws, after, data.channels, {s.name for s in suspects})
         rules = read_model(ws.config, Config).gates  # governance settings: today's, not the approved round's
-        gates = refresh.judge_gates(rules, approved, refit, check, table, refresh.downgrades(ws, approved, refit))
+        gates = refresh.judge_gates(rules, base.results, refit, check, table,
+                                    refresh.downgrades(ws, base.results, refit))
         verdict = refresh.verdict(gates, check, table)
-        if verdict != Verdict.BLOCKED:
-            _promote(ws, fixed, incoming, app, refit)
-        outcomes = governance.record_outcomes(ws, app.new_weeks, data.y[len(old):], pool.predictive)
         report = RefreshReport(
-            verdict=verdict, approved_round=approved_no, round=n, created_at=datetime.now(timezone.utc),
+            verdict=verdict, approved_round=base.round, round=n, created_at=datetime.now(timezone.utc),
             new_weeks=app.new_weeks, restated_weeks=app.restated, forecast=check,
             gates_passed=[g for g in gates if g.passed], gates_failed=[g for g in gates if not g.passed],
             suspects=suspects, flagged=table.loc[table["flag"] != refresh.FLAG_NONE, "channel"].tolist(),
-            current_round=n if verdict != Verdict.BLOCKED else _current_round(ws), outcomes=outcomes)
+            current_round=n if verdict != Verdict.BLOCKED else _current_round(ws),
+            outcomes=governance.record_outcomes(ws, app.new_weeks, data.y[n_old:], pool.predictive))
         write_csv(ws.result("refresh.csv"), table.round(4))
         write_json(ws.result("refresh.json"), report)
+        if verdict != Verdict.BLOCKED:
+            _promote(ws, fixed, incoming, app, refit)
         return report
 
 
