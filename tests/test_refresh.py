@@ -207,3 +207,18 @@ def test_pymc_refits_on_the_fixed_scales():
     fitted = pymc.fit(data, cfg, quick=True)
     assert np.allclose(fitted.draws.scale, [fixed["channels"][ch] for ch in sim.channels])
     assert fitted.diagnostics["recompute_max_rel_error"] < 1e-6
+
+
+@pytest.mark.parametrize("verdict_word, kept", [(Verdict.DRIFT, [3, 4]), (Verdict.BLOCKED, [1, 2, 3, 4])])
+def test_the_tuner_compares_only_rounds_since_a_refresh(tmp_path, verdict_word, kept):
+    from datetime import datetime, timezone
+
+    from prism.agents.tuner import comparable
+    from prism.schemas import RefreshReport, RoundRecord
+
+    ws = Workspace(tmp_path)
+    write_json(ws.result("refresh.json"), RefreshReport(
+        verdict=verdict_word, approved_round=2, round=3, created_at=datetime.now(timezone.utc), new_weeks=["x"],
+        forecast=_check(False), current_round=3 if verdict_word != Verdict.BLOCKED else 2))
+    rounds = [RoundRecord(round=n, objective=10.0 - n) for n in (1, 2, 3, 4)]
+    assert [r.round for r in comparable(ws, rounds)] == kept
