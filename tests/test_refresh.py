@@ -17,6 +17,8 @@ import pytest
 from rich.console import Console
 
 from prism.agents import reporter
+from prism.agents.proofreader import inconsistent, jargon
+from prism.analysis.facts import RoundFacts
 from prism.analysis import governance
 from prism.analysis.checks import release_gates
 from prism.analysis.numbers import unknown_numbers
@@ -115,6 +117,8 @@ def test_unchanged_new_weeks_are_stable_and_scored(approved, copy_ws, tmp_path, 
     governance.approve(ws, 2, "cmo", "refreshed and stable")
     hist = governance.history(ws)
     assert hist["round"].tolist() == [1, 2] and hist["weeks"].tolist() == [OLD, OLD + NEW]
+    code, out, _ = Cli(capsys, ws.root)("history")
+    assert code == 0 and "Approved models" in out
 
 
 def test_a_doubled_channel_is_drift_and_named(approved, copy_ws, tmp_path):
@@ -150,6 +154,10 @@ def test_a_failed_blocking_gate_keeps_the_approved_results(approved, copy_ws, tm
     assert [g["name"] for g in report["gates_failed"] if g["action"] == "block"] == ["forecast_coverage"]
     assert report["restated_weeks"] == list(frame["date"][10:12])
     assert ws.round_results(2).exists()  # the blocked refit is kept for inspection, not made current
+    reporter.run(ws, 1)  # the report on the still-current round says why nothing changed, in plain words
+    text = ws.report_md.read_text()
+    assert "Verdict: blocked" in text and "Release gate forecast_coverage failed (blocking)" in text
+    assert jargon(text) == [] and inconsistent(text, RoundFacts.load(ws, 1)) == []
 
 
 def test_refresh_and_decide_refuse_bad_input(tmp_path, capsys, approved, copy_ws):
