@@ -7,7 +7,7 @@ and that channel is flagged; `named extra` counts other channels flagged beside 
 the one with the largest true contribution in the new weeks, then the second largest on odd seeds, so the
 doubled effect is a realistic few per cent of the KPI. Seeds 100 and up (the tests use others).
 
-    .venv/bin/python bench/refresh.py [--seeds 8] [--weeks 130] [--channels 4] [--quick]
+    .venv/bin/python bench/refresh.py [--seeds 8] [--first-seed 100] [--weeks 130] [--channels 4] [--quick]
 """
 
 from __future__ import annotations
@@ -86,11 +86,15 @@ def one_seed(seed: int, weeks: int, channels: int, quick: bool) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--first-seed", type=int, default=FIRST_SEED, help="not below 100 (the tests' seeds)")
     parser.add_argument("--weeks", type=int, default=130)
     parser.add_argument("--channels", type=int, default=4)
     parser.add_argument("--quick", action="store_true", help="ridge quick mode (fewer resamples)")
     args = parser.parse_args()
-    rows = [one_seed(s, args.weeks, args.channels, args.quick) for s in range(FIRST_SEED, FIRST_SEED + args.seeds)]
+    if args.first_seed < FIRST_SEED:
+        parser.error(f"--first-seed must be at least {FIRST_SEED}: lower seeds are the tests'")
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    rows = [one_seed(s, args.weeks, args.channels, args.quick) for s in seeds]
     table = bench_table(f"prism refresh: {args.weeks} + {NEW_WEEKS} weeks × {args.channels} channels, ridge",
                         ["seed", "doubled", "% of KPI", "unchanged", "flagged", "coverage", "changed", "flagged ",
                          "coverage ", "s"], ["doubled", "unchanged", "flagged", "changed", "flagged "])
