@@ -14,6 +14,7 @@ from prism.cli.app import WorkdirOpt, app, console
 
 
 def _who() -> str:
+    """The login name, asked when the command runs (a default in the signature would be the docs builder's)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no login name in some containers
@@ -48,7 +49,7 @@ def refresh(
 
 @app.command()
 def approve(
-    by: str = typer.Option(_who(), "--by", help="Who approves (default: the login name)."),
+    by: str = typer.Option("", "--by", help="Who approves (default: the login name)."),
     reason: str = typer.Option(..., "--reason", help="Why this model is fit to act on."),
     round_no: Optional[int] = typer.Option(None, "--round", min=1, help="Round to approve (default: the latest)."),
     workdir: Path = WorkdirOpt,
@@ -57,7 +58,7 @@ def approve(
     from prism.analysis.governance import approve as approve_round
     from prism.workspace import Workspace
 
-    entry = approve_round(Workspace(workdir), round_no, by, reason)
+    entry = approve_round(Workspace(workdir), round_no, by or _who(), reason)
     console.print(f"round {entry['round']} approved by {escape(entry['by'])} ({entry['id']} in decisions.jsonl)")
 
 
@@ -84,7 +85,7 @@ def decide(
     action: str = typer.Option(..., "--action", help="What was done, e.g. 'moved 20% of tv to search'."),
     start: str = typer.Option(..., "--start", help="First day the action ran (YYYY-MM-DD)."),
     end: str = typer.Option(..., "--end", help="Last day the action ran (YYYY-MM-DD)."),
-    by: str = typer.Option(_who(), "--by", help="Who decided (default: the login name)."),
+    by: str = typer.Option("", "--by", help="Who decided (default: the login name)."),
     recommendation: Optional[str] = typer.Option(None, "--recommendation",
                                                  help="The recommendation acted on (default: the latest)."),
     workdir: Path = WorkdirOpt,
@@ -93,5 +94,5 @@ def decide(
     from prism.analysis.governance import decide as record_action
     from prism.workspace import Workspace
 
-    entry = record_action(Workspace(workdir), action, start, end, by, recommendation)
+    entry = record_action(Workspace(workdir), action, start, end, by or _who(), recommendation)
     console.print(f"recorded {entry['id']}: {escape(entry['action'])} ({entry['start']} to {entry['end']})")
