@@ -217,8 +217,8 @@ class GateRule(Strict):
 class Gates(Strict):
     """config.json `gates`: what a refresh must pass before its results replace the approved ones.
 
-    convergence: no more than `limit` models that ran for the approved round fail in the refit or fail their
-    sampler gates; holdout_error: a refitted model's holdout MAPE may exceed the approved model's error on
+    convergence: no more than `limit` models that ran for the approved round fail in the refit or fail sampler
+    gates their approved fit passed; holdout_error: a refitted model's holdout MAPE may exceed the approved model's error on
     the new weeks (its forecast check) by at most `limit` points; forecast_coverage: at least `limit` of the
     new weeks inside the approved model's 90 % forecast interval; roi_moves: at most `limit` channels whose
     new ROI leaves the approved interval;

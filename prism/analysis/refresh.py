@@ -28,7 +28,7 @@ from scipy.stats import chi2
 
 from prism.analysis.confidence import compute_confidence
 from prism.errors import InputError
-from prism.models.base import ModelData, thin
+from prism.models.base import MAX_SUMMARY_DRAWS, ModelData
 from prism.models.draws import KeptDraws, roi_draws
 from prism.models.ridge import baseline_features
 from prism.schemas import (CONVERGENCE, Config, ForecastCheck, GateResult, Gates, RefreshReport, Results, Suspect,
@@ -41,6 +41,7 @@ SUSPECT_Z = 3.0  # a channel explains the misses beyond noise (about a 0.3 % two
 MAX_SUSPECTS = 2
 LEVEL = "baseline level"  # the non-media candidate: a shift of the whole baseline
 OVERLAP_RTOL, OVERLAP_ATOL = 1e-6, 1e-6
+POOL_DRAWS = MAX_SUMMARY_DRAWS  # draws each model brings to a pooled forecast or ROI
 WEEK = pd.Timedelta(days=7)
 REFRESH_COLUMNS = ["channel", "roi_before", "roi_before_low", "roi_before_high", "roi_after", "roi_after_low",
                    "roi_after_high", "moved_pct", "flag"]
@@ -137,16 +138,21 @@ def forecast_model(kd: KeptDraws, data: ModelData, cfg: Config, n_old: int, rng:
     media = kd.contributions(data.spend)  # the approved weeks' spend carries over into the new ones
     fitted = kd.baseline + media[:, :n_old].sum(axis=2)
     sigma = float(np.sqrt(np.mean((data.y[:n_old] - fitted.mean(axis=0)) ** 2)))
-    mean = (design[n_old:] @ coef).T + media[:, n_old:].sum(axis=2)
-    return ModelForecast(mean + rng.normal(0.0, sigma, size=mean.shape), media[:, n_old:])
+    pick = equal_draws(kd.n_draws)
+    mean = (design[n_old:] @ coef).T[pick] + media[pick, n_old:].sum(axis=2)
+    return ModelForecast(mean + rng.normal(0.0, sigma, size=mean.shape), media[pick, n_old:])
+
+
+def equal_draws(n_draws: int) -> np.ndarray:
+    """POOL_DRAWS indices into a model's draws, cycling through them: every model weighs the same in a pool,
+    however many draws it kept (a MAP fit keeps one; thinning the others down to it left a 3-draw "interval")."""
+    return np.resize(np.arange(n_draws), POOL_DRAWS)
 
 
 def pooled(forecasts: list[ModelForecast]) -> ModelForecast:
-    """The models' forecasts as one mixture, each model weighted equally (same number of draws each)."""
-    n = min(f.predictive.shape[0] for f in forecasts)
-    pick = lambda a: thin(a, n)  # noqa: E731
-    return ModelForecast(np.concatenate([pick(f.predictive) for f in forecasts]),
-                         np.concatenate([pick(f.media) for f in forecasts]))
+    """The models' forecasts as one mixture, each model weighted equally (POOL_DRAWS draws each)."""
+    return ModelForecast(np.concatenate([f.predictive for f in forecasts]),
+                         np.concatenate([f.media for f in forecasts]))
 
 
 def forecast_check(fc: ModelForecast, actual: np.ndarray, dates: list[str], models: list[str]) -> ForecastCheck:
@@ -197,8 +203,7 @@ def pooled_roi(draws: dict[str, KeptDraws], channels: list[str]) -> tuple[np.nda
     per_model = [roi_draws(kd) for kd in draws.values()]
     if not per_model:  # no model ran: nothing to report
         return tuple(np.full(len(channels), np.nan) for _ in range(3))
-    n = min(r.shape[0] for r in per_model)
-    stacked = np.concatenate([thin(r, n) for r in per_model])
+    stacked = np.concatenate([r[equal_draws(r.shape[0])] for r in per_model])
     return np.nanmean(stacked, axis=0), *np.nanquantile(stacked, INTERVAL, axis=0)
 
 
@@ -224,10 +229,13 @@ def _gate(name: str, rule, passed: bool, value: float | None, reason: str) -> Ga
 
 
 def convergence_gate(gates: Gates, approved: Results, refit: Results) -> GateResult:
-    """Models that ran for the approved round but failed in the refit, or whose sampler failed its gates."""
+    """Models that ran for the approved round but failed in the refit, or whose sampler failed gates the approved
+    fit passed (a quick approved round's sampler never passed them: the refit is then no worse)."""
     bad = [f"{name}: {m.reason or m.status}" for name, m in refit.models.items()
            if name in approved.ok_models() and m.status != "ok"]
-    bad += [str(f) for name, m in refit.ok_models().items() for f in CONVERGENCE.failures(name, m.diagnostics)]
+    bad += [str(f) for name, m in refit.ok_models().items() if name in approved.ok_models()
+            and not CONVERGENCE.failures(name, approved.models[name].diagnostics)
+            for f in CONVERGENCE.failures(name, m.diagnostics)]
     count = len({b.split(":")[0] for b in bad})
     return _gate("convergence", gates.convergence, count <= gates.convergence.limit, float(count),
                  "; ".join(bad) or "every refitted model ran and passed its sampler gates")
