@@ -11,7 +11,7 @@ import pytest
 
 from prism.data.simulate import simulate
 from prism.errors import InputError
-from prism.models import ridge
+from prism.models import ridge, ridge_panel
 from prism.models.base import Fitted
 from prism.models.draws import KeptDraws, PanelDraws, read_draws, roi_draws
 from prism.models.panel import NO_PANEL_FORM, PanelData, summarize_panel
@@ -110,9 +110,10 @@ def test_national_roi_is_summed_contribution_over_summed_spend(panel, panel_draw
 
 def test_a_model_without_a_panel_form_is_skipped_not_fitted_nationally(monkeypatch: pytest.MonkeyPatch) -> None:
     national_only = SimpleNamespace(ENGINE="national only", fit=lambda *a, **k: pytest.fail("fitted nationally"))
-    monkeypatch.setattr("prism.models.worker.load", lambda name: national_only)
+    for where in ("prism.models.worker.load", "prism.models.registry.load"):
+        monkeypatch.setattr(where, lambda name: national_only)
     frame, channels, kpi = panel_frame()
-    result, fitted = run_one("pymc", frame, panel_config(channels, kpi), quick=True)
+    result, fitted = run_one("lightweight_mmm", frame, panel_config(channels, kpi), quick=True)
     assert (result.status, result.reason, fitted) == ("skipped", NO_PANEL_FORM, None)
 
 
@@ -139,7 +140,7 @@ def ridge_panel_fit():
     frame, channels, kpi, truth = truth_panel()
     cfg = panel_config(channels, kpi, ridge={"bootstrap": 40, "search_budget": 10})
     data = PanelData.from_frame(frame, cfg)
-    fitted = ridge.fit_panel(data, cfg)
+    fitted = ridge_panel.fit_panel(data, cfg)
     return data, fitted, summarize_panel(fitted, data, 1.0, quick=False), truth
 
 
@@ -173,6 +174,6 @@ def test_a_market_without_spend_in_a_channel_has_no_roi_of_its_own() -> None:
     frame.loc[frame.region == "m1", channels[1]] = 0.0
     cfg = panel_config(channels, kpi, ridge={"bootstrap": 10, "search_budget": 5})
     data = PanelData.from_frame(frame, cfg)
-    res = summarize_panel(ridge.fit_panel(data, cfg, quick=True), data, 1.0, quick=True)
+    res = summarize_panel(ridge_panel.fit_panel(data, cfg, quick=True), data, 1.0, quick=True)
     assert np.isnan(res.markets["m1"][channels[1]].roi) and res.markets["m1"][channels[1]].contribution == 0.0
     assert np.isfinite(res.channels[channels[1]].roi)

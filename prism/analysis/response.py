@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from prism.errors import InputError
-from prism.models.draws import (CURVE_MULTIPLIERS, MROI_BUMP, KeptDraws, mroi, response_levels, roi_draws,
-                                saturation_fraction)
+from prism.models.draws import (CURVE_MULTIPLIERS, MROI_BUMP, KeptDraws, mroi, read_national, response_levels,
+                                roi_draws, saturation_fraction)
 from prism.schemas import Results
 from prism.workspace import Workspace, read_model
 
@@ -22,7 +22,8 @@ __all__ = ["CURVE_MULTIPLIERS", "MROI_BUMP", "KeptDraws", "load_round", "mroi", 
 
 
 def load_round(ws: Workspace, round: int | None = None) -> dict[str, KeptDraws]:  # noqa: A002 (the contract's name)
-    """The kept draws of every model that ran ok in `round` (default: the round of results/latest.json)."""
+    """The kept draws of every model that ran ok in `round` (default: the round of results/latest.json); a
+    panel's read as one national model (its markets summed, `NationalDraws`)."""
     if round is None:
         if not ws.latest.exists():
             raise InputError(f"{ws.latest}: file not found (run `prism run` first)")
@@ -31,7 +32,7 @@ def load_round(ws: Workspace, round: int | None = None) -> dict[str, KeptDraws]:
     if not path.exists():
         raise InputError(f"{path}: file not found (run `prism run --round {round}` first)")
     res = read_model(path, Results)
-    return {name: KeptDraws.from_netcdf(ws.draws_path(round, name))
+    return {name: read_national(ws.draws_path(round, name))
             for name, m in res.models.items() if m.status == "ok"}
 
 

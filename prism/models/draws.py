@@ -317,6 +317,10 @@ class NationalDraws:
     def n_draws(self) -> int:
         return self.panel.n_draws
 
+    def select(self, index: np.ndarray) -> "NationalDraws":
+        """The same panel restricted to the draws at `index` (thinning), still read nationally."""
+        return NationalDraws(self.panel.select(index))
+
     @property
     def baseline(self) -> np.ndarray:
         """(S, T) the markets' baselines summed."""
@@ -340,6 +344,12 @@ class NationalDraws:
 
     def predict(self) -> np.ndarray:
         return self.baseline + self.contributions(self.spend).sum(axis=2)
+
+
+def read_national(path: Path) -> "KeptDraws | NationalDraws":
+    """A round's draws file as one national model: a panel's markets summed (`NationalDraws`)."""
+    found = read_draws(path)
+    return found.national() if isinstance(found, PanelDraws) else found
 
 
 def read_draws(path: Path) -> "KeptDraws | PanelDraws":
