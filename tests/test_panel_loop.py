@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from prism.analysis.audit import run_audit
@@ -18,10 +19,12 @@ from prism.analysis.response import load_round
 from prism.data.discover import PrepareOptions, discover
 from prism.data.roles import Overrides
 from prism.data.sources import SourceSpec
-from prism.models.draws import NationalDraws, PanelDraws, read_draws, roi_draws
+from prism.errors import InputError
+from prism.models.draws import KeptDraws, MarketChannelDraws, NationalDraws, PanelDraws, read_draws, roi_draws
 from prism.models.runner import run_models
 from prism.schemas import Config, Results
 from prism.workspace import Workspace, read_model, read_weekly, write_json
+from tests.helpers.cli import Cli
 
 GEO = Path(__file__).parent / "data" / "geo_panel_small.csv"
 
@@ -79,3 +82,34 @@ def test_compare_confidence_and_the_audit_work_on_the_panel(ran) -> None:
     for ch in res.channels:
         ev = res.models["ridge"].channels[ch].evidence
         assert ev is not None and ev.contraction is not None and 0.0 <= ev.contraction <= 1.0
+
+
+def test_plans_read_one_market_or_every_market_apart(ran) -> None:
+    ws, res = ran
+    one = load_round(ws, market="Geo2")["ridge"]
+    assert isinstance(one, KeptDraws) and one.spend.shape == (104, 4)
+    apart = load_round(ws, market="all")["ridge"]
+    assert isinstance(apart, MarketChannelDraws) and len(apart.channels) == 20
+    assert apart.channels[5] == "Channel1_spend @ Geo1"
+    national = load_round(ws)["ridge"]
+    for c in range(4):  # the national response is the markets' responses added, draw by draw
+        markets = sum(apart.channel_contribution(g * 4 + c, apart.spend[:, g * 4 + c]) for g in range(5))
+        np.testing.assert_allclose(markets, national.channel_contribution(c, national.spend[:, c]), rtol=1e-9)
+    with pytest.raises(InputError, match="not a market of round 1"):
+        load_round(ws, market="Mars")
+
+
+def test_optimize_moves_budget_between_markets_and_keeps_the_national_plan_file(ran, capsys) -> None:
+    ws, _ = ran
+    cli = Cli(capsys, ws.root)
+    code, out, err = cli("optimize", "--market", "all", "--weeks", "8")
+    assert code == 0, err
+    plan = pd.read_csv(ws.result("optimization_all.csv"))
+    rows = plan[plan["channel"] != "total"]
+    assert len(rows) == 20 and rows["channel"].str.contains(" @ Geo").all()
+    assert (rows["change_pct"].abs() > 0.1).any()  # budget moved between market-channels
+    assert plan.loc[plan["channel"] == "total", "change_pct"].abs().max() < 0.01  # the same total budget
+    assert not ws.result("optimization.csv").exists()
+    code, out, _ = cli("ask", "what if we cut Channel0_spend by 20%?", "--market", "Geo1")
+    assert code == 0 and out.startswith("Market Geo1:")
+    cli.fails("scenario", "Channel0_spend=-20%", "--market", "Mars", says=["--market Mars", "Geo0"])

@@ -269,6 +269,10 @@ class PanelDraws:
         """The panel seen as one national model (see `NationalDraws`)."""
         return NationalDraws(self)
 
+    def market_channels(self) -> "MarketChannelDraws":
+        """Every (market, channel) as a channel of its own, so a plan can move budget between markets."""
+        return MarketChannelDraws(self)
+
     def to_dataset(self) -> xr.Dataset:
         """Every market's dataset stacked along a `market` dimension (same variables as one `KeptDraws`)."""
         ds = xr.concat([kd.to_dataset() for kd in self.draws], dim=MARKET_DIM, combine_attrs="override")
@@ -344,6 +348,34 @@ class NationalDraws:
 
     def predict(self) -> np.ndarray:
         return self.baseline + self.contributions(self.spend).sum(axis=2)
+
+
+MARKET_SEP = " @ "  # "tv @ north": a channel in one market, as plans across markets name it
+
+
+def market_channel(channel: str, market: str) -> str:
+    return f"{channel}{MARKET_SEP}{market}"
+
+
+class MarketChannelDraws:
+    """A panel's draws with channel c of market g as channel g·C + c (`market_channel` names it): what
+    planning needs (`planning.source.ResponseSource`) to move budget between markets as between channels.
+    Draw s is the same joint draw in every market, so a plan's national KPI keeps the markets' correlation."""
+
+    def __init__(self, panel: PanelDraws):
+        self.panel = panel
+        self.channels = [market_channel(ch, m) for m in panel.markets for ch in panel.channels]
+        self.spend = np.concatenate([kd.spend for kd in panel.draws], axis=1)  # (T, G·C), market by market
+        self.max_lag = max(kd.max_lag for kd in panel.draws)
+        self.n_train = panel.n_train
+
+    @property
+    def n_draws(self) -> int:
+        return self.panel.n_draws
+
+    def channel_contribution(self, k: int, column: np.ndarray) -> np.ndarray:
+        g, c = divmod(k, len(self.panel.channels))
+        return self.panel.draws[g].channel_contribution(c, column)
 
 
 def read_national(path: Path) -> "KeptDraws | NationalDraws":
