@@ -13,7 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from prism.agents import reporter
 from prism.analysis.audit import run_audit
+from prism.analysis.numbers import unknown_numbers
 from prism.analysis.compare import run_compare
 from prism.analysis.response import load_round
 from prism.data.discover import PrepareOptions, discover
@@ -113,3 +115,17 @@ def test_optimize_moves_budget_between_markets_and_keeps_the_national_plan_file(
     code, out, _ = cli("ask", "what if we cut Channel0_spend by 20%?", "--market", "Geo1")
     assert code == 0 and out.startswith("Market Geo1:")
     cli.fails("scenario", "Channel0_spend=-20%", "--market", "Mars", says=["--market Mars", "Geo0"])
+
+
+def test_the_report_reads_the_per_market_returns(ran) -> None:
+    ws, _ = ran
+    run_compare(ws)
+    reporter.run(ws, 1)
+    text = ws.report_md.read_text()
+    section = text.split("## Return by market")[1].split("\n## ")[0]
+    rows = [ln for ln in section.splitlines() if ln.startswith("| Geo")]
+    assert len(rows) == 5 and "partial pooling" in section
+    res = read_model(ws.latest, Results)
+    geo = rows[0].split(" | ")[0].lstrip("| ")  # the largest market first
+    assert geo == max(res.markets, key=lambda m: json.loads(ws.metadata.read_text())["profile"]["markets"][m]["size"])
+    assert unknown_numbers(section, ws, 1) == []
