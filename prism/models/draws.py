@@ -129,10 +129,7 @@ class KeptDraws:
     @classmethod
     def from_netcdf(cls, path: Path) -> "KeptDraws":
         """Read a national draws file; a missing or unreadable one, or a panel's, is bad input naming the file."""
-        found = read_draws(path)
-        if not isinstance(found, KeptDraws):
-            raise InputError(f"{path}: panel draws (one set per market); read them with read_draws")
-        return found
+        return _read_kind(path, KeptDraws, "panel draws (one set per market); read them with read_draws")
 
 
 # ------------------------------------------------------------------------------ shared quantities
@@ -289,10 +286,7 @@ class PanelDraws:
 
     @classmethod
     def from_netcdf(cls, path: Path) -> "PanelDraws":
-        found = read_draws(path)
-        if not isinstance(found, PanelDraws):
-            raise InputError(f"{path}: national draws, not a panel (no '{MARKET_DIM}' dimension)")
-        return found
+        return _read_kind(path, PanelDraws, f"national draws, not a panel (no '{MARKET_DIM}' dimension)")
 
 
 class NationalDraws:
@@ -382,6 +376,14 @@ def read_national(path: Path) -> "KeptDraws | NationalDraws":
     """A round's draws file as one national model: a panel's markets summed (`NationalDraws`)."""
     found = read_draws(path)
     return found.national() if isinstance(found, PanelDraws) else found
+
+
+def _read_kind(path: Path, kind: type, otherwise: str):
+    """A draws file that must be of `kind` (national or panel); the other kind is bad input saying so."""
+    found = read_draws(path)
+    if not isinstance(found, kind):
+        raise InputError(f"{path}: {otherwise}")
+    return found
 
 
 def read_draws(path: Path) -> "KeptDraws | PanelDraws":

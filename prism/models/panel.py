@@ -17,13 +17,13 @@ import pandas as pd
 
 from prism.data.events import event_design
 from prism.errors import InputError
-from prism.models.base import Fitted, ModelData, holdout_weeks, summarize
+from prism.models.base import Fitted, ModelData, WeekSplit, holdout_weeks, summarize
 from prism.models.draws import PanelDraws, roi_draws, train_totals, training_spend
 from prism.schemas import Config, MarketChannel, ModelResult
 
 
 @dataclass(frozen=True)
-class PanelData:
+class PanelData(WeekSplit):
     """Weeks (T) × markets (G): `y` (T, G), `spend` (T, G, C), `controls` (T, G, K); `events` (T, E) shared."""
 
     dates: pd.DatetimeIndex
@@ -39,20 +39,8 @@ class PanelData:
     lifts: tuple = ()  # national lift tests (experiments.Lift), as ModelData carries them
 
     @property
-    def n_weeks(self) -> int:
-        return self.y.shape[0]
-
-    @property
     def n_markets(self) -> int:
         return len(self.markets)
-
-    @property
-    def n_train(self) -> int:
-        return self.n_weeks - self.n_test
-
-    @property
-    def train(self) -> slice:
-        return slice(0, self.n_train)
 
     @property
     def sizes(self) -> np.ndarray:
