@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,12 +12,12 @@ import pytest
 
 from prism.data.simulate import simulate
 from prism.errors import InputError
-from prism.models import ridge, ridge_panel
+from prism.models import experiments, ridge, ridge_panel
 from prism.models.base import Fitted
 from prism.models.draws import KeptDraws, PanelDraws, read_draws, roi_draws
 from prism.models.panel import NO_PANEL_FORM, PanelData, summarize_panel
 from prism.models.worker import run_one
-from prism.schemas import Config
+from prism.schemas import Config, Experiment
 
 MARKETS = ("north", "south", "west")
 
@@ -177,3 +178,21 @@ def test_a_market_without_spend_in_a_channel_has_no_roi_of_its_own() -> None:
     res = summarize_panel(ridge_panel.fit_panel(data, cfg, quick=True), data, 1.0, quick=True)
     assert np.isnan(res.markets["m1"][channels[1]].roi) and res.markets["m1"][channels[1]].contribution == 0.0
     assert np.isfinite(res.channels[channels[1]].roi)
+
+
+def test_a_national_lift_test_pulls_the_panel_fit_toward_it() -> None:
+    frame, channels, kpi, truth = truth_panel(scales=(1.0, 2.0, 1.5), weeks=60)
+    cfg = panel_config(channels, kpi, ridge={"bootstrap": 12, "search_budget": 5})
+    data = PanelData.from_frame(frame, cfg)
+    plain = summarize_panel(ridge_panel.fit_panel(data, cfg, quick=True), data, 1.0, quick=True)
+    window = data.dates[10:22]
+    spend = float(data.spend[10:22, :, 0].sum())
+    test = Experiment(channel=channels[0], start=str(window[0].date()), end=str(window[-1].date()), spend=spend,
+                      incremental_kpi=3.0 * truth[0] * spend, incremental_kpi_se=0.05 * truth[0] * spend)
+    tested = replace(data, lifts=experiments.lifts([("test", test)], data.channels, data.dates))
+    fitted = ridge_panel.fit_panel(tested, cfg, quick=True)
+    calibrated = summarize_panel(fitted, tested, 1.0, quick=True)
+    assert calibrated.channels[channels[0]].roi > 1.3 * plain.channels[channels[0]].roi
+    implied = experiments.implied(fitted.draws, tested.lifts[0]).mean()
+    naive = experiments.implied(ridge_panel.fit_panel(data, cfg, quick=True).draws, tested.lifts[0]).mean()
+    assert abs(implied - test.incremental_kpi) < abs(naive - test.incremental_kpi)
