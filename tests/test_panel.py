@@ -196,3 +196,17 @@ def test_a_national_lift_test_pulls_the_panel_fit_toward_it() -> None:
     implied = experiments.implied(fitted.draws, tested.lifts[0]).mean()
     naive = experiments.implied(ridge_panel.fit_panel(data, cfg, quick=True).draws, tested.lifts[0]).mean()
     assert abs(implied - test.incremental_kpi) < abs(naive - test.incremental_kpi)
+
+
+def test_a_promotion_in_some_markets_stays_theirs() -> None:
+    frame, channels, kpi = panel_frame()
+    frame["promo"] = 0.0
+    weeks = sorted(frame["date"].unique())[10:13]
+    frame.loc[(frame.region == "south") & frame["date"].isin(weeks), "promo"] = 1.0
+    frame["holiday"] = frame["date"].isin(weeks[:1]).astype(float)  # every market alike
+    cfg = Config.model_validate({**panel_config(channels, kpi).model_dump(), "baseline": {"event_columns": ["promo", "holiday"]}})
+    data = PanelData.from_frame(frame, cfg)
+    assert data.control_names == ["promo"] and data.event_names == ["holiday"]
+    g = data.markets.index("south")
+    assert data.controls[10:13, g, 0].tolist() == [1.0, 1.0, 1.0] and data.controls[:, [0, 2], 0].sum() == 0
+    assert data.national().controls[10, 0] == pytest.approx(1 / 3)  # the share of markets on promotion
