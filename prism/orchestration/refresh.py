@@ -68,7 +68,11 @@ class Approved:
     @classmethod
     def load(cls, ws: Workspace) -> "Approved":
         n = governance.approved_round(ws)
-        return cls(n, Config.model_validate(governance.read_manifest(ws, n).config),
+        cfg = Config.model_validate(governance.read_manifest(ws, n).config)
+        if cfg.data.market_column:
+            raise InputError(f"{ws.config}: data.market_column '{cfg.data.market_column}': prism refresh does not "
+                             f"refresh a market panel yet; rerun `prism discover` and `prism run` with all weeks")
+        return cls(n, cfg,
                    read_model(ws.round_results(n), Results), pd.read_parquet(ws.weekly_snapshot(n)), load_round(ws, n))
 
     def fixed_scales(self) -> Config:
