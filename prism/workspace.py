@@ -265,7 +265,8 @@ def read_weekly(ws: Workspace, cfg: Config) -> pd.DataFrame:
         frame = pd.read_parquet(ws.weekly)
     except (OSError, ValueError) as exc:
         raise InputError(f"{ws.weekly}: cannot be read as parquet ({exc}); run `prism discover` to rebuild it") from None
-    wanted = [d.date_column, d.kpi, *d.channels, *d.controls, *cfg.baseline.event_columns]
+    market = [d.market_column] if d.market_column else []
+    wanted = [d.date_column, *market, d.kpi, *d.channels, *d.controls, *cfg.baseline.event_columns]
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         raise InputError(f"{ws.weekly}: no column(s) {missing} that config.json names; "

@@ -18,7 +18,7 @@ import pandas as pd
 from prism.data.prepare import MIN_HOLDOUT_WEEKS, MIN_TRAIN_WEEKS
 from prism.data.events import event_design
 from prism.errors import InputError
-from prism.models.draws import (CURVE_MULTIPLIERS, KeptDraws, mroi, response_levels, roi_draws, saturation_fraction,
+from prism.models.draws import (CURVE_MULTIPLIERS, KeptDraws, NationalDraws, PanelDraws, mroi, response_levels, roi_draws, saturation_fraction,
                                 train_totals, training_spend)
 from prism.models.evidence import channel_evidence
 from prism.schemas import ChannelResult, Config, EventResult, FitMetrics, ModelResult, ResponseCurve, Weekly
@@ -91,17 +91,28 @@ class ModelData:
 
 @dataclass
 class Fitted:
-    """A fitted model as the shared summary sees it: its kept draws plus what it reports about itself."""
+    """A fitted model as the shared summary sees it: its kept draws plus what it reports about itself.
+
+    A panel fit (`fit_panel`) sets `panel_draws` and may leave `draws` None: it becomes the panel read as
+    one national model (`PanelDraws.national()`), so the national summary is the same code for both.
+    """
 
     engine: str
     version: str
     params: dict[str, dict[str, float]]
     diagnostics: dict[str, Any]  # a "cv_mape" entry becomes fit.cv_mape (the tuning objective)
-    draws: KeptDraws
+    draws: KeptDraws | NationalDraws | None
     events: np.ndarray | None = None  # (S, T, E) each event's part of the fit (inside draws.baseline), or None
     prior: KeptDraws | None = None  # media parameters drawn from the model's own prior (Bayesian models)
     at_zero: np.ndarray | None = None  # (S, C) resamples whose media coefficient sits at the zero bound (ridge)
     contraction: np.ndarray | None = None  # (C,) ridge: the data's weight against the penalty's pooled ROI
+    panel_draws: PanelDraws | None = None  # panel fits: one KeptDraws per market, the same joint draws
+
+    def __post_init__(self) -> None:
+        if self.draws is None:
+            if self.panel_draws is None:
+                raise ValueError(f"{self.engine}: a fit needs its draws or its panel draws")
+            self.draws = self.panel_draws.national()
 
 
 @dataclass

@@ -1,0 +1,113 @@
+"""Regional panels: the panel data contract, panel draws and how the runner treats models without a panel form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from prism.data.simulate import simulate
+from prism.errors import InputError
+from prism.models import ridge
+from prism.models.base import Fitted
+from prism.models.draws import KeptDraws, PanelDraws, read_draws, roi_draws
+from prism.models.panel import NO_PANEL_FORM, PanelData, summarize_panel
+from prism.models.worker import run_one
+from prism.schemas import Config
+
+MARKETS = ("north", "south", "west")
+
+
+def panel_frame(weeks: int = 60, n_channels: int = 2) -> tuple[pd.DataFrame, list[str], str]:
+    """Three simulated markets of different sizes stacked as one long table with a `region` column."""
+    parts = []
+    for i, m in enumerate(MARKETS):
+        sim = simulate(weeks=weeks, n_channels=n_channels, seed=40 + i)
+        frame = sim.frame[["date", sim.kpi, *sim.channels]].copy()
+        frame[[sim.kpi, *sim.channels]] *= (i + 1)
+        parts.append(frame.assign(region=m))
+    return pd.concat(parts, ignore_index=True), sim.channels, sim.kpi
+
+
+def panel_config(channels: list[str], kpi: str, **settings) -> Config:
+    return Config.model_validate({"data": {"path": "x.csv", "date_column": "date", "kpi": kpi, "channels": channels,
+                                           "market_column": "region"}, **settings})
+
+
+@pytest.fixture(scope="module")
+def panel() -> tuple[PanelData, Config]:
+    frame, channels, kpi = panel_frame()
+    cfg = panel_config(channels, kpi, ridge={"bootstrap": 8, "search_budget": 4})
+    return PanelData.from_frame(frame.sample(frac=1.0, random_state=0), cfg), cfg
+
+
+def test_panel_data_is_weeks_by_markets_and_sums_to_the_national_series(panel) -> None:
+    data, _ = panel
+    assert data.markets == sorted(MARKETS) and data.y.shape == (60, 3) and data.spend.shape == (60, 3, 2)
+    nat = data.national()
+    np.testing.assert_allclose(nat.y, data.y.sum(axis=1))
+    np.testing.assert_allclose(nat.spend, data.spend.sum(axis=1))
+    south = data.market("south")
+    np.testing.assert_allclose(south.y, data.y[:, 1])
+    assert nat.n_test == data.n_test == south.n_test
+    np.testing.assert_allclose(data.sizes, data.y[:data.n_train].sum(0) / data.y[:data.n_train].sum())
+    assert data.sizes[2] > data.sizes[0]  # west is three times north
+
+
+def test_a_market_missing_a_week_or_holding_two_rows_is_named(panel) -> None:
+    _, cfg = panel
+    frame, *_ = panel_frame()
+    with pytest.raises(InputError, match="market 'south' has no row for week"):
+        PanelData.from_frame(frame.drop(index=frame.index[frame.region == "south"][5]), cfg)
+    with pytest.raises(InputError, match="market 'north' has two rows for week 20"):
+        PanelData.from_frame(pd.concat([frame, frame.iloc[[3]]]), cfg)
+
+
+@pytest.fixture(scope="module")
+def panel_draws(panel) -> PanelDraws:
+    """Per-market ridge fits with the same draw count stand in for a joint panel fit (the contract only)."""
+    data, cfg = panel
+    return PanelDraws(list(data.markets), [ridge.fit(data.market(m), cfg).draws for m in data.markets])
+
+
+def test_panel_draws_sum_markets_and_round_trip_through_netcdf(panel_draws: PanelDraws, tmp_path: Path) -> None:
+    spend = panel_draws.spend
+    assert spend.shape == (60, 3, 2)
+    per_market = panel_draws.contributions(spend)
+    assert per_market.shape == (8, 60, 3, 2)
+    national = panel_draws.national()
+    np.testing.assert_allclose(national.contributions(national.spend), per_market.sum(axis=2))
+    np.testing.assert_allclose(national.predict(), panel_draws.predict().sum(axis=2))
+    path = tmp_path / "rounds" / "R01_draws" / "ridge.nc"
+    panel_draws.to_netcdf(path)
+    back = read_draws(path)
+    assert isinstance(back, PanelDraws) and back.markets == panel_draws.markets
+    np.testing.assert_array_equal(back.contributions(spend * 1.3), panel_draws.contributions(spend * 1.3))
+    with pytest.raises(InputError, match="panel draws"):
+        KeptDraws.from_netcdf(path)
+    with pytest.raises(InputError, match="not in this panel"):
+        panel_draws.market("east")
+
+
+def test_national_roi_is_summed_contribution_over_summed_spend(panel, panel_draws: PanelDraws) -> None:
+    data, _ = panel
+    fitted = Fitted(engine="test", version="0", params={}, diagnostics={}, draws=None, panel_draws=panel_draws)
+    res = summarize_panel(fitted, data, 1.0, quick=True)
+    tr = data.n_train
+    contrib = panel_draws.contributions(panel_draws.spend)[:, :tr].sum(axis=(1, 2))  # (S, C)
+    roi = contrib / data.spend[:tr].sum(axis=(0, 1))
+    for c, ch in enumerate(data.channels):
+        assert res.channels[ch].roi == pytest.approx(roi[:, c].mean(), rel=1e-9)
+        assert res.channels[ch].roi_low == pytest.approx(np.quantile(roi[:, c], 0.05), rel=1e-9)
+        south = roi_draws(panel_draws.market("south"))[:, c]
+        assert res.markets["south"][ch].roi == pytest.approx(south.mean(), rel=1e-9)
+        assert res.markets["south"][ch].roi_high == pytest.approx(np.quantile(south, 0.95), rel=1e-9)
+    assert set(res.markets) == set(MARKETS)
+
+
+def test_a_model_without_a_panel_form_is_skipped_not_fitted_nationally(panel) -> None:
+    frame, channels, kpi = panel_frame()
+    result, fitted = run_one("pymc", frame, panel_config(channels, kpi), quick=True)
+    assert (result.status, result.reason, fitted) == ("skipped", NO_PANEL_FORM, None)
