@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -107,7 +108,71 @@ def test_national_roi_is_summed_contribution_over_summed_spend(panel, panel_draw
     assert set(res.markets) == set(MARKETS)
 
 
-def test_a_model_without_a_panel_form_is_skipped_not_fitted_nationally(panel) -> None:
+def test_a_model_without_a_panel_form_is_skipped_not_fitted_nationally(monkeypatch: pytest.MonkeyPatch) -> None:
+    national_only = SimpleNamespace(ENGINE="national only", fit=lambda *a, **k: pytest.fail("fitted nationally"))
+    monkeypatch.setattr("prism.models.worker.load", lambda name: national_only)
     frame, channels, kpi = panel_frame()
     result, fitted = run_one("pymc", frame, panel_config(channels, kpi), quick=True)
     assert (result.status, result.reason, fitted) == ("skipped", NO_PANEL_FORM, None)
+
+
+# ------------------------------------------------------------------------------------------- ridge panel
+
+
+def truth_panel(scales=(1.0, 2.0, 3.0, 0.001), weeks: int = 80) -> tuple[pd.DataFrame, list[str], str, np.ndarray]:
+    """Markets simulated with the same channel ROIs (different spend, noise, size): the national truth is
+    Σ contribution ÷ Σ spend over the training weeks."""
+    parts, contrib, spend = [], 0.0, 0.0
+    n_train = weeks - 8
+    for i, k in enumerate(scales):
+        sim = simulate(weeks=weeks, n_channels=2, seed=60 + i)
+        frame = sim.frame[["date", sim.kpi, *sim.channels]].copy()
+        frame[[sim.kpi, *sim.channels]] *= k
+        parts.append(frame.assign(region=f"m{i}"))
+        contrib = contrib + k * sim.contributions[sim.channels].iloc[:n_train].sum().to_numpy()
+        spend = spend + k * sim.frame[sim.channels].iloc[:n_train].sum().to_numpy()
+    return pd.concat(parts, ignore_index=True), sim.channels, sim.kpi, contrib / spend
+
+
+@pytest.fixture(scope="module")
+def ridge_panel_fit():
+    frame, channels, kpi, truth = truth_panel()
+    cfg = panel_config(channels, kpi, ridge={"bootstrap": 40, "search_budget": 10})
+    data = PanelData.from_frame(frame, cfg)
+    fitted = ridge.fit_panel(data, cfg)
+    return data, fitted, summarize_panel(fitted, data, 1.0, quick=False), truth
+
+
+def test_ridge_panel_keeps_joint_draws_per_market_and_finds_the_national_roi(ridge_panel_fit) -> None:
+    data, fitted, res, truth = ridge_panel_fit
+    pd_ = fitted.panel_draws
+    assert pd_.markets == data.markets and all(kd.n_draws == 40 for kd in pd_.draws)
+    np.testing.assert_allclose(pd_.spend, data.spend)
+    for c, ch in enumerate(data.channels):
+        got = res.channels[ch]
+        assert got.roi_low <= truth[c] <= got.roi_high, (ch, truth[c], got)
+        assert abs(got.roi / truth[c] - 1.0) < 0.35, (ch, got.roi, truth[c])
+    fit = pd_.predict()[:, : data.n_train].mean(axis=0)
+    r2 = 1 - ((data.y[: data.n_train] - fit) ** 2).sum(0) / ((data.y[: data.n_train] - data.y[: data.n_train].mean(0)) ** 2).sum(0)
+    assert (r2 > 0.5).all(), r2  # every market's own baseline and media fit its weeks, the tiny one too
+    assert fitted.contraction.shape == (2,) and (fitted.contraction > 0.5).all()
+    assert res.diagnostics["markets"] == 4
+
+
+def test_a_market_a_thousand_times_smaller_gets_its_own_finite_roi(ridge_panel_fit) -> None:
+    data, _, res, truth = ridge_panel_fit
+    tiny = res.markets["m3"]
+    for c, ch in enumerate(data.channels):
+        assert np.isfinite(tiny[ch].roi) and tiny[ch].roi_low <= tiny[ch].roi <= tiny[ch].roi_high
+        assert 0.3 * truth[c] < tiny[ch].roi < 3.0 * truth[c]
+        assert tiny[ch].spend == pytest.approx(data.spend[: data.n_train, 3, c].sum())
+
+
+def test_a_market_without_spend_in_a_channel_has_no_roi_of_its_own() -> None:
+    frame, channels, kpi, _ = truth_panel(scales=(1.0, 1.0, 1.0), weeks=60)
+    frame.loc[frame.region == "m1", channels[1]] = 0.0
+    cfg = panel_config(channels, kpi, ridge={"bootstrap": 10, "search_budget": 5})
+    data = PanelData.from_frame(frame, cfg)
+    res = summarize_panel(ridge.fit_panel(data, cfg, quick=True), data, 1.0, quick=True)
+    assert np.isnan(res.markets["m1"][channels[1]].roi) and res.markets["m1"][channels[1]].contribution == 0.0
+    assert np.isfinite(res.channels[channels[1]].roi)

@@ -141,5 +141,9 @@ def is_panel(cfg: Config) -> bool:
 
 
 def model_data(frame: pd.DataFrame, cfg: Config) -> "ModelData | PanelData":
-    """The weekly table as the models read it: a `PanelData` when config.json names a market column."""
-    return PanelData.from_frame(frame, cfg) if is_panel(cfg) else ModelData.from_frame(frame, cfg)
+    """The weekly table as the models read it: a `PanelData` when config.json names a market column and the
+    table holds two markets or more (a panel of one market is that market's national series)."""
+    if not is_panel(cfg):
+        return ModelData.from_frame(frame, cfg)
+    panel = PanelData.from_frame(frame, cfg)
+    return panel if panel.n_markets > 1 else panel.national()

@@ -218,7 +218,7 @@ def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | N
     effective = effective_config(cfg, workspace_knowledge(ws))
     names = selected_models(cfg, models)
     n = round_number(ws, round_no)
-    frame = read_weekly(ws, cfg)
+    frame = read_weekly(ws, cfg, markets=True)
     data = model_data(frame, cfg)  # refuses a holdout that leaves too few training weeks
     with tempfile.TemporaryDirectory(prefix=RUN_DIR_PREFIX) as tmp:
         frame_path = Path(tmp) / "weekly.parquet"
