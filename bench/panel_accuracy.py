@@ -82,7 +82,7 @@ def collinear(sim, form: str) -> set[str]:
     """Channels in a pair whose spend correlates beyond the profile's threshold, in the table the form fits
     (the stacked market-weeks for a panel, the summed weeks for the national series)."""
     table = sim.frame if form == "panel" else sim.summed()
-    corr = table[sim.channels].corr().abs().to_numpy()
+    corr = table[sim.channels].corr().abs().to_numpy(copy=True)
     np.fill_diagonal(corr, 0.0)
     return {ch for c, ch in enumerate(sim.channels) if corr[c].max() > COLLINEAR_ABS_R}
 
