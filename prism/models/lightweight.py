@@ -53,6 +53,7 @@ from prism.models.posterior import (
     panel_loo_mape,
     panel_per_coef,
     parallel_chain_method,
+    refuse_lifts,
     roi_per_coef,
     roi_prior,
     summarize_params,
@@ -443,6 +444,7 @@ def fit_panel(data: PanelData, cfg: Config, quick: bool = False) -> Fitted:
     """Sample the geo model on the training weeks; each market's contributions and forecast come from the draws."""
     import numpyro
 
+    refuse_lifts(data, ENGINE)
     arrays, scales = prepare_panel(data, cfg)
     mean_spend, kpi_mean = scales
     pri = _panel_priors(data, cfg, scales)

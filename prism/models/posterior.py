@@ -248,3 +248,11 @@ def panel_loo_mape(panel: PanelDraws, data: PanelData, sigma: np.ndarray) -> flo
     the panel's share of the tuning objective."""
     per_market = [loo_mape(kd, data.y[:, g], sigma[:, g], data.n_train) for g, kd in enumerate(panel.draws)]
     return float(np.dot(data.sizes, per_market))
+
+
+def refuse_lifts(data: PanelData, engine: str) -> None:
+    """A Bayesian panel fit does not yet take lift tests into its likelihood: say so (the model fails with this
+    reason) rather than be reported as calibrated on tests it never saw."""
+    if data.lifts:
+        raise NotImplementedError(f"{engine}: lift tests are not yet used by the panel fit "
+                                  f"({len(data.lifts)} given); fit without experiments.csv or nationally")

@@ -26,7 +26,7 @@ from prism.models.draws import MARKET_DIM, KeptDraws, PanelDraws
 from prism.models.panel import PanelData
 from prism.models.posterior import (TIGHT_PRIOR_CV, beta_from_mean, convergence, decay_centres, event_draws,
                                     geometric_draws, hill_settings, lognormal_roi_prior, loo_mape,
-                                    market_draws, panel_loo_mape, panel_per_coef, parallel_chain_method, roi_per_coef, roi_prior, stack_draws, summarize_params, thinned, transform_notes)
+                                    market_draws, refuse_lifts, panel_loo_mape, panel_per_coef, parallel_chain_method, roi_per_coef, roi_prior, stack_draws, summarize_params, thinned, transform_notes)
 from prism.models.evidence import PRIOR_DRAWS
 from prism.models.transforms import GeometricAdstock
 from prism.schemas import Config
@@ -83,7 +83,7 @@ def kept_draws(data: ModelData, draws: dict[str, np.ndarray], scales: tuple[np.n
     return geometric_draws("pymc", data, params, scales, GeometricAdstock(max_lag=max_lag, normalize=True), baseline)
 
 
-def _media_priors(data: ModelData, cfg: Config, mean_x: np.ndarray) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def _media_priors(data: ModelData | PanelData, cfg: Config, mean_x: np.ndarray) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Adstock and saturation priors per channel in the scaled space where the mean training input is `mean_x`,
     and their centres (with a unit asymptote): the part of the priors a panel shares with the national model."""
     from pymc_extras.prior import Prior
@@ -425,6 +425,7 @@ def fit_panel(data: PanelData, cfg: Config, quick: bool = False) -> Fitted:
     """Fit the panel on the training weeks; each market's contributions and forecast come from the draws."""
     import pymc_marketing
 
+    refuse_lifts(data, ENGINE)
     per_market = [_features(data.market(g), cfg.trend) for g in range(data.n_markets)]
     feats = np.stack([f for f, _ in per_market], axis=1)  # (T, G, K): controls standardised per market
     feat_names = per_market[0][1]
