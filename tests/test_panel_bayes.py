@@ -104,3 +104,13 @@ def test_panel_fit_beats_the_same_data_summed_to_one_series(module) -> None:
     assert np.mean(inside) > 0.5  # per-market 90 % intervals are intervals, not points
     if module is pymc:
         assert panel.diagnostics["recompute_max_rel_error"] < 1e-6  # NumPy decomposition = pymc-marketing's own
+
+
+@pytest.mark.parametrize("module", [pymc, lightweight], ids=["pymc", "lightweight_mmm"])
+def test_panel_fit_refuses_lift_tests_it_would_not_use(case, module) -> None:
+    """A lift test the panel likelihood ignores must not be reported as calibrating it: the fit fails, saying why."""
+    from dataclasses import replace
+
+    data, cfg, _ = case
+    with pytest.raises(NotImplementedError, match="lift tests are not yet used"):
+        module.fit_panel(replace(data, lifts=("a test",)), cfg)
