@@ -21,6 +21,7 @@ HalfSaturation = Annotated[float, Field(gt=0.0, le=10.0)]
 HillSlope = Annotated[float, Field(gt=0.0, le=5.0)]
 Decay = Annotated[float, Field(ge=0.0, le=0.95)]
 Seconds = Annotated[int, Field(ge=1, le=86_400)]
+ALL_MARKETS = "all"  # --market all: every market of a regional panel apart (planning across markets)
 PRIOR_DRIVEN = "prior-driven"  # evidence flag: the posterior is still the prior
 ZERO_EFFECT = "no effect found"  # evidence flag: ridge's coefficient at zero in most resamples
 SourceKind = Literal["csv", "parquet", "excel", "json", "sql", "bigquery", "gsheet"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,12 +12,12 @@ import pytest
 
 from prism.data.simulate import simulate
 from prism.errors import InputError
-from prism.models import ridge
+from prism.models import experiments, ridge, ridge_panel
 from prism.models.base import Fitted
 from prism.models.draws import KeptDraws, PanelDraws, read_draws, roi_draws
 from prism.models.panel import NO_PANEL_FORM, PanelData, summarize_panel
 from prism.models.worker import run_one
-from prism.schemas import Config
+from prism.schemas import Config, Experiment
 
 MARKETS = ("north", "south", "west")
 
@@ -110,9 +111,10 @@ def test_national_roi_is_summed_contribution_over_summed_spend(panel, panel_draw
 
 def test_a_model_without_a_panel_form_is_skipped_not_fitted_nationally(monkeypatch: pytest.MonkeyPatch) -> None:
     national_only = SimpleNamespace(ENGINE="national only", fit=lambda *a, **k: pytest.fail("fitted nationally"))
-    monkeypatch.setattr("prism.models.worker.load", lambda name: national_only)
+    for where in ("prism.models.worker.load", "prism.models.registry.load"):
+        monkeypatch.setattr(where, lambda name: national_only)
     frame, channels, kpi = panel_frame()
-    result, fitted = run_one("pymc", frame, panel_config(channels, kpi), quick=True)
+    result, fitted = run_one("lightweight_mmm", frame, panel_config(channels, kpi), quick=True)
     assert (result.status, result.reason, fitted) == ("skipped", NO_PANEL_FORM, None)
 
 
@@ -139,7 +141,7 @@ def ridge_panel_fit():
     frame, channels, kpi, truth = truth_panel()
     cfg = panel_config(channels, kpi, ridge={"bootstrap": 40, "search_budget": 10})
     data = PanelData.from_frame(frame, cfg)
-    fitted = ridge.fit_panel(data, cfg)
+    fitted = ridge_panel.fit_panel(data, cfg)
     return data, fitted, summarize_panel(fitted, data, 1.0, quick=False), truth
 
 
@@ -173,6 +175,38 @@ def test_a_market_without_spend_in_a_channel_has_no_roi_of_its_own() -> None:
     frame.loc[frame.region == "m1", channels[1]] = 0.0
     cfg = panel_config(channels, kpi, ridge={"bootstrap": 10, "search_budget": 5})
     data = PanelData.from_frame(frame, cfg)
-    res = summarize_panel(ridge.fit_panel(data, cfg, quick=True), data, 1.0, quick=True)
+    res = summarize_panel(ridge_panel.fit_panel(data, cfg, quick=True), data, 1.0, quick=True)
     assert np.isnan(res.markets["m1"][channels[1]].roi) and res.markets["m1"][channels[1]].contribution == 0.0
     assert np.isfinite(res.channels[channels[1]].roi)
+
+
+def test_a_national_lift_test_pulls_the_panel_fit_toward_it() -> None:
+    frame, channels, kpi, truth = truth_panel(scales=(1.0, 2.0, 1.5), weeks=60)
+    cfg = panel_config(channels, kpi, ridge={"bootstrap": 12, "search_budget": 5})
+    data = PanelData.from_frame(frame, cfg)
+    plain = summarize_panel(ridge_panel.fit_panel(data, cfg, quick=True), data, 1.0, quick=True)
+    window = data.dates[10:22]
+    spend = float(data.spend[10:22, :, 0].sum())
+    test = Experiment(channel=channels[0], start=str(window[0].date()), end=str(window[-1].date()), spend=spend,
+                      incremental_kpi=3.0 * truth[0] * spend, incremental_kpi_se=0.05 * truth[0] * spend)
+    tested = replace(data, lifts=experiments.lifts([("test", test)], data.channels, data.dates))
+    fitted = ridge_panel.fit_panel(tested, cfg, quick=True)
+    calibrated = summarize_panel(fitted, tested, 1.0, quick=True)
+    assert calibrated.channels[channels[0]].roi > 1.3 * plain.channels[channels[0]].roi
+    implied = experiments.implied(fitted.draws, tested.lifts[0]).mean()
+    naive = experiments.implied(ridge_panel.fit_panel(data, cfg, quick=True).draws, tested.lifts[0]).mean()
+    assert abs(implied - test.incremental_kpi) < abs(naive - test.incremental_kpi)
+
+
+def test_a_promotion_in_some_markets_stays_theirs() -> None:
+    frame, channels, kpi = panel_frame()
+    frame["promo"] = 0.0
+    weeks = sorted(frame["date"].unique())[10:13]
+    frame.loc[(frame.region == "south") & frame["date"].isin(weeks), "promo"] = 1.0
+    frame["holiday"] = frame["date"].isin(weeks[:1]).astype(float)  # every market alike
+    cfg = Config.model_validate({**panel_config(channels, kpi).model_dump(), "baseline": {"event_columns": ["promo", "holiday"]}})
+    data = PanelData.from_frame(frame, cfg)
+    assert data.control_names == ["promo"] and data.event_names == ["holiday"]
+    g = data.markets.index("south")
+    assert data.controls[10:13, g, 0].tolist() == [1.0, 1.0, 1.0] and data.controls[:, [0, 2], 0].sum() == 0
+    assert data.national().controls[10, 0] == pytest.approx(1 / 3)  # the share of markets on promotion

@@ -55,6 +55,7 @@ TEXT_CHECKS = ("consensus honesty", "collinearity", "sample size", "identifiabil
 HEADINGS = {
     "answer": "## The answer",
     "roi": "## Return on spend by channel",
+    "markets": "## Return by market",
     "contribution": "## Where the spend's effect comes from",
     "actions": "## What to do",
     "disagree": "## Where the models disagree",

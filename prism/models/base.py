@@ -39,8 +39,28 @@ def holdout_weeks(n_weeks: int, cfg: Config) -> int:
     return n
 
 
+class WeekSplit:
+    """Weeks of data whose first axis (of `y`) is the week, oldest first, and whose last `n_test` weeks are
+    the locked holdout: national series and regional panels alike."""
+
+    y: np.ndarray
+    n_test: int
+
+    @property
+    def n_weeks(self) -> int:
+        return len(self.y)
+
+    @property
+    def n_train(self) -> int:
+        return self.n_weeks - self.n_test
+
+    @property
+    def train(self) -> slice:
+        return slice(0, self.n_train)
+
+
 @dataclass(frozen=True)
-class ModelData:
+class ModelData(WeekSplit):
     """One clean weekly table as arrays. Rows are weeks, oldest first; the last `n_test` are the holdout.
 
     `events` (T, E) are the baseline's events and holidays (0/1 or intensity), built once here for all models.
@@ -56,18 +76,6 @@ class ModelData:
     events: np.ndarray
     event_names: list[str]
     lifts: tuple = ()  # experiments.Lift per lift test the models calibrate against
-
-    @property
-    def n_weeks(self) -> int:
-        return len(self.y)
-
-    @property
-    def n_train(self) -> int:
-        return self.n_weeks - self.n_test
-
-    @property
-    def train(self) -> slice:
-        return slice(0, self.n_train)
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, cfg: Config) -> "ModelData":

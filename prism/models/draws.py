@@ -129,10 +129,7 @@ class KeptDraws:
     @classmethod
     def from_netcdf(cls, path: Path) -> "KeptDraws":
         """Read a national draws file; a missing or unreadable one, or a panel's, is bad input naming the file."""
-        found = read_draws(path)
-        if not isinstance(found, KeptDraws):
-            raise InputError(f"{path}: panel draws (one set per market); read them with read_draws")
-        return found
+        return _read_kind(path, KeptDraws, "panel draws (one set per market); read them with read_draws")
 
 
 # ------------------------------------------------------------------------------ shared quantities
@@ -269,6 +266,10 @@ class PanelDraws:
         """The panel seen as one national model (see `NationalDraws`)."""
         return NationalDraws(self)
 
+    def market_channels(self) -> "MarketChannelDraws":
+        """Every (market, channel) as a channel of its own, so a plan can move budget between markets."""
+        return MarketChannelDraws(self)
+
     def to_dataset(self) -> xr.Dataset:
         """Every market's dataset stacked along a `market` dimension (same variables as one `KeptDraws`)."""
         ds = xr.concat([kd.to_dataset() for kd in self.draws], dim=MARKET_DIM, combine_attrs="override")
@@ -285,10 +286,7 @@ class PanelDraws:
 
     @classmethod
     def from_netcdf(cls, path: Path) -> "PanelDraws":
-        found = read_draws(path)
-        if not isinstance(found, PanelDraws):
-            raise InputError(f"{path}: national draws, not a panel (no '{MARKET_DIM}' dimension)")
-        return found
+        return _read_kind(path, PanelDraws, f"national draws, not a panel (no '{MARKET_DIM}' dimension)")
 
 
 class NationalDraws:
@@ -317,6 +315,10 @@ class NationalDraws:
     def n_draws(self) -> int:
         return self.panel.n_draws
 
+    def select(self, index: np.ndarray) -> "NationalDraws":
+        """The same panel restricted to the draws at `index` (thinning), still read nationally."""
+        return NationalDraws(self.panel.select(index))
+
     @property
     def baseline(self) -> np.ndarray:
         """(S, T) the markets' baselines summed."""
@@ -340,6 +342,48 @@ class NationalDraws:
 
     def predict(self) -> np.ndarray:
         return self.baseline + self.contributions(self.spend).sum(axis=2)
+
+
+MARKET_SEP = " @ "  # "tv @ north": a channel in one market, as plans across markets name it
+
+
+def market_channel(channel: str, market: str) -> str:
+    return f"{channel}{MARKET_SEP}{market}"
+
+
+class MarketChannelDraws:
+    """A panel's draws with channel c of market g as channel g·C + c (`market_channel` names it): what
+    planning needs (`planning.source.ResponseSource`) to move budget between markets as between channels.
+    Draw s is the same joint draw in every market, so a plan's national KPI keeps the markets' correlation."""
+
+    def __init__(self, panel: PanelDraws):
+        self.panel = panel
+        self.channels = [market_channel(ch, m) for m in panel.markets for ch in panel.channels]
+        self.spend = np.concatenate([kd.spend for kd in panel.draws], axis=1)  # (T, G·C), market by market
+        self.max_lag = max(kd.max_lag for kd in panel.draws)
+        self.n_train = panel.n_train
+
+    @property
+    def n_draws(self) -> int:
+        return self.panel.n_draws
+
+    def channel_contribution(self, k: int, column: np.ndarray) -> np.ndarray:
+        g, c = divmod(k, len(self.panel.channels))
+        return self.panel.draws[g].channel_contribution(c, column)
+
+
+def read_national(path: Path) -> "KeptDraws | NationalDraws":
+    """A round's draws file as one national model: a panel's markets summed (`NationalDraws`)."""
+    found = read_draws(path)
+    return found.national() if isinstance(found, PanelDraws) else found
+
+
+def _read_kind(path: Path, kind: type, otherwise: str):
+    """A draws file that must be of `kind` (national or panel); the other kind is bad input saying so."""
+    found = read_draws(path)
+    if not isinstance(found, kind):
+        raise InputError(f"{path}: {otherwise}")
+    return found
 
 
 def read_draws(path: Path) -> "KeptDraws | PanelDraws":

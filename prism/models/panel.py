@@ -15,15 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from prism.data.events import event_design
+from prism.data.events import data_event_columns, event_design
 from prism.errors import InputError
-from prism.models.base import Fitted, ModelData, holdout_weeks, summarize
+from prism.models.base import Fitted, ModelData, WeekSplit, holdout_weeks, summarize
 from prism.models.draws import PanelDraws, roi_draws, train_totals, training_spend
 from prism.schemas import Config, MarketChannel, ModelResult
 
 
 @dataclass(frozen=True)
-class PanelData:
+class PanelData(WeekSplit):
     """Weeks (T) × markets (G): `y` (T, G), `spend` (T, G, C), `controls` (T, G, K); `events` (T, E) shared."""
 
     dates: pd.DatetimeIndex
@@ -39,20 +39,8 @@ class PanelData:
     lifts: tuple = ()  # national lift tests (experiments.Lift), as ModelData carries them
 
     @property
-    def n_weeks(self) -> int:
-        return self.y.shape[0]
-
-    @property
     def n_markets(self) -> int:
         return len(self.markets)
-
-    @property
-    def n_train(self) -> int:
-        return self.n_weeks - self.n_test
-
-    @property
-    def train(self) -> slice:
-        return slice(0, self.n_train)
 
     @property
     def sizes(self) -> np.ndarray:
@@ -84,10 +72,12 @@ class PanelData:
                              f"run `prism discover` (with --fill-gaps to keep such markets)")
         grid = grid.reindex(full)
         cube = lambda cols: grid[cols].to_numpy(dtype=float).reshape(len(dates), len(markets), len(cols))  # noqa: E731
-        shared = grid.groupby(level=0).max(numeric_only=True).reset_index()  # an event week in any market
+        local = _market_events(grid, cfg)
+        shared = grid.drop(columns=local).groupby(level=0).max(numeric_only=True).reset_index()
         event_names, events = event_design(shared, dates, cfg.baseline)
+        controls = [*d.controls, *local]
         return cls(dates=dates, markets=markets, y=cube([d.kpi])[:, :, 0], spend=cube(list(d.channels)),
-                   controls=cube(list(d.controls)), channels=list(d.channels), control_names=list(d.controls),
+                   controls=cube(controls), channels=list(d.channels), control_names=controls,
                    n_test=holdout_weeks(len(dates), cfg), events=events, event_names=event_names)
 
     def _model_data(self, y: np.ndarray, spend: np.ndarray, controls: np.ndarray) -> ModelData:
@@ -103,6 +93,14 @@ class PanelData:
         """Market `g` (its position or its name) alone."""
         i = self.markets.index(g) if isinstance(g, str) else int(g)
         return self._model_data(self.y[:, i], self.spend[:, i, :], self.controls[:, i, :])
+
+
+def _market_events(grid: pd.DataFrame, cfg: Config) -> list[str]:
+    """The data's event columns that differ between markets in some week (a regional promotion): each market
+    keeps its own, as a control, instead of every market getting the event of any one. Holidays and the
+    configured event weeks come from the calendar and stay shared."""
+    columns = data_event_columns(list(grid.columns), cfg.baseline)
+    return [c for c in columns if (grid[c].groupby(level=0).nunique() > 1).any()]
 
 
 def market_results(panel: PanelDraws) -> dict[str, dict[str, MarketChannel]]:

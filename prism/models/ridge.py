@@ -783,9 +783,3 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
                   events=event_contributions(coefs, data),
                   at_zero=coefs[:, 1:1 + len(data.channels)] <= ZERO_COEF)
 
-
-def fit_panel(data, cfg: Config, quick: bool = False) -> Fitted:
-    """The regional panel form (`ridge_panel`): market baselines, media pooled across markets."""
-    from prism.models.ridge_panel import fit_panel as fit_markets  # it builds on this module
-
-    return fit_markets(data, cfg, quick)

@@ -32,7 +32,7 @@ from prism.models import experiments
 from prism.models.base import Fitted, summarize
 from prism.models.panel import NO_PANEL_FORM, PanelData, model_data, summarize_panel
 from prism.models.priors import INFORMED_KEY, effective_config, informed_priors
-from prism.models.registry import load
+from prism.models.registry import load, panel_fit
 from prism.schemas import Config, Experiment, ModelResult
 from prism.workspace import Workspace, read_model, write_json
 
@@ -65,11 +65,12 @@ def run_one(name: str, frame: pd.DataFrame, cfg: Config, quick: bool,
     module = load(name)
     data = model_data(frame, cfg)
     panel = isinstance(data, PanelData)
-    if panel and not hasattr(module, "fit_panel"):
+    fit_markets = panel_fit(name) if panel else None
+    if panel and fit_markets is None:
         return ModelResult(status="skipped", reason=NO_PANEL_FORM, quick=quick), None
     data = replace(data, lifts=experiments.lifts(list(tests), data.channels, data.dates))
     started = time.perf_counter()
-    fitted = module.fit_panel(data, cfg, quick=quick) if panel else module.fit(data, cfg, quick=quick)
+    fitted = fit_markets(data, cfg, quick=quick) if panel else module.fit(data, cfg, quick=quick)
     if data.lifts:
         fitted.diagnostics[experiments.EXPERIMENTS_KEY] = experiments.report(
             data.lifts, fitted.draws, getattr(module, "CALIBRATES", False))

@@ -7,6 +7,7 @@ import pandas as pd
 from prism.errors import InputError
 from prism.planning.horizon import DEFAULT_WEEKS
 from prism.planning.plan import Plan, Planner, PlanRequest
+from prism.models.draws import MARKET_SEP
 from prism.planning.source import CONSENSUS, load_sources
 from prism.schemas import Metadata
 from prism.workspace import Workspace, read_csv, read_model, write_csv
@@ -39,18 +40,41 @@ def read_labels(ws: Workspace) -> dict[str, str]:
     return {c: meta.label(c) for c in cols}
 
 
-def write_plan(ws: Workspace, plan: Plan) -> None:
-    write_csv(ws.result(OPTIMIZATION), plan.frame().round(CSV_DECIMALS))
+def market_file(name: str, market: str | None) -> str:
+    """results/optimization.csv is the national plan the report reads; a market's plan goes beside it
+    (`optimization_north.csv`, `optimization_all.csv` for the plan across markets)."""
+    if market is None:
+        return name
+    stem, ext = name.rsplit(".", 1)
+    return f"{stem}_{''.join(ch if ch.isalnum() or ch in '-_' else '_' for ch in market)}.{ext}"
 
 
-def write_scenarios(ws: Workspace, frame: pd.DataFrame) -> None:
-    write_csv(ws.result(SCENARIOS), frame.round(CSV_DECIMALS))
+def write_plan(ws: Workspace, plan: Plan, market: str | None = None) -> str:
+    """Write the plan; returns the file name it went to."""
+    name = market_file(OPTIMIZATION, market)
+    write_csv(ws.result(name), plan.frame().round(CSV_DECIMALS))
+    return name
+
+
+def write_scenarios(ws: Workspace, frame: pd.DataFrame, market: str | None = None) -> str:
+    name = market_file(SCENARIOS, market)
+    write_csv(ws.result(name), frame.round(CSV_DECIMALS))
+    return name
 
 
 def open_planner(ws: Workspace, model: str = CONSENSUS, weeks: int = DEFAULT_WEEKS,
-                 round_no: int | None = None) -> Planner:
-    """A planner over the round's kept draws with the workspace's confidence labels and channel labels."""
-    return Planner(load_sources(ws, round_no), model, weeks, read_confidence(ws), read_labels(ws))
+                 round_no: int | None = None, market: str | None = None) -> Planner:
+    """A planner over the round's kept draws with the workspace's confidence labels and channel labels;
+    with `market`, over one market's draws or (`all`) every market's channels apart, each carrying its
+    channel's (national) confidence label."""
+    sources = load_sources(ws, round_no, market)
+    confidence, labels = read_confidence(ws), read_labels(ws)
+    names = next(iter(sources.values())).channels if sources else []
+    split = [n.rsplit(MARKET_SEP, 1) for n in names if MARKET_SEP in n]
+    if split:
+        confidence = {f"{ch}{MARKET_SEP}{m}": c for ch, m in split for c in [(confidence or {}).get(ch)] if c}
+        labels = {f"{ch}{MARKET_SEP}{m}": f"{labels.get(ch, ch)}{MARKET_SEP}{m}" for ch, m in split}
+    return Planner(sources, model, weeks, confidence, labels)
 
 
 def default_plan(ws: Workspace, round_no: int | None = None) -> Plan:
