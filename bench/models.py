@@ -114,7 +114,7 @@ def run_one(model: str, dataset: str, sampler: str | None, sim_weeks: int, draws
 
     from prism.models.base import summarize
     from prism.models.panel import summarize_panel
-    from prism.models.registry import load
+    from prism.models.registry import load, panel_fit
 
     data, cfg, truth = _panel() if dataset == "panel" else _dataset(dataset, sim_weeks)
     if sampler:
@@ -123,7 +123,7 @@ def run_one(model: str, dataset: str, sampler: str | None, sim_weeks: int, draws
         cfg.pymc.draws = cfg.lightweight_mmm.samples = draws
     started = time.perf_counter()
     if dataset == "panel":
-        result = summarize_panel(load(model).fit_panel(data, cfg), data, time.perf_counter() - started, False)
+        result = summarize_panel(panel_fit(model)(data, cfg), data, time.perf_counter() - started, False)
     else:
         result = summarize(load(model).fit(data, cfg), data, time.perf_counter() - started, False)
     seconds = time.perf_counter() - started

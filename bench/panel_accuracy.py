@@ -59,7 +59,7 @@ def fit_one(seed: int, model: str, form: str) -> dict:
 
     from prism.models.base import summarize
     from prism.models.panel import PanelData, summarize_panel
-    from prism.models.registry import load
+    from prism.models.registry import load, panel_fit
 
     sim = realistic_panel(seed)
     cfg = bench_config(sim)
@@ -67,7 +67,7 @@ def fit_one(seed: int, model: str, form: str) -> dict:
     module = load(model)
     started = time.perf_counter()
     if form == "panel":
-        result = summarize_panel(module.fit_panel(data, cfg, quick=False), data, time.perf_counter() - started, False)
+        result = summarize_panel(panel_fit(model)(data, cfg, quick=False), data, time.perf_counter() - started, False)
     else:
         result = summarize(module.fit(data.national(), cfg, quick=False), data.national(),
                            time.perf_counter() - started, False)
