@@ -92,20 +92,22 @@ class Roles:
 def detect_roles(frame: pd.DataFrame, overrides: Overrides, hints: dict[str, str] | None = None,
                  source: str = "data") -> Roles:
     """Assign roles to the columns of a raw table; overrides and dictionary hints win over detection."""
-    hints = {c: (hints or {})[c] for c in frame.columns if c in (hints or {})}  # in the data's column order
     overrides = resolve_overrides(frame, overrides, source)
+    given = _given(overrides)  # the user's roles win over the dictionary's and over every guess
+    hints = {c: (hints or {})[c] for c in frame.columns if c in (hints or {}) and c not in given}  # data's order
     table: dict[str, ColumnRole] = {}
     for col in overrides.ignore or []:
         _set(table, col, "ignored", 1.0, f"set {overrides.origin} (--ignore)")
-    fixed = _fixed_roles(overrides, hints)
-    date = _pick_date(frame, overrides, hints, table, source)
-    entity = _pick_entity(frame, date, overrides, hints, table)
+    fixed = given | set(hints)
+    date = _pick_date(frame, overrides, hints, table, source, given)
+    entity = _pick_entity(frame, date, overrides, hints, table, given)
     free = [c for c in frame.columns if c not in (date, entity) and c not in (overrides.ignore or [])]
     numeric = [c for c in free if _is_numeric_like(frame[c])]
     kpi, alternatives = _pick_kpi(frame, numeric, overrides, hints, fixed, table, source)
-    events, text = _pick_events(frame, [c for c in free if c not in (kpi, *alternatives)], overrides, hints, table)
+    events, text = _pick_events(frame, [c for c in free if c not in (kpi, *alternatives)], overrides, hints, table,
+                                given)
     rest = [c for c in numeric if c != kpi and c not in alternatives and c not in events]
-    channels, controls, exposures = _split_channels_controls(frame, rest, overrides, hints, table, source)
+    channels, controls, exposures = _split_channels_controls(frame, rest, overrides, hints, table, source, given)
     for col in frame.columns:
         table.setdefault(col, ColumnRole(column=col, role="ignored", confidence=0.6,
                                          reason="not numeric" if col not in numeric else "not used"))
@@ -158,9 +160,11 @@ def resolve_overrides(frame: pd.DataFrame, o: Overrides, source: str) -> Overrid
     return o
 
 
-def _fixed_roles(o: Overrides, hints: dict[str, str]) -> set[str]:
+def _given(o: Overrides) -> set[str]:
+    """Every column the user named under some role: no guess for another role may take it (a role the user
+    gives wins over any guess; `--controls holiday` once left holiday guessed as an event too)."""
     lists = [*(o.channels or []), *(o.controls or []), *(o.events or []), *(o.ignore or [])]
-    return {c for c in [o.date, o.kpi, o.entity_column, *lists] if c} | set(hints)
+    return {c for c in [o.date, o.kpi, o.entity_column, *lists] if c}
 
 
 def _set(table: dict[str, ColumnRole], col: str, role: str, confidence: float, reason: str,
@@ -172,7 +176,8 @@ def _set(table: dict[str, ColumnRole], col: str, role: str, confidence: float, r
 # ------------------------------------------------------------------------------------------- date
 
 
-def _pick_date(frame: pd.DataFrame, o: Overrides, hints: dict[str, str], table: dict, source: str) -> str:
+def _pick_date(frame: pd.DataFrame, o: Overrides, hints: dict[str, str], table: dict, source: str,
+               given: set[str]) -> str:
     if o.date:
         _set(table, o.date, "date", 1.0, f"set {o.origin}")
         return o.date
@@ -180,7 +185,7 @@ def _pick_date(frame: pd.DataFrame, o: Overrides, hints: dict[str, str], table: 
     if hinted:
         _set(table, hinted[0], "date", 0.95, "data dictionary")
         return hinted[0]
-    scored = [(s, c, why) for c in frame.columns for s, why in [_date_score(frame[c])] if s > 0]
+    scored = [(s, c, why) for c in frame.columns if c not in given for s, why in [_date_score(frame[c])] if s > 0]
     if not scored:
         raise InputError(f"{source}: no date column recognised; pass --date COLUMN")
     score, col, why = max(scored, key=lambda t: t[0])
@@ -207,7 +212,8 @@ def _date_score(col: pd.Series) -> tuple[float, str]:
 # ----------------------------------------------------------------------------------------- entity
 
 
-def _pick_entity(frame: pd.DataFrame, date: str, o: Overrides, hints: dict[str, str], table: dict) -> str | None:
+def _pick_entity(frame: pd.DataFrame, date: str, o: Overrides, hints: dict[str, str], table: dict,
+                 given: set[str]) -> str | None:
     if o.entity_column:
         _set(table, o.entity_column, "entity", 1.0, f"set {o.origin}")
         return o.entity_column
@@ -219,7 +225,7 @@ def _pick_entity(frame: pd.DataFrame, date: str, o: Overrides, hints: dict[str, 
         return hinted[0]
     candidates = []
     for col in frame.columns:
-        if col == date or _is_numeric_like(frame[col]) or frame[col].isna().any() or event_reason(col):
+        if col == date or col in given or _is_numeric_like(frame[col]) or frame[col].isna().any() or event_reason(col):
             continue
         n = int(frame[col].nunique())
         if 2 <= n <= MAX_ENTITIES and n * 2 <= len(frame):
@@ -284,15 +290,15 @@ def _pick_kpi(frame: pd.DataFrame, numeric: list[str], o: Overrides, hints: dict
 # ------------------------------------------------------------------------------------------ events
 
 
-def _pick_events(frame: pd.DataFrame, cols: list[str], o: Overrides, hints: dict[str, str], table: dict
-                 ) -> tuple[list[str], str | None]:
+def _pick_events(frame: pd.DataFrame, cols: list[str], o: Overrides, hints: dict[str, str], table: dict,
+                 given: set[str]) -> tuple[list[str], str | None]:
     """(0/1 event dummies, the text events column): holiday/event/season columns that go into the baseline."""
     if o.events is not None:
         chosen = [(c, 1.0, f"set {o.origin}") for c in o.events]
     elif any(r == "event" for r in hints.values()):
         chosen = [(c, 0.95, "data dictionary") for c, r in hints.items() if r == "event"]
     else:
-        chosen = [(c, *g) for c in cols if c not in hints for g in [_event_guess(frame[c], c)] if g]
+        chosen = [(c, *g) for c in cols if c not in hints and c not in given for g in [_event_guess(frame[c], c)] if g]
     dummies, text = [], None
     for col, conf, why in chosen:
         if _is_numeric_like(frame[col]):
@@ -321,14 +327,14 @@ def _event_guess(col: pd.Series, name: str) -> tuple[float, str] | None:
 
 
 def _split_channels_controls(frame: pd.DataFrame, cols: list[str], o: Overrides, hints: dict[str, str],
-                             table: dict, source: str) -> tuple[list[str], list[str], dict[str, str]]:
+                             table: dict, source: str, given: set[str]) -> tuple[list[str], list[str], dict[str, str]]:
     """(channels, controls, exposure → channel): exposures twinned with a chosen channel sit beside it."""
     kinds = media_kinds(frame, [c for c in cols if _media_candidate(c)])
     for c in [c for c in cols if hints.get(c) == "exposure"]:
         kinds[c] = MediaKind("exposure", kinds[c].partner if c in kinds else None, 0.95, "data dictionary")
     guesses = {c: _guess(frame[c], c, kinds.get(c)) for c in cols}
-    channels = _chosen(o.channels, hints, "channel", guesses, table, o.origin)
-    controls = _chosen(o.controls, hints, "control", guesses, table, o.origin, exclude=set(channels))
+    channels = _chosen(o.channels, hints, "channel", guesses, table, o.origin, exclude=given)
+    controls = _chosen(o.controls, hints, "control", guesses, table, o.origin, exclude=given | set(channels))
     if not channels:
         raise InputError(f"{source}: no spend channel recognised (no column named like *_spend, *_cost, tv, "
                          f"search, meta, ...); pass --channels COL1,COL2")
