@@ -163,9 +163,10 @@ def loop(workdir: Path = WorkdirOpt,
          record_only: bool = RecordOpt) -> None:
     """Run (or resume) the round loop: Explorer/Tuner → models → compare → Analyst → Critic → Reporter → Proofreader."""
     from prism.knowledge import experiments
-    from prism.orchestration.loop import run_loop
+    from prism.orchestration.loop import check_start, run_loop
 
     if not record_only:
+        check_start(Workspace(workdir), rounds, agents)
         experiments.prepare(Workspace(workdir), experiments_path)
 
     if record_only:

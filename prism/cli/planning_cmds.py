@@ -83,10 +83,12 @@ def optimize_cmd(
 ) -> None:
     """Recommend a budget split from the kept draws; write results/optimization.csv, scenarios.csv and the chart."""
     from prism.planning import constraints as K
-    from prism.planning.outputs import write_plan, write_scenarios
+    from prism.planning.outputs import plan_files
     from prism.planning.plan import PlanRequest
-    from prism.report.plan_chart import CHART_NAME, write_budget_plan
+    from prism.report.plan_chart import CHART_NAME, budget_plan_png
+    from prism.workspace import write_together
 
+    PlanRequest(target_mroi=target_mroi, target_roi=target_roi).target()  # refused before any draw is read
     ws, planner = _planner(workdir, model, weeks, round_no)
     total = float(planner.current.sum())
     req = PlanRequest(weeks=weeks, budget=K.parse_amount(budget, total, "--budget") if budget else None,
@@ -94,9 +96,9 @@ def optimize_cmd(
                       locks=lock, unlock=unlock, target_mroi=target_mroi, target_roi=target_roi,
                       objective=objective, model=model)
     plan = planner.optimize(req)
-    write_plan(ws, plan)
-    write_scenarios(ws, planner.scenarios(req, optimum=plan))
-    write_budget_plan(plan.frame(), ws.charts_dir / f"{CHART_NAME}.png", planner.labels)
+    files = plan_files(ws, plan, planner.scenarios(req, optimum=plan))
+    files[ws.charts_dir / f"{CHART_NAME}.png"] = budget_plan_png(plan.frame(), planner.labels)
+    write_together(files)  # the three outputs of this run, or (on any failure above) the last run's
     console.print(plan_table(plan.frame(), f"Budget plan over {weeks} weeks ({model}, objective {objective}; "
                                            f"budget from {plan.budget_set_by})"))
     if plan.budget_set_by.startswith("--target"):
@@ -115,12 +117,13 @@ def scenario_cmd(
     workdir: Path = WorkdirOpt,
 ) -> None:
     """KPI change of a what-if spend change with its 90 % interval; write results/scenarios.csv."""
-    from prism.planning.outputs import write_scenarios
+    from prism.planning.outputs import plan_files
     from prism.planning.plan import PlanRequest
+    from prism.workspace import write_together
 
     ws, planner = _planner(workdir, model, weeks, round_no)
     frame = planner.scenarios(PlanRequest(weeks=weeks, model=model), moves)
-    write_scenarios(ws, frame)
+    write_together(plan_files(ws, None, frame))
     console.print(scenario_table(frame))
     console.print("wrote results/scenarios.csv")
 

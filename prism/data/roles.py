@@ -10,8 +10,10 @@ spend twin is recorded beside its channel, never a control (see `column_kinds`).
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass, field, fields, replace
 
+import numpy as np
 import pandas as pd
 
 from prism.data.numbers import to_numbers
@@ -48,6 +50,7 @@ COMPETITOR_TOKENS = {"competitor", "competitors", "competition"}
 CONTROL_TOKENS = {"price", "promo", "promotion", "holiday", "event", "temperature", "weather",
                   "discount", "covid", "macro", "gdp", "cpi", "unemployment", "index", "sentiment", "stock"}
 ID_TOKENS = {"id", "idx"}
+ROW_INDEX_NAME = re.compile(r"^(?:unnamed: ?\d+|index|)$", re.IGNORECASE)
 MAX_EVENT_LABELS = 30  # a text events column has a few labels (Robyn: na, event1, event2)
 GLOB_CHARS = set("*?[")
 SINGULAR = {"channels": "channel", "controls": "control", "events": "event", "ignore": "ignored"}
@@ -390,6 +393,8 @@ def _guess(col: pd.Series, name: str, kind: MediaKind | None = None) -> tuple[st
     """(role, confidence, reason) for a numeric column that is neither date, outcome nor event."""
     toks = set(tokens(name))
     values = to_numbers(col)
+    if _saved_row_index(values, name):
+        return "ignored", 0.95, "row numbers 0..n-1: a pandas index left in the file, not data; dropped"
     if toks & DERIVED_TOKENS:
         return "ignored", 0.7, "derived ratio (per/rate/share), neither spend nor a driver"
     if toks & ID_TOKENS:
@@ -414,6 +419,15 @@ def _guess(col: pd.Series, name: str, kind: MediaKind | None = None) -> tuple[st
     if distinct >= MIN_DISTINCT_CHANNEL_VALUES:
         return UNNAMED_SPEND, 0.5, "non-negative continuous values (no spend-like name)"
     return "control", 0.6, f"only {distinct} distinct values (flag)"
+
+
+def _saved_row_index(values: pd.Series, name: str) -> bool:
+    """An unnamed (`Unnamed: 0`) or `index` column counting the rows 0..n-1 or 1..n: a DataFrame's index written
+    by `to_csv`, once taken as a control."""
+    if not ROW_INDEX_NAME.match(name.strip()):
+        return False
+    rows = np.arange(len(values))
+    return bool(values.notna().all()) and any(np.array_equal(values.to_numpy(), rows + k) for k in (0, 1))
 
 
 def _is_numeric_like(col: pd.Series) -> bool:

@@ -10,6 +10,7 @@ import os
 from datetime import datetime, timezone
 from typing import Any
 
+from prism.errors import InputError
 from prism.llm import ask_router as R
 from prism.llm.ask import Answer, AskContext, respond
 from prism.workspace import Workspace, read_json, write_json
@@ -48,7 +49,10 @@ class Chat:
 
             result = claude_answer(self.ctx, text, earlier=self.turns)
         else:
-            self.previous, result = respond(self.ctx, text, self.previous)
+            try:
+                self.previous, result = respond(self.ctx, text, self.previous)
+            except InputError as exc:  # a question Prism cannot price: `ask` exits 2, a chat answers and goes on
+                result = Answer(text, R.HELP, str(exc))
         self.turns.append((text, result.text))
         self.history.append({"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "question": text,
                              "intent": result.intent, "answer": result.text, "phrased_by": result.phrased_by})

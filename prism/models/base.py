@@ -39,6 +39,20 @@ def holdout_weeks(n_weeks: int, cfg: Config) -> int:
     return n
 
 
+MEDIA_NUMBERS_PER_CHANNEL = 3  # every model estimates each channel's effect, carry-over and saturation
+
+
+def check_identifiable(channels: int, train_weeks: int) -> None:
+    """Refuse, before any fit starts, more channels than the training weeks can identify (200 channels over
+    91 training weeks ran ridge into its 300 s timeout): each channel needs its own numbers from the weeks."""
+    most = train_weeks // MEDIA_NUMBERS_PER_CHANNEL
+    if channels > most:
+        raise InputError(f"{channels} channels over {train_weeks} training weeks: each channel needs "
+                         f"{MEDIA_NUMBERS_PER_CHANNEL} numbers from the data (effect, carry-over, saturation), so at "
+                         f"most {most} channels can be identified; merge small channels or pick them with "
+                         f"`prism discover --channels`")
+
+
 @dataclass(frozen=True)
 class ModelData:
     """One clean weekly table as arrays. Rows are weeks, oldest first; the last `n_test` are the holdout.

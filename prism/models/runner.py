@@ -28,7 +28,7 @@ from prism.data.discover import workspace_knowledge
 from prism.data.prepare import frame_hash
 from prism.errors import InputError
 from prism.models import experiments
-from prism.models.base import ModelData
+from prism.models.base import ModelData, check_identifiable
 from prism.models.worker import RUN_DIR_PREFIX, failure_reason, worker_env
 from prism.models.priors import effective_config
 from prism.schemas import MODEL_NAMES, Config, ModelResult, Results, Uncalibrated
@@ -219,6 +219,7 @@ def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | N
     n = round_number(ws, round_no)
     frame = read_weekly(ws, cfg)
     data = ModelData.from_frame(frame, cfg)  # refuses a holdout that leaves too few training weeks
+    check_identifiable(len(data.channels), data.n_train)
     with tempfile.TemporaryDirectory(prefix=RUN_DIR_PREFIX) as tmp:
         frame_path = Path(tmp) / "weekly.parquet"
         frame.to_parquet(frame_path)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from prism.errors import InputError
-from prism.planning.horizon import DEFAULT_WEEKS
+from prism.planning.horizon import DEFAULT_WEEKS, check_weeks
 from prism.planning.plan import Plan, Planner, PlanRequest
 from prism.planning.source import CONSENSUS, load_sources
 from prism.schemas import Metadata
-from prism.workspace import Workspace, read_csv, read_model, write_csv
+from prism.workspace import Workspace, csv_bytes, read_csv, read_model, write_together
 
 ROI_COMPARISON = "roi_comparison.csv"
 OPTIMIZATION = "optimization.csv"
@@ -39,17 +41,17 @@ def read_labels(ws: Workspace) -> dict[str, str]:
     return {c: meta.label(c) for c in cols}
 
 
-def write_plan(ws: Workspace, plan: Plan) -> None:
-    write_csv(ws.result(OPTIMIZATION), plan.frame().round(CSV_DECIMALS))
-
-
-def write_scenarios(ws: Workspace, frame: pd.DataFrame) -> None:
-    write_csv(ws.result(SCENARIOS), frame.round(CSV_DECIMALS))
+def plan_files(ws: Workspace, plan: Plan | None, scenarios: pd.DataFrame) -> dict[Path, bytes]:
+    """optimization.csv (when there is a plan) and scenarios.csv as bytes, for `write_together`: a run's
+    outputs replace the last run's all at once or not at all."""
+    files = {ws.result(OPTIMIZATION): csv_bytes(plan.frame().round(CSV_DECIMALS))} if plan is not None else {}
+    return files | {ws.result(SCENARIOS): csv_bytes(scenarios.round(CSV_DECIMALS))}
 
 
 def open_planner(ws: Workspace, model: str = CONSENSUS, weeks: int = DEFAULT_WEEKS,
                  round_no: int | None = None) -> Planner:
     """A planner over the round's kept draws with the workspace's confidence labels and channel labels."""
+    check_weeks(weeks)
     return Planner(load_sources(ws, round_no), model, weeks, read_confidence(ws), read_labels(ws))
 
 
@@ -59,6 +61,5 @@ def default_plan(ws: Workspace, round_no: int | None = None) -> Plan:
     planner = open_planner(ws, round_no=round_no)
     req = PlanRequest()
     plan = planner.optimize(req)
-    write_plan(ws, plan)
-    write_scenarios(ws, planner.scenarios(req, optimum=plan))
+    write_together(plan_files(ws, plan, planner.scenarios(req, optimum=plan)))
     return plan
