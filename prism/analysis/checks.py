@@ -18,7 +18,7 @@ from prism.analysis.facts import (
 )
 from prism.knowledge.checks import roi_outside_expected
 from prism.models.experiments import AGREE_Z, EXPERIMENTS_KEY
-from prism.schemas import CONVERGENCE, REVISE_PREFIX, Status, readable_label
+from prism.schemas import CONVERGENCE, REJECT_PREFIX, REVISE_PREFIX, Status, readable_label, reject, revise
 from prism.workspace import Workspace
 
 
@@ -286,6 +286,57 @@ def render(round_no: int, checks: list[Check], status: str, unhandled: list[Chec
 
 
 def parse_verdict(text: str) -> str | None:
-    """The verdict line of a review file (last line starting APPROVED or REVISE:)."""
-    found = [ln.strip() for ln in text.splitlines() if ln.strip().startswith((Status.APPROVED, REVISE_PREFIX))]
+    """The verdict line of a review file (last line starting APPROVED, REVISE: or REJECTED:)."""
+    starts = (Status.APPROVED, REVISE_PREFIX, REJECT_PREFIX)
+    found = [ln.strip() for ln in text.splitlines() if ln.strip().startswith(starts)]
     return found[-1] if found else None
+
+
+POINT_SEP = " — "  # a raised point is "<check name> — <its evidence>"; points are joined by "; "
+
+
+def point(check: Check) -> str:
+    return f"{check.name}{POINT_SEP}{check.evidence}"
+
+
+def raised_points(ws: Workspace, round_no: int) -> list[str]:
+    """The points the round's first review sent back (its REVISE reason, one per unhandled check, then any
+    reason of the reviewer's own); [] when it approved. The first review is kept as R{NN}_review_first.md
+    once the final one replaces it."""
+    first = ws.round_file(round_no, "review_first")
+    path = first if first.exists() else ws.review(round_no)
+    verdict = parse_verdict(path.read_text(encoding="utf-8")) if path.exists() else None
+    if not verdict or not verdict.startswith(REVISE_PREFIX):
+        return []
+    reason, names = verdict.removeprefix(REVISE_PREFIX).strip(), [*ACK_WORDS, *TEXT_CHECKS]
+    starts = [m.start() for m in re.finditer("|".join(re.escape(n + POINT_SEP) for n in names), reason)]
+    cuts = [0, *[i for i in starts if i > 0], len(reason)]
+    return [reason[a:b].strip().rstrip(";").strip() for a, b in zip(cuts, cuts[1:]) if reason[a:b].strip()]
+
+
+def unquoted(text: str, points: list[str]) -> str:
+    """The text without verbatim copies of the review's points and their evidence: repeating what the Critic
+    said does not address it (the old fixed "Response to the review" passed every re-check that way)."""
+    for p in points:
+        text = text.replace(p, " ")
+        name, sep, evidence = p.partition(POINT_SEP)
+        if sep and evidence.strip():
+            text = text.replace(evidence.strip(), " ")
+    return text
+
+
+def reviewed_text(ws: Workspace, round_no: int, text: str, revision: bool) -> str:
+    """The analysis as a review judges it: the final review (after the revision) without the first review's
+    points quoted back (`unquoted`), so each raised point must be answered in the analysis's own words."""
+    return unquoted(text, raised_points(ws, round_no)) if revision else text
+
+
+def verdict(checks: list[Check], text: str, revision: bool) -> tuple[str, list[Check]]:
+    """(the verdict, the checks still open) for `checks` computed on `text` (see `reviewed_text`): APPROVED when
+    every failed check is handled; otherwise REVISE on the first review, and on the final one (after the one
+    revision) REJECTED naming what is still open."""
+    unhandled = open_issues(checks, text)
+    if not unhandled:
+        return Status.APPROVED, unhandled
+    reason = "; ".join(point(c) for c in unhandled)
+    return (reject(f"not addressed after the revision: {reason}") if revision else revise(reason)), unhandled

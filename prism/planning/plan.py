@@ -41,6 +41,19 @@ SCENARIO_COLUMNS = ["scenario", "description", "spend", "change_pct", "expected_
                     "expected_kpi_change_low", "expected_kpi_change_high", "prob_gain"]
 
 
+CONFIRMED_GAP = 0.005  # an if_confirmed spend within 0.5 % of the plan's is no move
+
+
+def confirmed_moves(frame: pd.DataFrame) -> pd.DataFrame:
+    """optimization.csv's rows whose `if_confirmed` spend differs from the plan's: what a confirming test would
+    change. A channel whose unlocked plan is the same spend (the models back no larger move) is not one."""
+    if "if_confirmed" not in frame:
+        return frame.iloc[:0]
+    held = frame[frame["if_confirmed"].notna()]
+    gap = (held["if_confirmed"] - held["recommended"]).abs()
+    return held[gap > CONFIRMED_GAP * held["recommended"].abs().clip(lower=1.0)]
+
+
 @dataclass
 class PlanRequest:
     """The options of `prism optimize` (amounts over the horizon; items as typed on the command line)."""
