@@ -106,7 +106,7 @@ def detect_roles(frame: pd.DataFrame, overrides: Overrides, hints: dict[str, str
     entity = _pick_entity(frame, date, overrides, hints, table, given)
     free = [c for c in frame.columns if c not in (date, entity) and c not in (overrides.ignore or [])]
     numeric = [c for c in free if _is_numeric_like(frame[c])]
-    kpi, alternatives = _pick_kpi(frame, numeric, overrides, hints, fixed, table, source)
+    kpi, alternatives = _pick_kpi(numeric, overrides, hints, fixed, table, source)
     events, text = _pick_events(frame, [c for c in free if c not in (kpi, *alternatives)], overrides, hints, table,
                                 given)
     rest = [c for c in numeric if c != kpi and c not in alternatives and c not in events]
@@ -265,7 +265,7 @@ def _kpi_score(col: str) -> float:
     return score
 
 
-def _pick_kpi(frame: pd.DataFrame, numeric: list[str], o: Overrides, hints: dict[str, str], fixed: set[str],
+def _pick_kpi(numeric: list[str], o: Overrides, hints: dict[str, str], fixed: set[str],
               table: dict, source: str) -> tuple[str, list[str]]:
     scores = {c: _kpi_score(c) for c in numeric}
     candidates = sorted((c for c in numeric if scores[c] > 0 and (c not in fixed or hints.get(c) == "kpi")),

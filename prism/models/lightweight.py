@@ -129,7 +129,6 @@ def _prior_media(data: ModelData, cfg: Config, arrays: dict[str, np.ndarray], pr
 
 def _model(media, extra, seasonal, target, pri, trend: bool):
     """The hill_adstock national model; `target=None` for prior/posterior prediction."""
-    import jax
     import jax.numpy as jnp
     import numpyro
     import numpyro.distributions as dist
@@ -147,10 +146,6 @@ def _model(media, extra, seasonal, target, pri, trend: bool):
         coef_prior = (dist.TruncatedNormal(pri["coef_loc"], pri["coef_scale"], low=0.0) if pri["truncated"]
                       else dist.HalfNormal(pri["coef_scale"]))
         coef_media = numpyro.sample("coef_media", coef_prior)
-
-    def step(carry, x):
-        carry = x + lag_weight * carry
-        return carry, carry
 
     mu = mu + _hill_adstock(media, lag_weight, half, slope) @ coef_media
     if "lift_c" in pri:
