@@ -70,17 +70,19 @@ def test_always_on_tiny_channel_gets_a_test_that_changes_its_spend_and_high_chan
 
 
 def test_the_plan_keeps_its_30_percent_promise_on_simulations_it_never_saw(planned) -> None:
-    """The plan promises the tested channel's 90 % interval within ±30 % of its ROI in all but MAX_MISSES of K
-    runs. Carried out on fresh simulated futures (seeds the search never used), it must deliver that; the
+    """A plan promises the tested channel's 90 % interval within ±30 % of its ROI (`achievable`), or, when no
+    design gets there, the best half-width the strongest achieved, in all but MAX_MISSES of its simulated runs.
+    Carried out on fresh simulated futures (seeds the search never used), it must deliver its promise; the
     old assertions here (cost = the cost formula, half-width > 0) held by construction."""
     ws, table, _ = planned
     row = table.iloc[0]
-    assert row["achievable"] and row["expected_halfwidth_pct"] <= 100 * tp.TARGET_HALFWIDTH
+    promised = row["expected_halfwidth_pct"] / 100
+    assert promised <= tp.TARGET_HALFWIDTH if row["achievable"] else promised > tp.TARGET_HALFWIDTH
     inp = tp.load_inputs(ws, read_model(ws.latest, Results))
     c = inp.world.data.channels.index(row["channel"])
     design = tp.Design(row["design"], float(row["spend_change_pct"]), int(row["weeks"]))
     fresh = [tp.simulate_test((inp.world, inp.cfg, c, design, seed)) for seed in range(1000, 1000 + NARROW_K)]
-    assert sum(h <= tp.TARGET_HALFWIDTH for h in fresh) >= NARROW_K - tp.MAX_MISSES, fresh
+    assert sum(h <= promised for h in fresh) >= NARROW_K - tp.MAX_MISSES, (promised, fresh)
 
 
 def test_the_planned_test_moves_the_channel_off_the_pooled_roi_where_the_same_weeks_without_it_do_not(planned) -> None:
