@@ -1,4 +1,4 @@
-"""The Critic's checks as data: six deterministic checks, Bayesian health gates and lift-test agreement on a round's facts.
+"""The Critic's checks as data: ten deterministic checks (`CHECK_NAMES`) on a round's facts and the analysis.
 
 Shared by the rule-based Critic, the Claude review tools, the Proofreader and the guards. The checks judge the numbers (overfitting, signs, plausibility, health) and whether the analysis says
 what the numbers require it to say (consensus honesty, collinearity, sample size). A failed numeric
@@ -51,6 +51,9 @@ ACK_WORDS = {
     "expected roi range": ("expected range", "expected roi", "benchmark"),
 }
 TEXT_CHECKS = ("consensus honesty", "collinearity", "sample size", "identifiability")
+NUMERIC_CHECKS = tuple(ACK_WORDS)
+CHECK_NAMES = ("overfitting", "sign correctness", "contribution plausibility", *TEXT_CHECKS, "model health",
+               "experiment agreement", "expected roi range")  # compute_checks' order; the docs say how many
 # report.md's headings: the contract between the Reporter, the Proofreader, the guards and the renderer
 HEADINGS = {
     "answer": "## The answer",
@@ -92,7 +95,7 @@ class Check:
 
 
 def compute_checks(ws: Workspace, round_no: int, analysis_text: str) -> list[Check]:
-    """The six checks, the Bayesian health gates and lift-test agreement for a round's results against a text."""
+    """The `CHECK_NAMES` checks, in that order, for a round's results against a text."""
     facts = RoundFacts.load(ws, round_no)
     return [overfitting(facts), sign_correctness(facts), contribution_plausibility(facts),
             *text_checks(facts, analysis_text), model_health(facts), experiment_agreement(facts),
@@ -308,7 +311,7 @@ def raised_points(ws: Workspace, round_no: int) -> list[str]:
     verdict = parse_verdict(path.read_text(encoding="utf-8")) if path.exists() else None
     if not verdict or not verdict.startswith(REVISE_PREFIX):
         return []
-    reason, names = verdict.removeprefix(REVISE_PREFIX).strip(), [*ACK_WORDS, *TEXT_CHECKS]
+    reason, names = verdict.removeprefix(REVISE_PREFIX).strip(), CHECK_NAMES
     starts = [m.start() for m in re.finditer("|".join(re.escape(n + POINT_SEP) for n in names), reason)]
     cuts = [0, *[i for i in starts if i > 0], len(reason)]
     return [reason[a:b].strip().rstrip(";").strip() for a, b in zip(cuts, cuts[1:]) if reason[a:b].strip()]

@@ -118,7 +118,7 @@ def critique(workdir: Path = WorkdirOpt, agents: str = AgentsOpt, model: str = M
              check: bool = typer.Option(False, "--check", help="Guard: recompute the checks against the review."),
              final: bool = typer.Option(False, "--final", help="The review after the Analyst's revision."),
              record_only: bool = RecordOpt) -> None:
-    """Critic: six checks + health gates → rounds/R{NN}_review.md, APPROVED or REVISE."""
+    """Critic: ten checks → rounds/R{NN}_review.md, APPROVED or REVISE (after the revision: APPROVED or REJECTED)."""
     if check:
         from prism.orchestration.guards import check_review
 
