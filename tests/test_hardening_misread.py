@@ -4,7 +4,6 @@ exit 2, one line, no traceback, nothing half-written — or, where the input is 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 

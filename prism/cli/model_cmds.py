@@ -148,8 +148,8 @@ def plan_table(plans: pd.DataFrame, title: str) -> Table:
 def audit_cmd(
     k: int = typer.Option(20, "--k", min=2, help="Synthetic KPI series to refit."),
     plan_k: Optional[int] = typer.Option(None, "--plan-k", min=2, help="Simulated tests per test design (default 10)."),
-    jobs: Optional[int] = typer.Option(None, "--jobs", min=1, help="Parallel processes (default: 2 for the audit, "
-                                                                   "up to 4 for the test plans, at most one per core)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", min=1, help="Parallel processes (default: 2 for the "
+                                       "audit, up to 4 for the test plans, at most one per core)."),
     workdir=WorkdirOpt,
 ) -> None:
     """Recoverability audit: could this spend reveal each channel's ROI? Writes results/audit.csv, then the
