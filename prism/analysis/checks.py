@@ -276,7 +276,7 @@ def open_issues(checks: list[Check], text: str) -> list[Check]:
 
 
 def render(round_no: int, checks: list[Check], status: str, unhandled: list[Check], revision: bool) -> str:
-    lines = [f"# Round {round_no} review" + (" (after revision)" if revision else ""), "",
+    lines = [f"# Round {round_no} review" + (f" {FINAL_MARK}" if revision else ""), "",
              "| check | result | evidence |", "|---|---|---|"]
     lines += [f"| {c.name} | {c.outcome} | {c.evidence.replace('|', '/')} |" for c in checks]
     failed = [c for c in checks if not c.passed]
@@ -295,6 +295,7 @@ def parse_verdict(text: str) -> str | None:
     return found[-1] if found else None
 
 
+FINAL_MARK = "(after revision)"  # the final review's heading says so (the guards read it too)
 POINT_SEP = " — "  # a raised point is "<check name> — <its evidence>"; points are joined by "; "
 
 
@@ -304,11 +305,14 @@ def point(check: Check) -> str:
 
 def raised_points(ws: Workspace, round_no: int) -> list[str]:
     """The points the round's first review sent back (its REVISE reason, one per unhandled check, then any
-    reason of the reviewer's own); [] when it approved. The first review is kept as R{NN}_review_first.md
-    once the final one replaces it."""
-    first = ws.round_file(round_no, "review_first")
-    path = first if first.exists() else ws.review(round_no)
-    verdict = parse_verdict(path.read_text(encoding="utf-8")) if path.exists() else None
+    reason of the reviewer's own); [] when it approved. Until the final review is written, R{NN}_review.md is
+    the first review; after, the first is kept as R{NN}_review_first.md."""
+    review = ws.review(round_no)
+    text = review.read_text(encoding="utf-8") if review.exists() else ""
+    if FINAL_MARK in text.split("\n", 1)[0]:
+        first = ws.round_file(round_no, "review_first")
+        text = first.read_text(encoding="utf-8") if first.exists() else ""
+    verdict = parse_verdict(text)
     if not verdict or not verdict.startswith(REVISE_PREFIX):
         return []
     reason, names = verdict.removeprefix(REVISE_PREFIX).strip(), CHECK_NAMES

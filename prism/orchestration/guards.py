@@ -37,7 +37,7 @@ def check_review(ws: Workspace) -> list[str]:
         if not p.exists():
             raise InputError(f"{p}: file not found")
     text = review.read_text(encoding="utf-8")
-    final = "(after revision)" in text.splitlines()[0] if text else False
+    final = checks.FINAL_MARK in text.splitlines()[0] if text else False
     analysis_text = checks.reviewed_text(ws, n, analysis.read_text(encoding="utf-8"), final)
     computed = checks.compute_checks(ws, n, analysis_text)
     problems = []
