@@ -149,9 +149,14 @@ def write_text(path: Path, text: str) -> None:
 
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically; pydantic models are dumped in JSON mode."""
+    _atomic_write_bytes(Path(path), json_bytes(data))
+
+
+def json_bytes(data: Any) -> bytes:
+    """A JSON file's bytes as `write_json` writes them (for `write_together`)."""
     if hasattr(data, "model_dump"):  # a pydantic model
         data = data.model_dump(mode="json")
-    write_text(path, json.dumps(data, indent=2, allow_nan=False, default=_json_default) + "\n")
+    return (json.dumps(data, indent=2, allow_nan=False, default=_json_default) + "\n").encode("utf-8")
 
 
 def write_csv(path: Path, frame: pd.DataFrame, index: bool = False) -> None:

@@ -32,7 +32,8 @@ from prism.models.base import ModelData, check_identifiable
 from prism.models.worker import RUN_DIR_PREFIX, failure_reason, worker_env
 from prism.models.priors import effective_config
 from prism.schemas import MODEL_NAMES, Config, ModelResult, Results, Uncalibrated
-from prism.workspace import Workspace, load_state, read_model, read_weekly, write_csv, write_json
+from prism.workspace import (Workspace, csv_bytes, json_bytes, load_state, read_model, read_weekly, write_json,
+                             write_together)
 
 RUN_IN_PARALLEL = True
 POLL_SECONDS = 0.1
@@ -242,7 +243,6 @@ def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | N
     for name, result in results.items():  # draws on disk always belong to this round's ok models
         if result.status != "ok":
             ws.draws_path(n, name).unlink(missing_ok=True)
-    write_json(ws.round_results(n), res)
-    write_json(ws.latest, res)
-    write_csv(ws.result("model_fit.csv"), fit_table(res))
+    write_together({ws.round_results(n): json_bytes(res), ws.latest: json_bytes(res),  # all three or none
+                    ws.result("model_fit.csv"): csv_bytes(fit_table(res))})
     return res
