@@ -21,6 +21,7 @@ HalfSaturation = Annotated[float, Field(gt=0.0, le=10.0)]
 HillSlope = Annotated[float, Field(gt=0.0, le=5.0)]
 Decay = Annotated[float, Field(ge=0.0, le=0.95)]
 Seconds = Annotated[int, Field(ge=1, le=86_400)]
+ALL_MARKETS = "all"  # --market all: every market of a regional panel apart (planning across markets)
 PRIOR_DRIVEN = "prior-driven"  # evidence flag: the posterior is still the prior
 ZERO_EFFECT = "no effect found"  # evidence flag: ridge's coefficient at zero in most resamples
 SourceKind = Literal["csv", "parquet", "excel", "json", "sql", "bigquery", "gsheet"]
@@ -57,6 +58,8 @@ class DataConfig(Strict):
     entity_column: str | None = None
     entity: str | None = Field(None, description="the entity value modelled, when the data has several")
     aggregate_entities: bool = False
+    market_column: str | None = Field(None, description="column naming the markets of a regional panel; None = "
+                                                         "one national series")
     week_anchor: Literal["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"] = "MON"
     fill_gaps: bool = False
     dictionary: str | None = Field(None, description="optional data_dictionary.csv")
@@ -71,6 +74,8 @@ class DataConfig(Strict):
             raise ValueError("source 'bigquery' needs data.query")
         if self.source == "gsheet" and not self.path:
             raise ValueError("source 'gsheet' needs data.path (the sheet key or URL)")
+        if self.market_column and self.market_column == self.entity_column:
+            raise ValueError(f"'{self.market_column}' cannot be both data.market_column and data.entity_column")
         overlap = set(self.channels) & set(self.controls)
         if overlap:
             raise ValueError(f"column(s) {sorted(overlap)} cannot be both channel and control")
@@ -277,6 +282,13 @@ class ColumnStats(Open):
     corr_kpi: float | None = None
 
 
+class MarketProfile(Open):
+    """One market of a regional panel as discover found it."""
+
+    size: float = Field(description="the market's share of the KPI (its mean share over the weeks)")
+    weeks: int = Field(description="weeks of data the market has")
+
+
 class Profile(Open):
     rows: int
     weeks: int
@@ -285,6 +297,8 @@ class Profile(Open):
     frequency: str
     entity_column: str | None = None
     entities: list[str] = Field(default_factory=list)
+    market_column: str | None = None
+    markets: dict[str, MarketProfile] = Field(default_factory=dict, description="market → its size and weeks")
     columns: dict[str, ColumnStats] = Field(default_factory=dict)
     correlations: dict[str, dict[str, float]] = Field(default_factory=dict)
     gaps: list[str] = Field(default_factory=list)
@@ -491,6 +505,16 @@ class EventResult(Open):
     weeks: int = Field(description="training weeks in which the event is active")
 
 
+class MarketChannel(Open):
+    """One channel in one market of a panel fit, over the training weeks (90 % interval)."""
+
+    roi: float
+    roi_low: float
+    roi_high: float
+    contribution: float
+    spend: float
+
+
 class ModelResult(Open):
     status: Literal["ok", "failed", "skipped"]
     reason: str | None = None
@@ -504,6 +528,8 @@ class ModelResult(Open):
     weekly: Weekly | None = None
     curves: dict[str, ResponseCurve] = Field(default_factory=dict)
     events: dict[str, EventResult] = Field(default_factory=dict)
+    markets: dict[str, dict[str, MarketChannel]] = Field(
+        default_factory=dict, description="panel fits: market → channel → its own ROI (national figures above)")
 
 
 class Agreement(Open):
@@ -571,6 +597,7 @@ class Results(Open):
     weeks: int
     train_weeks: int
     holdout_weeks: int
+    markets: list[str] = Field(default_factory=list, description="the panel's markets; empty for national data")
     quick: bool = False
     objective: float | None = Field(None, description="tuning objective: mean out-of-sample MAPE inside the "
                                                            "training weeks over the models that ran")

@@ -312,8 +312,24 @@ def write_weekly(ws: Workspace, frame: pd.DataFrame) -> None:
     write_bytes(ws.weekly, frame.to_parquet(index=False))
 
 
-def read_weekly(ws: Workspace, cfg: Config) -> pd.DataFrame:
+def group_weeks(frame: pd.DataFrame, by: str, sums: list[str], means: list[str]) -> pd.DataFrame:
+    """Rows → one per `by` value (the index): `sums` summed, `means` averaged (a price or temperature does
+    not add up), every other column the largest value (a week with an event day is an event week)."""
+    grouped = frame.groupby(by, sort=True)
+    out = grouped[sums].sum(min_count=1)
+    means = [c for c in means if c not in sums]
+    if means:
+        out = out.join(grouped[means].mean())
+    rest = [c for c in frame.columns if c not in (*sums, *means, by)]
+    return out.join(grouped[rest].max()) if rest else out
+
+
+def read_weekly(ws: Workspace, cfg: Config, markets: bool = False) -> pd.DataFrame:
     """The clean weekly table discover wrote, with config.json's columns (date, KPI, channels, controls).
+
+    A regional panel (config.json names a market column) holds one row per market and week: with `markets`
+    it comes as it is (the models fit it), else summed over the markets into one national series (KPI and
+    spend summed, controls averaged), which is what every national reader (profiles, reports) means.
 
     A missing file (a workspace from before weekly.parquet existed) or one without a column config.json
     names (config edited by hand since) is bad input: `prism discover` rebuilds it from the source. No
@@ -328,14 +344,19 @@ def read_weekly(ws: Workspace, cfg: Config) -> pd.DataFrame:
         frame = pd.read_parquet(ws.weekly)
     except (OSError, ValueError) as exc:
         raise InputError(f"{ws.weekly}: cannot be read as parquet ({exc}); run `prism discover` to rebuild it") from None
-    wanted = [d.date_column, d.kpi, *d.channels, *d.controls, *cfg.baseline.event_columns]
+    market = [d.market_column] if d.market_column else []
+    wanted = [d.date_column, *market, d.kpi, *d.channels, *d.controls, *cfg.baseline.event_columns]
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         raise InputError(f"{ws.weekly}: no column(s) {missing} that config.json names; "
                          f"run `prism discover` to rebuild it")
     text = cfg.baseline.events_text_column  # its one-hot columns `<column>=<label>` (prism.data.events)
     one_hots = [c for c in frame.columns if text and c.startswith(f"{text}=")]
-    return frame[[*wanted, *one_hots]]
+    frame = frame[[*wanted, *one_hots]]
+    if not d.market_column or markets:
+        return frame
+    national = group_weeks(frame.drop(columns=market), d.date_column, [d.kpi, *d.channels], list(d.controls))
+    return national.reset_index()[[c for c in frame.columns if c not in market]]
 
 
 @contextmanager

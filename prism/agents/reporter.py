@@ -75,7 +75,7 @@ def compose(facts: RoundFacts, open_issues: list[str], history: list[RoundRecord
     title = f"# {brand}: what the marketing returns" if brand else "# What the marketing returns"
     prof = facts.meta.profile
     parts = [title, "", f"{facts.weeks} weeks of data, {prof.start} to {prof.end}. Results measured in {kpi}.", "",
-             _answer(facts, kpi), _roi(facts, kpi), _contribution(facts, kpi), _actions(facts, plan),
+             _answer(facts, kpi), _roi(facts, kpi), _markets(facts), _contribution(facts, kpi), _actions(facts, plan),
              _disagree(facts), _settle(facts, tests), _caveats(facts, open_issues),
              _appendix(facts, open_issues, history)]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(parts)).rstrip() + "\n"
@@ -169,6 +169,35 @@ def _roi(facts: RoundFacts, kpi: str) -> str:
     rows += [f"| {f.label} | {_return(f)} | {fmt(f.roi_low)}–{fmt(f.roi_high)} | {f.confidence} | "
              f"{fmt(f.spend_share, 1)}% |" for f in facts.ranked]
     return "\n".join(rows + [""] + _lift_lines(facts))
+
+
+MAX_MARKET_ROWS = 12  # the largest markets in the table; the rest are counted (results/latest.json has all)
+
+
+def _markets(facts: RoundFacts) -> str:
+    """A regional panel's per-market returns, largest markets first (empty for national data)."""
+    rois = facts.market_rois
+    if not rois:
+        return ""
+    sizes = facts.meta.profile.markets
+    chans = facts.ranked
+    models = [m for m, r in facts.ok_models.items() if r.markets]
+    rows = [HEADINGS["markets"], "",
+            f"The data holds {len(rois)} markets ('{facts.meta.profile.market_column}'), fitted together: each "
+            f"channel's national return above is its contribution summed over the markets ÷ its spend summed over "
+            f"them; each market's own return borrows strength from the others (partial pooling), so a market with "
+            f"little spend sits near the national figure. Return per {_unit(facts)} of spend with its likely range "
+            f"({INTERVAL_LEVEL}% interval), from {', '.join(models)}.", "",
+            "| Market | Share of " + facts.label(facts.cfg.data.kpi) + " | " + " | ".join(f.label for f in chans) + " |",
+            "|---|---|" + "---|" * len(chans)]
+    for market, per in list(rois.items())[:MAX_MARKET_ROWS]:
+        size = sizes[market].size * 100 if market in sizes else float("nan")
+        cells = [f"{fmt(per[f.channel][0])} ({fmt(per[f.channel][1])}–{fmt(per[f.channel][2])})"
+                 if per[f.channel][0] == per[f.channel][0] else "no spend" for f in chans]
+        rows.append(f"| {market} | {fmt(size, 1)}% | " + " | ".join(cells) + " |")
+    if len(rois) > MAX_MARKET_ROWS:
+        rows += ["", f"The other {len(rois) - MAX_MARKET_ROWS} markets are in results/latest.json (models → markets)."]
+    return "\n".join(rows + [""])
 
 
 def _lift_lines(facts: RoundFacts) -> list[str]:

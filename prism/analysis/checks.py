@@ -58,6 +58,7 @@ CHECK_NAMES = ("overfitting", "sign correctness", "contribution plausibility", *
 HEADINGS = {
     "answer": "## The answer",
     "roi": "## Return on spend by channel",
+    "markets": "## Return by market",
     "contribution": "## Where the spend's effect comes from",
     "actions": "## What to do",
     "disagree": "## Where the models disagree",

@@ -232,6 +232,19 @@ class RoundFacts:
         shares = list(self.credible_media_shares.values()) or [self.media_share(m) for m in self.ok_models]
         return float(np.mean(shares)) if shares else 0.0
 
+    @cached_property
+    def market_rois(self) -> dict[str, dict[str, tuple[float, float, float]]]:
+        """A regional panel's markets (largest first): per channel the ROI across the models that fitted the
+        panel (their mean; the lowest and highest 90 % bound, as the national combined range)."""
+        fitted = [m.markets for m in self.ok_models.values() if m.markets]
+        sizes = {k: p.size for k, p in self.meta.profile.markets.items()}
+        out = {}
+        for market in sorted(fitted[0] if fitted else {}, key=lambda k: -sizes.get(k, 0.0)):
+            per = [f[market] for f in fitted if market in f]
+            out[market] = {ch: (float(np.mean([p[ch].roi for p in per])), float(min(p[ch].roi_low for p in per)),
+                                float(max(p[ch].roi_high for p in per))) for ch in self.channels}
+        return out
+
     def derived_values(self) -> list[float]:
         """Every derived figure a writer may print (for the number check)."""
         vals: list[float] = [self.portfolio_roi, self.mean_media_share, float(self.n_parameters),
@@ -242,6 +255,7 @@ class RoundFacts:
             vals += [f.roi_high - f.roi_low, f.roi - self.portfolio_roi]
         vals += [r for _, _, r in self.collinear_pairs] + list(self.vif.values())
         vals += [e.moved_pct for e in self.lift_effects if e.moved_pct is not None]
+        vals += [v for chans in self.market_rois.values() for trio in chans.values() for v in trio]
         return vals
 
 

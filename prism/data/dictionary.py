@@ -36,7 +36,8 @@ HEADER_ALIASES = {"field": "column", "name": "column", "column_name": "column", 
 ROLE_ALIASES = {"date": "date", "kpi": "kpi", "target": "kpi", "outcome": "kpi", "channel": "channel",
                 "spend": "channel", "media": "channel", "control": "control", "event": "event", "events": "event",
                 "holiday": "event", "season": "event", "exposure": "exposure", "impressions": "exposure",
-                "clicks": "exposure", "entity": "entity", "ignore": "ignored", "ignored": "ignored"}
+                "clicks": "exposure", "entity": "entity",
+                "market": "market", "geo": "market", "region": "market", "ignore": "ignored", "ignored": "ignored"}
 NUMERIC_FIELDS = ("expected_roi_min", "expected_roi_max", "adstock_decay")
 
 

@@ -57,6 +57,10 @@ SINGULAR = {"channels": "channel", "controls": "control", "events": "event", "ig
 ENTITY_TOKENS = {"brand", "region", "market", "geo", "country", "store", "territory", "entity", "dma", "state",
                  "city", "channel_group", "organisation", "organization", "client", "account", "shop"}
 
+MARKET_TOKENS = {"region", "market", "geo", "country", "territory", "dma", "state", "city", "province", "county",
+                 "metro", "area", "zone"}  # an entity column so named holds markets: a regional panel
+MARKET_ROLE = "market"  # data dictionary / knowledge layer role of a market column
+
 
 @dataclass
 class Overrides:
@@ -86,6 +90,7 @@ class Roles:
     controls: list[str]
     entity_column: str | None
     kpi_alternatives: list[str] = field(default_factory=list)
+    markets: bool = False  # the entity column names markets (a regional panel), not brands or businesses
     events: list[str] = field(default_factory=list)
     events_text: str | None = None
     exposures: dict[str, str] = field(default_factory=dict)  # exposure column → its spend channel
@@ -97,7 +102,8 @@ def detect_roles(frame: pd.DataFrame, overrides: Overrides, hints: dict[str, str
     """Assign roles to the columns of a raw table; overrides and dictionary hints win over detection."""
     overrides = resolve_overrides(frame, overrides, source)
     given = _given(overrides)  # the user's roles win over the dictionary's and over every guess
-    hints = {c: (hints or {})[c] for c in frame.columns if c in (hints or {}) and c not in given}  # data's order
+    said = {c: (hints or {})[c] for c in frame.columns if c in (hints or {})}  # in the data's column order
+    hints = {c: r for c, r in said.items() if c not in given}
     table: dict[str, ColumnRole] = {}
     for col in overrides.ignore or []:
         _set(table, col, "ignored", 1.0, f"set {overrides.origin} (--ignore)")
@@ -115,6 +121,7 @@ def detect_roles(frame: pd.DataFrame, overrides: Overrides, hints: dict[str, str
         table.setdefault(col, ColumnRole(column=col, role="ignored", confidence=0.6,
                                          reason="not numeric" if col not in numeric else "not used"))
     return Roles(date=date, kpi=kpi, channels=channels, controls=controls, entity_column=entity,
+                 markets=bool(entity) and is_market_column(entity, said),
                  kpi_alternatives=alternatives, events=events, events_text=text, exposures=exposures,
                  table=[table[c] for c in frame.columns])
 
@@ -215,6 +222,12 @@ def _date_score(col: pd.Series) -> tuple[float, str]:
 # ----------------------------------------------------------------------------------------- entity
 
 
+def is_market_column(col: str, hints: dict[str, str]) -> bool:
+    """Whether an entity column names markets (geo, region, DMA, state, country…, or marked `market` in the data
+    dictionary or knowledge layer): those become a panel; brands, stores or clients stay separate entities."""
+    return hints.get(col) == MARKET_ROLE or bool(MARKET_TOKENS & set(tokens(col)))
+
+
 def _pick_entity(frame: pd.DataFrame, date: str, o: Overrides, hints: dict[str, str], table: dict,
                  given: set[str]) -> str | None:
     if o.entity_column:
@@ -222,7 +235,7 @@ def _pick_entity(frame: pd.DataFrame, date: str, o: Overrides, hints: dict[str, 
         return o.entity_column
     if o.origin == CONFIG_ORIGIN:  # config.json without an entity column means: none
         return None
-    hinted = [c for c, r in hints.items() if r == "entity"]
+    hinted = [c for c, r in hints.items() if r in ("entity", MARKET_ROLE)]
     if hinted:
         _set(table, hinted[0], "entity", 0.95, "data dictionary")
         return hinted[0]

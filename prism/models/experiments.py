@@ -20,8 +20,9 @@ import pandas as pd
 from pydantic import TypeAdapter
 
 from prism.errors import InputError
-from prism.models import ridge
+from prism.models import ridge, ridge_panel
 from prism.models.base import ModelData, channel_summary
+from prism.models.panel import PanelData
 from prism.schemas import Config, Experiment, Uncalibrated
 from prism.workspace import Workspace
 
@@ -111,7 +112,7 @@ def recorded(rows: list[dict], channels: list[str], dates: pd.DatetimeIndex) -> 
     return lifts([(f"experiment {i}", e) for i, e in enumerate(tests, start=1)], channels, dates)
 
 
-def uncalibrated(data: ModelData, cfg: Config, channels: list[str]) -> dict[str, Uncalibrated]:
+def uncalibrated(data: "ModelData | PanelData", cfg: Config, channels: list[str]) -> dict[str, Uncalibrated]:
     """Each tested channel's ROI from the data alone: one quick ridge refit without the test rows.
 
     Refitting the Bayesian models a second time would double the round's longest fits; ridge's refit
@@ -119,7 +120,10 @@ def uncalibrated(data: ModelData, cfg: Config, channels: list[str]) -> dict[str,
     like with like.
     """
     data = replace(data, lifts=())
-    chans = channel_summary(ridge.fit(data, cfg, quick=True), data)
+    if isinstance(data, PanelData):  # the panel refitted as a panel, its national ROI reported
+        chans = channel_summary(ridge_panel.fit_panel(data, cfg, quick=True), data.national())
+    else:
+        chans = channel_summary(ridge.fit(data, cfg, quick=True), data)
     return {ch: Uncalibrated(roi=chans[ch].roi, roi_low=chans[ch].roi_low, roi_high=chans[ch].roi_high,
                              model=UNCALIBRATED_MODEL, method=UNCALIBRATED_METHOD) for ch in channels}
 

@@ -782,3 +782,4 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
                   draws=kept_draws(transforms, coefs, problem.other, data),
                   events=event_contributions(coefs, data),
                   at_zero=coefs[:, 1:1 + len(data.channels)] <= ZERO_COEF)
+

@@ -29,6 +29,7 @@ from prism.data.prepare import frame_hash
 from prism.errors import InputError
 from prism.models import experiments
 from prism.models.base import ModelData, check_identifiable
+from prism.models.panel import PanelData, model_data
 from prism.models.worker import RUN_DIR_PREFIX, failure_reason, worker_env
 from prism.models.priors import effective_config
 from prism.schemas import MODEL_NAMES, Config, ModelResult, Results, Uncalibrated
@@ -218,9 +219,9 @@ def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | N
     effective = effective_config(cfg, workspace_knowledge(ws))
     names = selected_models(cfg, models)
     n = round_number(ws, round_no)
-    frame = read_weekly(ws, cfg)
-    data = ModelData.from_frame(frame, cfg)  # refuses a holdout that leaves too few training weeks
-    check_identifiable(len(data.channels), data.n_train)
+    frame = read_weekly(ws, cfg, markets=True)
+    data = model_data(frame, cfg)  # refuses a holdout that leaves too few training weeks
+    check_identifiable(len(data.channels), data.n_train, data.y.shape[1] if data.y.ndim > 1 else 1)
     with tempfile.TemporaryDirectory(prefix=RUN_DIR_PREFIX) as tmp:
         frame_path = Path(tmp) / "weekly.parquet"
         frame.to_parquet(frame_path)
@@ -234,7 +235,7 @@ def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | N
         round=n, data_hash=frame_hash(frame), config_hash=config_hash(effective),
         created_at=datetime.now(timezone.utc),
         kpi=cfg.data.kpi, channels=list(cfg.data.channels), weeks=data.n_weeks, train_weeks=data.n_train,
-        holdout_weeks=data.n_test, quick=quick, objective=objective(results), models=results,
+        holdout_weeks=data.n_test, markets=list(data.markets) if isinstance(data, PanelData) else [], quick=quick, objective=objective(results), models=results,
     )
     if not res.ok_models():
         write_json(failed_run_path(ws, n), res)
