@@ -729,20 +729,28 @@ class Status(StrEnum):
     ANALYSIS_DONE = "ANALYSIS_DONE"
     APPROVED = "APPROVED"
     REVISE = "REVISE"  # written as "REVISE: <reason>" (see revise())
+    REJECTED = "REJECTED"  # the final review when a point is still not addressed: "REJECTED: <what>" (reject())
     REPORT_DONE = "REPORT_DONE"
     PROOFREAD_CLEAN = "PROOFREAD_CLEAN"
     PROOFREAD_CORRECTED = "PROOFREAD_CORRECTED"
 
 
 REVISE_PREFIX = f"{Status.REVISE}:"
+REJECT_PREFIX = f"{Status.REJECTED}:"
 PROOFREAD_STATUSES = (Status.PROOFREAD_CLEAN, Status.PROOFREAD_CORRECTED)
-# the lines an agent's artifact may end with (a REVISE verdict carries its reason after the colon)
-STATUS_LINES = tuple(REVISE_PREFIX if s is Status.REVISE else str(s) for s in Status if s is not Status.METADATA_REFRESHED)
+_PREFIXED = {Status.REVISE: REVISE_PREFIX, Status.REJECTED: REJECT_PREFIX}
+# the lines an agent's artifact may end with (REVISE and REJECTED carry their reason after the colon)
+STATUS_LINES = tuple(_PREFIXED.get(s, str(s)) for s in Status if s is not Status.METADATA_REFRESHED)
 
 
 def revise(reason: str) -> str:
     """The Critic's verdict asking the Analyst for a revision."""
     return f"{REVISE_PREFIX} {reason}"
+
+
+def reject(reason: str) -> str:
+    """The Critic's final verdict when the revision left a point it raised unaddressed."""
+    return f"{REJECT_PREFIX} {reason}"
 
 
 Stage = Literal[

@@ -10,7 +10,7 @@ import fcntl
 import json
 import os
 import tempfile
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, TypeVar
 
@@ -135,11 +135,20 @@ def atomic_target(path: Path) -> Iterator[Path]:
         raise
 
 
+def remove_file(path: Path) -> None:
+    """Remove a file Prism wrote; a missing one is fine, one that cannot be removed (a read-only workspace) is
+    bad input naming it, like a write there."""
+    path = Path(path)
+    if not path.exists():
+        return
+    try:
+        path.unlink()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot remove it ({exc.strerror or exc})") from None
+
+
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    with atomic_target(path) as tmp, open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+    write_together({path: data})
 
 
 def write_text(path: Path, text: str) -> None:
@@ -149,32 +158,74 @@ def write_text(path: Path, text: str) -> None:
 
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically; pydantic models are dumped in JSON mode."""
+    _atomic_write_bytes(Path(path), json_bytes(data))
+
+
+def json_bytes(data: Any) -> bytes:
+    """A JSON file's bytes as `write_json` writes them (for `write_together`)."""
     if hasattr(data, "model_dump"):  # a pydantic model
         data = data.model_dump(mode="json")
-    write_text(path, json.dumps(data, indent=2, allow_nan=False, default=_json_default) + "\n")
+    return (json.dumps(data, indent=2, allow_nan=False, default=_json_default) + "\n").encode("utf-8")
 
 
 def write_csv(path: Path, frame: pd.DataFrame, index: bool = False) -> None:
     """Write a CSV atomically, with formula-like text neutralised (see `neutralise_formulas`)."""
-    write_text(path, neutralise_formulas(frame).to_csv(index=index))
+    _atomic_write_bytes(Path(path), csv_bytes(frame, index))
+
+
+def csv_bytes(frame: pd.DataFrame, index: bool = False) -> bytes:
+    """A CSV file's bytes as `write_csv` writes them (for `write_together`)."""
+    return neutralise_formulas(frame).to_csv(index=index).encode("utf-8")
+
+
+def write_together(files: dict[Path, bytes]) -> None:
+    """Several files that belong together (a plan, its scenarios, its chart): all of them or none.
+
+    Every file is written and synced to a temp beside its target first; only when all are written are they
+    renamed into place, so a failure part-way (disk full, a read-only folder) leaves every old file as it was.
+    """
+    with ExitStack() as stack:
+        for path, data in files.items():
+            tmp = stack.enter_context(atomic_target(Path(path)))
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+QUOTE = "'"
+
+
+def _formula_like(value: Any) -> bool:
+    """Text a spreadsheet would run, also behind quotes: `'=1` gains a quote too, so `restore_formulas` can
+    take exactly one off and every text comes back as written."""
+    return isinstance(value, str) and value.lstrip(QUOTE).startswith(FORMULA_STARTS)
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """Text cells and headers that a spreadsheet would run as a formula get a leading `'` (OWASP CSV injection).
 
     A channel named `=HYPERLINK(...)` reached report.xlsx as a live formula; numbers are left as they are.
+    Prism's readers of its own CSVs undo it (`restore_formulas`), so `=1+1` exported and read back is `=1+1`.
     """
+    return _map_text(frame, lambda v: QUOTE + v if _formula_like(v) else v)
+
+
+def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """The inverse of `neutralise_formulas`: one leading `'` off each formula-like text cell and header."""
+    return _map_text(frame, lambda v: v[1:] if _formula_like(v) and v.startswith(QUOTE) else v)
+
+
+def _map_text(frame: pd.DataFrame, fix: Any) -> pd.DataFrame:
     import pandas as pd
 
-    def safe(value: Any) -> Any:
-        return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+    def each(value: Any) -> Any:
+        return fix(value) if isinstance(value, str) else value
 
-    out = frame.rename(columns=safe, index=safe)
+    out = frame.rename(columns=each, index=each)
     text = [c for c in out.columns if out[c].dtype == object or pd.api.types.is_string_dtype(out[c])]
-    return out.assign(**{c: out[c].map(safe) for c in text}) if text else out
+    return out.assign(**{c: out[c].map(each) for c in text}) if text else out
 
 
 def write_bytes(path: Path, data: bytes) -> None:
@@ -215,13 +266,25 @@ def read_csv(path: Path, required: tuple[str, ...] = ()) -> pd.DataFrame:
     if not path.exists():
         raise InputError(f"{path}: file not found")
     try:
-        frame = pd.read_csv(path)
+        frame = restore_formulas(pd.read_csv(path))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot be read as CSV: {exc}") from None
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise InputError(f"{path}: column '{missing[0]}' is missing")
     return frame
+
+
+MAX_KNOWLEDGE_BYTES = 2_000_000  # a knowledge file (fields, context, issues, tests) this size is not hand-kept
+
+
+def refuse_large(path: Path, limit: int = MAX_KNOWLEDGE_BYTES) -> None:
+    """A file too large for what it is refused before it is read (a 31 MB fields.csv made a 142 MB
+    metadata.json that every stage then read)."""
+    size = Path(path).stat().st_size
+    if size > limit:
+        raise InputError(f"{path}: {size / 1e6:.1f} MB; a knowledge file may be at most {limit / 1e6:g} MB "
+                         f"(one row per data column or test)")
 
 
 def read_model(path: Path, model: type[M]) -> M:

@@ -256,18 +256,19 @@ def _plan_lines(plan: pd.DataFrame | str | None, kpi: str) -> list[str]:
         return [plan, ""]
     rows, total = plan.iloc[:-1], plan.iloc[-1]
     rows = rows[(rows["current"] > 0) | (rows["recommended"] > 0)]  # a channel with no spend either way: nothing to do
-    lines = [f"A budget plan for the next quarter at today's total spend of {fmt(total['current'], 0)} "
-             f"is expected to add {fmt(total['expected_kpi_change'], 0)} {kpi} "
-             f"({INTERVAL_LEVEL:.0f}% interval {fmt(total['expected_kpi_change_low'], 0)} to "
-             f"{fmt(total['expected_kpi_change_high'], 0)}):", ""]
-    for _, r in rows.iterrows():
-        verb = "Raise" if r["change_pct"] > 0.05 else "Cut" if r["change_pct"] < -0.05 else "Keep"
-        move = (f"from {fmt(r['current'], 0)} to {fmt(r['recommended'], 0)} ({fmt(r['change_pct'], 1)}%)"
-                if verb != "Keep" else f"at {fmt(r['current'], 0)}")
-        if r["current"] <= 0 < r["recommended"]:  # no change_pct from zero: "Keep … at 0" hid the new spend
-            verb, move = "Start", f"at {fmt(r['recommended'], 0)}"
-        lines.append(f"- {verb} {r['label']} {move}: {fmt(r['expected_kpi_change'], 0)} {kpi} expected "
-                     f"({fmt(r['expected_kpi_change_low'], 0)} to {fmt(r['expected_kpi_change_high'], 0)}).")
+    verbs = {str(r["channel"]): _verb(r) for _, r in rows.iterrows()}
+    kept = [r["label"] for _, r in rows.iterrows() if verbs[str(r["channel"])] == "Keep"]
+    if len(kept) == len(rows):  # a plan that moves nothing: one sentence, not a "0 expected (0 to 0)" per channel
+        lines = [f"The budget plan for the next quarter keeps every channel at today's spend (in all "
+                 f"{fmt(total['current'], 0)}): no move from today's mix is expected to add {kpi}.", ""]
+    else:
+        lines = [f"A budget plan for the next quarter at today's total spend of {fmt(total['current'], 0)} "
+                 f"is expected to add {fmt(total['expected_kpi_change'], 0)} {kpi} "
+                 f"({INTERVAL_LEVEL:.0f}% interval {fmt(total['expected_kpi_change_low'], 0)} to "
+                 f"{fmt(total['expected_kpi_change_high'], 0)}):", ""]
+        lines += [_move_line(r, verbs[str(r["channel"])], kpi) for _, r in rows.iterrows()
+                  if verbs[str(r["channel"])] != "Keep"]
+        lines += [f"- Keep {', '.join(kept)} at today's spend."] if kept else []
     held = rows[rows["confidence"].astype(str) != "high"]
     if not held.empty:
         one = len(held) == 1
@@ -276,10 +277,26 @@ def _plan_lines(plan: pd.DataFrame | str | None, kpi: str) -> list[str]:
     return lines + [""]
 
 
+def _verb(r: pd.Series) -> str:
+    if r["current"] <= 0 < r["recommended"]:  # no change_pct from zero: "Keep … at 0" hid the new spend
+        return "Start"
+    return "Raise" if r["change_pct"] > 0.05 else "Cut" if r["change_pct"] < -0.05 else "Keep"
+
+
+def _move_line(r: pd.Series, verb: str, kpi: str) -> str:
+    """'- Raise TV from 1,000 to 1,150 (15.0%): 90 revenue expected (40 to 140).'"""
+    move = (f"at {fmt(r['recommended'], 0)}" if verb == "Start" else
+            f"from {fmt(r['current'], 0)} to {fmt(r['recommended'], 0)} ({fmt(r['change_pct'], 1)}%)")
+    return (f"- {verb} {r['label']} {move}: {fmt(r['expected_kpi_change'], 0)} {kpi} expected "
+            f"({fmt(r['expected_kpi_change_low'], 0)} to {fmt(r['expected_kpi_change_high'], 0)}).")
+
+
 def _if_confirmed(held: pd.DataFrame, one: bool) -> str:
-    """'; if a test confirmed it, the plan would move X to N': the optimizer's if_confirmed column."""
-    moves = [f"{r['label']} to {fmt(r['if_confirmed'], 0)}" for _, r in held.iterrows()
-             if "if_confirmed" in r and pd.notna(r["if_confirmed"])]
+    """'; if a test confirmed it, the plan would move X to N': the optimizer's if_confirmed spend, only where it
+    differs from the plan's (an unlocked channel the models back no larger move for stays where it is)."""
+    from prism.planning.plan import confirmed_moves  # lazy: the optimizer only when a report is written
+
+    moves = [f"{r['label']} to {fmt(r['if_confirmed'], 0)}" for _, r in confirmed_moves(held).iterrows()]
     who = "a test confirmed it" if one else "tests confirmed them"
     return f"; if {who}, the plan would move {', '.join(moves)}" if moves else ""
 

@@ -53,10 +53,6 @@ class ChannelFacts:
     why: tuple[str, ...] = ()  # reason codes of the label (analysis/confidence.py WHY_*)
     flags: dict[str, list[str]] = field(default_factory=dict)  # evidence flag → models, e.g. prior-driven
 
-    @property
-    def uncertain(self) -> bool:
-        return self.agreement in ("low", "n/a") or self.confidence == "low"
-
 
 @dataclass
 class RoundFacts:

@@ -87,10 +87,12 @@ def optimize_cmd(
     """Recommend a budget split from the kept draws; write results/optimization.csv, scenarios.csv and the chart
     (a market's plan: optimization_<market>.csv and scenarios_<market>.csv)."""
     from prism.planning import constraints as K
-    from prism.planning.outputs import write_plan, write_scenarios
+    from prism.planning.outputs import plan_files
     from prism.planning.plan import PlanRequest
-    from prism.report.plan_chart import CHART_NAME, write_budget_plan
+    from prism.report.plan_chart import CHART_NAME, budget_plan_png
+    from prism.workspace import write_together
 
+    PlanRequest(target_mroi=target_mroi, target_roi=target_roi).target()  # refused before any draw is read
     ws, planner = _planner(workdir, model, weeks, round_no, market)
     total = float(planner.current.sum())
     req = PlanRequest(weeks=weeks, budget=K.parse_amount(budget, total, "--budget") if budget else None,
@@ -98,10 +100,12 @@ def optimize_cmd(
                       locks=lock, unlock=unlock, target_mroi=target_mroi, target_roi=target_roi,
                       objective=objective, model=model)
     plan = planner.optimize(req)
-    written = [write_plan(ws, plan, market), write_scenarios(ws, planner.scenarios(req, optimum=plan), market)]
+    files = plan_files(ws, plan, planner.scenarios(req, optimum=plan), market)
+    written = [path.name for path in files]
     if market is None:  # the national chart the report shows
-        write_budget_plan(plan.frame(), ws.charts_dir / f"{CHART_NAME}.png", planner.labels)
+        files[ws.charts_dir / f"{CHART_NAME}.png"] = budget_plan_png(plan.frame(), planner.labels)
         written.append(f"charts/{CHART_NAME}.png")
+    write_together(files)  # this run's outputs, or (on any failure above) the last run's
     where = "" if market is None else f", market {market}"
     console.print(plan_table(plan.frame(), f"Budget plan over {weeks} weeks ({model}{where}, objective {objective}; "
                                            f"budget from {plan.budget_set_by})"))
@@ -123,12 +127,15 @@ def scenario_cmd(
 ) -> None:
     """KPI change of a what-if spend change with its 90 % interval; write results/scenarios.csv (a market's:
     scenarios_<market>.csv)."""
-    from prism.planning.outputs import write_scenarios
+    from prism.planning.outputs import plan_files
     from prism.planning.plan import PlanRequest
+    from prism.workspace import write_together
 
     ws, planner = _planner(workdir, model, weeks, round_no, market)
     frame = planner.scenarios(PlanRequest(weeks=weeks, model=model), moves)
-    name = write_scenarios(ws, frame, market)
+    files = plan_files(ws, None, frame, market)
+    write_together(files)
+    name = next(iter(files)).name
     console.print(scenario_table(frame))
     console.print(f"wrote results/{name}")
 

@@ -54,7 +54,10 @@ class Chat:
 
             result = claude_answer(self.ctx, text, earlier=self.turns)
         else:
-            self.previous, result = respond(self.ctx, text, self.previous)
+            try:
+                self.previous, result = respond(self.ctx, text, self.previous)
+            except InputError as exc:  # a question Prism cannot price: `ask` exits 2, a chat answers and goes on
+                result = Answer(text, R.HELP, str(exc))
         self.turns.append((text, result.text))
         self.history.append({"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "question": text,
                              "intent": result.intent, "answer": result.text, "phrased_by": result.phrased_by})

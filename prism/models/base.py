@@ -39,6 +39,22 @@ def holdout_weeks(n_weeks: int, cfg: Config) -> int:
     return n
 
 
+MEDIA_NUMBERS_PER_CHANNEL = 3  # every model estimates each channel's effect, carry-over and saturation
+
+
+def check_identifiable(channels: int, train_weeks: int, markets: int = 1) -> None:
+    """Refuse, before any fit starts, more channels than the training weeks (of every market of a panel) can
+    identify (200 channels over 91 training weeks ran ridge into its 300 s timeout): each channel needs its
+    own numbers from the weeks."""
+    most = train_weeks * markets // MEDIA_NUMBERS_PER_CHANNEL
+    if channels > most:
+        over = f"{train_weeks} training weeks" + (f" × {markets} markets" if markets > 1 else "")
+        raise InputError(f"{channels} channels over {over}: each channel needs "
+                         f"{MEDIA_NUMBERS_PER_CHANNEL} numbers from the data (effect, carry-over, saturation), so at "
+                         f"most {most} channels can be identified; merge small channels or pick them with "
+                         f"`prism discover --channels`")
+
+
 class WeekSplit:
     """Weeks of data whose first axis (of `y`) is the week, oldest first, and whose last `n_test` weeks are
     the locked holdout: national series and regional panels alike."""

@@ -60,7 +60,13 @@ def lifts(found: list[tuple[str, Experiment]], channels: list[str], dates: pd.Da
     """Each experiment checked against the data: a known channel and a window inside the data's weeks."""
     first, last = dates[0], dates[-1] + pd.Timedelta(days=WEEK_DAYS)
     out = []
+    seen: dict[tuple[str, str, str], str] = {}
     for where, e in found:
+        key = (e.channel, e.start, e.end)
+        if key in seen:  # a copied row was counted twice: twice the evidence for one test
+            raise InputError(f"{where} repeats {seen[key].rsplit(': ', 1)[-1]} ({e.channel} {e.start}..{e.end}): "
+                             f"one test of a channel over one window; remove the copy")
+        seen[key] = where
         if e.channel not in channels:
             raise InputError(f"{where} column 'channel': {e.channel!r} is not a channel of the data "
                              f"({', '.join(channels)})")

@@ -6,17 +6,20 @@ real package on the same data and compares the posteriors. The specification:
 
 - media and target divided by their training means; extra features (Prism's controls) enter as given —
   Prism standardises them on the training weeks;
-- per channel: lag_weight ~ Beta(2, 1), geometric adstock as the recursion a_t = x_t + lag_weight·a_{t−1}
-  normalised by (1 − lag_weight), then Hill with half_max_effective_concentration ~ Gamma(1, 1) and
-  slope ~ Gamma(1, 1) (0.1.9 applies adstock first, then Hill, despite the name);
-- coef_media ~ HalfNormal(media_prior_c): positive media effects, prior scaled by cost. `media_prior` is
-  the user's input; the docs pass cost ÷ mean cost (summing to the number of channels, a prior media
-  effect of several times the KPI with eight channels). Prism passes the scale that gives every channel
-  the same ROI prior as the pymc model (`posterior.roi_prior`, converted at the prior centres of decay,
-  half and slope): ∝ cost share, summing to the media share that prior assumes — same specification,
-  measured input (docs/concepts/models.md);
-- intercept ~ HalfNormal(2), trend coef_trend·t^expo_trend (Normal(0, 1), Uniform(0.5, 1.5), t = 0, 1, …;
-  sampled as its end value, see `_trend`),
+- per channel: lag_weight ~ Beta(2, 1) (centred on the config's decay when it names one), geometric adstock
+  as the recursion a_t = x_t + lag_weight·a_{t−1} normalised by (1 − lag_weight), then Hill (0.1.9 applies
+  adstock first, then Hill, despite the name). Prism's Hill priors are half_max_effective_concentration ~
+  Gamma(3, 3) and slope ~ Gamma(4, 3) (`HALF_PRIOR`, `SLOPE_PRIOR`; 0.1.9 uses Gamma(1, 1) for both), or a
+  Gamma with 10 % spread around a value the config fixes;
+- coef_media: LightweightMMM's HalfNormal(media_prior_c), positive media effects. `media_prior` is the user's
+  input; the docs pass cost ÷ mean cost (summing to the number of channels, a prior media effect of several
+  times the KPI with eight channels). Prism gives every channel the same ROI prior as the pymc model
+  (`posterior.roi_prior`, converted at the prior centres of decay, half and slope): HalfNormal(scale) with
+  the scale ∝ cost share, summing to the media share that prior assumes, or, where the knowledge layer
+  gives an expected ROI range, Normal(its centre, its half-width) truncated at 0;
+- intercept ~ HalfNormal(2); trend trend_end·(t/n)^expo_trend with expo_trend ~ Uniform(0.9, 1.1)
+  (`EXPO_TREND_RANGE`) and trend_end ~ Normal(0, n^expo_trend / n_train) (`TREND_PRIOR_SD` ÷ training weeks;
+  0.1.9: coef_trend ~ Normal(0, 1), expo_trend ~ Uniform(0.5, 1.5); see `_trend` for why),
   seasonality Σ_k γ_k,sin sin(2πkt/52) + γ_k,cos cos(2πkt/52) with γ ~ Normal(0, 1),
   coef_extra_features ~ Normal(0, 1), noise sigma ~ Gamma(1, 1), Normal likelihood;
 - NUTS with init_to_median.
@@ -154,7 +157,6 @@ def _prior_media(data: ModelData, cfg: Config, arrays: dict[str, np.ndarray], pr
 
 def _model(media, extra, seasonal, target, pri, trend: bool):
     """The hill_adstock national model; `target=None` for prior/posterior prediction."""
-    import jax
     import jax.numpy as jnp
     import numpyro
     import numpyro.distributions as dist

@@ -27,7 +27,7 @@ from prism.orchestration.checkpoints import ask
 from prism.orchestration.guards import session_guard
 from prism.orchestration.context import LoopContext
 from prism.orchestration.recording import finish_if_last, note_outcome, note_timing, now, record, update_best
-from prism.orchestration.registry import impl_for
+from prism.orchestration.registry import check_ready, impl_for
 from prism.orchestration.stages import APPROVAL, STAGES, next_stage
 from prism.schemas import STATUS_LINES, AgentCall, Config, Decision, Results, RoundRecord, State, Status
 from prism.workspace import Workspace, load_state, loop_lock, read_model, save_state, write_text
@@ -274,13 +274,9 @@ def run_loop(ws: Workspace, rounds: int, agents: str = "rules", model: str | Non
              console: Console | None = None, steps: int | None = None, render: bool = True) -> State:
     """Run (or resume) rounds until `rounds` rounds are done, the Tuner says NO_CHANGE or a user stops
     (or, with `steps`, after that many stages: `prism loop --step` for a Claude terminal session)."""
-    if rounds < 1:
-        raise InputError(f"--rounds must be at least 1, got {rounds}")
+    check_start(ws, rounds, agents)
     ctx = LoopContext(ws, agents, model, quick, render, checkpoints or auto_approve, auto_approve,
                       console or Console())
-    if not ws.config.exists():
-        raise InputError(f"{ws.config}: file not found (run `prism discover` first, or `prism demo`)")
-    impl_for("explorer", agents, read_model(ws.config, Config))  # a bad --agents value fails before anything runs
     with loop_lock(ws):
         state = load_state(ws)
         _prepare_resume(state, rounds)
@@ -294,6 +290,16 @@ def run_loop(ws: Workspace, rounds: int, agents: str = "rules", model: str | Non
             ctx.console.print(f"best round by the tuning objective: {state.best_round} "
                               f"(its report: rounds/R{state.best_round:02d}_report.md)")
         return state
+
+
+def check_start(ws: Workspace, rounds: int, agents: str) -> None:
+    """What a loop needs before it touches anything: rounds to run, config.json, a known --agents value and,
+    for Claude agents, the API key (state.json once moved on before the key was found missing)."""
+    if rounds < 1:
+        raise InputError(f"--rounds must be at least 1, got {rounds}")
+    if not ws.config.exists():
+        raise InputError(f"{ws.config}: file not found (run `prism discover` first, or `prism demo`)")
+    check_ready(agents, read_model(ws.config, Config))
 
 
 def _prepare_resume(state: State, rounds: int) -> None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from prism.errors import InputError
-from prism.planning.horizon import DEFAULT_WEEKS
+from prism.planning.horizon import DEFAULT_WEEKS, check_weeks
 from prism.planning.plan import Plan, Planner, PlanRequest
 from prism.models.draws import MARKET_SEP
 from prism.planning.source import CONSENSUS, load_sources
 from prism.schemas import Metadata
-from prism.workspace import Workspace, read_csv, read_model, write_csv
+from prism.workspace import Workspace, csv_bytes, read_csv, read_model, write_together
 
 ROI_COMPARISON = "roi_comparison.csv"
 OPTIMIZATION = "optimization.csv"
@@ -49,17 +51,13 @@ def market_file(name: str, market: str | None) -> str:
     return f"{stem}_{''.join(ch if ch.isalnum() or ch in '-_' else '_' for ch in market)}.{ext}"
 
 
-def write_plan(ws: Workspace, plan: Plan, market: str | None = None) -> str:
-    """Write the plan; returns the file name it went to."""
-    name = market_file(OPTIMIZATION, market)
-    write_csv(ws.result(name), plan.frame().round(CSV_DECIMALS))
-    return name
-
-
-def write_scenarios(ws: Workspace, frame: pd.DataFrame, market: str | None = None) -> str:
-    name = market_file(SCENARIOS, market)
-    write_csv(ws.result(name), frame.round(CSV_DECIMALS))
-    return name
+def plan_files(ws: Workspace, plan: Plan | None, scenarios: pd.DataFrame,
+               market: str | None = None) -> dict[Path, bytes]:
+    """optimization.csv (when there is a plan) and scenarios.csv (a market's beside them) as bytes, for
+    `write_together`: a run's outputs replace the last run's all at once or not at all."""
+    files = ({ws.result(market_file(OPTIMIZATION, market)): csv_bytes(plan.frame().round(CSV_DECIMALS))}
+             if plan is not None else {})
+    return files | {ws.result(market_file(SCENARIOS, market)): csv_bytes(scenarios.round(CSV_DECIMALS))}
 
 
 def open_planner(ws: Workspace, model: str = CONSENSUS, weeks: int = DEFAULT_WEEKS,
@@ -67,6 +65,7 @@ def open_planner(ws: Workspace, model: str = CONSENSUS, weeks: int = DEFAULT_WEE
     """A planner over the round's kept draws with the workspace's confidence labels and channel labels;
     with `market`, over one market's draws or (`all`) every market's channels apart, each carrying its
     channel's (national) confidence label."""
+    check_weeks(weeks)
     sources = load_sources(ws, round_no, market)
     confidence, labels = read_confidence(ws), read_labels(ws)
     names = next(iter(sources.values())).channels if sources else []
@@ -83,6 +82,5 @@ def default_plan(ws: Workspace, round_no: int | None = None) -> Plan:
     planner = open_planner(ws, round_no=round_no)
     req = PlanRequest()
     plan = planner.optimize(req)
-    write_plan(ws, plan)
-    write_scenarios(ws, planner.scenarios(req, optimum=plan))
+    write_together(plan_files(ws, plan, planner.scenarios(req, optimum=plan)))
     return plan
