@@ -71,6 +71,11 @@ HEADINGS = {
 }
 
 
+def required_headings(facts: RoundFacts) -> list[str]:
+    """The headings a report of this round must have: the per-market one only for a regional panel."""
+    return [h for k, h in HEADINGS.items() if k != "markets" or facts.market_rois]
+
+
 class Outcome(StrEnum):
     PASS = "PASS"
     FAIL = "FAIL"

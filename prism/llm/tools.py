@@ -257,7 +257,7 @@ def apply_report(ws: Workspace, round_no: int, revision: bool, data: Report) -> 
     text = data.markdown.strip() + "\n"
     facts = RoundFacts.load(ws, round_no)
     problems = [] if text.startswith("# ") else ["the report must start with a '# ' title"]
-    problems += [f"heading missing: {h}" for h in HEADINGS.values() if h not in text]
+    problems += [f"heading missing: {h}" for h in checks.required_headings(facts) if h not in text]
     problems += proofreader.jargon(text) + proofreader.missing_channels(text, facts)
     problems += [f"missing caveat — {c.name}: {c.evidence}" for c in checks.text_checks(facts, text) if not c.passed]
     if problems:

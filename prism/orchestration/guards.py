@@ -12,7 +12,7 @@ from pathlib import Path
 
 from prism.agents import analyst, proofreader
 from prism.analysis import checks
-from prism.analysis.checks import HEADINGS
+from prism.analysis.checks import required_headings
 from prism.analysis.facts import RoundFacts
 from prism.analysis.numbers import INTERPRETATION, SPELLED_OUT, extract, known_values, matches, ratios
 from prism.errors import GuardFailed, InputError
@@ -70,10 +70,11 @@ def check_report(ws: Workspace) -> list[str]:
     if not ws.report_md.exists():
         raise InputError(f"{ws.report_md}: file not found")
     text = ws.report_md.read_text(encoding="utf-8")
-    problems = [f"heading missing: {h}" for h in HEADINGS.values() if h not in text]
+    facts = RoundFacts.load(ws, n)
+    problems = [f"heading missing: {h}" for h in required_headings(facts) if h not in text]
     if not text.startswith("# "):
         problems.append("report.md must start with a '# ' title")
-    _, edits, issues = proofreader.review(text, RoundFacts.load(ws, n), ws)
+    _, edits, issues = proofreader.review(text, facts, ws)
     problems += [f"line {e.line}: {e.old} does not match the results (nearest: {e.new})" for e in edits]
     problems += issues
     note = ws.proofread(n)
