@@ -5,7 +5,9 @@ where the data is silent); on realistic data with known truth, the width of the 
 whether the data moved the estimate at all predicted accuracy, agreement did not. The label therefore
 combines, per channel:
 - the evidence flags (models/evidence.py): a model whose ROI is prior-driven or found no effect caps the
-  channel at `medium`; when every model that ran is flagged the channel is `low`;
+  channel at `medium`; when every model that ran is flagged, or at least PRIOR_DRIVEN_MODELS models are
+  prior-driven (on the benchmark, channels prior-driven in both Bayesian models were more than 50 % off
+  about as often as not, whatever ridge said), the channel is `low`;
 - agreement (analysis/compare.py): methods that disagree (`low`) make it `low`, `medium` caps it;
 - the median relative width of the models' 90 % intervals: above HIGH_WIDTH caps it at `medium`,
   above MEDIUM_WIDTH makes it `low`;
@@ -46,6 +48,7 @@ MEDIUM_WIDTH = 3.0  # ... and at most this for `medium`
 TARGET_MEDIAN_ERROR = 0.15  # `high`: median |ROI error| at most 15 % ...
 TARGET_FAR_OFF_SHARE = 0.05  # ... and at most 5 % of channels more than 50 % off
 MEDIUM_FAR_OFF_SHARE = 0.5  # `medium`: at most half more than 50 % off
+PRIOR_DRIVEN_MODELS = 2  # prior-driven in this many models (both Bayesian ones, say) makes the channel `low`
 SHORT_HISTORY_WEEKS = 104  # fewer training weeks than two years caps at `medium` (also the sample caveat)
 AUDIT_WEAK, AUDIT_NOT = "weak", "not"
 Z90 = 1.645
@@ -78,6 +81,12 @@ class Signals:
     @property
     def all_flagged(self) -> bool:
         return sum(len(m) for m in self.flags.values()) >= self.n_models
+
+    @property
+    def undecided(self) -> bool:
+        """The data decided nothing: every model is flagged, or PRIOR_DRIVEN_MODELS or more are prior-driven
+        (their agreement is their priors')."""
+        return bool(self.flags) and (self.all_flagged or len(self.flags.get(PRIOR_DRIVEN, [])) >= PRIOR_DRIVEN_MODELS)
 
     @property
     def calibrated(self) -> bool:
@@ -164,7 +173,7 @@ def _times(width: float) -> str:
 
 def _low_reasons(s: Signals, medium_width: float) -> list[tuple[str, str]]:
     out = []
-    if s.flags and s.all_flagged:
+    if s.undecided:
         out.append((WHY_UNDECIDED, "not identifiable from this spend: " + _flag_words(s.flags)))
     if any(v == AUDIT_NOT for v in s.audit.values()):
         out.append((WHY_AUDIT_NOT, "the recoverability audit could not recover it from this spend"))
@@ -177,7 +186,7 @@ def _low_reasons(s: Signals, medium_width: float) -> list[tuple[str, str]]:
 
 def _medium_reasons(s: Signals, high_width: float, medium_width: float) -> list[tuple[str, str]]:
     out = []
-    if s.flags and not s.all_flagged:
+    if s.flags and not s.undecided:
         out.append((WHY_SOME_UNDECIDED, _flag_words(s.flags)))
     if s.agreement == MEDIUM:
         out.append((WHY_PARTLY, "methods only partly agree"))
