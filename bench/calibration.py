@@ -147,13 +147,13 @@ def case_rows(seed: int, model: str, sim, result: ModelResult, seconds: float,
     return rows
 
 
-def merge_rows(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """`old` with every (seed, model) that `new` has replaced by `new`'s rows."""
+def merge_rows(old: pd.DataFrame, new: pd.DataFrame, key: list[str] = KEY) -> pd.DataFrame:
+    """`old` with every fit (`key`: seed and model) that `new` has replaced by `new`'s rows."""
     if old.empty:
         return new.reset_index(drop=True)
-    stale = old.set_index(KEY).index.isin(new.set_index(KEY).index)
+    stale = old.set_index(key).index.isin(new.set_index(key).index)
     merged = pd.concat([old[~stale], new], ignore_index=True)
-    return merged.sort_values(["seed", "model", "channel"], kind="stable").reset_index(drop=True)
+    return merged.sort_values([*key, "channel"], kind="stable").reset_index(drop=True)
 
 
 def read_rows(path: Path = ROWS) -> pd.DataFrame:

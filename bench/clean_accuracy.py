@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._table import bench_table, show  # noqa: E402
+from bench.calibration import OK, merge_rows, read_rows  # noqa: E402
 from prism.schemas import CONVERGENCE, MODEL_NAMES, Config  # noqa: E402
 from prism.workspace import write_csv  # noqa: E402
 
@@ -76,8 +77,6 @@ def dataset(kind: str, seed: int):
 
 def realistic_rows() -> pd.DataFrame:
     """The calibration bench's fitted rows (realistic_case datasets) in this bench's columns."""
-    from bench.calibration import OK, read_rows
-
     rows = read_rows()
     rows = rows[rows["status"] == OK]
     return rows.assign(kind="realistic")[[*KEY, "channel", "true_roi", "roi", "roi_low", "roi_high", "converged",
@@ -99,14 +98,6 @@ def fit_case(kind: str, seed: int, model: str) -> list[dict]:
             for ch, true in truth.items()]
 
 
-def merge_rows(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """`old` with every (kind, seed, model) that `new` has replaced by `new`'s rows."""
-    if old.empty:
-        return new
-    stale = old.set_index(KEY).index.isin(new.set_index(KEY).index)
-    return pd.concat([old[~stale], new], ignore_index=True).sort_values(KEY, kind="stable")
-
-
 def run_fits(tasks: list[tuple[str, int, str]], jobs: int, path: Path) -> None:
     """Fit every (kind, seed, model) in its own process; merge each fit's rows into `path` as it ends."""
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
@@ -114,7 +105,7 @@ def run_fits(tasks: list[tuple[str, int, str]], jobs: int, path: Path) -> None:
         for done, fut in enumerate(as_completed(futures), 1):
             rows = pd.DataFrame(fut.result())
             old = pd.read_csv(path) if path.exists() else pd.DataFrame()
-            write_csv(path, merge_rows(old, rows))
+            write_csv(path, merge_rows(old, rows, KEY))
             print(f"[{done}/{len(tasks)}] {futures[fut]}: {rows['seconds'].iloc[0]} s", file=sys.stderr, flush=True)
 
 
