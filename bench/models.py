@@ -17,7 +17,13 @@ the CPU seconds do not. The NumPyro fits keep their compiled programs in JAX's p
 `prism run` starts the three models side by side, so on an idle 2-core machine the round takes about the sum
 of their CPU seconds ÷ 2 (every Bayesian fit runs its 2 chains on the 2 cores).
 
+The panel shape (`--panel`, or `--panel-only`: 40 markets × 104 weeks × 6 channels from the panel simulator,
+one channel regional) times each model's panel fit (`fit_panel`) and the three-model round a regional file
+asks for: target 300 s (CPU seconds ÷ 2 on 2 cores) and a peak memory under 6 GB per fit (peak RSS of the fit
+process; the three run side by side, so the round's peak is at most their sum).
+
     .venv/bin/python bench/models.py [--skip-samplers] [--sim-weeks 208] [--wide-only] [--cold] [--models pymc ...]
+                                     [--panel | --panel-only]
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ SIM_SEED = 0
 TARGETS = {"ridge": 10.0, "pymc": 60.0, "lightweight_mmm": 45.0}
 WIDE_WEEKS, WIDE_CHANNELS, WIDE_CONTROLS, WIDE_DUMMIES = 209, 10, 10, 40
 WIDE_ROUND_TARGET = 180.0
+PANEL_MARKETS, PANEL_WEEKS, PANEL_CHANNELS = 40, 104, 6
+PANEL_ROUND_TARGET, PANEL_RSS_TARGET_MB = 300.0, 6144.0
 MODELS = ("ridge", "pymc", "lightweight_mmm")
 SPAWN_TIMEOUT = 900  # the config's default model timeout
 
@@ -84,23 +92,43 @@ def _dataset(name: str, sim_weeks: int):
     return data, cfg, sim.true_roi(slice(0, data.n_train))
 
 
+def _panel():
+    """(PanelData, Config, national truth) of the 40-market panel."""
+    from prism.data.simulate_panel import MARKET_COLUMN, simulate_panel
+    from prism.models.panel import PanelData
+    from prism.schemas import Config
+
+    sim = simulate_panel(n_markets=PANEL_MARKETS, weeks=PANEL_WEEKS, n_channels=PANEL_CHANNELS, seed=SIM_SEED)
+    cfg = Config.model_validate({"data": {"path": "panel.csv", "date_column": "date", "kpi": sim.kpi,
+                                          "channels": sim.channels, "controls": sim.controls,
+                                          "market_column": MARKET_COLUMN}})
+    data = PanelData.from_frame(sim.frame, cfg)
+    return data, cfg, sim.national_roi(slice(0, data.n_train))
+
+
 def run_one(model: str, dataset: str, sampler: str | None, sim_weeks: int, draws: int = 0) -> dict:
     """Fit one model in this process and return its figures (`draws` > 0: the Bayesian models' kept draws)."""
+    import resource
+
     import numpy as np
 
     from prism.models.base import summarize
-    from prism.models.registry import load
+    from prism.models.panel import summarize_panel
+    from prism.models.registry import load, panel_fit
 
-    data, cfg, truth = _dataset(dataset, sim_weeks)
+    data, cfg, truth = _panel() if dataset == "panel" else _dataset(dataset, sim_weeks)
     if sampler:
         cfg.pymc.sampler = sampler
     if draws:
         cfg.pymc.draws = cfg.lightweight_mmm.samples = draws
     started = time.perf_counter()
-    fitted = load(model).fit(data, cfg)
-    result = summarize(fitted, data, time.perf_counter() - started, False)
+    if dataset == "panel":
+        result = summarize_panel(panel_fit(model)(data, cfg), data, time.perf_counter() - started, False)
+    else:
+        result = summarize(load(model).fit(data, cfg), data, time.perf_counter() - started, False)
     seconds = time.perf_counter() - started
     row = {"seconds": seconds, "cpu_seconds": cpu_seconds(), "engine": result.engine,
+           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
            **{k: result.diagnostics.get(k) for k in ("rhat_max", "ess_bulk_min", "divergences")}}
     if truth:
         err = [abs(result.channels[c].roi - t) / t for c, t in truth.items()]
@@ -141,6 +169,8 @@ def main() -> None:
                         help="time only these models (the round rows then read 'incomplete')")
     parser.add_argument("--cold", action="store_true",
                         help="fits start with an empty JAX compilation cache (a temp folder): a first round's cost")
+    parser.add_argument("--panel", action="store_true", help="also time the 40 × 104 × 6 panel round")
+    parser.add_argument("--panel-only", action="store_true", help="only the 40 × 104 × 6 panel round")
     parser.add_argument("--wide-draws", type=int, default=0,
                         help="also time the wide round's Bayesian models with this many draws (fewer but sufficient?)")
     args = parser.parse_args()
@@ -157,43 +187,51 @@ def main() -> None:
     if args.cold:  # inherited by every fit process (worker_env copies this environment)
         os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="prism-bench-jax-")
 
-    jobs = [] if args.wide_only else [(m, "brand", None, 0) for m in MODELS]
-    if not args.skip_samplers and not args.wide_only:
+    national = not (args.wide_only or args.panel_only)
+    jobs = [(m, "brand", None, 0) for m in MODELS] if national else []
+    if not args.skip_samplers and national:
         jobs += [("pymc", "brand", s, 0) for s in ("numpyro", "nutpie", "pymc") if s != default_sampler]
-    if not args.wide_only:
+    if national:
         jobs += [(m, "sim", None, 0) for m in MODELS]
-    jobs += [(m, "wide", None, 0) for m in MODELS]
+    if not args.panel_only:
+        jobs += [(m, "wide", None, 0) for m in MODELS]
+    if args.panel or args.panel_only:
+        jobs += [(m, "panel", None, 0) for m in MODELS]
     if args.wide_draws:
         jobs += [(m, "wide", None, args.wide_draws) for m in MODELS if m != "ridge"]
     jobs = [job for job in jobs if job[0] in args.models]
     load_before = os.getloadavg()
     table = bench_table(f"Prism models — brand 132×8, simulator {args.sim_weeks}×{SIM_CHANNELS} (seed {SIM_SEED}), "
-                        f"wide {WIDE_WEEKS}×{WIDE_CHANNELS}×{WIDE_CONTROLS + WIDE_DUMMIES} controls",
-                        ("model", "data", "sampler", "seconds", "CPU s", "load", "target s", "r̂ max", "ESS bulk min",
-                         "divergences", "median |ROI err| %", "90 % coverage"), ("model", "data", "sampler"))
-    wide: list[tuple[float, float]] = []  # (wall, CPU) seconds of the wide round's fits
+                        f"wide {WIDE_WEEKS}×{WIDE_CHANNELS}×{WIDE_CONTROLS + WIDE_DUMMIES} controls, "
+                        f"panel {PANEL_MARKETS} markets × {PANEL_WEEKS} weeks × {PANEL_CHANNELS} channels",
+                        ("model", "data", "sampler", "seconds", "CPU s", "peak RSS MB", "load", "target s", "r̂ max",
+                         "ESS bulk min", "divergences", "median |ROI err| %", "90 % coverage"), ("model", "data", "sampler"))
+    rounds: dict[str, list[tuple[float, float, float]]] = {"wide": [], "panel": []}  # (wall, CPU s, RSS MB) per fit
     for model, dataset, sampler, draws in jobs:
         row = spawn(model, dataset, sampler, args.sim_weeks, draws)
         label = (sampler or (default_sampler if model == "pymc" else "")) + (f", {draws} draws" if draws else "")
         if "error" in row:
-            table.add_row(model, dataset, label, "failed", "", "", "", "", "", "", row["error"][:60], "")
+            table.add_row(model, dataset, label, "failed", "", "", "", "", "", "", "", row["error"][:60], "")
             continue
         fmt = lambda v, f: "" if v is None else format(v, f)  # noqa: E731
-        if dataset == "wide" and not draws:
-            wide.append((row["seconds"], row["cpu_seconds"]))
+        if dataset in rounds and not draws:
+            rounds[dataset].append((row["seconds"], row["cpu_seconds"], row["peak_rss_mb"]))
         table.add_row(model, dataset, label, f"{row['seconds']:.1f}", f"{row['cpu_seconds']:.1f}",
-                      f"{os.getloadavg()[0]:.1f}",
+                      f"{row['peak_rss_mb']:.0f}", f"{os.getloadavg()[0]:.1f}",
                       fmt(TARGETS[model], ".0f") if dataset == "brand" and not sampler else "",
                       fmt(row["rhat_max"], ".3f"), fmt(row["ess_bulk_min"], ".0f"), fmt(row["divergences"], "d"),
                       fmt(row.get("median_err_pct"), ".1f"), row.get("coverage", ""))
         print(f"done {model} {dataset} {label}: {row}", file=sys.stderr, flush=True)
-    if wide:
-        complete = len(wide) == len(MODELS)
-        wall, cpu = (sum(x) for x in zip(*wide))
-        table.add_row("round (sum)", "wide", "", f"{wall:.1f}" if complete else "incomplete", f"{cpu:.1f}", "", "",
-                      "", "", "", "", "")
-        table.add_row("round, idle 2 cores", "wide", "CPU s ÷ 2", f"{cpu / 2:.1f}" if complete else "incomplete",
-                      "", "", f"{WIDE_ROUND_TARGET:.0f}", "", "", "", "", "")
+    for dataset, target in (("wide", WIDE_ROUND_TARGET), ("panel", PANEL_ROUND_TARGET)):
+        if not rounds[dataset]:
+            continue
+        complete = len(rounds[dataset]) == len(MODELS)
+        wall, cpu, rss = (sum(x) for x in zip(*rounds[dataset]))
+        table.add_row("round (sum)", dataset, "", f"{wall:.1f}" if complete else "incomplete", f"{cpu:.1f}",
+                      f"{rss:.0f}", "", "", "", "", "", "", "")
+        table.add_row("round, idle 2 cores", dataset, "CPU s ÷ 2", f"{cpu / 2:.1f}" if complete else "incomplete",
+                      "", f"< {PANEL_RSS_TARGET_MB:.0f}" if dataset == "panel" else "", "", f"{target:.0f}", "", "", "",
+                      "", "")
     cache = "empty (--cold)" if args.cold else "the user's (warm after a first run)"
     show(table, f"load average (1, 5, 15 min) before {load_before}; JAX compilation cache: {cache}", width=170)
 

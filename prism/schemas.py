@@ -1,6 +1,6 @@
 """Pydantic schemas for the workspace files: config.json, metadata.json, state.json and results.
 
-These are the contract between stages (DESIGN.md). Every read validates; unknown keys in config.json are
+These are the contract between stages (docs/architecture/layers.md). Every read validates; unknown keys in config.json are
 rejected so that a typo names itself instead of being silently ignored.
 """
 
@@ -21,6 +21,7 @@ HalfSaturation = Annotated[float, Field(gt=0.0, le=10.0)]
 HillSlope = Annotated[float, Field(gt=0.0, le=5.0)]
 Decay = Annotated[float, Field(ge=0.0, le=0.95)]
 Seconds = Annotated[int, Field(ge=1, le=86_400)]
+ALL_MARKETS = "all"  # --market all: every market of a regional panel apart (planning across markets)
 PRIOR_DRIVEN = "prior-driven"  # evidence flag: the posterior is still the prior
 ZERO_EFFECT = "no effect found"  # evidence flag: ridge's coefficient at zero in most resamples
 SourceKind = Literal["csv", "parquet", "excel", "json", "sql", "bigquery", "gsheet"]
@@ -33,7 +34,7 @@ class Strict(BaseModel):
 
 
 class Open(BaseModel):
-    """Base for machine-written files: extra keys are kept (DESIGN: more keys are welcome)."""
+    """Base for machine-written files: extra keys are kept (the results contract: more keys are welcome)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -57,6 +58,8 @@ class DataConfig(Strict):
     entity_column: str | None = None
     entity: str | None = Field(None, description="the entity value modelled, when the data has several")
     aggregate_entities: bool = False
+    market_column: str | None = Field(None, description="column naming the markets of a regional panel; None = "
+                                                         "one national series")
     week_anchor: Literal["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"] = "MON"
     fill_gaps: bool = False
     dictionary: str | None = Field(None, description="optional data_dictionary.csv")
@@ -71,6 +74,8 @@ class DataConfig(Strict):
             raise ValueError("source 'bigquery' needs data.query")
         if self.source == "gsheet" and not self.path:
             raise ValueError("source 'gsheet' needs data.path (the sheet key or URL)")
+        if self.market_column and self.market_column == self.entity_column:
+            raise ValueError(f"'{self.market_column}' cannot be both data.market_column and data.entity_column")
         overlap = set(self.channels) & set(self.controls)
         if overlap:
             raise ValueError(f"column(s) {sorted(overlap)} cannot be both channel and control")
@@ -204,6 +209,41 @@ class KnowledgeConfig(Strict):
         default_factory=dict, description="Notion database id or title per table; unset = the default title")
 
 
+GateAction = Literal["block", "warn"]
+
+
+class GateRule(Strict):
+    """One release gate of `prism refresh`: what fails it (`limit`) and whether a failure blocks the release."""
+
+    action: GateAction = "warn"
+    limit: float = Field(ge=0.0)
+
+
+class Gates(Strict):
+    """config.json `gates`: what a refresh must pass before its results replace the approved ones.
+
+    convergence: no more than `limit` models that ran for the approved round fail in the refit or fail sampler
+    gates their approved fit passed; holdout_error: a refitted model's holdout MAPE may exceed the approved model's error on
+    the new weeks (its forecast check) by at most `limit` points; forecast_coverage: at least `limit` of the
+    new weeks inside the approved model's 90 % forecast interval; roi_moves: at most `limit` channels whose
+    new ROI leaves the approved interval;
+    confidence_downgrades: at most `limit` channels whose confidence label drops.
+    """
+
+    convergence: GateRule = Field(default_factory=lambda: GateRule(action="block", limit=0))
+    holdout_error: GateRule = Field(default_factory=lambda: GateRule(action="block", limit=5.0))
+    forecast_coverage: GateRule = Field(default_factory=lambda: GateRule(action="warn", limit=0.7))
+    roi_moves: GateRule = Field(default_factory=lambda: GateRule(action="warn", limit=0))
+    confidence_downgrades: GateRule = Field(default_factory=lambda: GateRule(action="warn", limit=0))
+
+
+class FixedScale(Strict):
+    """A model's KPI and spend divisors fixed from an approved fit, so a refresh does not rescale the model."""
+
+    kpi: float | None = Field(None, gt=0.0, description="KPI divisor (pymc: max, lightweight_mmm: mean); ridge has none")
+    channels: dict[str, Annotated[float, Field(gt=0.0)]] = Field(default_factory=dict)
+
+
 class Config(Strict):
     """config.json: written once by discover, then owned by the Tuner."""
 
@@ -224,6 +264,9 @@ class Config(Strict):
     roi_priors: dict[str, RoiPrior] = Field(default_factory=dict)
     baseline: BaselineConfig = Field(default_factory=BaselineConfig)
     knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
+    gates: Gates = Field(default_factory=Gates)
+    scales: dict[ModelName, FixedScale] = Field(
+        default_factory=dict, description="written by `prism refresh`: the approved fit's scales, kept across refits")
     agents: dict[Literal["explorer", "tuner", "analyst", "critic", "reporter", "proofreader"],
                  Literal["rules", "claude"]] = Field(
         default_factory=dict, description="per-agent implementation for `prism loop --agents mixed` (default rules)")
@@ -237,6 +280,7 @@ class Config(Strict):
             ("saturation.channel_half", self.saturation.channel_half),
             ("saturation.channel_slope", self.saturation.channel_slope),
             ("roi_priors", self.roi_priors),
+            *((f"scales.{m}.channels", s.channels) for m, s in self.scales.items()),
         ):
             unknown = sorted(set(mapping) - known)
             if unknown:
@@ -277,6 +321,13 @@ class ColumnStats(Open):
     corr_kpi: float | None = None
 
 
+class MarketProfile(Open):
+    """One market of a regional panel as discover found it."""
+
+    size: float = Field(description="the market's share of the KPI (its mean share over the weeks)")
+    weeks: int = Field(description="weeks of data the market has")
+
+
 class Profile(Open):
     rows: int
     weeks: int
@@ -285,6 +336,8 @@ class Profile(Open):
     frequency: str
     entity_column: str | None = None
     entities: list[str] = Field(default_factory=list)
+    market_column: str | None = None
+    markets: dict[str, MarketProfile] = Field(default_factory=dict, description="market → its size and weeks")
     columns: dict[str, ColumnStats] = Field(default_factory=dict)
     correlations: dict[str, dict[str, float]] = Field(default_factory=dict)
     gaps: list[str] = Field(default_factory=list)
@@ -491,6 +544,16 @@ class EventResult(Open):
     weeks: int = Field(description="training weeks in which the event is active")
 
 
+class MarketChannel(Open):
+    """One channel in one market of a panel fit, over the training weeks (90 % interval)."""
+
+    roi: float
+    roi_low: float
+    roi_high: float
+    contribution: float
+    spend: float
+
+
 class ModelResult(Open):
     status: Literal["ok", "failed", "skipped"]
     reason: str | None = None
@@ -504,6 +567,8 @@ class ModelResult(Open):
     weekly: Weekly | None = None
     curves: dict[str, ResponseCurve] = Field(default_factory=dict)
     events: dict[str, EventResult] = Field(default_factory=dict)
+    markets: dict[str, dict[str, MarketChannel]] = Field(
+        default_factory=dict, description="panel fits: market → channel → its own ROI (national figures above)")
 
 
 class Agreement(Open):
@@ -571,6 +636,7 @@ class Results(Open):
     weeks: int
     train_weeks: int
     holdout_weeks: int
+    markets: list[str] = Field(default_factory=list, description="the panel's markets; empty for national data")
     quick: bool = False
     objective: float | None = Field(None, description="tuning objective: mean out-of-sample MAPE inside the "
                                                            "training weeks over the models that ran")
@@ -663,20 +729,28 @@ class Status(StrEnum):
     ANALYSIS_DONE = "ANALYSIS_DONE"
     APPROVED = "APPROVED"
     REVISE = "REVISE"  # written as "REVISE: <reason>" (see revise())
+    REJECTED = "REJECTED"  # the final review when a point is still not addressed: "REJECTED: <what>" (reject())
     REPORT_DONE = "REPORT_DONE"
     PROOFREAD_CLEAN = "PROOFREAD_CLEAN"
     PROOFREAD_CORRECTED = "PROOFREAD_CORRECTED"
 
 
 REVISE_PREFIX = f"{Status.REVISE}:"
+REJECT_PREFIX = f"{Status.REJECTED}:"
 PROOFREAD_STATUSES = (Status.PROOFREAD_CLEAN, Status.PROOFREAD_CORRECTED)
-# the lines an agent's artifact may end with (a REVISE verdict carries its reason after the colon)
-STATUS_LINES = tuple(REVISE_PREFIX if s is Status.REVISE else str(s) for s in Status if s is not Status.METADATA_REFRESHED)
+_PREFIXED = {Status.REVISE: REVISE_PREFIX, Status.REJECTED: REJECT_PREFIX}
+# the lines an agent's artifact may end with (REVISE and REJECTED carry their reason after the colon)
+STATUS_LINES = tuple(_PREFIXED.get(s, str(s)) for s in Status if s is not Status.METADATA_REFRESHED)
 
 
 def revise(reason: str) -> str:
     """The Critic's verdict asking the Analyst for a revision."""
     return f"{REVISE_PREFIX} {reason}"
+
+
+def reject(reason: str) -> str:
+    """The Critic's final verdict when the revision left a point it raised unaddressed."""
+    return f"{REJECT_PREFIX} {reason}"
 
 
 Stage = Literal[
@@ -755,3 +829,86 @@ class State(Open):
     stopped_reason: str | None = None
     rounds_target: int | None = Field(None, description="the rounds asked for (`prism loop --rounds N`)")
     pending_checkpoint: str | None = None
+
+
+# ------------------------------------------------------------------------------ refresh and governance
+
+
+class Verdict(StrEnum):
+    """results/refresh.json `verdict`."""
+
+    STABLE = "stable"
+    DRIFT = "drift"
+    BLOCKED = "blocked"
+
+
+class GateResult(Open):
+    """One release gate as a refresh judged it."""
+
+    name: str
+    action: GateAction
+    passed: bool
+    value: float | None = None
+    limit: float
+    reason: str
+
+
+class ForecastCheck(Open):
+    """The approved model's forecast of the new weeks from their actual spend, against what came in."""
+
+    weeks: int
+    start: str
+    end: str
+    coverage: float = Field(description="share of new weeks inside the 90 % forecast interval")
+    mape: float
+    bias_pct: float = Field(description="mean (actual − forecast) ÷ mean forecast × 100")
+    chi2_p: float = Field(description="p-value of the standardised misses (small: the forecast missed)")
+    missed: bool
+    actual_total: float
+    forecast_total: float
+    forecast_total_low: float
+    forecast_total_high: float
+    models: list[str]
+
+
+class Suspect(Open):
+    """A candidate for a forecast miss: how strongly its adstocked input explains the residuals."""
+
+    name: str
+    z: float
+    change_pct: float = Field(description="the effect change that would explain the misses, % of its forecast")
+
+
+class RefreshReport(Open):
+    """results/refresh.json."""
+
+    verdict: Verdict
+    approved_round: int
+    round: int
+    created_at: datetime
+    new_weeks: list[str]
+    restated_weeks: list[str] = Field(default_factory=list)
+    forecast: ForecastCheck
+    gates_passed: list[GateResult] = Field(default_factory=list)
+    gates_failed: list[GateResult] = Field(default_factory=list)
+    suspects: list[Suspect] = Field(default_factory=list)
+    flagged: list[str] = Field(default_factory=list, description="channels flagged in refresh.csv")
+    current_round: int = Field(description="the round whose results are current after this refresh")
+    outcomes: list[dict[str, Any]] = Field(default_factory=list, description="decisions whose weeks came in")
+
+
+class Manifest(Open):
+    """rounds/R{NN}_manifest.json: what reproduces a round (data, config, packages, seeds)."""
+
+    round: int
+    created_at: datetime
+    data_hash: str
+    config_hash: str
+    config: dict[str, Any]
+    packages: dict[str, str]
+    python: str
+    seeds: dict[str, int]
+    models: dict[str, str] = Field(description="model → status")
+    weeks: int
+    first_week: str
+    last_week: str

@@ -10,7 +10,7 @@ import fcntl
 import json
 import os
 import tempfile
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, TypeVar
 
@@ -38,7 +38,7 @@ class _At:
 
 
 class Workspace:
-    """Paths of the files in DESIGN.md's workspace table, rooted at `root`."""
+    """Paths of the files in the workspace table (docs/architecture/workspace.md), rooted at `root`."""
 
     def __init__(self, root: str | Path = "."):
         self.root = Path(root).resolve()
@@ -54,6 +54,7 @@ class Workspace:
     rounds_dir = _At("rounds")
     results_dir = _At("results")
     charts_dir = _At("results", "charts")
+    decisions = _At("decisions.jsonl")  # recommendation → approval → action → outcome, one JSON object a line
 
     # per-round files
     def round_file(self, round_no: int, kind: str, ext: str = "md") -> Path:
@@ -77,6 +78,14 @@ class Workspace:
 
     def proofread(self, n: int) -> Path:
         return self.round_file(n, "proofread")
+
+    def manifest(self, n: int) -> Path:
+        """`rounds/R{NN}_manifest.json`: data and config hashes, package versions and seeds of round n."""
+        return self.round_file(n, "manifest", "json")
+
+    def weekly_snapshot(self, n: int) -> Path:
+        """`rounds/R{NN}_weekly.parquet`: the weekly table an approved or refreshed round was fitted on."""
+        return self.round_file(n, "weekly", "parquet")
 
     def draws_dir(self, n: int) -> Path:
         return self.rounds_dir / f"R{n:02d}_draws"
@@ -126,11 +135,20 @@ def atomic_target(path: Path) -> Iterator[Path]:
         raise
 
 
+def remove_file(path: Path) -> None:
+    """Remove a file Prism wrote; a missing one is fine, one that cannot be removed (a read-only workspace) is
+    bad input naming it, like a write there."""
+    path = Path(path)
+    if not path.exists():
+        return
+    try:
+        path.unlink()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot remove it ({exc.strerror or exc})") from None
+
+
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    with atomic_target(path) as tmp, open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+    write_together({path: data})
 
 
 def write_text(path: Path, text: str) -> None:
@@ -140,32 +158,74 @@ def write_text(path: Path, text: str) -> None:
 
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically; pydantic models are dumped in JSON mode."""
+    _atomic_write_bytes(Path(path), json_bytes(data))
+
+
+def json_bytes(data: Any) -> bytes:
+    """A JSON file's bytes as `write_json` writes them (for `write_together`)."""
     if hasattr(data, "model_dump"):  # a pydantic model
         data = data.model_dump(mode="json")
-    write_text(path, json.dumps(data, indent=2, allow_nan=False, default=_json_default) + "\n")
+    return (json.dumps(data, indent=2, allow_nan=False, default=_json_default) + "\n").encode("utf-8")
 
 
 def write_csv(path: Path, frame: pd.DataFrame, index: bool = False) -> None:
     """Write a CSV atomically, with formula-like text neutralised (see `neutralise_formulas`)."""
-    write_text(path, neutralise_formulas(frame).to_csv(index=index))
+    _atomic_write_bytes(Path(path), csv_bytes(frame, index))
+
+
+def csv_bytes(frame: pd.DataFrame, index: bool = False) -> bytes:
+    """A CSV file's bytes as `write_csv` writes them (for `write_together`)."""
+    return neutralise_formulas(frame).to_csv(index=index).encode("utf-8")
+
+
+def write_together(files: dict[Path, bytes]) -> None:
+    """Several files that belong together (a plan, its scenarios, its chart): all of them or none.
+
+    Every file is written and synced to a temp beside its target first; only when all are written are they
+    renamed into place, so a failure part-way (disk full, a read-only folder) leaves every old file as it was.
+    """
+    with ExitStack() as stack:
+        for path, data in files.items():
+            tmp = stack.enter_context(atomic_target(Path(path)))
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+QUOTE = "'"
+
+
+def _formula_like(value: Any) -> bool:
+    """Text a spreadsheet would run, also behind quotes: `'=1` gains a quote too, so `restore_formulas` can
+    take exactly one off and every text comes back as written."""
+    return isinstance(value, str) and value.lstrip(QUOTE).startswith(FORMULA_STARTS)
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """Text cells and headers that a spreadsheet would run as a formula get a leading `'` (OWASP CSV injection).
 
     A channel named `=HYPERLINK(...)` reached report.xlsx as a live formula; numbers are left as they are.
+    Prism's readers of its own CSVs undo it (`restore_formulas`), so `=1+1` exported and read back is `=1+1`.
     """
+    return _map_text(frame, lambda v: QUOTE + v if _formula_like(v) else v)
+
+
+def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """The inverse of `neutralise_formulas`: one leading `'` off each formula-like text cell and header."""
+    return _map_text(frame, lambda v: v[1:] if _formula_like(v) and v.startswith(QUOTE) else v)
+
+
+def _map_text(frame: pd.DataFrame, fix: Any) -> pd.DataFrame:
     import pandas as pd
 
-    def safe(value: Any) -> Any:
-        return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+    def each(value: Any) -> Any:
+        return fix(value) if isinstance(value, str) else value
 
-    out = frame.rename(columns=safe, index=safe)
+    out = frame.rename(columns=each, index=each)
     text = [c for c in out.columns if out[c].dtype == object or pd.api.types.is_string_dtype(out[c])]
-    return out.assign(**{c: out[c].map(safe) for c in text}) if text else out
+    return out.assign(**{c: out[c].map(each) for c in text}) if text else out
 
 
 def write_bytes(path: Path, data: bytes) -> None:
@@ -206,13 +266,25 @@ def read_csv(path: Path, required: tuple[str, ...] = ()) -> pd.DataFrame:
     if not path.exists():
         raise InputError(f"{path}: file not found")
     try:
-        frame = pd.read_csv(path)
+        frame = restore_formulas(pd.read_csv(path))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot be read as CSV: {exc}") from None
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise InputError(f"{path}: column '{missing[0]}' is missing")
     return frame
+
+
+MAX_KNOWLEDGE_BYTES = 2_000_000  # a knowledge file (fields, context, issues, tests) this size is not hand-kept
+
+
+def refuse_large(path: Path, limit: int = MAX_KNOWLEDGE_BYTES) -> None:
+    """A file too large for what it is refused before it is read (a 31 MB fields.csv made a 142 MB
+    metadata.json that every stage then read)."""
+    size = Path(path).stat().st_size
+    if size > limit:
+        raise InputError(f"{path}: {size / 1e6:.1f} MB; a knowledge file may be at most {limit / 1e6:g} MB "
+                         f"(one row per data column or test)")
 
 
 def read_model(path: Path, model: type[M]) -> M:
@@ -249,8 +321,24 @@ def write_weekly(ws: Workspace, frame: pd.DataFrame) -> None:
     write_bytes(ws.weekly, frame.to_parquet(index=False))
 
 
-def read_weekly(ws: Workspace, cfg: Config) -> pd.DataFrame:
+def group_weeks(frame: pd.DataFrame, by: str, sums: list[str], means: list[str]) -> pd.DataFrame:
+    """Rows → one per `by` value (the index): `sums` summed, `means` averaged (a price or temperature does
+    not add up), every other column the largest value (a week with an event day is an event week)."""
+    grouped = frame.groupby(by, sort=True)
+    out = grouped[sums].sum(min_count=1)
+    means = [c for c in means if c not in sums]
+    if means:
+        out = out.join(grouped[means].mean())
+    rest = [c for c in frame.columns if c not in (*sums, *means, by)]
+    return out.join(grouped[rest].max()) if rest else out
+
+
+def read_weekly(ws: Workspace, cfg: Config, markets: bool = False) -> pd.DataFrame:
     """The clean weekly table discover wrote, with config.json's columns (date, KPI, channels, controls).
+
+    A regional panel (config.json names a market column) holds one row per market and week: with `markets`
+    it comes as it is (the models fit it), else summed over the markets into one national series (KPI and
+    spend summed, controls averaged), which is what every national reader (profiles, reports) means.
 
     A missing file (a workspace from before weekly.parquet existed) or one without a column config.json
     names (config edited by hand since) is bad input: `prism discover` rebuilds it from the source. No
@@ -265,14 +353,19 @@ def read_weekly(ws: Workspace, cfg: Config) -> pd.DataFrame:
         frame = pd.read_parquet(ws.weekly)
     except (OSError, ValueError) as exc:
         raise InputError(f"{ws.weekly}: cannot be read as parquet ({exc}); run `prism discover` to rebuild it") from None
-    wanted = [d.date_column, d.kpi, *d.channels, *d.controls, *cfg.baseline.event_columns]
+    market = [d.market_column] if d.market_column else []
+    wanted = [d.date_column, *market, d.kpi, *d.channels, *d.controls, *cfg.baseline.event_columns]
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         raise InputError(f"{ws.weekly}: no column(s) {missing} that config.json names; "
                          f"run `prism discover` to rebuild it")
     text = cfg.baseline.events_text_column  # its one-hot columns `<column>=<label>` (prism.data.events)
     one_hots = [c for c in frame.columns if text and c.startswith(f"{text}=")]
-    return frame[[*wanted, *one_hots]]
+    frame = frame[[*wanted, *one_hots]]
+    if not d.market_column or markets:
+        return frame
+    national = group_weeks(frame.drop(columns=market), d.date_column, [d.kpi, *d.channels], list(d.controls))
+    return national.reset_index()[[c for c in frame.columns if c not in market]]
 
 
 @contextmanager

@@ -8,7 +8,7 @@ import pytest
 
 from tests.helpers.loop import crafted_results, make_ws
 from prism.agents import analyst, critic, explorer, proofreader, reporter, tuner
-from prism.analysis.checks import Check, compute_checks
+from prism.analysis.checks import Check, acknowledged, compute_checks
 from prism.analysis.facts import RoundFacts
 from prism.analysis.numbers import unknown_numbers
 from prism.data.discover import refresh_metadata
@@ -56,8 +56,11 @@ def test_critic_fails_each_numeric_check(base, case, check):
     assert out.status.startswith("REVISE:") and check in out.status
     analyst.run(ws, 1, revision=True)  # acknowledges it, then the Critic approves
     text = ws.analysis(1).read_text()
-    assert "Response to the review" in text and check in text
+    response = text.split("## Response to the review", 1)[1]
+    line = next(ln for ln in response.splitlines() if ln.startswith(f"- On {check}: "))
+    assert _checks(ws)[check].evidence in line and acknowledged(_checks(ws)[check], line.split(": ", 1)[1])
     assert critic.run(ws, 1, revision=True).status == "APPROVED"
+    assert check_review(ws) == []
 
 
 def test_critic_text_checks_and_one_revision(base):
@@ -71,8 +74,9 @@ def test_critic_text_checks_and_one_revision(base):
     write_text(ws.analysis(1), "# Round 1 analysis\n\nSocial returns 0.80.\n")
     assert critic.run(ws, 1).status.startswith("REVISE: consensus honesty")
     assert check_review(ws) == []
-    final = critic.run(ws, 1, revision=True)  # after one revision it must decide and record open issues
-    assert final.status == "APPROVED" and "consensus honesty" in final.extra["open_issues"]
+    final = critic.run(ws, 1, revision=True)  # the analysis did not change: the point is still not addressed
+    assert final.status.startswith("REJECTED: not addressed after the revision: consensus honesty")
+    assert "consensus honesty" in final.extra["open_issues"] and check_review(ws) == []
     assert "## Open issues" in ws.review(1).read_text()
     review = ws.review(1).read_text().replace("| consensus honesty | FAIL |", "| consensus honesty | PASS |")
     write_text(ws.review(1), review)
@@ -286,3 +290,42 @@ def test_a_media_share_above_the_kpi_is_named_and_left_out_of_the_range(base):
     low, high = sorted(facts.credible_media_shares.values())
     assert f"between {low:.1f}% and {high:.1f}%" in text
     assert check_report(ws) == []
+
+
+def _sent_back(base, case: dict, text: str):
+    """A round whose first review asked for a revision of `text`; the first review kept as the loop keeps it."""
+    ws, sim = base
+    crafted_results(ws, sim, **case)
+    write_text(ws.analysis(1), text)
+    first = critic.run(ws, 1)
+    assert first.status.startswith("REVISE:")
+    write_text(ws.round_file(1, "review_first"), ws.review(1).read_text())
+    return ws, first.status
+
+
+def test_quoting_the_review_back_does_not_address_it(base):
+    """Issue 21 item 10: the old fixed "Response to the review" quoted the reason and so passed every re-check."""
+    text = "# Round 1 analysis\n\nSocial returns 0.80. Only 156 weeks of data: a small sample.\n"
+    ws, status = _sent_back(base, {"agreement": {"social_spend": "low"}}, text)
+    reason = status.removeprefix("REVISE:").strip()
+    write_text(ws.analysis(1), text + f"\n## Response to the review\n\nThe review asked: {reason}. The sections "
+                                      f"above now state each point it raised.\n")
+    final = critic.run(ws, 1, revision=True)
+    assert final.status.startswith("REJECTED:") and "consensus honesty" in final.status
+    assert check_review(ws) == []
+    ws.round_file(1, "review_first").unlink()
+
+
+def test_the_revision_answers_each_raised_point_and_is_approved(base):
+    text = "# Round 1 analysis\n\nSocial returns 0.80. Only 156 weeks of data: a small sample.\n"
+    ws, _ = _sent_back(base, {"agreement": {"social_spend": "low"}, "fit": {"ridge": {"mape_train": 3.0,
+                                                                                   "mape_test": 20.0}}}, text)
+    assert check_review(ws) == []
+    analyst.run(ws, 1, revision=True)
+    response = ws.analysis(1).read_text().split("## Response to the review", 1)[1]
+    on = {ln.split(":", 1)[0]: ln for ln in response.splitlines() if ln.startswith("- On ")}
+    assert set(on) == {"- On consensus honesty", "- On overfitting"}
+    assert "Social: the models disagree" in on["- On consensus honesty"] and "uncertain" in on["- On consensus honesty"]
+    assert "Possible overfit" in on["- On overfitting"] and "The review asked" not in response
+    assert critic.run(ws, 1, revision=True).status == "APPROVED" and check_review(ws) == []
+    ws.round_file(1, "review_first").unlink()

@@ -70,14 +70,15 @@ def test_every_named_command_exists_with_its_options():
 
 
 def _workspace_files() -> set[str]:
-    """Every file the stages write, with the round as R{NN} (DESIGN's workspace table)."""
+    """Every file the stages write, with the round as R{NN} (the documented workspace table)."""
     ws = Workspace("/w")
     n = 7
     paths = [ws.config, ws.metadata, ws.state, ws.exploration(), ws.tuning(n), ws.round_results(n), ws.analysis(n),
              ws.review(n), ws.round_file(n, "review_first"), ws.round_file(n, "report"), ws.proofread(n), ws.latest,
              ws.report_md]
     paths += [ws.result(f) for f in ("roi_comparison.csv", "contribution_comparison.csv", "model_fit.csv",
-                                     "report.pptx", "report.html", "report.xlsx", "optimization.csv", "test_plan.csv")]
+                                     "report.pptx", "report.html", "report.xlsx", "optimization.csv", "test_plan.csv",
+                                     "refresh.json", "refresh.csv")]
     return {str(p.relative_to(ws.root)).replace("R07", "R{NN}") for p in paths} | {"results/*.csv"}
 
 

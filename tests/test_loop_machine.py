@@ -135,13 +135,13 @@ def test_bad_agents_value_is_refused(tmp_path, fake_models):
 def test_interactive_checkpoints_edit_and_stop(tmp_path, fake_models, monkeypatch):
     ws, sim = make_ws(tmp_path, weeks=156, n_channels=3)
     fake_models(ws, sim)
-    answers = iter(["approve", "approve", "edit", "0.5", "stop"])
+    answers = iter(["approve", "approve", "approve", "edit", "0.5", "stop"])
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
     monkeypatch.setattr("prism.orchestration.checkpoints.Prompt.ask", lambda *a, **k: next(answers))
     state = run_loop(ws, 2, checkpoints=True, console=_quiet())
     got = [(d.round, d.checkpoint, d.decision) for d in state.decisions]
-    assert got == [(1, "exploration", "approve"), (1, "report", "approve"), (2, "tuning", "edit"),
-                   (2, "report", "stop")]
+    assert got == [(1, "exploration", "approve"), (1, "report", "approve"), (1, "approval", "approve"),
+                   (2, "tuning", "edit"), (2, "report", "stop")]
     assert all(d.by.startswith("user:") for d in state.decisions)
     assert json.loads(ws.round_file(2, "config", "json").read_text())["adstock"]["decay"] == 0.5
     assert state.rounds[1].change_key == "adstock.decay=0.5" and "edited at checkpoint" in ws.tuning(2).read_text()

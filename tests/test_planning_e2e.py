@@ -155,3 +155,29 @@ def test_what_to_do_names_new_spend_and_what_a_confirming_test_would_move():
     assert "- Start Social at 100: 30 revenue expected (5 to 60)." in lines  # was "Keep Social at 0"
     assert ("- Search stays close to today's spend until a test confirms its return; if a test confirmed it, "
             "the plan would move Search to 820.") in lines
+
+
+def _kept_plan(if_confirmed: list[float]) -> pd.DataFrame:
+    """A plan that moves nothing: every channel at today's spend, no KPI change."""
+    nan = float("nan")
+    return pd.DataFrame({"channel": ["tv", "search", "total"], "label": ["TV", "Search", "total"],
+                         "current": [1_000.0, 500.0, 1_500.0], "recommended": [1_000.0, 500.0, 1_500.0],
+                         "change_pct": [0.0, 0.0, 0.0], "expected_kpi_change": [0.0, 0.0, 0.0],
+                         "expected_kpi_change_low": [0.0, 0.0, 0.0], "expected_kpi_change_high": [0.0, 0.0, 0.0],
+                         "confidence": ["high", "low", ""], "if_confirmed": [nan, *if_confirmed, nan]})
+
+
+def test_a_plan_that_moves_nothing_says_so_without_zero_lines():
+    """Issue 21 item 9: "- Keep TV at 1,000: 0 revenue expected (0 to 0)." per channel said nothing."""
+    text = "\n".join(reporter._plan_lines(_kept_plan([500.0]), "revenue"))
+    assert "expected (0 to 0)" not in text and "0 revenue expected" not in text
+    assert "keeps every channel at today's spend" in text and "1,500" in text
+
+
+def test_a_confirming_test_that_would_move_nothing_is_not_called_a_move():
+    """if_confirmed equal to the plan's own spend once read "if a test confirmed it, the plan would move
+    Search to 500" — today's spend presented as the confirmed plan."""
+    text = "\n".join(reporter._plan_lines(_kept_plan([500.0]), "revenue"))
+    assert "would move" not in text
+    moved = "\n".join(reporter._plan_lines(_kept_plan([640.0]), "revenue"))
+    assert "if a test confirmed it, the plan would move Search to 640" in moved

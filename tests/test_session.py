@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from prism.agents import analyst, reporter
+from prism.analysis.checks import raised_points
 from prism.analysis.facts import RoundFacts
 from prism.workspace import load_state
 from tests.helpers.cli import Cli
@@ -250,7 +251,7 @@ def test_final_critique_keeps_the_first_review(tmp_path, fake_models, capsys):  
     first = ws.review(1).read_text()
     assert code == 0 and "REVISE" in first and "record: prism critique --record-only" in out
     assert cli("critique", "--record-only")[0] == 0 and load_state(ws).stage == "revise"
-    ws.analysis(1).write_text(analyst.compose(RoundFacts.load(ws, 1), first.splitlines()[-1]))
+    ws.analysis(1).write_text(analyst.compose(RoundFacts.load(ws, 1), raised_points(ws, 1)))  # each point answered
     code, out, _ = cli("analyze", "--revision", "--record-only")
     assert code == 0 and "record: prism critique --final --record-only" in out
     assert ws.round_file(1, "review_first").read_text() == first and ws.review(1).read_text() != first

@@ -65,18 +65,24 @@ def test_always_on_tiny_channel_gets_a_test_that_changes_its_spend_and_high_chan
     assert list(written["channel"]) == [tiny] == list(table["channel"])
     row = written.iloc[0]
     assert row["design"] == tp.SPEND_CHANGE and row["weeks"] in (4, 26) and row["spend_change_pct"] != 0
-    level = ws_level(ws, tiny)
-    assert row["cost"] == pytest.approx(abs(row["spend_change_pct"]) / 100 * row["weeks"] * level, rel=1e-3)
-    assert row["expected_halfwidth_pct"] > 0 and (row["achievable"] or row["weeks"] == tp.STRONGEST.weeks)
-    assert row["kpi_forgone_low"] <= row["kpi_forgone"] <= row["kpi_forgone_high"]
     if row["spend_change_pct"] < 0:  # a pause forgoes KPI in (nearly) every draw
         assert row["kpi_forgone"] > 0
 
 
-def ws_level(ws: Workspace, channel: str) -> float:
-    """The typical weekly spend a test starts from: the mean of the data's last 13 weeks."""
-    frame = pd.read_parquet(ws.root / "weekly.parquet")
-    return float(frame[channel].iloc[-tp.RECENT_WEEKS:].mean())
+def test_the_plan_keeps_its_30_percent_promise_on_simulations_it_never_saw(planned) -> None:
+    """A plan promises the tested channel's 90 % interval within ±30 % of its ROI (`achievable`), or, when no
+    design gets there, the best half-width the strongest achieved, in all but MAX_MISSES of its simulated runs.
+    Carried out on fresh simulated futures (seeds the search never used), it must deliver its promise; the
+    old assertions here (cost = the cost formula, half-width > 0) held by construction."""
+    ws, table, _ = planned
+    row = table.iloc[0]
+    promised = row["expected_halfwidth_pct"] / 100
+    assert promised <= tp.TARGET_HALFWIDTH if row["achievable"] else promised > tp.TARGET_HALFWIDTH
+    inp = tp.load_inputs(ws, read_model(ws.latest, Results))
+    c = inp.world.data.channels.index(row["channel"])
+    design = tp.Design(row["design"], float(row["spend_change_pct"]), int(row["weeks"]))
+    fresh = [tp.simulate_test((inp.world, inp.cfg, c, design, seed)) for seed in range(1000, 1000 + NARROW_K)]
+    assert sum(h <= promised for h in fresh) >= NARROW_K - tp.MAX_MISSES, (promised, fresh)
 
 
 def test_the_planned_test_moves_the_channel_off_the_pooled_roi_where_the_same_weeks_without_it_do_not(planned) -> None:

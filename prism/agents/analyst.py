@@ -1,8 +1,8 @@
 """Analyst (rule-based): the round's results as a short business narrative, every number from the results.
 
 Covers the ROI ranking with intervals, where the models agree and disagree, contribution %, and what
-the data can and cannot support. It states every failed numeric check itself, so a revision only has to
-answer the Critic's stated reason.
+the data can and cannot support. A revision answers each point the Critic raised, one line per point
+with what the analysis now says about it (the Critic re-checks those lines, not a promise that they exist).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from prism.analysis import checks
 from prism.analysis.confidence import WHY_AUDIT_NOT
 from prism.analysis.facts import INTERVAL_LEVEL, RoundFacts, fmt
 from prism.errors import InputError
-from prism.schemas import REVISE_PREFIX, AgentCall, Status
+from prism.schemas import AgentCall, Status
 from prism.workspace import Workspace, write_text
 
 MAX_WORDS = 400
@@ -23,8 +23,8 @@ def run(ws: Workspace, round_no: int, revision: bool = False) -> AgentOutcome:
     facts = RoundFacts.load(ws, round_no)
     if not facts.ok_models:
         raise InputError(f"{ws.round_results(round_no)}: no model ran successfully; nothing to analyse")
-    reason = _review_reason(ws, round_no) if revision else None
-    text = compose(facts, reason)
+    points = checks.raised_points(ws, round_no) if revision else None
+    text = compose(facts, points)
     write_text(ws.analysis(round_no), text)
     return AgentOutcome(status=Status.ANALYSIS_DONE, path=ws.analysis(round_no), detail=f"{word_count(text)} words",
                         call=AgentCall(agent="analyst", impl="rules"))
@@ -35,11 +35,11 @@ def word_count(text: str) -> int:
     return len(text.split())
 
 
-def compose(facts: RoundFacts, reason: str | None = None) -> str:
+def compose(facts: RoundFacts, points: list[str] | None = None) -> str:
     """The analysis; sections are dropped from the end of the optional list until it is under MAX_WORDS."""
     core = [_heading(facts), _ranking(facts), _agreement(facts), _limits(facts)]
     optional = [_contribution(facts)]
-    tail = [_response(reason)] if reason else []
+    tail = [_response(facts, points)] if points else []
     while True:
         text = "\n".join(p for p in core + optional + tail if p).rstrip() + "\n"
         if word_count(text) < MAX_WORDS or not optional:
@@ -67,13 +67,19 @@ def _agreement(facts: RoundFacts) -> str:
     high = [f.label for f in facts.ranked if f.agreement == "high"]
     lines = ["## Agreement across models", ""]
     lines.append(f"- Models agree on: {', '.join(high)}." if high else "- No channel reaches high agreement.")
+    return "\n".join(lines + [f"- {s}" for s in _uncertain(facts)]) + "\n"
+
+
+def _uncertain(facts: RoundFacts) -> list[str]:
+    """Each channel the models disagree on (or one model alone measured), called uncertain."""
+    out = []
     for f in facts.ranked:
         if f.agreement == "low":
             cv = f" (CV {fmt(f.cv, 0)}%)" if f.cv is not None else ""
-            lines.append(f"- {f.label}: the models disagree{cv}, so its return is uncertain.")
+            out.append(f"{f.label}: the models disagree{cv}, so its return is uncertain.")
         elif f.agreement == "n/a":
-            lines.append(f"- {f.label}: rests on one model only, so its return is uncertain.")
-    return "\n".join(lines) + "\n"
+            out.append(f"{f.label}: rests on one model only, so its return is uncertain.")
+    return out
 
 
 def _contribution(facts: RoundFacts) -> str:
@@ -86,23 +92,11 @@ def _limits(facts: RoundFacts) -> str:
     for name, m in facts.failed_models.items():
         lines.append(f"- {name} {m.status} ({m.reason or 'no reason given'}); this round rests on "
                      f"{len(facts.ok_models)} model(s).")
-    for a, b, r in facts.collinear_pairs:
-        lines.append(f"- {facts.label(a)} and {facts.label(b)} moved together (r = {fmt(r)}): the models cannot "
-                     f"separate their split, so it is uncertain.")
-    for c, v in facts.high_vif.items():
-        if not any(c in (a, b) for a, b, _ in facts.collinear_pairs):
-            lines.append(f"- {facts.label(c)} is correlated with the other channels combined (VIF {fmt(v, 1)}).")
-    lost = [f.label for f in facts.ranked if WHY_AUDIT_NOT in f.why]  # one line: the 400-word limit holds
-    if lost:
-        lines.append(f"- The recoverability audit could not recover the ROI of {', '.join(lost)} from this spend "
-                     f"(results/audit.csv), so those returns are uncertain whatever the models say.")
-    if facts.sample_caveat_needed:
-        lines.append(f"- Sample caveat: only {facts.weeks} weeks of data for {facts.n_parameters} parameters; "
-                     f"treat the estimates as indicative.")
+    lines += [f"- {s}" for s in _collinear(facts) + _unrecoverable(facts) + _sample(facts)]
     for check in (checks.overfitting(facts), checks.sign_correctness(facts),
                   checks.contribution_plausibility(facts), checks.model_health(facts)):
         if not check.passed:
-            lines.append(f"- {_ACK[check.name]}: {check.evidence}.")
+            lines.append(f"- {_acknowledged(check)}")
     if len(lines) == 2:
         lines.append("- No data limitation beyond the usual: intervals above carry the uncertainty.")
     return "\n".join(lines) + "\n"
@@ -119,14 +113,58 @@ _ACK = {
 }
 
 
-def _response(reason: str) -> str:
-    return (f"## Response to the review\n\nThe review asked: {reason}. The sections above now state each "
-            f"point it raised.\n")
+def _collinear(facts: RoundFacts) -> list[str]:
+    out = [f"{facts.label(a)} and {facts.label(b)} moved together (r = {fmt(r)}): the models cannot separate "
+           f"their split, so it is uncertain." for a, b, r in facts.collinear_pairs]
+    return out + [f"{facts.label(c)} is correlated with the other channels combined (VIF {fmt(v, 1)}), so its "
+                  f"split from them is uncertain." for c, v in facts.high_vif.items()
+                  if not any(c in (a, b) for a, b, _ in facts.collinear_pairs)]
 
 
-def _review_reason(ws: Workspace, round_no: int) -> str | None:
-    path = ws.review(round_no)
-    if not path.exists():
-        return None
-    verdict = checks.parse_verdict(path.read_text(encoding="utf-8"))
-    return verdict.removeprefix(REVISE_PREFIX).strip() if verdict and verdict.startswith(REVISE_PREFIX) else None
+def _unrecoverable(facts: RoundFacts) -> list[str]:
+    lost = [f.label for f in facts.ranked if WHY_AUDIT_NOT in f.why]  # one line: the 400-word limit holds
+    return [f"The recoverability audit could not recover the ROI of {', '.join(lost)} from this spend "
+            f"(results/audit.csv), so those returns are uncertain whatever the models say."] if lost else []
+
+
+def _sample(facts: RoundFacts) -> list[str]:
+    return [f"Sample caveat: only {facts.weeks} weeks of data for {facts.n_parameters} parameters; treat the "
+            f"estimates as indicative."] if facts.sample_caveat_needed else []
+
+
+def _acknowledged(check: checks.Check) -> str:
+    return f"{_ACK[check.name]}: {check.evidence}."
+
+
+# What the analysis says about each text check the Critic can raise (numeric ones: `_acknowledged`).
+_ANSWERS = {"consensus honesty": _uncertain, "collinearity": _collinear, "sample size": _sample,
+            "identifiability": _unrecoverable}
+NUMERIC = {c.__name__.replace("_", " "): c for c in (
+    checks.overfitting, checks.sign_correctness, checks.contribution_plausibility, checks.model_health,
+    checks.experiment_agreement, checks.expected_roi_range)}
+
+
+def _response(facts: RoundFacts, points: list[str]) -> str:
+    """One line per point the Critic raised: the sentences of this analysis that address it."""
+    lines = ["## Response to the review", ""]
+    for raised in points:
+        name = raised.partition(checks.POINT_SEP)[0]
+        lines.append(f"- On {name}: {' '.join(_answer(facts, name)) if name in (*_ANSWERS, *NUMERIC) else _OPEN}")
+    return "\n".join(lines) + "\n"
+
+
+_OPEN = ("not one of the computed checks; the rule-based Analyst cannot answer it from the results, so it stays "
+         "open for the Critic.")
+
+
+def _answer(facts: RoundFacts, name: str) -> list[str]:
+    if name in _ANSWERS:
+        return _ANSWERS[name](facts) or [f"the check passes on this round's results ({_passing(facts, name)})."]
+    check = NUMERIC[name](facts)
+    return [_acknowledged(check) if not check.passed else f"the check passes on this round's results "
+                                                          f"({check.evidence})."]
+
+
+def _passing(facts: RoundFacts, name: str) -> str:
+    """Why a text check the Critic raised has nothing left to say (its evidence on an empty text)."""
+    return next(c.evidence for c in checks.text_checks(facts, "") if c.name == name)

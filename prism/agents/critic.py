@@ -1,15 +1,17 @@
 """Critic (rule-based): the round's checks against the analysis, then APPROVED or REVISE.
 
-A failed numeric check needs acknowledging in the analysis; after one revision the Critic approves and
-records what is still open. The checks themselves live in the analysis layer (prism.analysis.checks).
+A failed numeric check needs acknowledging in the analysis, a failed text check fixing. After the one
+revision the Critic re-checks the revised analysis and decides: APPROVED when every point is addressed,
+otherwise REJECTED naming what is not (quoting the review back does not count). The checks themselves
+live in the analysis layer (prism.analysis.checks).
 """
 
 from __future__ import annotations
 
 from prism.agents.base import AgentOutcome
-from prism.analysis.checks import compute_checks, open_issues, render
+from prism.analysis.checks import compute_checks, render, reviewed_text, verdict
 from prism.errors import InputError
-from prism.schemas import AgentCall, Status, revise
+from prism.schemas import AgentCall
 from prism.workspace import Workspace, write_text
 
 
@@ -18,13 +20,9 @@ def run(ws: Workspace, round_no: int, revision: bool = False) -> AgentOutcome:
     path = ws.analysis(round_no)
     if not path.exists():
         raise InputError(f"{path}: file not found (run the Analyst first)")
-    text = path.read_text(encoding="utf-8")
+    text = reviewed_text(ws, round_no, path.read_text(encoding="utf-8"), revision)
     checks = compute_checks(ws, round_no, text)
-    unhandled = open_issues(checks, text)
-    if unhandled and not revision:
-        status = revise("; ".join(f"{c.name} — {c.evidence}" for c in unhandled))
-    else:
-        status = Status.APPROVED
+    status, unhandled = verdict(checks, text, revision)
     write_text(ws.review(round_no), render(round_no, checks, status, unhandled, revision))
     return AgentOutcome(status=status, path=ws.review(round_no),
                         detail=f"{sum(c.passed for c in checks)}/{len(checks)} checks pass",

@@ -53,11 +53,11 @@ def compose(facts: RoundFacts, frame: pd.DataFrame) -> tuple[str, int]:
     spend_anoms = {c: anomalies(frame[c], dates, SPEND_ANOMALY_Z) for c in chans}
     gaps = week_gaps(dates)
     issues = [inspect_issue(i, frame, d.date_column, d.kpi) for i in facts.meta.knowledge.known_issues]
-    deductions = rubric(facts, frame, corr, kpi_anoms, gaps) + issue_deductions(facts, issues)
+    deductions = rubric(facts, frame, corr, kpi_anoms, gaps) + issue_deductions(issues)
     score = readiness(deductions)
     parts = [
         "# Round 1 data exploration", "",
-        _overview(facts, frame, dates), _kpi(facts, frame[d.kpi]), _spend(facts, frame, chans),
+        _overview(facts, frame, dates), _kpi(frame[d.kpi]), _spend(facts, frame, chans),
         _collinearity(facts, corr), _anomalies(facts, kpi_anoms, spend_anoms), _entities(facts),
         _continuity(dates, gaps), _known_issues(facts, issues), _readiness(score, deductions),
     ]
@@ -101,7 +101,7 @@ def rubric(facts: RoundFacts, frame: pd.DataFrame, corr: pd.DataFrame,
     return out
 
 
-def issue_deductions(facts: RoundFacts, issues: list[IssueWeeks]) -> list[Deduction]:
+def issue_deductions(issues: list[IssueWeeks]) -> list[Deduction]:
     """A high-severity known issue that touches modelled weeks costs a point until it is handled."""
     hit = [w for w in issues if w.issue.severity == "high" and w.weeks]
     if not hit:
@@ -128,7 +128,7 @@ def _overview(facts: RoundFacts, frame: pd.DataFrame, dates: pd.Series) -> str:
     ])
 
 
-def _kpi(facts: RoundFacts, kpi: pd.Series) -> str:
+def _kpi(kpi: pd.Series) -> str:
     k = kpi.astype(float)
     quarter = max(1, len(k) // 4)
     first, last = k.iloc[:quarter].mean(), k.iloc[-quarter:].mean()

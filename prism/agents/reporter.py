@@ -21,6 +21,7 @@ from prism.analysis.confidence import (
     HIGH, WHY_AUDIT_NOT, WHY_AUDIT_WEAK, WHY_COLLINEAR, WHY_DISAGREE, WHY_PARTLY, WHY_SOME_UNDECIDED,
     WHY_SHORT, WHY_TEST_CONFLICT, WHY_UNDECIDED, WHY_WIDE, WHY_WIDTH,
 )
+from prism.analysis.since import since_last_time
 from prism.analysis.test_plan import NO_TEST, geo_note, promise_words, read_plans
 from prism.analysis.facts import AGREEMENT_CV, INTERVAL_LEVEL, ChannelFacts, RoundFacts, fmt
 from prism.errors import InputError
@@ -64,6 +65,9 @@ def run(ws: Workspace, round_no: int, revision: bool = False) -> AgentOutcome:
     if not facts.ok_models:
         raise InputError(f"{ws.round_results(round_no)}: no model ran successfully; nothing to report")
     text = compose(facts, _open_issues(ws, round_no), _history(ws), _plan(ws, round_no), read_plans(ws, round_no))
+    since = since_last_time(ws, round_no, facts.label, facts.label(facts.cfg.data.kpi))
+    if since:  # after the answer: what a refresh moved comes before the figures it moved
+        text = text.replace(HEADINGS["roi"], "\n".join(since) + "\n" + HEADINGS["roi"], 1)
     write_text(ws.report_md, text)
     return AgentOutcome(status=Status.REPORT_DONE, path=ws.report_md, call=AgentCall(agent="reporter", impl="rules"))
 
@@ -75,7 +79,7 @@ def compose(facts: RoundFacts, open_issues: list[str], history: list[RoundRecord
     title = f"# {brand}: what the marketing returns" if brand else "# What the marketing returns"
     prof = facts.meta.profile
     parts = [title, "", f"{facts.weeks} weeks of data, {prof.start} to {prof.end}. Results measured in {kpi}.", "",
-             _answer(facts, kpi), _roi(facts, kpi), _contribution(facts, kpi), _actions(facts, plan),
+             _answer(facts, kpi), _roi(facts, kpi), _markets(facts), _contribution(facts, kpi), _actions(facts, plan),
              _disagree(facts), _settle(facts, tests), _caveats(facts, open_issues),
              _appendix(facts, open_issues, history)]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(parts)).rstrip() + "\n"
@@ -171,6 +175,35 @@ def _roi(facts: RoundFacts, kpi: str) -> str:
     return "\n".join(rows + [""] + _lift_lines(facts))
 
 
+MAX_MARKET_ROWS = 12  # the largest markets in the table; the rest are counted (results/latest.json has all)
+
+
+def _markets(facts: RoundFacts) -> str:
+    """A regional panel's per-market returns, largest markets first (empty for national data)."""
+    rois = facts.market_rois
+    if not rois:
+        return ""
+    sizes = facts.meta.profile.markets
+    chans = facts.ranked
+    models = [m for m, r in facts.ok_models.items() if r.markets]
+    rows = [HEADINGS["markets"], "",
+            f"The data holds {len(rois)} markets ('{facts.meta.profile.market_column}'), fitted together: each "
+            f"channel's national return above is its contribution summed over the markets ÷ its spend summed over "
+            f"them; each market's own return borrows strength from the others (partial pooling), so a market with "
+            f"little spend sits near the national figure. Return per {_unit(facts)} of spend with its likely range "
+            f"({INTERVAL_LEVEL}% interval), from {', '.join(models)}.", "",
+            "| Market | Share of " + facts.label(facts.cfg.data.kpi) + " | " + " | ".join(f.label for f in chans) + " |",
+            "|---|---|" + "---|" * len(chans)]
+    for market, per in list(rois.items())[:MAX_MARKET_ROWS]:
+        size = sizes[market].size * 100 if market in sizes else float("nan")
+        cells = [f"{fmt(per[f.channel][0])} ({fmt(per[f.channel][1])}–{fmt(per[f.channel][2])})"
+                 if per[f.channel][0] == per[f.channel][0] else "no spend" for f in chans]
+        rows.append(f"| {market} | {fmt(size, 1)}% | " + " | ".join(cells) + " |")
+    if len(rois) > MAX_MARKET_ROWS:
+        rows += ["", f"The other {len(rois) - MAX_MARKET_ROWS} markets are in results/latest.json (models → markets)."]
+    return "\n".join(rows + [""])
+
+
 def _lift_lines(facts: RoundFacts) -> list[str]:
     """Each tested channel's return with its lift test beside the return without it, and how far the test
     moved it (the same method with and without the test, so the move is the test's alone)."""
@@ -223,18 +256,19 @@ def _plan_lines(plan: pd.DataFrame | str | None, kpi: str) -> list[str]:
         return [plan, ""]
     rows, total = plan.iloc[:-1], plan.iloc[-1]
     rows = rows[(rows["current"] > 0) | (rows["recommended"] > 0)]  # a channel with no spend either way: nothing to do
-    lines = [f"A budget plan for the next quarter at today's total spend of {fmt(total['current'], 0)} "
-             f"is expected to add {fmt(total['expected_kpi_change'], 0)} {kpi} "
-             f"({INTERVAL_LEVEL:.0f}% interval {fmt(total['expected_kpi_change_low'], 0)} to "
-             f"{fmt(total['expected_kpi_change_high'], 0)}):", ""]
-    for _, r in rows.iterrows():
-        verb = "Raise" if r["change_pct"] > 0.05 else "Cut" if r["change_pct"] < -0.05 else "Keep"
-        move = (f"from {fmt(r['current'], 0)} to {fmt(r['recommended'], 0)} ({fmt(r['change_pct'], 1)}%)"
-                if verb != "Keep" else f"at {fmt(r['current'], 0)}")
-        if r["current"] <= 0 < r["recommended"]:  # no change_pct from zero: "Keep … at 0" hid the new spend
-            verb, move = "Start", f"at {fmt(r['recommended'], 0)}"
-        lines.append(f"- {verb} {r['label']} {move}: {fmt(r['expected_kpi_change'], 0)} {kpi} expected "
-                     f"({fmt(r['expected_kpi_change_low'], 0)} to {fmt(r['expected_kpi_change_high'], 0)}).")
+    verbs = {str(r["channel"]): _verb(r) for _, r in rows.iterrows()}
+    kept = [r["label"] for _, r in rows.iterrows() if verbs[str(r["channel"])] == "Keep"]
+    if len(kept) == len(rows):  # a plan that moves nothing: one sentence, not a "0 expected (0 to 0)" per channel
+        lines = [f"The budget plan for the next quarter keeps every channel at today's spend (in all "
+                 f"{fmt(total['current'], 0)}): no move from today's mix is expected to add {kpi}.", ""]
+    else:
+        lines = [f"A budget plan for the next quarter at today's total spend of {fmt(total['current'], 0)} "
+                 f"is expected to add {fmt(total['expected_kpi_change'], 0)} {kpi} "
+                 f"({INTERVAL_LEVEL:.0f}% interval {fmt(total['expected_kpi_change_low'], 0)} to "
+                 f"{fmt(total['expected_kpi_change_high'], 0)}):", ""]
+        lines += [_move_line(r, verbs[str(r["channel"])], kpi) for _, r in rows.iterrows()
+                  if verbs[str(r["channel"])] != "Keep"]
+        lines += [f"- Keep {', '.join(kept)} at today's spend."] if kept else []
     held = rows[rows["confidence"].astype(str) != "high"]
     if not held.empty:
         one = len(held) == 1
@@ -243,10 +277,26 @@ def _plan_lines(plan: pd.DataFrame | str | None, kpi: str) -> list[str]:
     return lines + [""]
 
 
+def _verb(r: pd.Series) -> str:
+    if r["current"] <= 0 < r["recommended"]:  # no change_pct from zero: "Keep … at 0" hid the new spend
+        return "Start"
+    return "Raise" if r["change_pct"] > 0.05 else "Cut" if r["change_pct"] < -0.05 else "Keep"
+
+
+def _move_line(r: pd.Series, verb: str, kpi: str) -> str:
+    """'- Raise TV from 1,000 to 1,150 (15.0%): 90 revenue expected (40 to 140).'"""
+    move = (f"at {fmt(r['recommended'], 0)}" if verb == "Start" else
+            f"from {fmt(r['current'], 0)} to {fmt(r['recommended'], 0)} ({fmt(r['change_pct'], 1)}%)")
+    return (f"- {verb} {r['label']} {move}: {fmt(r['expected_kpi_change'], 0)} {kpi} expected "
+            f"({fmt(r['expected_kpi_change_low'], 0)} to {fmt(r['expected_kpi_change_high'], 0)}).")
+
+
 def _if_confirmed(held: pd.DataFrame, one: bool) -> str:
-    """'; if a test confirmed it, the plan would move X to N': the optimizer's if_confirmed column."""
-    moves = [f"{r['label']} to {fmt(r['if_confirmed'], 0)}" for _, r in held.iterrows()
-             if "if_confirmed" in r and pd.notna(r["if_confirmed"])]
+    """'; if a test confirmed it, the plan would move X to N': the optimizer's if_confirmed spend, only where it
+    differs from the plan's (an unlocked channel the models back no larger move for stays where it is)."""
+    from prism.planning.plan import confirmed_moves  # lazy: the optimizer only when a report is written
+
+    moves = [f"{r['label']} to {fmt(r['if_confirmed'], 0)}" for _, r in confirmed_moves(held).iterrows()]
     who = "a test confirmed it" if one else "tests confirmed them"
     return f"; if {who}, the plan would move {', '.join(moves)}" if moves else ""
 

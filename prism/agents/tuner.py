@@ -21,10 +21,12 @@ from prism.agents.base import AgentOutcome
 from prism.analysis import checks
 from prism.analysis.anomalies import RecurringEvent, recurring_events
 from prism.analysis.facts import BAYESIAN_MODELS, RoundFacts
+from prism.analysis.refresh import read_refresh
 from prism.data.column_kinds import is_binary
 from prism.errors import InputError
 from prism.knowledge.checks import unapplied_decay_benchmarks
-from prism.schemas import CONVERGENCE, AgentCall, Config, Diag, GateFailure, Results, Status, best_round
+from prism.schemas import (CONVERGENCE, AgentCall, Config, Diag, GateFailure, Results, RoundRecord, Status, Verdict,
+                           best_round)
 from prism.models.base import holdout_weeks
 from prism.workspace import Workspace, load_state, read_model, read_weekly, write_json, write_text
 
@@ -379,12 +381,21 @@ def keep_config(ws: Workspace, round_no: int, body: list[str], restore: bool = T
     return write_no_change(ws, round_no, begin(ws, round_no, restore), body)
 
 
+def comparable(ws: Workspace, rounds: list[RoundRecord]) -> list[RoundRecord]:
+    """The rounds fitted on the current data. A refresh that went through starts a new series: its objective
+    is measured on more weeks, and the configs before it lack its fixed scales and data, so no revert or
+    stall compares across it."""
+    report = read_refresh(ws)
+    start = report.round if report is not None and report.verdict != Verdict.BLOCKED else 0
+    return [r for r in rounds if r.round >= start]
+
+
 def revert_if_worse(ws: Workspace, round_no: int) -> Change | None:
     """Undo the previous round's change when its objective is worse than the best earlier round."""
     state = load_state(ws)
     prev = next((r for r in state.rounds if r.round == round_no - 1), None)
     key = prev.change_key if prev else None
-    best = best_round(r for r in state.rounds if r.round < round_no - 1)
+    best = best_round(r for r in comparable(ws, state.rounds) if r.round < round_no - 1)
     if not prev or not key or best is None:
         return None
     if prev.objective is not None and prev.objective <= best.objective:
@@ -447,7 +458,7 @@ def write_no_change(ws: Workspace, round_no: int, reverted: Change | None, body:
 
 def _stalled(ws: Workspace, round_no: int) -> str | None:
     """Why tuning should stop: PATIENCE rounds after the best one brought no better objective."""
-    scored = [r for r in load_state(ws).rounds if r.round < round_no and r.objective is not None]
+    scored = [r for r in comparable(ws, load_state(ws).rounds) if r.round < round_no and r.objective is not None]
     best = best_round(scored)
     if best is None:
         return None

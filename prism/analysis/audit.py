@@ -31,12 +31,14 @@ import pandas as pd
 
 from prism.analysis.confidence import AUDIT_FILE
 from prism.errors import InputError
-from prism.models import experiments, ridge
+from prism.models import experiments, ridge, ridge_panel
 from prism.models.base import ModelData, channel_summary
+from prism.models.draws import PanelDraws
+from prism.models.panel import PanelData, model_data
 from prism.schemas import Config, Results, Weekly
 from prism.workspace import Workspace, read_model, read_weekly, write_csv
 
-COLUMNS = ["channel", "model", "recovery_error_pct", "coverage", "verdict", "bias_pct", "round"]  # DESIGN.md's first
+COLUMNS = ["channel", "model", "recovery_error_pct", "coverage", "verdict", "bias_pct", "round"]  # the documented columns first
 DEFAULT_K = 20
 FACTOR_RANGE = (0.5, 2.0)  # each channel's true ROI = fitted ROI × a log-uniform factor in this range
 IDENTIFIABLE_ERROR, IDENTIFIABLE_COVERAGE = 0.25, 0.6  # median error ≤ 25 % and the interval covers ≥ 60 %
@@ -49,11 +51,11 @@ SOURCE_ORDER = ("ridge", "pymc", "lightweight_mmm")  # whose fitted world is sim
 class World:
     """The fitted world the synthetic series are drawn from (training weeks define the ROI)."""
 
-    data: ModelData
-    base: np.ndarray  # (T,) fitted KPI without media
-    shape: np.ndarray  # (T, C) each channel's contribution at ROI 1 over the training weeks
-    roi: np.ndarray  # (C,) the fitted ROI the factors scale
-    residuals: np.ndarray  # (n_train,) actual − fitted on the training weeks
+    data: "ModelData | PanelData"
+    base: np.ndarray  # (T,) fitted KPI without media; a panel's (T, G)
+    shape: np.ndarray  # (T, C) each channel's contribution at ROI 1 over the training weeks; a panel's (T, G, C)
+    roi: np.ndarray  # (C,) the fitted (national) ROI the factors scale
+    residuals: np.ndarray  # (n_train,) actual − fitted on the training weeks; a panel's (n_train, G)
     lifts: tuple = ()  # experiments.Lift per lift test the round fitted (their kpi is replaced per series)
     lift_per_roi: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (L,) window lift at true ROI 1
 
@@ -61,16 +63,29 @@ class World:
 def build_world(data: ModelData, weekly: Weekly, roi: dict[str, float], tests: list[dict] = ()) -> World:
     """The source model's fitted world; `tests`: its diagnostics rows for the lift tests it fitted."""
     contrib = np.column_stack([np.asarray(weekly.contributions[ch], dtype=float) for ch in data.channels])
-    fitted = np.asarray(weekly.fitted, dtype=float)
+    return _world(data, contrib, np.asarray(weekly.fitted, dtype=float), roi, tests)
+
+
+def build_panel_world(data: PanelData, panel: PanelDraws, roi: dict[str, float], tests: list[dict] = ()) -> World:
+    """A panel fit's world: every market's own baseline, contributions and residuals (weeks × markets), so
+    the audit asks whether these markets' spend reveals the national ROI. A channel's markets keep their
+    fitted ratios to each other; the synthetic truth scales them all by the channel's factor."""
+    return _world(data, panel.contributions(panel.spend).mean(axis=0), panel.predict().mean(axis=0), roi, tests)
+
+
+def _world(data: "ModelData | PanelData", contrib: np.ndarray, fitted: np.ndarray, roi: dict[str, float],
+           tests: list[dict]) -> World:
+    """contrib (T, [G,] C) and fitted (T, [G]) of the source model → the world; shapes at national ROI 1."""
     train = slice(0, data.n_train)
-    spend = data.spend[train].sum(axis=0)
+    total = lambda a: a[train].reshape(-1, a.shape[-1]).sum(axis=0)  # noqa: E731 - over weeks (and markets)
+    spend = total(data.spend)
     fitted_roi = np.array([roi[ch] for ch in data.channels])
-    dead = (contrib[train].sum(axis=0) <= 0) | (fitted_roi <= 0)
+    dead = (total(contrib) <= 0) | (fitted_roi <= 0)
     positive = fitted_roi[~dead]
-    shape_src = np.where(dead[None, :], data.spend, contrib)
-    shape = shape_src / np.maximum(shape_src[train].sum(axis=0) / spend, 1e-12)
+    shape_src = np.where(dead, data.spend, contrib)
+    shape = shape_src / np.maximum(total(shape_src) / spend, 1e-12)
     lifts = experiments.recorded(list(tests), data.channels, data.dates)
-    return World(data=data, base=fitted - contrib.sum(axis=1), shape=shape,
+    return World(data=data, base=fitted - contrib.sum(axis=-1), shape=shape,
                  roi=np.where(dead, float(np.median(positive)) if len(positive) else 1.0, fitted_roi),
                  residuals=(data.y - fitted)[train], lifts=lifts,
                  lift_per_roi=_lift_per_roi(lifts, [r for r in tests if r.get("used")], shape, dead, fitted_roi))
@@ -84,7 +99,7 @@ def _lift_per_roi(lifts: tuple, rows: list[dict], shape: np.ndarray, dead: np.nd
     is the source model's implied lift scaled the same way; a channel put at zero has a linear shape (no
     carry-over), whose window lift is its window's contribution.
     """
-    return np.array([shape[t.weeks, t.c].sum() if dead[t.c] else r["model_kpi"] / fitted_roi[t.c]
+    return np.array([shape[t.weeks][..., t.c].sum() if dead[t.c] else r["model_kpi"] / fitted_roi[t.c]
                      for t, r in zip(lifts, rows)])
 
 
@@ -93,7 +108,7 @@ def synthetic(world: World, seed: int) -> tuple[np.ndarray, np.ndarray, tuple]:
     rng = np.random.default_rng(seed)
     factor = np.exp(rng.uniform(*np.log(FACTOR_RANGE), size=world.roi.shape))
     truth = world.roi * factor
-    noise = rng.choice(world.residuals, size=len(world.base), replace=True)
+    noise = world.residuals[rng.integers(0, len(world.residuals), size=len(world.base))]  # whole weeks (all markets)
     return world.base + world.shape @ truth + noise, truth, _synthetic_lifts(world, truth, rng)
 
 
@@ -112,7 +127,10 @@ def _refit(job: tuple[World, Config, int]) -> tuple[np.ndarray, np.ndarray, np.n
     world, cfg, seed = job
     y, truth, lifts = synthetic(world, seed)
     data = replace(world.data, y=y, lifts=lifts)
-    chans = channel_summary(ridge.fit(data, cfg, quick=True), data)
+    if isinstance(data, PanelData):
+        chans = channel_summary(ridge_panel.fit_panel(data, cfg, quick=True), data.national())
+    else:
+        chans = channel_summary(ridge.fit(data, cfg, quick=True), data)
     pick = lambda f: np.array([getattr(chans[ch], f) for ch in data.channels])  # noqa: E731
     return truth, pick("roi"), pick("roi_low"), pick("roi_high")
 
@@ -156,9 +174,13 @@ def run_audit(ws: Workspace, k: int = DEFAULT_K, jobs: int | None = None) -> pd.
     if source is None:
         raise InputError(f"{ws.latest}: no model with a weekly decomposition to simulate from (run the models first)")
     cfg = read_model(ws.config, Config)
-    data = ModelData.from_frame(read_weekly(ws, cfg), cfg)
-    world = build_world(data, ok[source].weekly, {ch: c.roi for ch, c in ok[source].channels.items()},
-                        ok[source].diagnostics.get(experiments.EXPERIMENTS_KEY, []))
+    data = model_data(read_weekly(ws, cfg, markets=True), cfg)
+    roi, tests = {ch: c.roi for ch, c in ok[source].channels.items()}, ok[source].diagnostics.get(
+        experiments.EXPERIMENTS_KEY, [])
+    if isinstance(data, PanelData):
+        world = build_panel_world(data, PanelDraws.from_netcdf(ws.draws_path(res.round, source)), roi, tests)
+    else:
+        world = build_world(data, ok[source].weekly, roi, tests)
     table = recover(world, cfg, k, seed=cfg.seed, jobs=jobs, source=source, round_no=res.round)
     write_csv(ws.result(AUDIT_FILE), table)
     return table

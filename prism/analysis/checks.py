@@ -1,9 +1,10 @@
-"""The Critic's checks as data: six deterministic checks, Bayesian health gates and lift-test agreement on a round's facts.
+"""The Critic's checks as data: ten deterministic checks (`CHECK_NAMES`) on a round's facts and the analysis,
+plus the release gates on a round that `prism refresh` produced.
 
 Shared by the rule-based Critic, the Claude review tools, the Proofreader and the guards. The checks judge the numbers (overfitting, signs, plausibility, health) and whether the analysis says
 what the numbers require it to say (consensus honesty, collinearity, sample size). A failed numeric
-check needs acknowledging in the analysis; after one revision the Critic approves and records what is
-still open.
+check needs acknowledging in the analysis; after one revision the Critic re-checks it and decides
+(APPROVED or REJECTED), recording what is still open.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from prism.analysis.confidence import WHY_AUDIT_NOT
+from prism.analysis.refresh import read_refresh
 from prism.analysis.facts import (
     BAYESIAN_MODELS, COLLINEAR_R, COLLINEAR_VIF, MIN_WEEKS_CAVEAT, WEEKS_PER_PARAMETER, RoundFacts,
 )
 from prism.knowledge.checks import roi_outside_expected
 from prism.models.experiments import AGREE_Z, EXPERIMENTS_KEY
-from prism.schemas import CONVERGENCE, REVISE_PREFIX, Status, readable_label
+from prism.schemas import CONVERGENCE, REJECT_PREFIX, REVISE_PREFIX, Status, readable_label, reject, revise
 from prism.workspace import Workspace
 
 
@@ -49,12 +51,17 @@ ACK_WORDS = {
     "model health": ("converge", "diagnostic", "r-hat", "divergen", "effective sample"),
     "experiment agreement": ("experiment", "lift test"),
     "expected roi range": ("expected range", "expected roi", "benchmark"),
+    "release gates": ("refresh", "release gate", "drift"),
 }
 TEXT_CHECKS = ("consensus honesty", "collinearity", "sample size", "identifiability")
+NUMERIC_CHECKS = tuple(ACK_WORDS)
+CHECK_NAMES = ("overfitting", "sign correctness", "contribution plausibility", *TEXT_CHECKS, "model health",
+               "experiment agreement", "expected roi range")  # compute_checks' order; the docs say how many
 # report.md's headings: the contract between the Reporter, the Proofreader, the guards and the renderer
 HEADINGS = {
     "answer": "## The answer",
     "roi": "## Return on spend by channel",
+    "markets": "## Return by market",
     "contribution": "## Where the spend's effect comes from",
     "actions": "## What to do",
     "disagree": "## Where the models disagree",
@@ -92,11 +99,11 @@ class Check:
 
 
 def compute_checks(ws: Workspace, round_no: int, analysis_text: str) -> list[Check]:
-    """The six checks, the Bayesian health gates and lift-test agreement for a round's results against a text."""
+    """The `CHECK_NAMES` checks, in that order, for a round's results against a text."""
     facts = RoundFacts.load(ws, round_no)
     return [overfitting(facts), sign_correctness(facts), contribution_plausibility(facts),
             *text_checks(facts, analysis_text), model_health(facts), experiment_agreement(facts),
-            expected_roi_range(facts)]
+            expected_roi_range(facts), *release_gates(ws, round_no)]
 
 
 def text_checks(facts: RoundFacts, text: str) -> list[Check]:
@@ -187,6 +194,18 @@ def experiment_agreement(facts: RoundFacts) -> Check:
     return Check("experiment agreement", not bad, evidence)
 
 
+def release_gates(ws: Workspace, round_no: int) -> list[Check]:
+    """On a round a refresh produced: its release gates (config.json `gates`) and its verdict; else nothing."""
+    report = read_refresh(ws)
+    if report is None or report.round != round_no:
+        return []
+    failed = [f"{g.name} ({g.action}): {g.reason}" for g in report.gates_failed]
+    suspects = ", ".join(s.name for s in report.suspects)
+    evidence = "; ".join(failed) or f"all {len(report.gates_passed)} gates passed"
+    evidence += f"; refresh verdict {report.verdict}" + (f" (suspects: {suspects})" if suspects else "")
+    return [Check("release gates", not failed and report.verdict == "stable", evidence)]
+
+
 # ---------------------------------------------------------------------------- text checks
 def sentences(text: str) -> list[str]:
     """Sentences and table rows / bullet lines, lower-cased."""
@@ -273,7 +292,7 @@ def open_issues(checks: list[Check], text: str) -> list[Check]:
 
 
 def render(round_no: int, checks: list[Check], status: str, unhandled: list[Check], revision: bool) -> str:
-    lines = [f"# Round {round_no} review" + (" (after revision)" if revision else ""), "",
+    lines = [f"# Round {round_no} review" + (f" {FINAL_MARK}" if revision else ""), "",
              "| check | result | evidence |", "|---|---|---|"]
     lines += [f"| {c.name} | {c.outcome} | {c.evidence.replace('|', '/')} |" for c in checks]
     failed = [c for c in checks if not c.passed]
@@ -286,6 +305,61 @@ def render(round_no: int, checks: list[Check], status: str, unhandled: list[Chec
 
 
 def parse_verdict(text: str) -> str | None:
-    """The verdict line of a review file (last line starting APPROVED or REVISE:)."""
-    found = [ln.strip() for ln in text.splitlines() if ln.strip().startswith((Status.APPROVED, REVISE_PREFIX))]
+    """The verdict line of a review file (last line starting APPROVED, REVISE: or REJECTED:)."""
+    starts = (Status.APPROVED, REVISE_PREFIX, REJECT_PREFIX)
+    found = [ln.strip() for ln in text.splitlines() if ln.strip().startswith(starts)]
     return found[-1] if found else None
+
+
+FINAL_MARK = "(after revision)"  # the final review's heading says so (the guards read it too)
+POINT_SEP = " — "  # a raised point is "<check name> — <its evidence>"; points are joined by "; "
+
+
+def point(check: Check) -> str:
+    return f"{check.name}{POINT_SEP}{check.evidence}"
+
+
+def raised_points(ws: Workspace, round_no: int) -> list[str]:
+    """The points the round's first review sent back (its REVISE reason, one per unhandled check, then any
+    reason of the reviewer's own); [] when it approved. Until the final review is written, R{NN}_review.md is
+    the first review; after, the first is kept as R{NN}_review_first.md."""
+    review = ws.review(round_no)
+    text = review.read_text(encoding="utf-8") if review.exists() else ""
+    if FINAL_MARK in text.split("\n", 1)[0]:
+        first = ws.round_file(round_no, "review_first")
+        text = first.read_text(encoding="utf-8") if first.exists() else ""
+    verdict = parse_verdict(text)
+    if not verdict or not verdict.startswith(REVISE_PREFIX):
+        return []
+    reason, names = verdict.removeprefix(REVISE_PREFIX).strip(), CHECK_NAMES
+    starts = [m.start() for m in re.finditer("|".join(re.escape(n + POINT_SEP) for n in names), reason)]
+    cuts = [0, *[i for i in starts if i > 0], len(reason)]
+    return [reason[a:b].strip().rstrip(";").strip() for a, b in zip(cuts, cuts[1:]) if reason[a:b].strip()]
+
+
+def unquoted(text: str, points: list[str]) -> str:
+    """The text without verbatim copies of the review's points and their evidence: repeating what the Critic
+    said does not address it (the old fixed "Response to the review" passed every re-check that way)."""
+    for p in points:
+        text = text.replace(p, " ")
+        name, sep, evidence = p.partition(POINT_SEP)
+        if sep and evidence.strip():
+            text = text.replace(evidence.strip(), " ")
+    return text
+
+
+def reviewed_text(ws: Workspace, round_no: int, text: str, revision: bool) -> str:
+    """The analysis as a review judges it: the final review (after the revision) without the first review's
+    points quoted back (`unquoted`), so each raised point must be answered in the analysis's own words."""
+    return unquoted(text, raised_points(ws, round_no)) if revision else text
+
+
+def verdict(checks: list[Check], text: str, revision: bool) -> tuple[str, list[Check]]:
+    """(the verdict, the checks still open) for `checks` computed on `text` (see `reviewed_text`): APPROVED when
+    every failed check is handled; otherwise REVISE on the first review, and on the final one (after the one
+    revision) REJECTED naming what is still open."""
+    unhandled = open_issues(checks, text)
+    if not unhandled:
+        return Status.APPROVED, unhandled
+    reason = "; ".join(point(c) for c in unhandled)
+    return (reject(f"not addressed after the revision: {reason}") if revision else revise(reason)), unhandled

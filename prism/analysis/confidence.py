@@ -25,7 +25,7 @@ combines, per channel:
   (the data and the test disagree; the Critic's "experiment agreement" says which).
 HIGH_WIDTH and MEDIUM_WIDTH come from bench/calibration.py on realistic simulated data with known ROI
 (targets below): fitted on each half of its datasets and judged on the other, the stricter of the two fits
-is shipped; docs/calibration.md gives the held-out tables.
+is shipped; docs/concepts/confidence.md gives the held-out tables.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ import pandas as pd
 from prism.knowledge.checks import informed_channels
 from prism.data.profile import COLLINEAR_ABS_R
 from prism.models.experiments import AGREE_Z, EXPERIMENTS_KEY
-from prism.schemas import PRIOR_DRIVEN, ZERO_EFFECT, ChannelConfidence, ChannelResult, Metadata, Results
+from prism.schemas import PRIOR_DRIVEN, ChannelConfidence, ChannelResult, Metadata, Results
 from prism.workspace import Workspace, read_model
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
@@ -114,14 +114,6 @@ class Signals:
                    agreement=agreement.label if agreement else "n/a", collinear=collinear,
                    train_weeks=res.train_weeks, audit=audit or {}, informed=informed,
                    experiment_se_rel=se_rel, experiment_z=z)
-
-    @classmethod
-    def from_row(cls, row) -> "Signals":
-        """One model's benchmark row (bench/calibration_rows.csv)."""
-        flag = PRIOR_DRIVEN if row.prior_driven else ZERO_EFFECT if row.zero_effect else ""
-        width = row.rel_width if isinstance(row.rel_width, float) and math.isfinite(row.rel_width) else math.inf
-        return cls(width=width, flags={flag: [row.model]} if flag else {}, collinear=bool(row.collinear),
-                   train_weeks=int(row.train_weeks))
 
 
 def experiment_signals(res: Results, channel: str) -> tuple[float | None, float | None]:

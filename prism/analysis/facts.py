@@ -21,7 +21,7 @@ from prism.workspace import Workspace, read_model, read_weekly
 
 BAYESIAN_MODELS = ("pymc", "lightweight_mmm")
 INTERVAL_LEVEL = 90  # every interval in results is a central 90 % interval (models/base.py)
-AGREEMENT_CV = (20, 50)  # DESIGN.md: high below 20 % CV, medium 20–50 %, low above 50 %
+AGREEMENT_CV = (20, 50)  # high below 20 % CV, medium 20–50 %, low above 50 %
 MEDIA_SHARE_CEILING = 100.0  # % of the KPI: beyond it a model puts baseline demand below zero
 
 # Collinearity: a pair of channels whose spend correlates beyond this, or a VIF beyond this.
@@ -52,10 +52,6 @@ class ChannelFacts:
     confidence_reason: str = ""
     why: tuple[str, ...] = ()  # reason codes of the label (analysis/confidence.py WHY_*)
     flags: dict[str, list[str]] = field(default_factory=dict)  # evidence flag → models, e.g. prior-driven
-
-    @property
-    def uncertain(self) -> bool:
-        return self.agreement in ("low", "n/a") or self.confidence == "low"
 
 
 @dataclass
@@ -236,6 +232,19 @@ class RoundFacts:
         shares = list(self.credible_media_shares.values()) or [self.media_share(m) for m in self.ok_models]
         return float(np.mean(shares)) if shares else 0.0
 
+    @cached_property
+    def market_rois(self) -> dict[str, dict[str, tuple[float, float, float]]]:
+        """A regional panel's markets (largest first): per channel the ROI across the models that fitted the
+        panel (their mean; the lowest and highest 90 % bound, as the national combined range)."""
+        fitted = [m.markets for m in self.ok_models.values() if m.markets]
+        sizes = {k: p.size for k, p in self.meta.profile.markets.items()}
+        out = {}
+        for market in sorted(fitted[0] if fitted else {}, key=lambda k: -sizes.get(k, 0.0)):
+            per = [f[market] for f in fitted if market in f]
+            out[market] = {ch: (float(np.mean([p[ch].roi for p in per])), float(min(p[ch].roi_low for p in per)),
+                                float(max(p[ch].roi_high for p in per))) for ch in self.channels}
+        return out
+
     def derived_values(self) -> list[float]:
         """Every derived figure a writer may print (for the number check)."""
         vals: list[float] = [self.portfolio_roi, self.mean_media_share, float(self.n_parameters),
@@ -246,6 +255,7 @@ class RoundFacts:
             vals += [f.roi_high - f.roi_low, f.roi - self.portfolio_roi]
         vals += [r for _, _, r in self.collinear_pairs] + list(self.vif.values())
         vals += [e.moved_pct for e in self.lift_effects if e.moved_pct is not None]
+        vals += [v for chans in self.market_rois.values() for trio in chans.values() for v in trio]
         return vals
 
 

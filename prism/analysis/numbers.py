@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import astuple, dataclass
 
-from prism.analysis import checks, facts as F
+from prism.analysis import checks, facts as F, governance, refresh
 from prism.analysis.facts import RoundFacts
 from prism.schemas import CONVERGENCE
 from prism.workspace import Workspace, load_state, read_csv
@@ -26,8 +26,8 @@ NUMBER = re.compile(
     r"(?P<suffix>\s?%|\s?(?:k|m|bn|thousand|million|billion)\b)?",
     re.IGNORECASE,
 )
-PLAN_FILES = ("optimization.csv", "test_plan.csv")  # the optimizer's plan (planning layer, above this one: read
-# as a file) and the test plans
+PLAN_FILES = ("optimization.csv", "test_plan.csv", "refresh.csv")  # the optimizer's plan (planning layer, above
+# this one: read as a file), the test plans and the last refresh's stability table
 DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 INTERPRETATION = "## Interpretation"  # the Explorer's own section, after Prism's computed ones
 
@@ -38,6 +38,7 @@ NUMBER_SOURCES = (
     "`metadata.json`: the data profile and the knowledge layer",
     "`config.json` and the round records of `state.json` (objectives, changes)",
     "the computed sections of `rounds/R01_data_exploration.md` (above `## Interpretation`)",
+    "`results/refresh.json`, `results/refresh.csv` and `decisions.jsonl` (the report's \"Since last time\")",
 )
 NOT_SOURCES = ("discover's role confidences (every metadata refresh recomputes them)",)
 
@@ -95,6 +96,8 @@ def known_values(ws: Workspace, round_no: int, facts: RoundFacts | None = None) 
     vals += json_numbers({"rounds": [r.model_dump(mode="json") for r in state.rounds], "best": state.best_objective})
     vals += [f.value for r in state.rounds for f in extract(r.change)]  # values the Tuner set
     vals += _plan_values(ws)
+    vals += json_numbers([*governance.read_log(ws), refresh.read_refresh(ws).model_dump(mode="json")
+                          if ws.result("refresh.json").exists() else {}])
     return [v for v in vals if v == v]  # drop NaN
 
 

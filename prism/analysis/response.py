@@ -12,17 +12,22 @@ from __future__ import annotations
 import numpy as np
 
 from prism.errors import InputError
-from prism.models.draws import (CURVE_MULTIPLIERS, MROI_BUMP, KeptDraws, mroi, response_levels, roi_draws,
-                                saturation_fraction)
-from prism.schemas import Results
+from prism.models.draws import (CURVE_MULTIPLIERS, MROI_BUMP, KeptDraws, MarketChannelDraws, NationalDraws,
+                                PanelDraws, mroi, read_draws, response_levels, roi_draws, saturation_fraction)
+from prism.schemas import ALL_MARKETS, Results
 from prism.workspace import Workspace, read_model
 
 __all__ = ["CURVE_MULTIPLIERS", "MROI_BUMP", "KeptDraws", "load_round", "mroi", "plan_contributions",
            "response_levels", "roi_draws", "saturation_fraction"]
 
 
-def load_round(ws: Workspace, round: int | None = None) -> dict[str, KeptDraws]:  # noqa: A002 (the contract's name)
-    """The kept draws of every model that ran ok in `round` (default: the round of results/latest.json)."""
+def load_round(ws: Workspace, round: int | None = None, market: str | None = None  # noqa: A002 (the contract's name)
+               ) -> dict[str, "KeptDraws | NationalDraws | MarketChannelDraws"]:
+    """The kept draws of every model that ran ok in `round` (default: the round of results/latest.json).
+
+    A panel's are read as one national model (its markets summed, `NationalDraws`), or with `market` as
+    that market's own draws, or with `market="all"` as every (market, channel) pair (`MarketChannelDraws`).
+    """
     if round is None:
         if not ws.latest.exists():
             raise InputError(f"{ws.latest}: file not found (run `prism run` first)")
@@ -31,8 +36,21 @@ def load_round(ws: Workspace, round: int | None = None) -> dict[str, KeptDraws]:
     if not path.exists():
         raise InputError(f"{path}: file not found (run `prism run --round {round}` first)")
     res = read_model(path, Results)
-    return {name: KeptDraws.from_netcdf(ws.draws_path(round, name))
+    if market is not None and not res.markets:
+        raise InputError(f"--market {market}: round {round} was fitted on one national series (no markets)")
+    if market is not None and market != ALL_MARKETS and market not in res.markets:
+        raise InputError(f"--market {market}: not a market of round {round}; markets are "
+                         f"{', '.join(res.markets)} (or 'all')")
+    return {name: _view(read_draws(ws.draws_path(round, name)), market)
             for name, m in res.models.items() if m.status == "ok"}
+
+
+def _view(found: "KeptDraws | PanelDraws", market: str | None):
+    if not isinstance(found, PanelDraws):
+        return found
+    if market is None:
+        return found.national()
+    return found.market_channels() if market == ALL_MARKETS else found.market(market)
 
 
 def plan_contributions(kd: KeptDraws, plan: np.ndarray) -> np.ndarray:

@@ -43,12 +43,12 @@ from prism.analysis.response import plan_contributions
 from prism.errors import InputError
 from prism.models import ridge
 from prism.models.base import ModelData, channel_summary, thin
-from prism.models.draws import KeptDraws, roi_draws
+from prism.models.draws import KeptDraws, read_national, roi_draws
 from prism.schemas import ChannelResult, Config, Metadata, Results, TestPlan
 from prism.workspace import Workspace, read_csv, read_model, read_weekly, write_csv
 
 TEST_PLAN_FILE = "test_plan.csv"
-COLUMNS = ["channel", "design", "weeks", "spend_change_pct", "expected_halfwidth_pct", "cost",  # DESIGN.md's first
+COLUMNS = ["channel", "design", "weeks", "spend_change_pct", "expected_halfwidth_pct", "cost",  # the documented columns first
            "achievable", "median_halfwidth_pct", "kpi_forgone", "kpi_forgone_low", "kpi_forgone_high",
            "description", "confidence", "model", "k", "round"]
 TARGET_HALFWIDTH = 0.30  # the 90 % interval within ±30 % of the ROI
@@ -365,7 +365,7 @@ def load_inputs(ws: Workspace, res: Results) -> PlanInputs:
         raise InputError(f"{ws.latest}: no model with a weekly decomposition to simulate from (run the models first)")
     cfg = read_model(ws.config, Config)
     data = ModelData.from_frame(read_weekly(ws, cfg), cfg)
-    sources = {m: KeptDraws.from_netcdf(ws.draws_path(res.round, m)) for m in res.ok_models()
+    sources = {m: read_national(ws.draws_path(res.round, m)) for m in res.ok_models()
                if ws.draws_path(res.round, m).exists()}
     if source not in sources:
         raise InputError(f"{ws.draws_path(res.round, source)}: file not found (run `prism run` to write the "
@@ -451,6 +451,10 @@ def promise_words(plans: pd.DataFrame) -> str:
 def geo_note(meta: Metadata | None) -> str:
     """Whether a geo split could be a design on this data (Prism models one series, so it is not simulated)."""
     prof = meta.profile if meta is not None else None
+    if prof is not None and prof.market_column and len(prof.markets) > 1:
+        return (f"The data holds {len(prof.markets)} markets in '{prof.market_column}', fitted as a panel: a "
+                f"market-split test (some markets changed, the others kept as control) is possible but not "
+                f"sized here; the designs above change spend in every market alike.")
     if prof is None or not prof.entity_column or len(prof.entities) <= 1:
         return "A geo split is not available: the data has no region column."
     return (f"A geo split across the {len(prof.entities)} values of {prof.entity_column} is possible but not "

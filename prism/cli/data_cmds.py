@@ -244,11 +244,15 @@ def _summary(prepared: Prepared, title: str, warnings: list[str]) -> Table:
     table = Table(title=title, show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value")
-    table.add_row("weeks", f"{len(frame)} ({dates.iloc[0].date()} → {dates.iloc[-1].date()})")
+    table.add_row("weeks", f"{prepared.weeks} ({dates.min().date()} → {dates.max().date()})")
     table.add_row("source rows", str(prepared.rows))
     table.add_row("frequency", prepared.frequency)
-    table.add_row("entities", escape(", ".join(prepared.entities)) or "—")
-    table.add_row("KPI", escape(str(frame.columns[1])))
+    if prepared.market_column:
+        table.add_row("markets", escape(f"{len(prepared.entities)} in '{prepared.market_column}', modelled as a "
+                                        f"panel: {', '.join(prepared.entities)}"))
+    else:
+        table.add_row("entities", escape(", ".join(prepared.entities)) or "—")
+    table.add_row("KPI", escape(prepared.kpi))
     table.add_row("channels", escape(f"{len(prepared.channels)}: {', '.join(prepared.channels)}"))
     table.add_row("events", escape(f"{len(prepared.events)}: {', '.join(prepared.events)}") if prepared.events else "—")
     table.add_row("dropped channels", escape(", ".join(prepared.dropped_channels)) or "—")

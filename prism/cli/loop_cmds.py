@@ -118,7 +118,7 @@ def critique(workdir: Path = WorkdirOpt, agents: str = AgentsOpt, model: str = M
              check: bool = typer.Option(False, "--check", help="Guard: recompute the checks against the review."),
              final: bool = typer.Option(False, "--final", help="The review after the Analyst's revision."),
              record_only: bool = RecordOpt) -> None:
-    """Critic: six checks + health gates → rounds/R{NN}_review.md, APPROVED or REVISE."""
+    """Critic: ten checks → rounds/R{NN}_review.md, APPROVED or REVISE (after the revision: APPROVED or REJECTED)."""
     if check:
         from prism.orchestration.guards import check_review
 
@@ -163,9 +163,10 @@ def loop(workdir: Path = WorkdirOpt,
          record_only: bool = RecordOpt) -> None:
     """Run (or resume) the round loop: Explorer/Tuner → models → compare → Analyst → Critic → Reporter → Proofreader."""
     from prism.knowledge import experiments
-    from prism.orchestration.loop import run_loop
+    from prism.orchestration.loop import check_start, run_loop
 
     if not record_only:
+        check_start(Workspace(workdir), rounds, agents)
         experiments.prepare(Workspace(workdir), experiments_path)
 
     if record_only:

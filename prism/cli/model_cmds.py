@@ -148,7 +148,8 @@ def plan_table(plans: pd.DataFrame, title: str) -> Table:
 def audit_cmd(
     k: int = typer.Option(20, "--k", min=2, help="Synthetic KPI series to refit."),
     plan_k: Optional[int] = typer.Option(None, "--plan-k", min=2, help="Simulated tests per test design (default 10)."),
-    jobs: Optional[int] = typer.Option(None, "--jobs", min=1, help="Parallel processes (default: up to 2)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", min=1, help="Parallel processes (default: 2 for the "
+                                       "audit, up to 4 for the test plans, at most one per core)."),
     workdir=WorkdirOpt,
 ) -> None:
     """Recoverability audit: could this spend reveal each channel's ROI? Writes results/audit.csv, then the
@@ -175,7 +176,8 @@ def audit_cmd(
 def plan_test_cmd(
     channel: str = typer.Argument(..., help="The channel (a spend column of the data)."),
     k: Optional[int] = typer.Option(None, "--k", min=2, help="Simulated tests per design (default 10)."),
-    jobs: Optional[int] = typer.Option(None, "--jobs", min=1, help="Parallel processes (default: up to 2)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", min=1, help="Parallel processes (default: up to 4, at most "
+                                                                   "one per core)."),
     workdir=WorkdirOpt,
 ) -> None:
     """The smallest test that would bring CHANNEL's 90 % interval within ±30 % of its ROI (simulated on

@@ -17,6 +17,8 @@ from prism.cli.app import WorkdirOpt, app, console
 WeeksOpt = typer.Option(13, "--weeks", min=1, help="Planning horizon in weeks (carry-over after it counts).")
 ModelOpt = typer.Option("consensus", "--model", help="consensus (pool every model that ran) or one model's name.")
 RoundOpt = typer.Option(None, "--round", min=1, help="Round whose draws to use (default: the latest).")
+MarketOpt = typer.Option(None, "--market", help="Regional panels: plan one market, or 'all' to move budget between "
+                                                "markets (each market's channels apart); default: national.")
 
 
 def _num(value: float | None, fmt: str = ",.0f") -> str:
@@ -51,13 +53,13 @@ def scenario_table(frame) -> Table:
     return table
 
 
-def _planner(workdir: Path, model: str, weeks: int, round_no: int | None):
-    """The workspace and a planner over its round's kept draws."""
+def _planner(workdir: Path, model: str, weeks: int, round_no: int | None, market: str | None = None):
+    """The workspace and a planner over its round's kept draws (national, one market's, or all markets')."""
     from prism.planning.outputs import open_planner
     from prism.workspace import Workspace
 
     ws = Workspace(workdir)
-    return ws, open_planner(ws, model, weeks, round_no)
+    return ws, open_planner(ws, model, weeks, round_no, market)
 
 
 @app.command("optimize")
@@ -79,31 +81,39 @@ def optimize_cmd(
     objective: str = typer.Option("mean", "--objective", help="mean, or cvar (mean of the worst 10 % of draws)."),
     model: str = ModelOpt,
     round_no: Optional[int] = RoundOpt,
+    market: Optional[str] = MarketOpt,
     workdir: Path = WorkdirOpt,
 ) -> None:
-    """Recommend a budget split from the kept draws; write results/optimization.csv, scenarios.csv and the chart."""
+    """Recommend a budget split from the kept draws; write results/optimization.csv, scenarios.csv and the chart
+    (a market's plan: optimization_<market>.csv and scenarios_<market>.csv)."""
     from prism.planning import constraints as K
-    from prism.planning.outputs import write_plan, write_scenarios
+    from prism.planning.outputs import plan_files
     from prism.planning.plan import PlanRequest
-    from prism.report.plan_chart import CHART_NAME, write_budget_plan
+    from prism.report.plan_chart import CHART_NAME, budget_plan_png
+    from prism.workspace import write_together
 
-    ws, planner = _planner(workdir, model, weeks, round_no)
+    PlanRequest(target_mroi=target_mroi, target_roi=target_roi).target()  # refused before any draw is read
+    ws, planner = _planner(workdir, model, weeks, round_no, market)
     total = float(planner.current.sum())
     req = PlanRequest(weeks=weeks, budget=K.parse_amount(budget, total, "--budget") if budget else None,
                       bounds=bounds, max_change=K.parse_percent(max_change, "--max-change") if max_change else None,
                       locks=lock, unlock=unlock, target_mroi=target_mroi, target_roi=target_roi,
                       objective=objective, model=model)
     plan = planner.optimize(req)
-    write_plan(ws, plan)
-    write_scenarios(ws, planner.scenarios(req, optimum=plan))
-    write_budget_plan(plan.frame(), ws.charts_dir / f"{CHART_NAME}.png", planner.labels)
-    console.print(plan_table(plan.frame(), f"Budget plan over {weeks} weeks ({model}, objective {objective}; "
+    files = plan_files(ws, plan, planner.scenarios(req, optimum=plan), market)
+    written = [path.name for path in files]
+    if market is None:  # the national chart the report shows
+        files[ws.charts_dir / f"{CHART_NAME}.png"] = budget_plan_png(plan.frame(), planner.labels)
+        written.append(f"charts/{CHART_NAME}.png")
+    write_together(files)  # this run's outputs, or (on any failure above) the last run's
+    where = "" if market is None else f", market {market}"
+    console.print(plan_table(plan.frame(), f"Budget plan over {weeks} weeks ({model}{where}, objective {objective}; "
                                            f"budget from {plan.budget_set_by})"))
     if plan.budget_set_by.startswith("--target"):
         console.print(f"implied budget over {weeks} weeks: {plan.budget:,.0f}", highlight=False)
     for note in plan.notes:
         console.print(f"• {escape(note)}", highlight=False)
-    console.print("wrote results/optimization.csv, results/scenarios.csv, results/charts/budget_plan.png")
+    console.print("wrote " + ", ".join(f"results/{name}" for name in written))
 
 
 @app.command("scenario")
@@ -112,30 +122,36 @@ def scenario_cmd(
     weeks: int = WeeksOpt,
     model: str = ModelOpt,
     round_no: Optional[int] = RoundOpt,
+    market: Optional[str] = MarketOpt,
     workdir: Path = WorkdirOpt,
 ) -> None:
-    """KPI change of a what-if spend change with its 90 % interval; write results/scenarios.csv."""
-    from prism.planning.outputs import write_scenarios
+    """KPI change of a what-if spend change with its 90 % interval; write results/scenarios.csv (a market's:
+    scenarios_<market>.csv)."""
+    from prism.planning.outputs import plan_files
     from prism.planning.plan import PlanRequest
+    from prism.workspace import write_together
 
-    ws, planner = _planner(workdir, model, weeks, round_no)
+    ws, planner = _planner(workdir, model, weeks, round_no, market)
     frame = planner.scenarios(PlanRequest(weeks=weeks, model=model), moves)
-    write_scenarios(ws, frame)
+    files = plan_files(ws, None, frame, market)
+    write_together(files)
+    name = next(iter(files)).name
     console.print(scenario_table(frame))
-    console.print("wrote results/scenarios.csv")
+    console.print(f"wrote results/{name}")
 
 
 @app.command("ask")
 def ask_cmd(
     question: str = typer.Argument(..., help='A question in plain English, e.g. "What if we cut Facebook by 20%?"'),
     as_json: bool = typer.Option(False, "--json", help="Print the answer as JSON (intent, text, facts)."),
+    market: Optional[str] = MarketOpt,
     workdir: Path = WorkdirOpt,
 ) -> None:
     """Answer a question from the latest results and draws (no refit); Claude phrases it when a key is set."""
     from prism.llm.ask_session import answer_question
     from prism.workspace import Workspace
 
-    answer = answer_question(Workspace(workdir), question)
+    answer = answer_question(Workspace(workdir), question, market)
     if as_json:
         console.print_json(answer.to_json())
     else:

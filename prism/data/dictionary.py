@@ -9,6 +9,7 @@ Definitions rows go through the same `field_from_row`, so a header is recognised
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from pydantic import ValidationError
 from prism.data.sources import SourceSpec, load_source
 from prism.errors import InputError
 from prism.schemas import FieldDefinition
+from prism.workspace import refuse_large, restore_formulas
 
 DICTIONARY_FILE = "data_dictionary.csv"
 FIELDS_FILE = "fields.csv"
@@ -34,7 +36,8 @@ HEADER_ALIASES = {"field": "column", "name": "column", "column_name": "column", 
 ROLE_ALIASES = {"date": "date", "kpi": "kpi", "target": "kpi", "outcome": "kpi", "channel": "channel",
                 "spend": "channel", "media": "channel", "control": "control", "event": "event", "events": "event",
                 "holiday": "event", "season": "event", "exposure": "exposure", "impressions": "exposure",
-                "clicks": "exposure", "entity": "entity", "ignore": "ignored", "ignored": "ignored"}
+                "clicks": "exposure", "entity": "entity",
+                "market": "market", "geo": "market", "region": "market", "ignore": "ignored", "ignored": "ignored"}
 NUMERIC_FIELDS = ("expected_roi_min", "expected_roi_max", "adstock_decay")
 
 
@@ -71,7 +74,8 @@ def find_dictionary(explicit: str | None, data_path: str | None, workspace: Path
 
 def read_dictionary(path: Path) -> Dictionary:
     """Parse fields.csv / data_dictionary.csv; a missing `column` header or a bad value names the file and row."""
-    frame = load_source(SourceSpec(source="csv", path=str(path)), path.parent).frame
+    refuse_large(path)
+    frame = restore_formulas(load_source(SourceSpec(source="csv", path=str(path)), path.parent).frame)
     frame.columns = [canonical_header(c, HEADER_ALIASES) for c in frame.columns]
     if "column" not in frame.columns:
         raise InputError(f"{path}: needs a 'column' header (found {', '.join(frame.columns)})")
@@ -131,10 +135,13 @@ def _role(value: object, where: str) -> str | None:
 
 
 def number(value: object, key: str, where: str) -> float | None:
-    """A float, None for empty; anything else is bad input naming where and the column."""
+    """A finite float, None for empty; anything else (text, nan, inf) is bad input naming where and the column."""
     if text(value) is None:
         return None
     try:
-        return float(value)  # type: ignore[arg-type]
+        out = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise InputError(f"{where} column '{key}': {value!r} is not a number") from None
+    if not math.isfinite(out):  # 'nan' passed, was copied into the workspace and failed every later run
+        raise InputError(f"{where} column '{key}': {value!r} is not a finite number")
+    return out

@@ -111,7 +111,7 @@ def _reapply(ws: Workspace, cfg: Config, spec: SourceSpec | None, overrides: Ove
         confine_to_workspace(SourceSpec.from_config(d), ws.root)
         spec = replace(SourceSpec.from_config(d), path=_located(d.path, ws))
     overrides = replace(overrides, date=overrides.date or d.date_column, kpi=overrides.kpi or d.kpi,
-                        entity_column=overrides.entity_column or d.entity_column)
+                        entity_column=overrides.entity_column or d.entity_column or d.market_column)
     options = PrepareOptions(entity=d.entity, aggregate_entities=d.aggregate_entities, week_anchor=d.week_anchor,
                              fill_gaps=d.fill_gaps)
     dic = _dictionary(dictionary or d.dictionary, spec, ws.root)
@@ -184,7 +184,7 @@ def refresh_metadata(ws: Workspace) -> Discovery:
     b = cfg.baseline
     events = [*b.event_columns, *([b.events_text_column] if b.events_text_column else [])]
     fixed = Overrides(date=d.date_column, kpi=d.kpi, channels=d.channels, controls=d.controls,
-                      entity_column=d.entity_column, events=events, origin=CONFIG_ORIGIN)
+                      entity_column=d.entity_column or d.market_column, events=events, origin=CONFIG_ORIGIN)
     roles = detect_roles(raw.frame, fixed, dic.roles if dic else None, raw.name)
     previous = _previous_metadata(ws)
     metadata = build_metadata(cfg, raw, prepared, roles, dic, previous.knowledge if previous else None)
@@ -214,13 +214,17 @@ def absolute_spec(spec: SourceSpec, base: Path) -> SourceSpec:
 
 def data_config(spec: SourceSpec, roles: Roles, options: PrepareOptions, dictionary: str | None,
                 name: str) -> DataConfig:
-    """The data section for config.json; a role conflict (e.g. a column both channel and control) is bad input."""
+    """The data section for config.json; a role conflict (e.g. a column both channel and control) is bad input.
+
+    A market column (`Roles.markets`) becomes the panel dimension unless `--entity` or `--aggregate` says
+    otherwise; any other entity column keeps today's rule (one entity, or all summed)."""
+    panel = roles.markets and options.entity is None and not options.aggregate_entities
     try:
         return DataConfig(
             source=spec.source, path=spec.path, query=spec.query, url=spec.url, sheet=spec.sheet,
             project=spec.project, date_column=roles.date, kpi=roles.kpi, channels=roles.channels,
-            controls=roles.controls, entity_column=roles.entity_column, entity=options.entity,
-            aggregate_entities=options.aggregate_entities, week_anchor=options.week_anchor,
+            controls=roles.controls, entity_column=None if panel else roles.entity_column, entity=options.entity,
+            market_column=roles.entity_column if panel else None, aggregate_entities=options.aggregate_entities, week_anchor=options.week_anchor,
             fill_gaps=options.fill_gaps, dictionary=dictionary,
         )
     except ValidationError as exc:

@@ -21,6 +21,7 @@ from prism.data.numbers import shown, to_numbers
 from prism.data.sources import RawTable, SourceSpec, confine_to_workspace, load_source
 from prism.errors import InputError
 from prism.schemas import BaselineConfig, Config, DataConfig
+from prism.workspace import group_weeks
 
 MIN_TRAIN_WEEKS = 20
 MIN_HOLDOUT_WEEKS = 4  # short data: the default holdout (about 10 %, at least 8) shrinks down to this
@@ -36,6 +37,8 @@ DAYS_PER_WEEK = 7
 MAX_LISTED = 5
 HASH_DECIMALS = 9
 ANCHORS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+MAX_MARKETS = 100  # more markets than this: sum them or map them to regions (a panel fit grows with markets)
+MARKET_SCALE_SPREAD = 1000.0  # markets whose KPI levels differ by more than this are named
 
 
 @dataclass
@@ -51,6 +54,16 @@ class Prepared:
     gaps: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     events: list[str] = field(default_factory=list)  # the weekly table's event columns (after the controls)
+    market_weeks: dict[str, int] = field(default_factory=dict)  # panels: weeks of data each market had
+    market_column: str | None = None  # panels: the frame's second column, one row per market and week
+
+    @property
+    def weeks(self) -> int:
+        return int(self.frame.iloc[:, 0].nunique())
+
+    @property
+    def kpi(self) -> str:
+        return str(self.frame.columns[2 if self.market_column else 1])
 
 
 def prepare_config(cfg: Config, base_dir: Path) -> tuple[RawTable, Prepared]:
@@ -79,14 +92,26 @@ def frame_hash(frame: pd.DataFrame) -> str:
     return digest.hexdigest()[:16]
 
 
-def prepare(raw: RawTable, data: DataConfig, baseline: BaselineConfig | None = None) -> Prepared:
-    """Raw rows → clean weekly table per `data` (roles, entity choice, anchor, gap filling).
+def prepare(raw: RawTable, data: DataConfig, baseline: BaselineConfig | None = None, appended: bool = False
+            ) -> Prepared:
+    """Raw rows → clean weekly table per `data` (roles, entity choice, anchor, gap filling); with a market
+    column, one weekly table per market stacked into a panel (`prepare_panel`).
 
     The baseline's event columns come along (a text events column as one-hot columns): a week has an event
-    when any of its rows has it.
+    when any of its rows has it. `appended` rows extend a table already modelled (`prism refresh`): they
+    may be few, and a channel idle in all of them is kept (it is idle, not unknown).
     """
-    name = raw.name
     baseline = baseline or BaselineConfig()
+    if data.market_column:
+        return prepare_panel(raw, data, baseline)
+    return _prepare_series(raw, data, baseline, keep_channels=appended, appended=appended)
+
+
+def _prepare_series(raw: RawTable, data: DataConfig, baseline: BaselineConfig, keep_channels: bool = False,
+                    appended: bool = False) -> Prepared:
+    """One weekly series; `keep_channels` keeps channels without spend (a panel's market may have none);
+    `appended` rows need not be long enough to fit on their own."""
+    name = raw.name
     _require_columns(raw, data, baseline)
     frame, entities = _select_entity(raw.frame, data, name)
     warnings = list(raw.notes)
@@ -114,12 +139,133 @@ def prepare(raw: RawTable, data: DataConfig, baseline: BaselineConfig | None = N
     weekly[events] = weekly[events].fillna(0.0)
     warnings += gap_notes
     warnings += _interpolate(weekly, [data.kpi, *data.controls])
-    _check_length_and_kpi(weekly, data, name, warnings)
-    channels, dropped = _drop_zero_channels(weekly, data.channels, warnings, name)
+    if not appended:
+        _check_length_and_kpi(weekly, data, name, warnings)
+    channels, dropped = ((list(data.channels), []) if keep_channels
+                         else _drop_zero_channels(weekly, data.channels, warnings, name))
     out = weekly.reset_index().rename(columns={"index": data.date_column, "week": data.date_column})
     out = out[[data.date_column, data.kpi, *channels, *data.controls, *events]]
     return Prepared(frame=out, channels=channels, dropped_channels=dropped, frequency=frequency, rows=len(frame),
                     entities=entities, gaps=gaps, warnings=warnings, events=events)
+
+
+# ------------------------------------------------------------------------------------------ panels
+
+
+def prepare_panel(raw: RawTable, data: DataConfig, baseline: BaselineConfig) -> Prepared:
+    """A regional panel: every market prepared as its own weekly series (the same checks, errors naming
+    the market), then stacked on the weeks they share. A market lacking some of those weeks is filled
+    (`fill_gaps`) or dropped; a market with too few rows is dropped; each is said in one line."""
+    name, col = raw.name, data.market_column
+    _require_columns(raw, data, baseline)
+    labels = _market_labels(raw.frame[col], col, name)
+    markets = sorted(labels.unique())
+    if len(markets) > MAX_MARKETS:
+        raise InputError(f"{name}: market column '{col}' holds {len(markets)} markets (at most {MAX_MARKETS} fit as a "
+                         f"panel); pass --aggregate to sum them into one national series, or map them to fewer "
+                         f"regions in a column of their own and pass --entity-column REGION_COLUMN")
+    single = data.model_copy(update={"market_column": None, "entity_column": None, "entity": None,
+                                     "aggregate_entities": False})
+    counts = labels.value_counts()
+    short = [m for m in markets if counts[m] < MIN_WEEKS]
+    parts = {m: _prepare_series(RawTable(raw.frame[labels == m], f"{name}, market '{m}'"), single, baseline,
+                                keep_channels=True) for m in markets if m not in short}
+    notes = list(raw.notes)
+    if short:
+        notes.append(f"market(s) {_listed(short)} dropped: fewer than {MIN_WEEKS} rows each")
+    if not parts:
+        raise InputError(f"{name}: no market in '{col}' has {MIN_WEEKS} rows of data ({len(markets)} markets)")
+    frame, parts, gap_notes = _stack_markets(parts, data)
+    notes += gap_notes + _shared_notes(parts) + _scale_note(frame, data)
+    channels, dropped = _drop_zero_channels(frame, data.channels, notes, name)
+    notes += _channels_missing_in_markets(frame, channels, col)
+    first = next(iter(parts.values()))
+    order = [data.date_column, col, data.kpi, *channels, *data.controls, *first.events]
+    return Prepared(frame=frame[order], channels=channels, dropped_channels=dropped, frequency=first.frequency,
+                    rows=len(raw.frame), entities=sorted(frame[col].unique()),
+                    gaps=sorted(set().union(*(p.gaps for p in parts.values()))), warnings=notes,
+                    events=first.events, market_weeks={m: len(p.frame) - len(p.gaps) * data.fill_gaps for m, p in parts.items()}, market_column=col)
+
+
+def national_frame(frame: pd.DataFrame, data: DataConfig) -> pd.DataFrame:
+    """A panel's weekly table summed over markets (KPI and spend summed, controls averaged, events the
+    largest), as `--aggregate` would have prepared it: what national profiles and checks read."""
+    channels = [c for c in data.channels if c in frame.columns]
+    weekly = group_weeks(frame.drop(columns=[data.market_column]), data.date_column, [data.kpi, *channels],
+                         list(data.controls))
+    return weekly.reset_index()
+
+
+def _market_labels(column: pd.Series, col: str, name: str) -> pd.Series:
+    """The market of each row as text; an empty one is bad input naming its row."""
+    empty = column.isna() | (column.astype(str).str.strip() == "")
+    if empty.any():
+        i = int(empty.to_numpy().nonzero()[0][0])
+        raise InputError(f"{name}: market column '{col}' row {_row(column, i)} is empty ({int(empty.sum())} such rows)")
+    return column.astype(str).str.strip()
+
+
+def _stack_markets(parts: dict[str, Prepared], data: DataConfig
+                   ) -> tuple[pd.DataFrame, dict[str, Prepared], list[str]]:
+    """The markets on the weeks any of them has: a market lacking some is filled (fill_gaps) or dropped.
+    Returns the stacked table, the markets kept and what was done."""
+    col, date = data.market_column, data.date_column
+    weeks = sorted(set().union(*(set(p.frame[date]) for p in parts.values())))
+    lacking = {m: len(weeks) - len(p.frame) for m, p in parts.items() if len(p.frame) < len(weeks)}
+    notes = []
+    if lacking and not data.fill_gaps:
+        if len(lacking) == len(parts):
+            raise InputError(f"market column '{col}': every market lacks some of the {len(weeks)} weeks; pass "
+                             f"--fill-gaps to fill them with zero spend")
+        notes.append(f"market(s) {_listed(sorted(lacking))} dropped: they lack some of the {len(weeks)} weeks "
+                     f"the others have; pass --fill-gaps to keep them with zero spend in those weeks")
+        parts = {m: p for m, p in parts.items() if m not in lacking}
+        weeks = sorted(set().union(*(set(p.frame[date]) for p in parts.values())))
+    elif lacking:
+        notes.append(f"market(s) {_listed(sorted(lacking))}: {sum(lacking.values())} missing market-week(s) filled "
+                     f"with zero spend and interpolated KPI/controls")
+    frames = [_on_weeks(p.frame, weeks, data).assign(**{col: m}) for m, p in parts.items()]
+    stacked = pd.concat(frames, ignore_index=True).sort_values([date, col], kind="stable").reset_index(drop=True)
+    return stacked, parts, notes
+
+
+def _on_weeks(frame: pd.DataFrame, weeks: list, data: DataConfig) -> pd.DataFrame:
+    """One market's weekly rows on the panel's weeks: no spend and no event where it had no row, KPI and
+    controls interpolated."""
+    out = frame.set_index(data.date_column).reindex(pd.DatetimeIndex(weeks, name=data.date_column))
+    filled = [c for c in out.columns if c not in (data.kpi, *data.controls)]
+    out[filled] = out[filled].fillna(0.0)
+    for c in [data.kpi, *data.controls]:
+        out[c] = out[c].interpolate(limit_direction="both")
+    return out.reset_index()
+
+
+def _shared_notes(parts: dict[str, Prepared]) -> list[str]:
+    """Each market's preparation notes once, with the markets they concern (not one line per market)."""
+    where: dict[str, list[str]] = {}
+    for m, p in parts.items():
+        for note in p.warnings:
+            where.setdefault(note, []).append(m)
+    return [f"{note} ({'every market' if len(ms) == len(parts) else 'market(s) ' + _listed(ms)})"
+            for note, ms in where.items()]
+
+
+def _scale_note(frame: pd.DataFrame, data: DataConfig) -> list[str]:
+    """Markets whose KPI levels differ by over MARKET_SCALE_SPREAD× are named: the panel models scale each
+    market by its own KPI level, but a reader should know the small ones weigh little nationally."""
+    level = frame.groupby(data.market_column)[data.kpi].apply(lambda k: k.abs().mean())
+    small = level[level > 0].min() if (level > 0).any() else 0.0
+    if small <= 0 or level.max() / small <= MARKET_SCALE_SPREAD:
+        return []
+    return [f"market KPI levels differ by {level.max() / small:,.0f}× ('{level.idxmax()}' against "
+            f"'{level[level > 0].idxmin()}'); each market is modelled on its own scale"]
+
+
+def _channels_missing_in_markets(frame: pd.DataFrame, channels: list[str], col: str) -> list[str]:
+    """A channel with no spend in some markets: its ROI there is not measured (the panel pools it)."""
+    spend = frame.groupby(col)[channels].sum()
+    return [f"channel '{ch}' has no spend in market(s) {_listed(list(spend.index[spend[ch] == 0]))}: no ROI there"
+            for ch in channels if (spend[ch] == 0).any()]
 
 
 # ---------------------------------------------------------------------------------------- columns
@@ -301,16 +447,7 @@ def _to_weeks(dates: pd.Series, values: pd.DataFrame, data: DataConfig, frequenc
 def _aggregate(frame: pd.DataFrame, data: DataConfig) -> pd.DataFrame:
     """Per week: KPI and spend summed, controls averaged (a price or temperature does not add up), events
     the largest value (a week with an event day is an event week)."""
-    sums = [data.kpi, *data.channels]
-    grouped = frame.groupby("week", sort=True)
-    out = grouped[sums].sum(min_count=1)
-    controls = [c for c in data.controls if c not in sums]
-    if controls:
-        out = out.join(grouped[controls].mean())
-    events = [c for c in frame.columns if c not in (*sums, *controls, "week")]
-    if events:
-        out = out.join(grouped[events].max())
-    return out
+    return group_weeks(frame, "week", [data.kpi, *data.channels], list(data.controls))
 
 
 def _uneven_entities(dates: pd.Series, keys: pd.Series | None) -> list[str]:

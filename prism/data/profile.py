@@ -11,8 +11,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from prism.data.prepare import Prepared
-from prism.schemas import ColumnStats, DataConfig, Profile
+from prism.data.prepare import Prepared, national_frame
+from prism.schemas import ColumnStats, DataConfig, MarketProfile, Profile
 
 COLLINEAR_ABS_R = 0.8  # the Critic names pairs above this too (prism/analysis/facts.py)
 SPARSE_ZERO_SHARE = 0.5
@@ -20,8 +20,10 @@ OUTLIER_Z = 3.0
 
 
 def build_profile(prepared: Prepared, data: DataConfig) -> Profile:
-    """Profile of a prepared weekly table; warnings carry prepare's notes plus the profile's own findings."""
-    frame = prepared.frame
+    """Profile of a prepared weekly table; warnings carry prepare's notes plus the profile's own findings.
+    A panel is profiled summed over its markets (what the national results describe), plus each market's
+    size and weeks."""
+    frame = national_frame(prepared.frame, data) if data.market_column else prepared.frame
     dates = pd.to_datetime(frame[data.date_column])
     kpi = frame[data.kpi]
     modelled = [data.kpi, *prepared.channels, *data.controls, *prepared.events]
@@ -48,7 +50,20 @@ def build_profile(prepared: Prepared, data: DataConfig) -> Profile:
         aggregated_entities=bool(data.aggregate_entities and len(prepared.entities) > 1),
         dropped_channels=prepared.dropped_channels,
         week_anchor=data.week_anchor,
+        market_column=data.market_column,
+        markets=_markets(prepared, data),
     )
+
+
+def _markets(prepared: Prepared, data: DataConfig) -> dict[str, MarketProfile]:
+    """Each market's size (its mean share of the weekly KPI) and the weeks of data it had."""
+    if not data.market_column:
+        return {}
+    frame = prepared.frame
+    kpi = frame.pivot_table(index=data.date_column, columns=data.market_column, values=data.kpi, aggfunc="sum")
+    share = kpi.div(kpi.sum(axis=1).replace(0.0, np.nan), axis=0).mean()
+    return {str(m): MarketProfile(size=round(float(share[m]), 6), weeks=prepared.market_weeks.get(m, len(kpi)))
+            for m in kpi.columns}
 
 
 def _stats(col: pd.Series, kpi: pd.Series, is_kpi: bool) -> ColumnStats:

@@ -10,8 +10,10 @@ spend twin is recorded beside its channel, never a control (see `column_kinds`).
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass, field, fields, replace
 
+import numpy as np
 import pandas as pd
 
 from prism.data.numbers import to_numbers
@@ -48,11 +50,16 @@ COMPETITOR_TOKENS = {"competitor", "competitors", "competition"}
 CONTROL_TOKENS = {"price", "promo", "promotion", "holiday", "event", "temperature", "weather",
                   "discount", "covid", "macro", "gdp", "cpi", "unemployment", "index", "sentiment", "stock"}
 ID_TOKENS = {"id", "idx"}
+ROW_INDEX_NAME = re.compile(r"^(?:unnamed: ?\d+|index|)$", re.IGNORECASE)
 MAX_EVENT_LABELS = 30  # a text events column has a few labels (Robyn: na, event1, event2)
 GLOB_CHARS = set("*?[")
 SINGULAR = {"channels": "channel", "controls": "control", "events": "event", "ignore": "ignored"}
 ENTITY_TOKENS = {"brand", "region", "market", "geo", "country", "store", "territory", "entity", "dma", "state",
                  "city", "channel_group", "organisation", "organization", "client", "account", "shop"}
+
+MARKET_TOKENS = {"region", "market", "geo", "country", "territory", "dma", "state", "city", "province", "county",
+                 "metro", "area", "zone"}  # an entity column so named holds markets: a regional panel
+MARKET_ROLE = "market"  # data dictionary / knowledge layer role of a market column
 
 
 @dataclass
@@ -83,6 +90,7 @@ class Roles:
     controls: list[str]
     entity_column: str | None
     kpi_alternatives: list[str] = field(default_factory=list)
+    markets: bool = False  # the entity column names markets (a regional panel), not brands or businesses
     events: list[str] = field(default_factory=list)
     events_text: str | None = None
     exposures: dict[str, str] = field(default_factory=dict)  # exposure column → its spend channel
@@ -92,24 +100,28 @@ class Roles:
 def detect_roles(frame: pd.DataFrame, overrides: Overrides, hints: dict[str, str] | None = None,
                  source: str = "data") -> Roles:
     """Assign roles to the columns of a raw table; overrides and dictionary hints win over detection."""
-    hints = {c: (hints or {})[c] for c in frame.columns if c in (hints or {})}  # in the data's column order
     overrides = resolve_overrides(frame, overrides, source)
+    given = _given(overrides)  # the user's roles win over the dictionary's and over every guess
+    said = {c: (hints or {})[c] for c in frame.columns if c in (hints or {})}  # in the data's column order
+    hints = {c: r for c, r in said.items() if c not in given}
     table: dict[str, ColumnRole] = {}
     for col in overrides.ignore or []:
         _set(table, col, "ignored", 1.0, f"set {overrides.origin} (--ignore)")
-    fixed = _fixed_roles(overrides, hints)
-    date = _pick_date(frame, overrides, hints, table, source)
-    entity = _pick_entity(frame, date, overrides, hints, table)
+    fixed = given | set(hints)
+    date = _pick_date(frame, overrides, hints, table, source, given)
+    entity = _pick_entity(frame, date, overrides, hints, table, given)
     free = [c for c in frame.columns if c not in (date, entity) and c not in (overrides.ignore or [])]
     numeric = [c for c in free if _is_numeric_like(frame[c])]
-    kpi, alternatives = _pick_kpi(frame, numeric, overrides, hints, fixed, table, source)
-    events, text = _pick_events(frame, [c for c in free if c not in (kpi, *alternatives)], overrides, hints, table)
+    kpi, alternatives = _pick_kpi(numeric, overrides, hints, fixed, table, source)
+    events, text = _pick_events(frame, [c for c in free if c not in (kpi, *alternatives)], overrides, hints, table,
+                                given)
     rest = [c for c in numeric if c != kpi and c not in alternatives and c not in events]
-    channels, controls, exposures = _split_channels_controls(frame, rest, overrides, hints, table, source)
+    channels, controls, exposures = _split_channels_controls(frame, rest, overrides, hints, table, source, given)
     for col in frame.columns:
         table.setdefault(col, ColumnRole(column=col, role="ignored", confidence=0.6,
                                          reason="not numeric" if col not in numeric else "not used"))
     return Roles(date=date, kpi=kpi, channels=channels, controls=controls, entity_column=entity,
+                 markets=bool(entity) and is_market_column(entity, said),
                  kpi_alternatives=alternatives, events=events, events_text=text, exposures=exposures,
                  table=[table[c] for c in frame.columns])
 
@@ -158,9 +170,11 @@ def resolve_overrides(frame: pd.DataFrame, o: Overrides, source: str) -> Overrid
     return o
 
 
-def _fixed_roles(o: Overrides, hints: dict[str, str]) -> set[str]:
+def _given(o: Overrides) -> set[str]:
+    """Every column the user named under some role: no guess for another role may take it (a role the user
+    gives wins over any guess; `--controls holiday` once left holiday guessed as an event too)."""
     lists = [*(o.channels or []), *(o.controls or []), *(o.events or []), *(o.ignore or [])]
-    return {c for c in [o.date, o.kpi, o.entity_column, *lists] if c} | set(hints)
+    return {c for c in [o.date, o.kpi, o.entity_column, *lists] if c}
 
 
 def _set(table: dict[str, ColumnRole], col: str, role: str, confidence: float, reason: str,
@@ -172,7 +186,8 @@ def _set(table: dict[str, ColumnRole], col: str, role: str, confidence: float, r
 # ------------------------------------------------------------------------------------------- date
 
 
-def _pick_date(frame: pd.DataFrame, o: Overrides, hints: dict[str, str], table: dict, source: str) -> str:
+def _pick_date(frame: pd.DataFrame, o: Overrides, hints: dict[str, str], table: dict, source: str,
+               given: set[str]) -> str:
     if o.date:
         _set(table, o.date, "date", 1.0, f"set {o.origin}")
         return o.date
@@ -180,7 +195,7 @@ def _pick_date(frame: pd.DataFrame, o: Overrides, hints: dict[str, str], table: 
     if hinted:
         _set(table, hinted[0], "date", 0.95, "data dictionary")
         return hinted[0]
-    scored = [(s, c, why) for c in frame.columns for s, why in [_date_score(frame[c])] if s > 0]
+    scored = [(s, c, why) for c in frame.columns if c not in given for s, why in [_date_score(frame[c])] if s > 0]
     if not scored:
         raise InputError(f"{source}: no date column recognised; pass --date COLUMN")
     score, col, why = max(scored, key=lambda t: t[0])
@@ -207,19 +222,26 @@ def _date_score(col: pd.Series) -> tuple[float, str]:
 # ----------------------------------------------------------------------------------------- entity
 
 
-def _pick_entity(frame: pd.DataFrame, date: str, o: Overrides, hints: dict[str, str], table: dict) -> str | None:
+def is_market_column(col: str, hints: dict[str, str]) -> bool:
+    """Whether an entity column names markets (geo, region, DMA, state, country…, or marked `market` in the data
+    dictionary or knowledge layer): those become a panel; brands, stores or clients stay separate entities."""
+    return hints.get(col) == MARKET_ROLE or bool(MARKET_TOKENS & set(tokens(col)))
+
+
+def _pick_entity(frame: pd.DataFrame, date: str, o: Overrides, hints: dict[str, str], table: dict,
+                 given: set[str]) -> str | None:
     if o.entity_column:
         _set(table, o.entity_column, "entity", 1.0, f"set {o.origin}")
         return o.entity_column
     if o.origin == CONFIG_ORIGIN:  # config.json without an entity column means: none
         return None
-    hinted = [c for c, r in hints.items() if r == "entity"]
+    hinted = [c for c, r in hints.items() if r in ("entity", MARKET_ROLE)]
     if hinted:
         _set(table, hinted[0], "entity", 0.95, "data dictionary")
         return hinted[0]
     candidates = []
     for col in frame.columns:
-        if col == date or _is_numeric_like(frame[col]) or frame[col].isna().any() or event_reason(col):
+        if col == date or col in given or _is_numeric_like(frame[col]) or frame[col].isna().any() or event_reason(col):
             continue
         n = int(frame[col].nunique())
         if 2 <= n <= MAX_ENTITIES and n * 2 <= len(frame):
@@ -256,7 +278,7 @@ def _kpi_score(col: str) -> float:
     return score
 
 
-def _pick_kpi(frame: pd.DataFrame, numeric: list[str], o: Overrides, hints: dict[str, str], fixed: set[str],
+def _pick_kpi(numeric: list[str], o: Overrides, hints: dict[str, str], fixed: set[str],
               table: dict, source: str) -> tuple[str, list[str]]:
     scores = {c: _kpi_score(c) for c in numeric}
     candidates = sorted((c for c in numeric if scores[c] > 0 and (c not in fixed or hints.get(c) == "kpi")),
@@ -284,15 +306,15 @@ def _pick_kpi(frame: pd.DataFrame, numeric: list[str], o: Overrides, hints: dict
 # ------------------------------------------------------------------------------------------ events
 
 
-def _pick_events(frame: pd.DataFrame, cols: list[str], o: Overrides, hints: dict[str, str], table: dict
-                 ) -> tuple[list[str], str | None]:
+def _pick_events(frame: pd.DataFrame, cols: list[str], o: Overrides, hints: dict[str, str], table: dict,
+                 given: set[str]) -> tuple[list[str], str | None]:
     """(0/1 event dummies, the text events column): holiday/event/season columns that go into the baseline."""
     if o.events is not None:
         chosen = [(c, 1.0, f"set {o.origin}") for c in o.events]
     elif any(r == "event" for r in hints.values()):
         chosen = [(c, 0.95, "data dictionary") for c, r in hints.items() if r == "event"]
     else:
-        chosen = [(c, *g) for c in cols if c not in hints for g in [_event_guess(frame[c], c)] if g]
+        chosen = [(c, *g) for c in cols if c not in hints and c not in given for g in [_event_guess(frame[c], c)] if g]
     dummies, text = [], None
     for col, conf, why in chosen:
         if _is_numeric_like(frame[col]):
@@ -321,14 +343,14 @@ def _event_guess(col: pd.Series, name: str) -> tuple[float, str] | None:
 
 
 def _split_channels_controls(frame: pd.DataFrame, cols: list[str], o: Overrides, hints: dict[str, str],
-                             table: dict, source: str) -> tuple[list[str], list[str], dict[str, str]]:
+                             table: dict, source: str, given: set[str]) -> tuple[list[str], list[str], dict[str, str]]:
     """(channels, controls, exposure → channel): exposures twinned with a chosen channel sit beside it."""
     kinds = media_kinds(frame, [c for c in cols if _media_candidate(c)])
     for c in [c for c in cols if hints.get(c) == "exposure"]:
         kinds[c] = MediaKind("exposure", kinds[c].partner if c in kinds else None, 0.95, "data dictionary")
     guesses = {c: _guess(frame[c], c, kinds.get(c)) for c in cols}
-    channels = _chosen(o.channels, hints, "channel", guesses, table, o.origin)
-    controls = _chosen(o.controls, hints, "control", guesses, table, o.origin, exclude=set(channels))
+    channels = _chosen(o.channels, hints, "channel", guesses, table, o.origin, exclude=given)
+    controls = _chosen(o.controls, hints, "control", guesses, table, o.origin, exclude=given | set(channels))
     if not channels:
         raise InputError(f"{source}: no spend channel recognised (no column named like *_spend, *_cost, tv, "
                          f"search, meta, ...); pass --channels COL1,COL2")
@@ -384,6 +406,8 @@ def _guess(col: pd.Series, name: str, kind: MediaKind | None = None) -> tuple[st
     """(role, confidence, reason) for a numeric column that is neither date, outcome nor event."""
     toks = set(tokens(name))
     values = to_numbers(col)
+    if _saved_row_index(values, name):
+        return "ignored", 0.95, "row numbers 0..n-1: a pandas index left in the file, not data; dropped"
     if toks & DERIVED_TOKENS:
         return "ignored", 0.7, "derived ratio (per/rate/share), neither spend nor a driver"
     if toks & ID_TOKENS:
@@ -408,6 +432,15 @@ def _guess(col: pd.Series, name: str, kind: MediaKind | None = None) -> tuple[st
     if distinct >= MIN_DISTINCT_CHANNEL_VALUES:
         return UNNAMED_SPEND, 0.5, "non-negative continuous values (no spend-like name)"
     return "control", 0.6, f"only {distinct} distinct values (flag)"
+
+
+def _saved_row_index(values: pd.Series, name: str) -> bool:
+    """An unnamed (`Unnamed: 0`) or `index` column counting the rows 0..n-1 or 1..n: a DataFrame's index written
+    by `to_csv`, once taken as a control."""
+    if not ROW_INDEX_NAME.match(name.strip()):
+        return False
+    rows = np.arange(len(values))
+    return bool(values.notna().all()) and any(np.array_equal(values.to_numpy(), rows + k) for k in (0, 1))
 
 
 def _is_numeric_like(col: pd.Series) -> bool:

@@ -18,7 +18,7 @@ from prism.knowledge.local import _rows
 from prism.knowledge.tables import EXPERIMENTS, experiment_from_row
 from prism.models.experiments import EXPERIMENT_LIST, WORKSPACE_FILE, Lift, lifts, used_path
 from prism.schemas import Config, Experiment, Knowledge
-from prism.workspace import Workspace, read_model, read_weekly, write_bytes, write_text
+from prism.workspace import Workspace, read_model, read_weekly, remove_file, write_bytes, write_text
 
 
 def read_file(path: Path) -> list[tuple[str, Experiment]]:
@@ -47,7 +47,7 @@ def prepare(ws: Workspace, path: Path | None) -> tuple[Lift, ...]:
     """
     found = gather(path, ws.root / WORKSPACE_FILE, workspace_knowledge(ws))
     if not found:
-        used_path(ws).unlink(missing_ok=True)
+        remove_file(used_path(ws))
         return ()
     cfg = read_model(ws.config, Config)
     frame = read_weekly(ws, cfg)

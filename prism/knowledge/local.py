@@ -21,7 +21,7 @@ from prism.knowledge.tables import (
     experiment_from_row, issue_from_row, records,
 )
 from prism.schemas import BusinessContext, Config, Knowledge
-from prism.workspace import Workspace, write_csv, write_text
+from prism.workspace import Workspace, refuse_large, restore_formulas, write_csv, write_text
 
 LOCAL_SOURCE = "local"
 
@@ -52,8 +52,9 @@ def _rows(path: Path, table: Table, notes: list[str]) -> list[dict[str, Any]]:
     """The CSV's rows as text (empty cells as ''); unknown headers become a note."""
     if not path.is_file():
         return []
+    refuse_large(path)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame = restore_formulas(pd.read_csv(path, dtype=str, keep_default_na=False))
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
     unknown = table.unknown(list(frame.columns))
@@ -62,12 +63,25 @@ def _rows(path: Path, table: Table, notes: list[str]) -> list[dict[str, Any]]:
     return frame.to_dict("records")
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without aliases: nested `&a`/`*a` references expand exponentially (377 bytes took all memory), and a
+    business context of a few keys never needs one."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, "an alias (*name) is not allowed; write the value out",
+                                              mark)
+        return super().compose_node(parent, index)
+
+
 def read_context(path: Path, notes: list[str]) -> BusinessContext:
     """context.yaml: a mapping of brand, market, currency, seasonality_notes, typical_media_share, purchase_cycle."""
     if not path.is_file():
         return BusinessContext()
+    refuse_large(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""

@@ -69,8 +69,9 @@ def money(x: float) -> str:
 class AskContext:
     """The latest round's files, read once per question (or once per chat session)."""
 
-    def __init__(self, ws: Workspace):
+    def __init__(self, ws: Workspace, market: str | None = None):
         self.ws = ws
+        self.market = market  # a panel's market whose draws what-if and budget answers plan on
         if not ws.latest.exists():
             raise InputError(f"{ws.latest}: file not found (run `prism run` and `prism compare` first)")
         self.results = read_model(ws.latest, Results)
@@ -117,7 +118,7 @@ class AskContext:
         if weeks not in self._planners:
             from prism.planning.outputs import open_planner
 
-            self._planners[weeks] = open_planner(self.ws, weeks=weeks)
+            self._planners[weeks] = open_planner(self.ws, weeks=weeks, market=self.market)
         return self._planners[weeks]
 
     def table(self, name: str) -> pd.DataFrame | None:
@@ -319,6 +320,9 @@ NAMED = (R.ROI, R.SATURATION, R.CONTRIBUTION)  # answer for all channels unless 
 USES_PERIOD = (R.DRIVERS, R.CONTRIBUTION)
 
 
+PLANS = (R.SCENARIO, R.BUDGET)  # the intents answered from the planner (one market's draws with --market)
+
+
 def answer(ctx: AskContext, q: R.Question) -> Answer:
     """The answer to a routed question; an unknown channel or period gets the valid ones (not an error)."""
     if q.intent in USES_PERIOD and q.period is None and q.period_text:
@@ -328,6 +332,9 @@ def answer(ctx: AskContext, q: R.Question) -> Answer:
     result = ANSWERS[q.intent](ctx, q)
     if q.unknown_name and q.channels:
         result.text += f" No channel matches '{q.unknown_name}'. {valid_channels(ctx)}"
+    if ctx.market is not None:
+        result.text = (f"Market {ctx.market}: " if q.intent in PLANS else
+                       f"National figures (--market applies to what-if and budget questions): ") + result.text
     return result
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from prism.planning.constraints import check_change_pct
 from prism.planning.names import mentioned
 
 SCENARIO, BUDGET, TRUST, DRIVERS, SATURATION, CONTRIBUTION, ROI, SUMMARY, HELP = (
@@ -47,7 +48,8 @@ CHANGE_WORDS = {"double": 100.0, "doubling": 100.0, "halve": -50.0, "halving": -
                 "stopping": -100.0, "pause": -100.0, "pausing": -100.0, "turn off": -100.0, "switch off": -100.0}
 DOWN = re.compile(r"\b(?:cut|cuts|cutting|reduce|reducing|lower|lowering|drop|dropping|decrease|decreasing|less|"
                   r"down|trim|trimming|fewer)\b")
-PCT = re.compile(r"([-+−]?\d+(?:\.\d+)?)\s*(?:%|percent|per cent|pct)")
+NUMBER = r"[-+−]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?|nan|inf(?:inity)?)"  # read whole: 1e3 is 1000
+PCT = re.compile(rf"(?<![\w.])({NUMBER})\s*(?:%|percent|per cent|pct)")
 AMOUNT = re.compile(r"(?<![\w.])([$€£])?\s?(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*(k|m|bn|thousand|million|billion)?\b"
                     r"(?!\s*(?:%|percent|weeks?|months?|days?))", re.IGNORECASE)
 SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}
@@ -127,7 +129,8 @@ def _clause_change(clause: str) -> float | None:
     if not m:
         return None
     value = float(m.group(1).replace("−", "-"))
-    return -abs(value) if DOWN.search(clause) else value
+    value = -abs(value) if DOWN.search(clause) else value
+    return check_change_pct(value, f"{m.group(1)}%", "ask")
 
 
 def budget_amount(low: str) -> tuple[float | None, int | None]:

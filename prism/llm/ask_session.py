@@ -10,8 +10,10 @@ import os
 from datetime import datetime, timezone
 from typing import Any
 
+from prism.errors import InputError
 from prism.llm import ask_router as R
 from prism.llm.ask import Answer, AskContext, respond
+from prism.schemas import ALL_MARKETS
 from prism.workspace import Workspace, read_json, write_json
 
 HISTORY_KEEP = 200  # chat turns kept in the workspace
@@ -21,9 +23,13 @@ def claude_enabled() -> bool:
     return bool(os.environ.get("ANTHROPIC_API_KEY", "").strip())
 
 
-def answer_question(ws: Workspace, text: str) -> Answer:
-    """`prism ask`: rule-based by default; with ANTHROPIC_API_KEY Claude routes and phrases."""
-    ctx = AskContext(ws)
+def answer_question(ws: Workspace, text: str, market: str | None = None) -> Answer:
+    """`prism ask`: rule-based by default; with ANTHROPIC_API_KEY Claude routes and phrases. With `market`
+    (a regional panel's), what-if and budget answers plan on that market's draws."""
+    if market == ALL_MARKETS:
+        raise InputError("--market all: ask plans one market at a time; `prism optimize --market all` moves "
+                         "budget between markets")
+    ctx = AskContext(ws, market)
     if claude_enabled():
         from prism.llm.ask_claude import claude_answer
 
@@ -48,7 +54,10 @@ class Chat:
 
             result = claude_answer(self.ctx, text, earlier=self.turns)
         else:
-            self.previous, result = respond(self.ctx, text, self.previous)
+            try:
+                self.previous, result = respond(self.ctx, text, self.previous)
+            except InputError as exc:  # a question Prism cannot price: `ask` exits 2, a chat answers and goes on
+                result = Answer(text, R.HELP, str(exc))
         self.turns.append((text, result.text))
         self.history.append({"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "question": text,
                              "intent": result.intent, "answer": result.text, "phrased_by": result.phrased_by})

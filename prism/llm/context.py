@@ -12,6 +12,8 @@ from pathlib import Path
 from prism.analysis import checks
 from prism.analysis.numbers import SKIP_KEYS as DROP_KEYS  # long series the agents need not read
 from prism.analysis.numbers import unknown_numbers
+from prism.analysis.refresh import read_refresh
+from prism.analysis.since import applies
 from prism.workspace import Workspace, read_json
 
 CHANNEL_KEYS = ("roi", "roi_low", "roi_high", "contribution_pct", "mroi", "saturation_pct", "spend")
@@ -143,7 +145,16 @@ def _critic(ws: Workspace, round_no: int, revision: bool) -> list[str]:
 
 def _reporter(ws: Workspace, round_no: int, revision: bool) -> list[str]:
     return [file_section(ws, ws.analysis(round_no), "markdown"), file_section(ws, ws.review(round_no), "markdown"),
-            results_summary(ws, round_no), *csv_sections(ws), knowledge(ws), history(ws)]
+            results_summary(ws, round_no), *csv_sections(ws), knowledge(ws), history(ws),
+            *refresh_sections(ws, round_no)]
+
+
+def refresh_sections(ws: Workspace, round_no: int) -> list[str]:
+    """After a refresh that concerns this round: its report, stability table and the decision log ("Since last time")."""
+    if not applies(read_refresh(ws), round_no):
+        return []
+    return [file_section(ws, ws.result("refresh.json"), "json"), file_section(ws, ws.result("refresh.csv"), "csv"),
+            file_section(ws, ws.decisions, "json")]
 
 
 def _proofreader(ws: Workspace, round_no: int, revision: bool) -> list[str]:

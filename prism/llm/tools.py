@@ -20,7 +20,7 @@ from prism.analysis.checks import HEADINGS
 from prism.analysis.facts import RoundFacts
 from prism.analysis.numbers import INTERPRETATION, extract, known_values, matches
 from prism.errors import InputError
-from prism.schemas import Status, revise
+from prism.schemas import Status, reject, revise
 from prism.workspace import Workspace, read_weekly, write_text
 
 MAX_EDITS = 50  # a proofreading pass that rewrites more than this is not proofreading
@@ -68,8 +68,9 @@ class CheckNote(ToolInput):
 
 class Review(ToolInput):
     checks: list[CheckNote]
-    verdict: Literal["APPROVED", "REVISE"]
-    reason: str = Field("", description="For REVISE: what the Analyst must change.")
+    verdict: Literal["APPROVED", "REVISE", "REJECTED"]
+    reason: str = Field("", description="For REVISE: what the Analyst must change; for REJECTED (final review "
+                                        "only): what the revision still does not address.")
 
 
 class Report(ToolInput):
@@ -209,7 +210,7 @@ def apply_analysis(ws: Workspace, round_no: int, revision: bool, data: Analysis)
 
 
 def apply_review(ws: Workspace, round_no: int, revision: bool, data: Review) -> AgentOutcome:
-    analysis = ws.analysis(round_no).read_text(encoding="utf-8")
+    analysis = checks.reviewed_text(ws, round_no, ws.analysis(round_no).read_text(encoding="utf-8"), revision)
     computed = checks.compute_checks(ws, round_no, analysis)
     notes = {n.name: n for n in data.checks}
     missing = [c.name for c in computed if c.name not in notes]
@@ -219,21 +220,24 @@ def apply_review(ws: Workspace, round_no: int, revision: bool, data: Review) -> 
     passed_failed = [c.name for c in computed if not c.passed and notes[c.name].passed]
     if passed_failed:
         raise ToolRejected(f"you cannot pass a check that failed on the numbers: {', '.join(passed_failed)}")
-    unhandled = checks.open_issues(computed, analysis)
-    if revision and data.verdict != Status.APPROVED:
-        raise ToolRejected("this is the review after the one revision: decide APPROVED and leave what is still "
-                           "wrong as open issues in the check notes")
-    if unhandled and not revision and data.verdict == Status.APPROVED:
-        raise ToolRejected("these checks failed and the analysis does not handle them, so the verdict is REVISE: "
-                           + ", ".join(c.name for c in unhandled))
-    if data.verdict == Status.REVISE and not (data.reason.strip() or unhandled):
-        raise ToolRejected("REVISE needs a reason")
+    computed_verdict, unhandled = checks.verdict(computed, analysis, revision)
+    if revision and data.verdict == Status.REVISE:
+        raise ToolRejected("this is the review after the one revision: decide APPROVED when every point is "
+                           "addressed, else REJECTED with what is not")
+    if not revision and data.verdict == Status.REJECTED:
+        raise ToolRejected("REJECTED is for the review after the revision; now ask for the revision: REVISE")
+    if unhandled and data.verdict == Status.APPROVED:
+        raise ToolRejected(f"these checks failed and the analysis does not handle them, so the verdict is "
+                           f"{computed_verdict.split(':')[0]}: " + ", ".join(c.name for c in unhandled))
+    if data.verdict != Status.APPROVED and not (data.reason.strip() or unhandled):
+        raise ToolRejected(f"{data.verdict} needs a reason")
     reviewed = [checks.Check(c.name, c.passed, c.evidence + _reviewer_note(c, notes[c.name])) for c in computed]
     require_known_numbers(" ".join(n.note for n in data.checks) + " " + data.reason, ws, round_no,
                           extra=numbers_in(" ".join(c.evidence for c in computed) + " " + analysis))
-    reasons = [f"{c.name} — {c.evidence}" for c in unhandled] + ([data.reason.strip()] if data.reason.strip()
+    reasons = [checks.point(c) for c in unhandled] + ([data.reason.strip()] if data.reason.strip()
                                                                  else [])
-    status = Status.APPROVED if data.verdict == Status.APPROVED else revise("; ".join(reasons))
+    decide = reject if data.verdict == Status.REJECTED else revise
+    status = Status.APPROVED if data.verdict == Status.APPROVED else decide("; ".join(reasons))
     write_text(ws.review(round_no), checks.render(round_no, reviewed, status, unhandled, revision))
     return AgentOutcome(status=status, path=ws.review(round_no),
                         detail=f"{sum(c.passed for c in reviewed)}/{len(reviewed)} checks pass",
@@ -303,8 +307,8 @@ TOOLS: dict[str, AgentTool] = {
                   "Submit the round's analysis (markdown, under 400 words). Prism checks every number against "
                   "the results, then writes rounds/R{NN}_analysis.md.", Analysis, apply_analysis),
         AgentTool("critic", "submit_review",
-                  "Submit the review: one entry per computed check, then APPROVED or REVISE with a reason. "
-                  "Prism writes rounds/R{NN}_review.md.", Review, apply_review),
+                  "Submit the review: one entry per computed check, then APPROVED, REVISE with a reason or (the "
+                  "final review only) REJECTED with what the revision does not address. Prism writes rounds/R{NN}_review.md.", Review, apply_review),
         AgentTool("reporter", "submit_report",
                   "Submit the CMO report (markdown). Prism checks every number against the results, then "
                   "writes results/report.md.", Report, apply_report),

@@ -2,7 +2,7 @@
 
 A model's module exposes `fit(data: ModelData, cfg: Config, quick: bool) -> Fitted`, whose `draws` are
 the model's `KeptDraws`. `summarize` turns any `Fitted` into a `ModelResult` with the same definitions
-for all three models (DESIGN.md), every quantity computed from the kept draws by `draws.py`: ROI =
+for all three models (docs/architecture/layers.md), every quantity computed from the kept draws by `draws.py`: ROI =
 contribution ÷ spend over the training weeks, contribution % of KPI, mROI from a 1 % spend bump,
 saturation %, response curves; plus fit metrics on the locked holdout block.
 """
@@ -18,7 +18,7 @@ import pandas as pd
 from prism.data.prepare import MIN_HOLDOUT_WEEKS, MIN_TRAIN_WEEKS
 from prism.data.events import event_design
 from prism.errors import InputError
-from prism.models.draws import (CURVE_MULTIPLIERS, KeptDraws, mroi, response_levels, roi_draws, saturation_fraction,
+from prism.models.draws import (CURVE_MULTIPLIERS, KeptDraws, NationalDraws, PanelDraws, mroi, response_levels, roi_draws, saturation_fraction,
                                 train_totals, training_spend)
 from prism.models.evidence import channel_evidence
 from prism.schemas import ChannelResult, Config, EventResult, FitMetrics, ModelResult, ResponseCurve, Weekly
@@ -39,8 +39,44 @@ def holdout_weeks(n_weeks: int, cfg: Config) -> int:
     return n
 
 
+MEDIA_NUMBERS_PER_CHANNEL = 3  # every model estimates each channel's effect, carry-over and saturation
+
+
+def check_identifiable(channels: int, train_weeks: int, markets: int = 1) -> None:
+    """Refuse, before any fit starts, more channels than the training weeks (of every market of a panel) can
+    identify (200 channels over 91 training weeks ran ridge into its 300 s timeout): each channel needs its
+    own numbers from the weeks."""
+    most = train_weeks * markets // MEDIA_NUMBERS_PER_CHANNEL
+    if channels > most:
+        over = f"{train_weeks} training weeks" + (f" × {markets} markets" if markets > 1 else "")
+        raise InputError(f"{channels} channels over {over}: each channel needs "
+                         f"{MEDIA_NUMBERS_PER_CHANNEL} numbers from the data (effect, carry-over, saturation), so at "
+                         f"most {most} channels can be identified; merge small channels or pick them with "
+                         f"`prism discover --channels`")
+
+
+class WeekSplit:
+    """Weeks of data whose first axis (of `y`) is the week, oldest first, and whose last `n_test` weeks are
+    the locked holdout: national series and regional panels alike."""
+
+    y: np.ndarray
+    n_test: int
+
+    @property
+    def n_weeks(self) -> int:
+        return len(self.y)
+
+    @property
+    def n_train(self) -> int:
+        return self.n_weeks - self.n_test
+
+    @property
+    def train(self) -> slice:
+        return slice(0, self.n_train)
+
+
 @dataclass(frozen=True)
-class ModelData:
+class ModelData(WeekSplit):
     """One clean weekly table as arrays. Rows are weeks, oldest first; the last `n_test` are the holdout.
 
     `events` (T, E) are the baseline's events and holidays (0/1 or intensity), built once here for all models.
@@ -56,18 +92,6 @@ class ModelData:
     events: np.ndarray
     event_names: list[str]
     lifts: tuple = ()  # experiments.Lift per lift test the models calibrate against
-
-    @property
-    def n_weeks(self) -> int:
-        return len(self.y)
-
-    @property
-    def n_train(self) -> int:
-        return self.n_weeks - self.n_test
-
-    @property
-    def train(self) -> slice:
-        return slice(0, self.n_train)
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, cfg: Config) -> "ModelData":
@@ -91,17 +115,28 @@ class ModelData:
 
 @dataclass
 class Fitted:
-    """A fitted model as the shared summary sees it: its kept draws plus what it reports about itself."""
+    """A fitted model as the shared summary sees it: its kept draws plus what it reports about itself.
+
+    A panel fit (`fit_panel`) sets `panel_draws` and may leave `draws` None: it becomes the panel read as
+    one national model (`PanelDraws.national()`), so the national summary is the same code for both.
+    """
 
     engine: str
     version: str
     params: dict[str, dict[str, float]]
     diagnostics: dict[str, Any]  # a "cv_mape" entry becomes fit.cv_mape (the tuning objective)
-    draws: KeptDraws
+    draws: KeptDraws | NationalDraws | None
     events: np.ndarray | None = None  # (S, T, E) each event's part of the fit (inside draws.baseline), or None
     prior: KeptDraws | None = None  # media parameters drawn from the model's own prior (Bayesian models)
     at_zero: np.ndarray | None = None  # (S, C) resamples whose media coefficient sits at the zero bound (ridge)
     contraction: np.ndarray | None = None  # (C,) ridge: the data's weight against the penalty's pooled ROI
+    panel_draws: PanelDraws | None = None  # panel fits: one KeptDraws per market, the same joint draws
+
+    def __post_init__(self) -> None:
+        if self.draws is None:
+            if self.panel_draws is None:
+                raise ValueError(f"{self.engine}: a fit needs its draws or its panel draws")
+            self.draws = self.panel_draws.national()
 
 
 @dataclass

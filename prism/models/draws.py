@@ -128,15 +128,8 @@ class KeptDraws:
 
     @classmethod
     def from_netcdf(cls, path: Path) -> "KeptDraws":
-        """Read a draws file; a missing or unreadable one is bad input naming the file."""
-        path = Path(path)
-        if not path.exists():
-            raise InputError(f"{path}: file not found (run `prism run` to write the round's draws)")
-        try:
-            with xr.open_dataset(path, engine=NETCDF_ENGINE) as ds:
-                return cls.from_dataset(ds.load())
-        except (OSError, ValueError, KeyError) as exc:
-            raise InputError(f"{path}: not a Prism draws file: {exc}") from None
+        """Read a national draws file; a missing or unreadable one, or a panel's, is bad input naming the file."""
+        return _read_kind(path, KeptDraws, "panel draws (one set per market); read them with read_draws")
 
 
 # ------------------------------------------------------------------------------ shared quantities
@@ -178,13 +171,229 @@ def response_levels(kd: KeptDraws, c: int, multipliers: np.ndarray = CURVE_MULTI
     return np.stack([train_totals(kd, c, scaled_training(kd, c, m)) / kd.n_train for m in multipliers], axis=1)
 
 
-def saturation_fraction(kd: KeptDraws) -> np.ndarray:
+def saturation_fraction(kd: "KeptDraws | NationalDraws") -> np.ndarray:
     """(C,) share of each channel's maximum effect reached at its mean adstocked training input, draw mean.
 
-    One definition for every model (ridge's half-saturation is in units of exactly this level).
+    One definition for every model (ridge's half-saturation is in units of exactly this level); a panel's
+    is its markets' figures weighted by their share of the channel's training spend.
     """
+    if isinstance(kd, NationalDraws):
+        return (np.stack([saturation_fraction(m) for m in kd.panel.draws]) * kd.mix).sum(axis=0)
     out = []
     for c in range(len(kd.channels)):
         level = kd.adstocked_input(c, kd.spend[:, c])[: kd.n_train].mean(axis=0)
         out.append(float(kd.saturate(c, level[None, :])[0].mean()))
     return np.array(out)
+
+
+# ------------------------------------------------------------------------------------------ panels
+MARKET_DIM = "market"
+
+
+@dataclass(eq=False)
+class PanelDraws:
+    """A panel fit's kept draws: one `KeptDraws` per market, all with the same S draws and channels.
+
+    Draw s of every market comes from the same joint draw (the same posterior sample, the same bootstrap
+    resample), so sums over markets keep the correlation between markets and national intervals are right.
+    """
+
+    markets: list[str]
+    draws: list[KeptDraws]
+
+    def __post_init__(self) -> None:
+        first = self.draws[0]
+        if len(self.markets) != len(self.draws):
+            raise ValueError(f"{len(self.markets)} markets but {len(self.draws)} draws sets")
+        for m, kd in zip(self.markets, self.draws):
+            if kd.n_draws != first.n_draws or list(kd.channels) != list(first.channels):
+                raise ValueError(f"market {m}: {kd.n_draws} draws of {kd.channels}; expected {first.n_draws} "
+                                 f"of {first.channels} as in market {self.markets[0]}")
+
+    @property
+    def model(self) -> str:
+        return self.draws[0].model
+
+    @property
+    def channels(self) -> list[str]:
+        return list(self.draws[0].channels)
+
+    @property
+    def dates(self) -> pd.DatetimeIndex:
+        return self.draws[0].dates
+
+    @property
+    def n_train(self) -> int:
+        return self.draws[0].n_train
+
+    @property
+    def n_draws(self) -> int:
+        return self.draws[0].n_draws
+
+    @property
+    def spend(self) -> np.ndarray:
+        """(T, G, C) spend each market was fitted on."""
+        return np.stack([kd.spend for kd in self.draws], axis=1)
+
+    @property
+    def baseline(self) -> np.ndarray:
+        """(S, T, G) each market's non-media fit."""
+        return np.stack([kd.baseline for kd in self.draws], axis=2)
+
+    def market(self, name: str) -> KeptDraws:
+        """One market's draws; an unknown name is bad input listing the markets."""
+        if name not in self.markets:
+            raise InputError(f"market '{name}' is not in this panel; markets are {', '.join(self.markets)}")
+        return self.draws[self.markets.index(name)]
+
+    def contributions(self, spend: np.ndarray) -> np.ndarray:
+        """(S, T', G, C) media contribution for any (T', G, C) spend plan."""
+        spend = np.asarray(spend, dtype=float)
+        return np.stack([kd.contributions(spend[:, g, :]) for g, kd in enumerate(self.draws)], axis=2)
+
+    def national_contributions(self, spend: np.ndarray) -> np.ndarray:
+        """(S, T', C) contribution summed over markets for a (T', G, C) spend plan."""
+        return self.contributions(spend).sum(axis=2)
+
+    def predict(self) -> np.ndarray:
+        """(S, T, G) fitted KPI per market with the spend it was fitted on."""
+        return np.stack([kd.predict() for kd in self.draws], axis=2)
+
+    def select(self, index: np.ndarray) -> "PanelDraws":
+        return PanelDraws(list(self.markets), [kd.select(index) for kd in self.draws])
+
+    def national(self) -> "NationalDraws":
+        """The panel seen as one national model (see `NationalDraws`)."""
+        return NationalDraws(self)
+
+    def market_channels(self) -> "MarketChannelDraws":
+        """Every (market, channel) as a channel of its own, so a plan can move budget between markets."""
+        return MarketChannelDraws(self)
+
+    def to_dataset(self) -> xr.Dataset:
+        """Every market's dataset stacked along a `market` dimension (same variables as one `KeptDraws`)."""
+        ds = xr.concat([kd.to_dataset() for kd in self.draws], dim=MARKET_DIM, combine_attrs="override")
+        return ds.assign_coords({MARKET_DIM: list(self.markets)})
+
+    def to_netcdf(self, path: Path) -> None:
+        with atomic_target(Path(path)) as tmp:
+            self.to_dataset().to_netcdf(tmp, engine=NETCDF_ENGINE)
+
+    @classmethod
+    def from_dataset(cls, ds: xr.Dataset) -> "PanelDraws":
+        markets = [str(m) for m in ds[MARKET_DIM].to_numpy()]
+        return cls(markets, [KeptDraws.from_dataset(ds.sel({MARKET_DIM: m})) for m in markets])
+
+    @classmethod
+    def from_netcdf(cls, path: Path) -> "PanelDraws":
+        return _read_kind(path, PanelDraws, f"national draws, not a panel (no '{MARKET_DIM}' dimension)")
+
+
+class NationalDraws:
+    """A panel's draws read as one national model, so everything written for `KeptDraws` (summaries,
+    planning's `ResponseSource`) works on panels unchanged.
+
+    A national spend column is split across markets: over the fitted weeks by each week's actual market
+    shares (so the fitted spend, or it scaled, reproduces every market's own spend), after them by each
+    market's share of the channel's training spend. Contributions are summed over markets, draw by draw.
+    """
+
+    def __init__(self, panel: PanelDraws):
+        self.panel = panel
+        self.model, self.channels, self.dates = panel.model, panel.channels, panel.dates
+        self.n_train, self.max_lag = panel.n_train, max(kd.max_lag for kd in panel.draws)
+        by_market = panel.spend  # (T, G, C)
+        self.spend = by_market.sum(axis=1)
+        train = by_market[: self.n_train].sum(axis=0)  # (G, C)
+        mix = train / np.where(train.sum(axis=0) > 0, train.sum(axis=0), 1.0)
+        mix[:, train.sum(axis=0) <= 0] = 1.0 / len(panel.markets)
+        weekly = by_market / np.where(self.spend > 0, self.spend, np.inf)[:, None, :]
+        self.shares = np.where(self.spend[:, None, :] > 0, weekly, mix[None])  # (T, G, C)
+        self.mix = mix  # (G, C)
+
+    @property
+    def n_draws(self) -> int:
+        return self.panel.n_draws
+
+    def select(self, index: np.ndarray) -> "NationalDraws":
+        """The same panel restricted to the draws at `index` (thinning), still read nationally."""
+        return NationalDraws(self.panel.select(index))
+
+    @property
+    def baseline(self) -> np.ndarray:
+        """(S, T) the markets' baselines summed."""
+        return self.panel.baseline.sum(axis=2)
+
+    def split(self, c: int, column: np.ndarray) -> np.ndarray:
+        """(L, G) channel c's national column split across markets (see the class docstring)."""
+        column = np.asarray(column, dtype=float)
+        n = min(len(column), len(self.shares))
+        shares = np.vstack([self.shares[:n, :, c], np.repeat(self.mix[None, :, c], len(column) - n, axis=0)])
+        return column[:, None] * shares
+
+    def channel_contribution(self, c: int, column: np.ndarray) -> np.ndarray:
+        """(S, len(column)) national KPI from channel c's national spend column."""
+        parts = self.split(c, column)
+        return sum(kd.channel_contribution(c, parts[:, g]) for g, kd in enumerate(self.panel.draws))
+
+    def contributions(self, spend: np.ndarray) -> np.ndarray:
+        spend = np.asarray(spend, dtype=float)
+        return np.stack([self.channel_contribution(c, spend[:, c]) for c in range(spend.shape[1])], axis=2)
+
+    def predict(self) -> np.ndarray:
+        return self.baseline + self.contributions(self.spend).sum(axis=2)
+
+
+MARKET_SEP = " @ "  # "tv @ north": a channel in one market, as plans across markets name it
+
+
+def market_channel(channel: str, market: str) -> str:
+    return f"{channel}{MARKET_SEP}{market}"
+
+
+class MarketChannelDraws:
+    """A panel's draws with channel c of market g as channel g·C + c (`market_channel` names it): what
+    planning needs (`planning.source.ResponseSource`) to move budget between markets as between channels.
+    Draw s is the same joint draw in every market, so a plan's national KPI keeps the markets' correlation."""
+
+    def __init__(self, panel: PanelDraws):
+        self.panel = panel
+        self.channels = [market_channel(ch, m) for m in panel.markets for ch in panel.channels]
+        self.spend = np.concatenate([kd.spend for kd in panel.draws], axis=1)  # (T, G·C), market by market
+        self.max_lag = max(kd.max_lag for kd in panel.draws)
+        self.n_train = panel.n_train
+
+    @property
+    def n_draws(self) -> int:
+        return self.panel.n_draws
+
+    def channel_contribution(self, k: int, column: np.ndarray) -> np.ndarray:
+        g, c = divmod(k, len(self.panel.channels))
+        return self.panel.draws[g].channel_contribution(c, column)
+
+
+def read_national(path: Path) -> "KeptDraws | NationalDraws":
+    """A round's draws file as one national model: a panel's markets summed (`NationalDraws`)."""
+    found = read_draws(path)
+    return found.national() if isinstance(found, PanelDraws) else found
+
+
+def _read_kind(path: Path, kind: type, otherwise: str):
+    """A draws file that must be of `kind` (national or panel); the other kind is bad input saying so."""
+    found = read_draws(path)
+    if not isinstance(found, kind):
+        raise InputError(f"{path}: {otherwise}")
+    return found
+
+
+def read_draws(path: Path) -> "KeptDraws | PanelDraws":
+    """A round's draws file: a `PanelDraws` when it has a market dimension, else a `KeptDraws`."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found (run `prism run` to write the round's draws)")
+    try:
+        with xr.open_dataset(path, engine=NETCDF_ENGINE) as ds:
+            ds = ds.load()
+        return PanelDraws.from_dataset(ds) if MARKET_DIM in ds.dims else KeptDraws.from_dataset(ds)
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"{path}: not a Prism draws file: {exc}") from None

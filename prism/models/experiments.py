@@ -20,8 +20,9 @@ import pandas as pd
 from pydantic import TypeAdapter
 
 from prism.errors import InputError
-from prism.models import ridge
+from prism.models import ridge, ridge_panel
 from prism.models.base import ModelData, channel_summary
+from prism.models.panel import PanelData
 from prism.schemas import Config, Experiment, Uncalibrated
 from prism.workspace import Workspace
 
@@ -59,7 +60,13 @@ def lifts(found: list[tuple[str, Experiment]], channels: list[str], dates: pd.Da
     """Each experiment checked against the data: a known channel and a window inside the data's weeks."""
     first, last = dates[0], dates[-1] + pd.Timedelta(days=WEEK_DAYS)
     out = []
+    seen: dict[tuple[str, str, str], str] = {}
     for where, e in found:
+        key = (e.channel, e.start, e.end)
+        if key in seen:  # a copied row was counted twice: twice the evidence for one test
+            raise InputError(f"{where} repeats {seen[key].rsplit(': ', 1)[-1]} ({e.channel} {e.start}..{e.end}): "
+                             f"one test of a channel over one window; remove the copy")
+        seen[key] = where
         if e.channel not in channels:
             raise InputError(f"{where} column 'channel': {e.channel!r} is not a channel of the data "
                              f"({', '.join(channels)})")
@@ -105,7 +112,7 @@ def recorded(rows: list[dict], channels: list[str], dates: pd.DatetimeIndex) -> 
     return lifts([(f"experiment {i}", e) for i, e in enumerate(tests, start=1)], channels, dates)
 
 
-def uncalibrated(data: ModelData, cfg: Config, channels: list[str]) -> dict[str, Uncalibrated]:
+def uncalibrated(data: "ModelData | PanelData", cfg: Config, channels: list[str]) -> dict[str, Uncalibrated]:
     """Each tested channel's ROI from the data alone: one quick ridge refit without the test rows.
 
     Refitting the Bayesian models a second time would double the round's longest fits; ridge's refit
@@ -113,7 +120,10 @@ def uncalibrated(data: ModelData, cfg: Config, channels: list[str]) -> dict[str,
     like with like.
     """
     data = replace(data, lifts=())
-    chans = channel_summary(ridge.fit(data, cfg, quick=True), data)
+    if isinstance(data, PanelData):  # the panel refitted as a panel, its national ROI reported
+        chans = channel_summary(ridge_panel.fit_panel(data, cfg, quick=True), data.national())
+    else:
+        chans = channel_summary(ridge.fit(data, cfg, quick=True), data)
     return {ch: Uncalibrated(roi=chans[ch].roi, roi_low=chans[ch].roi_low, roi_high=chans[ch].roi_high,
                              model=UNCALIBRATED_MODEL, method=UNCALIBRATED_METHOD) for ch in channels}
 

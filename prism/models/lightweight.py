@@ -6,17 +6,20 @@ real package on the same data and compares the posteriors. The specification:
 
 - media and target divided by their training means; extra features (Prism's controls) enter as given —
   Prism standardises them on the training weeks;
-- per channel: lag_weight ~ Beta(2, 1), geometric adstock as the recursion a_t = x_t + lag_weight·a_{t−1}
-  normalised by (1 − lag_weight), then Hill with half_max_effective_concentration ~ Gamma(1, 1) and
-  slope ~ Gamma(1, 1) (0.1.9 applies adstock first, then Hill, despite the name);
-- coef_media ~ HalfNormal(media_prior_c): positive media effects, prior scaled by cost. `media_prior` is
-  the user's input; the docs pass cost ÷ mean cost (summing to the number of channels, a prior media
-  effect of several times the KPI with eight channels). Prism passes the scale that gives every channel
-  the same ROI prior as the pymc model (`posterior.roi_prior`, converted at the prior centres of decay,
-  half and slope): ∝ cost share, summing to the media share that prior assumes — same specification,
-  measured input (docs/sections/evidence.md);
-- intercept ~ HalfNormal(2), trend coef_trend·t^expo_trend (Normal(0, 1), Uniform(0.5, 1.5), t = 0, 1, …;
-  sampled as its end value, see `_trend`),
+- per channel: lag_weight ~ Beta(2, 1) (centred on the config's decay when it names one), geometric adstock
+  as the recursion a_t = x_t + lag_weight·a_{t−1} normalised by (1 − lag_weight), then Hill (0.1.9 applies
+  adstock first, then Hill, despite the name). Prism's Hill priors are half_max_effective_concentration ~
+  Gamma(3, 3) and slope ~ Gamma(4, 3) (`HALF_PRIOR`, `SLOPE_PRIOR`; 0.1.9 uses Gamma(1, 1) for both), or a
+  Gamma with 10 % spread around a value the config fixes;
+- coef_media: LightweightMMM's HalfNormal(media_prior_c), positive media effects. `media_prior` is the user's
+  input; the docs pass cost ÷ mean cost (summing to the number of channels, a prior media effect of several
+  times the KPI with eight channels). Prism gives every channel the same ROI prior as the pymc model
+  (`posterior.roi_prior`, converted at the prior centres of decay, half and slope): HalfNormal(scale) with
+  the scale ∝ cost share, summing to the media share that prior assumes, or, where the knowledge layer
+  gives an expected ROI range, Normal(its centre, its half-width) truncated at 0;
+- intercept ~ HalfNormal(2); trend trend_end·(t/n)^expo_trend with expo_trend ~ Uniform(0.9, 1.1)
+  (`EXPO_TREND_RANGE`) and trend_end ~ Normal(0, n^expo_trend / n_train) (`TREND_PRIOR_SD` ÷ training weeks;
+  0.1.9: coef_trend ~ Normal(0, 1), expo_trend ~ Uniform(0.5, 1.5); see `_trend` for why),
   seasonality Σ_k γ_k,sin sin(2πkt/52) + γ_k,cos cos(2πkt/52) with γ ~ Normal(0, 1),
   coef_extra_features ~ Normal(0, 1), noise sigma ~ Gamma(1, 1), Normal likelihood;
 - NUTS with init_to_median.
@@ -38,7 +41,8 @@ import numpy as np
 import xarray as xr
 
 from prism.models.base import Fitted, ModelData
-from prism.models.draws import KeptDraws
+from prism.models.draws import KeptDraws, PanelDraws
+from prism.models.panel import PanelData
 from prism.models.posterior import (
     transform_notes,
     TIGHT_PRIOR_CV,
@@ -48,13 +52,18 @@ from prism.models.posterior import (
     geometric_draws,
     hill_settings,
     loo_mape,
+    market_draws,
+    panel_loo_mape,
+    panel_per_coef,
     parallel_chain_method,
+    refuse_lifts,
     roi_per_coef,
     roi_prior,
     summarize_params,
     thinned,
     beta_from_mean,
 )
+from prism.models import scales
 from prism.models.evidence import PRIOR_DRAWS
 from prism.models.transforms import GeometricAdstock
 from prism.schemas import Config
@@ -83,13 +92,14 @@ def seasonality_features(n_weeks: int, degrees: int) -> np.ndarray:
     return np.stack([np.sin(t), np.cos(t)], axis=-1)
 
 
-def _channel_priors(data: ModelData, cfg: Config, kpi_mean: float) -> dict[str, Any]:
-    """Prior arrays: the specification's defaults, replaced per channel only where the config says so."""
+def _transform_priors(data: ModelData | PanelData, cfg: Config) -> dict[str, Any]:
+    """Carry-over, Hill and trend prior arrays: the specification's defaults, replaced per channel only where
+    the config says so (shared by the national and the panel model)."""
     decay = decay_centres(cfg, data.channels)
     half, slope = hill_settings(cfg, data.channels)
     lag_a, lag_b = beta_from_mean(decay, (2.0, 1.0))
     hill_conc = 1.0 / TIGHT_PRIOR_CV ** 2
-    pri = {
+    return {
         "lag_a": lag_a, "lag_b": lag_b,
         "half_conc": np.where(np.isnan(half), HALF_PRIOR[0], hill_conc),
         "half_rate": np.where(np.isnan(half), HALF_PRIOR[1], hill_conc / half),
@@ -97,39 +107,56 @@ def _channel_priors(data: ModelData, cfg: Config, kpi_mean: float) -> dict[str, 
         "slope_rate": np.where(np.isnan(slope), SLOPE_PRIOR[1], hill_conc / slope),
         "trend_sd": TREND_PRIOR_SD / data.n_train, "expo_low": EXPO_TREND_RANGE[0], "expo_high": EXPO_TREND_RANGE[1],
     }
-    mu, sd = roi_prior(data, cfg)
-    per_coef = roi_per_coef(_centre(pri, data, kpi_mean), data.spend[data.train])
-    pri.update(coef_loc=mu / per_coef, coef_scale=sd / per_coef, truncated=bool(np.any(mu > 0)))
-    return pri | _lift_arrays(data, _mean_spend(data), kpi_mean)
 
 
-def _centre(pri: dict[str, Any], data: ModelData, kpi_mean: float) -> KeptDraws:
+def _coef_prior(pri: dict[str, Any], mu: np.ndarray, sd: np.ndarray, per_coef: np.ndarray) -> dict[str, Any]:
+    """The media coefficient's prior: the ROI prior (mu, sd) divided by the ROI one unit of coefficient gives."""
+    return pri | {"coef_loc": mu / per_coef, "coef_scale": sd / per_coef, "truncated": bool(np.any(mu > 0))}
+
+
+def _channel_priors(data: ModelData, cfg: Config, kpi_mean: float) -> dict[str, Any]:
+    """Prior arrays of the national model (see `_transform_priors`), with the coefficient on an ROI footing."""
+    pri = _transform_priors(data, cfg)
+    per_coef = roi_per_coef(_centre(pri, data, cfg, kpi_mean), data.spend[data.train])
+    return _coef_prior(pri, *roi_prior(data, cfg), per_coef) | _lift_arrays(data, _mean_spend(data, cfg), kpi_mean)
+
+
+def _centre_params(pri: dict[str, Any]) -> dict[str, np.ndarray]:
     """One draw with decay, half and slope at their prior means and a unit coefficient."""
     decay = pri["lag_a"] / (pri["lag_a"] + pri["lag_b"])
-    draws = {"lag_weight": decay[None, :], "coef_media": np.ones((1, len(decay))),
-             "half_max_effective_concentration": (pri["half_conc"] / pri["half_rate"])[None, :],
-             "slope": (pri["slope_conc"] / pri["slope_rate"])[None, :]}
-    return kept_draws(data, draws, (_mean_spend(data), kpi_mean), np.zeros((1, data.n_weeks)))
+    return {"lag_weight": decay[None, :], "coef_media": np.ones((1, len(decay))),
+            "half_max_effective_concentration": (pri["half_conc"] / pri["half_rate"])[None, :],
+            "slope": (pri["slope_conc"] / pri["slope_rate"])[None, :]}
 
 
-def _prior_media(data: ModelData, cfg: Config, arrays: dict[str, np.ndarray], pri: dict[str, Any],
-                 kpi_mean: float) -> KeptDraws:
-    """The media parameters drawn from the model's own prior: NumPyro's Predictive without observations."""
+def _centre(pri: dict[str, Any], data: ModelData, cfg: Config, kpi_mean: float) -> KeptDraws:
+    """The prior centres as KeptDraws of one series."""
+    return kept_draws(data, _centre_params(pri), (_mean_spend(data, cfg), kpi_mean), np.zeros((1, data.n_weeks)))
+
+
+def _predictive_media(data: ModelData | PanelData, cfg: Config, arrays: dict[str, np.ndarray], pri: dict[str, Any],
+                      model) -> dict[str, np.ndarray]:
+    """The media parameters drawn from `model`'s own prior: NumPyro's Predictive without observations."""
     import jax
     import jax.numpy as jnp
     from numpyro.infer import Predictive
 
     tr = data.train
-    draws = Predictive(_model, num_samples=PRIOR_DRAWS, return_sites=list(MEDIA_PARAMS))(
+    draws = Predictive(model, num_samples=PRIOR_DRAWS, return_sites=list(MEDIA_PARAMS))(
         jax.random.PRNGKey(cfg.seed + 1), jnp.asarray(arrays["media"][tr]), jnp.asarray(arrays["extra"][tr]),
         jnp.asarray(arrays["seasonal"][tr]), None, pri, cfg.trend)
-    return kept_draws(data, {k: np.asarray(v, dtype=float) for k, v in draws.items()}, (_mean_spend(data), kpi_mean),
+    return {k: np.asarray(v, dtype=float) for k, v in draws.items()}
+
+
+def _prior_media(data: ModelData, cfg: Config, arrays: dict[str, np.ndarray], pri: dict[str, Any],
+                 kpi_mean: float) -> KeptDraws:
+    """The national model's media parameters drawn from its own prior."""
+    return kept_draws(data, _predictive_media(data, cfg, arrays, pri, _model), (_mean_spend(data, cfg), kpi_mean),
                       np.zeros((PRIOR_DRAWS, data.n_weeks)))
 
 
 def _model(media, extra, seasonal, target, pri, trend: bool):
     """The hill_adstock national model; `target=None` for prior/posterior prediction."""
-    import jax
     import jax.numpy as jnp
     import numpyro
     import numpyro.distributions as dist
@@ -148,10 +175,6 @@ def _model(media, extra, seasonal, target, pri, trend: bool):
                       else dist.HalfNormal(pri["coef_scale"]))
         coef_media = numpyro.sample("coef_media", coef_prior)
 
-    def step(carry, x):
-        carry = x + lag_weight * carry
-        return carry, carry
-
     mu = mu + _hill_adstock(media, lag_weight, half, slope) @ coef_media
     if "lift_c" in pri:
         _lift_term(pri, lag_weight, half, slope, coef_media)
@@ -164,13 +187,14 @@ def _model(media, extra, seasonal, target, pri, trend: bool):
     numpyro.sample("target", dist.Normal(mu, sigma), obs=target)
 
 
-def _trend(n_weeks: int, pri):
+def _trend(n_weeks: int, pri, markets: tuple[int, ...] = ()):
     """coef_trend · t^expo_trend (coef_trend ~ Normal(0, trend_sd)), sampled as its value at t = n_weeks.
 
     The same prior and curve, written as trend_end · (t / n)^expo_trend with trend_end | expo_trend ~
     Normal(0, trend_sd · n^expo_trend): the data pin trend_end almost independently of the exponent, whereas
     coef_trend and expo_trend trade off along a narrow curved ridge (t^expo spans ×2.8 at t = 166 over the
     exponent's range) that kept NUTS at its 1023-step tree limit on every draw of the 209-week wide table.
+    A panel (`markets` = (G,)) has one trend per market and one shared exponent, as LightweightMMM's geo model.
     """
     import jax.numpy as jnp
     import numpyro
@@ -178,13 +202,16 @@ def _trend(n_weeks: int, pri):
 
     expo_trend = numpyro.sample("expo_trend", dist.Uniform(pri["expo_low"], pri["expo_high"]))
     end_scale = n_weeks ** expo_trend
-    trend_end = numpyro.sample("trend_end", dist.Normal(0.0, pri["trend_sd"] * end_scale))
+    trend_end = numpyro.sample("trend_end", dist.Normal(0.0, pri["trend_sd"] * end_scale).expand(markets).to_event(
+        len(markets)))
     numpyro.deterministic("coef_trend", trend_end / end_scale)
-    return trend_end * (jnp.arange(n_weeks) / n_weeks) ** expo_trend
+    ramp = (jnp.arange(n_weeks) / n_weeks) ** expo_trend
+    return ramp[:, None] * trend_end if markets else ramp * trend_end
 
 
 def _hill_adstock(media, lag_weight, half, slope):
-    """(T, C) Hill of the normalised geometric adstock of (T, C) mean-scaled media, per column."""
+    """(T, …, C) Hill of the normalised geometric adstock of (T, …, C) mean-scaled media, per column (a panel's
+    markets are the middle axis; the parameters are per channel)."""
     import jax
     import jax.numpy as jnp
 
@@ -192,7 +219,7 @@ def _hill_adstock(media, lag_weight, half, slope):
         carry = x + lag_weight * carry
         return carry, carry
 
-    _, adstocked = jax.lax.scan(step, jnp.zeros(media.shape[1]), media)
+    _, adstocked = jax.lax.scan(step, jnp.zeros(media.shape[1:]), media)
     adstocked = adstocked * (1.0 - lag_weight)
     # Hill as a logistic in log spend: the same curve, without overflow of ratio**(-slope) for tiny carry-over
     positive = adstocked > 0
@@ -227,14 +254,16 @@ def _lift_arrays(data: ModelData, mean_spend: np.ndarray, kpi_mean: float) -> di
             "lift_se": np.array([t.se for t in data.lifts]) / kpi_mean}
 
 
-def _run_mcmc(data: ModelData, cfg: Config, quick: bool, arrays: dict[str, np.ndarray], pri: dict[str, Any]):
+def _run_mcmc(data: ModelData | PanelData, cfg: Config, quick: bool, arrays: dict[str, np.ndarray],
+              pri: dict[str, Any], model=None):
+    """NUTS on the training weeks of `model` (the national `_model` unless given)."""
     import jax
     import jax.numpy as jnp
     from numpyro.infer import MCMC, NUTS, init_to_median
 
     lw = cfg.lightweight_mmm
     method = parallel_chain_method(lw.chains)
-    kernel = NUTS(_model, target_accept_prob=lw.target_accept, init_strategy=init_to_median)
+    kernel = NUTS(model or _model, target_accept_prob=lw.target_accept, init_strategy=init_to_median)
     mcmc = MCMC(kernel, num_warmup=QUICK_WARMUP if quick else lw.warmup,
                 num_samples=QUICK_SAMPLES if quick else lw.samples, num_chains=lw.chains,
                 chain_method=method, progress_bar=False)
@@ -245,16 +274,15 @@ def _run_mcmc(data: ModelData, cfg: Config, quick: bool, arrays: dict[str, np.nd
     return mcmc, method
 
 
-def _mean_spend(data: ModelData) -> np.ndarray:
-    """(C,) mean weekly training spend, the media scale (1 for a channel without training spend)."""
-    mean_spend = data.spend[data.train].mean(axis=0)
-    return np.where(mean_spend > 0, mean_spend, 1.0)
+def _mean_spend(data: ModelData, cfg: Config) -> np.ndarray:
+    """(C,) mean weekly training spend, the media scale (1 for a channel without training spend; fixed after a refresh)."""
+    return scales.channel_scale(cfg, "lightweight_mmm", data.spend[data.train])
 
 
 def prepare_arrays(data: ModelData, cfg: Config) -> tuple[dict[str, np.ndarray], np.ndarray, float]:
     """Scaled inputs over all weeks (scales from the training weeks only), the media means and KPI mean."""
-    mean_spend = _mean_spend(data)
-    kpi_mean = float(data.y[data.train].mean())
+    mean_spend = _mean_spend(data, cfg)
+    kpi_mean = scales.kpi_scale(cfg, "lightweight_mmm", data.y[data.train])
     arrays = {
         "media": data.spend / mean_spend,
         "extra": np.hstack([_standardised_controls(data), data.events]),  # events as 0/1: one coefficient each
@@ -326,3 +354,132 @@ def baseline(draws: dict[str, np.ndarray], arrays: dict[str, np.ndarray], n_week
     if "coef_extra_features" in draws:
         base = base + draws["coef_extra_features"] @ arrays["extra"].T
     return base
+
+
+# ------------------------------------------------------------------------------------------------ panels
+SEASONALITY_COEF_SD = 0.5  # LightweightMMM's coef_seasonality ~ HalfNormal(0.5): each market's seasonal amplitude
+GEO_MEAN_FACTOR = float(np.sqrt(np.pi / 2.0))  # HalfNormal(scale·√(π/2)) has mean `scale`
+
+
+def _panel_model(media, extra, seasonal, target, pri, trend: bool):
+    """LightweightMMM's geo model: per market an intercept, noise, trend, seasonal amplitude (one shared
+    seasonal shape) and extra-feature coefficients; carry-over and Hill per channel, shared by every market;
+    each market's media coefficient ~ HalfNormal around the channel's national one (`channel_coef_media`,
+    which carries the ROI prior). LightweightMMM scales that HalfNormal by √(2/π) (its geo coefficient then
+    has mean 2/π of the national one); Prism by √(π/2), so that its mean is the national coefficient and the
+    national ROI prior means what it says. Sampled non-centred: coef_media = channel_coef_media · √(π/2) · raw."""
+    import jax.numpy as jnp
+    import numpyro
+    import numpyro.distributions as dist
+
+    n_weeks, n_markets, n_channels = media.shape
+    with numpyro.plate("market", n_markets):
+        intercept = numpyro.sample("intercept", dist.HalfNormal(2.0))
+        sigma = numpyro.sample("sigma", dist.Gamma(1.0, 1.0))
+        coef_seasonality = numpyro.sample("coef_seasonality", dist.HalfNormal(SEASONALITY_COEF_SD))
+    mu = jnp.broadcast_to(intercept, (n_weeks, n_markets))
+    if trend:
+        mu = mu + _trend(n_weeks, pri, (n_markets,))
+    with numpyro.plate("channel", n_channels):
+        lag_weight = numpyro.sample("lag_weight", dist.Beta(pri["lag_a"], pri["lag_b"]))
+        half = numpyro.sample("half_max_effective_concentration", dist.Gamma(pri["half_conc"], pri["half_rate"]))
+        slope = numpyro.sample("slope", dist.Gamma(pri["slope_conc"], pri["slope_rate"]))
+        national = numpyro.sample("channel_coef_media", dist.TruncatedNormal(pri["coef_loc"], pri["coef_scale"], low=0.0)
+                                  if pri["truncated"] else dist.HalfNormal(pri["coef_scale"]))
+    raw = numpyro.sample("coef_media_raw", dist.HalfNormal(1.0).expand([n_markets, n_channels]).to_event(2))
+    coef_media = numpyro.deterministic("coef_media", raw * national * GEO_MEAN_FACTOR)
+    mu = mu + (_hill_adstock(media, lag_weight, half, slope) * coef_media).sum(axis=-1)
+    if seasonal.shape[1]:
+        gamma = numpyro.sample("gamma_seasonality", dist.Normal(0.0, 1.0).expand(seasonal.shape[1:]).to_event(2))
+        mu = mu + jnp.einsum("tds,ds->t", seasonal, gamma)[:, None] * coef_seasonality
+    if extra.shape[2]:
+        coef_extra = numpyro.sample("coef_extra_features",
+                                    dist.Normal(0.0, 1.0).expand([n_markets, extra.shape[2]]).to_event(2))
+        mu = mu + jnp.einsum("tgk,gk->tg", extra, coef_extra)
+    numpyro.sample("target", dist.Normal(mu, sigma), obs=target)
+
+
+def prepare_panel(data: PanelData, cfg: Config) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Scaled panel inputs over all weeks, LightweightMMM's geo scaling: spend ÷ each market's mean training
+    spend per channel, KPI ÷ each market's mean training KPI; and those scales ((G, C), (G,))."""
+    tr = data.train
+    mean_spend = data.spend[tr].mean(axis=0)
+    mean_spend = np.where(mean_spend > 0, mean_spend, 1.0)
+    kpi_mean = data.y[tr].mean(axis=0)
+    kpi_mean = np.where(kpi_mean > 0, kpi_mean, 1.0)
+    extra = np.stack([np.hstack([_standardised_controls(data.market(g)), data.events])
+                      for g in range(data.n_markets)], axis=1)
+    arrays = {"media": data.spend / mean_spend[None], "extra": extra,
+              "seasonal": seasonality_features(data.n_weeks, cfg.fourier_order), "target": data.y / kpi_mean[None]}
+    return arrays, (mean_spend, kpi_mean)
+
+
+def _panel_draws(data: PanelData, draws: dict[str, np.ndarray], scales: tuple[np.ndarray, np.ndarray],
+                 baselines: np.ndarray) -> PanelDraws:
+    """The geo posterior (its names, scaled space) as one KeptDraws per market."""
+    return market_draws(data, draws, scales, baselines, kept_draws)
+
+
+def _panel_priors(data: PanelData, cfg: Config, scales: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+    """The national model's priors, the channel coefficient's ROI footing taken over all markets."""
+    pri = _transform_priors(data, cfg)
+    zeros = np.zeros((1, data.n_weeks, data.n_markets))
+    per_coef = panel_per_coef(_panel_draws(data, _centre_params(pri), scales, zeros), data)
+    return _coef_prior(pri, *roi_prior(data.national(), cfg), per_coef)
+
+
+def panel_baseline(draws: dict[str, np.ndarray], arrays: dict[str, np.ndarray], n_weeks: int) -> np.ndarray:
+    """(S, T, G) intercept + trend + seasonality + extra features per market, on each market's scaled KPI."""
+    base = np.repeat(draws["intercept"][:, None, :], n_weeks, axis=1)
+    if "coef_trend" in draws:
+        ramp = np.arange(n_weeks)[None, :] ** draws["expo_trend"][:, None]
+        base = base + ramp[:, :, None] * draws["coef_trend"][:, None, :]
+    if "gamma_seasonality" in draws:
+        shape = np.einsum("tds,nds->nt", arrays["seasonal"], draws["gamma_seasonality"])
+        base = base + shape[:, :, None] * draws["coef_seasonality"][:, None, :]
+    if "coef_extra_features" in draws:
+        base = base + np.einsum("tgk,sgk->stg", arrays["extra"], draws["coef_extra_features"])
+    return base
+
+
+def fit_panel(data: PanelData, cfg: Config, quick: bool = False) -> Fitted:
+    """Sample the geo model on the training weeks; each market's contributions and forecast come from the draws."""
+    import numpyro
+
+    refuse_lifts(data, ENGINE)
+    arrays, scales = prepare_panel(data, cfg)
+    mean_spend, kpi_mean = scales
+    pri = _panel_priors(data, cfg, scales)
+    started = time.perf_counter()
+    mcmc, method = _run_mcmc(data, cfg, quick, arrays, pri, _panel_model)
+    sample_seconds = time.perf_counter() - started
+    grouped = mcmc.get_samples(group_by_chain=True)
+    posterior = posterior_dataset(grouped)
+    divergences = int(np.asarray(mcmc.get_extra_fields(group_by_chain=True)["diverging"]).sum())
+    names = [n for n in (*MEDIA_PARAMS, "channel_coef_media", "intercept", "sigma", "coef_trend", "expo_trend")
+             if n in posterior]
+    diagnostics = {"method": "nuts", **convergence(posterior, divergences, names), "chain_method": method,
+                   "sample_seconds": round(sample_seconds, 2), "markets": data.n_markets,
+                   **transform_notes(cfg, "hill")}
+    if quick:
+        diagnostics["note"] = f"quick: {QUICK_WARMUP} warmup + {QUICK_SAMPLES} draws per chain"
+    flat = {k: np.asarray(v).reshape(-1, *np.asarray(v).shape[2:]) for k, v in grouped.items()}
+    draws = {k: v[thinned(flat["coef_media"].shape[0])] for k, v in flat.items()}
+    baselines = panel_baseline(draws, arrays, data.n_weeks) * kpi_mean[None, None, :]
+    panel = _panel_draws(data, {k: draws[k] for k in MEDIA_PARAMS}, scales, baselines)
+    national_coef = (draws["coef_media"] * kpi_mean[None, :, None]).sum(axis=1)
+    params = summarize_params({"decay": draws["lag_weight"], "slope": draws["slope"],
+                               "coef_kpi_per_week": national_coef}, data.channels)
+    q, k = len(data.control_names), len(data.event_names)
+    events = (np.einsum("sge,te,g->ste", draws["coef_extra_features"][:, :, q:q + k], data.events, kpi_mean) if k
+              else None)
+    diagnostics["cv_mape"] = panel_loo_mape(panel, data, draws["sigma"] * kpi_mean[None, :])
+    return Fitted(engine=f"{ENGINE}, geo form", version=numpyro.__version__, params=params, diagnostics=diagnostics,
+                  draws=None, events=events, prior=_prior_panel(data, cfg, arrays, pri, scales), panel_draws=panel)
+
+
+def _prior_panel(data: PanelData, cfg: Config, arrays: dict[str, np.ndarray], pri: dict[str, Any],
+                 scales: tuple[np.ndarray, np.ndarray]):
+    """The media parameters drawn from the geo model's own prior, read nationally (`NationalDraws`)."""
+    draws = _predictive_media(data, cfg, arrays, pri, _panel_model)
+    return _panel_draws(data, draws, scales, np.zeros((PRIOR_DRAWS, data.n_weeks, data.n_markets))).national()

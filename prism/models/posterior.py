@@ -14,13 +14,14 @@ import numpy as np
 import xarray as xr
 
 from prism.models.base import ModelData, thin
-from prism.models.draws import KeptDraws
+from prism.models.draws import MARKET_DIM, KeptDraws, PanelDraws
+from prism.models.panel import PanelData
 from prism.models.transforms import GeometricAdstock
 from prism.schemas import CONVERGENCE, Config, Diag
 
 PRIOR_DECAY_CONCENTRATION = 10.0  # Beta(a, b) with a + b = 10 when the config names a decay
 TIGHT_PRIOR_CV = 0.1  # a config-fixed Hill half or slope becomes a prior with 10 % spread
-ROI_PRIOR_MEDIA_SHARE = 0.25  # all media at the ROI prior scale explain 25 % of the KPI (docs/sections/evidence.md)
+ROI_PRIOR_MEDIA_SHARE = 0.25  # all media at the ROI prior scale explain 25 % of the KPI (docs/concepts/models.md)
 
 
 def geometric_draws(model: str, data: ModelData, params: dict[str, np.ndarray], scales: tuple[np.ndarray, float],
@@ -49,11 +50,14 @@ def event_draws(coef: np.ndarray, events: np.ndarray, scale: float) -> np.ndarra
     return coef[:, None, :] * events[None, :, :] * scale
 
 
-def stack_draws(ds: xr.Dataset, name: str, channels: list[str] | None = None) -> np.ndarray:
-    """(chain·draw, …) array of one posterior variable, channels in Prism's order when given."""
+def stack_draws(ds: xr.Dataset, name: str, channels: list[str] | None = None,
+                markets: list[str] | None = None) -> np.ndarray:
+    """(chain·draw, …) array of one posterior variable, channels and markets in Prism's order when given."""
     da = ds[name]
     if channels is not None and "channel" in da.dims:
         da = da.sel(channel=channels)
+    if markets is not None and MARKET_DIM in da.dims:
+        da = da.sel({MARKET_DIM: markets}).transpose("chain", "draw", MARKET_DIM, ...)
     return da.stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy()
 
 
@@ -119,6 +123,17 @@ def roi_prior(data: ModelData, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
     mu = np.where(given, (low + high) / 2.0, 0.0)
     sd = np.where(given, np.maximum((high - low) / 2.0, 1e-3 * scale), scale)
     return mu, sd
+
+
+def lognormal_roi_prior(mu: np.ndarray, sd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(log-scale mean, log-scale sd) of the LogNormal with the same mean and sd as each channel's ROI prior
+    (`roi_prior`: a half-normal where mu is 0, else the knowledge layer's range), for the panels' pooled
+    effects, which vary multiplicatively across markets around the national one."""
+    half = mu <= 0
+    mean = np.where(half, sd * np.sqrt(2.0 / np.pi), mu)
+    spread = np.where(half, sd * np.sqrt(1.0 - 2.0 / np.pi), sd)
+    log_sd = np.sqrt(np.log1p((spread / mean) ** 2))
+    return np.log(mean) - log_sd ** 2 / 2.0, log_sd
 
 
 def roi_per_coef(centre: KeptDraws, spend: np.ndarray) -> np.ndarray:
@@ -203,3 +218,41 @@ def loo_mape(media: KeptDraws, y: np.ndarray, sigma: np.ndarray, n_train: int) -
     predicted = (weights * fitted.T).sum(axis=-1)
     nonzero = obs != 0
     return float(100.0 * np.mean(np.abs((obs[nonzero] - predicted[nonzero]) / obs[nonzero])))
+
+
+# ------------------------------------------------------------------------------------------------ panels
+def market_draws(data: PanelData, draws: dict[str, np.ndarray], scales: tuple[np.ndarray, np.ndarray],
+                 baselines: np.ndarray, convert) -> PanelDraws:
+    """One KeptDraws per market from (S, C) shared and (S, G, C) per-market parameters, draw s of every market
+    from the same joint draw: `convert(market ModelData, its params, (its spend scales, its KPI scale),
+    its (S, T) baseline)` is the model's own national conversion; `baselines` (S, T, G)."""
+    channel_scale, kpi_scale = scales
+    per_market = []
+    for g in range(data.n_markets):
+        own = {k: (v[:, g] if v.ndim == 3 else v) for k, v in draws.items()}
+        per_market.append(convert(data.market(g), own, (channel_scale[g], kpi_scale[g]), baselines[:, :, g]))
+    return PanelDraws(list(data.markets), per_market)
+
+
+def panel_per_coef(centre: PanelDraws, data: PanelData) -> np.ndarray:
+    """(C,) national training ROI that a unit media coefficient in every market gives, the other media
+    parameters at their prior centres (`centre`: one draw): converts a national ROI prior to a coefficient
+    prior, as `roi_per_coef` does for one series."""
+    contrib = centre.national_contributions(data.spend)[0, : data.n_train].sum(axis=0)
+    spend = data.spend[data.train].sum(axis=(0, 1))
+    return np.where((contrib > 0) & (spend > 0), contrib / np.where(spend > 0, spend, 1.0), 1.0)
+
+
+def panel_loo_mape(panel: PanelDraws, data: PanelData, sigma: np.ndarray) -> float:
+    """PSIS-LOO MAPE (%) per market (`loo_mape`; `sigma` (S, G) in KPI units), weighted by the markets' sizes:
+    the panel's share of the tuning objective."""
+    per_market = [loo_mape(kd, data.y[:, g], sigma[:, g], data.n_train) for g, kd in enumerate(panel.draws)]
+    return float(np.dot(data.sizes, per_market))
+
+
+def refuse_lifts(data: PanelData, engine: str) -> None:
+    """A Bayesian panel fit does not yet take lift tests into its likelihood: say so (the model fails with this
+    reason) rather than be reported as calibrated on tests it never saw."""
+    if data.lifts:
+        raise NotImplementedError(f"{engine}: lift tests are not yet used by the panel fit "
+                                  f"({len(data.lifts)} given); fit without experiments.csv or nationally")

@@ -22,10 +22,13 @@ import numpy as np
 import pandas as pd
 
 from prism.models.base import Fitted, ModelData
-from prism.models.draws import KeptDraws
+from prism.models.draws import MARKET_DIM, KeptDraws, PanelDraws
+from prism.models.panel import PanelData
 from prism.models.posterior import (TIGHT_PRIOR_CV, beta_from_mean, convergence, decay_centres, event_draws,
-                                    geometric_draws, hill_settings, loo_mape, parallel_chain_method, roi_per_coef,
+                                    geometric_draws, hill_settings, lognormal_roi_prior, loo_mape, market_draws,
+                                    panel_loo_mape, panel_per_coef, parallel_chain_method, refuse_lifts, roi_per_coef,
                                     roi_prior, stack_draws, summarize_params, thinned, transform_notes)
+from prism.models import scales
 from prism.models.evidence import PRIOR_DRAWS
 from prism.models.transforms import GeometricAdstock
 from prism.schemas import Config
@@ -82,13 +85,11 @@ def kept_draws(data: ModelData, draws: dict[str, np.ndarray], scales: tuple[np.n
     return geometric_draws("pymc", data, params, scales, GeometricAdstock(max_lag=max_lag, normalize=True), baseline)
 
 
-def _model_config(data: ModelData, cfg: Config, scales: tuple[np.ndarray, float]) -> dict[str, Any]:
-    """Priors in pymc-marketing's scaled space (see the module docstring for why)."""
+def _media_priors(data: ModelData | PanelData, cfg: Config, mean_x: np.ndarray) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Adstock and saturation priors per channel in the scaled space where the mean training input is `mean_x`,
+    and their centres (with a unit asymptote): the part of the priors a panel shares with the national model."""
     from pymc_extras.prior import Prior
 
-    channel_scale, kpi_scale = scales
-    spend = data.spend[data.train]
-    mean_x = np.where(spend.mean(axis=0) > 0, spend.mean(axis=0) / channel_scale, 1.0)
     half_cfg, slope_cfg = hill_settings(cfg, data.channels)
     a, b = beta_from_mean(decay_centres(cfg, data.channels), DEFAULT_DECAY_PRIOR)
     conf: dict[str, Any] = {"adstock_alpha": Prior("Beta", alpha=a, beta=b, dims="channel")}
@@ -105,8 +106,18 @@ def _model_config(data: ModelData, cfg: Config, scales: tuple[np.ndarray, float]
         conf["saturation_lam"] = Prior("Gamma", mu=lam, sigma=lam, dims="channel")
         centre = {"saturation_lam": lam}
     centre.update(adstock_alpha=a / (a + b), saturation_beta=np.ones(len(data.channels)))
-    centre_draws = kept_draws(data, {k: np.asarray(v)[None, :] for k, v in centre.items()}, scales,
-                              cfg.adstock.max_lag, np.zeros((1, data.n_weeks)))
+    return conf, {k: np.asarray(v)[None, :] for k, v in centre.items()}
+
+
+def _model_config(data: ModelData, cfg: Config, scales: tuple[np.ndarray, float]) -> dict[str, Any]:
+    """Priors in pymc-marketing's scaled space (see the module docstring for why)."""
+    from pymc_extras.prior import Prior
+
+    channel_scale, kpi_scale = scales
+    spend = data.spend[data.train]
+    mean_x = np.where(spend.mean(axis=0) > 0, spend.mean(axis=0) / channel_scale, 1.0)
+    conf, centre = _media_priors(data, cfg, mean_x)
+    centre_draws = kept_draws(data, centre, scales, cfg.adstock.max_lag, np.zeros((1, data.n_weeks)))
     per_coef = roi_per_coef(centre_draws, spend)
     mu, sd = roi_prior(data, cfg)
     conf["saturation_beta"] = Prior("TruncatedNormal", mu=mu / per_coef, sigma=sd / per_coef, lower=0.0,
@@ -135,21 +146,28 @@ def _sampler_kwargs(cfg: Config, quick: bool) -> dict[str, Any]:
     return kwargs
 
 
-def build_mmm(data: ModelData, cfg: Config, feat_names: list[str]):
-    """The pymc-marketing MMM as Prism configures it (priors need the scales, so they come after)."""
-    from pymc_marketing.mmm import GeometricAdstock as PmGeometric, HillSaturation, LogisticSaturation, MMM
+def _transforms(cfg: Config):
+    """pymc-marketing's normalised geometric adstock and the configured saturation (Hill or logistic)."""
+    from pymc_marketing.mmm import GeometricAdstock as PmGeometric, HillSaturation, LogisticSaturation
 
     sat = HillSaturation() if cfg.saturation.type == "hill" else LogisticSaturation()
+    return PmGeometric(l_max=cfg.adstock.max_lag, normalize=True), sat
+
+
+def build_mmm(data: ModelData, cfg: Config, feat_names: list[str]):
+    """The pymc-marketing MMM as Prism configures it (priors need the scales, so they come after)."""
+    from pymc_marketing.mmm import MMM
+
+    adstock, sat = _transforms(cfg)
     tr = data.train
-    channel_scale = np.abs(data.spend[tr]).max(axis=0)
-    channel_scale = np.where(channel_scale > 0, channel_scale, 1.0)
-    kpi_scale = float(np.abs(data.y[tr]).max())
+    channel_scale = scales.channel_scale(cfg, "pymc", data.spend[tr])
+    kpi_scale = scales.kpi_scale(cfg, "pymc", data.y[tr])
     return MMM(
         date_column="date",
         target_column="kpi",
         channel_columns=list(data.channels),
         control_columns=feat_names or None,
-        adstock=PmGeometric(l_max=cfg.adstock.max_lag, normalize=True),
+        adstock=adstock,
         saturation=sat,
         yearly_seasonality=cfg.fourier_order or None,
         model_config=_model_config(data, cfg, (channel_scale, kpi_scale)),
@@ -167,8 +185,10 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
     feats, feat_names = _features(data, cfg.trend)
     mmm, (channel_scale, kpi_scale) = build_mmm(data, cfg, feat_names)
     frame = _frame(data, feats, feat_names)
-    if data.lifts:
+    if data.lifts or "pymc" in cfg.scales:
         mmm.build_model(frame, pd.Series(data.y[data.train], name="kpi"))
+        _set_scales(mmm, channel_scale, kpi_scale)
+    if data.lifts:
         _add_lift_term(mmm, data, cfg, (channel_scale, kpi_scale))
     started = time.perf_counter()
     idata = mmm.fit(frame, pd.Series(data.y[data.train], name="kpi"), **_sampler_kwargs(cfg, quick))
@@ -267,10 +287,20 @@ def _prior_media(mmm, cfg: Config, data: ModelData, sat_names: list[str], scales
     return kept_draws(data, draws, scales, cfg.adstock.max_lag, np.zeros((PRIOR_DRAWS, data.n_weeks)))
 
 
+def _set_scales(mmm, channel_scale: np.ndarray, kpi_scale: float) -> None:
+    """Prism's scales into the built model's `channel_scale` / `target_scale` data: its own max-abs ones, or
+    after a refresh the approved fit's (config.json `scales.pymc`), which pymc-marketing cannot be told."""
+    import pymc as pm
+
+    pm.set_data({"channel_scale": np.asarray(channel_scale, dtype=float),
+                 "target_scale": np.asarray(kpi_scale, dtype=float).reshape(
+                     np.shape(mmm.model["target_scale"].get_value()))}, model=mmm.model)
+
+
 def _check_scales(mmm, channel_scale: np.ndarray, kpi_scale: float) -> None:
-    """Our KPI-unit conversion relies on pymc-marketing's max-abs scales: fail loudly if they differ."""
-    got_c = np.asarray(mmm.scalers["_channel"].values, dtype=float)
-    got_y = float(np.asarray(mmm.scalers["_target"].values))
+    """Our KPI-unit conversion relies on the scales the sampled model divided by: fail loudly if they differ."""
+    got_c = np.asarray(mmm.model["channel_scale"].get_value(), dtype=float)
+    got_y = float(np.asarray(mmm.model["target_scale"].get_value()))
     if not (np.allclose(got_c, channel_scale) and np.isclose(got_y, kpi_scale)):
         raise RuntimeError(f"pymc-marketing scales {got_c}, {got_y} differ from Prism's {channel_scale}, {kpi_scale}")
 
@@ -312,3 +342,158 @@ def _params(draws: dict[str, np.ndarray], scales: tuple[np.ndarray, float], data
     else:
         named["lam_per_spend"] = draws["saturation_lam"] / channel_scale
     return summarize_params(named, data.channels)
+
+
+# ------------------------------------------------------------------------------------------------ panels
+MARKET_SPREAD_SD = 0.5  # HalfNormal scale of a channel's log-effect spread across markets (Meridian's eta: 1)
+PANEL_NAMES = ("saturation_beta_raw_mu", "saturation_beta_raw_sigma")  # the pooled (national) level of the asymptotes
+
+
+def panel_scales(data: PanelData) -> tuple[np.ndarray, np.ndarray]:
+    """(G, C) spend and (G,) KPI scales: the national max-abs scales times each market's size (KPI share).
+
+    Why: with a market's spend and KPI both divided by its size, one asymptote means one ROI in every market
+    (Meridian's per-capita scaling, with the market's KPI share in place of its population), so pooling the
+    asymptotes across markets pools their ROIs, and one set of carry-over and saturation priors fits all."""
+    tr = data.train
+    size = np.maximum(data.sizes, 1e-6)
+    national_spend = np.abs(data.spend[tr].sum(axis=1)).max(axis=0)
+    national_spend = np.where(national_spend > 0, national_spend, 1.0)
+    return size[:, None] * national_spend[None, :], size * float(np.abs(data.y[tr].sum(axis=1)).max())
+
+
+def _market_draws(data: PanelData, draws: dict[str, np.ndarray], scales: tuple[np.ndarray, np.ndarray],
+                  max_lag: int, baselines: np.ndarray) -> PanelDraws:
+    """pymc-marketing's panel posterior (its names, scaled space) as one KeptDraws per market."""
+    convert = lambda market, own, sc, base: kept_draws(market, own, sc, max_lag, base)  # noqa: E731
+    return market_draws(data, draws, scales, baselines, convert)
+
+
+def _panel_model_config(data: PanelData, cfg: Config, scales: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+    """The national model's transform priors, and asymptotes pooled across markets: log β_gc ~ Normal(log β_c,
+    σ_c), non-centred, where β_c carries the channel's ROI prior (as a LogNormal with its mean and sd)."""
+    from pymc_extras.prior import Prior
+
+    channel_scale, _ = scales
+    tr = data.train
+    runs = data.spend[tr].sum(axis=0) > 0  # (G, C) markets where the channel ran
+    x = (data.spend[tr] / channel_scale[None]).sum(axis=0)
+    mean_x = np.where(runs.any(axis=0), (x * runs).sum(axis=0) / np.maximum(runs.sum(axis=0), 1) / data.n_train, 1.0)
+    mean_x = np.where(mean_x > 0, mean_x, 1.0)
+    conf, centre = _media_priors(data, cfg, mean_x)
+    per_coef = panel_per_coef(_market_draws(data, centre, scales, cfg.adstock.max_lag,
+                                            np.zeros((1, data.n_weeks, data.n_markets))), data)
+    log_mu, log_sd = lognormal_roi_prior(*roi_prior(data.national(), cfg))
+    conf["saturation_beta"] = Prior(
+        "Normal", mu=Prior("Normal", mu=log_mu - np.log(per_coef), sigma=log_sd, dims="channel"),
+        sigma=Prior("HalfNormal", sigma=MARKET_SPREAD_SD, dims="channel"), dims=(MARKET_DIM, "channel"),
+        centered=False, transform="exp")
+    conf["gamma_control"] = Prior("Normal", mu=0.0, sigma=CONTROL_PRIOR_SD, dims=(MARKET_DIM, "control"))
+    return conf
+
+
+def build_panel_mmm(data: PanelData, cfg: Config, feat_names: list[str]):
+    """pymc-marketing's MMM with a market dimension: per-market intercept, noise, controls and seasonality,
+    shared carry-over and curve shape, pooled asymptotes; scales fixed to `panel_scales`."""
+    import xarray as xr
+    from pymc_marketing.mmm import MMM
+    from pymc_marketing.mmm.scaling import FixedScaling, Scaling
+
+    channel_scale, kpi_scale = scales = panel_scales(data)
+    coords = {MARKET_DIM: list(data.markets)}
+    scaling = Scaling(
+        target=FixedScaling(dims=(), value=xr.DataArray(kpi_scale, dims=MARKET_DIM, coords=coords)),
+        channel=FixedScaling(dims=(), value=xr.DataArray(channel_scale, dims=(MARKET_DIM, "channel"),
+                                                         coords={**coords, "channel": list(data.channels)})))
+    adstock, sat = _transforms(cfg)
+    return MMM(date_column="date", target_column="kpi", channel_columns=list(data.channels),
+               control_columns=feat_names or None, adstock=adstock, saturation=sat, dims=(MARKET_DIM,),
+               scaling=scaling, yearly_seasonality=cfg.fourier_order or None,
+               model_config=_panel_model_config(data, cfg, scales)), scales
+
+
+def _panel_frame(data: PanelData, feats: np.ndarray, feat_names: list[str]) -> tuple[pd.DataFrame, pd.Series]:
+    """The training weeks as pymc-marketing's long table (date, market, channels, features) and its target."""
+    n, g = data.n_train, data.n_markets
+    frame = pd.DataFrame({"date": np.repeat(data.dates[:n], g), MARKET_DIM: np.tile(data.markets, n)})
+    for c, ch in enumerate(data.channels):
+        frame[ch] = data.spend[:n, :, c].ravel()
+    for k, name in enumerate(feat_names):
+        frame[name] = feats[:n, :, k].ravel()
+    return frame, pd.Series(data.y[:n].ravel(), name="kpi")
+
+
+def _panel_baseline(data: PanelData, cfg: Config, draws: dict[str, np.ndarray], feats: np.ndarray,
+                    kpi_scale: np.ndarray) -> np.ndarray:
+    """(S, T, G) each market's intercept + controls + trend + seasonality over all weeks, in KPI units."""
+    base = np.repeat(draws["intercept_contribution"][:, None, :], data.n_weeks, axis=1)
+    if "gamma_control" in draws:
+        base = base + np.einsum("sgk,tgk->stg", draws["gamma_control"], feats)
+    if "gamma_fourier" in draws:
+        base = base + np.einsum("sgf,tf->stg", draws["gamma_fourier"], fourier_features(data.dates, cfg.fourier_order))
+    return base * kpi_scale[None, None, :]
+
+
+def fit_panel(data: PanelData, cfg: Config, quick: bool = False) -> Fitted:
+    """Fit the panel on the training weeks; each market's contributions and forecast come from the draws."""
+    import pymc_marketing
+
+    refuse_lifts(data, ENGINE)
+    per_market = [_features(data.market(g), cfg.trend) for g in range(data.n_markets)]
+    feats = np.stack([f for f, _ in per_market], axis=1)  # (T, G, K): controls standardised per market
+    feat_names = per_market[0][1]
+    mmm, scales = build_panel_mmm(data, cfg, feat_names)
+    frame, y = _panel_frame(data, feats, feat_names)
+    started = time.perf_counter()
+    idata = mmm.fit(frame, y, **_sampler_kwargs(cfg, quick))
+    sample_seconds = time.perf_counter() - started
+    posterior = idata.posterior.to_dataset() if hasattr(idata.posterior, "to_dataset") else idata.posterior
+    _check_panel_scales(mmm, data, scales)
+    sat_names = ["saturation_kappa", "saturation_slope"] if cfg.saturation.type == "hill" else ["saturation_lam"]
+    names = ["adstock_alpha", "saturation_beta", *sat_names, "intercept_contribution", "gamma_control",
+             "gamma_fourier", "y_sigma"]
+    draws = {n: stack_draws(posterior, n, data.channels, data.markets) for n in names if n in posterior}
+    keep = thinned(draws["adstock_alpha"].shape[0])
+    draws = {k: v[keep] for k, v in draws.items()}
+    channel_scale, kpi_scale = scales
+    panel = _market_draws(data, {k: draws[k] for k in ("adstock_alpha", "saturation_beta", *sat_names)}, scales,
+                          cfg.adstock.max_lag, _panel_baseline(data, cfg, draws, feats, kpi_scale))
+    reference = stack_draws(posterior, "channel_contribution", data.channels, data.markets)[keep]
+    diagnostics = _diagnostics(posterior, idata, quick, [*sat_names, *PANEL_NAMES])
+    diagnostics.update(sampler="map" if quick else cfg.pymc.sampler, sample_seconds=round(sample_seconds, 2),
+                       markets=data.n_markets, **transform_notes(cfg, cfg.saturation.type))
+    diagnostics["recompute_max_rel_error"] = max(
+        recompute_error(kd, data.market(g), reference[:, g] * kpi_scale[g]) for g, kd in enumerate(panel.draws))
+    if not quick:
+        diagnostics["cv_mape"] = panel_loo_mape(panel, data, draws["y_sigma"] * kpi_scale[None, :])
+    q, k = len(data.control_names), len(data.event_names)
+    events = (np.einsum("sge,te,g->ste", draws["gamma_control"][:, :, q:q + k], data.events, kpi_scale) if k
+              else None)
+    national_beta = (draws["saturation_beta"] * kpi_scale[None, :, None]).sum(axis=1)
+    params = _params({**draws, "saturation_beta": national_beta / float(kpi_scale.sum())},
+                     (channel_scale.sum(axis=0), float(kpi_scale.sum())), data, sat_names)
+    prior = None if quick else _prior_panel(mmm, cfg, data, sat_names, scales)
+    return Fitted(engine=f"{ENGINE} panel ({'MAP' if quick else cfg.pymc.sampler + ' NUTS'})",
+                  version=pymc_marketing.__version__, params=params, diagnostics=diagnostics, draws=None,
+                  events=events, prior=prior, panel_draws=panel)
+
+
+def _prior_panel(mmm, cfg: Config, data: PanelData, sat_names: list[str], scales: tuple[np.ndarray, np.ndarray]):
+    """The media parameters drawn from the panel model's own prior, read nationally (`NationalDraws`)."""
+    import pymc as pm
+
+    names = ["adstock_alpha", "saturation_beta", *sat_names]
+    prior = pm.sample_prior_predictive(draws=PRIOR_DRAWS, model=mmm.model, var_names=names,
+                                       random_seed=cfg.seed).prior
+    draws = {n: stack_draws(prior, n, data.channels, data.markets) for n in names}
+    zeros = np.zeros((PRIOR_DRAWS, data.n_weeks, data.n_markets))
+    return _market_draws(data, draws, scales, cfg.adstock.max_lag, zeros).national()
+
+
+def _check_panel_scales(mmm, data: PanelData, scales: tuple[np.ndarray, np.ndarray]) -> None:
+    """The KPI-unit conversion relies on the fixed scales reaching pymc-marketing unchanged: fail loudly if not."""
+    got_c = mmm.scalers["_channel"].sel({MARKET_DIM: data.markets, "channel": data.channels}).to_numpy()
+    got_y = mmm.scalers["_target"].sel({MARKET_DIM: data.markets}).to_numpy()
+    if not (np.allclose(got_c, scales[0]) and np.allclose(got_y, scales[1])):
+        raise RuntimeError("pymc-marketing's panel scales differ from Prism's")
+

@@ -46,6 +46,7 @@ from prism.errors import InputError
 from prism.models.base import Fitted, ModelData, mape, thin
 from prism.models.draws import KeptDraws
 from prism.models.evidence import ZERO_COEF
+from prism.models.scales import fixed_channel_scale
 from prism.models.transforms import adstock, saturation
 from prism.schemas import Config
 
@@ -89,6 +90,8 @@ QUICK_SEARCH = 20
 class MediaTransform:
     """Adstock → divide by the mean adstocked training spend → saturation, per channel.
 
+    After `prism refresh` the divisor is the approved fit's (config `scales.ridge`), not this fit's.
+
     `carry` is the decay (geometric, delayed) or the Weibull scale; `half` is in units of `scale`, the
     mean adstocked training spend, fixed once from the training weeks so that any spend matrix
     (counterfactuals, response curves) goes through the same curve.
@@ -108,7 +111,8 @@ class MediaTransform:
         shell = cls(cfg.adstock.type, cfg.adstock.max_lag, cfg.saturation.type, carry, half, slope,
                     np.ones(spend.shape[1]))
         mean = shell.adstocked(spend)[:n_train].mean(axis=0)
-        return replace(shell, scale=np.where(mean > 0, mean, 1.0))
+        scale = np.where(mean > 0, mean, 1.0)
+        return replace(shell, scale=fixed_channel_scale(cfg, "ridge", scale))
 
     def adstocked(self, spend: np.ndarray) -> np.ndarray:
         fn = adstock(self.adstock_type, max_lag=self.max_lag)
@@ -782,3 +786,4 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
                   draws=kept_draws(transforms, coefs, problem.other, data),
                   events=event_contributions(coefs, data),
                   at_zero=coefs[:, 1:1 + len(data.channels)] <= ZERO_COEF)
+

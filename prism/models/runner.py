@@ -28,11 +28,14 @@ from prism.data.discover import workspace_knowledge
 from prism.data.prepare import frame_hash
 from prism.errors import InputError
 from prism.models import experiments
-from prism.models.base import ModelData
+from prism.models.base import ModelData, check_identifiable
+from prism.models.manifest import write_manifest
+from prism.models.panel import PanelData, model_data
 from prism.models.worker import RUN_DIR_PREFIX, failure_reason, worker_env
 from prism.models.priors import effective_config
 from prism.schemas import MODEL_NAMES, Config, ModelResult, Results, Uncalibrated
-from prism.workspace import Workspace, load_state, read_model, read_weekly, write_csv, write_json
+from prism.workspace import (Workspace, csv_bytes, json_bytes, load_state, read_model, read_weekly, write_json,
+                             write_together)
 
 RUN_IN_PARALLEL = True
 POLL_SECONDS = 0.1
@@ -217,8 +220,9 @@ def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | N
     effective = effective_config(cfg, workspace_knowledge(ws))
     names = selected_models(cfg, models)
     n = round_number(ws, round_no)
-    frame = read_weekly(ws, cfg)
-    data = ModelData.from_frame(frame, cfg)  # refuses a holdout that leaves too few training weeks
+    frame = read_weekly(ws, cfg, markets=True)
+    data = model_data(frame, cfg)  # refuses a holdout that leaves too few training weeks
+    check_identifiable(len(data.channels), data.n_train, data.y.shape[1] if data.y.ndim > 1 else 1)
     with tempfile.TemporaryDirectory(prefix=RUN_DIR_PREFIX) as tmp:
         frame_path = Path(tmp) / "weekly.parquet"
         frame.to_parquet(frame_path)
@@ -232,7 +236,7 @@ def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | N
         round=n, data_hash=frame_hash(frame), config_hash=config_hash(effective),
         created_at=datetime.now(timezone.utc),
         kpi=cfg.data.kpi, channels=list(cfg.data.channels), weeks=data.n_weeks, train_weeks=data.n_train,
-        holdout_weeks=data.n_test, quick=quick, objective=objective(results), models=results,
+        holdout_weeks=data.n_test, markets=list(data.markets) if isinstance(data, PanelData) else [], quick=quick, objective=objective(results), models=results,
     )
     if not res.ok_models():
         write_json(failed_run_path(ws, n), res)
@@ -241,7 +245,7 @@ def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | N
     for name, result in results.items():  # draws on disk always belong to this round's ok models
         if result.status != "ok":
             ws.draws_path(n, name).unlink(missing_ok=True)
-    write_json(ws.round_results(n), res)
-    write_json(ws.latest, res)
-    write_csv(ws.result("model_fit.csv"), fit_table(res))
+    write_together({ws.round_results(n): json_bytes(res), ws.latest: json_bytes(res),  # all three or none
+                    ws.result("model_fit.csv"): csv_bytes(fit_table(res))})
+    write_manifest(ws, res, cfg, data.dates)
     return res

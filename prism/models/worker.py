@@ -29,9 +29,10 @@ import pandas as pd
 
 from prism.data.discover import workspace_knowledge
 from prism.models import experiments
-from prism.models.base import Fitted, ModelData, summarize
+from prism.models.base import Fitted, summarize
+from prism.models.panel import NO_PANEL_FORM, PanelData, model_data, summarize_panel
 from prism.models.priors import INFORMED_KEY, effective_config, informed_priors
-from prism.models.registry import load
+from prism.models.registry import load, panel_fit
 from prism.schemas import Config, Experiment, ModelResult
 from prism.workspace import Workspace, read_model, write_json
 
@@ -56,17 +57,26 @@ def blas_threads() -> int:
 
 
 def run_one(name: str, frame: pd.DataFrame, cfg: Config, quick: bool,
-            tests: list[tuple[str, Experiment]] = ()) -> tuple[ModelResult, Fitted]:
-    """Fit model `name` on the weekly table (calibrated by `tests`) and summarise it like every model."""
+            tests: list[tuple[str, Experiment]] = ()) -> tuple[ModelResult, Fitted | None]:
+    """Fit model `name` on the weekly table (calibrated by `tests`) and summarise it like every model.
+
+    A panel (config.json names a market column) goes to the model's `fit_panel`; a model without one is
+    `skipped`, never fitted nationally under its name."""
     module = load(name)
-    data = ModelData.from_frame(frame, cfg)
+    data = model_data(frame, cfg)
+    panel = isinstance(data, PanelData)
+    fit_markets = panel_fit(name) if panel else None
+    if panel and fit_markets is None:
+        return ModelResult(status="skipped", reason=NO_PANEL_FORM, quick=quick), None
     data = replace(data, lifts=experiments.lifts(list(tests), data.channels, data.dates))
     started = time.perf_counter()
-    fitted = module.fit(data, cfg, quick=quick)
+    fitted = fit_markets(data, cfg, quick=quick) if panel else module.fit(data, cfg, quick=quick)
     if data.lifts:
         fitted.diagnostics[experiments.EXPERIMENTS_KEY] = experiments.report(
             data.lifts, fitted.draws, getattr(module, "CALIBRATES", False))
-    return summarize(fitted, data, time.perf_counter() - started, quick), fitted
+    seconds = time.perf_counter() - started
+    summary = summarize_panel(fitted, data, seconds, quick) if panel else summarize(fitted, data, seconds, quick)
+    return summary, fitted
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -122,9 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         cfg = effective_config(own, workspace_knowledge(ws))  # knowledge-layer priors, config entries first
         tests = experiments.used(ws)  # checked by `prism run` / `prism loop` (prism.knowledge.experiments)
         result, fitted = run_one(args.model, pd.read_parquet(args.frame), cfg, args.quick, tests)
-        result.diagnostics[INFORMED_KEY] = informed_priors(own, cfg, args.model)
-        result.diagnostics[BLAS_THREADS_KEY] = blas_threads()
-        fitted.draws.to_netcdf(args.draws)
+        if fitted is not None:
+            result.diagnostics[INFORMED_KEY] = informed_priors(own, cfg, args.model)
+            result.diagnostics[BLAS_THREADS_KEY] = blas_threads()
+            (fitted.panel_draws or fitted.draws).to_netcdf(args.draws)
         write_json(args.out, result)
     except Exception as exc:  # reported as the model's failure, never swallowed: the traceback goes to stderr
         traceback.print_exc()

@@ -2,7 +2,8 @@
 
 After the Explorer: the readiness and actions (edit = open config.json in $EDITOR). After a Tuner change:
 the change (edit = type a corrected value, validated like `prism tune --validate`). Before the report is
-proofread and rendered: the draft report (edit = open report.md in $EDITOR).
+proofread and rendered: the draft report (edit = open report.md in $EDITOR). After the proofread: approve
+the round as the model `prism refresh` starts from (recorded in decisions.jsonl with who and when).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from rich.prompt import Prompt
 from prism.errors import InputError
 from prism.orchestration.context import LoopContext
 from prism.orchestration.recording import record
+from prism.orchestration.stages import APPROVAL
 from prism.schemas import Config, State
 from prism.workspace import read_model
 
@@ -37,7 +39,8 @@ def ask(ctx: LoopContext, state: State, name: str) -> tuple[str, str]:
 
 def _preview(ctx: LoopContext, state: State, name: str) -> str:
     ws = ctx.ws
-    path = {"exploration": ws.exploration(), "tuning": ws.tuning(state.round), "report": ws.report_md}[name]
+    path = {"exploration": ws.exploration(), "tuning": ws.tuning(state.round), "report": ws.report_md,
+            APPROVAL: ws.report_md}[name]
     lines = path.read_text(encoding="utf-8").splitlines()
     if name == "exploration":
         start = next((i for i, ln in enumerate(lines) if ln.startswith("## Readiness")), 0)
@@ -54,6 +57,8 @@ def _edit(ctx: LoopContext, state: State, name: str) -> str:
     if name == "report":
         typer.edit(filename=str(ws.report_md))
         return "report.md edited before proofreading"
+    if name == APPROVAL:
+        raise InputError("nothing to edit at the approval checkpoint: approve the round, or stop")
     return _edit_tuning(ctx, state)
 
 

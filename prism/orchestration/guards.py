@@ -16,7 +16,7 @@ from prism.analysis.checks import HEADINGS
 from prism.analysis.facts import RoundFacts
 from prism.analysis.numbers import INTERPRETATION, SPELLED_OUT, extract, known_values, matches, ratios
 from prism.errors import GuardFailed, InputError
-from prism.schemas import PROOFREAD_STATUSES, REVISE_PREFIX, Status
+from prism.schemas import PROOFREAD_STATUSES, REJECT_PREFIX, REVISE_PREFIX, Status
 from prism.orchestration.stages import STAGES
 from prism.workspace import Workspace, load_state
 
@@ -37,7 +37,8 @@ def check_review(ws: Workspace) -> list[str]:
         if not p.exists():
             raise InputError(f"{p}: file not found")
     text = review.read_text(encoding="utf-8")
-    analysis_text = analysis.read_text(encoding="utf-8")
+    final = checks.FINAL_MARK in text.splitlines()[0] if text else False
+    analysis_text = checks.reviewed_text(ws, n, analysis.read_text(encoding="utf-8"), final)
     computed = checks.compute_checks(ws, n, analysis_text)
     problems = []
     for c in computed:
@@ -48,14 +49,18 @@ def check_review(ws: Workspace) -> list[str]:
         elif f"| {expected} |" not in row:
             problems.append(f"check '{c.name}' must be {expected}: {c.evidence}")
     verdict = checks.parse_verdict(text)
-    final = "(after revision)" in text.splitlines()[0] if text else False
-    unhandled = checks.open_issues(computed, analysis_text)
+    _, unhandled = checks.verdict(computed, analysis_text, final)
     if verdict is None:
-        problems.append(f"{review.name} has no verdict line (APPROVED or REVISE: <reason>)")
-    elif verdict.startswith(Status.APPROVED) and unhandled and not final:
-        problems.append("APPROVED although these checks are not handled: " + ", ".join(c.name for c in unhandled))
+        problems.append(f"{review.name} has no verdict line (APPROVED, REVISE: <reason> or, after the revision, "
+                        f"REJECTED: <reason>)")
+    elif verdict.startswith(Status.APPROVED) and unhandled:
+        problems.append(("APPROVED although the revision does not address: " if final else
+                         "APPROVED although these checks are not handled: ") + ", ".join(c.name for c in unhandled))
     elif verdict.startswith(REVISE_PREFIX) and final:
-        problems.append("the review after the revision must decide (APPROVED, with open issues listed)")
+        problems.append("the review after the revision must decide: APPROVED when every point is addressed, "
+                        "else REJECTED: <what is not>")
+    elif verdict.startswith(REJECT_PREFIX) and not final:
+        problems.append("REJECTED is the final review's verdict; the first review asks for a revision (REVISE)")
     return problems
 
 

@@ -21,13 +21,14 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from prism.agents.base import AgentOutcome
+from prism.analysis import governance
 from prism.errors import InputError, Stopped
 from prism.orchestration.checkpoints import ask
 from prism.orchestration.guards import session_guard
 from prism.orchestration.context import LoopContext
 from prism.orchestration.recording import finish_if_last, note_outcome, note_timing, now, record, update_best
-from prism.orchestration.registry import impl_for
-from prism.orchestration.stages import STAGES, next_stage
+from prism.orchestration.registry import check_ready, impl_for
+from prism.orchestration.stages import APPROVAL, STAGES, next_stage
 from prism.schemas import STATUS_LINES, AgentCall, Config, Decision, Results, RoundRecord, State, Status
 from prism.workspace import Workspace, load_state, loop_lock, read_model, save_state, write_text
 
@@ -220,8 +221,7 @@ def _pause(stage: str) -> None:
 # ------------------------------------------------------------------------------------ checkpoints
 def _checkpoint(ctx: LoopContext, state: State, name: str, pause_view: Callable[[], Any]) -> bool:
     """Ask approve / edit / stop (or record that no one approved); False means stop."""
-    interactive = sys.stdin.isatty() and not ctx.auto_approve
-    if not interactive:
+    if not _interactive(ctx):
         by = "auto-approve" if ctx.auto_approve else "no-terminal"
         state.decisions.append(Decision(round=state.round, checkpoint=name, decision="approve", by=by, at=now(),
                                         note="proceeded without a human approval"))
@@ -230,10 +230,33 @@ def _checkpoint(ctx: LoopContext, state: State, name: str, pause_view: Callable[
         decision, note = ask(ctx, state, name)
     state.decisions.append(Decision(round=state.round, checkpoint=name, decision=decision,
                                     by=f"user:{_user()}", at=now(), note=note))
+    if name == APPROVAL and decision == "approve":
+        _approve(ctx, state.round)
     if decision == "stop":
         state.stopped_reason = f"stopped by the user at the {name} checkpoint of round {state.round}"
         return False
     return True
+
+
+def _approve(ctx: LoopContext, round_no: int) -> None:
+    """Record the user's approval in decisions.jsonl; a round that cannot be approved (no manifest, data changed
+    since) is said, and the loop goes on: `prism approve` can do it later."""
+    try:
+        entry = governance.approve(ctx.ws, round_no, _user(), "approved at the loop's approval checkpoint")
+    except InputError as exc:
+        ctx.console.print(f"[yellow]round {round_no} not approved:[/] {escape(str(exc))}")
+        return
+    ctx.console.print(f"round {round_no} approved ({entry['id']} in decisions.jsonl)")
+
+
+def _interactive(ctx: LoopContext) -> bool:
+    return sys.stdin.isatty() and not ctx.auto_approve
+
+
+def _asks(ctx: LoopContext, state: State, checkpoint: str) -> bool:
+    """A Tuner's NO_CHANGE ends the loop unasked; the approval checkpoint asks only a person (auto-approve and
+    a loop without a terminal approve no model: that takes someone who can say who and why)."""
+    return _interactive(ctx) if checkpoint == APPROVAL else state.stage != "done"
 
 
 def _user() -> str:
@@ -251,13 +274,9 @@ def run_loop(ws: Workspace, rounds: int, agents: str = "rules", model: str | Non
              console: Console | None = None, steps: int | None = None, render: bool = True) -> State:
     """Run (or resume) rounds until `rounds` rounds are done, the Tuner says NO_CHANGE or a user stops
     (or, with `steps`, after that many stages: `prism loop --step` for a Claude terminal session)."""
-    if rounds < 1:
-        raise InputError(f"--rounds must be at least 1, got {rounds}")
+    check_start(ws, rounds, agents)
     ctx = LoopContext(ws, agents, model, quick, render, checkpoints or auto_approve, auto_approve,
                       console or Console())
-    if not ws.config.exists():
-        raise InputError(f"{ws.config}: file not found (run `prism discover` first, or `prism demo`)")
-    impl_for("explorer", agents, read_model(ws.config, Config))  # a bad --agents value fails before anything runs
     with loop_lock(ws):
         state = load_state(ws)
         _prepare_resume(state, rounds)
@@ -271,6 +290,16 @@ def run_loop(ws: Workspace, rounds: int, agents: str = "rules", model: str | Non
             ctx.console.print(f"best round by the tuning objective: {state.best_round} "
                               f"(its report: rounds/R{state.best_round:02d}_report.md)")
         return state
+
+
+def check_start(ws: Workspace, rounds: int, agents: str) -> None:
+    """What a loop needs before it touches anything: rounds to run, config.json, a known --agents value and,
+    for Claude agents, the API key (state.json once moved on before the key was found missing)."""
+    if rounds < 1:
+        raise InputError(f"--rounds must be at least 1, got {rounds}")
+    if not ws.config.exists():
+        raise InputError(f"{ws.config}: file not found (run `prism discover` first, or `prism demo`)")
+    check_ready(agents, read_model(ws.config, Config))
 
 
 def _prepare_resume(state: State, rounds: int) -> None:
@@ -316,7 +345,7 @@ def _drive(ctx: LoopContext, state: State, rounds: int, steps: int | None = None
             state.stage = next_stage(stage, state.round, status)
             finish_if_last(state)
             checkpoint = STAGES[stage].checkpoint
-            if ctx.checkpoints and checkpoint and state.stage != "done":  # a Tuner's NO_CHANGE ends the loop unasked
+            if ctx.checkpoints and checkpoint and _asks(ctx, state, checkpoint):
                 state.pending_checkpoint = checkpoint
             save_state(ctx.ws, state)
             _drop_draft(ctx.ws, state.round, stage)

@@ -36,6 +36,14 @@ def impl_for(name: str, impl: str, cfg: Config) -> str:
     return cfg.agents.get(name, "rules") if impl == "mixed" else impl  # type: ignore[call-overload]
 
 
+def check_ready(impl: str, cfg: Config) -> None:
+    """A loop with any Claude agent needs the API key: refused before any stage runs or state.json moves."""
+    if any(impl_for(n, impl, cfg) == "claude" for n in AGENT_NAMES):
+        from prism.llm.client import api_key
+
+        api_key()
+
+
 def shared_budget(impl: str, cfg: Config) -> Any:
     """One token budget for every Claude agent of a loop (None when no agent is Claude)."""
     if all(impl_for(n, impl, cfg) == "rules" for n in AGENT_NAMES):

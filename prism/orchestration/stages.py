@@ -14,6 +14,7 @@ from prism.schemas import Status
 from prism.workspace import Workspace
 
 Artifact = Callable[[Workspace, int], Path]
+APPROVAL = "approval"  # the last checkpoint: approve the round as the model `prism refresh` starts from
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ _TABLE = (
     StageSpec("report", "Reporter", "proofread", "reporter", lambda ws, n: ws.report_md, Status.REPORT_DONE,
               checkpoint="report", command="report", writes=("results/report.md",)),
     StageSpec("proofread", "Proofreader", "done", "proofreader", lambda ws, n: ws.proofread(n),
-              command="proofread", prepared=True, writes=("results/report.md", "rounds/R{NN}_proofread.md")),
+              checkpoint=APPROVAL, command="proofread", prepared=True, writes=("results/report.md", "rounds/R{NN}_proofread.md")),
 )
 STAGES: dict[str, StageSpec] = {s.name: s for s in _TABLE}
 

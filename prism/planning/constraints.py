@@ -61,6 +61,17 @@ def parse_percent(text: str, where: str) -> float:
     return -value if m.group("sign") == "-" else value
 
 
+MAX_RISE_PCT = 1000.0  # a what-if may raise a channel to 11× its spend; beyond, no curve was fitted near it
+
+
+def check_change_pct(value: float, shown: str, where: str) -> float:
+    """A spend change in % that a scenario can price: finite, from −100 % (stop) to +`MAX_RISE_PCT` %."""
+    if not np.isfinite(value) or not -100.0 <= value <= MAX_RISE_PCT:
+        raise InputError(f"{where}: a change of {shown} cannot be priced; give a change from -100% (stop the "
+                         f"channel) to +{MAX_RISE_PCT:g}%")
+    return value
+
+
 def split_items(values: list[str] | None) -> list[str]:
     """Repeated options and comma lists alike: ['tv=1:2x,search=:3x', 'x=..'] → items (commas in numbers kept)."""
     items: list[str] = []

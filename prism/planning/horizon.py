@@ -21,6 +21,7 @@ from prism.errors import InputError
 from prism.planning.source import ResponseSource
 
 DEFAULT_WEEKS = 13
+MAX_WEEKS = 104  # two years: memory grows with the horizon (100,000 weeks took 8.5 GB) and no curve was fitted that far
 RECENT_WEEKS = 13  # "current" weekly spend = the mean of the last quarter's weeks
 IMPULSE_TOL = 1e-9  # an impulse's effect below this share of its peak has died out
 CEILING_MULTIPLE = 50.0  # saturation = response at x ÷ response at 50× the channel's usual spend
@@ -28,12 +29,17 @@ MROI_STEP = 0.01  # mROI from a 1 % step (the results' own bump)
 INTERVAL = (5.0, 95.0)  # central 90 % interval, as everywhere in Prism
 
 
+def check_weeks(weeks: int) -> None:
+    """A planning horizon from 1 to `MAX_WEEKS` weeks; checked before any draws are read."""
+    if not 1 <= weeks <= MAX_WEEKS:
+        raise InputError(f"--weeks {weeks}: the planning horizon runs from 1 to at most {MAX_WEEKS} weeks")
+
+
 class Horizon:
     """Per-draw horizon response of every channel of `source`; exact (no interpolation) and cached."""
 
     def __init__(self, source: ResponseSource, weeks: int = DEFAULT_WEEKS):
-        if weeks < 1:
-            raise InputError(f"--weeks {weeks}: the planning horizon needs at least 1 week")
+        check_weeks(weeks)
         self.source, self.weeks = source, int(weeks)
         self.spend = np.asarray(source.spend, dtype=float)
         self.channels = list(source.channels)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from prism.errors import InputError
-from prism.planning.horizon import DEFAULT_WEEKS
+from prism.planning.horizon import DEFAULT_WEEKS, check_weeks
 from prism.planning.plan import Plan, Planner, PlanRequest
+from prism.models.draws import MARKET_SEP
 from prism.planning.source import CONSENSUS, load_sources
 from prism.schemas import Metadata
-from prism.workspace import Workspace, read_csv, read_model, write_csv
+from prism.workspace import Workspace, csv_bytes, read_csv, read_model, write_together
 
 ROI_COMPARISON = "roi_comparison.csv"
 OPTIMIZATION = "optimization.csv"
@@ -39,18 +42,38 @@ def read_labels(ws: Workspace) -> dict[str, str]:
     return {c: meta.label(c) for c in cols}
 
 
-def write_plan(ws: Workspace, plan: Plan) -> None:
-    write_csv(ws.result(OPTIMIZATION), plan.frame().round(CSV_DECIMALS))
+def market_file(name: str, market: str | None) -> str:
+    """results/optimization.csv is the national plan the report reads; a market's plan goes beside it
+    (`optimization_north.csv`, `optimization_all.csv` for the plan across markets)."""
+    if market is None:
+        return name
+    stem, ext = name.rsplit(".", 1)
+    return f"{stem}_{''.join(ch if ch.isalnum() or ch in '-_' else '_' for ch in market)}.{ext}"
 
 
-def write_scenarios(ws: Workspace, frame: pd.DataFrame) -> None:
-    write_csv(ws.result(SCENARIOS), frame.round(CSV_DECIMALS))
+def plan_files(ws: Workspace, plan: Plan | None, scenarios: pd.DataFrame,
+               market: str | None = None) -> dict[Path, bytes]:
+    """optimization.csv (when there is a plan) and scenarios.csv (a market's beside them) as bytes, for
+    `write_together`: a run's outputs replace the last run's all at once or not at all."""
+    files = ({ws.result(market_file(OPTIMIZATION, market)): csv_bytes(plan.frame().round(CSV_DECIMALS))}
+             if plan is not None else {})
+    return files | {ws.result(market_file(SCENARIOS, market)): csv_bytes(scenarios.round(CSV_DECIMALS))}
 
 
 def open_planner(ws: Workspace, model: str = CONSENSUS, weeks: int = DEFAULT_WEEKS,
-                 round_no: int | None = None) -> Planner:
-    """A planner over the round's kept draws with the workspace's confidence labels and channel labels."""
-    return Planner(load_sources(ws, round_no), model, weeks, read_confidence(ws), read_labels(ws))
+                 round_no: int | None = None, market: str | None = None) -> Planner:
+    """A planner over the round's kept draws with the workspace's confidence labels and channel labels;
+    with `market`, over one market's draws or (`all`) every market's channels apart, each carrying its
+    channel's (national) confidence label."""
+    check_weeks(weeks)
+    sources = load_sources(ws, round_no, market)
+    confidence, labels = read_confidence(ws), read_labels(ws)
+    names = next(iter(sources.values())).channels if sources else []
+    split = [n.rsplit(MARKET_SEP, 1) for n in names if MARKET_SEP in n]
+    if split:
+        confidence = {f"{ch}{MARKET_SEP}{m}": c for ch, m in split for c in [(confidence or {}).get(ch)] if c}
+        labels = {f"{ch}{MARKET_SEP}{m}": f"{labels.get(ch, ch)}{MARKET_SEP}{m}" for ch, m in split}
+    return Planner(sources, model, weeks, confidence, labels)
 
 
 def default_plan(ws: Workspace, round_no: int | None = None) -> Plan:
@@ -59,6 +82,5 @@ def default_plan(ws: Workspace, round_no: int | None = None) -> Plan:
     planner = open_planner(ws, round_no=round_no)
     req = PlanRequest()
     plan = planner.optimize(req)
-    write_plan(ws, plan)
-    write_scenarios(ws, planner.scenarios(req, optimum=plan))
+    write_together(plan_files(ws, plan, planner.scenarios(req, optimum=plan)))
     return plan

@@ -41,6 +41,19 @@ SCENARIO_COLUMNS = ["scenario", "description", "spend", "change_pct", "expected_
                     "expected_kpi_change_low", "expected_kpi_change_high", "prob_gain"]
 
 
+CONFIRMED_GAP = 0.005  # an if_confirmed spend within 0.5 % of the plan's is no move
+
+
+def confirmed_moves(frame: pd.DataFrame) -> pd.DataFrame:
+    """optimization.csv's rows whose `if_confirmed` spend differs from the plan's: what a confirming test would
+    change. A channel whose unlocked plan is the same spend (the models back no larger move) is not one."""
+    if "if_confirmed" not in frame:
+        return frame.iloc[:0]
+    held = frame[frame["if_confirmed"].notna()]
+    gap = (held["if_confirmed"] - held["recommended"]).abs()
+    return held[gap > CONFIRMED_GAP * held["recommended"].abs().clip(lower=1.0)]
+
+
 @dataclass
 class PlanRequest:
     """The options of `prism optimize` (amounts over the horizon; items as typed on the command line)."""
@@ -57,6 +70,9 @@ class PlanRequest:
     model: str = CONSENSUS
 
     def target(self) -> Flexible | None:
+        for option, value in (("--target-mroi", self.target_mroi), ("--target-roi", self.target_roi)):
+            if value is not None and not (np.isfinite(value) and value > 0):
+                raise InputError(f"{option} {value:g}: a target must be a finite number above 0")
         if self.target_mroi is not None and self.target_roi is not None:
             raise InputError("--target-mroi and --target-roi exclude each other: give one")
         if (self.target_mroi is not None or self.target_roi is not None) and self.budget is not None:
@@ -204,6 +220,10 @@ class Planner:
         if req.weeks != self.weeks:
             raise InputError(f"--weeks {req.weeks}: this planner was built for {self.weeks} weeks")
         locked = [self.name(x, "--lock") for x in K.split_items(req.locks)]
+        both = [ch for ch in dict.fromkeys(self.name(u, "--unlock") for u in K.split_items(req.unlock)) if ch in locked]
+        if both:
+            raise InputError(f"--lock and --unlock both name {', '.join(both)}: a channel is either held at today's "
+                             "spend or let move, not both")
         capped, unlocked = self.capped(req, locked)
         flexible = req.target() is not None
         total_now = float(self.h.current.sum())
@@ -275,8 +295,7 @@ class Planner:
             text = change.strip()
             factor = float(text[:-1]) if text.lower().endswith("x") and _is_number(text[:-1]) else \
                 1.0 + K.parse_percent(text, f"scenario '{item}'")
-            if factor < 0:
-                raise InputError(f"scenario '{item}': spend cannot fall below zero")
+            K.check_change_pct((factor - 1.0) * 100.0, text, f"scenario '{item}'")
             weekly[c] *= factor
         return weekly
 

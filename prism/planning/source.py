@@ -91,8 +91,9 @@ def select(sources: dict[str, ResponseSource], model: str) -> dict[str, Response
     return {model: sources[model]}
 
 
-def load_sources(ws, round_no: int | None = None) -> dict[str, ResponseSource]:
-    """The round's kept draws of every model that ran (the analysis layer reads the netCDF files)."""
+def load_sources(ws, round_no: int | None = None, market: str | None = None) -> dict[str, ResponseSource]:
+    """The round's kept draws of every model that ran (the analysis layer reads the netCDF files); a panel's
+    national, one market's (`market`), or every market's channels apart (`market="all"`)."""
     from prism.analysis.response import load_round  # lazy: netCDF/xarray only when draws are read
 
-    return dict(load_round(ws, round_no))
+    return dict(load_round(ws, round_no, market))

@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from prism.planning.plan import TOTAL
+from prism.planning.plan import TOTAL, confirmed_moves
 from prism.report import style
 from prism.report.fmt import compact
 from prism.report.inputs import ReportInputs
@@ -355,7 +355,6 @@ def chart_titles(inp: ReportInputs) -> dict[str, str]:
 
 
 CAPTION_MOVES = 3  # the plan caption names at most this many "if a test confirmed it" moves
-CONFIRMED_GAP = 0.005  # an if_confirmed spend within 0.5 % of the plan's is no move
 
 
 def _plan_caption(inp: ReportInputs) -> str:
@@ -385,11 +384,11 @@ def _confirmed(inp: ReportInputs) -> str:
     one = len(held) == 1
     who = f"{inp.label(str(held['channel'].iloc[0]))} is" if one else f"{len(held)} channels are"
     text = f" {who} held near today's spend for want of high confidence"
-    gap = (held["if_confirmed"] - held["recommended"]).abs()
-    changed = held[gap > CONFIRMED_GAP * held["recommended"].abs().clip(lower=1.0)]
+    changed = confirmed_moves(held)
     if changed.empty:
         return text + "."
-    top = changed.loc[gap[changed.index].nlargest(CAPTION_MOVES).index]
+    gap = (changed["if_confirmed"] - changed["recommended"]).abs()
+    top = changed.loc[gap.nlargest(CAPTION_MOVES).index]
     moves = ", ".join(f"{inp.label(str(r['channel']))} to {compact(r['if_confirmed'])}" for _, r in top.iterrows())
     more = " (the largest; the rest in the workbook's Budget plan sheet)" if len(top) < len(changed) else ""
     return f"{text}; if {'a test confirmed it' if one else 'tests confirmed them'}, the plan would move {moves}{more}."

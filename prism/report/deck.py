@@ -56,8 +56,8 @@ METHOD_PLAIN = (
     "to the outcome, allowing for carry-over from week to week and for diminishing returns.",
     "Each model is fitted on the earlier weeks; the most recent weeks are held back to test it on data it "
     "never saw.",
-    "Where the models agree on a channel's return, the finding is solid enough to act on; where they "
-    "disagree, the deck says so and names the evidence that would settle it.",
+    "Only a channel whose return has high confidence (the models agree, the range is narrow and the data "
+    "pinned it down) is acted on; for the others the deck says why and names the evidence that would settle it.",
 )
 
 

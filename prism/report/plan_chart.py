@@ -61,7 +61,12 @@ def render_plan_chart(inp: ReportInputs, out_dir: Path) -> dict[str, Path]:
 
 def write_budget_plan(frame: pd.DataFrame, path, labels: dict[str, str] | None = None, kpi_label: str = "KPI"):
     """Draw the chart in the house style and write it as PNG (atomically)."""
+    write_bytes(path, budget_plan_png(frame, labels, kpi_label))
+    return path
+
+
+def budget_plan_png(frame: pd.DataFrame, labels: dict[str, str] | None = None, kpi_label: str = "KPI") -> bytes:
+    """The chart as PNG bytes in the house style (`prism optimize` writes it together with its CSVs)."""
     with style.chart_style():
         fig = budget_plan(frame, labels, kpi_label)
-    write_bytes(path, png_bytes(fig))
-    return path
+    return png_bytes(fig)

@@ -83,5 +83,5 @@ def workspace_with_draws(base: Workspace, to: Path, monkeypatch, n_draws: int = 
     shutil.copytree(base.root, to)
     sim = simulate(weeks=120, n_channels=4, seed=3)  # build_workspace's data
     draws = {"ridge": from_simulation(sim, n_draws, seed=1), "pymc": from_simulation(sim, n_draws, seed=2)}
-    monkeypatch.setattr(outputs, "load_sources", lambda ws, round_no=None: draws)
+    monkeypatch.setattr(outputs, "load_sources", lambda ws, round_no=None, market=None: draws)
     return Workspace(to)

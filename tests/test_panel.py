@@ -1,0 +1,212 @@
+"""Regional panels: the panel data contract, panel draws and how the runner treats models without a panel form."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from prism.data.simulate import simulate
+from prism.errors import InputError
+from prism.models import experiments, ridge, ridge_panel
+from prism.models.base import Fitted
+from prism.models.draws import KeptDraws, PanelDraws, read_draws, roi_draws
+from prism.models.panel import NO_PANEL_FORM, PanelData, summarize_panel
+from prism.models.worker import run_one
+from prism.schemas import Config, Experiment
+
+MARKETS = ("north", "south", "west")
+
+
+def panel_frame(weeks: int = 60, n_channels: int = 2) -> tuple[pd.DataFrame, list[str], str]:
+    """Three simulated markets of different sizes stacked as one long table with a `region` column."""
+    parts = []
+    for i, m in enumerate(MARKETS):
+        sim = simulate(weeks=weeks, n_channels=n_channels, seed=40 + i)
+        frame = sim.frame[["date", sim.kpi, *sim.channels]].copy()
+        frame[[sim.kpi, *sim.channels]] *= (i + 1)
+        parts.append(frame.assign(region=m))
+    return pd.concat(parts, ignore_index=True), sim.channels, sim.kpi
+
+
+def panel_config(channels: list[str], kpi: str, **settings) -> Config:
+    return Config.model_validate({"data": {"path": "x.csv", "date_column": "date", "kpi": kpi, "channels": channels,
+                                           "market_column": "region"}, **settings})
+
+
+@pytest.fixture(scope="module")
+def panel() -> tuple[PanelData, Config]:
+    frame, channels, kpi = panel_frame()
+    cfg = panel_config(channels, kpi, ridge={"bootstrap": 8, "search_budget": 4})
+    return PanelData.from_frame(frame.sample(frac=1.0, random_state=0), cfg), cfg
+
+
+def test_panel_data_is_weeks_by_markets_and_sums_to_the_national_series(panel) -> None:
+    data, _ = panel
+    assert data.markets == sorted(MARKETS) and data.y.shape == (60, 3) and data.spend.shape == (60, 3, 2)
+    nat = data.national()
+    np.testing.assert_allclose(nat.y, data.y.sum(axis=1))
+    np.testing.assert_allclose(nat.spend, data.spend.sum(axis=1))
+    south = data.market("south")
+    np.testing.assert_allclose(south.y, data.y[:, 1])
+    assert nat.n_test == data.n_test == south.n_test
+    np.testing.assert_allclose(data.sizes, data.y[:data.n_train].sum(0) / data.y[:data.n_train].sum())
+    assert data.sizes[2] > data.sizes[0]  # west is three times north
+
+
+def test_a_market_missing_a_week_or_holding_two_rows_is_named(panel) -> None:
+    _, cfg = panel
+    frame, *_ = panel_frame()
+    with pytest.raises(InputError, match="market 'south' has no row for week"):
+        PanelData.from_frame(frame.drop(index=frame.index[frame.region == "south"][5]), cfg)
+    with pytest.raises(InputError, match="market 'north' has two rows for week 20"):
+        PanelData.from_frame(pd.concat([frame, frame.iloc[[3]]]), cfg)
+
+
+@pytest.fixture(scope="module")
+def panel_draws(panel) -> PanelDraws:
+    """Per-market ridge fits with the same draw count stand in for a joint panel fit (the contract only)."""
+    data, cfg = panel
+    return PanelDraws(list(data.markets), [ridge.fit(data.market(m), cfg).draws for m in data.markets])
+
+
+def test_panel_draws_sum_markets_and_round_trip_through_netcdf(panel_draws: PanelDraws, tmp_path: Path) -> None:
+    spend = panel_draws.spend
+    assert spend.shape == (60, 3, 2)
+    per_market = panel_draws.contributions(spend)
+    assert per_market.shape == (8, 60, 3, 2)
+    national = panel_draws.national()
+    np.testing.assert_allclose(national.contributions(national.spend), per_market.sum(axis=2))
+    np.testing.assert_allclose(national.predict(), panel_draws.predict().sum(axis=2))
+    path = tmp_path / "rounds" / "R01_draws" / "ridge.nc"
+    panel_draws.to_netcdf(path)
+    back = read_draws(path)
+    assert isinstance(back, PanelDraws) and back.markets == panel_draws.markets
+    np.testing.assert_array_equal(back.contributions(spend * 1.3), panel_draws.contributions(spend * 1.3))
+    with pytest.raises(InputError, match="panel draws"):
+        KeptDraws.from_netcdf(path)
+    with pytest.raises(InputError, match="not in this panel"):
+        panel_draws.market("east")
+
+
+def test_national_roi_is_summed_contribution_over_summed_spend(panel, panel_draws: PanelDraws) -> None:
+    data, _ = panel
+    fitted = Fitted(engine="test", version="0", params={}, diagnostics={}, draws=None, panel_draws=panel_draws)
+    res = summarize_panel(fitted, data, 1.0, quick=True)
+    tr = data.n_train
+    contrib = panel_draws.contributions(panel_draws.spend)[:, :tr].sum(axis=(1, 2))  # (S, C)
+    roi = contrib / data.spend[:tr].sum(axis=(0, 1))
+    for c, ch in enumerate(data.channels):
+        assert res.channels[ch].roi == pytest.approx(roi[:, c].mean(), rel=1e-9)
+        assert res.channels[ch].roi_low == pytest.approx(np.quantile(roi[:, c], 0.05), rel=1e-9)
+        south = roi_draws(panel_draws.market("south"))[:, c]
+        assert res.markets["south"][ch].roi == pytest.approx(south.mean(), rel=1e-9)
+        assert res.markets["south"][ch].roi_high == pytest.approx(np.quantile(south, 0.95), rel=1e-9)
+    assert set(res.markets) == set(MARKETS)
+
+
+def test_a_model_without_a_panel_form_is_skipped_not_fitted_nationally(monkeypatch: pytest.MonkeyPatch) -> None:
+    national_only = SimpleNamespace(ENGINE="national only", fit=lambda *a, **k: pytest.fail("fitted nationally"))
+    for where in ("prism.models.worker.load", "prism.models.registry.load"):
+        monkeypatch.setattr(where, lambda name: national_only)
+    frame, channels, kpi = panel_frame()
+    result, fitted = run_one("lightweight_mmm", frame, panel_config(channels, kpi), quick=True)
+    assert (result.status, result.reason, fitted) == ("skipped", NO_PANEL_FORM, None)
+
+
+# ------------------------------------------------------------------------------------------- ridge panel
+
+
+def truth_panel(scales=(1.0, 2.0, 3.0, 0.001), weeks: int = 80) -> tuple[pd.DataFrame, list[str], str, np.ndarray]:
+    """Markets simulated with the same channel ROIs (different spend, noise, size): the national truth is
+    Σ contribution ÷ Σ spend over the training weeks."""
+    parts, contrib, spend = [], 0.0, 0.0
+    n_train = weeks - 8
+    for i, k in enumerate(scales):
+        sim = simulate(weeks=weeks, n_channels=2, seed=60 + i)
+        frame = sim.frame[["date", sim.kpi, *sim.channels]].copy()
+        frame[[sim.kpi, *sim.channels]] *= k
+        parts.append(frame.assign(region=f"m{i}"))
+        contrib = contrib + k * sim.contributions[sim.channels].iloc[:n_train].sum().to_numpy()
+        spend = spend + k * sim.frame[sim.channels].iloc[:n_train].sum().to_numpy()
+    return pd.concat(parts, ignore_index=True), sim.channels, sim.kpi, contrib / spend
+
+
+@pytest.fixture(scope="module")
+def ridge_panel_fit():
+    frame, channels, kpi, truth = truth_panel()
+    cfg = panel_config(channels, kpi, ridge={"bootstrap": 40, "search_budget": 10})
+    data = PanelData.from_frame(frame, cfg)
+    fitted = ridge_panel.fit_panel(data, cfg)
+    return data, fitted, summarize_panel(fitted, data, 1.0, quick=False), truth
+
+
+def test_ridge_panel_keeps_joint_draws_per_market_and_finds_the_national_roi(ridge_panel_fit) -> None:
+    data, fitted, res, truth = ridge_panel_fit
+    pd_ = fitted.panel_draws
+    assert pd_.markets == data.markets and all(kd.n_draws == 40 for kd in pd_.draws)
+    np.testing.assert_allclose(pd_.spend, data.spend)
+    for c, ch in enumerate(data.channels):
+        got = res.channels[ch]
+        assert got.roi_low <= truth[c] <= got.roi_high, (ch, truth[c], got)
+        assert abs(got.roi / truth[c] - 1.0) < 0.35, (ch, got.roi, truth[c])
+    fit = pd_.predict()[:, : data.n_train].mean(axis=0)
+    r2 = 1 - ((data.y[: data.n_train] - fit) ** 2).sum(0) / ((data.y[: data.n_train] - data.y[: data.n_train].mean(0)) ** 2).sum(0)
+    assert (r2 > 0.5).all(), r2  # every market's own baseline and media fit its weeks, the tiny one too
+    assert fitted.contraction.shape == (2,) and (fitted.contraction > 0.5).all()
+    assert res.diagnostics["markets"] == 4
+
+
+def test_a_market_a_thousand_times_smaller_gets_its_own_finite_roi(ridge_panel_fit) -> None:
+    data, _, res, truth = ridge_panel_fit
+    tiny = res.markets["m3"]
+    for c, ch in enumerate(data.channels):
+        assert np.isfinite(tiny[ch].roi) and tiny[ch].roi_low <= tiny[ch].roi <= tiny[ch].roi_high
+        assert 0.3 * truth[c] < tiny[ch].roi < 3.0 * truth[c]
+        assert tiny[ch].spend == pytest.approx(data.spend[: data.n_train, 3, c].sum())
+
+
+def test_a_market_without_spend_in_a_channel_has_no_roi_of_its_own() -> None:
+    frame, channels, kpi, _ = truth_panel(scales=(1.0, 1.0, 1.0), weeks=60)
+    frame.loc[frame.region == "m1", channels[1]] = 0.0
+    cfg = panel_config(channels, kpi, ridge={"bootstrap": 10, "search_budget": 5})
+    data = PanelData.from_frame(frame, cfg)
+    res = summarize_panel(ridge_panel.fit_panel(data, cfg, quick=True), data, 1.0, quick=True)
+    assert np.isnan(res.markets["m1"][channels[1]].roi) and res.markets["m1"][channels[1]].contribution == 0.0
+    assert np.isfinite(res.channels[channels[1]].roi)
+
+
+def test_a_national_lift_test_pulls_the_panel_fit_toward_it() -> None:
+    frame, channels, kpi, truth = truth_panel(scales=(1.0, 2.0, 1.5), weeks=60)
+    cfg = panel_config(channels, kpi, ridge={"bootstrap": 12, "search_budget": 5})
+    data = PanelData.from_frame(frame, cfg)
+    plain = summarize_panel(ridge_panel.fit_panel(data, cfg, quick=True), data, 1.0, quick=True)
+    window = data.dates[10:22]
+    spend = float(data.spend[10:22, :, 0].sum())
+    test = Experiment(channel=channels[0], start=str(window[0].date()), end=str(window[-1].date()), spend=spend,
+                      incremental_kpi=3.0 * truth[0] * spend, incremental_kpi_se=0.05 * truth[0] * spend)
+    tested = replace(data, lifts=experiments.lifts([("test", test)], data.channels, data.dates))
+    fitted = ridge_panel.fit_panel(tested, cfg, quick=True)
+    calibrated = summarize_panel(fitted, tested, 1.0, quick=True)
+    assert calibrated.channels[channels[0]].roi > 1.3 * plain.channels[channels[0]].roi
+    implied = experiments.implied(fitted.draws, tested.lifts[0]).mean()
+    naive = experiments.implied(ridge_panel.fit_panel(data, cfg, quick=True).draws, tested.lifts[0]).mean()
+    assert abs(implied - test.incremental_kpi) < abs(naive - test.incremental_kpi)
+
+
+def test_a_promotion_in_some_markets_stays_theirs() -> None:
+    frame, channels, kpi = panel_frame()
+    frame["promo"] = 0.0
+    weeks = sorted(frame["date"].unique())[10:13]
+    frame.loc[(frame.region == "south") & frame["date"].isin(weeks), "promo"] = 1.0
+    frame["holiday"] = frame["date"].isin(weeks[:1]).astype(float)  # every market alike
+    cfg = Config.model_validate({**panel_config(channels, kpi).model_dump(), "baseline": {"event_columns": ["promo", "holiday"]}})
+    data = PanelData.from_frame(frame, cfg)
+    assert data.control_names == ["promo"] and data.event_names == ["holiday"]
+    g = data.markets.index("south")
+    assert data.controls[10:13, g, 0].tolist() == [1.0, 1.0, 1.0] and data.controls[:, [0, 2], 0].sum() == 0
+    assert data.national().controls[10, 0] == pytest.approx(1 / 3)  # the share of markets on promotion
