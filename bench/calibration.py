@@ -14,13 +14,19 @@ compare's `channel_agreement` fills its agreement, `confidence.Signals.from_resu
 and `confidence.rule` labels them (what `confidence.channel_confidence` does); the error is that of the
 report's headline ROI (`report.tables.mean_roi`) against the truth.
 
+The thresholds are judged out of sample: they are fitted on the odd seeds and the even seeds are labelled
+with them, and the reverse; the two held-out tables are what the label is worth on data it was not fitted
+to. The constants shipped in analysis/confidence.py follow one stated rule (`shipped_thresholds`): each
+threshold is the stricter (narrower) of the two halves' fits.
+
     .venv/bin/python bench/calibration.py [--jobs N] [--audit]   # fit all models, write the rows, fit, print
     .venv/bin/python bench/calibration.py --models ridge --audit  # refit ridge only, merge its rows
     .venv/bin/python bench/calibration.py --resume                # fit only the pairs the rows lack
     .venv/bin/python bench/calibration.py --rows-only             # refit thresholds from the saved rows
 
-pymc runs with PYMC_DRAWS draws (below; `--pymc-draws 0` for the config's default). The last full table
-is in bench/calibration_table.txt.
+Every model runs at the product's defaults (pymc: nutpie, 2 × 1500 draws; lightweight_mmm 2 × 1500 samples;
+`--pymc-draws N` overrides pymc's draws to time a cheaper run, and the rows record draws and convergence).
+The last table is in bench/calibration_table.txt.
 """
 
 from __future__ import annotations
@@ -60,10 +66,7 @@ MIN_HIGH = 5  # fewest `high` channels the targets are judged on
 GRID = np.round(np.arange(0.1, 3.01, 0.05), 2)  # candidate width thresholds (× the ROI)
 COVERAGE_TARGET = (0.85, 0.97)
 AUDIT_K = 20
-# pymc's default 1000 draws took 8.6 min on the first dataset on the shared 2-core machine (load ≈ 9), with
-# bulk ESS 958 (and 31 divergences); 500 save a third of the sampling but do not always meet CONVERGENCE
-# (ESS 261–509 on seeds 301–310; lightweight_mmm's defaults fall short as often). All else is the default.
-PYMC_DRAWS = 500
+HALVES = ("odd", "even")  # the thresholds are fitted on one half of the seeds and judged on the other
 OK = "ok"
 EVIDENCE_FIELDS = ("rel_width", "contraction", "prior_shift_sd", "zero_share", "prior_driven", "zero_effect")
 KEY = ["seed", "model"]
@@ -144,13 +147,13 @@ def case_rows(seed: int, model: str, sim, result: ModelResult, seconds: float,
     return rows
 
 
-def merge_rows(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """`old` with every (seed, model) that `new` has replaced by `new`'s rows."""
+def merge_rows(old: pd.DataFrame, new: pd.DataFrame, key: list[str] = KEY) -> pd.DataFrame:
+    """`old` with every fit (`key`: seed and model) that `new` has replaced by `new`'s rows."""
     if old.empty:
         return new.reset_index(drop=True)
-    stale = old.set_index(KEY).index.isin(new.set_index(KEY).index)
+    stale = old.set_index(key).index.isin(new.set_index(key).index)
     merged = pd.concat([old[~stale], new], ignore_index=True)
-    return merged.sort_values(["seed", "model", "channel"], kind="stable").reset_index(drop=True)
+    return merged.sort_values([*key, "channel"], kind="stable").reset_index(drop=True)
 
 
 def read_rows(path: Path = ROWS) -> pd.DataFrame:
@@ -278,6 +281,34 @@ def fit_thresholds(chans: pd.DataFrame) -> tuple[float, float] | None:
     return float(high), float(medium)
 
 
+def half(chans: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The channels of the odd or the even seeds."""
+    return chans[chans["seed"] % 2 == (1 if name == "odd" else 0)]
+
+
+def held_out(chans: pd.DataFrame) -> list[tuple[str, str, tuple[float, float] | None, pd.DataFrame]]:
+    """Per half: (the half judged, the half fitted, the thresholds fitted there, the judged half's channels
+    labelled with them; none labelled when the fitted half supports no fit). This is the label's worth on
+    data it was not fitted to."""
+    out = []
+    for name, other in zip(HALVES, reversed(HALVES)):
+        fitted = fit_thresholds(half(chans, other))
+        out.append((name, other, fitted, labelled(half(chans, name), *fitted) if fitted else half(chans, name).iloc[:0]))
+    return out
+
+
+def shipped_thresholds(chans: pd.DataFrame) -> tuple[float, float] | None:
+    """The rule for the constants in analysis/confidence.py: fit each half of the seeds alone and ship, for each
+    threshold, the stricter (narrower) width of the two fits. Why: a fit on all datasets is judged on the
+    data it was fitted to; either half's fit meets the targets on its own half, and the narrower of two widths
+    lets fewer channels through, so it is the one less likely to have been fitted to one half's luck. None
+    when either half supports no fit."""
+    fits = [fit_thresholds(half(chans, name)) for name in HALVES]
+    if None in fits:
+        return None
+    return min(f[0] for f in fits), min(f[1] for f in fits)
+
+
 # ------------------------------------------------------------------------------------------- tables
 
 
@@ -336,7 +367,8 @@ def model_stats(rows: pd.DataFrame) -> pd.DataFrame:
                     "mean_width": width.mean() if len(width) else math.nan,
                     "median_width": width.median() if len(width) else math.nan,
                     "median_err": ((ok["roi"] - ok["true_roi"]).abs() / ok["true_roi"].abs()).median(),
-                    "median_seconds": per_seed["seconds"].median()})
+                    "median_seconds": per_seed["seconds"].median(),
+                    "draws": ", ".join(f"{n}×{d:g}" for d, n in per_seed["draws"].value_counts().items())})
     return pd.DataFrame(out)
 
 
@@ -346,12 +378,12 @@ def model_table(rows: pd.DataFrame):
     lo, hi = COVERAGE_TARGET
     table = Table(title=f"Per model: 90 % coverage (target {lo:.0%}–{hi:.0%}) and relative width of the interval")
     for col in ("model", "datasets", "failed", "converged", "channels", "90 % coverage", "mean rel. width",
-                "median rel. width", "median |ROI err| %", "median s"):
+                "median rel. width", "median |ROI err| %", "median s", "datasets × draws per chain"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for r in model_stats(rows).itertuples():
         table.add_row(r.model, str(r.datasets), str(r.failed), str(r.converged), str(r.channels),
                       f"{r.coverage:.0%}", f"{r.mean_width:.2f}", f"{r.median_width:.2f}",
-                      f"{100 * r.median_err:.1f}", f"{r.median_seconds:.0f}")
+                      f"{100 * r.median_err:.1f}", f"{r.median_seconds:.0f}", r.draws)
     return table
 
 
@@ -370,7 +402,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="a subset of the bench seeds (e.g. to time two datasets)")
     parser.add_argument("--audit", action="store_true", help=f"also run the recoverability audit (K={AUDIT_K}) "
                         "from ridge's fit on each dataset; the label reads its verdict")
-    parser.add_argument("--pymc-draws", type=int, default=PYMC_DRAWS, help="pymc's draws per chain (0: the "
+    parser.add_argument("--pymc-draws", type=int, default=0, help="pymc's draws per chain (default 0: the "
                         "config's default; the rows record draws and convergence)")
     args = parser.parse_args(argv)
     if set(args.seeds) - set(BENCH_SEEDS):
@@ -389,23 +421,26 @@ def main() -> None:
               file=sys.stderr)
     rows = complete(read_rows(args.rows))
     chans = channel_signals(rows)
-    fitted = fit_thresholds(chans)
     models = ", ".join(sorted(rows["model"].unique()))
     console = Console(width=160)
     console.print(model_table(rows))
     console.print(signal_table(chans))
-    title = f"Confidence vs known truth — {rows['seed'].nunique()} realistic_case datasets, {models}"
-    if fitted:
-        console.print(label_table(labelled(chans, *fitted), f"{title}; fitted: high width ≤ {fitted[0]:.2f}, "
-                                                            f"medium ≤ {fitted[1]:.2f}"))
-    console.print(label_table(labelled(chans, confidence.HIGH_WIDTH, confidence.MEDIUM_WIDTH),
-                              f"{title}; the thresholds in confidence.py ({confidence.HIGH_WIDTH}, "
-                              f"{confidence.MEDIUM_WIDTH})"))
+    title = f"realistic_case datasets, {models}"
+    for name, other, fitted, part in held_out(chans):
+        console.print(label_table(part, f"Held out: the {part['seed'].nunique()} {name}-seed datasets labelled with "
+                                        f"the thresholds fitted on the {other} seeds "
+                                        f"({_pair(fitted)}); {title}") if fitted else
+                      f"the {other} seeds support no fit: nothing to judge on the {name} seeds")
+    shipped = shipped_thresholds(chans)
     targets = (f"targets: high median |error| ≤ {confidence.TARGET_MEDIAN_ERROR:.0%}, ≤ "
                f"{confidence.TARGET_FAR_OFF_SHARE:.0%} more than 50 % off, at least {MIN_HIGH} channels")
-    console.print(f"fitted: HIGH_WIDTH = {fitted[0]}, MEDIUM_WIDTH = {fitted[1]}; {targets}" if fitted else
-                  f"NO width meets the {targets}: nothing to fit from these rows")
+    fits = "; ".join(f"{name} seeds fit {_pair(fit_thresholds(half(chans, name)))}" for name in HALVES)
+    console.print(f"{fits}; shipped (the stricter of the two): {_pair(shipped)}; confidence.py has "
+                  f"{_pair((confidence.HIGH_WIDTH, confidence.MEDIUM_WIDTH))}; {targets}")
 
+
+def _pair(fitted: tuple[float, float] | None) -> str:
+    return f"high width ≤ {fitted[0]:.2f}, medium ≤ {fitted[1]:.2f}" if fitted else "no fit"
 
 if __name__ == "__main__":
     main()

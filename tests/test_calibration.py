@@ -69,7 +69,7 @@ def test_the_bench_label_is_the_products_per_channel_label() -> None:
     rows.loc[(rows["seed"] == 2) & (rows["model"] == "pymc"), ["status", "reason"]] = ["failed", "timed out"]
     chans = calibration.labelled(calibration.channel_signals(rows), confidence.HIGH_WIDTH, confidence.MEDIUM_WIDTH)
     got = {(r.seed, r.channel): r.label for r in chans.itertuples()}
-    assert got == {(1, "tv"): "high", (1, "radio"): "medium", (1, "search"): "low", (2, "tv"): "high"}
+    assert got == {(1, "tv"): "high", (1, "radio"): "low", (1, "search"): "low", (2, "tv"): "high"}
     for seed, part in rows.groupby("seed"):
         res = calibration.results_of(part)
         res.agreement = channel_agreement(res)
@@ -79,6 +79,21 @@ def test_the_bench_label_is_the_products_per_channel_label() -> None:
     assert seed2["n_models"] == 2 and seed2["roi"] == pytest.approx(2.0) and seed2["error"] == pytest.approx(0.0)
     search = chans[(chans["seed"] == 1) & (chans["channel"] == "search")].iloc[0]
     assert search["roi"] == pytest.approx((0.2 + 1.0 + 2.5) / 3)
+
+
+def test_thresholds_are_judged_on_the_half_they_were_not_fitted_on_and_the_stricter_fit_ships() -> None:
+    chans = calibration.channel_signals(synthetic_rows(n_seeds=60))
+    odd, even = (calibration.fit_thresholds(calibration.half(chans, h)) for h in ("odd", "even"))
+    assert odd != even  # the halves disagree, so the rule has something to choose
+    assert calibration.shipped_thresholds(chans) == (min(odd[0], even[0]), min(odd[1], even[1]))
+    (judged, fitted_on, fitted, part), _ = calibration.held_out(chans)
+    assert (judged, fitted_on, fitted) == ("odd", "even", even)
+    assert set(part["seed"] % 2) == {1} and len(part) == len(calibration.half(chans, "odd"))
+    expected = calibration.labelled(calibration.half(chans, "odd"), *even)["label"]
+    assert part["label"].tolist() == expected.tolist()
+    no_fit = chans[(chans["seed"] % 2 == 1) | (chans["width"] > max(odd[0], even[0]))]  # even: only far-off ones
+    assert calibration.fit_thresholds(calibration.half(no_fit, "even")) is None
+    assert calibration.shipped_thresholds(no_fit) is None and calibration.held_out(no_fit)[0][3].empty
 
 
 def test_an_audit_verdict_on_the_rows_caps_the_label() -> None:

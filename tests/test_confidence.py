@@ -114,25 +114,31 @@ def test_report_says_plainly_which_method_found_no_effect(plain) -> None:
      confidence.WHY_SOME_UNDECIDED),
     (confidence.Signals(width=0.3, flags={PRIOR_DRIVEN: ["pymc", "lightweight_mmm"]}, n_models=2), "low",
      confidence.WHY_UNDECIDED),
+    # both Bayesian models prior-driven, ridge decided: low (the benchmark's far-off case), one of three: medium
+    (confidence.Signals(width=0.3, flags={PRIOR_DRIVEN: ["pymc", "lightweight_mmm"]}, n_models=3), "low",
+     confidence.WHY_UNDECIDED),
+    (confidence.Signals(width=0.3, flags={PRIOR_DRIVEN: ["pymc"]}, n_models=3), "medium",
+     confidence.WHY_SOME_UNDECIDED),
 ])
 def test_what_sets_the_label(signals, label, why) -> None:
     out = confidence.rule(signals)
     assert out.label == label and out.why[0] == why
 
 
-def test_thresholds_are_what_the_benchmark_fits() -> None:
-    """The constants in analysis/confidence.py come from bench/calibration.py's saved rows, not by hand."""
+def test_thresholds_are_what_the_benchmark_rule_ships() -> None:
+    """The constants in analysis/confidence.py are bench/calibration.py's shipped rule (the stricter of the two
+    halves' fits) on its saved rows, not an in-sample fit and not set by hand."""
     from bench import calibration
 
     rows = calibration.complete(pd.read_csv(calibration.ROWS))
     assert set(rows["seed"]) <= set(calibration.BENCH_SEEDS) and set(rows["model"]) == set(MODEL_NAMES)
-    fitted = calibration.fit_thresholds(calibration.channel_signals(rows))
-    if fitted is not None:
-        assert fitted == (confidence.HIGH_WIDTH, confidence.MEDIUM_WIDTH)
+    shipped = calibration.shipped_thresholds(calibration.channel_signals(rows))
+    if shipped is not None:
+        assert shipped == (confidence.HIGH_WIDTH, confidence.MEDIUM_WIDTH)
     n = rows["seed"].nunique()
-    if n < 30 or fitted is None:  # a partial run: visible in every test report until the bench is complete
+    if n < 30 or shipped is None:  # a partial run: visible in every test report until the bench is complete
         pytest.xfail(f"bench/calibration_rows.csv: {n} of {len(calibration.BENCH_SEEDS)} datasets fitted by all three "
-                     f"models{'' if fitted else ', no width meets the targets'}; complete it: bench/calibration.py --resume")
+                     f"models{'' if shipped else ', a half supports no fit'}; complete it: bench/calibration.py --resume")
 
 
 def test_an_unrecoverable_channel_is_low_and_must_be_called_uncertain(plain) -> None:

@@ -46,7 +46,7 @@ PLAIN_METHOD = {"ridge": "the quick method", "pymc": "the first simulation metho
 PLAIN_FLAG = {ZERO_EFFECT: "finds no effect it can tell from zero",
               PRIOR_DRIVEN: "repeats its starting assumption rather than a measurement"}
 PLAIN_WHY = {
-    WHY_UNDECIDED: "not identifiable from this spend: no method's figure was decided by the data",
+    WHY_UNDECIDED: "not identifiable from this spend: the methods' figures were not decided by the data",
     WHY_SOME_UNDECIDED: "one method finds no effect or only repeats its starting assumption",
     WHY_AUDIT_NOT: "a test on simulated data shaped like this spend could not recover it",
     WHY_AUDIT_WEAK: "a test on simulated data shaped like this spend recovers it only loosely",

@@ -5,7 +5,9 @@ where the data is silent); on realistic data with known truth, the width of the 
 whether the data moved the estimate at all predicted accuracy, agreement did not. The label therefore
 combines, per channel:
 - the evidence flags (models/evidence.py): a model whose ROI is prior-driven or found no effect caps the
-  channel at `medium`; when every model that ran is flagged the channel is `low`;
+  channel at `medium`; when every model that ran is flagged, or at least PRIOR_DRIVEN_MODELS models are
+  prior-driven (on the benchmark, channels prior-driven in both Bayesian models were more than 50 % off
+  about as often as not, whatever ridge said), the channel is `low`;
 - agreement (analysis/compare.py): methods that disagree (`low`) make it `low`, `medium` caps it;
 - the median relative width of the models' 90 % intervals: above HIGH_WIDTH caps it at `medium`,
   above MEDIUM_WIDTH makes it `low`;
@@ -21,8 +23,9 @@ combines, per channel:
   stay: the width is measured on the calibrated fits, so a wide one means the test's window does not pin
   the ROI of the whole period. A model more than AGREE_Z se's from its test caps the channel at `medium`
   (the data and the test disagree; the Critic's "experiment agreement" says which).
-HIGH_WIDTH and MEDIUM_WIDTH are fitted by bench/calibration.py on realistic simulated data with known
-ROI (targets below); docs/concepts/confidence.md gives the table.
+HIGH_WIDTH and MEDIUM_WIDTH come from bench/calibration.py on realistic simulated data with known ROI
+(targets below): fitted on each half of its datasets and judged on the other, the stricter of the two fits
+is shipped; docs/concepts/confidence.md gives the held-out tables.
 """
 
 from __future__ import annotations
@@ -36,16 +39,17 @@ import pandas as pd
 from prism.knowledge.checks import informed_channels
 from prism.data.profile import COLLINEAR_ABS_R
 from prism.models.experiments import AGREE_Z, EXPERIMENTS_KEY
-from prism.schemas import ChannelConfidence, ChannelResult, Metadata, Results
+from prism.schemas import PRIOR_DRIVEN, ChannelConfidence, ChannelResult, Metadata, Results
 from prism.workspace import Workspace, read_model
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 LABELS = (HIGH, MEDIUM, LOW)
-HIGH_WIDTH = 1.35  # fitted by bench/calibration.py (3 models, 32 datasets, with the audit): 90 % interval at most this × the ROI for `high`
+HIGH_WIDTH = 1.35  # bench/calibration.py's shipped rule (3 models, 32 datasets): 90 % interval at most this × the ROI for `high`
 MEDIUM_WIDTH = 3.0  # ... and at most this for `medium`
 TARGET_MEDIAN_ERROR = 0.15  # `high`: median |ROI error| at most 15 % ...
 TARGET_FAR_OFF_SHARE = 0.05  # ... and at most 5 % of channels more than 50 % off
 MEDIUM_FAR_OFF_SHARE = 0.5  # `medium`: at most half more than 50 % off
+PRIOR_DRIVEN_MODELS = 2  # prior-driven in this many models (both Bayesian ones, say) makes the channel `low`
 SHORT_HISTORY_WEEKS = 104  # fewer training weeks than two years caps at `medium` (also the sample caveat)
 AUDIT_WEAK, AUDIT_NOT = "weak", "not"
 Z90 = 1.645
@@ -78,6 +82,12 @@ class Signals:
     @property
     def all_flagged(self) -> bool:
         return sum(len(m) for m in self.flags.values()) >= self.n_models
+
+    @property
+    def undecided(self) -> bool:
+        """The data decided nothing: every model is flagged, or PRIOR_DRIVEN_MODELS or more are prior-driven
+        (their agreement is their priors')."""
+        return bool(self.flags) and (self.all_flagged or len(self.flags.get(PRIOR_DRIVEN, [])) >= PRIOR_DRIVEN_MODELS)
 
     @property
     def calibrated(self) -> bool:
@@ -156,7 +166,7 @@ def _times(width: float) -> str:
 
 def _low_reasons(s: Signals, medium_width: float) -> list[tuple[str, str]]:
     out = []
-    if s.flags and s.all_flagged:
+    if s.undecided:
         out.append((WHY_UNDECIDED, "not identifiable from this spend: " + _flag_words(s.flags)))
     if any(v == AUDIT_NOT for v in s.audit.values()):
         out.append((WHY_AUDIT_NOT, "the recoverability audit could not recover it from this spend"))
@@ -169,7 +179,7 @@ def _low_reasons(s: Signals, medium_width: float) -> list[tuple[str, str]]:
 
 def _medium_reasons(s: Signals, high_width: float, medium_width: float) -> list[tuple[str, str]]:
     out = []
-    if s.flags and not s.all_flagged:
+    if s.flags and not s.undecided:
         out.append((WHY_SOME_UNDECIDED, _flag_words(s.flags)))
     if s.agreement == MEDIUM:
         out.append((WHY_PARTLY, "methods only partly agree"))
