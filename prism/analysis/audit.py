@@ -22,9 +22,7 @@ The verdict thresholds are set by hand (below); they are not yet fitted on the c
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from multiprocessing import get_context
 
 import numpy as np
 import pandas as pd
@@ -33,6 +31,7 @@ from prism.analysis.confidence import AUDIT_FILE
 from prism.errors import InputError
 from prism.models import experiments, ridge
 from prism.models.base import ModelData, channel_summary
+from prism.models.pool import process_pool
 from prism.schemas import Config, Results, Weekly
 from prism.workspace import Workspace, read_model, read_weekly, write_csv
 
@@ -129,7 +128,7 @@ def recover(world: World, cfg: Config, k: int = DEFAULT_K, seed: int = 0, jobs: 
             source: str = "ridge", round_no: int = 0) -> pd.DataFrame:
     """Refit the estimator on K synthetic series (in parallel processes); one row per channel."""
     tasks = [(world, cfg, seed * 1000 + i) for i in range(k)]
-    with ProcessPoolExecutor(jobs or min(2, os.cpu_count() or 1), mp_context=get_context("spawn")) as pool:
+    with process_pool(jobs or min(2, os.cpu_count() or 1)) as pool:
         out = list(pool.map(_refit, tasks))
     truth, roi, low, high = (np.stack([o[i] for o in out]) for i in range(4))
     rel = (roi - truth) / truth

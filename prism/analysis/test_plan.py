@@ -29,9 +29,8 @@ from __future__ import annotations
 
 import math
 import os
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, replace
-from multiprocessing import get_context
 
 import numpy as np
 import pandas as pd
@@ -44,6 +43,7 @@ from prism.errors import InputError
 from prism.models import ridge
 from prism.models.base import ModelData, channel_summary, thin
 from prism.models.draws import KeptDraws, roi_draws
+from prism.models.pool import process_pool
 from prism.schemas import ChannelResult, Config, Metadata, Results, TestPlan
 from prism.workspace import Workspace, read_csv, read_model, read_weekly, write_csv
 
@@ -395,7 +395,7 @@ def plan_channels(inp: PlanInputs, labels: dict[str, str], k: int = DEFAULT_K, j
     """A plan per channel in `labels` (channel → confidence), simulated in parallel processes."""
     jobs = jobs or min(MAX_JOBS, os.cpu_count() or 1)
     rows = []
-    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+    with process_pool(jobs) as pool:
         for channel, label in labels.items():
             c = inp.world.data.channels.index(channel)
             outcome = None if inp.world.level[c] <= 0 else search(pool, inp.world, inp.cfg, c, k,

@@ -31,6 +31,7 @@ from prism.data.discover import workspace_knowledge
 from prism.models import experiments
 from prism.models.base import Fitted, ModelData, summarize
 from prism.models.priors import INFORMED_KEY, effective_config, informed_priors
+from prism.models.pool import ONE_BLAS_THREAD
 from prism.models.registry import load
 from prism.schemas import Config, Experiment, ModelResult
 from prism.workspace import Workspace, read_model, write_json
@@ -38,7 +39,6 @@ from prism.workspace import Workspace, read_model, write_json
 RUN_DIR_PREFIX = "prism-run-"  # the runner's temp folder; an orphaned worker removes it
 WATCH_SECONDS = 0.2
 PR_SET_PDEATHSIG = 1  # prctl option: the signal this process gets when its parent dies (Linux)
-ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 BLAS_THREADS_KEY = "blas_threads"
 
 

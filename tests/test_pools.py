@@ -1,0 +1,26 @@
+"""Every worker pool (audit, test plans, benchmarks) runs one BLAS thread per process, like the model runner."""
+
+from __future__ import annotations
+
+from prism.models.pool import process_pool
+
+
+def blas_threads() -> int:
+    """Run in a pool process: the most threads a loaded BLAS will use there (numpy loads OpenBLAS)."""
+    import numpy  # noqa: F401
+    from threadpoolctl import threadpool_info
+
+    return max(lib["num_threads"] for lib in threadpool_info())
+
+
+def test_pool_processes_run_one_blas_thread(monkeypatch) -> None:
+    for key in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(key, raising=False)
+    with process_pool(2) as pool:
+        assert [f.result() for f in [pool.submit(blas_threads) for _ in range(4)]] == [1, 1, 1, 1]
+
+
+def test_a_thread_count_the_user_set_is_kept(monkeypatch) -> None:
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    with process_pool(1) as pool:
+        assert pool.submit(blas_threads).result() == 2
