@@ -24,3 +24,20 @@ def test_a_thread_count_the_user_set_is_kept(monkeypatch) -> None:
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
     with process_pool(1) as pool:
         assert pool.submit(blas_threads).result() == 2
+
+
+def test_an_interrupted_pool_ends_its_processes_at_once() -> None:
+    """Ctrl-C inside the pool's block: the running tasks are killed and the queued ones dropped, not awaited."""
+    import time
+
+    started = time.monotonic()
+    try:
+        with process_pool(2) as pool:
+            futures = [pool.submit(time.sleep, 30) for _ in range(6)]
+            futures[0].running() or time.sleep(0.5)
+            processes = list(pool._processes.values())
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    assert time.monotonic() - started < 20
+    assert processes and not any(p.is_alive() for p in processes)
