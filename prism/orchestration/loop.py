@@ -34,6 +34,7 @@ from prism.workspace import Workspace, load_state, loop_lock, read_model, save_s
 PAUSE_ENV = "PRISM_PAUSE_AT"  # tests: sleep after this stage's work, before its record is saved
 PAUSE_SECONDS = 600
 SHORT = {"lightweight_mmm": "lw"}  # model names in the narrow round table
+INTERRUPTED = "interrupted"  # state.json history status of a stage stopped by Ctrl-C or SIGTERM
 
 
 # ------------------------------------------------------------------------------------ transitions
@@ -326,11 +327,23 @@ def _drive(ctx: LoopContext, state: State, rounds: int, steps: int | None = None
 
 
 def _interruptible(ctx: LoopContext, state: State, stage: str) -> str:
-    """Run a stage; Ctrl-C or SIGTERM says where the loop stopped (state.json still points there)."""
+    """Run a stage; Ctrl-C or SIGTERM says where the loop stopped (state.json still points there) and
+    records how long the stage ran before it was stopped."""
+    t0 = time.perf_counter()
     try:
         return execute(ctx, state, stage)
     except KeyboardInterrupt:
+        note_interrupted(ctx.ws, state.round, stage, time.perf_counter() - t0)
         raise Stopped(f"round {state.round}, stage {stage} did not finish; `prism loop` resumes there") from None
+
+
+def note_interrupted(ws: Workspace, round_no: int, stage: str, seconds: float) -> None:
+    """A history entry `interrupted` with the seconds spent, on the state as last saved: what the stopped
+    stage had changed in memory is not kept, so the resumed loop runs it again from the start."""
+    saved = load_state(ws)
+    saved.history.append({"round": round_no, "stage": stage, "status": INTERRUPTED, "seconds": round(seconds, 3),
+                          "at": now().isoformat(timespec="seconds")})
+    save_state(ws, saved)
 
 
 class _Paused:
