@@ -761,6 +761,7 @@ class RoundRecord(Open):
     high_agreement: int | None = None
     artifacts: list[str] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
+    cpu: dict[str, float] = Field(default_factory=dict)  # stage → CPU s of the loop and the workers it waited for
     agents: list[AgentCall] = Field(default_factory=list)
     readiness: int | None = None
     channels: int | None = None

@@ -54,6 +54,7 @@ class Workspace:
     rounds_dir = _At("rounds")
     results_dir = _At("results")
     charts_dir = _At("results", "charts")
+    cache_dir = _At(".prism-cache")  # the audit's and the test plans' last tables with their input keys
 
     # per-round files
     def round_file(self, round_no: int, kind: str, ext: str = "md") -> Path:

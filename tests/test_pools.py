@@ -41,3 +41,13 @@ def test_an_interrupted_pool_ends_its_processes_at_once() -> None:
         pass
     assert time.monotonic() - started < 20
     assert processes and not any(p.is_alive() for p in processes)
+
+
+def test_watched_pools_report_refits_submitted_and_done() -> None:
+    from prism.models.pool import watch_refits
+
+    seen: list[tuple[int, int]] = []
+    with watch_refits(lambda submitted, done: seen.append((submitted, done))):
+        with process_pool(2) as pool:
+            assert list(pool.map(abs, [-1, -2, -3])) == [1, 2, 3]
+    assert seen[-1] == (3, 3) and (1, 0) in seen

@@ -10,11 +10,50 @@ through Ctrl-C or SIGTERM, a pool kills its processes instead of finishing the q
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from multiprocessing import get_context
+from typing import Callable, Iterator
 
 JOIN_SECONDS = 5
 ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+class RefitCounter:
+    """Refits submitted and finished in the pools opened under `watch_refits`, told to a listener."""
+
+    def __init__(self, listener: Callable[[int, int], None]):
+        self.listener, self.submitted, self.done = listener, 0, 0
+        self._lock = threading.Lock()
+
+    def add(self, future: Future) -> None:
+        with self._lock:
+            self.submitted += 1
+        self.listener(self.submitted, self.done)
+        future.add_done_callback(self._finished)
+
+    def _finished(self, future: Future) -> None:
+        with self._lock:  # a cancelled refit never ran: it leaves the total
+            self.submitted -= future.cancelled()
+            self.done += not future.cancelled()
+        self.listener(self.submitted, self.done)
+
+
+_COUNTER: ContextVar[RefitCounter | None] = ContextVar("refit_counter", default=None)
+
+
+@contextmanager
+def watch_refits(listener: Callable[[int, int], None]) -> Iterator[RefitCounter]:
+    """Tell `listener(submitted, done)` about every refit of the pools opened inside the block (a progress
+    bar of the audit and the test plans, without their code knowing about progress)."""
+    counter = RefitCounter(listener)
+    token = _COUNTER.set(counter)
+    try:
+        yield counter
+    finally:
+        _COUNTER.reset(token)
 
 
 class RefitPool(ProcessPoolExecutor):
@@ -22,6 +61,13 @@ class RefitPool(ProcessPoolExecutor):
 
     The standard pool's exit waits for every task already queued (the audit queues all of its refits), so a
     Ctrl-C during the audit used to take as long as the refits still to run."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future = super().submit(fn, *args, **kwargs)
+        counter = _COUNTER.get()
+        if counter is not None:
+            counter.add(future)
+        return future
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc_type is None:
