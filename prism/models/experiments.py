@@ -20,7 +20,6 @@ import pandas as pd
 from pydantic import TypeAdapter
 
 from prism.errors import InputError
-from prism.models import ridge
 from prism.models.base import ModelData, channel_summary
 from prism.schemas import Config, Experiment, Uncalibrated
 from prism.workspace import Workspace
@@ -113,6 +112,8 @@ def uncalibrated(data: ModelData, cfg: Config, channels: list[str]) -> dict[str,
     like with like.
     """
     data = replace(data, lifts=())
+    from prism.models import ridge  # here, not at the top: planning and questions read this module, not ridge
+
     chans = channel_summary(ridge.fit(data, cfg, quick=True), data)
     return {ch: Uncalibrated(roi=chans[ch].roi, roi_low=chans[ch].roi_low, roi_high=chans[ch].roi_high,
                              model=UNCALIBRATED_MODEL, method=UNCALIBRATED_METHOD) for ch in channels}
