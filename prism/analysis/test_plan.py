@@ -290,7 +290,8 @@ class Outcome:
 
 def evaluate(pool: Executor, world: PlanWorld, cfg: Config, c: int, design: Design, k: int,
              seed: int, jobs: int, early_stop: bool = True) -> Outcome:
-    """Run up to K simulated tests, `jobs` at a time; stop once more than MAX_MISSES miss the target."""
+    """Run up to K simulated tests, `jobs` at a time; stop once more than MAX_MISSES miss the target, or (the
+    strongest design, run in full otherwise) once more than MAX_MISSES leave the channel undecided."""
     seeds = iter(range(seed, seed + k))  # the same seeds for every design: the designs differ, not the luck
     running: set[Future] = set()
     results: list[float] = []
@@ -301,7 +302,8 @@ def evaluate(pool: Executor, world: PlanWorld, cfg: Config, c: int, design: Desi
             break
         done, running = wait(running, return_when=FIRST_COMPLETED)
         results += [f.result() for f in done]
-        if early_stop and sum(h > TARGET_HALFWIDTH for h in results) > MAX_MISSES:
+        undecided = sum(math.isinf(h) for h in results) > MAX_MISSES  # its promise is ± ∞ whatever the rest do
+        if undecided or (early_stop and sum(h > TARGET_HALFWIDTH for h in results) > MAX_MISSES):
             for f in running:
                 f.cancel()
             return Outcome(design, tuple(results), False)
