@@ -126,3 +126,16 @@ def test_the_first_two_readme_commands_are_the_demo_and_what_ci_runs() -> None:
     first, second = _readme_blocks()[:2]
     assert first == "python3.12 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/prism demo"
     assert second in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def test_every_documented_python_script_exists_and_runs_as_a_program() -> None:
+    """`python bench/x.py …` and the seed-style `python discover.py …` in the docs name real scripts with a
+    main block (the benchmarks print tables, so their run is not part of the test command)."""
+    import ast
+
+    named = {m for path in DOC_FILES for m in re.findall(r"python ((?:bench/)?\w+\.py)\b", path.read_text())}
+    assert len(named) >= 8
+    for script in named:
+        source = (ROOT / script).read_text()
+        assert "__main__" in source, script
+        ast.parse(source)
