@@ -39,9 +39,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from datetime import datetime, timezone
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +57,7 @@ from prism.report.tables import mean_roi  # noqa: E402
 from prism.schemas import (CONVERGENCE, MODEL_NAMES, PRIOR_DRIVEN, ZERO_EFFECT, ChannelEvidence,  # noqa: E402
                            ChannelResult, Config, Diag, ModelResult, Results)
 from prism.workspace import write_csv  # noqa: E402
+from prism.models.pool import process_pool
 
 BENCH_SEEDS = tuple(range(301, 333))  # 32 datasets; no test uses these (tests/test_calibration.py checks)
 ROWS = ROOT / "bench" / "calibration_rows.csv"
@@ -167,8 +167,7 @@ def run_fits(seeds: list[int], models: list[str], jobs: int, audit: bool, pymc_d
     if resume:
         done = set(map(tuple, read_rows(path)[KEY].drop_duplicates().to_numpy().tolist())) if path.exists() else set()
         tasks = [t for t in tasks if t not in done]
-    ctx = get_context("spawn")
-    with ProcessPoolExecutor(jobs, mp_context=ctx, max_tasks_per_child=1) as pool:
+    with process_pool(jobs, max_tasks_per_child=1) as pool:
         futures = {pool.submit(fit_case, s, m, audit and m == "ridge", pymc_draws): (s, m) for s, m in tasks}
         for done, fut in enumerate(as_completed(futures), 1):
             seed, model = futures[fut]

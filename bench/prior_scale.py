@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import time
-from concurrent.futures import ProcessPoolExecutor
-
 import numpy as np
 import pandas as pd
+
+from prism.models.pool import process_pool
 
 SEEDS = (101, 102, 103, 104, 105)
 SCALES = (0.5, 0.25, 0.15)
@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--out", default="prior_scale_rows.csv")
     args = parser.parse_args()
     jobs = [(s, k, m) for s in args.seeds for k in args.scales for m in args.models]
-    with ProcessPoolExecutor(args.workers) as pool:
+    with process_pool(args.workers) as pool:
         rows = [r for part in pool.map(fit_case, *zip(*jobs)) for r in part]
     frame = pd.DataFrame(rows)
     frame.to_csv(args.out, index=False)

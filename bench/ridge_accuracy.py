@@ -21,7 +21,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # o
     os.environ.setdefault(_var, "1")  # 2-core machine, threaded SVDs thrashed and took 3× longer
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +33,7 @@ from prism.data.simulate import simulate  # noqa: E402
 from prism.models import ridge  # noqa: E402
 from prism.models.base import ModelData, summarize  # noqa: E402
 from prism.schemas import Config  # noqa: E402
+from prism.models.pool import process_pool
 from tests.retail_like import retail_like  # noqa: E402
 
 SAMPLE = ROOT / "prism" / "sample_data" / "conjura_apparel_brand_weekly.csv"
@@ -124,7 +124,7 @@ def main() -> None:
 
     cases = [("clean", s) for s in CLEAN_SEEDS] + [("retail", s) for s in RETAIL_SEEDS] + [("brand", 0)]
     load_before = os.getloadavg()
-    with ProcessPoolExecutor(args.jobs) as pool:
+    with process_pool(args.jobs) as pool:
         rows = list(pool.map(run_case, cases))
     console = Console(width=150)
     console.print(_table(rows))

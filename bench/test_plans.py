@@ -29,7 +29,6 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +43,7 @@ from prism.data.simulate import Simulation, carryover, response, simulate  # noq
 from prism.models import ridge  # noqa: E402
 from prism.models.base import ModelData, channel_summary  # noqa: E402
 from prism.schemas import Config  # noqa: E402
+from prism.models.pool import process_pool
 
 FIRST_SEED = 401
 WEEKS, FLIGHTING = 130, ("wave", "onoff", "steady", "wave", "steady")  # the last one tiny and always on
@@ -131,7 +131,7 @@ def main() -> None:
     from rich.table import Table
 
     started = time.perf_counter()
-    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+    with process_pool(args.jobs) as pool:
         rows = [r for s in range(FIRST_SEED, FIRST_SEED + args.seeds) for r in plan_seed(s, pool, args)]
     table = pd.DataFrame(rows)
     out = Table(title=f"Test plans carried out against the truth — {WEEKS} weeks × {len(FLIGHTING)} channels, "

@@ -30,7 +30,8 @@ SourceKind = Literal["csv", "parquet", "excel", "json", "sql", "bigquery", "gshe
 class Strict(BaseModel):
     """Base for hand-editable files: unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False,
+                              use_attribute_docstrings=True)  # a field's docstring is its description (docs)
 
 
 class Open(BaseModel):
@@ -46,22 +47,33 @@ class DataConfig(Strict):
     """Where the data comes from and what each column is."""
 
     source: SourceKind = "csv"
+    """where the data is: a file (csv, parquet, excel, json), a SQL query, BigQuery or a Google Sheet"""
     path: str | None = None
+    """the data file (relative to the workspace when inside it), or the sheet key or URL"""
     query: str | None = None
+    """the SQL query for sources sql and bigquery"""
     url: str | None = Field(None, description="SQLAlchemy URL for source 'sql'")
     sheet: str | None = Field(None, description="Excel sheet or Google Sheets worksheet")
     project: str | None = Field(None, description="BigQuery project")
     date_column: str
+    """the week (or day) column"""
     kpi: str
+    """the outcome the models explain, e.g. revenue"""
     channels: list[str] = Field(min_length=1)
+    """the spend columns, one per channel"""
     controls: list[str] = Field(default_factory=list)
+    """other drivers of the KPI (price, promotion, macro data)"""
     entity_column: str | None = None
+    """the column that names brands, regions or markets"""
     entity: str | None = Field(None, description="the entity value modelled, when the data has several")
     aggregate_entities: bool = False
-    market_column: str | None = Field(None, description="column naming the markets of a regional panel; None = "
-                                                         "one national series")
+    """sum every entity into one series instead of picking one"""
+    market_column: str | None = None
+    """the column naming the markets of a regional panel (fitted with partial pooling); None = one national series"""
     week_anchor: Literal["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"] = "MON"
+    """the weekday each week starts on when daily rows are summed into weeks"""
     fill_gaps: bool = False
+    """fill missing weeks with zero spend instead of refusing them"""
     dictionary: str | None = Field(None, description="optional data_dictionary.csv")
 
     @model_validator(mode="after")
@@ -93,9 +105,12 @@ class AdstockConfig(Strict):
     """Carry-over of spend into later weeks."""
 
     type: Literal["geometric", "weibull", "delayed"] = "geometric"
+    """carry-over shape"""
     max_lag: int = Field(8, ge=1, le=52)
+    """carry-over length in weeks"""
     decay: Decay | None = Field(None, description="global decay; None lets models learn it")
     channel_decays: dict[str, Decay] = Field(default_factory=dict)
+    """fixed decay per channel"""
     decay_priors: dict[str, Decay] = Field(
         default_factory=dict, description="per-channel prior centre of a decay the models still learn")
 
@@ -104,16 +119,21 @@ class SaturationConfig(Strict):
     """Diminishing returns. `half` is in units of the channel's mean adstocked training spend."""
 
     type: Literal["hill", "logistic"] = "hill"
+    """diminishing-returns curve"""
     half: HalfSaturation | None = Field(None, description="global Hill half-saturation; None = learn")
     slope: HillSlope | None = Field(None, description="global Hill slope; None = learn")
     channel_half: dict[str, HalfSaturation] = Field(default_factory=dict)
+    """fixed Hill half-saturation per channel"""
     channel_slope: dict[str, HillSlope] = Field(default_factory=dict)
+    """fixed Hill slope per channel"""
 
 
 class RidgeConfig(Strict):
     alpha: float | None = Field(None, gt=0.0, description="None = chosen by time-series CV")
     positive: bool = True
+    """media coefficients constrained to be non-negative"""
     bootstrap: int = Field(200, ge=0, le=5000)
+    """moving-block bootstrap resamples behind the intervals"""
     block_length: int | None = Field(None, ge=1, description="moving-block length; None = about T^(1/3)")
     search_budget: int = Field(60, ge=1, le=5000, description="objective evaluations for the transform search")
 
@@ -124,19 +144,28 @@ class PymcConfig(Strict):
     # 0.7–1.5 ms, nutpie's numba one ≈ 0.25 ms). nutpie draws are less independent (ESS 418 from 1000, so 1500);
     # target_accept 0.8 lost ESS (305) and diverged. Brand: 48 CPU s, ESS 938; simulator: ESS 689. bench/models.py.
     draws: int = Field(1500, ge=10, le=20000)
+    """NUTS draws kept per chain"""
     tune: int = Field(500, ge=10, le=20000)
+    """NUTS tuning steps per chain"""
     chains: int = Field(2, ge=1, le=8)
+    """NUTS chains"""
     sampler: Literal["numpyro", "nutpie", "pymc"] = "nutpie"
+    """NUTS implementation"""
     target_accept: float = Field(0.9, gt=0.5, lt=1.0)
+    """NUTS target acceptance rate"""
 
 
 class LightweightConfig(Strict):
     # 500 gave bulk ESS ≈ 360 on the simulator; 600 gave 219 on 209 × 10 × 50 controls (one coef_media; 526 with
     # another seed) and 1500 gave 918 there, r̂ 1.006, for ≈ 24 CPU s more: the target is 400
     samples: int = Field(1500, ge=10, le=20000)
+    """NUTS draws kept per chain (compiled programs are kept in ~/.cache/prism/jax)"""
     warmup: int = Field(500, ge=10, le=20000)
+    """NUTS warm-up steps per chain"""
     chains: int = Field(2, ge=1, le=8)
+    """NUTS chains"""
     target_accept: float = Field(0.85, gt=0.5, lt=1.0)
+    """NUTS target acceptance rate"""
 
 
 class RoiPrior(Strict):
@@ -164,8 +193,11 @@ class BaselineConfig(Strict):
     holidays: str | None = Field(None, description="country code for public holidays, e.g. 'US'; None = none")
     holiday_window: tuple[int, int] = Field((0, 0), description="[weeks before, weeks after] each holiday")
     event_columns: list[str] = Field(default_factory=list)
+    """the data's own 0/1 event dummies"""
     events_text_column: str | None = None
+    """a text column of event labels, one-hot encoded (na or empty = no event)"""
     event_weeks: dict[str, list[str]] = Field(default_factory=dict)
+    """named events on dates (YYYY-MM-DD): the week holding each date is active"""
 
     @field_validator("holidays")
     @classmethod
@@ -205,6 +237,7 @@ class KnowledgeConfig(Strict):
     """Where `discover` pulls the knowledge layer from. A database is named by its id or by its title."""
 
     source: Literal["notion", "local", "none"] = "local"
+    """where discover pulls the knowledge layer from"""
     databases: dict[Literal["fields", "context", "issues", "experiments"], str] = Field(
         default_factory=dict, description="Notion database id or title per table; unset = the default title")
 
@@ -220,21 +253,19 @@ class GateRule(Strict):
 
 
 class Gates(Strict):
-    """config.json `gates`: what a refresh must pass before its results replace the approved ones.
-
-    convergence: no more than `limit` models that ran for the approved round fail in the refit or fail sampler
-    gates their approved fit passed; holdout_error: a refitted model's holdout MAPE may exceed the approved model's error on
-    the new weeks (its forecast check) by at most `limit` points; forecast_coverage: at least `limit` of the
-    new weeks inside the approved model's 90 % forecast interval; roi_moves: at most `limit` channels whose
-    new ROI leaves the approved interval;
-    confidence_downgrades: at most `limit` channels whose confidence label drops.
-    """
+    """config.json `gates`: what a refresh must pass before its results replace the approved ones (each `block` or
+    `warn`; a blocking failure keeps the approved results current)."""
 
     convergence: GateRule = Field(default_factory=lambda: GateRule(action="block", limit=0))
+    """at most `limit` models that ran for the approved round fail in the refit, or fail sampler gates their approved fit passed"""
     holdout_error: GateRule = Field(default_factory=lambda: GateRule(action="block", limit=5.0))
+    """a refitted model's holdout MAPE exceeds the approved model's error on the new weeks by at most `limit` points"""
     forecast_coverage: GateRule = Field(default_factory=lambda: GateRule(action="warn", limit=0.7))
+    """at least `limit` of the new weeks lie inside the approved model's 90 % forecast interval"""
     roi_moves: GateRule = Field(default_factory=lambda: GateRule(action="warn", limit=0))
+    """at most `limit` channels whose new ROI leaves the approved interval"""
     confidence_downgrades: GateRule = Field(default_factory=lambda: GateRule(action="warn", limit=0))
+    """at most `limit` channels whose confidence label drops"""
 
 
 class FixedScale(Strict):
@@ -249,19 +280,25 @@ class Config(Strict):
 
     data: DataConfig
     models: list[ModelName] = Field(default_factory=lambda: list(MODEL_NAMES), min_length=1)
+    """which models run"""
     adstock: AdstockConfig = Field(default_factory=AdstockConfig)
     saturation: SaturationConfig = Field(default_factory=SaturationConfig)
     holdout_weeks: int | None = Field(None, ge=1, description="None = about 10 % of weeks, at least 8")
     fourier_order: int = Field(2, ge=0, le=10)
+    """yearly seasonality terms (sine/cosine pairs)"""
     trend: bool = True
+    """a linear trend in the baseline"""
     seed: int = Field(42, ge=0, le=2**32 - 1)  # numpy and JAX seeds are unsigned 32-bit
+    """seed of every random draw: same seed, same numbers"""
     timeouts: dict[ModelName, Seconds] = Field(
         default_factory=lambda: {"ridge": 300, "pymc": 900, "lightweight_mmm": 900}
     )
+    """per-model time limit in seconds; past it the model is reported failed"""
     ridge: RidgeConfig = Field(default_factory=RidgeConfig)
     pymc: PymcConfig = Field(default_factory=PymcConfig)
     lightweight_mmm: LightweightConfig = Field(default_factory=LightweightConfig)
     roi_priors: dict[str, RoiPrior] = Field(default_factory=dict)
+    """expected ROI range per channel ({"low": …, "high": …}): ridge's penalty centre and the Bayesian ROI prior; unset: the knowledge layer's ranges"""
     baseline: BaselineConfig = Field(default_factory=BaselineConfig)
     knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
     gates: Gates = Field(default_factory=Gates)
@@ -796,6 +833,7 @@ class RoundRecord(Open):
     high_agreement: int | None = None
     artifacts: list[str] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
+    cpu: dict[str, float] = Field(default_factory=dict)  # stage → CPU s of the loop and the workers it waited for
     agents: list[AgentCall] = Field(default_factory=list)
     readiness: int | None = None
     channels: int | None = None

@@ -55,6 +55,7 @@ class Workspace:
     results_dir = _At("results")
     charts_dir = _At("results", "charts")
     decisions = _At("decisions.jsonl")  # recommendation → approval → action → outcome, one JSON object a line
+    cache_dir = _At(".prism-cache")  # the audit's and the test plans' last tables with their input keys
 
     # per-round files
     def round_file(self, round_no: int, kind: str, ext: str = "md") -> Path:

@@ -22,7 +22,7 @@ from prism.data.prepare import MIN_TRAIN_WEEKS, MIN_WEEKS
 from prism.errors import LockedError
 from prism.models.base import ModelData
 from prism.schemas import Config
-from prism.workspace import Workspace, loop_lock, read_model, read_weekly
+from prism.workspace import Workspace, load_state, loop_lock, read_model, read_weekly
 
 ROOT = Path(__file__).parents[1]
 WAIT_S = 90
@@ -139,6 +139,9 @@ def test_killed_loop_leaves_no_worker_and_no_temp_folder(fitting_loop, sig: sign
         assert err.strip().splitlines()[-1] == (
             "stopped: round 1, stage run did not finish; `prism loop` resumes there")
         assert not ws.lock.exists()
+        last = load_state(ws).history[-1]  # the time the stopped stage ran is recorded, the stage is not
+        assert (last["stage"], last["status"]) == ("run", "interrupted") and last["seconds"] > 0
+        assert "run" not in load_state(ws).rounds[-1].timings
     else:
         assert proc.returncode == -signal.SIGKILL
 

@@ -22,9 +22,7 @@ The verdict thresholds are set by hand (below); they are not yet fitted on the c
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from multiprocessing import get_context
 
 import numpy as np
 import pandas as pd
@@ -35,6 +33,7 @@ from prism.models import experiments, ridge, ridge_panel
 from prism.models.base import ModelData, channel_summary
 from prism.models.draws import PanelDraws
 from prism.models.panel import PanelData, model_data
+from prism.models.pool import process_pool
 from prism.schemas import Config, Results, Weekly
 from prism.workspace import Workspace, read_model, read_weekly, write_csv
 
@@ -145,20 +144,44 @@ def verdict(error: float, coverage: float, undetected: float) -> str:
 
 def recover(world: World, cfg: Config, k: int = DEFAULT_K, seed: int = 0, jobs: int | None = None,
             source: str = "ridge", round_no: int = 0) -> pd.DataFrame:
-    """Refit the estimator on K synthetic series (in parallel processes); one row per channel."""
+    """Refit the estimator on up to K synthetic series (in parallel processes); one row per channel.
+
+    The refits are read in order and stop as soon as no refit still to run could change any channel's
+    verdict (`settled`): the rows then describe the refits that ran."""
     tasks = [(world, cfg, seed * 1000 + i) for i in range(k)]
-    with ProcessPoolExecutor(jobs or min(2, os.cpu_count() or 1), mp_context=get_context("spawn")) as pool:
-        out = list(pool.map(_refit, tasks))
-    truth, roi, low, high = (np.stack([o[i] for o in out]) for i in range(4))
-    rel = (roi - truth) / truth
-    error, bias = np.median(np.abs(rel), axis=0), np.median(rel, axis=0)
-    coverage = ((low <= truth) & (truth <= high)).mean(axis=0)
-    undetected = (low <= DETECT_SHARE * truth).mean(axis=0)
+    out: list[tuple[np.ndarray, ...]] = []
+    with process_pool(jobs or min(2, os.cpu_count() or 1)) as pool:
+        for future in [pool.submit(_refit, t) for t in tasks]:
+            out.append(future.result())
+            if len(out) < k and settled(out, k):
+                pool.stop_now()
+                break
+    error, bias, coverage, undetected = _recovery(out)
     return pd.DataFrame({"channel": world.data.channels, "model": source,
                          "recovery_error_pct": np.round(100 * error, 1), "bias_pct": np.round(100 * bias, 1),
                          "coverage": np.round(coverage, 3),
                          "verdict": [verdict(*v) for v in zip(error, coverage, undetected)], "round": round_no},
                         columns=COLUMNS)
+
+
+def _recovery(out: list[tuple[np.ndarray, ...]], rest: int = 0, best: bool = True) -> tuple[np.ndarray, ...]:
+    """(error, bias, coverage, undetected) per channel from the refits in `out`, counting `rest` refits still
+    to run as perfect (`best`: error 0, covered, detected) or as failed (error ∞, missed, undetected)."""
+    truth, roi, low, high = (np.stack([o[i] for o in out]) for i in range(4))
+    rel = (roi - truth) / truth
+    pad = np.full((rest, rel.shape[1]), 0.0 if best else np.inf)
+    n = len(out) + rest
+    covered = ((low <= truth) & (truth <= high)).sum(axis=0) + (rest if best else 0)
+    undetected = (low <= DETECT_SHARE * truth).sum(axis=0) + (0 if best else rest)
+    return (np.median(np.abs(np.vstack([rel, pad])), axis=0), np.median(rel, axis=0), covered / n, undetected / n)
+
+
+def settled(out: list[tuple[np.ndarray, ...]], k: int) -> bool:
+    """True when every channel's verdict is the same whether the refits still to run all succeed or all fail
+    (the verdict only gets worse with a larger error, a lower coverage or more undetected refits)."""
+    rest = k - len(out)
+    best, worst = _recovery(out, rest, best=True), _recovery(out, rest, best=False)
+    return all(verdict(b[0], b[2], b[3]) == verdict(w[0], w[2], w[3]) for b, w in zip(zip(*best), zip(*worst)))
 
 
 def audit_source(res: Results) -> str | None:

@@ -29,9 +29,8 @@ from __future__ import annotations
 
 import math
 import os
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, replace
-from multiprocessing import get_context
 
 import numpy as np
 import pandas as pd
@@ -44,6 +43,7 @@ from prism.errors import InputError
 from prism.models import ridge
 from prism.models.base import ModelData, channel_summary, thin
 from prism.models.draws import KeptDraws, read_national, roi_draws
+from prism.models.pool import process_pool
 from prism.schemas import ChannelResult, Config, Metadata, Results, TestPlan
 from prism.workspace import Workspace, read_csv, read_model, read_weekly, write_csv
 
@@ -290,7 +290,8 @@ class Outcome:
 
 def evaluate(pool: Executor, world: PlanWorld, cfg: Config, c: int, design: Design, k: int,
              seed: int, jobs: int, early_stop: bool = True) -> Outcome:
-    """Run up to K simulated tests, `jobs` at a time; stop once more than MAX_MISSES miss the target."""
+    """Run up to K simulated tests, `jobs` at a time; stop once more than MAX_MISSES miss the target, or (the
+    strongest design, run in full otherwise) once more than MAX_MISSES leave the channel undecided."""
     seeds = iter(range(seed, seed + k))  # the same seeds for every design: the designs differ, not the luck
     running: set[Future] = set()
     results: list[float] = []
@@ -301,7 +302,8 @@ def evaluate(pool: Executor, world: PlanWorld, cfg: Config, c: int, design: Desi
             break
         done, running = wait(running, return_when=FIRST_COMPLETED)
         results += [f.result() for f in done]
-        if early_stop and sum(h > TARGET_HALFWIDTH for h in results) > MAX_MISSES:
+        undecided = sum(math.isinf(h) for h in results) > MAX_MISSES  # its promise is ± ∞ whatever the rest do
+        if undecided or (early_stop and sum(h > TARGET_HALFWIDTH for h in results) > MAX_MISSES):
             for f in running:
                 f.cancel()
             return Outcome(design, tuple(results), False)
@@ -395,7 +397,7 @@ def plan_channels(inp: PlanInputs, labels: dict[str, str], k: int = DEFAULT_K, j
     """A plan per channel in `labels` (channel → confidence), simulated in parallel processes."""
     jobs = jobs or min(MAX_JOBS, os.cpu_count() or 1)
     rows = []
-    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+    with process_pool(jobs) as pool:
         for channel, label in labels.items():
             c = inp.world.data.channels.index(channel)
             outcome = None if inp.world.level[c] <= 0 else search(pool, inp.world, inp.cfg, c, k,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator, Optional
 
 import typer
 from rich.markup import escape
@@ -159,7 +160,8 @@ def audit_cmd(
     from prism.analysis.test_plan import run_plans
 
     ws = Workspace(workdir)
-    table = run_audit(ws, k, jobs)
+    with refits_shown("audit: refits on synthetic series"):
+        table = run_audit(ws, k, jobs)
     run_compare(ws)  # the confidence label reads the verdict
     out = Table(title=f"Recoverability audit ({k} synthetic series, source {table['model'].iloc[0]})")
     for col in ("channel", "recovery error %", "bias %", "90 % coverage", "verdict"):
@@ -169,7 +171,9 @@ def audit_cmd(
                     r.verdict)
     console.print(out)
     console.print("wrote results/audit.csv; results/roi_comparison.csv's confidence now reads it")
-    _print_plans(ws, run_plans(ws, None, plan_k, jobs), "Test plans: what would settle each channel")
+    with refits_shown("test plans: simulated tests"):
+        plans = run_plans(ws, None, plan_k, jobs)
+    _print_plans(ws, plans, "Test plans: what would settle each channel")
 
 
 @app.command("plan-test")
@@ -185,11 +189,21 @@ def plan_test_cmd(
     from prism.analysis.test_plan import run_plans
 
     ws = Workspace(workdir)
-    plans = run_plans(ws, [channel], k, jobs)
+    with refits_shown(f"test plan for {channel}: simulated tests"):
+        plans = run_plans(ws, [channel], k, jobs)
     if plans.empty:
         console.print(f"{escape(channel)} has high confidence: no test needed", highlight=False)
         return
     _print_plans(ws, plans, f"Test plan for {channel}")
+
+
+@contextmanager
+def refits_shown(label: str) -> Iterator[None]:
+    """A bar of the refits run inside the block, with time left (the loop shows the same)."""
+    from prism.orchestration.progress import loop_progress, refit_bar
+
+    with loop_progress(console) as progress, refit_bar(progress, label):
+        yield
 
 
 def _print_plans(ws: Workspace, plans: pd.DataFrame, title: str) -> None:

@@ -32,6 +32,14 @@ MROI_BUMP = 0.01
 CURVE_MULTIPLIERS = np.linspace(0.0, 2.0, 21)
 ADSTOCK_PREFIX, SATURATION_PREFIX = "adstock_", "saturation_"
 PER_DRAW = ("coef", "scale", "gain")
+CACHED_COLUMNS = 128  # contribution arrays kept per model (under 1 MB each on 209 weeks × 400 draws)
+
+
+def _bounded(cache: dict) -> dict:
+    """`cache` with room for one more entry: the oldest is dropped at CACHED_COLUMNS."""
+    while len(cache) >= CACHED_COLUMNS:
+        cache.pop(next(iter(cache)))
+    return cache
 
 
 @dataclass(eq=False)
@@ -54,6 +62,7 @@ class KeptDraws:
     scale: np.ndarray  # (S, C) spend divisor
     gain: np.ndarray  # (S, C) multiplier on the adstocked, scaled spend
     _cache: dict[tuple[int, bytes], np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    _lines: dict[tuple, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_draws(self) -> int:
@@ -70,12 +79,28 @@ class KeptDraws:
         return saturation(self.saturation_type)(x, **{k: v[:, c] for k, v in self.saturation_params.items()})
 
     def channel_contribution(self, c: int, column: np.ndarray) -> np.ndarray:
-        """(S, len(column)) KPI units for channel c's spend column; cached, as summaries bump one channel at a time."""
+        """(S, len(column)) KPI units for channel c's spend column; cached, as summaries bump one channel at a
+        time (the most recent columns only: a planner asks for thousands, each S × weeks floats)."""
         column = np.ascontiguousarray(column, dtype=float)
         key = (c, column.tobytes())
         if key not in self._cache:
-            self._cache[key] = (self.saturate(c, self.adstocked_input(c, column)) * self.coef[:, c]).T
+            _bounded(self._cache)[key] = (self.saturate(c, self.adstocked_input(c, column)) * self.coef[:, c]).T
         return self._cache[key]
+
+    def line_totals(self, c: int, base: np.ndarray, step: np.ndarray, levels: np.ndarray, start: int = 0) -> np.ndarray:
+        """(S, len(levels)) channel c's contribution summed over weeks `start:` for each spend column
+        base + x · step, x in `levels`.
+
+        Scale, adstock and gain are linear in spend, so the two adstocked inputs are computed once per
+        (c, base, step) and each level costs one saturation: a planner evaluates hundreds of levels of the
+        same column shape. Weeks before `start` are left out (a planner's history weeks, equal at every level)."""
+        key = (c, np.ascontiguousarray(base, dtype=float).tobytes(), np.ascontiguousarray(step, dtype=float).tobytes(),
+               start)
+        if key not in self._lines:
+            _bounded(self._lines)[key] = (self.adstocked_input(c, base)[start:], self.adstocked_input(c, step)[start:])
+        fixed, per_unit = self._lines[key]
+        return np.stack([self.saturate(c, fixed + x * per_unit).sum(axis=0) for x in levels], axis=1) \
+            * self.coef[:, c][:, None]
 
     def contributions(self, spend: np.ndarray) -> np.ndarray:
         """(S, T', C) media contribution in KPI units for any (T', C) spend plan."""

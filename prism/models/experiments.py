@@ -20,7 +20,6 @@ import pandas as pd
 from pydantic import TypeAdapter
 
 from prism.errors import InputError
-from prism.models import ridge, ridge_panel
 from prism.models.base import ModelData, channel_summary
 from prism.models.panel import PanelData
 from prism.schemas import Config, Experiment, Uncalibrated
@@ -120,6 +119,8 @@ def uncalibrated(data: "ModelData | PanelData", cfg: Config, channels: list[str]
     like with like.
     """
     data = replace(data, lifts=())
+    from prism.models import ridge, ridge_panel  # here, not at the top: planning and questions read this module, not ridge
+
     if isinstance(data, PanelData):  # the panel refitted as a panel, its national ROI reported
         chans = channel_summary(ridge_panel.fit_panel(data, cfg, quick=True), data.national())
     else:

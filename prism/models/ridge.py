@@ -40,7 +40,6 @@ import numpy as np
 import pandas as pd
 import scipy
 from scipy.optimize import minimize, nnls
-from sklearn.model_selection import TimeSeriesSplit
 
 from prism.errors import InputError
 from prism.models.base import Fitted, ModelData, mape, thin
@@ -299,6 +298,8 @@ def cv_folds(n_train: int) -> list[tuple[np.ndarray, np.ndarray]]:
     splits = min(CV_FOLDS, (n_train - math.ceil(MIN_CV_TRAIN_SHARE * n_train)) // test)
     if splits < 1:
         raise InputError(f"{n_train} training weeks are too few for rolling-origin cross-validation")
+    from sklearn.model_selection import TimeSeriesSplit  # here: planning and questions import ridge, not sklearn
+
     return list(TimeSeriesSplit(n_splits=splits, test_size=test).split(np.arange(n_train)))
 
 

@@ -46,7 +46,29 @@ class GeometricAdstock:
 
     def __call__(self, x: np.ndarray, decay: np.ndarray | float) -> np.ndarray:
         decay = np.broadcast_to(np.asarray(decay, dtype=float), (np.shape(x)[1],))
+        if self.max_lag > RECURSIVE_FROM_LAG:
+            return _geometric_recursive(np.asarray(x, dtype=float), decay, self.max_lag, self.normalize)
         return convolve_lags(x, _lag_weights_geometric(decay, self.max_lag), self.normalize)
+
+
+RECURSIVE_FROM_LAG = 32  # longer geometric carry-over (lightweight_mmm: every week) runs as a recursion
+
+
+def _geometric_recursive(x: np.ndarray, decay: np.ndarray, max_lag: int, normalize: bool) -> np.ndarray:
+    """The same sums as `convolve_lags` with weights decay**l, l < max_lag, in one pass over the weeks:
+    y_t = x_t + decay · y_{t−1} − decay**max_lag · x_{t−max_lag}. The loop runs over weeks, not lags × weeks,
+    which is what a planner evaluating long carry-over hundreds of times needs."""
+    out = np.empty_like(x)
+    acc = np.zeros(x.shape[1:])
+    drop = np.power(decay, max_lag)
+    for t in range(x.shape[0]):
+        acc = x[t] + decay * acc
+        if t >= max_lag:
+            acc = acc - drop * x[t - max_lag]
+        out[t] = acc
+    if normalize:
+        out /= _lag_weights_geometric(decay, max_lag).sum(axis=0)
+    return out
 
 
 @dataclass(frozen=True)

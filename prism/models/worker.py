@@ -32,6 +32,7 @@ from prism.models import experiments
 from prism.models.base import Fitted, summarize
 from prism.models.panel import NO_PANEL_FORM, PanelData, model_data, summarize_panel
 from prism.models.priors import INFORMED_KEY, effective_config, informed_priors
+from prism.models.pool import ONE_BLAS_THREAD
 from prism.models.registry import load, panel_fit
 from prism.schemas import Config, Experiment, ModelResult
 from prism.workspace import Workspace, read_model, write_json
@@ -39,7 +40,6 @@ from prism.workspace import Workspace, read_model, write_json
 RUN_DIR_PREFIX = "prism-run-"  # the runner's temp folder; an orphaned worker removes it
 WATCH_SECONDS = 0.2
 PR_SET_PDEATHSIG = 1  # prctl option: the signal this process gets when its parent dies (Linux)
-ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 BLAS_THREADS_KEY = "blas_threads"
 
 

@@ -28,6 +28,7 @@ class LoopContext:
     checkpoints: bool = False
     auto_approve: bool = False
     console: Console = field(default_factory=Console)
+    progress: Any = None  # the loop's rich Progress while it drives the rounds (refit bars join it)
     _budget: Any = None  # one token budget for every Claude agent of this loop, made on first use
 
     def agent(self, name: str) -> tuple[Callable[..., AgentOutcome], str]:

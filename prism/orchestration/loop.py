@@ -17,16 +17,19 @@ from typing import Any, Callable
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from prism.agents.base import AgentOutcome
 from prism.analysis import governance
 from prism.errors import InputError, Stopped
+from prism.orchestration.cache import cached_table, combined, refit_key
 from prism.orchestration.checkpoints import ask
 from prism.orchestration.guards import session_guard
+from prism.orchestration.progress import add_row, loop_progress, refit_bar
 from prism.orchestration.context import LoopContext
-from prism.orchestration.recording import finish_if_last, note_outcome, note_timing, now, record, update_best
+from prism.orchestration.recording import (cpu_seconds, finish_if_last, note_outcome, note_timing, now, record,
+                                           update_best)
 from prism.orchestration.registry import check_ready, impl_for
 from prism.orchestration.stages import APPROVAL, STAGES, next_stage
 from prism.schemas import STATUS_LINES, AgentCall, Config, Decision, Results, RoundRecord, State, Status
@@ -35,6 +38,7 @@ from prism.workspace import Workspace, load_state, loop_lock, read_model, save_s
 PAUSE_ENV = "PRISM_PAUSE_AT"  # tests: sleep after this stage's work, before its record is saved
 PAUSE_SECONDS = 600
 SHORT = {"lightweight_mmm": "lw"}  # model names in the narrow round table
+INTERRUPTED = "interrupted"  # state.json history status of a stage stopped by Ctrl-C or SIGTERM
 
 
 # ------------------------------------------------------------------------------------ transitions
@@ -107,7 +111,7 @@ def _compare(ctx: LoopContext, state: State, t0: float) -> str:
     from prism.analysis.compare import run_compare
 
     n = state.round
-    audited = not ctx.quick and _audit(ctx.ws, n)
+    audited = not ctx.quick and _audit(ctx, n)
     res: Results = run_compare(ctx.ws, n)
     _pause("compare")
     rec = record(state, n)
@@ -121,16 +125,25 @@ def _compare(ctx: LoopContext, state: State, t0: float) -> str:
     return status
 
 
-def _audit(ws: Workspace, n: int) -> bool:
+def _audit(ctx: LoopContext, n: int) -> bool:
     """The recoverability audit and the test plans before compare (the confidence label reads the audit, the
-    Reporter the plans); the quick loop skips both, since they refit ridge many times."""
-    from prism.analysis.audit import audit_source, run_audit
-    from prism.analysis.test_plan import run_plans
+    Reporter the plans); the quick loop skips both, since they refit ridge many times. Each is reused from
+    the cache while what it reads is unchanged (prism/orchestration/cache.py)."""
+    from prism.analysis import audit, confidence, test_plan
+    from prism.models import ridge
 
-    if audit_source(read_model(ws.round_results(n), Results)) is None:
+    ws = ctx.ws
+    res = read_model(ws.round_results(n), Results)
+    source = audit.audit_source(res)
+    if source is None:
         return False
-    run_audit(ws)
-    run_plans(ws)
+    code = (audit.run_audit, ridge.fit)
+    audit_key = refit_key(ws, res, [source], *code)
+    with refit_bar(ctx.progress, f"Round {n} · audit: refits on synthetic series"):
+        cached_table(ws, confidence.AUDIT_FILE, audit_key, n, lambda: audit.run_audit(ws))
+    plans = refit_key(ws, res, list(res.ok_models()), *code, test_plan.run_plans, confidence.compute_confidence)
+    with refit_bar(ctx.progress, f"Round {n} · test plans: simulated tests"):
+        cached_table(ws, test_plan.TEST_PLAN_FILE, combined(plans, audit_key), n, lambda: test_plan.run_plans(ws))
     return True
 
 
@@ -316,8 +329,7 @@ def _prepare_resume(state: State, rounds: int) -> None:
 
 
 def _drive(ctx: LoopContext, state: State, rounds: int, steps: int | None = None) -> None:
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                        console=ctx.console, transient=True)
+    progress = ctx.progress = loop_progress(ctx.console)
     with progress:
         while True:
             pending = state.pending_checkpoint
@@ -337,10 +349,11 @@ def _drive(ctx: LoopContext, state: State, rounds: int, steps: int | None = None
                 state.round, state.stage = state.round + 1, "discover"
                 save_state(ctx.ws, state)
             stage = state.stage
-            task = progress.add_task(f"Round {state.round}/{rounds} · {STAGES[stage].label}")
-            t0 = time.perf_counter()
+            task = add_row(progress, f"Round {state.round}/{rounds} · {STAGES[stage].label}")
+            t0, cpu0 = time.perf_counter(), cpu_seconds()
             with _Paused(progress) if stage == "run" else nullcontext():  # the runner shows its own progress
                 status = _interruptible(ctx, state, stage)
+            record(state, state.round).cpu[stage] = round(cpu_seconds() - cpu0, 2)
             progress.remove_task(task)
             state.stage = next_stage(stage, state.round, status)
             finish_if_last(state)
@@ -355,11 +368,23 @@ def _drive(ctx: LoopContext, state: State, rounds: int, steps: int | None = None
 
 
 def _interruptible(ctx: LoopContext, state: State, stage: str) -> str:
-    """Run a stage; Ctrl-C or SIGTERM says where the loop stopped (state.json still points there)."""
+    """Run a stage; Ctrl-C or SIGTERM says where the loop stopped (state.json still points there) and
+    records how long the stage ran before it was stopped."""
+    t0 = time.perf_counter()
     try:
         return execute(ctx, state, stage)
     except KeyboardInterrupt:
+        note_interrupted(ctx.ws, state.round, stage, time.perf_counter() - t0)
         raise Stopped(f"round {state.round}, stage {stage} did not finish; `prism loop` resumes there") from None
+
+
+def note_interrupted(ws: Workspace, round_no: int, stage: str, seconds: float) -> None:
+    """A history entry `interrupted` with the seconds spent, on the state as last saved: what the stopped
+    stage had changed in memory is not kept, so the resumed loop runs it again from the start."""
+    saved = load_state(ws)
+    saved.history.append({"round": round_no, "stage": stage, "status": INTERRUPTED, "seconds": round(seconds, 3),
+                          "at": now().isoformat(timespec="seconds")})
+    save_state(ws, saved)
 
 
 class _Paused:

@@ -6,6 +6,7 @@ atomic write after the stage finishes, so a stage killed half-way leaves no reco
 
 from __future__ import annotations
 
+import resource
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -53,6 +54,13 @@ def note_timing(state: State, round_no: int, stage: str, seconds: float, status:
     rec.timings[stage] = round(seconds, 3)
     state.history.append({"round": round_no, "stage": stage, "status": status, "seconds": round(seconds, 3),
                           "at": now().isoformat(timespec="seconds")})
+
+
+def cpu_seconds() -> float:
+    """CPU seconds used so far by this process and the child processes it has waited for (model workers,
+    pool processes): a stage's difference is what that stage cost, whatever else shares the machine."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def finish_if_last(state: State) -> None:

@@ -69,27 +69,36 @@ class Horizon:
         alive = np.nonzero(peak > IMPULSE_TOL * max(peak.max(), 1e-300))[0]
         return int(alive[-1]) if len(alive) else 0
 
-    def _column(self, c: int, weekly: float) -> np.ndarray:
+    def _line(self, c: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """Channel c's column at zero spend (its recent history, then zeros), the horizon weeks as a unit step,
+        and where the horizon starts: the column at weekly spend x is base + x · step."""
         lag = self.carryover[c]
         history = self.spend[len(self.spend) - lag:, c] if lag else np.zeros(0)
-        return np.concatenate([history, np.full(self.weeks, float(weekly)), np.zeros(lag)])
+        base = np.concatenate([history, np.zeros(self.weeks + lag)])
+        step = np.concatenate([np.zeros(lag), np.ones(self.weeks), np.zeros(lag)])
+        return base, step, lag
+
+    def _totals(self, c: int, levels: np.ndarray) -> np.ndarray:
+        """(S, len(levels)) KPI from the horizon's first week on (the history weeks are the same at every level)."""
+        base, step, start = self._line(c)
+        return self.source.line_totals(c, base, step, np.asarray(levels, dtype=float), start)
 
     @cached_property
     def _idle(self) -> list[np.ndarray]:
-        return [self.source.channel_contribution(c, self._column(c, 0.0)).sum(axis=1)
-                for c in range(len(self.channels))]
+        return [self._totals(c, np.zeros(1))[:, 0] for c in range(len(self.channels))]
 
     def kpi(self, c: int, weekly: float) -> np.ndarray:
         """(S,) KPI over the horizon and its carry-over tail from spending `weekly` a week on channel c."""
-        key = (c, float(weekly))
-        if key not in self._cache:
-            total = self.source.channel_contribution(c, self._column(c, weekly)).sum(axis=1)
-            self._cache[key] = total - self._idle[c]
-        return self._cache[key]
+        return self.curve(c, np.array([weekly]))[:, 0]
 
     def curve(self, c: int, levels: np.ndarray) -> np.ndarray:
-        """(S, len(levels)) response at each weekly spend level."""
-        return np.stack([self.kpi(c, x) for x in levels], axis=1)
+        """(S, len(levels)) response at each weekly spend level (levels not seen before computed together)."""
+        keys = [(c, float(x)) for x in levels]
+        new = sorted({x for _, x in keys if (c, x) not in self._cache})
+        if new:
+            for x, total in zip(new, self._totals(c, np.array(new)).T):
+                self._cache[(c, x)] = total - self._idle[c]
+        return np.stack([self._cache[k] for k in keys], axis=1)
 
     def plan_kpi(self, weekly: np.ndarray) -> np.ndarray:
         """(S,) KPI of a whole weekly plan (channels add up: contributions are separable)."""

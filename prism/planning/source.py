@@ -33,10 +33,15 @@ class ResponseSource(Protocol):
         """(S, len(column)) KPI from channel `c` for its weekly spend `column`."""
         ...
 
+    def line_totals(self, c: int, base: np.ndarray, step: np.ndarray, levels: np.ndarray, start: int = 0) -> np.ndarray:
+        """(S, len(levels)) KPI from channel `c` over weeks `start:` for each column base + x · step."""
+        ...
+
 
 @dataclass
 class Pool:
-    """Several models' draws as one source: each model thinned to the same count, so each weighs the same.
+    """Several models' draws as one source: each model thinned to the same count (once, with its `select`,
+    so no response is computed for draws the pool drops), so each weighs the same.
 
     `slices` says which rows of a contribution belong to which model (for the every-model-mean rule).
     """
@@ -47,29 +52,35 @@ class Pool:
     spend: np.ndarray = field(init=False)
     max_lag: int = field(init=False)
     slices: dict[str, slice] = field(init=False)
-    _rows: dict[str, np.ndarray] = field(init=False)
 
     def __post_init__(self) -> None:
         first = next(iter(self.sources.values()))
         self.channels, self.spend = list(first.channels), np.asarray(first.spend, dtype=float)
         self.max_lag = max(int(src.max_lag) for src in self.sources.values())
-        self.slices, self._rows, start = {}, {}, 0
+        self.slices, start = {}, 0
+        thinned = {}
         for name, src in self.sources.items():
             if list(src.channels) != self.channels or np.shape(src.spend) != self.spend.shape:
                 raise InputError(f"kept draws of {name}: channels {list(src.channels)} differ from "
                                  f"{self.channels}; every model of a round must share the channel order")
             n = min(self.per_model, src.n_draws)
-            self._rows[name] = np.linspace(0, src.n_draws - 1, n).round().astype(int)
+            rows = np.linspace(0, src.n_draws - 1, n).round().astype(int)
+            thinned[name] = src if n == src.n_draws else src.select(rows)  # thinned once, not per response
             self.slices[name] = slice(start, start + n)
             start += n
+        self.sources = thinned
 
     @property
     def n_draws(self) -> int:
-        return sum(len(r) for r in self._rows.values())
+        return sum(src.n_draws for src in self.sources.values())
 
     def channel_contribution(self, c: int, column: np.ndarray) -> np.ndarray:
-        return np.concatenate([np.asarray(src.channel_contribution(c, column))[self._rows[name]]
-                               for name, src in self.sources.items()], axis=0)
+        return np.concatenate([np.asarray(src.channel_contribution(c, column)) for src in self.sources.values()],
+                              axis=0)
+
+    def line_totals(self, c: int, base: np.ndarray, step: np.ndarray, levels: np.ndarray, start: int = 0) -> np.ndarray:
+        return np.concatenate([src.line_totals(c, base, step, levels, start) for src in self.sources.values()],
+                              axis=0)
 
 
 def pool(sources: dict[str, ResponseSource], total_draws: int = POOLED_DRAWS) -> Pool:

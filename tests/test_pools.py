@@ -1,0 +1,53 @@
+"""Every worker pool (audit, test plans, benchmarks) runs one BLAS thread per process, like the model runner."""
+
+from __future__ import annotations
+
+from prism.models.pool import process_pool
+
+
+def blas_threads() -> int:
+    """Run in a pool process: the most threads a loaded BLAS will use there (numpy loads OpenBLAS)."""
+    import numpy  # noqa: F401
+    from threadpoolctl import threadpool_info
+
+    return max(lib["num_threads"] for lib in threadpool_info())
+
+
+def test_pool_processes_run_one_blas_thread(monkeypatch) -> None:
+    for key in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(key, raising=False)
+    with process_pool(2) as pool:
+        assert [f.result() for f in [pool.submit(blas_threads) for _ in range(4)]] == [1, 1, 1, 1]
+
+
+def test_a_thread_count_the_user_set_is_kept(monkeypatch) -> None:
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    with process_pool(1) as pool:
+        assert pool.submit(blas_threads).result() == 2
+
+
+def test_an_interrupted_pool_ends_its_processes_at_once() -> None:
+    """Ctrl-C inside the pool's block: the running tasks are killed and the queued ones dropped, not awaited."""
+    import time
+
+    started = time.monotonic()
+    try:
+        with process_pool(2) as pool:
+            futures = [pool.submit(time.sleep, 30) for _ in range(6)]
+            futures[0].running() or time.sleep(0.5)
+            processes = list(pool._processes.values())
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    assert time.monotonic() - started < 20
+    assert processes and not any(p.is_alive() for p in processes)
+
+
+def test_watched_pools_report_refits_submitted_and_done() -> None:
+    from prism.models.pool import watch_refits
+
+    seen: list[tuple[int, int]] = []
+    with watch_refits(lambda submitted, done: seen.append((submitted, done))):
+        with process_pool(2) as pool:
+            assert list(pool.map(abs, [-1, -2, -3])) == [1, 2, 3]
+    assert seen[-1] == (3, 3) and (1, 0) in seen
