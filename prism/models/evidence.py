@@ -24,6 +24,7 @@ PRIOR_DRIVEN_CONTRACTION = 0.3  # posterior sd still above 70 % of the prior sd 
 PRIOR_DRIVEN_SHIFT = 0.5  # ... and the mean moved less than half a prior sd
 ZERO_EFFECT_SHARE = 0.5  # ridge: coefficient at the zero bound in more than half the resamples
 ZERO_COEF = 1e-12
+POINT = "point"  # the evidence source of a point estimate (a quick MAP fit): no spread, no interval
 
 
 def _rel_width(draws: np.ndarray) -> np.ndarray:
@@ -75,7 +76,7 @@ def channel_evidence(roi: np.ndarray, prior_roi: np.ndarray | None = None, at_ze
     against the penalty (ridge), else the interval width alone (a point estimate such as MAP has no spread
     to judge)."""
     if roi.shape[0] < 2:
-        return [ChannelEvidence(source="point") for _ in range(roi.shape[1])]
+        return [ChannelEvidence(source=POINT) for _ in range(roi.shape[1])]
     if prior_roi is not None:
         return posterior_evidence(roi, prior_roi)
     if at_zero is not None:
