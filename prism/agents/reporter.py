@@ -23,7 +23,7 @@ from prism.analysis.confidence import (
 )
 from prism.analysis.test_plan import NO_TEST, geo_note, promise_words, read_plans
 from prism.analysis.facts import AGREEMENT_CV, INTERVAL_LEVEL, ChannelFacts, RoundFacts, fmt
-from prism.errors import InputError
+from prism.errors import InputError, TooFewDraws
 from prism.knowledge.checks import informed_channels
 from prism.schemas import PRIOR_DRIVEN, ZERO_EFFECT, AgentCall, KnownIssue, RoundRecord, Status
 from prism.workspace import Workspace, load_state, write_text
@@ -211,6 +211,8 @@ def _plan(ws: Workspace, round_no: int) -> pd.DataFrame | str:
 
     try:
         return default_plan(ws, round_no).frame()
+    except TooFewDraws:
+        return "No budget plan this round: a quick run keeps too few draws to plan on (rerun without --quick)."
     except InputError:  # the reason stays out of the prose: paths and counts are not results to quote
         return "No budget plan this round: the round's kept draws could not be read (run `prism optimize`)."
 

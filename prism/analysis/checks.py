@@ -106,22 +106,28 @@ def text_checks(facts: RoundFacts, text: str) -> list[Check]:
 
 
 # ---------------------------------------------------------------------------- numeric checks
-def overfitting(facts: RoundFacts) -> Check:
+def overfitting(facts: RoundFacts, holdout: bool = True) -> Check:
+    """Train R² near 1 on too few weeks per parameter, or out-of-sample error far above the training error.
+
+    The Critic judges the out-of-sample error on the held-out final weeks (`holdout`); the Tuner passes
+    holdout=False and is judged on the cross-validation error inside the training weeks instead, so the
+    held-out weeks never steer a tuning decision (neither the check nor its evidence reads them)."""
     bad, ok = [], []
     limit = WEEKS_PER_PARAMETER * facts.n_parameters
     train_weeks = facts.results.train_weeks
+    kind = "test" if holdout else "CV"
     for name, m in facts.ok_models.items():
         if m.fit is None:
             continue
         f = m.fit
-        desc = f"{name}: train R² {f.r2:.3f}, train MAPE {f.mape_train:.1f}%, test MAPE " + (
-            f"{f.mape_test:.1f}%" if f.mape_test is not None else "n/a")
+        out = f.mape_test if holdout else f.cv_mape
+        desc = (f"{name}: train R² {f.r2:.3f}, train MAPE {f.mape_train:.1f}%, {kind} MAPE "
+                + (f"{out:.1f}%" if out is not None else "n/a"))
         t = THRESHOLDS
         if f.r2 >= t.overfit_r2 and train_weeks < limit:
             bad.append(f"{desc} (R² ≥ {t.overfit_r2} on {train_weeks} training weeks < {limit})")
-        elif f.mape_test is not None and f.mape_test > t.overfit_test_ratio * f.mape_train \
-                and f.mape_test - f.mape_train > t.overfit_test_gap:
-            bad.append(f"{desc} (test more than {t.overfit_test_ratio:g}× train)")
+        elif out is not None and out > t.overfit_test_ratio * f.mape_train and out - f.mape_train > t.overfit_test_gap:
+            bad.append(f"{desc} ({kind} more than {t.overfit_test_ratio:g}× train)")
         else:
             ok.append(desc)
     return Check("overfitting", not bad, "; ".join(bad or ok) or "no model fit to check")

@@ -213,8 +213,9 @@ def answer_scenario(ctx: AskContext, q: R.Question) -> Answer:
     mean, low, high = outcome.summary
     moves = " and ".join(f"{ctx.label(ch)} {pct:+g}%" for ch, pct in q.changes.items())
     text = (f"{moves} over the next {planner.weeks} weeks: {ctx.results.kpi} changes by {money(mean)} "
-            f"({INTERVAL_LEVEL}% interval {money(low)} to {money(high)}; a gain in {outcome.prob_gain:.0%} of "
-            f"the pooled model draws), carry-over included.")
+            f"({INTERVAL_LEVEL}% interval {money(low)} to {money(high)}"
+            + (f"; a gain in {outcome.prob_gain:.0%} of the pooled model draws" if outcome.moved else
+               "; the spend does not change") + "), carry-over included.")
     return Answer(q.text, R.SCENARIO, text, list(q.changes),
                   {"changes_pct": q.changes, "weeks": planner.weeks, "kpi_change": mean, "low": low, "high": high,
                    "prob_gain": outcome.prob_gain})

@@ -532,15 +532,22 @@ def laplace_cov(fn: Callable[[np.ndarray], float], theta: np.ndarray, bounds: li
 # -------------------------------------------------------------------------------------------- bootstrap
 
 
-def block_indices(rng: np.random.Generator, n: int, block: int) -> np.ndarray:
-    """Moving-block bootstrap rows: random contiguous blocks of `block` weeks, concatenated to length n."""
+def block_indices(rng: np.random.Generator, n: int, block: int, size: int | None = None) -> np.ndarray:
+    """Moving-block bootstrap rows of n weeks: random contiguous blocks of `block` weeks, concatenated to
+    `size` rows (default n)."""
+    size = n if size is None else size
     block = min(block, n)
-    starts = rng.integers(0, n - block + 1, size=math.ceil(n / block))
-    return (starts[:, None] + np.arange(block)[None, :]).ravel()[:n]
+    starts = rng.integers(0, n - block + 1, size=math.ceil(size / block))
+    return (starts[:, None] + np.arange(block)[None, :]).ravel()[:size]
 
 
 def default_block_length(n_train: int) -> int:
     return max(2, round(n_train ** (1.0 / 3.0)))
+
+
+def block_length(cfg: Config, n_train: int) -> int:
+    """Weeks per resampled block: config's `ridge.block_length`, else about the cube root of the training weeks."""
+    return cfg.ridge.block_length or default_block_length(n_train)
 
 
 def bootstrap(problem: Problem, theta: np.ndarray, cov: np.ndarray, shapes: ShapeWeights, penalties: Penalties,
@@ -752,7 +759,7 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
     folds = cv_folds(data.n_train)
     budget = min(cfg.ridge.search_budget, QUICK_SEARCH) if quick else cfg.ridge.search_budget
     resamples = min(cfg.ridge.bootstrap, QUICK_BOOTSTRAP) if quick else cfg.ridge.bootstrap
-    block = cfg.ridge.block_length or default_block_length(data.n_train)
+    block = block_length(cfg, data.n_train)
     theta, shapes, penalties, used, converged = fit_transforms(problem, folds, budget)
     penalty, point = penalties.best, problem.transform(theta, shapes.best)
     x = problem.design(point)[: data.n_train]

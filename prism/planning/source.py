@@ -12,9 +12,10 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from prism.errors import InputError
+from prism.errors import InputError, TooFewDraws
 
 POOLED_DRAWS = 1000  # draws in a consensus pool, split equally between the models that ran
+MIN_PLAN_DRAWS = 200  # fewer pooled draws cannot bound a plan's 90 % interval (a quick MAP fit keeps one)
 CONSENSUS = "consensus"
 
 
@@ -79,6 +80,16 @@ def pool(sources: dict[str, ResponseSource], total_draws: int = POOLED_DRAWS) ->
         raise InputError("no model with kept draws: run `prism run` first")
     fewest = min(src.n_draws for src in sources.values())
     return Pool(sources, per_model=max(1, min(total_draws // len(sources), fewest)))
+
+
+def plannable(src: Pool) -> Pool:
+    """The pool, when it holds enough draws to plan on; else refuse plainly: a quick run keeps one MAP draw
+    for pymc (so a consensus pool keeps one draw per model) and 50 bootstrap resamples for ridge."""
+    if src.n_draws < MIN_PLAN_DRAWS:
+        kept = ", ".join(f"{name} {n.n_draws}" for name, n in src.sources.items())
+        raise TooFewDraws(f"too few draws to plan on: {src.n_draws} pooled (kept: {kept}), at least {MIN_PLAN_DRAWS} "
+                         f"needed; quick results cannot be planned on: rerun `prism run` without --quick")
+    return src
 
 
 def select(sources: dict[str, ResponseSource], model: str) -> dict[str, ResponseSource]:
