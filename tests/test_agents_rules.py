@@ -218,6 +218,32 @@ def test_tuner_rules_and_validation(base):
     assert tuner.validate_change(ws, "adstock.max_lag", "4").new == 4
 
 
+@pytest.mark.parametrize("mape_test", [7.13, 61.37])
+def test_the_holdout_never_steers_the_tuner(base, mape_test):
+    """Only mape_test changes (the Critic's overfitting check flips): the Tuner's candidates stay the same and
+    neither they nor the Claude Tuner's context show the held-out weeks' error."""
+    from prism.llm import context
+
+    ws, sim = base
+    fit = {m: {"mape_train": 5.0, "mape_test": mape_test} for m in ("ridge", "pymc", "lightweight_mmm")}
+    res = crafted_results(ws, sim, fit=fit)
+    save_state(ws, State(round=2, stage="tune", rounds=[RoundRecord(
+        round=1, objective=12.0, test_mape={m: mape_test for m in res.models})]))
+    assert _checks(ws)["overfitting"].passed == (mape_test < 10)  # the Critic still judges the holdout
+    changes = [(c.key, c.new, c.rule, c.evidence) for c in tuner.candidate_changes(ws, 2)]
+    assert changes == [(c.key, c.new, c.rule, c.evidence) for c in _candidates_at(ws, sim, fit, 7.13)]
+    assert all("test MAPE" not in c[3] for c in changes)
+    shown = context.build("tuner", ws, 2, False, "propose_config_change")
+    assert "mape_test" not in shown and "test_mape" not in shown and str(mape_test) not in shown
+
+
+def _candidates_at(ws, sim, fit, mape_test: float):
+    crafted_results(ws, sim, fit={m: {**f, "mape_test": mape_test} for m, f in fit.items()})
+    out = tuner.candidate_changes(ws, 2)
+    crafted_results(ws, sim, fit=fit)
+    return out
+
+
 def test_tuner_stops_when_the_objective_stalls(base):
     ws, sim = base
     crafted_results(ws, sim, round_no=3, objective=11.0)
