@@ -161,9 +161,17 @@ def _media_share_line(facts: RoundFacts, kpi: str) -> str:
     return f"- Marketing drove about {fmt(facts.mean_media_share, 1)}% of {kpi}{f' ({odd})' if odd else ''}; {tail}"
 
 
+def range_words(facts: RoundFacts) -> str:
+    """What the likely range is: the 90 % interval of the models' pooled draws, or (a round without kept draws)
+    the span of the models' own intervals, never called a 90 % interval when it is not one."""
+    if all(f.range_pooled for f in facts.channel_facts.values()):
+        return f"{INTERVAL_LEVEL}% interval of the methods' estimates pooled, each method weighing the same"
+    return f"from the lowest to the highest end of the methods' {INTERVAL_LEVEL}% intervals"
+
+
 def _roi(facts: RoundFacts, kpi: str) -> str:
     rows = [HEADINGS["roi"], "",
-            f"Return = {kpi} generated per {_unit(facts)} of spend, with the likely range ({INTERVAL_LEVEL}% interval).",
+            f"Return = {kpi} generated per {_unit(facts)} of spend, with the likely range ({range_words(facts)}).",
             "", f"| Channel | Return per {_unit(facts)} of spend | Likely range | Confidence | Share of spend |",
             "|---|---|---|---|---|"]
     rows += [f"| {f.label} | {_return(f)} | {fmt(f.roi_low)}–{fmt(f.roi_high)} | {f.confidence} | "
