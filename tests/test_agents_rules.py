@@ -57,7 +57,8 @@ def test_critic_fails_each_numeric_check(base, case, check):
     analyst.run(ws, 1, revision=True)  # acknowledges it, then the Critic approves
     text = ws.analysis(1).read_text()
     assert "Response to the review" in text and check in text
-    assert critic.run(ws, 1, revision=True).status == "APPROVED"
+    final = critic.run(ws, 1, revision=True).status
+    assert final == "APPROVED" if check != "model health" else final.startswith("APPROVED WITH MODEL HEALTH FAIL: ")
 
 
 def test_critic_text_checks_and_one_revision(base):
@@ -216,6 +217,25 @@ def test_tuner_rules_and_validation(base):
     with pytest.raises(InputError, match="out of bounds"):
         tuner.validate_change(ws, "adstock.decay", "1.5")
     assert tuner.validate_change(ws, "adstock.max_lag", "4").new == 4
+
+
+def test_failed_model_health_is_never_a_plain_approval(base):
+    """The Critic marked model health FAIL and still approved: now an analysis that mentions it is still sent
+    back once, and the final verdict states the failure; the guard refuses a bare APPROVED."""
+    ws, sim = base
+    crafted_results(ws, sim, diagnostics={"pymc": {"rhat_max": 1.2, "ess_bulk_min": 900.0, "divergences": 0,
+                                                   "chains": 2}})
+    analyst.run(ws, 1)
+    assert "converge" in ws.analysis(1).read_text().lower() or "r-hat" in ws.analysis(1).read_text().lower()
+    first = critic.run(ws, 1)
+    assert first.status.startswith("REVISE:") and "model health" in first.status
+    analyst.run(ws, 1, revision=True)
+    final = critic.run(ws, 1, revision=True)
+    assert final.status.startswith("APPROVED WITH MODEL HEALTH FAIL: ") and "1.2" in final.status
+    assert check_review(ws) == []
+    review = ws.review(1).read_text()
+    write_text(ws.review(1), review.replace(final.status, "APPROVED"))
+    assert any("model health fails" in p for p in check_review(ws))
 
 
 @pytest.mark.parametrize("mape_test", [7.13, 61.37])

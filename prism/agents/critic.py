@@ -1,15 +1,17 @@
 """Critic (rule-based): the round's checks against the analysis, then APPROVED or REVISE.
 
 A failed numeric check needs acknowledging in the analysis; after one revision the Critic approves and
-records what is still open. The checks themselves live in the analysis layer (prism.analysis.checks).
+records what is still open. Failed model health is never a plain approval: the first review asks for a
+revision, the second approves with the failure stated in the verdict line (checks.approval). The checks
+themselves live in the analysis layer (prism.analysis.checks).
 """
 
 from __future__ import annotations
 
 from prism.agents.base import AgentOutcome
-from prism.analysis.checks import compute_checks, open_issues, render
+from prism.analysis.checks import approval, compute_checks, open_issues, render
 from prism.errors import InputError
-from prism.schemas import AgentCall, Status, revise
+from prism.schemas import AgentCall, revise
 from prism.workspace import Workspace, write_text
 
 
@@ -24,7 +26,7 @@ def run(ws: Workspace, round_no: int, revision: bool = False) -> AgentOutcome:
     if unhandled and not revision:
         status = revise("; ".join(f"{c.name} — {c.evidence}" for c in unhandled))
     else:
-        status = Status.APPROVED
+        status = approval(checks)
     write_text(ws.review(round_no), render(round_no, checks, status, unhandled, revision))
     return AgentOutcome(status=status, path=ws.review(round_no),
                         detail=f"{sum(c.passed for c in checks)}/{len(checks)} checks pass",

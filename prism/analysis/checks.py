@@ -51,6 +51,8 @@ ACK_WORDS = {
     "expected roi range": ("expected range", "expected roi", "benchmark"),
 }
 TEXT_CHECKS = ("consensus honesty", "collinearity", "sample size", "identifiability")
+MODEL_HEALTH = "model health"
+HEALTH_FAIL = "WITH MODEL HEALTH FAIL"  # in the verdict line of a round approved although model health fails
 # report.md's headings: the contract between the Reporter, the Proofreader, the guards and the renderer
 HEADINGS = {
     "answer": "## The answer",
@@ -107,27 +109,27 @@ def text_checks(facts: RoundFacts, text: str) -> list[Check]:
 
 # ---------------------------------------------------------------------------- numeric checks
 def overfitting(facts: RoundFacts, holdout: bool = True) -> Check:
-    """Train R² near 1 on too few weeks per parameter, or out-of-sample error far above the training error.
+    """Train R² near 1 on too few weeks per parameter, or (`holdout`) the held-out final weeks' error far
+    above the training error.
 
-    The Critic judges the out-of-sample error on the held-out final weeks (`holdout`); the Tuner passes
-    holdout=False and is judged on the cross-validation error inside the training weeks instead, so the
-    held-out weeks never steer a tuning decision (neither the check nor its evidence reads them)."""
+    The Critic judges both; the Tuner passes holdout=False and gets the in-sample half alone, so the
+    held-out weeks never steer a tuning decision (neither the check nor its evidence reads them; the
+    Tuner's out-of-sample judge is its objective, the cross-validation error inside the training weeks)."""
     bad, ok = [], []
     limit = WEEKS_PER_PARAMETER * facts.n_parameters
     train_weeks = facts.results.train_weeks
-    kind = "test" if holdout else "CV"
     for name, m in facts.ok_models.items():
         if m.fit is None:
             continue
         f = m.fit
-        out = f.mape_test if holdout else f.cv_mape
-        desc = (f"{name}: train R² {f.r2:.3f}, train MAPE {f.mape_train:.1f}%, {kind} MAPE "
-                + (f"{out:.1f}%" if out is not None else "n/a"))
+        desc = f"{name}: train R² {f.r2:.3f}, train MAPE {f.mape_train:.1f}%" + (
+            (", test MAPE " + (f"{f.mape_test:.1f}%" if f.mape_test is not None else "n/a")) if holdout else "")
         t = THRESHOLDS
         if f.r2 >= t.overfit_r2 and train_weeks < limit:
             bad.append(f"{desc} (R² ≥ {t.overfit_r2} on {train_weeks} training weeks < {limit})")
-        elif out is not None and out > t.overfit_test_ratio * f.mape_train and out - f.mape_train > t.overfit_test_gap:
-            bad.append(f"{desc} ({kind} more than {t.overfit_test_ratio:g}× train)")
+        elif holdout and f.mape_test is not None and f.mape_test > t.overfit_test_ratio * f.mape_train \
+                and f.mape_test - f.mape_train > t.overfit_test_gap:
+            bad.append(f"{desc} (test more than {t.overfit_test_ratio:g}× train)")
         else:
             ok.append(desc)
     return Check("overfitting", not bad, "; ".join(bad or ok) or "no model fit to check")
@@ -174,7 +176,7 @@ def model_health(facts: RoundFacts) -> Check:
     evidence = "; ".join(problems + failed) or (
         f"{', '.join(checked)}: r-hat, divergences and effective sample size within gates" if checked
         else "no Bayesian model ran")
-    return Check("model health", not problems and not failed, evidence)
+    return Check(MODEL_HEALTH, not problems and not failed, evidence)
 
 
 def experiment_agreement(facts: RoundFacts) -> Check:
@@ -274,8 +276,24 @@ def acknowledged(check: Check, text: str) -> bool:
 
 
 def open_issues(checks: list[Check], text: str) -> list[Check]:
-    """Failed checks the analysis has not handled (text checks must pass; numeric ones be acknowledged)."""
-    return [c for c in checks if not c.passed and (c.kind is Kind.TEXT or not acknowledged(c, text))]
+    """Failed checks the analysis has not handled (text checks must pass; numeric ones be acknowledged).
+    Failed model health is never handled by a mention: a model whose sampler did not converge has no
+    estimate to report, so the first review always asks for a revision that says so."""
+    return [c for c in checks if not c.passed
+            and (c.kind is Kind.TEXT or c.name == MODEL_HEALTH or not acknowledged(c, text))]
+
+
+def approval(checks: list[Check]) -> str:
+    """The approving verdict: APPROVED, or, while model health fails, the failure stated in the verdict line
+    (`APPROVED WITH MODEL HEALTH FAIL: <evidence>`): the round goes on to the report, but no reader of the
+    review can take it for a clean approval."""
+    failed = [c for c in checks if c.name == MODEL_HEALTH and not c.passed]
+    return f"{Status.APPROVED} {HEALTH_FAIL}: {failed[0].evidence}" if failed else Status.APPROVED
+
+
+def plain_approval_despite_failed_health(checks: list[Check], verdict: str) -> bool:
+    """A bare APPROVED while model health fails (what the guard refuses)."""
+    return verdict.startswith(Status.APPROVED) and approval(checks) != Status.APPROVED and HEALTH_FAIL not in verdict
 
 
 def render(round_no: int, checks: list[Check], status: str, unhandled: list[Check], revision: bool) -> str:

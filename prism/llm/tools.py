@@ -233,7 +233,7 @@ def apply_review(ws: Workspace, round_no: int, revision: bool, data: Review) -> 
                           extra=numbers_in(" ".join(c.evidence for c in computed) + " " + analysis))
     reasons = [f"{c.name} — {c.evidence}" for c in unhandled] + ([data.reason.strip()] if data.reason.strip()
                                                                  else [])
-    status = Status.APPROVED if data.verdict == Status.APPROVED else revise("; ".join(reasons))
+    status = checks.approval(computed) if data.verdict == Status.APPROVED else revise("; ".join(reasons))
     write_text(ws.review(round_no), checks.render(round_no, reviewed, status, unhandled, revision))
     return AgentOutcome(status=status, path=ws.review(round_no),
                         detail=f"{sum(c.passed for c in reviewed)}/{len(reviewed)} checks pass",

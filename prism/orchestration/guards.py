@@ -56,6 +56,8 @@ def check_review(ws: Workspace) -> list[str]:
         problems.append("APPROVED although these checks are not handled: " + ", ".join(c.name for c in unhandled))
     elif verdict.startswith(REVISE_PREFIX) and final:
         problems.append("the review after the revision must decide (APPROVED, with open issues listed)")
+    elif checks.plain_approval_despite_failed_health(computed, verdict):
+        problems.append(f"model health fails: the verdict must say so ({checks.approval(computed)})")
     return problems
 
 
