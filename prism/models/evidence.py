@@ -13,8 +13,7 @@ definition and one rule for every model, here and only here:
   layer's expected ROI), so the same two numbers exist for its coefficient in closed form
   (ridge.pool_evidence). Besides, the share of bootstrap resamples whose coefficient sits at the zero
   bound: a channel at zero in most resamples is `zero_effect` (the penalty, not the data, set it).
-The thresholds were set on simulations with known truth (a tiny always-on channel, 0.00–0.02; channels the
-spend identified, 0.5–0.97) and are not yet fitted on the calibration benchmark.
+The thresholds live here and only here; docs/concepts/confidence.md gives the measurements behind them.
 """
 
 from __future__ import annotations
