@@ -220,7 +220,8 @@ def _plan(ws: Workspace, round_no: int) -> pd.DataFrame | str:
     try:
         return default_plan(ws, round_no).frame()
     except TooFewDraws:
-        return "No budget plan this round: a quick run keeps too few draws to plan on (rerun without --quick)."
+        return ("No budget plan this round: the round kept too few draws to plan on (quick results cannot be "
+                "planned on; rerun without --quick).")
     except InputError:  # the reason stays out of the prose: paths and counts are not results to quote
         return "No budget plan this round: the round's kept draws could not be read (run `prism optimize`)."
 

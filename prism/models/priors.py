@@ -10,6 +10,7 @@ Every model's diagnostics record which channels' priors were informed and by wha
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from prism.data.discover import workspace_knowledge
 from prism.errors import InputError
@@ -37,7 +38,7 @@ def config_hash(cfg: Config) -> str:
     return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:16]
 
 
-def workspace_config(ws: Workspace, path=None) -> tuple[Config, Config]:
+def workspace_config(ws: Workspace, path: Path | None = None) -> tuple[Config, Config]:
     """(config.json — or the config file at `path` —, the effective config a run fits with it): the one
     place the runner, its workers, the audit and the test plans get the config from."""
     own = read_model(path or ws.config, Config)
