@@ -38,7 +38,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from prism.analysis.audit import FACTOR_RANGE, audit_source, block_noise
-from prism.analysis.confidence import HIGH, compute_confidence
+from prism.analysis.confidence import HIGH
 from prism.analysis.response import plan_contributions
 from prism.errors import InputError
 from prism.models import ridge
@@ -413,7 +413,7 @@ def run_plans(ws: Workspace, channels: list[str] | None = None, k: int | None = 
     unknown = [ch for ch in channels or [] if ch not in res.channels]
     if unknown:
         raise InputError(f"unknown channel {unknown[0]!r}; the channels are: {', '.join(res.channels)}")
-    labels = {ch: conf.label for ch, conf in compute_confidence(ws, res).items()}
+    labels = stored_labels(ws, res)
     wanted = {ch: labels[ch] for ch in (channels if channels is not None else res.channels) if labels[ch] != HIGH}
     table = (plan_channels(load_inputs(ws, res), wanted, k or DEFAULT_K, jobs) if wanted
              else pd.DataFrame(columns=COLUMNS))
@@ -424,6 +424,15 @@ def run_plans(ws: Workspace, channels: list[str] | None = None, k: int | None = 
     write_csv(ws.result(TEST_PLAN_FILE), merged.sort_values("channel", key=lambda s: s.map(order), kind="stable")
               .reset_index(drop=True))
     return table
+
+
+def stored_labels(ws: Workspace, res: Results) -> dict[str, str]:
+    """Each channel's confidence as compare wrote it (latest.json, and so roi_comparison.csv's `confidence`):
+    the one label every output shows, never computed a second time (a second computation called a channel
+    `medium` here that every other output called `low`)."""
+    if not set(res.channels) <= set(res.confidence):
+        raise InputError(f"{ws.latest}: round {res.round} has no confidence labels yet; run `prism compare` first")
+    return {ch: res.confidence[ch].label for ch in res.channels}
 
 
 def read_plans(ws: Workspace, round_no: int | None = None) -> pd.DataFrame:

@@ -108,6 +108,8 @@ def _compare(ctx: LoopContext, state: State, t0: float) -> str:
     n = state.round
     audited = not ctx.quick and _audit(ctx.ws, n)
     res: Results = run_compare(ctx.ws, n)
+    if audited:
+        _plans(ctx.ws)
     _pause("compare")
     rec = record(state, n)
     rec.high_agreement = sum(a.label == "high" for a in res.agreement.values())
@@ -121,16 +123,22 @@ def _compare(ctx: LoopContext, state: State, t0: float) -> str:
 
 
 def _audit(ws: Workspace, n: int) -> bool:
-    """The recoverability audit and the test plans before compare (the confidence label reads the audit, the
-    Reporter the plans); the quick loop skips both, since they refit ridge many times."""
+    """The recoverability audit before compare (the confidence label reads it); the quick loop skips it and
+    the test plans, since they refit ridge many times."""
     from prism.analysis.audit import audit_source, run_audit
-    from prism.analysis.test_plan import run_plans
 
     if audit_source(read_model(ws.round_results(n), Results)) is None:
         return False
     run_audit(ws)
-    run_plans(ws)
     return True
+
+
+def _plans(ws: Workspace) -> None:
+    """The test plans after compare: they are sized for the channels below `high` by compare's label, the
+    one label every output shows (the Reporter reads the plans)."""
+    from prism.analysis.test_plan import run_plans
+
+    run_plans(ws)
 
 
 def _add_artifacts(rec: RoundRecord, *paths: str) -> None:
