@@ -19,6 +19,10 @@ class MissingExtraError(InputError):
         )
 
 
+class TooFewDraws(InputError):
+    """A round's kept draws are too few to plan on (a quick run: one MAP draw for pymc)."""
+
+
 class LockedError(InputError):
     """Another Prism loop holds the workspace lock."""
 

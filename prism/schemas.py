@@ -623,8 +623,11 @@ class Combined(Open):
     """One channel across the models that ran: what a report quotes as its likely range (never recomputed)."""
 
     roi: float = Field(description="mean ROI across the models")
-    roi_low: float = Field(description="lowest 90 % interval bound of any model")
-    roi_high: float = Field(description="highest 90 % interval bound of any model")
+    roi_low: float = Field(description="5 % quantile of the models' ROI draws pooled with equal weight (`pooled`), "
+                                       "else the lowest 90 % interval bound of any model")
+    roi_high: float = Field(description="95 % quantile of the pooled draws (`pooled`), else the highest bound")
+    pooled: bool = Field(False, description="the range is the 90 % interval of the pooled draws (the round kept "
+                                            "every model's draws); false: the envelope of the models' intervals")
     confidence: str = Field(description="the calibrated label (Results.confidence), else the facts' word")
 
 

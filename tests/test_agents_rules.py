@@ -59,7 +59,8 @@ def test_critic_fails_each_numeric_check(base, case, check):
     response = text.split("## Response to the review", 1)[1]
     line = next(ln for ln in response.splitlines() if ln.startswith(f"- On {check}: "))
     assert _checks(ws)[check].evidence in line and acknowledged(_checks(ws)[check], line.split(": ", 1)[1])
-    assert critic.run(ws, 1, revision=True).status == "APPROVED"
+    final = critic.run(ws, 1, revision=True).status
+    assert final == "APPROVED" if check != "model health" else final.startswith("APPROVED WITH MODEL HEALTH FAIL: ")
     assert check_review(ws) == []
 
 
@@ -220,6 +221,51 @@ def test_tuner_rules_and_validation(base):
     with pytest.raises(InputError, match="out of bounds"):
         tuner.validate_change(ws, "adstock.decay", "1.5")
     assert tuner.validate_change(ws, "adstock.max_lag", "4").new == 4
+
+
+def test_failed_model_health_is_never_a_plain_approval(base):
+    """The Critic marked model health FAIL and still approved: now an analysis that mentions it is still sent
+    back once, and the final verdict states the failure; the guard refuses a bare APPROVED."""
+    ws, sim = base
+    crafted_results(ws, sim, diagnostics={"pymc": {"rhat_max": 1.2, "ess_bulk_min": 900.0, "divergences": 0,
+                                                   "chains": 2}})
+    analyst.run(ws, 1)
+    assert "converge" in ws.analysis(1).read_text().lower() or "r-hat" in ws.analysis(1).read_text().lower()
+    first = critic.run(ws, 1)
+    assert first.status.startswith("REVISE:") and "model health" in first.status
+    analyst.run(ws, 1, revision=True)
+    final = critic.run(ws, 1, revision=True)
+    assert final.status.startswith("APPROVED WITH MODEL HEALTH FAIL: ") and "1.2" in final.status
+    assert check_review(ws) == []
+    review = ws.review(1).read_text()
+    write_text(ws.review(1), review.replace(final.status, "APPROVED"))
+    assert any("model health fails" in p for p in check_review(ws))
+
+
+@pytest.mark.parametrize("mape_test", [7.13, 61.37])
+def test_the_holdout_never_steers_the_tuner(base, mape_test):
+    """Only mape_test changes (the Critic's overfitting check flips): the Tuner's candidates stay the same and
+    neither they nor the Claude Tuner's context show the held-out weeks' error."""
+    from prism.llm import context
+
+    ws, sim = base
+    fit = {m: {"mape_train": 5.0, "mape_test": mape_test} for m in ("ridge", "pymc", "lightweight_mmm")}
+    res = crafted_results(ws, sim, fit=fit)
+    save_state(ws, State(round=2, stage="tune", rounds=[RoundRecord(
+        round=1, objective=12.0, test_mape={m: mape_test for m in res.models})]))
+    assert _checks(ws)["overfitting"].passed == (mape_test < 10)  # the Critic still judges the holdout
+    changes = [(c.key, c.new, c.rule, c.evidence) for c in tuner.candidate_changes(ws, 2)]
+    assert changes == [(c.key, c.new, c.rule, c.evidence) for c in _candidates_at(ws, sim, fit, 7.13)]
+    assert all("test MAPE" not in c[3] for c in changes)
+    shown = context.build("tuner", ws, 2, False, "propose_config_change")
+    assert "mape_test" not in shown and "test_mape" not in shown and str(mape_test) not in shown
+
+
+def _candidates_at(ws, sim, fit, mape_test: float):
+    crafted_results(ws, sim, fit={m: {**f, "mape_test": mape_test} for m, f in fit.items()})
+    out = tuner.candidate_changes(ws, 2)
+    crafted_results(ws, sim, fit=fit)
+    return out
 
 
 def test_tuner_stops_when_the_objective_stalls(base):

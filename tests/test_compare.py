@@ -72,3 +72,46 @@ def test_run_compare_leaves_failed_model_out(tmp_path):
     contrib = pd.read_csv(ws.result("contribution_comparison.csv"))
     assert list(contrib.columns) == COLUMNS and contrib.loc[0, "lightweight_mmm"] == pytest.approx(22.0)
     assert list(contrib["agreement"]) == list(roi["agreement"])
+
+
+def test_the_likely_range_is_the_90_interval_of_the_pooled_draws(tmp_path):
+    """Not the lowest low and highest high across the models: the central 90 % of their draws pooled with
+    equal weight (as planning pools them), stored once by compare and quoted by report, deck and workbook."""
+    import numpy as np
+
+    from prism.agents import reporter
+    from prism.analysis.response import pooled_roi
+    from prism.models.base import ModelData, summarize
+    from prism.report.inputs import load_inputs
+    from prism.report.tables import roi_summary
+    from prism.schemas import Config
+    from tests.helpers.loop import make_ws
+    from tests.helpers.report import truth_model
+
+    ws, sim = make_ws(tmp_path / "ws", weeks=120, n_channels=3, seed=3)
+    cfg = read_model(ws.config, Config)
+    data = ModelData.from_frame(sim.frame.assign(date=pd.to_datetime(sim.frame["date"])), cfg)
+    fitted = {m: truth_model(sim, data, m, 7 + i) for i, m in enumerate(("ridge", "pymc", "lightweight_mmm"))}
+    models = {m: summarize(f, data, 1.0, quick=False) for m, f in fitted.items()}
+    for m, f in fitted.items():
+        f.draws.to_netcdf(ws.draws_path(1, m))
+    res = Results(round=1, data_hash="d", config_hash="c", created_at=datetime.now(timezone.utc), kpi=sim.kpi,
+                  channels=sim.channels, weeks=data.n_weeks, train_weeks=data.n_train, holdout_weeks=data.n_test,
+                  models=models)
+    write_json(ws.round_results(1), res)
+    write_json(ws.latest, res)
+    out = run_compare(ws)
+    pooled = pooled_roi({m: f.draws for m, f in fitted.items()})
+    reporter.run(ws, 1)
+    text = ws.report_md.read_text()
+    summary = roi_summary(load_inputs(ws)).set_index("channel")
+    for c, ch in enumerate(sim.channels):
+        low, high = np.quantile(pooled[:, c], [0.05, 0.95])
+        comb = out.combined[ch]
+        assert comb.pooled and (comb.roi_low, comb.roi_high) == pytest.approx((low, high))
+        envelope = (min(m.channels[ch].roi_low for m in models.values()),
+                    max(m.channels[ch].roi_high for m in models.values()))
+        assert (comb.roi_low, comb.roi_high) != pytest.approx(envelope)
+        assert (summary.loc[ch, "roi_low"], summary.loc[ch, "roi_high"]) == pytest.approx((low, high))
+        assert f"| {low:.2f}–{high:.2f} |" in text
+    assert "90% interval of the methods' estimates pooled" in text

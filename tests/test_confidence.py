@@ -162,3 +162,26 @@ def test_an_unrecoverable_channel_is_low_and_must_be_called_uncertain(plain) -> 
     assert check_report(ws) == []
     write_csv(ws.result("audit.csv"), pd.read_csv(ws.result("audit.csv")).assign(round=res.round + 1))
     assert run_compare(ws).confidence[lost].label == "high"  # another round's audit is not read
+
+
+def test_a_model_without_an_interval_does_not_narrow_the_width(plain) -> None:
+    """A quick MAP fit is a point: its zero width must not count, so [point, 1.3, 2.9] labels as [1.3, 2.9]."""
+    from prism.schemas import ChannelEvidence
+
+    ws, sim = plain
+    ch = sim.channels[0]
+
+    def widths(res: Results, ridge: float, lightweight: float) -> Results:
+        for model, width in (("ridge", ridge), ("lightweight_mmm", lightweight)):
+            c = res.models[model].channels[ch]
+            c.roi_low, c.roi_high, c.evidence = c.roi * (1 - width / 2), c.roi * (1 + width / 2), None
+        return res
+
+    with_point = widths(crafted_results(ws, sim), 1.3, 2.9)
+    point = with_point.models["pymc"].channels[ch]
+    point.roi_low = point.roi_high = point.roi
+    point.evidence = ChannelEvidence(source="point")
+    without = widths(crafted_results(ws, sim, factors={"ridge": 1.0, "lightweight_mmm": 0.95}), 1.3, 2.9)
+    signals = [confidence.Signals.from_results(r, ch) for r in (with_point, without)]
+    assert signals[0].width == pytest.approx(signals[1].width) == pytest.approx(2.1)
+    assert confidence.rule(signals[0]).label == confidence.rule(signals[1]).label == "medium"

@@ -38,6 +38,27 @@ def test_a_prior_that_only_moved_is_not_prior_driven() -> None:
     assert not any(e.prior_driven for e in evidence.posterior_evidence(post, PRIOR))
 
 
+def test_one_contraction_and_one_rule_for_every_model() -> None:
+    """Contraction is an sd ratio (a posterior with a quarter of the prior's variance has contraction 0.5,
+    not 0.75), and ridge is flagged by the same rule as the Bayesian models: not narrowed AND not moved."""
+    half = RNG.normal(0.0, 1.0, size=(4000, 1))
+    assert evidence.posterior_evidence(half * 0.5, half)[0].contraction == pytest.approx(0.5, abs=0.01)
+    roi = np.abs(RNG.normal(2.0, 0.3, size=(200, 2)))
+    pooled, moved = evidence.bootstrap_evidence(roi, roi <= 0, (np.array([0.1, 0.1]), np.array([0.1, 2.0])))
+    assert pooled.prior_driven and not moved.prior_driven and moved.prior_shift_sd == 2.0
+    assert [bool(evidence.is_prior_driven(c, s)) for c, s in ((0.1, 0.1), (0.1, 2.0), (0.5, 0.1))] == [True, False, False]
+
+
+def test_ridge_measures_both_contraction_and_shift() -> None:
+    sim = simulate(weeks=130, n_channels=3, seed=7, flighting=["onoff", "wave", "steady"], tiny_channels=1)
+    data, cfg = _case(sim)
+    out = channel_summary(ridge.fit(data, cfg, quick=True), data)
+    for c in out.values():
+        ev = c.evidence
+        assert ev.contraction is not None and ev.prior_shift_sd is not None and ev.prior_shift_sd >= 0
+        assert ev.prior_driven == bool(evidence.is_prior_driven(ev.contraction, ev.prior_shift_sd))
+
+
 def test_bootstrap_zero_share_flags_no_effect() -> None:
     roi = np.column_stack([RNG.normal(2.0, 0.3, 200), np.r_[np.zeros(150), RNG.uniform(0, 1, 50)]])
     at_zero = roi <= 0.0

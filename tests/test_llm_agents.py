@@ -129,13 +129,15 @@ def test_critic_cannot_pass_a_failed_check(ws, monkeypatch):
     failed = [c.name for c in checks if not c.passed]
     assert failed == ["model health"]  # the fixture's Bayesian diagnostics fail the gates
     with FakeAnthropic([tool_use("submit_review", _review_input(ws, {"model health": True})),
-                        tool_use("submit_review", _review_input(ws))]) as fake:
+                        tool_use("submit_review", _review_input(ws)),
+                        tool_use("submit_review", _review_input(ws, verdict="REVISE", reason="name the model"))]) as fake:
         out = _agent("critic", fake, monkeypatch)(ws, 2)
     assert "cannot pass" in _last_tool_result(fake.requests[1])["content"]
+    assert "verdict is REVISE: model health" in _last_tool_result(fake.requests[2])["content"]  # never a plain pass
     assert '"model health"' in fake.requests[0]["messages"][0]["content"]  # computed checks shown
     review = ws.review(2).read_text()
     assert "| model health | FAIL |" in review and "reviewer: looked at it" in review
-    assert parse_verdict(review) == "APPROVED" == out.status
+    assert parse_verdict(review) == out.status and out.status.startswith("REVISE: model health")
 
 
 def test_critic_revise_needs_reason_and_first_review_of_unhandled_failure_is_revise(ws, monkeypatch):
@@ -304,7 +306,7 @@ def test_critic_may_doubt_a_passed_check_but_the_table_stays_computed(ws, monkey
         out = _agent("critic", fake, monkeypatch)(ws, 2)
     review = ws.review(2).read_text()
     assert "| sign correctness | PASS |" in review and "reviewer would fail it: search looks too good" in review
-    assert out.status == "REVISE: explain the search ROI"
+    assert out.status.startswith("REVISE: model health") and out.status.endswith("; explain the search ROI")
     state = load_state(ws)
     state.round = 2
     save_state(ws, state)

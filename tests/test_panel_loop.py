@@ -41,7 +41,7 @@ def panel_workspace(root: Path, **settings) -> Workspace:
 
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Results]:
-    ws = panel_workspace(tmp_path_factory.mktemp("geo"), models=["ridge", "pymc"],
+    ws = panel_workspace(tmp_path_factory.mktemp("geo"), models=["ridge"],
                          ridge={"bootstrap": 30, "search_budget": 8})
     return ws, run_models(ws, round_no=1, parallel=False)
 
@@ -55,11 +55,10 @@ def test_discover_finds_the_geo_panel_with_no_flags(ran) -> None:
 def test_a_panel_round_reports_national_keys_and_per_market_rois(ran) -> None:
     ws, res = ran
     assert res.markets == [f"Geo{i}" for i in range(5)]
-    ridge, pymc = res.models["ridge"], res.models["pymc"]
-    assert pymc.status == "skipped" and pymc.reason == "no panel form yet"
+    ridge = res.models["ridge"]
     assert ridge.status == "ok" and set(ridge.markets) == set(res.markets)
     panel = read_draws(ws.draws_path(1, "ridge"))
-    assert isinstance(panel, PanelDraws) and not ws.draws_path(1, "pymc").exists()
+    assert isinstance(panel, PanelDraws)
     tr = panel.n_train
     contrib = panel.contributions(panel.spend)[:, :tr].sum(axis=(1, 2))
     roi = contrib / panel.spend[:tr].sum(axis=(0, 1))

@@ -24,7 +24,7 @@ def base_ws(tmp_path_factory) -> Workspace:
 
 @pytest.fixture
 def ws(base_ws, tmp_path, monkeypatch) -> Workspace:
-    ws = workspace_with_draws(base_ws, tmp_path / "w", monkeypatch, n_draws=120)
+    ws = workspace_with_draws(base_ws, tmp_path / "w", monkeypatch, n_draws=200)
     write_csv(ws.result("roi_comparison.csv"), pd.DataFrame({
         "channel": ["tv_spend", "search_spend", "social_spend", "display_spend"],
         "agreement": ["high", "high", "low", "high"],
@@ -94,6 +94,35 @@ def test_without_a_draws_reader_the_commands_exit_2(base_ws, tmp_path, capsys):
     shutil.copytree(base_ws.root, tmp_path / "w")
     assert run("optimize", "--workdir", str(tmp_path / "w")) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_quick_results_are_refused_plainly(base_ws, tmp_path, monkeypatch, capsys):
+    """A quick run keeps one MAP draw for pymc, so the consensus pool holds one draw per model: no plan."""
+    ws = workspace_with_draws(base_ws, tmp_path / "w", monkeypatch, n_draws=1)
+    for command in (("optimize",), ("scenario", "tv=+10%")):
+        assert run(*command, "--workdir", str(ws.root)) == 2
+        err = capsys.readouterr().err.strip()
+        assert "quick results cannot be planned on" in err and len(err.splitlines()) == 1
+    assert not ws.result("optimization.csv").exists() and not ws.result("scenarios.csv").exists()
+
+
+@pytest.mark.parametrize("model", ["ridge", "pymc"])
+def test_one_models_plan_holds_the_channels_below_high_confidence(ws, model):
+    """`--model ridge` cut a low-confidence channel by 100 % on a retailer's data while consensus held it."""
+    assert run("optimize", "--model", model, "--workdir", str(ws.root)) == 0
+    by = pd.read_csv(ws.result("optimization.csv")).iloc[:-1].set_index("channel")
+    for ch in ("social_spend", "display_spend"):  # low and medium in roi_comparison.csv
+        assert abs(by.loc[ch, "change_pct"]) <= 10 + 1e-6
+        assert by.loc[ch, "confidence"] != "high" and by.loc[ch, "if_confirmed"] == by.loc[ch, "if_confirmed"]
+
+
+def test_a_row_whose_spend_does_not_change_has_no_chance_of_gain(ws, capsys):
+    assert run("scenario", "tv=+0%", "--workdir", str(ws.root)) == 0
+    scen = pd.read_csv(ws.result("scenarios.csv")).set_index("scenario")
+    assert pd.isna(scen.loc["base", "prob_gain"]) and pd.isna(scen.loc["scenario", "prob_gain"])
+    moved = scen.drop(index=["base", "scenario"])
+    unchanged = moved["expected_kpi_change"].abs() < 1e-6
+    assert moved.loc[unchanged, "prob_gain"].isna().all() and moved.loc[~unchanged, "prob_gain"].notna().all()
 
 
 HEAVY = ("pandas", "numpy", "pydantic", "xarray", "scipy", "httpx", "anthropic", "pymc", "pytensor", "jax",

@@ -107,15 +107,16 @@ def test_ask_about_an_unknown_channel_lists_the_valid_ones(cli):
 
 
 @pytest.mark.slow
-def test_optimize_on_bayesian_quick_draws_pools_the_models(tmp_path, capsys):
+def test_optimize_on_bayesian_quick_draws_refuses_plainly(tmp_path, capsys):
+    """A quick pymc fit keeps one MAP draw: pooled with ridge's that is one draw per model, no plan."""
     ws = _run_workspace(tmp_path)
     cli = _cli_in(ws, capsys)
     code, out, err = cli("run", "--models", "ridge,pymc", "--quick")
     assert code == 0, out + err
     assert ws.draws_path(1, "pymc").exists()
     code, out, err = cli("optimize", "--model", "consensus")
-    assert code == 0, out + err
-    _check_plan(ws)
+    assert code == 2 and "quick results cannot be planned on" in err and len(err.strip().splitlines()) == 1
+    assert not ws.result("optimization.csv").exists()
 
 
 def _what_to_do(ws: Workspace) -> str:

@@ -28,7 +28,8 @@ def source(**kw):
 
 
 def planner(src, **kw) -> Planner:
-    return Planner({"ridge": src}, model="ridge", weeks=WEEKS, **kw)
+    """One model's planner with every channel at high confidence: the optimizer itself, no label caps."""
+    return Planner({"ridge": src}, model="ridge", weeks=WEEKS, confidence=dict.fromkeys(src.channels, "high"), **kw)
 
 
 def weekly(plan) -> np.ndarray:
@@ -183,7 +184,7 @@ def test_consensus_holds_a_move_one_model_contradicts():
     believer = curves(CHANNELS, [6_000, 1_000, 40_000], [800, 1_500, 300], [1.0, 1.0, 1.0], DECAY, CURRENT)
     doubter = curves(CHANNELS, [6_000, 1_000, 10], [800, 1_500, 300], [1.0, 1.0, 1.0], DECAY, CURRENT, seed=1)
     conf = dict.fromkeys(CHANNELS, "high")
-    alone = Planner({"ridge": believer}, model="ridge", weeks=WEEKS).optimize(PlanRequest(weeks=WEEKS))
+    alone = planner(believer).optimize(PlanRequest(weeks=WEEKS))
     assert alone.lines[2].recommended > 2 * alone.lines[2].current
     plan = Planner({"ridge": believer, "pymc": doubter}, weeks=WEEKS, confidence=conf).optimize(PlanRequest(weeks=WEEKS))
     assert all(v >= 0 for v in plan.outcome.by_model.values())  # no model expects a loss

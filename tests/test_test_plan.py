@@ -26,7 +26,7 @@ from prism.models import ridge
 from prism.models.base import channel_summary
 from prism.models.evidence import PRIOR_DRIVEN_CONTRACTION
 from prism.schemas import Results
-from prism.workspace import Workspace, read_model, write_csv
+from prism.workspace import Workspace, read_model, write_csv, write_json
 from tests.helpers.loop import make_ws
 
 K = 3
@@ -103,6 +103,37 @@ def test_the_planned_test_moves_the_channel_off_the_pooled_roi_where_the_same_we
     tested, untested = (np.array([contraction(d, s) for s in range(NARROW_K)]) for d in (plan, keep))
     assert np.all(untested < PRIOR_DRIVEN_CONTRACTION)  # the same weeks at the usual spend leave it at the pool
     assert np.median(tested) > 5 * np.median(untested), (tested, untested)
+
+
+def test_simulated_test_noise_keeps_the_residuals_autocorrelation(planned) -> None:
+    """As in the audit: the test weeks' world resamples its residuals in blocks of weeks, not week by week."""
+    ws, _, _ = planned
+    inp = tp.load_inputs(ws, read_model(ws.latest, Results))
+    wave = 1000.0 * np.sin(np.arange(len(inp.world.residuals)) * 2 * np.pi / 26)
+    noisy, silent = (replace(inp.world, residuals=r) for r in (wave, 0 * wave))
+    data, base = tp.extended(inp.world, 0, tp.STRONGEST)
+    noise = [tp.synthetic(noisy, data, base, 0, s) - tp.synthetic(silent, data, base, 0, s) for s in range(5)]
+    lags = [float(np.corrcoef(n[:-1], n[1:])[0, 1]) for n in noise]
+    assert min(lags) > 0.5, lags
+
+
+def test_a_plans_confidence_is_the_label_compare_wrote(planned, copy_ws, monkeypatch) -> None:
+    """test_plan.csv called SEM `medium` where every other output said `low`: one label, one source."""
+    ws = copy_ws(planned[0])
+    res = read_model(ws.latest, Results)
+    comparison = pd.read_csv(ws.result("roi_comparison.csv")).set_index("channel")["confidence"]
+    written = pd.read_csv(ws.result(tp.TEST_PLAN_FILE))
+    assert len(written) and all(comparison[r.channel] == r.confidence for r in written.itertuples())
+    # an audit written after compare ('not' everywhere) changes no label until compare runs again
+    write_csv(ws.result("audit.csv"), pd.DataFrame({"channel": res.channels, "model": "ridge", "verdict": "not",
+                                                    "recovery_error_pct": 80.0, "coverage": 0.1, "bias_pct": 0.0,
+                                                    "round": res.round}))
+    monkeypatch.setattr(tp, "candidates", lambda: DESIGNS)
+    assert comparison["tv_spend"] == HIGH and tp.run_plans(ws, ["tv_spend"], k=2, jobs=1).empty
+    res.confidence = {}
+    write_json(ws.latest, res)
+    with pytest.raises(InputError, match="prism compare"):
+        tp.run_plans(ws, ["tv_spend"], k=2, jobs=1)
 
 
 def test_plan_test_cli_unknown_channel_exits_2_and_high_channel_needs_none(planned, capsys) -> None:

@@ -56,8 +56,9 @@ def _heading(facts: RoundFacts) -> str:
 
 
 def _ranking(facts: RoundFacts) -> str:
+    span = facts.ranked[0].range_name if facts.ranked else f"{INTERVAL_LEVEL}% range"
     rows = ["## ROI ranking", "",
-            f"| channel | mean ROI | {INTERVAL_LEVEL}% range | agreement | contribution % |", "|---|---|---|---|---|"]
+            f"| channel | mean ROI | {span} | agreement | contribution % |", "|---|---|---|---|---|"]
     rows += [f"| {f.label} | {fmt(f.roi)} | {fmt(f.roi_low)}–{fmt(f.roi_high)} | {f.agreement} | "
              f"{fmt(f.contribution_pct, 1)} |" for f in facts.ranked]
     return "\n".join(rows) + "\n"

@@ -2,8 +2,9 @@
 
 A failed numeric check needs acknowledging in the analysis, a failed text check fixing. After the one
 revision the Critic re-checks the revised analysis and decides: APPROVED when every point is addressed,
-otherwise REJECTED naming what is not (quoting the review back does not count). The checks themselves
-live in the analysis layer (prism.analysis.checks).
+otherwise REJECTED naming what is not (quoting the review back does not count). Failed model health is never
+a plain approval: the first review asks for a revision, the final one approves with the failure stated in the
+verdict line (checks.approval). The checks themselves live in the analysis layer (prism.analysis.checks).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from prism.analysis.confidence import (
 from prism.analysis.since import since_last_time
 from prism.analysis.test_plan import NO_TEST, geo_note, promise_words, read_plans
 from prism.analysis.facts import AGREEMENT_CV, INTERVAL_LEVEL, ChannelFacts, RoundFacts, fmt
-from prism.errors import InputError
+from prism.errors import InputError, TooFewDraws
 from prism.knowledge.checks import informed_channels
 from prism.schemas import PRIOR_DRIVEN, ZERO_EFFECT, AgentCall, KnownIssue, RoundRecord, Status
 from prism.workspace import Workspace, load_state, write_text
@@ -165,9 +165,17 @@ def _media_share_line(facts: RoundFacts, kpi: str) -> str:
     return f"- Marketing drove about {fmt(facts.mean_media_share, 1)}% of {kpi}{f' ({odd})' if odd else ''}; {tail}"
 
 
+def range_words(facts: RoundFacts) -> str:
+    """What the likely range is: the 90 % interval of the models' pooled draws, or (a round without kept draws)
+    the span of the models' own intervals, never called a 90 % interval when it is not one."""
+    if all(f.range_pooled for f in facts.channel_facts.values()):
+        return f"{INTERVAL_LEVEL}% interval of the methods' estimates pooled, each method weighing the same"
+    return f"from the lowest to the highest end of the methods' {INTERVAL_LEVEL}% intervals"
+
+
 def _roi(facts: RoundFacts, kpi: str) -> str:
     rows = [HEADINGS["roi"], "",
-            f"Return = {kpi} generated per {_unit(facts)} of spend, with the likely range ({INTERVAL_LEVEL}% interval).",
+            f"Return = {kpi} generated per {_unit(facts)} of spend, with the likely range ({range_words(facts)}).",
             "", f"| Channel | Return per {_unit(facts)} of spend | Likely range | Confidence | Share of spend |",
             "|---|---|---|---|---|"]
     rows += [f"| {f.label} | {_return(f)} | {fmt(f.roi_low)}–{fmt(f.roi_high)} | {f.confidence} | "
@@ -244,6 +252,9 @@ def _plan(ws: Workspace, round_no: int) -> pd.DataFrame | str:
 
     try:
         return default_plan(ws, round_no).frame()
+    except TooFewDraws:
+        return ("No budget plan this round: the round kept too few draws to plan on (quick results cannot be "
+                "planned on; rerun without --quick).")
     except InputError:  # the reason stays out of the prose: paths and counts are not results to quote
         return "No budget plan this round: the round's kept draws could not be read (run `prism optimize`)."
 

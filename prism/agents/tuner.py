@@ -192,7 +192,7 @@ def _proposals(facts: RoundFacts) -> list[tuple[str, Any, str, str]]:
         if name in BAYESIAN_MODELS and not m.quick:  # quick fits ignore the sampler settings
             props += _sampler_moves(cfg, name, CONVERGENCE.failures(name, m.diagnostics))
     props += _data_moves(facts)  # 2. what the data shows: recurring KPI anomalies, dummy controls, holidays
-    over = checks.overfitting(facts)  # 3. overfitting: shorter memory, stronger shrinkage
+    over = checks.overfitting(facts, holdout=False)  # 3. overfitting in sample, never the holdout
     if not over.passed:
         props.append(("adstock.max_lag", max(1, cfg.adstock.max_lag // 2), "overfitting: shorter lag", over.evidence))
         if cfg.ridge.alpha:

@@ -3,7 +3,7 @@
 Parametric simulation on the user's own data: from a fitted model's decomposition (baseline and events,
 each channel's weekly contribution, the residuals) build K synthetic KPI series in which every channel's
 ROI is known — its fitted ROI times a random factor between 0.5 and 2 — refit the fast estimator (ridge
-with the round's config, quick mode) on each, and measure per channel how well the ROI comes back:
+with the effective config the round ran with, knowledge-layer priors included; quick mode) on each, and measure per channel how well the ROI comes back:
 median relative error, bias, and how often the 90 % interval covers the truth. A channel that cannot be
 recovered when the truth is known will not be recovered from the real KPI either, whatever the models
 say; analysis/confidence.py reads the verdict.
@@ -34,6 +34,7 @@ from prism.models.base import ModelData, channel_summary
 from prism.models.draws import PanelDraws
 from prism.models.panel import PanelData, model_data
 from prism.models.pool import process_pool
+from prism.models.priors import round_config
 from prism.schemas import Config, Results, Weekly
 from prism.workspace import Workspace, read_model, read_weekly, write_csv
 
@@ -102,12 +103,19 @@ def _lift_per_roi(lifts: tuple, rows: list[dict], shape: np.ndarray, dead: np.nd
                      for t, r in zip(lifts, rows)])
 
 
-def synthetic(world: World, seed: int) -> tuple[np.ndarray, np.ndarray, tuple]:
+def block_noise(rng: np.random.Generator, residuals: np.ndarray, size: int, cfg: Config) -> np.ndarray:
+    """`size` weeks of noise: the fit's residuals resampled in blocks of consecutive weeks, as ridge's
+    bootstrap resamples the weeks (its block length). Drawn week by week they lose their autocorrelation,
+    and a simulated series is then easier to read than the real one."""
+    return residuals[ridge.block_indices(rng, len(residuals), ridge.block_length(cfg, len(residuals)), size)]
+
+
+def synthetic(world: World, seed: int, cfg: Config) -> tuple[np.ndarray, np.ndarray, tuple]:
     """One KPI series, its true ROI per channel, and the lift tests as they would have read in it."""
     rng = np.random.default_rng(seed)
     factor = np.exp(rng.uniform(*np.log(FACTOR_RANGE), size=world.roi.shape))
     truth = world.roi * factor
-    noise = world.residuals[rng.integers(0, len(world.residuals), size=len(world.base))]  # whole weeks (all markets)
+    noise = block_noise(rng, world.residuals, len(world.base), cfg)  # blocks of whole weeks (all markets)
     return world.base + world.shape @ truth + noise, truth, _synthetic_lifts(world, truth, rng)
 
 
@@ -124,7 +132,7 @@ def _synthetic_lifts(world: World, truth: np.ndarray, rng: np.random.Generator) 
 def _refit(job: tuple[World, Config, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(truth, roi, low, high) per channel for one synthetic series."""
     world, cfg, seed = job
-    y, truth, lifts = synthetic(world, seed)
+    y, truth, lifts = synthetic(world, seed, cfg)
     data = replace(world.data, y=y, lifts=lifts)
     if isinstance(data, PanelData):
         chans = channel_summary(ridge_panel.fit_panel(data, cfg, quick=True), data.national())
@@ -196,7 +204,7 @@ def run_audit(ws: Workspace, k: int = DEFAULT_K, jobs: int | None = None) -> pd.
     ok, source = res.ok_models(), audit_source(res)
     if source is None:
         raise InputError(f"{ws.latest}: no model with a weekly decomposition to simulate from (run the models first)")
-    cfg = read_model(ws.config, Config)
+    cfg = round_config(ws, res)
     data = model_data(read_weekly(ws, cfg, markets=True), cfg)
     roi, tests = {ch: c.roi for ch, c in ok[source].channels.items()}, ok[source].diagnostics.get(
         experiments.EXPERIMENTS_KEY, [])

@@ -57,6 +57,8 @@ TEXT_CHECKS = ("consensus honesty", "collinearity", "sample size", "identifiabil
 NUMERIC_CHECKS = tuple(ACK_WORDS)
 CHECK_NAMES = ("overfitting", "sign correctness", "contribution plausibility", *TEXT_CHECKS, "model health",
                "experiment agreement", "expected roi range")  # compute_checks' order; the docs say how many
+MODEL_HEALTH = "model health"
+HEALTH_FAIL = "WITH MODEL HEALTH FAIL"  # in the verdict line of a round approved although model health fails
 # report.md's headings: the contract between the Reporter, the Proofreader, the guards and the renderer
 HEADINGS = {
     "answer": "## The answer",
@@ -118,7 +120,13 @@ def text_checks(facts: RoundFacts, text: str) -> list[Check]:
 
 
 # ---------------------------------------------------------------------------- numeric checks
-def overfitting(facts: RoundFacts) -> Check:
+def overfitting(facts: RoundFacts, holdout: bool = True) -> Check:
+    """Train R² near 1 on too few weeks per parameter, or (`holdout`) the held-out final weeks' error far
+    above the training error.
+
+    The Critic judges both; the Tuner passes holdout=False and gets the in-sample half alone, so the
+    held-out weeks never steer a tuning decision (neither the check nor its evidence reads them; the
+    Tuner's out-of-sample judge is its objective, the cross-validation error inside the training weeks)."""
     bad, ok = [], []
     limit = WEEKS_PER_PARAMETER * facts.n_parameters
     train_weeks = facts.results.train_weeks
@@ -126,12 +134,12 @@ def overfitting(facts: RoundFacts) -> Check:
         if m.fit is None:
             continue
         f = m.fit
-        desc = f"{name}: train R² {f.r2:.3f}, train MAPE {f.mape_train:.1f}%, test MAPE " + (
-            f"{f.mape_test:.1f}%" if f.mape_test is not None else "n/a")
+        desc = f"{name}: train R² {f.r2:.3f}, train MAPE {f.mape_train:.1f}%" + (
+            (", test MAPE " + (f"{f.mape_test:.1f}%" if f.mape_test is not None else "n/a")) if holdout else "")
         t = THRESHOLDS
         if f.r2 >= t.overfit_r2 and train_weeks < limit:
             bad.append(f"{desc} (R² ≥ {t.overfit_r2} on {train_weeks} training weeks < {limit})")
-        elif f.mape_test is not None and f.mape_test > t.overfit_test_ratio * f.mape_train \
+        elif holdout and f.mape_test is not None and f.mape_test > t.overfit_test_ratio * f.mape_train \
                 and f.mape_test - f.mape_train > t.overfit_test_gap:
             bad.append(f"{desc} (test more than {t.overfit_test_ratio:g}× train)")
         else:
@@ -180,7 +188,7 @@ def model_health(facts: RoundFacts) -> Check:
     evidence = "; ".join(problems + failed) or (
         f"{', '.join(checked)}: r-hat, divergences and effective sample size within gates" if checked
         else "no Bayesian model ran")
-    return Check("model health", not problems and not failed, evidence)
+    return Check(MODEL_HEALTH, not problems and not failed, evidence)
 
 
 def experiment_agreement(facts: RoundFacts) -> Check:
@@ -292,8 +300,24 @@ def acknowledged(check: Check, text: str) -> bool:
 
 
 def open_issues(checks: list[Check], text: str) -> list[Check]:
-    """Failed checks the analysis has not handled (text checks must pass; numeric ones be acknowledged)."""
-    return [c for c in checks if not c.passed and (c.kind is Kind.TEXT or not acknowledged(c, text))]
+    """Failed checks the analysis has not handled (text checks must pass; numeric ones be acknowledged).
+    Failed model health is never handled by a mention: a model whose sampler did not converge has no
+    estimate to report, so the first review always asks for a revision that says so."""
+    return [c for c in checks if not c.passed
+            and (c.kind is Kind.TEXT or c.name == MODEL_HEALTH or not acknowledged(c, text))]
+
+
+def approval(checks: list[Check]) -> str:
+    """The approving verdict: APPROVED, or, while model health fails, the failure stated in the verdict line
+    (`APPROVED WITH MODEL HEALTH FAIL: <evidence>`): the round goes on to the report, but no reader of the
+    review can take it for a clean approval."""
+    failed = [c for c in checks if c.name == MODEL_HEALTH and not c.passed]
+    return f"{Status.APPROVED} {HEALTH_FAIL}: {failed[0].evidence}" if failed else Status.APPROVED
+
+
+def plain_approval_despite_failed_health(checks: list[Check], verdict: str) -> bool:
+    """A bare APPROVED while model health fails (what the guard refuses)."""
+    return verdict.startswith(Status.APPROVED) and approval(checks) != Status.APPROVED and HEALTH_FAIL not in verdict
 
 
 def render(round_no: int, checks: list[Check], status: str, unhandled: list[Check], revision: bool) -> str:
@@ -361,10 +385,12 @@ def reviewed_text(ws: Workspace, round_no: int, text: str, revision: bool) -> st
 
 def verdict(checks: list[Check], text: str, revision: bool) -> tuple[str, list[Check]]:
     """(the verdict, the checks still open) for `checks` computed on `text` (see `reviewed_text`): APPROVED when
-    every failed check is handled; otherwise REVISE on the first review, and on the final one (after the one
-    revision) REJECTED naming what is still open."""
+    every failed check is handled (with failed model health stated in the verdict, `approval`); otherwise REVISE
+    on the first review, and on the final one (after the one revision) REJECTED naming what is still open."""
     unhandled = open_issues(checks, text)
-    if not unhandled:
-        return Status.APPROVED, unhandled
-    reason = "; ".join(point(c) for c in unhandled)
-    return (reject(f"not addressed after the revision: {reason}") if revision else revise(reason)), unhandled
+    still = [c for c in unhandled if c.name != MODEL_HEALTH]  # after the revision, failed health is stated, not fixed
+    if not unhandled or (revision and not still):
+        return approval(checks), unhandled
+    if not revision:
+        return revise("; ".join(point(c) for c in unhandled)), unhandled
+    return reject("not addressed after the revision: " + "; ".join(point(c) for c in still)), unhandled

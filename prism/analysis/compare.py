@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from prism.analysis.confidence import compute_confidence
+from prism.models.base import DrawSet
 from prism.schemas import MODEL_NAMES, Agreement, Combined, Config, Metadata, Results
 from prism.workspace import Workspace, read_model, write_csv, write_json
 
@@ -96,18 +97,40 @@ def comparison_table(res: Results, field: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS).round(CSV_DECIMALS)
 
 
+def pooled_intervals(ws: Workspace, res: Results) -> dict[str, tuple[float, float]]:
+    """Each channel's 90 % interval of the ROI draws of every model that ran, pooled as planning pools them
+    (each model weighing the same); empty when a model's kept draws are missing (results made without
+    `prism run`)."""
+    from prism.analysis.response import KeptDraws, pooled_roi  # lazy: netCDF only when compare runs
+
+    paths = {m: ws.draws_path(res.round, m) for m in res.ok_models()}
+    if not paths or not all(p.exists() for p in paths.values()):
+        return {}
+    roi = pooled_roi({m: KeptDraws.from_netcdf(p) for m, p in paths.items()})
+    out = {}
+    for c, ch in enumerate(res.channels):
+        draws = DrawSet(roi[:, c][np.isfinite(roi[:, c])])
+        if len(draws.draws):  # the models' own central 90 % (models/base.py)
+            out[ch] = (float(draws.low), float(draws.high))
+    return out
+
+
 def combine(ws: Workspace, res: Results) -> None:
-    """Each channel's combined interval and the channel average, so no agent computes them (from the same
-    facts the agents read; a results file outside a discovered workspace has no config to combine with)."""
+    """Each channel's combined ROI and likely range and the channel average, so no agent computes them (from
+    the same facts the agents read; a results file outside a discovered workspace has no config to combine
+    with). The likely range is the 90 % interval of the pooled draws (`pooled_intervals`)."""
     from prism.analysis.facts import RoundFacts
 
     if not (ws.config.exists() and ws.metadata.exists()):
         return
+    res.combined = {}  # the facts below must not read a previous compare's ranges
     facts = RoundFacts(ws=ws, round_no=res.round, cfg=read_model(ws.config, Config),
                        meta=read_model(ws.metadata, Metadata), results=res)
     chans = facts.channel_facts
     label = {ch: c.label for ch, c in res.confidence.items()}
-    res.combined = {ch: Combined(roi=f.roi, roi_low=f.roi_low, roi_high=f.roi_high,
+    pooled = pooled_intervals(ws, res)
+    res.combined = {ch: Combined(roi=f.roi, roi_low=pooled.get(ch, (f.roi_low, f.roi_high))[0],
+                                 roi_high=pooled.get(ch, (f.roi_low, f.roi_high))[1], pooled=ch in pooled,
                                  confidence=label.get(ch, f.confidence)) for ch, f in chans.items()}
     res.channel_average_roi = sum(f.roi for f in chans.values()) / len(chans) if chans else None
 

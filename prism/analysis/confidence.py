@@ -38,6 +38,7 @@ import pandas as pd
 
 from prism.knowledge.checks import informed_channels
 from prism.data.profile import COLLINEAR_ABS_R
+from prism.models.evidence import POINT
 from prism.models.experiments import AGREE_Z, EXPERIMENTS_KEY
 from prism.schemas import PRIOR_DRIVEN, ChannelConfidence, ChannelResult, Metadata, Results
 from prism.workspace import Workspace, read_model
@@ -68,7 +69,7 @@ DATA_ALONE = {WHY_UNDECIDED, WHY_SOME_UNDECIDED, WHY_AUDIT_NOT, WHY_AUDIT_WEAK, 
 class Signals:
     """What the label rests on for one channel, gathered from the results (or a benchmark row)."""
 
-    width: float  # median relative 90 % interval width across the models; inf when none has an interval
+    width: float  # median relative 90 % interval width across the models that have one; inf when none has
     flags: dict[str, list[str]] = field(default_factory=dict)  # flag word → models, e.g. prior-driven: [pymc]
     n_models: int = 1
     agreement: str = "n/a"
@@ -103,7 +104,7 @@ class Signals:
     def from_results(cls, res: Results, channel: str, collinear: bool = False,
                      audit: dict[str, str] | None = None, informed: bool = False) -> "Signals":
         rows = {m: r.channels[channel] for m, r in res.ok_models().items() if channel in r.channels}
-        widths = [_rel_width(r) for r in rows.values()]
+        widths = [w for w in (_rel_width(r) for r in rows.values()) if w is not None]
         flags: dict[str, list[str]] = {}
         for model, r in rows.items():
             if r.evidence is not None and r.evidence.flag:
@@ -134,8 +135,12 @@ def experiment_signals(res: Results, channel: str) -> tuple[float | None, float 
     return (min(se_rel) if se_rel else None), max(r["z"] for r in rows)
 
 
-def _rel_width(r: ChannelResult) -> float:
-    """The evidence's relative 90 % width, else the same from the stored interval (results without it)."""
+def _rel_width(r: ChannelResult) -> float | None:
+    """The evidence's relative 90 % width, else the same from the stored interval (results without it);
+    None for a point estimate (a quick MAP fit): it has no interval, and a zero width would make the
+    median across the models the narrower real one."""
+    if r.evidence is not None and r.evidence.source == POINT:
+        return None
     if r.evidence is not None and r.evidence.rel_width is not None:
         return r.evidence.rel_width
     return (r.roi_high - r.roi_low) / abs(r.roi) if r.roi else math.inf

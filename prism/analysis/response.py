@@ -17,8 +17,24 @@ from prism.models.draws import (CURVE_MULTIPLIERS, MROI_BUMP, KeptDraws, MarketC
 from prism.schemas import ALL_MARKETS, Results
 from prism.workspace import Workspace, read_model
 
-__all__ = ["CURVE_MULTIPLIERS", "MROI_BUMP", "KeptDraws", "load_round", "mroi", "plan_contributions",
-           "response_levels", "roi_draws", "saturation_fraction"]
+__all__ = ["CURVE_MULTIPLIERS", "MROI_BUMP", "POOLED_DRAWS", "KeptDraws", "load_round", "mroi", "plan_contributions",
+           "pooled_roi", "pooled_rows", "response_levels", "roi_draws", "saturation_fraction"]
+
+POOLED_DRAWS = 1000  # draws in a pool of several models' draws, split equally between the models that ran
+
+
+def pooled_rows(n_draws: dict[str, int], total: int = POOLED_DRAWS) -> dict[str, np.ndarray]:
+    """Which draws of each model a pool keeps: up to `total` split equally between the models, never more per
+    model than the smallest has, evenly spaced, so every model weighs the same (planning's pool and the
+    reports' likely range pool the same way)."""
+    per_model = max(1, min(total // len(n_draws), min(n_draws.values())))
+    return {name: np.linspace(0, n - 1, min(per_model, n)).round().astype(int) for name, n in n_draws.items()}
+
+
+def pooled_roi(sources: dict[str, KeptDraws]) -> np.ndarray:
+    """(S, C) ROI draws of the models pooled with equal weight: the likely range is their central 90 %."""
+    rows = pooled_rows({name: kd.n_draws for name, kd in sources.items()})
+    return np.vstack([roi_draws(kd.select(rows[name])) for name, kd in sources.items()])
 
 
 def load_round(ws: Workspace, round: int | None = None, market: str | None = None  # noqa: A002 (the contract's name)

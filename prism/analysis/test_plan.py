@@ -7,7 +7,7 @@ which every channel's ROI is known (the tested channel's at a plausibly low valu
 a kept draw; build_plan_world), append the N test weeks after the data (the tested channel's spend
 changed, every other channel at its recent typical level, controls and events as in the same weeks a
 year earlier, the fitted baseline carried forward with its trend), refit the fast estimator
-(ridge, quick mode, with the round's config) on history + test weeks, and measure the tested channel's
+(ridge, quick mode, with the round's effective config) on history + test weeks, and measure the tested channel's
 90 % interval half-width relative to its estimated ROI.
 
 The promise is a high quantile, not the median: a design passes when at most MAX_MISSES of the K
@@ -36,14 +36,15 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from prism.analysis.audit import FACTOR_RANGE, audit_source
-from prism.analysis.confidence import HIGH, compute_confidence
+from prism.analysis.audit import FACTOR_RANGE, audit_source, block_noise
+from prism.analysis.confidence import HIGH
 from prism.analysis.response import plan_contributions
 from prism.errors import InputError
 from prism.models import ridge
 from prism.models.base import ModelData, channel_summary, thin
 from prism.models.draws import KeptDraws, read_national, roi_draws
 from prism.models.pool import process_pool
+from prism.models.priors import round_config
 from prism.schemas import ChannelResult, Config, Metadata, Results, TestPlan
 from prism.workspace import Workspace, read_csv, read_model, read_weekly, write_csv
 
@@ -244,7 +245,7 @@ def synthetic(world: PlanWorld, data: ModelData, base: np.ndarray, c: int, seed:
     truth = world.truth[s].copy()
     truth[c] = world.low[c]
     contrib = np.column_stack([truth[j] * world.shape(j, data.spend[:, j], s) for j in range(len(truth))])
-    return base + contrib.sum(axis=1) + rng.choice(world.residuals, size=len(base), replace=True)
+    return base + contrib.sum(axis=1) + block_noise(rng, world.residuals, len(base), world.cfg)
 
 
 def halfwidth(roi: float, low: float, high: float) -> float:
@@ -361,11 +362,11 @@ class PlanInputs:
 
 
 def load_inputs(ws: Workspace, res: Results) -> PlanInputs:
-    """The round's config, every model's kept draws and the audit's source model's world."""
+    """The round's effective config, every model's kept draws and the audit's source model's world."""
     source = audit_source(res)
     if source is None:
         raise InputError(f"{ws.latest}: no model with a weekly decomposition to simulate from (run the models first)")
-    cfg = read_model(ws.config, Config)
+    cfg = round_config(ws, res)
     data = ModelData.from_frame(read_weekly(ws, cfg), cfg)
     sources = {m: read_national(ws.draws_path(res.round, m)) for m in res.ok_models()
                if ws.draws_path(res.round, m).exists()}
@@ -414,7 +415,7 @@ def run_plans(ws: Workspace, channels: list[str] | None = None, k: int | None = 
     unknown = [ch for ch in channels or [] if ch not in res.channels]
     if unknown:
         raise InputError(f"unknown channel {unknown[0]!r}; the channels are: {', '.join(res.channels)}")
-    labels = {ch: conf.label for ch, conf in compute_confidence(ws, res).items()}
+    labels = stored_labels(ws, res)
     wanted = {ch: labels[ch] for ch in (channels if channels is not None else res.channels) if labels[ch] != HIGH}
     table = (plan_channels(load_inputs(ws, res), wanted, k or DEFAULT_K, jobs) if wanted
              else pd.DataFrame(columns=COLUMNS))
@@ -425,6 +426,15 @@ def run_plans(ws: Workspace, channels: list[str] | None = None, k: int | None = 
     write_csv(ws.result(TEST_PLAN_FILE), merged.sort_values("channel", key=lambda s: s.map(order), kind="stable")
               .reset_index(drop=True))
     return table
+
+
+def stored_labels(ws: Workspace, res: Results) -> dict[str, str]:
+    """Each channel's confidence as compare wrote it (latest.json, and so roi_comparison.csv's `confidence`):
+    the one label every output shows, never computed a second time (a second computation called a channel
+    `medium` here that every other output called `low`)."""
+    if not set(res.channels) <= set(res.confidence):
+        raise InputError(f"{ws.latest}: round {res.round} has no confidence labels yet; run `prism compare` first")
+    return {ch: res.confidence[ch].label for ch in res.channels}
 
 
 def read_plans(ws: Workspace, round_no: int | None = None) -> pd.DataFrame:

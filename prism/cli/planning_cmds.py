@@ -29,6 +29,11 @@ def _pct(value: float | None) -> str:
     return _num(value, "+.1f") + ("%" if value is not None and value == value else "")
 
 
+def _chance(value: float | None) -> str:
+    """P(gain) as printed; "–" for a row whose spend does not change (no gain to have a chance of)."""
+    return "–" if value is None or value != value else f"{value:.0%}"
+
+
 def plan_table(frame, title: str) -> Table:
     """optimization.csv as printed: spend, change and the KPI change with its 90 % interval."""
     table = Table(title=title)
@@ -49,7 +54,7 @@ def scenario_table(frame) -> Table:
     for _, r in frame.iterrows():
         table.add_row(r["scenario"], _num(r["spend"]), _pct(r["change_pct"]), _num(r["expected_kpi_change"]),
                       f"{_num(r['expected_kpi_change_low'])} to {_num(r['expected_kpi_change_high'])}",
-                      f"{r['prob_gain']:.0%}")
+                      _chance(r["prob_gain"]))
     return table
 
 

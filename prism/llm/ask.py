@@ -134,7 +134,7 @@ def _channels_or_all(ctx: AskContext, q: R.Question) -> list[str]:
 
 def _roi_phrase(ctx: AskContext, ch: str) -> str:
     f = ctx.channel(ch)
-    return (f"{f.label} returns {fmt(f.roi)} per unit of spend ({INTERVAL_LEVEL}% range {fmt(f.roi_low)} to "
+    return (f"{f.label} returns {fmt(f.roi)} per unit of spend ({f.range_name} {fmt(f.roi_low)} to "
             f"{fmt(f.roi_high)}; {f.agreement} agreement across {f.n_models} models)")
 
 
@@ -214,8 +214,9 @@ def answer_scenario(ctx: AskContext, q: R.Question) -> Answer:
     mean, low, high = outcome.summary
     moves = " and ".join(f"{ctx.label(ch)} {pct:+g}%" for ch, pct in q.changes.items())
     text = (f"{moves} over the next {planner.weeks} weeks: {ctx.results.kpi} changes by {money(mean)} "
-            f"({INTERVAL_LEVEL}% interval {money(low)} to {money(high)}; a gain in {outcome.prob_gain:.0%} of "
-            f"the pooled model draws), carry-over included.")
+            f"({INTERVAL_LEVEL}% interval {money(low)} to {money(high)}"
+            + (f"; a gain in {outcome.prob_gain:.0%} of the pooled model draws" if outcome.moved else
+               "; the spend does not change") + "), carry-over included.")
     return Answer(q.text, R.SCENARIO, text, list(q.changes),
                   {"changes_pct": q.changes, "weeks": planner.weeks, "kpi_change": mean, "low": low, "high": high,
                    "prob_gain": outcome.prob_gain})
@@ -244,7 +245,7 @@ def answer_trust(ctx: AskContext, q: R.Question) -> Answer:
     for ch in q.channels:
         f = ctx.channel(ch)
         why = ctx.results.agreement[ch].note if ch in ctx.results.agreement else ""
-        line = (f"{f.label}: {ctx.trust_word(ch)} confidence. ROI {fmt(f.roi)} ({INTERVAL_LEVEL}% range "
+        line = (f"{f.label}: {ctx.trust_word(ch)} confidence. ROI {fmt(f.roi)} ({f.range_name} "
                 f"{fmt(f.roi_low)} to {fmt(f.roi_high)}), {f.agreement} agreement ({why}).")
         if ctx.facts.in_collinear_pair(ch):
             line += " Its spend moves with another channel's, so the models cannot fully separate the two."

@@ -21,6 +21,7 @@ MAX_FILE_CHARS = 12_000  # one quoted file; the rest is cut with a marker (no ag
 PREVIOUS_TUNING_FILES = 3
 FLOAT_DECIMALS = 4
 CSV_FILES = ("model_fit.csv", "roi_comparison.csv", "contribution_comparison.csv", "test_plan.csv")
+HOLDOUT_KEYS = ("mape_test", "test_mape")  # the held-out final weeks' error: the Tuner is never shown it
 
 
 def build(agent: str, ws: Workspace, round_no: int, revision: bool, tool_name: str) -> str:
@@ -55,12 +56,23 @@ def file_section(ws: Workspace, path: Path, lang: str = "") -> str:
     return section(str(path.relative_to(ws.root)), path.read_text(encoding="utf-8"), lang)
 
 
-def results_summary(ws: Workspace, round_no: int) -> str:
-    """The round's results without the long series: status, fit, diagnostics, channels, agreement."""
+def without_holdout(obj: object) -> object:
+    """`obj` without the held-out weeks' error at any depth: what the Tuner reads, so those weeks never
+    steer a tuning decision (the Critic and the report still show them)."""
+    if isinstance(obj, dict):
+        return {k: without_holdout(v) for k, v in obj.items() if k not in HOLDOUT_KEYS}
+    if isinstance(obj, list):
+        return [without_holdout(v) for v in obj]
+    return obj
+
+
+def results_summary(ws: Workspace, round_no: int, holdout: bool = True) -> str:
+    """The round's results without the long series: status, fit, diagnostics, channels, agreement (and
+    without the holdout's error unless `holdout`)."""
     path = ws.round_results(round_no)
     if not path.exists():
         return ""
-    raw = read_json(path)
+    raw = read_json(path) if holdout else without_holdout(read_json(path))
     models = {}
     for name, m in raw.get("models", {}).items():
         models[name] = {k: v for k, v in m.items() if k not in DROP_KEYS and k != "channels"}
@@ -88,13 +100,14 @@ def knowledge(ws: Workspace) -> str:
     return section("metadata.json (labels, knowledge layer, profile headline)", json.dumps(keep, indent=1), "json")
 
 
-def history(ws: Workspace) -> str:
-    """Past rounds from state.json: change, objective, verdicts, test MAPE, reverted changes."""
+def history(ws: Workspace, holdout: bool = True) -> str:
+    """Past rounds from state.json: change, objective, verdicts, test MAPE (unless not `holdout`), reverted changes."""
     if not ws.state.exists():
         return ""
     state = read_json(ws.state)
-    rounds = [{k: r.get(k) for k in ("round", "status", "change", "objective", "test_mape", "high_agreement",
-                                     "verdicts")} for r in state.get("rounds", [])]
+    keys = [k for k in ("round", "status", "change", "objective", "test_mape", "high_agreement", "verdicts")
+            if holdout or k not in HOLDOUT_KEYS]
+    rounds = [{k: r.get(k) for k in keys} for r in state.get("rounds", [])]
     keep = {"rounds": rounds, "best_round": state.get("best_round"),
             "best_objective": state.get("best_objective"), "reverted_changes": state.get("reverted_changes", [])}
     return section("state.json (round history)", json.dumps(keep, indent=1, default=str), "json")
@@ -117,7 +130,8 @@ def _tuner(ws: Workspace, round_no: int, revision: bool) -> list[str]:
     candidates = [f"- {c.key} = {json.dumps(c.new)} (now {json.dumps(c.old)}); rule: {c.rule}; "
                   f"evidence: {c.evidence}" for c in tuner.candidate_changes(ws, round_no)]
     previous = sorted(ws.rounds_dir.glob("R*_tuning.md"))[-PREVIOUS_TUNING_FILES:]
-    return [history(ws), file_section(ws, ws.config, "json"), results_summary(ws, round_no - 1),
+    return [history(ws, holdout=False), file_section(ws, ws.config, "json"),
+            results_summary(ws, round_no - 1, holdout=False),
             section("candidate changes Prism's rules would try, in rule order (pick one, or another "
                     "tunable key, or no_change)",
                     "\n".join(candidates) or "(none left)"),

@@ -237,7 +237,7 @@ def apply_review(ws: Workspace, round_no: int, revision: bool, data: Review) -> 
     reasons = [checks.point(c) for c in unhandled] + ([data.reason.strip()] if data.reason.strip()
                                                                  else [])
     decide = reject if data.verdict == Status.REJECTED else revise
-    status = Status.APPROVED if data.verdict == Status.APPROVED else decide("; ".join(reasons))
+    status = checks.approval(computed) if data.verdict == Status.APPROVED else decide("; ".join(reasons))
     write_text(ws.review(round_no), checks.render(round_no, reviewed, status, unhandled, revision))
     return AgentOutcome(status=status, path=ws.review(round_no),
                         detail=f"{sum(c.passed for c in reviewed)}/{len(reviewed)} checks pass",

@@ -129,7 +129,7 @@ class Fitted:
     events: np.ndarray | None = None  # (S, T, E) each event's part of the fit (inside draws.baseline), or None
     prior: KeptDraws | None = None  # media parameters drawn from the model's own prior (Bayesian models)
     at_zero: np.ndarray | None = None  # (S, C) resamples whose media coefficient sits at the zero bound (ridge)
-    contraction: np.ndarray | None = None  # (C,) ridge: the data's weight against the penalty's pooled ROI
+    against_prior: tuple[np.ndarray, np.ndarray] | None = None  # ridge: (C,) contraction, (C,) shift vs its penalty
     panel_draws: PanelDraws | None = None  # panel fits: one KeptDraws per market, the same joint draws
 
     def __post_init__(self) -> None:
@@ -198,7 +198,7 @@ def channel_summary(fitted: Fitted, data: ModelData) -> dict[str, ChannelResult]
     kpi_total = float(data.y[: data.n_train].sum())
     sat = saturation_fraction(kd)
     prior = roi_draws(fitted.prior) if fitted.prior is not None else None  # the model's own prior, same decomposition
-    evidence = channel_evidence(roi.draws, prior, fitted.at_zero, fitted.contraction)
+    evidence = channel_evidence(roi.draws, prior, fitted.at_zero, fitted.against_prior)
     out: dict[str, ChannelResult] = {}
     for c, ch in enumerate(data.channels):
         contribution = float(train_totals(kd, c, kd.spend[:, c]).mean())

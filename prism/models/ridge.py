@@ -44,7 +44,7 @@ from scipy.optimize import minimize, nnls
 from prism.errors import InputError
 from prism.models.base import Fitted, ModelData, mape, thin
 from prism.models.draws import KeptDraws
-from prism.models.evidence import ZERO_COEF
+from prism.models.evidence import ZERO_COEF, contraction
 from prism.models.scales import fixed_channel_scale
 from prism.models.transforms import adstock, saturation
 from prism.schemas import Config
@@ -220,13 +220,7 @@ def _solve(x: np.ndarray, y: np.ndarray, alpha: float, n_positive: int, spend_me
     alpha_base = alpha if alpha_base is None else alpha_base
     m = n_positive if spend_mean is None else len(spend_mean)
     z, yc, mu, sd, (u, s, vt), zm, ym = _profiled(x, y, m, alpha_base, spend_mean, media_mean)
-    pooled = zm.sum(axis=1)
-    spread = float(pooled @ pooled)
-    level = max(float(pooled @ ym) / spread, 0.0) if spend_mean is not None and spread > 0 else 0.0
-    centre = np.full(m, level)
-    if spend_mean is not None and roi_centre is not None:  # an expected ROI (knowledge layer) replaces the pool
-        given = ~np.isnan(roi_centre)
-        centre[given] = roi_centre[given] / _roi_ref(y, spend_mean) * y.std()
+    centre = _centre(zm, ym, y, spend_mean, roi_centre)
     bm = _media(zm, ym, alpha, centre, n_positive)
     extra = 0.0
     if lift is not None:
@@ -238,6 +232,20 @@ def _solve(x: np.ndarray, y: np.ndarray, alpha: float, n_positive: int, spend_me
     beta = b / sd
     penalty = alpha * float(np.sum((bm - centre) ** 2)) + alpha_base * float(bb @ bb) + extra
     return np.concatenate([[y.mean() - mu @ beta], beta]), penalty
+
+
+def _centre(zm: np.ndarray, ym: np.ndarray, y: np.ndarray, spend_mean: np.ndarray | None,
+            roi_centre: np.ndarray | None) -> np.ndarray:
+    """(m,) what the media penalty pulls each standardised coefficient towards: the pooled ROI of all media
+    (with `spend_mean`; else 0), or a channel's expected ROI (knowledge layer) where `roi_centre` gives one."""
+    pooled = zm.sum(axis=1)
+    spread = float(pooled @ pooled)
+    level = max(float(pooled @ ym) / spread, 0.0) if spend_mean is not None and spread > 0 else 0.0
+    centre = np.full(zm.shape[1], level)
+    if spend_mean is not None and roi_centre is not None:  # an expected ROI (knowledge layer) replaces the pool
+        given = ~np.isnan(roi_centre)
+        centre[given] = roi_centre[given] / _roi_ref(y, spend_mean) * y.std()
+    return centre
 
 
 def _profiled(x: np.ndarray, y: np.ndarray, m: int, alpha_base: float, spend_mean: np.ndarray | None,
@@ -492,25 +500,31 @@ def choose_penalty(x: np.ndarray, problem: Problem, folds: list[tuple[np.ndarray
     return Penalties(grid, w / w.sum(), float(scores[int(scores[:, 0].argmin()), 1]))
 
 
-def pool_contraction(problem: Problem, tr: MediaTransform, penalties: Penalties) -> np.ndarray:
-    """(C,) how far the weeks, not the penalty's pull to the pooled ROI, decide each channel's coefficient:
-    1 − √(α ÷ (d + α)), averaged over the penalties by weight.
+def pool_evidence(problem: Problem, tr: MediaTransform, penalties: Penalties) -> tuple[np.ndarray, np.ndarray]:
+    """(C,) contraction and (C,) shift of each channel's coefficient against the penalty's prior, averaged over
+    the penalties by weight: evidence.py's definitions, in closed form for ridge.
 
-    The media penalty is a Gaussian prior around the pooled ROI with precision α (in the standardised units
-    the solve uses), and d = 1 ÷ [(ZᵀZ)⁻¹]ⱼⱼ is the data's precision on channel j given the others and the
-    baseline; so this is the Bayesian models' contraction, 1 − posterior sd ÷ prior sd, for ridge. A tiny
-    always-on channel scored 0.00–0.02 on four simulations (its ROI is the pool's whatever the truth) and
-    the channels the spend identified 0.5–0.97."""
+    The media penalty α‖b − c‖² is a Gaussian prior around the centre c (the pooled ROI of all media, or an
+    expected ROI) with sd σ ÷ √α, σ the residual sd (in the standardised units the solve uses); d = 1 ÷
+    [(ZᵀZ)⁻¹]ⱼⱼ is the data's precision on channel j given the others and the baseline. So posterior sd ÷
+    prior sd = √(α ÷ (d + α)) and the shift is |b̂ − c| √α ÷ σ. A tiny always-on channel scored a
+    contraction of 0.00–0.02 on four simulations (its ROI is the pool's whatever the truth) and the
+    channels the spend identified 0.5–0.97."""
     n, m = problem.data.n_train, problem.n_channels
     x, y = problem.design(tr)[:n], problem.data.y[:n]
-    out = np.zeros(m)
+    contracted, shift = np.zeros(m), np.zeros(m)
     for base in {p.base for p in penalties.grid}:  # the data's precision depends on the baseline penalty only
-        zm = _profiled(x, y, m, base, problem.spend_mean)[5]
+        zm, ym = _profiled(x, y, m, base, problem.spend_mean)[5:]
         data = 1.0 / np.maximum(np.diag(np.linalg.pinv(zm.T @ zm)), 1e-300)
         for penalty, weight in zip(penalties.grid, penalties.weights):
-            if penalty.base == base:
-                out += weight * (1.0 - np.sqrt(penalty.media / (data + penalty.media)))
-    return out
+            if penalty.base != base:
+                continue
+            centre = _centre(zm, ym, y, problem.spend_mean, penalty.centre)
+            bm = _media(zm, ym, penalty.media, centre, problem.n_positive)
+            sigma = max(math.sqrt(float(np.mean((ym - zm @ bm) ** 2))), 1e-12)
+            contracted += weight * contraction(np.sqrt(penalty.media / (data + penalty.media)), 1.0)
+            shift += weight * np.abs(bm - centre) * math.sqrt(penalty.media) / sigma
+    return contracted, shift
 
 
 def laplace_cov(fn: Callable[[np.ndarray], float], theta: np.ndarray, bounds: list[tuple[float, float]],
@@ -537,15 +551,22 @@ def laplace_cov(fn: Callable[[np.ndarray], float], theta: np.ndarray, bounds: li
 # -------------------------------------------------------------------------------------------- bootstrap
 
 
-def block_indices(rng: np.random.Generator, n: int, block: int) -> np.ndarray:
-    """Moving-block bootstrap rows: random contiguous blocks of `block` weeks, concatenated to length n."""
+def block_indices(rng: np.random.Generator, n: int, block: int, size: int | None = None) -> np.ndarray:
+    """Moving-block bootstrap rows of n weeks: random contiguous blocks of `block` weeks, concatenated to
+    `size` rows (default n)."""
+    size = n if size is None else size
     block = min(block, n)
-    starts = rng.integers(0, n - block + 1, size=math.ceil(n / block))
-    return (starts[:, None] + np.arange(block)[None, :]).ravel()[:n]
+    starts = rng.integers(0, n - block + 1, size=math.ceil(size / block))
+    return (starts[:, None] + np.arange(block)[None, :]).ravel()[:size]
 
 
 def default_block_length(n_train: int) -> int:
     return max(2, round(n_train ** (1.0 / 3.0)))
+
+
+def block_length(cfg: Config, n_train: int) -> int:
+    """Weeks per resampled block: config's `ridge.block_length`, else about the cube root of the training weeks."""
+    return cfg.ridge.block_length or default_block_length(n_train)
 
 
 def bootstrap(problem: Problem, theta: np.ndarray, cov: np.ndarray, shapes: ShapeWeights, penalties: Penalties,
@@ -757,7 +778,7 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
     folds = cv_folds(data.n_train)
     budget = min(cfg.ridge.search_budget, QUICK_SEARCH) if quick else cfg.ridge.search_budget
     resamples = min(cfg.ridge.bootstrap, QUICK_BOOTSTRAP) if quick else cfg.ridge.bootstrap
-    block = cfg.ridge.block_length or default_block_length(data.n_train)
+    block = block_length(cfg, data.n_train)
     theta, shapes, penalties, used, converged = fit_transforms(problem, folds, budget)
     penalty, point = penalties.best, problem.transform(theta, shapes.best)
     x = problem.design(point)[: data.n_train]
@@ -782,7 +803,7 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
         "positive_media": cfg.ridge.positive,
     }
     return Fitted(engine=engine_name(cfg), version=f"scipy {scipy.__version__}",
-                  contraction=pool_contraction(problem, point, penalties),
+                  against_prior=pool_evidence(problem, point, penalties),
                   params=_channel_params(problem, point, coef), diagnostics=diagnostics,
                   draws=kept_draws(transforms, coefs, problem.other, data),
                   events=event_contributions(coefs, data),

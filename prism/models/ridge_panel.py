@@ -226,7 +226,7 @@ def dev_weights(problem: PanelProblem, u: np.ndarray, penalty: Penalty, folds: l
 def contraction(problem: PanelProblem, u: np.ndarray, penalty: Penalty, alpha_dev: float) -> np.ndarray:
     """(C,) 1 − posterior sd ÷ prior sd of each national coefficient β_c under the Gaussian reading of the
     penalties (prior precision α around the pool, markets' deviations with precision α_dev), the panel's
-    counterpart of `ridge.pool_contraction`: near 0 where the markets leave β at the pool."""
+    counterpart of `ridge.pool_evidence`: near 0 where the markets leave β at the pool."""
     n = problem.data.n_train
     zm = _profile(u[:n], scaled_y(problem)[:n], problem.other[:n], penalty.base)[0]
     G, C = problem.n_markets, problem.n_channels
@@ -238,6 +238,14 @@ def contraction(problem: PanelProblem, u: np.ndarray, penalty: Penalty, alpha_de
         h[:C, s] = h[s, :C] = -alpha_dev * np.eye(C)
     var = np.diag(np.linalg.pinv(h))[:C]
     return np.clip(1.0 - np.sqrt(var * penalty.media), 0.0, 1.0)
+
+
+def against_prior(problem: PanelProblem, u: np.ndarray, penalty: Penalty, alpha_dev: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(contraction, shift) as `Fitted.against_prior` wants them. The panel's shift against the pool is not
+    measured yet, so it is taken as 0: a panel channel is then prior-driven on its contraction alone (the
+    stricter reading of the one rule, never the looser)."""
+    return contraction(problem, u, penalty, alpha_dev), np.zeros(problem.n_channels)
 
 
 # ---------------------------------------------------------------------------------------------- bootstrap
@@ -330,7 +338,7 @@ def fit_panel(data: PanelData, cfg: Config, quick: bool = False) -> Fitted:
     return Fitted(engine=f"{ENGINE} ({cfg.adstock.type} adstock + {cfg.saturation.type} saturation)",
                   version=f"scipy {scipy.__version__}",
                   params=_params(problem, fits, theta), diagnostics=diagnostics, draws=None,
-                  contraction=contraction(problem, u, penalties.best, alpha_dev),
+                  against_prior=against_prior(problem, u, penalties.best, alpha_dev),
                   at_zero=national_coef <= ZERO_COEF, panel_draws=draws)
 
 

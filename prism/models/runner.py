@@ -8,7 +8,6 @@ compilation, the shared summary), so on the 2-core machine all three on the bund
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import subprocess
@@ -24,7 +23,6 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.markup import escape
 
-from prism.data.discover import workspace_knowledge
 from prism.data.prepare import frame_hash
 from prism.errors import InputError
 from prism.models import experiments
@@ -32,7 +30,7 @@ from prism.models.base import ModelData, check_identifiable
 from prism.models.manifest import write_manifest
 from prism.models.panel import PanelData, model_data
 from prism.models.worker import RUN_DIR_PREFIX, failure_reason, worker_env
-from prism.models.priors import effective_config
+from prism.models.priors import config_hash, workspace_config
 from prism.schemas import MODEL_NAMES, Config, ModelResult, Results, Uncalibrated
 from prism.workspace import (Workspace, csv_bytes, json_bytes, load_state, read_model, read_weekly, write_json,
                              write_together)
@@ -79,10 +77,6 @@ def round_number(ws: Workspace, round_no: int | None) -> int:
             raise InputError(f"--round must be 1 or more, got {round_no}")
         return round_no
     return max(1, load_state(ws).round) if ws.state.exists() else 1
-
-
-def config_hash(cfg: Config) -> str:
-    return hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:16]
 
 
 def _start(job: Job, ws: Workspace, frame_path: Path, quick: bool) -> None:
@@ -216,8 +210,7 @@ def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | N
     good results, so it is written to `rounds/R{NN}_failed_run.json` beside them instead.
     """
     console = console or Console(stderr=True)
-    cfg = read_model(ws.config, Config)
-    effective = effective_config(cfg, workspace_knowledge(ws))
+    cfg, effective = workspace_config(ws)
     names = selected_models(cfg, models)
     n = round_number(ws, round_no)
     frame = read_weekly(ws, cfg, markets=True)

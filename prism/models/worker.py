@@ -27,15 +27,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from prism.data.discover import workspace_knowledge
 from prism.models import experiments
 from prism.models.base import Fitted, summarize
 from prism.models.panel import NO_PANEL_FORM, PanelData, model_data, summarize_panel
-from prism.models.priors import INFORMED_KEY, effective_config, informed_priors
+from prism.models.priors import INFORMED_KEY, informed_priors, workspace_config
 from prism.models.pool import ONE_BLAS_THREAD
 from prism.models.registry import load, panel_fit
 from prism.schemas import Config, Experiment, ModelResult
-from prism.workspace import Workspace, read_model, write_json
+from prism.workspace import Workspace, write_json
 
 RUN_DIR_PREFIX = "prism-run-"  # the runner's temp folder; an orphaned worker removes it
 WATCH_SECONDS = 0.2
@@ -128,8 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         ws = Workspace(args.workdir)
-        own = read_model(ws.config, Config)
-        cfg = effective_config(own, workspace_knowledge(ws))  # knowledge-layer priors, config entries first
+        own, cfg = workspace_config(ws)  # knowledge-layer priors, config entries first
         tests = experiments.used(ws)  # checked by `prism run` / `prism loop` (prism.knowledge.experiments)
         result, fitted = run_one(args.model, pd.read_parquet(args.frame), cfg, args.quick, tests)
         if fitted is not None:

@@ -49,11 +49,11 @@ def check_review(ws: Workspace) -> list[str]:
         elif f"| {expected} |" not in row:
             problems.append(f"check '{c.name}' must be {expected}: {c.evidence}")
     verdict = checks.parse_verdict(text)
-    _, unhandled = checks.verdict(computed, analysis_text, final)
+    decided, unhandled = checks.verdict(computed, analysis_text, final)
     if verdict is None:
         problems.append(f"{review.name} has no verdict line (APPROVED, REVISE: <reason> or, after the revision, "
                         f"REJECTED: <reason>)")
-    elif verdict.startswith(Status.APPROVED) and unhandled:
+    elif verdict.startswith(Status.APPROVED) and not decided.startswith(Status.APPROVED):
         problems.append(("APPROVED although the revision does not address: " if final else
                          "APPROVED although these checks are not handled: ") + ", ".join(c.name for c in unhandled))
     elif verdict.startswith(REVISE_PREFIX) and final:
@@ -61,6 +61,8 @@ def check_review(ws: Workspace) -> list[str]:
                         "else REJECTED: <what is not>")
     elif verdict.startswith(REJECT_PREFIX) and not final:
         problems.append("REJECTED is the final review's verdict; the first review asks for a revision (REVISE)")
+    elif checks.plain_approval_despite_failed_health(computed, verdict):
+        problems.append(f"model health fails: the verdict must say so ({checks.approval(computed)})")
     return problems
 
 

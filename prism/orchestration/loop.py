@@ -113,6 +113,8 @@ def _compare(ctx: LoopContext, state: State, t0: float) -> str:
     n = state.round
     audited = not ctx.quick and _audit(ctx, n)
     res: Results = run_compare(ctx.ws, n)
+    if audited:
+        _plans(ctx, n)
     _pause("compare")
     rec = record(state, n)
     rec.high_agreement = sum(a.label == "high" for a in res.agreement.values())
@@ -126,10 +128,10 @@ def _compare(ctx: LoopContext, state: State, t0: float) -> str:
 
 
 def _audit(ctx: LoopContext, n: int) -> bool:
-    """The recoverability audit and the test plans before compare (the confidence label reads the audit, the
-    Reporter the plans); the quick loop skips both, since they refit ridge many times. Each is reused from
-    the cache while what it reads is unchanged (prism/orchestration/cache.py)."""
-    from prism.analysis import audit, confidence, test_plan
+    """The recoverability audit before compare (the confidence label reads it); the quick loop skips it and
+    the test plans, since they refit ridge many times. Reused from the cache while what it reads is
+    unchanged (prism/orchestration/cache.py)."""
+    from prism.analysis import audit, confidence
     from prism.models import ridge
 
     ws = ctx.ws
@@ -137,14 +139,26 @@ def _audit(ctx: LoopContext, n: int) -> bool:
     source = audit.audit_source(res)
     if source is None:
         return False
-    code = (audit.run_audit, ridge.fit)
-    audit_key = refit_key(ws, res, [source], *code)
+    key = refit_key(ws, res, [source], audit.run_audit, ridge.fit)
     with refit_bar(ctx.progress, f"Round {n} · audit: refits on synthetic series"):
-        cached_table(ws, confidence.AUDIT_FILE, audit_key, n, lambda: audit.run_audit(ws))
-    plans = refit_key(ws, res, list(res.ok_models()), *code, test_plan.run_plans, confidence.compute_confidence)
-    with refit_bar(ctx.progress, f"Round {n} · test plans: simulated tests"):
-        cached_table(ws, test_plan.TEST_PLAN_FILE, combined(plans, audit_key), n, lambda: test_plan.run_plans(ws))
+        cached_table(ws, confidence.AUDIT_FILE, key, n, lambda: audit.run_audit(ws))
     return True
+
+
+def _plans(ctx: LoopContext, n: int) -> None:
+    """The test plans after compare: they are sized for the channels below `high` by compare's label, the
+    one label every output shows (the Reporter reads the plans); cached on what they read, the label too."""
+    from prism.analysis import audit, confidence, test_plan
+    from prism.models import ridge
+
+    ws = ctx.ws
+    res = read_model(ws.round_results(n), Results)
+    code = (audit.run_audit, ridge.fit, test_plan.run_plans, confidence.compute_confidence)
+    key = combined(refit_key(ws, res, list(res.ok_models()), *code),
+                   refit_key(ws, res, [audit.audit_source(res)], audit.run_audit, ridge.fit),
+                   ws.result("roi_comparison.csv").read_text(encoding="utf-8"))
+    with refit_bar(ctx.progress, f"Round {n} · test plans: simulated tests"):
+        cached_table(ws, test_plan.TEST_PLAN_FILE, key, n, lambda: test_plan.run_plans(ws))
 
 
 def _add_artifacts(rec: RoundRecord, *paths: str) -> None:

@@ -25,7 +25,7 @@ from prism.planning.horizon import DEFAULT_WEEKS, Horizon, interval
 from prism.planning.names import resolve
 from prism.planning.optimizer import (LIMITS_HINT, Flexible, Objective, flexible_cap, solve_budget,
                                       solve_flexible)
-from prism.planning.source import CONSENSUS, Pool, ResponseSource, pool, select
+from prism.planning.source import CONSENSUS, Pool, ResponseSource, plannable, pool, select
 
 CONSENSUS_SHARE = 0.90  # a move must raise the KPI in at least 90 % of pooled draws
 UNCONFIRMED_MOVE = 0.10  # channels below high confidence move at most ±10 % from today's mix (scaled to the budget)
@@ -34,6 +34,7 @@ UNLOCK_RULE = "half to twice today's share unless --max-change or --bounds say o
 SHRINK_STEPS = (1.0, 0.75, 0.5, 0.25, 0.1)  # fractions of a failing move tried, largest first
 CONSERVATIVE, AGGRESSIVE = 0.10, 0.30  # scenarios.csv: moves of at most ±10 % and ±30 %
 HIGH = "high"
+SAME_SPEND = 1e-6  # relative: a plan within this of today's spend in every channel does not change it
 TOTAL = "total"
 PLAN_COLUMNS = ["channel", "current", "recommended", "change_pct", "expected_kpi_change",
                 "expected_kpi_change_low", "expected_kpi_change_high", "confidence", "if_confirmed"]
@@ -88,14 +89,17 @@ class Outcome:
 
     kpi: np.ndarray  # (S,) per draw
     by_model: dict[str, float]
+    moved: bool = True  # False: the plan spends what is spent today, so there is no gain to have a chance of
 
     @property
     def summary(self) -> tuple[float, float, float]:
         return interval(self.kpi)
 
     @property
-    def prob_gain(self) -> float:
-        return float((self.kpi > 0).mean())
+    def prob_gain(self) -> float | None:
+        """Share of the pooled draws in which the plan raises the KPI; None when the spend does not change
+        (its KPI change is rounding noise around zero, and a "29 % chance of gain" from it is meaningless)."""
+        return float((self.kpi > 0).mean()) if self.moved else None
 
 
 @dataclass
@@ -150,7 +154,7 @@ class Planner:
                  confidence: dict[str, str] | None = None, labels: dict[str, str] | None = None):
         chosen = select(sources, model)
         self.model = model
-        self.source: Pool = pool(chosen)
+        self.source: Pool = plannable(pool(chosen))
         self.h = Horizon(self.source, weeks)
         self.channels = self.h.channels
         self.confidence = confidence
@@ -172,16 +176,17 @@ class Planner:
     def outcome(self, weekly: np.ndarray) -> Outcome:
         """KPI change of a weekly plan against the current weekly spend."""
         kpi = self.h.plan_kpi(weekly) - self.h.plan_kpi(self.h.current)
-        return Outcome(kpi, {m: float(kpi[s].mean()) for m, s in self.source.slices.items()})
+        return Outcome(kpi, {m: float(kpi[s].mean()) for m, s in self.source.slices.items()},
+                       moved=not np.allclose(weekly, self.h.current, rtol=SAME_SPEND, atol=0.0))
 
     def channel_kpi(self, c: int, weekly: float) -> tuple[float, float, float]:
         return interval(self.h.kpi(c, weekly) - self.h.kpi(c, self.h.current[c]))
 
     # ----------------------------------------------------------------------------- optimize
     def capped(self, req: PlanRequest, locked: list[str]) -> tuple[list[str], list[str]]:
-        """Channels below high confidence (consensus only): those held within ±10 %, and those `--unlock` frees."""
-        if self.model != CONSENSUS:
-            return [], []
+        """Channels below high confidence: those held within ±10 %, and those `--unlock` frees. Every plan
+        honours the label, one model's as well as the consensus: alone, ridge cut a low-confidence channel by
+        100 % and lightweight_mmm raised one by 74,646 % on a retailer's data."""
         unlocked = {self.name(u, "--unlock") for u in K.split_items(req.unlock)}
         conf = self.confidence or {}
         below = [ch for ch in self.channels if conf.get(ch) != HIGH and ch not in locked]

@@ -12,9 +12,10 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from prism.errors import InputError
+from prism.analysis.response import POOLED_DRAWS, pooled_rows
+from prism.errors import InputError, TooFewDraws
 
-POOLED_DRAWS = 1000  # draws in a consensus pool, split equally between the models that ran
+MIN_PLAN_DRAWS = 200  # fewer pooled draws cannot bound a plan's 90 % interval (a quick MAP fit keeps one)
 CONSENSUS = "consensus"
 
 
@@ -47,7 +48,7 @@ class Pool:
     """
 
     sources: dict[str, ResponseSource]
-    per_model: int
+    total: int = POOLED_DRAWS
     channels: list[str] = field(init=False)
     spend: np.ndarray = field(init=False)
     max_lag: int = field(init=False)
@@ -58,16 +59,15 @@ class Pool:
         self.channels, self.spend = list(first.channels), np.asarray(first.spend, dtype=float)
         self.max_lag = max(int(src.max_lag) for src in self.sources.values())
         self.slices, start = {}, 0
-        thinned = {}
+        thinned, rows = {}, pooled_rows({name: src.n_draws for name, src in self.sources.items()}, self.total)
         for name, src in self.sources.items():
             if list(src.channels) != self.channels or np.shape(src.spend) != self.spend.shape:
                 raise InputError(f"kept draws of {name}: channels {list(src.channels)} differ from "
                                  f"{self.channels}; every model of a round must share the channel order")
-            n = min(self.per_model, src.n_draws)
-            rows = np.linspace(0, src.n_draws - 1, n).round().astype(int)
-            thinned[name] = src if n == src.n_draws else src.select(rows)  # thinned once, not per response
-            self.slices[name] = slice(start, start + n)
-            start += n
+            keep = rows[name]
+            thinned[name] = src if len(keep) == src.n_draws else src.select(keep)  # thinned once, not per response
+            self.slices[name] = slice(start, start + len(keep))
+            start += len(keep)
         self.sources = thinned
 
     @property
@@ -85,11 +85,20 @@ class Pool:
 
 def pool(sources: dict[str, ResponseSource], total_draws: int = POOLED_DRAWS) -> Pool:
     """Pool the models that ran, up to `total_draws` split equally between them (never more per model
-    than the smallest model has, so each model weighs the same)."""
+    than the smallest model has, so each model weighs the same: analysis.response.pooled_rows)."""
     if not sources:
         raise InputError("no model with kept draws: run `prism run` first")
-    fewest = min(src.n_draws for src in sources.values())
-    return Pool(sources, per_model=max(1, min(total_draws // len(sources), fewest)))
+    return Pool(sources, total_draws)
+
+
+def plannable(src: Pool) -> Pool:
+    """The pool, when it holds enough draws to plan on; else refuse plainly: a quick run keeps one MAP draw
+    for pymc (so a consensus pool keeps one draw per model) and 50 bootstrap resamples for ridge."""
+    if src.n_draws < MIN_PLAN_DRAWS:
+        kept = ", ".join(f"{name} {n.n_draws}" for name, n in src.sources.items())
+        raise TooFewDraws(f"too few draws to plan on: {src.n_draws} pooled (kept: {kept}), at least {MIN_PLAN_DRAWS} "
+                         f"needed; quick results cannot be planned on: rerun `prism run` without --quick")
+    return src
 
 
 def select(sources: dict[str, ResponseSource], model: str) -> dict[str, ResponseSource]:

@@ -168,8 +168,11 @@ def _roi_slide(prs: Presentation, inp: ReportInputs) -> None:
              f"{r.confidence}; {r.evidence}" if r.evidence else r.confidence] for r in summary.itertuples()]
     table(slide, Box(MARGIN + chart_w + 0.2, BODY_TOP, ROI_TABLE_W, min(BODY.height - 0.5, 0.42 * (len(rows) + 1))),
           ["Channel", "ROI", "Likely range", "Confidence"], rows, [1.4, 0.7, 1.25, 1.3], pt=11)
+    span = ("the 90 % interval of the models' estimates pooled" if summary["range_pooled"].all()
+            else "the span of the models' ranges")
     note = (f"{inp.kpi_label} returned per {inp.spend_unit} of spend. Bars: each model's estimate; lines: the range "
-            "it considers likely. Table: the average across models, the widest range, and how far the return is pinned down (confidence).")
+            f"it considers likely. Table: the average across models, {span}, and how far the return is pinned down "
+            "(confidence).")
     if table_[["roi", "roi_high"]].max().max() > chart.value_axis.maximum_scale:
         note += " Bars and lines past the axis are cut; the table has every range."
     text_box(slide, Box(MARGIN, BODY_BOTTOM - 0.45, BODY.width, 0.5), [plain(note)], 12, 9, style.MUTED)

@@ -16,6 +16,7 @@ import pandas as pd
 from prism.data.simulate import MAX_LAG, Simulation, simulate
 from prism.models.draws import KeptDraws
 from prism.planning import outputs
+from prism.planning.source import MIN_PLAN_DRAWS
 from prism.workspace import Workspace
 
 WEEKS_OF_HISTORY = 30
@@ -56,7 +57,7 @@ def truth(sim: Simulation) -> KeptDraws:
     return from_simulation(sim, n_draws=1, noise=0.0)
 
 
-def curves(channels: list[str], beta, half, slope, decay, current, draws: int = 40, noise: float = 0.05,
+def curves(channels: list[str], beta, half, slope, decay, current, draws: int = MIN_PLAN_DRAWS, noise: float = 0.05,
            seed: int = 0) -> KeptDraws:
     """A source whose every week of history spent `current` per channel; parameters per channel,
     each draw scaled by lognormal noise (so the draws disagree a little, as a posterior does)."""
