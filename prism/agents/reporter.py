@@ -22,7 +22,7 @@ from prism.analysis.confidence import (
     WHY_SHORT, WHY_TEST_CONFLICT, WHY_UNDECIDED, WHY_WIDE, WHY_WIDTH,
 )
 from prism.analysis.test_plan import NO_TEST, geo_note, promise_words, read_plans
-from prism.analysis.facts import AGREEMENT_CV, INTERVAL_LEVEL, ChannelFacts, RoundFacts, fmt
+from prism.analysis.facts import AGREEMENT_CV, INTERVAL_LEVEL, PLAIN_METHOD, ChannelFacts, RoundFacts, fmt
 from prism.errors import InputError
 from prism.knowledge.checks import informed_channels
 from prism.schemas import PRIOR_DRIVEN, ZERO_EFFECT, AgentCall, KnownIssue, RoundRecord, Status
@@ -39,9 +39,6 @@ PLAIN_ISSUE = {
 }
 
 
-# Plain words for the body of the report (the proofreader keeps method names and jargon to the appendix).
-PLAIN_METHOD = {"ridge": "the quick method", "pymc": "the first simulation method",
-                "lightweight_mmm": "the second simulation method"}
 PLAIN_FLAG = {ZERO_EFFECT: "finds no effect it can tell from zero",
               PRIOR_DRIVEN: "repeats its starting assumption rather than a measurement"}
 PLAIN_WHY = {

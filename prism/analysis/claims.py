@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from prism.analysis import checks
 from prism.analysis import numbers as N
-from prism.analysis.facts import RoundFacts, fmt
-from prism.workspace import Workspace, read_csv
+from prism.analysis.facts import PLAIN_METHOD, RoundFacts, fmt
+from prism.workspace import Workspace, load_state, read_csv
 
 # Metric words in a figure's neighbourhood, in the order they are tried. `after`: the text right after the
 # figure; `before`: the text between the previous figure (or the sentence start) and this one.
@@ -50,7 +50,9 @@ ALLOWED = {
 METRIC_WORDS = {"roi": "ROI", "interval": "interval bound", "mroi": "mROI", "kpi_share": "share of the KPI", "contribution": "contribution",
                 "spend_share": "share of spend", "spend": "spend", "saturation": "saturation", "weeks": "weeks",
                 "test_cost": "test cost", "change": "change", "kpi_change": "KPI change", "other": "other figure"}
-MODEL_NAMES = {"ridge": ("ridge",), "pymc": ("pymc",), "lightweight_mmm": ("lightweight",)}
+HEADLINE = {"roi": "roi", "mroi": "mroi_mean", "kpi_share": "contribution_pct", "spend_share": "spend_share",
+            "saturation": "saturation_pct", "spend": "spend"}  # metric → the key a claim most likely meant
+MODEL_NAMES = {m: (m.split("_")[0], PLAIN_METHOD[m].removeprefix("the ")) for m in PLAIN_METHOD}
 BAYESIAN_WORD = "bayesian"
 ROUND_REF = re.compile(r"\b(?:round\s+|r)0?(\d{1,2})\b", re.IGNORECASE)
 RANGE_JOIN = re.compile(r"^\s*(?:%\s*)?(?:to|–|—|-|and)\s*[$€£]?$")  # "1.2 to 3.4": the second takes the first's metric
@@ -140,7 +142,7 @@ def quotable(ws: Workspace, round_no: int, facts: RoundFacts | None = None,
     out += _rows(ws, facts)
     out += _exploration(ws, facts)
     if with_round_level:
-        out += [Quotable(f"round.{i}", v, "other") for i, v in enumerate(_round_level(ws, facts))]
+        out += _round_level(ws, facts)
     return out
 
 
@@ -233,31 +235,40 @@ def _exploration(ws: Workspace, facts: RoundFacts) -> list[Quotable]:
             for i, c in enumerate(claims(computed, facts))]
 
 
-def _round_level(ws: Workspace, facts: RoundFacts) -> list[float]:
-    """Values bound to no channel: method constants, counts, fit, diagnostics, profile, config, state, plans' totals."""
-    vals = list(N.METHOD_CONSTANTS) + list(range(0, N.SMALL_COUNT + 1))
-    vals += [float(facts.round_no), float(N.F.WEEKS_PER_PARAMETER * facts.n_parameters), float(facts.n_parameters),
-             float(facts.weeks), float(len(facts.channels))]
+def _round_level(ws: Workspace, facts: RoundFacts) -> list[Quotable]:
+    """Figures bound to no channel: the named ones an agent quotes (fit, media share, portfolio return,
+    sizes), then method constants, counts, diagnostics, profile, config, state and the plans' totals."""
+    named: dict[str, float] = {"weeks": facts.weeks, "parameters": facts.n_parameters, "channels": len(facts.channels),
+                               "weeks_needed": N.F.WEEKS_PER_PARAMETER * facts.n_parameters}
+    other = list(N.METHOD_CONSTANTS) + list(range(0, N.SMALL_COUNT + 1)) + [float(facts.round_no)]
     if facts.results is not None:
-        res = facts.results.model_dump(mode="json", exclude={"agreement", "combined", "confidence", "uncalibrated"})
-        for m in res["models"].values():
+        res = facts.results
+        named.update({"train_weeks": res.train_weeks, "holdout_weeks": res.holdout_weeks,
+                      "models_ok": len(facts.ok_models), "portfolio_roi": facts.portfolio_roi,
+                      "media_share": facts.mean_media_share})
+        if res.objective is not None:
+            named["objective"] = res.objective
+        if res.channel_average_roi is not None:
+            named["channel_average_roi"] = res.channel_average_roi
+        for m, model in facts.ok_models.items():
+            named[f"portfolio_roi.{m}"] = facts.portfolio_roi_by_model[m]
+            named[f"media_share.{m}"] = facts.media_share(m)
+            named.update({f"fit.{m}.{k}": v for k, v in (model.fit.model_dump() if model.fit else {}).items()
+                          if v is not None})
+        dumped = res.model_dump(mode="json", exclude={"agreement", "combined", "confidence", "uncalibrated"})
+        for m in dumped["models"].values():
             m.pop("channels", None)
-        vals += N.json_numbers(res) + [facts.portfolio_roi, facts.mean_media_share, float(len(facts.ok_models))]
-        vals += [facts.media_share(m) for m in facts.ok_models] + list(facts.portfolio_roi_by_model.values())
-        if facts.results.channel_average_roi is not None:
-            vals.append(facts.results.channel_average_roi)
-    prof = facts.meta.profile.model_dump(mode="json", exclude={"columns", "correlations"})
-    vals += N.json_numbers(prof) + N.json_numbers({k: v for k, v in facts.meta.profile.model_dump(mode="json")["columns"].items()
-                                                   if k not in facts.channels})
-    vals += N.json_numbers(facts.cfg.model_dump(mode="json"))
-    vals += N.json_numbers(facts.meta.knowledge.model_dump(mode="json", exclude={"fields"}))
-    vals += N._years(facts.meta.profile.start, facts.meta.profile.end)
-    from prism.workspace import load_state
-
+        other += N.json_numbers(dumped)
+    prof = facts.meta.profile.model_dump(mode="json", exclude={"correlations"})
+    prof["columns"] = {k: v for k, v in prof["columns"].items() if k not in facts.channels}
+    other += N.json_numbers(prof) + N.json_numbers(facts.cfg.model_dump(mode="json"))
+    other += N.json_numbers(facts.meta.knowledge.model_dump(mode="json", exclude={"fields"}))
+    other += N._years(facts.meta.profile.start, facts.meta.profile.end)
     state = load_state(ws)
-    vals += N.json_numbers({"rounds": [r.model_dump(mode="json") for r in state.rounds], "best": state.best_objective})
-    vals += [f.value for r in state.rounds for f in N.extract(r.change)]
-    return [v for v in vals if v == v]
+    other += N.json_numbers({"rounds": [r.model_dump(mode="json") for r in state.rounds], "best": state.best_objective})
+    other += [f.value for r in state.rounds for f in N.extract(r.change)]
+    out = [Quotable(f"round.{k}", float(v), "other") for k, v in named.items()]
+    return out + [Quotable("round.other", v, "other") for v in other if v == v]
 
 
 # ------------------------------------------------------------------------------------------ reading
@@ -341,8 +352,8 @@ def _models(sentence: str) -> list[tuple[int, int, str]]:
     return _spans(sentence, names)
 
 
-def _model_of(spans: list[tuple[int, int, str]], pos: int) -> tuple[str, ...]:
-    m = _nearest(spans, pos)
+def _model_of(spans: list[tuple[int, int, str]], pos: int, text: str) -> tuple[str, ...]:
+    m = _nearest(spans, pos, text)
     return ("pymc", "lightweight_mmm") if m == BAYESIAN_WORD else ((m,) if m else ())
 
 
@@ -359,7 +370,7 @@ def _sentence_claims(sentence: str, offset: int, names: dict, kpi: str, unit: st
         joined = prev_metric if out and RANGE_JOIN.match(low[prev_end:f.start]) else None
         metric = joined or ("interval" if RANGE_START.match(after) else _metric(before, after, kpi, unit))
         moved = N.Found(f.text, f.value, f.tol, f.percent, f.start + offset, f.end + offset)
-        out.append(Claim(moved, _nearest(chans, f.start, low), metric, _model_of(models, f.start), rounds))
+        out.append(Claim(moved, _nearest(chans, f.start, low), metric, _model_of(models, f.start, low), rounds))
         prev_end, prev_metric = f.end, metric
     return out
 
@@ -375,7 +386,7 @@ def _row_claims(cells: list[tuple[int, str]], offset: int, header: list[str], na
     for i, (at, cell) in enumerate(cells):
         head = header[i] if i < len(header) else ""
         col_metric = _metric(head, "", kpi, unit)
-        model = _model_of(_models(head), len(head))
+        model = _model_of(_models(head), len(head), head)
         for c in _sentence_claims(cell, offset + at, names, kpi, unit):
             out.append(Claim(c.found, c.channel or channel, c.metric or col_metric, c.models or model, rounds))
     return out
@@ -408,10 +419,19 @@ def judge(claim: Claim, book_: Book) -> Problem | None:
         subject += f" ({', '.join(claim.models)})" if claim.models else ""
     if N.matches(claim.found, [q.value for q in pool]):
         return None
-    expected = _nearest_value(claim.found, pool if claim.channel else [])
-    owner = next((q for q in book_.values if q.channel not in (None, claim.channel)
-                  and N.matches(claim.found, [q.value])), None)
+    expected = _headline(claim, pool) or _nearest_value(claim.found, pool if claim.channel else [])
+    others = [q for q in book_.values if q.channel not in (None, claim.channel) and N.matches(claim.found, [q.value])]
+    owner = min(others, key=lambda q: q.metric not in ALLOWED.get(claim.metric or "", ()), default=None)
     return Problem(claim, subject, expected, owner)
+
+
+def _headline(claim: Claim, pool: list[Quotable]) -> Quotable | None:
+    """The figure a sentence about this channel and metric most likely meant (its mean, or its model's)."""
+    name = HEADLINE.get(claim.metric or "")
+    if claim.channel is None or name is None:
+        return None
+    keys = [f"{claim.channel}.{name}.{m}" for m in claim.models] or [f"{claim.channel}.{name}"]
+    return next((q for q in pool if q.key in keys), None)
 
 
 def _model_ok(q: Quotable, models: tuple[str, ...]) -> bool:
@@ -423,3 +443,61 @@ def _nearest_value(found: N.Found, pool: list[Quotable]) -> Quotable | None:
         return None
     scale = 100.0 if found.percent else 1.0
     return min(pool, key=lambda q: min(abs(abs(q.value) - found.value), abs(abs(q.value) * scale - found.value)))
+
+
+# ------------------------------------------------------------------------------------------ `prism facts`
+def short(value: float) -> str:
+    """A figure as an agent may print it: 1.2m, 85k, 3.08 (the guard reads each at its rounding)."""
+    a = abs(value)
+    if a >= 1e6:
+        return f"{value / 1e6:,.1f}m"
+    if a >= 1e4:
+        return f"{value / 1e3:,.0f}k"
+    return f"{value:.0f}" if float(value).is_integer() else fmt(value)
+
+
+def screen(book_: Book) -> list[str]:
+    """One screen: per channel (best return first) its figures by metric, each with the key it is checked
+    against (`ch.` stands for the channel's column), then the round-level figures."""
+    facts = book_.facts
+    by_key = {q.key: q for q in book_.values if q.key != "round.other"}
+    lines = [f"Round {facts.round_no}: the figures you may quote. A figure belongs to the channel (and model) its "
+             "sentence names; `prism check-numbers FILE` checks it against the key in brackets."]
+    for f in facts.ranked:
+        ch = f.channel
+        get = lambda key: by_key.get(f"{ch}.{key}")  # noqa: E731
+        models = ", ".join(f"{m} {fmt(v)}" for m, v in f.roi_by_model.items())
+        lines += [f"{f.label} ({ch}): confidence {f.confidence}, agreement {f.agreement}, {f.n_models} model(s)",
+                  f"  ROI {fmt(f.roi)} [ch.roi] · range {fmt(f.roi_low)} to {fmt(f.roi_high)} [ch.roi_low, ch.roi_high]"
+                  f" · by model: {models} [ch.roi.<model>]",
+                  f"  mROI {fmt(get('mroi_mean').value)} [ch.mroi_mean] · share of spend {f.spend_share:.1f}% "
+                  f"[ch.spend_share] · share of KPI {f.contribution_pct:.1f}% [ch.contribution_pct] · spend "
+                  f"{short(f.spend)} [ch.spend] · saturation {f.saturation_pct:.0f}% [ch.saturation_pct]"]
+        plan = [q for q in book_.values if q.channel == ch and ".test_plan." in q.key]
+        if plan:
+            lines.append("  test: " + ", ".join(f"{q.key.rsplit('.', 1)[1]} {short(q.value)}" for q in plan)
+                         + " [ch.test_plan.<column>]")
+    rl = {k.removeprefix("round."): q.value for k, q in by_key.items() if k.startswith("round.")
+          and ".exploration." not in k}
+    lines.append("All channels: " + " · ".join(f"{k} {short(v)}" for k, v in rl.items() if not k.startswith("fit."))
+                 + " [round.<name>]")
+    fits = sorted({k.split(".")[1] for k in rl if k.startswith("fit.")})
+    for m in fits:
+        lines.append(f"Fit of {m}: " + ", ".join(f"{k.split('.')[2]} {fmt(v)}" for k, v in rl.items()
+                                                 if k.startswith(f"fit.{m}.")) + f" [round.fit.{m}.<name>]")
+    return lines
+
+
+def as_json(book_: Book) -> dict:
+    """Every quotable figure of the round (`prism facts --json`): channel → key → value, then round-level."""
+    facts = book_.facts
+    out: dict = {"round": facts.round_no, "channels": {}, "round_level": {}}
+    for f in facts.ranked:
+        out["channels"][f.channel] = {"label": f.label, "confidence": f.confidence, "agreement": f.agreement,
+                                      "facts": {}}
+    for q in book_.values:
+        if q.channel in out["channels"]:
+            out["channels"][q.channel]["facts"][q.key] = {"value": q.value, "metric": q.metric, "model": q.model}
+        elif q.key != "round.other" and q.channel is None:
+            out["round_level"][q.key] = q.value
+    return out

@@ -20,6 +20,9 @@ from prism.schemas import ChannelConfidence, Config, Metadata, ModelResult, Resu
 from prism.workspace import Workspace, read_model, read_weekly
 
 BAYESIAN_MODELS = ("pymc", "lightweight_mmm")
+# Plain words for the body of the report (the proofreader keeps method names and jargon to the appendix).
+PLAIN_METHOD = {"ridge": "the quick method", "pymc": "the first simulation method",
+                "lightweight_mmm": "the second simulation method"}
 INTERVAL_LEVEL = 90  # every interval in results is a central 90 % interval (models/base.py)
 AGREEMENT_CV = (20, 50)  # DESIGN.md: high below 20 % CV, medium 20–50 %, low above 50 %
 MEDIA_SHARE_CEILING = 100.0  # % of the KPI: beyond it a model puts baseline demand below zero
