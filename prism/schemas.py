@@ -754,4 +754,6 @@ class State(Open):
     history: list[dict[str, Any]] = Field(default_factory=list)
     stopped_reason: str | None = None
     rounds_target: int | None = Field(None, description="the rounds asked for (`prism loop --rounds N`)")
+    deliverable_round: int | None = Field(None, description="the round results/ and config.json hold once the "
+                                                            "loop stopped: the best round (orchestration/handoff.py)")
     pending_checkpoint: str | None = None
