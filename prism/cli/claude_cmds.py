@@ -103,7 +103,7 @@ def facts_cmd(workdir: Path = WorkdirOpt,
 
     ws = Workspace(workdir)
     n = round_no or _results_round(ws, max(load_state(ws).round, 1))
-    book = claims.book(ws, RoundFacts.load(ws, n))
+    book = claims.book(ws, RoundFacts.load(ws, n, need_results=ws.round_results(n).exists()))
     if as_json:
         typer.echo(json.dumps(claims.as_json(book)))
         return

@@ -81,7 +81,8 @@ def check_report(ws: Workspace) -> list[str]:
 
 @dataclass
 class NumberCheck:
-    """`failures` block recording (unknown numbers, wrong ratios); `warnings` are ratios Prism cannot compute."""
+    """`failures` block recording (figures not their subject's, wrong ratios, numbers in words); `warnings`
+    are ratios Prism cannot compute."""
 
     round: int
     failures: list[str] = field(default_factory=list)
@@ -102,7 +103,7 @@ def number_problems(ws: Workspace, path: Path, round_no: int) -> NumberCheck:
         elif r.actual is None:
             out.warnings.append(f"'{r.text}': Prism cannot compute this ratio; quote the two figures instead")
         text = text[:r.start] + " " * (r.end - r.start) + text[r.end:]  # judged as a ratio, not as a number
-    out.warnings += [f"'{m.group()}' is a number in words: write the figure so it can be checked"
+    out.failures += [f"'{m.group()}' is a number in words: write the figure so it can be checked"
                      for m in SPELLED_OUT.finditer(text)]
     wrong = claims.check(text, facts)
     if wrong:
