@@ -79,8 +79,8 @@ def compose(facts: RoundFacts, open_issues: list[str], history: list[RoundRecord
 
 
 def _unit(facts: RoundFacts) -> str:
-    """The currency from the knowledge layer's business context, so every amount says what it is in."""
-    return facts.meta.knowledge.business_context.spend_unit
+    """The currency (config.json or the knowledge layer), so every amount says what it is in."""
+    return facts.spend_unit
 
 
 def _confident(facts: RoundFacts) -> list[ChannelFacts]:

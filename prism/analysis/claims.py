@@ -305,7 +305,7 @@ def _metric(before: str, after: str, kpi: str, unit: str) -> str | None:
 def _units(facts: RoundFacts) -> tuple[str, str]:
     """Regex alternatives for the KPI's names and the spend unit's names."""
     kpi = {facts.meta.kpi, facts.meta.label(facts.meta.kpi), "revenue", "sales", "kpi", "orders", "conversions"}
-    unit = {facts.meta.knowledge.business_context.spend_unit, "unit", "euro", "dollar", "pound", "€", "$", "£"}
+    unit = {facts.spend_unit, "unit", "euro", "dollar", "pound", "€", "$", "£"}
     alt = lambda words: "|".join(re.escape(w.lower()) for w in sorted(words, key=len, reverse=True) if w)  # noqa: E731
     return alt(kpi), alt(unit)
 

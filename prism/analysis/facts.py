@@ -16,7 +16,7 @@ from prism.data.profile import COLLINEAR_ABS_R as COLLINEAR_R  # one threshold: 
 from prism.analysis.confidence import SHORT_HISTORY_WEEKS, Signals, workspace_confidence
 from prism.analysis.lift_tests import LiftEffect, lift_effects
 from prism.errors import InputError
-from prism.schemas import ChannelConfidence, Config, Metadata, ModelResult, Results
+from prism.schemas import ChannelConfidence, Config, Metadata, ModelResult, Results, currency_of
 from prism.workspace import Workspace, read_model, read_weekly
 
 BAYESIAN_MODELS = ("pymc", "lightweight_mmm")
@@ -95,6 +95,11 @@ class RoundFacts:
 
     def label(self, column: str) -> str:
         return self.meta.label(column)
+
+    @property
+    def spend_unit(self) -> str:
+        """What one unit of spend is called: the currency (schemas.currency_of), else 'unit'."""
+        return currency_of(self.cfg, self.meta) or "unit"
 
     @cached_property
     def n_parameters(self) -> int:
