@@ -1,6 +1,6 @@
 """Pydantic schemas for the workspace files: config.json, metadata.json, state.json and results.
 
-These are the contract between stages (DESIGN.md). Every read validates; unknown keys in config.json are
+These are the contract between stages (docs/architecture/layers.md). Every read validates; unknown keys in config.json are
 rejected so that a typo names itself instead of being silently ignored.
 """
 
@@ -33,7 +33,7 @@ class Strict(BaseModel):
 
 
 class Open(BaseModel):
-    """Base for machine-written files: extra keys are kept (DESIGN: more keys are welcome)."""
+    """Base for machine-written files: extra keys are kept (the results contract: more keys are welcome)."""
 
     model_config = ConfigDict(extra="allow")
 

@@ -38,7 +38,7 @@ class _At:
 
 
 class Workspace:
-    """Paths of the files in DESIGN.md's workspace table, rooted at `root`."""
+    """Paths of the files in the workspace table (docs/architecture/workspace.md), rooted at `root`."""
 
     def __init__(self, root: str | Path = "."):
         self.root = Path(root).resolve()

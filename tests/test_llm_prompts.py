@@ -70,7 +70,7 @@ def test_every_named_command_exists_with_its_options():
 
 
 def _workspace_files() -> set[str]:
-    """Every file the stages write, with the round as R{NN} (DESIGN's workspace table)."""
+    """Every file the stages write, with the round as R{NN} (the documented workspace table)."""
     ws = Workspace("/w")
     n = 7
     paths = [ws.config, ws.metadata, ws.state, ws.exploration(), ws.tuning(n), ws.round_results(n), ws.analysis(n),

@@ -107,10 +107,10 @@ def test_robyn_text_events_column_is_an_event(tmp_path: Path) -> None:
     assert {r.column: r.role for r in out.metadata.roles}["events"] == "event"
 
 
-ROBYN = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "robyn_dt_simulated_weekly.csv"
+# Robyn's public demo data (facebookexperimental/Robyn, dt_simulated_weekly, MIT licence), kept in tests/data
+ROBYN = Path(__file__).resolve().parent / "data" / "robyn_dt_simulated_weekly.csv"
 
 
-@pytest.mark.skipif(not ROBYN.exists(), reason="no ../shared/data beside the repository")
 def test_robyn_public_file_keeps_its_events_column() -> None:
     roles = detect_roles(pd.read_csv(ROBYN), Overrides(), source=ROBYN.name)
     assert roles.events_text == "events" and roles.channels == ["tv_S", "ooh_S", "print_S", "search_S", "facebook_S"]

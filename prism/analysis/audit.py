@@ -36,7 +36,7 @@ from prism.models.base import ModelData, channel_summary
 from prism.schemas import Config, Results, Weekly
 from prism.workspace import Workspace, read_model, read_weekly, write_csv
 
-COLUMNS = ["channel", "model", "recovery_error_pct", "coverage", "verdict", "bias_pct", "round"]  # DESIGN.md's first
+COLUMNS = ["channel", "model", "recovery_error_pct", "coverage", "verdict", "bias_pct", "round"]  # the documented columns first
 DEFAULT_K = 20
 FACTOR_RANGE = (0.5, 2.0)  # each channel's true ROI = fitted ROI × a log-uniform factor in this range
 IDENTIFIABLE_ERROR, IDENTIFIABLE_COVERAGE = 0.25, 0.6  # median error ≤ 25 % and the interval covers ≥ 60 %

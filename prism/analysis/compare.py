@@ -1,6 +1,6 @@
 """`prism compare`: how far the models that ran agree on each channel's ROI.
 
-Agreement (DESIGN.md) = coefficient of variation (population sd ÷ |mean|) of the ROI point estimates of
+Agreement (docs/architecture/layers.md) = coefficient of variation (population sd ÷ |mean|) of the ROI point estimates of
 the models with status `ok`: `high` < 20 %, `medium` 20–50 %, `low` > 50 % or when the models disagree on
 the sign; capped at `medium` when the 90 % intervals do not all overlap. With fewer than two models there
 is nothing to agree on: the label is `n/a` and the note says how many models ran. Contribution % is

@@ -22,7 +22,7 @@ combines, per channel:
   the ROI of the whole period. A model more than AGREE_Z se's from its test caps the channel at `medium`
   (the data and the test disagree; the Critic's "experiment agreement" says which).
 HIGH_WIDTH and MEDIUM_WIDTH are fitted by bench/calibration.py on realistic simulated data with known
-ROI (targets below); the README section "How much to trust each number" gives the table.
+ROI (targets below); docs/concepts/confidence.md gives the table.
 """
 
 from __future__ import annotations

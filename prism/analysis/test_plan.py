@@ -48,7 +48,7 @@ from prism.schemas import ChannelResult, Config, Metadata, Results, TestPlan
 from prism.workspace import Workspace, read_csv, read_model, read_weekly, write_csv
 
 TEST_PLAN_FILE = "test_plan.csv"
-COLUMNS = ["channel", "design", "weeks", "spend_change_pct", "expected_halfwidth_pct", "cost",  # DESIGN.md's first
+COLUMNS = ["channel", "design", "weeks", "spend_change_pct", "expected_halfwidth_pct", "cost",  # the documented columns first
            "achievable", "median_halfwidth_pct", "kpi_forgone", "kpi_forgone_low", "kpi_forgone_high",
            "description", "confidence", "model", "k", "round"]
 TARGET_HALFWIDTH = 0.30  # the 90 % interval within ±30 % of the ROI

@@ -2,7 +2,7 @@
 
 A model's module exposes `fit(data: ModelData, cfg: Config, quick: bool) -> Fitted`, whose `draws` are
 the model's `KeptDraws`. `summarize` turns any `Fitted` into a `ModelResult` with the same definitions
-for all three models (DESIGN.md), every quantity computed from the kept draws by `draws.py`: ROI =
+for all three models (docs/architecture/layers.md), every quantity computed from the kept draws by `draws.py`: ROI =
 contribution ÷ spend over the training weeks, contribution % of KPI, mROI from a 1 % spend bump,
 saturation %, response curves; plus fit metrics on the locked holdout block.
 """

@@ -10,7 +10,7 @@ data is silent. What separates a measured ROI from an assumed one is whether the
   around the pooled ROI of all media, so its contraction (ridge.pool_contraction: the data's precision
   against the penalty's) says the same as the Bayesian models' does; a channel below
   PRIOR_DRIVEN_CONTRACTION is `prior_driven`: its ROI is the pool's, whatever its interval.
-The thresholds live here and only here; docs/sections/evidence.md gives the measurements behind them.
+The thresholds live here and only here; docs/concepts/confidence.md gives the measurements behind them.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ real package on the same data and compares the posteriors. The specification:
   effect of several times the KPI with eight channels). Prism passes the scale that gives every channel
   the same ROI prior as the pymc model (`posterior.roi_prior`, converted at the prior centres of decay,
   half and slope): ∝ cost share, summing to the media share that prior assumes — same specification,
-  measured input (docs/sections/evidence.md);
+  measured input (docs/concepts/models.md);
 - intercept ~ HalfNormal(2), trend coef_trend·t^expo_trend (Normal(0, 1), Uniform(0.5, 1.5), t = 0, 1, …;
   sampled as its end value, see `_trend`),
   seasonality Σ_k γ_k,sin sin(2πkt/52) + γ_k,cos cos(2πkt/52) with γ ~ Normal(0, 1),

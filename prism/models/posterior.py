@@ -20,7 +20,7 @@ from prism.schemas import CONVERGENCE, Config, Diag
 
 PRIOR_DECAY_CONCENTRATION = 10.0  # Beta(a, b) with a + b = 10 when the config names a decay
 TIGHT_PRIOR_CV = 0.1  # a config-fixed Hill half or slope becomes a prior with 10 % spread
-ROI_PRIOR_MEDIA_SHARE = 0.25  # all media at the ROI prior scale explain 25 % of the KPI (docs/sections/evidence.md)
+ROI_PRIOR_MEDIA_SHARE = 0.25  # all media at the ROI prior scale explain 25 % of the KPI (docs/concepts/models.md)
 
 
 def geometric_draws(model: str, data: ModelData, params: dict[str, np.ndarray], scales: tuple[np.ndarray, float],

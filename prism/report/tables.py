@@ -177,7 +177,7 @@ def round_history(inp: ReportInputs) -> pd.DataFrame:
                                        "verdict"])
 
 
-# results/optimization.csv's columns (DESIGN), as the report prints them; others are not shown
+# results/optimization.csv's columns (docs/architecture/workspace.md), as the report prints them; others are not shown
 OPTIMIZATION_HEADERS = {"current": "Current spend", "recommended": "Proposed spend", "change_pct": "Change",
                         "expected_kpi_change": "Expected change", "expected_kpi_change_low": "Low",
                         "expected_kpi_change_high": "High", "confidence": "Confidence",
