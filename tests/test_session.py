@@ -296,3 +296,30 @@ def test_program_md_states_the_sources_and_the_confirmations():
     for spec in STAGES.values():  # the table's record commands are the stage table's
         if spec.record_command:
             assert f"`{spec.record_command}`" in text
+
+
+@pytest.mark.slow
+def test_a_session_replay_on_robyns_data_hands_off_the_best_round(tmp_path, capsys):
+    """Robyn's public weekly file, the quick method only (real fits), two rounds played like a session."""
+    import shutil
+
+    from prism.schemas import Config
+    from prism.workspace import Workspace, read_model, write_json
+
+    shutil.copyfile(ROOT / "tests" / "data" / "robyn_dt_simulated_weekly.csv", tmp_path / "robyn.csv")
+    cli = Cli(capsys, tmp_path / "w")
+    code, out, err = cli("discover", "--path", str(tmp_path / "robyn.csv"), "--kpi", "revenue", "--currency", "USD")
+    assert code == 0, err
+    ws = Workspace(tmp_path / "w")
+    cfg = read_model(ws.config, Config)
+    write_json(ws.config, cfg.model_copy(update={"models": ["ridge"]}))
+    commands = _replay(cli, ws, rounds=2)
+    state = load_state(ws)
+    assert all(len(commands[n]) <= MAX_COMMANDS_PER_ROUND for n in (1, 2)), commands
+    best = state.best_round
+    assert state.stopped_reason and state.deliverable_round == best
+    assert ws.report_md.read_text() == ws.round_file(best, "report").read_text()
+    assert ws.config.read_text() == ws.round_file(best, "config", "json").read_text()
+    assert "per USD of spend" in ws.report_md.read_text()
+    code, out, _ = cli("status")
+    assert f"deliverable: round {best}" in out

@@ -21,6 +21,7 @@ from prism.workspace import Workspace, write_text
 JARGON = ("ridge", "pymc", "lightweight", "bayesian", "posterior", "mape", "r²", "r-hat", "adstock", "hill",
           "coefficient", "bootstrap", "vif", "collinear", "credible interval", "regression", "prior",
           "divergen", "heteroscedastic", "p-value", "nuts sampler", "cross-validation")
+CORRECTABLE = ("roi", "interval", "kpi_share", "spend_share", "saturation")  # metrics a line's channel corrects
 ROI_CLAIM = re.compile(r"(?:returns?|roi)\D{0,20}?(\d+\.\d+)", re.IGNORECASE)
 
 
@@ -38,7 +39,7 @@ def review(text: str, facts: RoundFacts, ws: Workspace) -> tuple[str, list[Edit]
     A figure is wrong when it is not its subject's value (analysis/claims.py: the channel, model and
     metric its sentence names); on a line about one channel it is corrected from that channel's figures."""
     book = claims.book(ws, facts)
-    wrong = {p.claim.found.start for p in claims.check(text, facts, book)}
+    wrong = {p.claim.found.start for p in claims.check(text, facts, book) if _correctable(p, book)}
     lines, edits, pos = text.split("\n"), [], 0
     for i, line in enumerate(lines):
         at = {s - pos for s in wrong if pos <= s < pos + len(line)}
@@ -52,6 +53,15 @@ def review(text: str, facts: RoundFacts, ws: Workspace) -> tuple[str, list[Edit]
     issues += [f"line {corrected.count(chr(10), 0, p.claim.found.start) + 1}: {p.message}"
                for p in claims.check(corrected, facts, book)]
     return corrected, edits, issues
+
+
+def _correctable(problem: claims.Problem, book: claims.Book) -> bool:
+    """Only a return or a share is corrected from the line's channel (the figures `_correct_line` draws on); a
+    figure of unknown metric only when it is no value of the round at all. Others are reported."""
+    c = problem.claim
+    if c.metric is None:
+        return not numbers.matches(c.found, [q.value for q in book.values])
+    return c.metric in CORRECTABLE
 
 
 def _correct_line(line: str, line_no: int, facts: RoundFacts, wrong: set[int]) -> tuple[str, list[Edit]]:

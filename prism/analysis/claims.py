@@ -28,10 +28,11 @@ AFTER = (
     ("weeks", r"^\s*(?:-\s*)?weeks?\b"),
     ("saturation", r"^\s*%?\s*saturat"),
     ("roi", r"^\s*(?:{unit})?\s*(?:per|for\s+(?:every|each))\s"),
+    ("ratio", r"^\s*(?:×|x\b|times\b)"),  # "1.7 × the ROI": a ratio, not a bound or a return
 )
 BEFORE = (
     ("mroi", r"mroi|marginal|next\s+(?:unit|euro|dollar|pound)|one\s+more|extra\s+(?:unit|euro|dollar|pound)"),
-    ("interval", r"range|interval|between|\bfrom\b|as\s+(?:low|high)\s+as|up\s+to|bound"),
+    ("interval", r"range|interval|between|as\s+(?:low|high)\s+as|up\s+to|bound"),
     ("roi", r"\broi\b|return|pays?\s+back|\bback\b|\byield"),
     ("saturation", r"saturat"),
     ("test_cost", r"\bcost"),
@@ -44,7 +45,7 @@ BEFORE = (
 ALLOWED = {
     "roi": {"roi"}, "interval": {"interval", "roi"}, "mroi": {"mroi"}, "kpi_share": {"kpi_share", "contribution"},
     "spend_share": {"spend_share", "change"}, "saturation": {"saturation"}, "weeks": {"weeks"},
-    "test_cost": {"test_cost", "spend"}, "change": {"change", "spend_share", "kpi_change"},
+    "test_cost": {"test_cost", "spend"}, "change": {"change", "spend_share", "kpi_change", "spend"},
     "spend": {"spend", "test_cost", "spend_share"},
 }
 METRIC_WORDS = {"roi": "ROI", "interval": "interval bound", "mroi": "mROI", "kpi_share": "share of the KPI", "contribution": "contribution",
@@ -283,13 +284,14 @@ def _spans(sentence: str, names: dict[str, tuple[str, ...]]) -> list[tuple[int, 
     return out
 
 
-def _nearest(spans: list[tuple[int, int, str]], pos: int, text: str = "") -> str | None:
-    """The name before the figure closest to it, else one right after it in the same clause ("At 3.1, TV ...")."""
-    before = [s for s in spans if s[1] <= pos]
+def _nearest(spans: list[tuple[int, int, str]], pos: int, text: str = "", since: int = 0) -> tuple[int, int, str] | None:
+    """The name before the figure closest to it (and not before `since`), else one right after it in the same
+    clause ("At 3.1, TV ...")."""
+    before = [s for s in spans if since <= s[0] and s[1] <= pos]
     if before:
-        return before[-1][2]
+        return before[-1]
     after = [s for s in spans if s[0] >= pos]
-    return after[0][2] if after and FOLLOWING.match(text[pos:after[0][0]]) else None
+    return after[0] if after and FOLLOWING.match(text[pos:after[0][0]]) else None
 
 
 def _metric(before: str, after: str, kpi: str, unit: str) -> str | None:
@@ -352,8 +354,10 @@ def _models(sentence: str) -> list[tuple[int, int, str]]:
     return _spans(sentence, names)
 
 
-def _model_of(spans: list[tuple[int, int, str]], pos: int, text: str) -> tuple[str, ...]:
-    m = _nearest(spans, pos, text)
+def _model_of(spans: list[tuple[int, int, str]], pos: int, text: str, since: int = 0) -> tuple[str, ...]:
+    """The model named for a figure in its clause (from `since`), else none."""
+    hit = _nearest(spans, pos, text, since)
+    m = hit[2] if hit else None
     return ("pymc", "lightweight_mmm") if m == BAYESIAN_WORD else ((m,) if m else ())
 
 
@@ -367,10 +371,14 @@ def _sentence_claims(sentence: str, offset: int, names: dict, kpi: str, unit: st
     for f in N.extract(masked):
         before = low[max(prev_end, f.start - WINDOW):f.start]
         after = low[f.end:f.end + 30]
-        joined = prev_metric if out and RANGE_JOIN.match(low[prev_end:f.start]) else None
-        metric = joined or ("interval" if RANGE_START.match(after) else _metric(before, after, kpi, unit))
+        joined = out and RANGE_JOIN.match(low[prev_end:f.start])
+        metric = prev_metric if joined else _metric(before, after, kpi, unit)
+        if metric == "roi" and (joined or RANGE_START.match(after)):
+            metric = "interval"  # "returns 1.2 to 3.4": the bounds of a range, not the return itself
         moved = N.Found(f.text, f.value, f.tol, f.percent, f.start + offset, f.end + offset)
-        out.append(Claim(moved, _nearest(chans, f.start, low), metric, _model_of(models, f.start, low), rounds))
+        chan = _nearest(chans, f.start, low)
+        clause = low.rfind(";", 0, f.start) + 1  # a model named in an earlier clause is about other figures
+        out.append(Claim(moved, chan[2] if chan else None, metric, _model_of(models, f.start, low, clause), rounds))
         prev_end, prev_metric = f.end, metric
     return out
 
@@ -380,7 +388,7 @@ def _row_claims(cells: list[tuple[int, str]], offset: int, header: list[str], na
     """A table row: its channel is the one a cell names, each figure's metric and model its column's."""
     row = " | ".join(c[1] for c in cells).lower()
     chans = _spans(row, names)
-    channel = chans[0][2] if chans else None
+    channel = chans[0][2] if chans else None  # a row is about the channel it names first
     rounds = tuple(int(m.group(1)) for m in ROUND_REF.finditer(row))
     out = []
     for i, (at, cell) in enumerate(cells):
