@@ -23,6 +23,7 @@ from prism.workspace import Workspace, load_state, read_csv
 # Metric words in a figure's neighbourhood, in the order they are tried. `after`: the text right after the
 # figure; `before`: the text between the previous figure (or the sentence start) and this one.
 AFTER = (
+    ("relative", r"^\s*%\s*of\s+(?:its|the|their)\s+(?:return|roi|estimate)"),  # "±44% of its return"
     ("spend_share", r"^\s*%?\s*(?:of|in)\s+(?:the\s+|its\s+|total\s+|all\s+)*(?:media\s+)?(?:spend|budget|investment)"),
     ("kpi_share", r"^\s*%?\s*of\s+(?:the\s+|its\s+|total\s+|all\s+)*(?:{kpi})"),
     ("weeks", r"^\s*(?:-\s*)?weeks?\b"),
@@ -43,9 +44,9 @@ BEFORE = (
 )
 # A figure's metric (as the text names it) → the metrics of the values it may be.
 ALLOWED = {
-    "roi": {"roi"}, "interval": {"interval", "roi"}, "mroi": {"mroi"}, "kpi_share": {"kpi_share", "contribution"},
+    "roi": {"roi"}, "interval": {"interval", "roi", "kpi_change", "test_cost", "spend"},  # a range of any amount "mroi": {"mroi"}, "kpi_share": {"kpi_share", "contribution"},
     "spend_share": {"spend_share", "change"}, "saturation": {"saturation"}, "weeks": {"weeks"},
-    "test_cost": {"test_cost", "spend"}, "change": {"change", "spend_share", "kpi_change", "spend"},
+    "test_cost": {"test_cost", "spend"}, "change": {"change", "spend_share", "kpi_change", "spend", "test_cost"},
     "spend": {"spend", "test_cost", "spend_share"},
 }
 METRIC_WORDS = {"roi": "ROI", "interval": "interval bound", "mroi": "mROI", "kpi_share": "share of the KPI", "contribution": "contribution",
@@ -198,7 +199,8 @@ def _channel(facts: RoundFacts, ch: str) -> list[Quotable]:
 
 
 ROW_METRICS = {  # columns of the per-channel CSVs the report quotes → metric
-    "test_plan.csv": {"weeks": "weeks", "spend_change_pct": "change", "expected_halfwidth_pct": "other", "cost": "test_cost"},
+    "test_plan.csv": {"weeks": "weeks", "spend_change_pct": "change", "expected_halfwidth_pct": "other", "cost": "test_cost",
+                      "kpi_forgone": "test_cost", "kpi_forgone_low": "test_cost", "kpi_forgone_high": "test_cost"},
     "optimization.csv": {"current": "spend", "recommended": "spend", "change_pct": "change", "if_confirmed": "spend",
                          "expected_kpi_change": "kpi_change", "expected_kpi_change_low": "kpi_change",
                          "expected_kpi_change_high": "kpi_change"},
@@ -294,14 +296,17 @@ def _nearest(spans: list[tuple[int, int, str]], pos: int, text: str = "", since:
     return after[0] if after and FOLLOWING.match(text[pos:after[0][0]]) else None
 
 
-def _metric(before: str, after: str, kpi: str, unit: str) -> str | None:
+def _metric(before: str, after: str, kpi: str, unit: str, heading: bool = False) -> str | None:
     for name, pattern in AFTER:
         if re.search(pattern.format(kpi=kpi, unit=unit), after):
             return name
-    for name, pattern in BEFORE:
-        if re.search(pattern.format(kpi=kpi), before):
-            return name
-    return None
+    hits = [(m.end(), -i, name) for i, (name, pattern) in enumerate(BEFORE)
+            for m in re.finditer(pattern.format(kpi=kpi), before)]
+    if not hits:
+        return None
+    # prose: the metric word nearest the figure ("its return (it moves 1.2m"); a column heading: its first word
+    # ("Return per EUR of spend")
+    return (min(hits, key=lambda h: (h[0], h[1])) if heading else max(hits))[2]
 
 
 def _units(facts: RoundFacts) -> tuple[str, str]:
@@ -375,6 +380,8 @@ def _sentence_claims(sentence: str, offset: int, names: dict, kpi: str, unit: st
         metric = prev_metric if joined else _metric(before, after, kpi, unit)
         if metric == "roi" and (joined or RANGE_START.match(after)):
             metric = "interval"  # "returns 1.2 to 3.4": the bounds of a range, not the return itself
+        if f.percent and metric in ("roi", "interval", "mroi"):
+            metric = None  # a return is never a percentage: "48% range" names something else
         moved = N.Found(f.text, f.value, f.tol, f.percent, f.start + offset, f.end + offset)
         chan = _nearest(chans, f.start, low)
         clause = low.rfind(";", 0, f.start) + 1  # a model named in an earlier clause is about other figures
@@ -393,7 +400,7 @@ def _row_claims(cells: list[tuple[int, str]], offset: int, header: list[str], na
     out = []
     for i, (at, cell) in enumerate(cells):
         head = header[i] if i < len(header) else ""
-        col_metric = _metric(head, "", kpi, unit)
+        col_metric = _metric(head, "", kpi, unit, heading=True)
         model = _model_of(_models(head), len(head), head)
         for c in _sentence_claims(cell, offset + at, names, kpi, unit):
             out.append(Claim(c.found, c.channel or channel, c.metric or col_metric, c.models or model, rounds))
