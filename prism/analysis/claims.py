@@ -335,7 +335,7 @@ def claims(text: str, facts: RoundFacts) -> list[Claim]:
             out += _row_claims(cells, start, header, names, kpi, unit)
             continue
         header = None
-        for m in re.finditer(r"[^.!?\n]+(?:[.!?](?=\d)[^.!?\n]*)*", line):
+        for m in N.SENTENCE.finditer(line):
             out += _sentence_claims(m.group(), start + m.start(), names, kpi, unit)
     return out
 
