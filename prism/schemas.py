@@ -75,6 +75,8 @@ class DataConfig(Strict):
     fill_gaps: bool = False
     """fill missing weeks with zero spend instead of refusing them"""
     dictionary: str | None = Field(None, description="optional data_dictionary.csv")
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$",
+                                 description="ISO 4217 code of spend and KPI amounts (`prism discover --currency`)")
 
     @model_validator(mode="after")
     def _source_has_location(self) -> "DataConfig":
@@ -464,14 +466,26 @@ class Knowledge(Open):
 
 
 LABEL_SUFFIXES = ("_spend", "_cost", "_s")  # spend markers, not part of the channel's name
-ACRONYMS = frozenset({"tv", "ctv", "ott", "ooh", "dooh", "sem", "seo", "ppc", "crm", "sms", "pr", "dm", "kpi", "roi"})
+LABEL_PREFIXES = ("mdsp_", "mdip_")  # media spend / media impressions markers of the classic MMM files
+ACRONYMS = frozenset({"tv", "ctv", "ott", "ooh", "dooh", "seo", "ppc", "crm", "sms", "pr", "kpi", "roi"})
+# Common media abbreviations that make a whole channel name ("mdsp_vidtr" → TV), as planners write them.
+MEDIA_ABBREVIATIONS = {"dm": "Direct mail", "vidtr": "TV", "viddig": "Online video", "audtr": "Radio",
+                       "auddig": "Digital audio", "sem": "Search", "so": "Social", "on": "Online display",
+                       "inst": "Inserts", "nsp": "Newspaper", "fb": "Facebook", "ig": "Instagram", "yt": "YouTube",
+                       "sea": "Search", "dooh": "Digital out of home", "olv": "Online video"}
 
 
 def readable_label(column: str) -> str:
-    """A business label from a column name alone: `tv_S` → TV, `facebook_spend` → Facebook, `ooh_cost` → OOH."""
+    """A business label from a column name alone: `tv_S` → TV, `facebook_spend` → Facebook, `ooh_cost` → OOH,
+    `mdsp_vidtr` → TV, `mdsp_dm` → Direct mail."""
     base = column.strip()
     suffix = next((x for x in LABEL_SUFFIXES if base.lower().endswith(x) and len(base) > len(x)), "")
-    words = [w for w in re.split(r"[_\s]+", base[:len(base) - len(suffix)]) if w]
+    base = base[:len(base) - len(suffix)]
+    prefix = next((x for x in LABEL_PREFIXES if base.lower().startswith(x) and len(base) > len(x)), "")
+    base = base[len(prefix):]
+    if base.lower() in MEDIA_ABBREVIATIONS:
+        return MEDIA_ABBREVIATIONS[base.lower()]
+    words = [w for w in re.split(r"[_\s]+", base) if w]
     return " ".join(w.upper() if w.lower() in ACRONYMS else w[:1].upper() + w[1:] for w in words) or column
 
 
@@ -498,6 +512,13 @@ class Metadata(Open):
         if field and field.label:
             return field.label
         return readable_label(column)
+
+
+def currency_of(cfg: "Config | None", meta: "Metadata | None") -> str | None:
+    """The currency amounts are in: `prism discover --currency` (config.json), else the knowledge layer's
+    business context; None when neither says (reports then write "per unit")."""
+    given = cfg.data.currency if cfg is not None else None
+    return given or (meta.knowledge.business_context.currency if meta is not None else None)
 
 
 # ------------------------------------------------------------------------------------------- results
@@ -869,6 +890,8 @@ class State(Open):
     history: list[dict[str, Any]] = Field(default_factory=list)
     stopped_reason: str | None = None
     rounds_target: int | None = Field(None, description="the rounds asked for (`prism loop --rounds N`)")
+    deliverable_round: int | None = Field(None, description="the round results/ and config.json hold once the "
+                                                            "loop stopped: the best round (orchestration/handoff.py)")
     pending_checkpoint: str | None = None
 
 

@@ -169,3 +169,15 @@ def test_init_and_check_numbers_through_the_cli(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "prism", "check-numbers", "nope.md", "-w", str(target)],
                              capture_output=True, text=True)
     assert missing.returncode == 2 and "nope.md: file not found" in missing.stderr
+
+
+def test_prompts_point_to_facts_and_recommend_only_on_high_confidence():
+    for rel, text in _prompts().items():
+        flat = " ".join(text.split())
+        assert "`prism facts" in flat, f"{rel} does not point to `prism facts`"
+        assert "solid enough to act on" not in flat and "--validate" not in flat
+        if rel.startswith("agents/"):
+            assert "R{NN}_results.json" not in flat, f"{rel} still sends the agent to the results JSON"
+    for name in ("program.md", "agents/reporter.md"):
+        flat = " ".join(_prompts()[name].split())
+        assert "only on `high` confidence" in flat or "only for channels with `high` confidence" in flat

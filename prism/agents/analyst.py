@@ -52,7 +52,7 @@ def _heading(facts: RoundFacts) -> str:
     top = ", ".join(f"{f.label} ({fmt(f.roi)})" for f in ranked[:TOP_N])
     n = len(facts.ok_models)
     return (f"# Round {facts.round_no} analysis\n\nBased on {n} model(s) ({', '.join(facts.ok_models)}). "
-            f"Highest mean ROI: {top}. All media together return {fmt(facts.portfolio_roi)} per unit of spend.\n")
+            f"Highest mean ROI: {top}. All media together return {fmt(facts.portfolio_roi)} per {facts.spend_unit} of spend.\n")
 
 
 def _ranking(facts: RoundFacts) -> str:

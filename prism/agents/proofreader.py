@@ -1,7 +1,7 @@
 """Proofreader (rule-based): checks results/report.md against the round's numbers and corrects it in place.
 
-Every number must match a value of the round within its printed rounding; a number that does not is
-replaced by the nearest value the same line's channel has (atomic rewrite). Jargon outside the appendix,
+Every number must be its subject's value (the channel, model and metric its sentence names) within its
+printed rounding; a number that is not is replaced from the same line's channel's figures (atomic rewrite). Jargon outside the appendix,
 one figure stated two ways, missing channels and missing caveats are reported, not rewritten.
 """
 
@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from prism.agents.base import AgentOutcome
-from prism.analysis import checks, numbers
+from prism.analysis import checks, claims, numbers
 from prism.analysis.checks import HEADINGS
 from prism.analysis.facts import RoundFacts, fmt
 from prism.errors import InputError
@@ -21,6 +21,7 @@ from prism.workspace import Workspace, write_text
 JARGON = ("ridge", "pymc", "lightweight", "bayesian", "posterior", "mape", "r²", "r-hat", "adstock", "hill",
           "coefficient", "bootstrap", "vif", "collinear", "credible interval", "regression", "prior",
           "divergen", "heteroscedastic", "p-value", "nuts sampler", "cross-validation")
+CORRECTABLE = ("roi", "interval", "kpi_share", "spend_share", "saturation")  # metrics a line's channel corrects
 ROI_CLAIM = re.compile(r"(?:returns?|roi)\D{0,20}?(\d+\.\d+)", re.IGNORECASE)
 
 
@@ -33,33 +34,47 @@ class Edit:
 
 
 def review(text: str, facts: RoundFacts, ws: Workspace) -> tuple[str, list[Edit], list[str]]:
-    """Corrected text, the numeric edits made and the issues found (not fixed)."""
-    values = numbers.known_values(ws, facts.round_no, facts)
-    lines = text.split("\n")
-    edits: list[Edit] = []
+    """Corrected text, the numeric edits made and the issues found (not fixed).
+
+    A figure is wrong when it is not its subject's value (analysis/claims.py: the channel, model and
+    metric its sentence names); on a line about one channel it is corrected from that channel's figures."""
+    book = claims.book(ws, facts)
+    wrong = {p.claim.found.start for p in claims.check(text, facts, book) if _correctable(p, book)}
+    lines, edits, pos = text.split("\n"), [], 0
     for i, line in enumerate(lines):
-        new_line, line_edits = _correct_line(line, i + 1, facts, values)
-        lines[i] = new_line
+        at = {s - pos for s in wrong if pos <= s < pos + len(line)}
+        pos += len(line) + 1
+        lines[i], line_edits = _correct_line(line, i + 1, facts, at)
         edits += line_edits
     corrected = "\n".join(lines)
     issues = jargon(corrected) + inconsistent(corrected, facts) + missing_channels(corrected, facts)
     issues += [f"missing caveat — {c.name}: {c.evidence}" for c in checks.text_checks(facts, corrected)
                if not c.passed]
-    issues += [f"unmatched number {n} (no channel on its line to correct it from)"
-               for n in numbers.unknown_numbers_in(corrected, values)]
+    issues += [f"line {corrected.count(chr(10), 0, p.claim.found.start) + 1}: {p.message}"
+               for p in claims.check(corrected, facts, book)]
     return corrected, edits, issues
 
 
-def _correct_line(line: str, line_no: int, facts: RoundFacts, values: list[float]) -> tuple[str, list[Edit]]:
+def _correctable(problem: claims.Problem, book: claims.Book) -> bool:
+    """Only a return or a share is corrected from the line's channel (the figures `_correct_line` draws on); a
+    figure of unknown metric only when it is no value of the round at all. Others are reported."""
+    c = problem.claim
+    if c.metric is None:
+        return not numbers.matches(c.found, [q.value for q in book.values])
+    return c.metric in CORRECTABLE
+
+
+def _correct_line(line: str, line_no: int, facts: RoundFacts, wrong: set[int]) -> tuple[str, list[Edit]]:
+    """Correct the wrong figures (their positions in the line) of a line that names exactly one channel."""
     chans = [f for f in facts.channel_facts.values() if checks.mentions(line.lower(), facts, f.channel)]
-    if len(chans) != 1:
+    if len(chans) != 1 or not wrong:
         return line, []
     f = chans[0]
     candidates_pct = [f.contribution_pct, f.spend_share, f.saturation_pct]
     candidates = [f.roi, f.roi_low, f.roi_high, *f.roi_by_model.values()]  # headline figures first
     out, edits, shift = line, [], 0
     for found in numbers.extract(line):
-        if numbers.matches(found, values):
+        if found.start not in wrong:
             continue
         pool = candidates_pct if found.percent or "%" in line[found.end:found.end + 2] else candidates
         printed = [g for g in numbers.extract(line) if g.start != found.start]

@@ -23,7 +23,7 @@ from prism.analysis.confidence import (
 )
 from prism.analysis.since import since_last_time
 from prism.analysis.test_plan import NO_TEST, geo_note, promise_words, read_plans
-from prism.analysis.facts import AGREEMENT_CV, INTERVAL_LEVEL, ChannelFacts, RoundFacts, fmt
+from prism.analysis.facts import AGREEMENT_CV, INTERVAL_LEVEL, PLAIN_METHOD, ChannelFacts, RoundFacts, fmt
 from prism.errors import InputError, TooFewDraws
 from prism.knowledge.checks import informed_channels
 from prism.schemas import PRIOR_DRIVEN, ZERO_EFFECT, AgentCall, KnownIssue, RoundRecord, Status
@@ -40,9 +40,6 @@ PLAIN_ISSUE = {
 }
 
 
-# Plain words for the body of the report (the proofreader keeps method names and jargon to the appendix).
-PLAIN_METHOD = {"ridge": "the quick method", "pymc": "the first simulation method",
-                "lightweight_mmm": "the second simulation method"}
 PLAIN_FLAG = {ZERO_EFFECT: "finds no effect it can tell from zero",
               PRIOR_DRIVEN: "repeats its starting assumption rather than a measurement"}
 PLAIN_WHY = {
@@ -86,8 +83,8 @@ def compose(facts: RoundFacts, open_issues: list[str], history: list[RoundRecord
 
 
 def _unit(facts: RoundFacts) -> str:
-    """The currency from the knowledge layer's business context, so every amount says what it is in."""
-    return facts.meta.knowledge.business_context.spend_unit
+    """The currency (config.json or the knowledge layer), so every amount says what it is in."""
+    return facts.spend_unit
 
 
 def _confident(facts: RoundFacts) -> list[ChannelFacts]:

@@ -16,10 +16,13 @@ from prism.data.profile import COLLINEAR_ABS_R as COLLINEAR_R  # one threshold: 
 from prism.analysis.confidence import SHORT_HISTORY_WEEKS, Signals, workspace_confidence
 from prism.analysis.lift_tests import LiftEffect, lift_effects
 from prism.errors import InputError
-from prism.schemas import ChannelConfidence, Config, Metadata, ModelResult, Results
+from prism.schemas import ChannelConfidence, Config, Metadata, ModelResult, Results, currency_of
 from prism.workspace import Workspace, read_model, read_weekly
 
 BAYESIAN_MODELS = ("pymc", "lightweight_mmm")
+# Plain words for the body of the report (the proofreader keeps method names and jargon to the appendix).
+PLAIN_METHOD = {"ridge": "the quick method", "pymc": "the first simulation method",
+                "lightweight_mmm": "the second simulation method"}
 INTERVAL_LEVEL = 90  # every interval in results is a central 90 % interval (models/base.py)
 AGREEMENT_CV = (20, 50)  # high below 20 % CV, medium 20–50 %, low above 50 %
 MEDIA_SHARE_CEILING = 100.0  # % of the KPI: beyond it a model puts baseline demand below zero
@@ -106,6 +109,11 @@ class RoundFacts:
 
     def label(self, column: str) -> str:
         return self.meta.label(column)
+
+    @property
+    def spend_unit(self) -> str:
+        """What one unit of spend is called: the currency (schemas.currency_of), else 'unit'."""
+        return currency_of(self.cfg, self.meta) or "unit"
 
     @cached_property
     def n_parameters(self) -> int:

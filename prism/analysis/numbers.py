@@ -48,6 +48,7 @@ RATIO = re.compile(r"(?<![\w.])(?P<n>\d+(?:\.\d+)?|" + "|".join(SPELLED) + r")(?
                    r"|\b(?P<w>twice|double|triple)\b", re.IGNORECASE)
 SPELLED_OUT = re.compile(r"\b(?:" + "|".join(w for w in SPELLED if SPELLED[w] > 3) + r"|hundred|thousand|million|"
                          r"half|a third|a quarter)\b", re.IGNORECASE)  # "two models" is a count, not a figure
+SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?](?=\d)[^.!?\n]*)*")  # a sentence; "3.0" does not end it
 RATIO_SLACK = 0.1  # "about ten times": a ratio said in words is right within 10 % (or its printed rounding)
 
 
@@ -129,7 +130,7 @@ class Ratio:
 def ratios(text: str, facts: RoundFacts) -> list[Ratio]:
     """Ratios stated in the text; computable when their sentence names exactly two channels (ROI ratio)."""
     out = []
-    for m in re.finditer(r"[^.!?\n]+", text):
+    for m in re.finditer(SENTENCE, text):
         sentence = m.group()
         low = sentence.lower()
         chans = [ch for ch in facts.channels if checks.mentions(low, facts, ch)] if facts.results else []

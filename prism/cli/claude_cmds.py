@@ -90,6 +90,35 @@ def check_numbers(file: Path = typer.Argument(..., help="A file an agent wrote, 
     console.print(f"[green]✓[/] every number in {file} is in round {n}'s results", highlight=False)
 
 
+@app.command("facts")
+def facts_cmd(workdir: Path = WorkdirOpt,
+              round_no: Optional[int] = typer.Option(None, "--round", min=1, help="Round (default: the current one)."),
+              as_json: bool = typer.Option(False, "--json", help="Every quotable figure with its key, as JSON.")) -> None:
+    """Every figure an agent may quote for the round, by channel and metric, with the key the guard checks."""
+    import json
+
+    from prism.analysis import claims
+    from prism.analysis.facts import RoundFacts
+    from prism.workspace import load_state
+
+    ws = Workspace(workdir)
+    n = round_no or _results_round(ws, max(load_state(ws).round, 1))
+    book = claims.book(ws, RoundFacts.load(ws, n, need_results=ws.round_results(n).exists()))
+    if as_json:
+        typer.echo(json.dumps(claims.as_json(book)))
+        return
+    for line in claims.screen(book):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def _results_round(ws: Workspace, current: int) -> int:
+    """The current round, or the last one with results (a tuning round has none yet)."""
+    n = current
+    while n > 1 and not ws.round_results(n).exists():
+        n -= 1
+    return n
+
+
 def _evidence_round(ws: Workspace, path: Path, current: int) -> int:
     """A tuning file quotes the round before it (its own round has no results yet)."""
     for n in range(current, 1, -1):

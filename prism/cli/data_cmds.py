@@ -173,6 +173,9 @@ def discover_cmd(
     no_overwrite_config: bool = typer.Option(False, "--no-overwrite-config",
                                              help="Keep config.json and refresh metadata.json only (an existing "
                                                   "config.json is always kept; the flag says so explicitly)."),
+    currency: Optional[str] = typer.Option(None, "--currency", metavar="CODE",
+                                           help="ISO 4217 code the spend and KPI are in (e.g. EUR): reports say "
+                                                "'per EUR'; default: the knowledge layer's, else 'per unit'."),
     workdir: Path = WorkdirOpt,
 ) -> None:
     """Detect date, KPI, channels, controls and events; write config.json (once) and metadata.json (every run).
@@ -191,6 +194,10 @@ def discover_cmd(
                          f"{', '.join('--' + o.replace('_', '-') for o in overrides.given())}; drop one or the other")
     with console.status("Profiling the data…"):
         result = discover(ws, spec, overrides, args.options(), dictionary)
+    if currency is not None:
+        from prism.data.discover import set_currency
+
+        result.config = set_currency(ws, currency)
     with console.status("Pulling the knowledge layer…"):
         pulled = pull_knowledge(ws)
     _report_discovery(ws, result, spec, no_overwrite_config)

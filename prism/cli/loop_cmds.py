@@ -202,7 +202,10 @@ def status(workdir: Path = WorkdirOpt) -> None:
     if state.stopped_reason:
         console.print(escape(f"stopped: {state.stopped_reason}"), highlight=False)
     best_report = ws.round_file(state.best_round or 0, "report")
-    if best_report.exists():
+    if state.deliverable_round:
+        console.print(f"deliverable: round {state.deliverable_round} — results/report.md (and .pptx, .html, .xlsx) "
+                      f"and config.json are that round's", highlight=False)
+    elif best_report.exists():
         console.print(f"best round's report (after the Proofreader): {best_report.relative_to(ws.root)}",
                       highlight=False)
     console.print(_agent_usage(state))

@@ -36,13 +36,13 @@ def show_next(step) -> None:
     if step.agent_file:
         console.print(f"  play:   {step.agent_file}", highlight=False)
     for cmd in step.run:
-        console.print(f"  run:    {escape(cmd)}", highlight=False)
+        console.print(f"  run:    {escape(cmd)}", highlight=False, soft_wrap=True)
     if step.writes:
         console.print(f"  write:  {', '.join(step.writes)}", highlight=False)
     if step.record:
-        console.print(f"  record: {escape(step.record)}   (runs the guard first)", highlight=False)
+        console.print(f"  record: {escape(step.record)}   (runs the guard first)", highlight=False, soft_wrap=True)
     for note in step.notes:
-        console.print(f"  note:   {escape(note)}", highlight=False)
+        console.print(f"  note:   {escape(note)}", highlight=False, soft_wrap=True)
 
 
 def after_session_command(ws: Workspace) -> None:

@@ -9,6 +9,7 @@ raw source, so a data change reaches the models only through a new discover, whi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -82,6 +83,17 @@ def discover(ws: Workspace, spec: SourceSpec | None, overrides: Overrides, optio
                                                "path": _portable(data.path, ws.root)}), baseline=baseline)
     approve_source(spec, ws.root)  # named on the command line: config.json may point outside the workspace
     return _write(ws, cfg, raw, prepared, roles, dic)
+
+
+def set_currency(ws: Workspace, code: str) -> Config:
+    """Record the currency amounts are in (`--currency`) in config.json; a code that is not ISO 4217 is bad input."""
+    cfg = read_model(ws.config, Config)
+    code = code.strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise InputError(f"--currency: '{code}' is not an ISO 4217 code (three letters, e.g. EUR, USD, GBP)")
+    cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"currency": code})})
+    write_json(ws.config, cfg)
+    return cfg
 
 
 def _dictionary(explicit: str | None, spec: SourceSpec, root: Path) -> Dictionary | None:

@@ -134,7 +134,7 @@ def _channels_or_all(ctx: AskContext, q: R.Question) -> list[str]:
 
 def _roi_phrase(ctx: AskContext, ch: str) -> str:
     f = ctx.channel(ch)
-    return (f"{f.label} returns {fmt(f.roi)} per unit of spend ({f.range_name} {fmt(f.roi_low)} to "
+    return (f"{f.label} returns {fmt(f.roi)} per {ctx.facts.spend_unit} of spend ({f.range_name} {fmt(f.roi_low)} to "
             f"{fmt(f.roi_high)}; {f.agreement} agreement across {f.n_models} models)")
 
 
@@ -143,10 +143,10 @@ def answer_roi(ctx: AskContext, q: R.Question) -> Answer:
         text = "; ".join(_roi_phrase(ctx, ch) for ch in q.channels) + "."
         if len(q.channels) >= 2:
             best = max(q.channels, key=lambda c: ctx.channel(c).roi)
-            text += f" {ctx.label(best)} returns the most per unit of spend."
+            text += f" {ctx.label(best)} returns the most per {ctx.facts.spend_unit} of spend."
     else:
         ranked = ctx.facts.ranked
-        text = ("By return per unit of spend: " + ", ".join(f"{f.label} {fmt(f.roi)}" for f in ranked)
+        text = (f"By return per {ctx.facts.spend_unit} of spend: " + ", ".join(f"{f.label} {fmt(f.roi)}" for f in ranked)
                 + f". Across all media: {fmt(ctx.facts.portfolio_roi)}.")
     facts = {ch: asdict(ctx.channel(ch)) for ch in _channels_or_all(ctx, q)}
     return Answer(q.text, R.ROI, text, q.channels, facts)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from prism.planning.constraints import check_change_pct
-from prism.planning.names import mentioned
+from prism.planning.names import matches, mentioned
 
 SCENARIO, BUDGET, TRUST, DRIVERS, SATURATION, CONTRIBUTION, ROI, SUMMARY, HELP = (
     "scenario", "budget", "trust", "drivers", "saturation", "contribution", "roi", "summary", "help")
@@ -189,6 +189,6 @@ def unknown_name(text: str, channels: list[str], labels: dict[str, str]) -> str 
         low = word.lower()
         if low in GENERIC or low in MONTHS or low in MONTH_ABBR or re.match(r"\d", word):
             continue
-        if not mentioned(word, channels, labels):
+        if not mentioned(word, channels, labels) and not matches(word, channels, labels):  # "Mdsp": a shared word
             return word
     return None

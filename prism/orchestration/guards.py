@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prism.agents import analyst, proofreader
-from prism.analysis import checks
+from prism.analysis import checks, claims
 from prism.analysis.checks import required_headings
 from prism.analysis.facts import RoundFacts
-from prism.analysis.numbers import INTERPRETATION, SPELLED_OUT, extract, known_values, matches, ratios
+from prism.analysis.numbers import INTERPRETATION, SPELLED_OUT, ratios
 from prism.errors import GuardFailed, InputError
 from prism.schemas import PROOFREAD_STATUSES, REJECT_PREFIX, REVISE_PREFIX, Status
 from prism.orchestration.stages import STAGES
@@ -89,7 +89,8 @@ def check_report(ws: Workspace) -> list[str]:
 
 @dataclass
 class NumberCheck:
-    """`failures` block recording (unknown numbers, wrong ratios); `warnings` are ratios Prism cannot compute."""
+    """`failures` block recording (figures not their subject's, wrong ratios, numbers in words); `warnings`
+    are ratios Prism cannot compute."""
 
     round: int
     failures: list[str] = field(default_factory=list)
@@ -110,12 +111,12 @@ def number_problems(ws: Workspace, path: Path, round_no: int) -> NumberCheck:
         elif r.actual is None:
             out.warnings.append(f"'{r.text}': Prism cannot compute this ratio; quote the two figures instead")
         text = text[:r.start] + " " * (r.end - r.start) + text[r.end:]  # judged as a ratio, not as a number
-    out.warnings += [f"'{m.group()}' is a number in words: write the figure so it can be checked"
+    out.failures += [f"'{m.group()}' is a number in words: write the figure so it can be checked"
                      for m in SPELLED_OUT.finditer(text)]
-    values = known_values(ws, round_no, facts)
-    unknown = [f.text.strip() for f in extract(text) if not matches(f, values)]
-    if unknown:
-        out.failures.insert(0, f"{len(unknown)} number(s) match no value of round {round_no}: " + ", ".join(unknown))
+    wrong = claims.check(text, facts)
+    if wrong:
+        out.failures.insert(0, f"{len(wrong)} number(s) are not their subject's value in round {round_no} "
+                               "(see `prism facts`): " + "; ".join(p.message for p in wrong))
     return out
 
 

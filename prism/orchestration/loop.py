@@ -88,6 +88,7 @@ def _run_models(ctx: LoopContext, state: State, t0: float) -> str:
     from prism.models.runner import run_models
 
     n = state.round
+    state.deliverable_round = None  # results/ move on to this round; the hand-off picks the best again at the end
     write_text(ctx.ws.round_file(n, "config", "json"), ctx.ws.config.read_text(encoding="utf-8"))
     res = run_models(ctx.ws, n, quick=ctx.quick, console=ctx.console)
     _pause("run")
@@ -313,7 +314,7 @@ def run_loop(ws: Workspace, rounds: int, agents: str = "rules", model: str | Non
         ctx.console.print(round_table(state))
         if state.stopped_reason:
             ctx.console.print(f"[bold]stopped:[/] {escape(state.stopped_reason)}")
-        if state.best_round and state.best_round != state.round:
+        if state.best_round and state.best_round != state.round and state.deliverable_round != state.best_round:
             ctx.console.print(f"best round by the tuning objective: {state.best_round} "
                               f"(its report: rounds/R{state.best_round:02d}_report.md)")
         return state
@@ -358,6 +359,7 @@ def _drive(ctx: LoopContext, state: State, rounds: int, steps: int | None = None
             if state.stage == "done":
                 if state.stopped_reason or state.round >= rounds:
                     finish_if_last(state)
+                    _hand_off(ctx, state)
                     save_state(ctx.ws, state)
                     return
                 state.round, state.stage = state.round + 1, "discover"
@@ -379,6 +381,14 @@ def _drive(ctx: LoopContext, state: State, rounds: int, steps: int | None = None
             steps = None if steps is None else steps - 1
             ctx.console.print(f"R{state.round:02d} {STAGES[stage].label:<18} {time.perf_counter() - t0:6.1f}s  {escape(status[:70])}",
                               highlight=False, soft_wrap=True)
+
+
+def _hand_off(ctx: LoopContext, state: State) -> None:
+    from prism.orchestration.handoff import hand_off
+
+    note = hand_off(ctx.ws, state, ctx.render)
+    if note:
+        ctx.console.print(escape(note), highlight=False, soft_wrap=True)
 
 
 def _interruptible(ctx: LoopContext, state: State, stage: str) -> str:

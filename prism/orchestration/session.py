@@ -3,7 +3,8 @@ between the session's turns.
 
 A session's turn is one agent stage of the stage table. Recording it (`--record-only`) runs the stage's
 guard first (`guards.session_guard`: nothing is recorded when it fails), then Prism runs its own stages up
-to the session's next turn and writes the computed part of that turn's file, so each turn is: write, record.
+to the session's next turn (into the next round when one is due) and writes the computed part of that
+turn's file, so each turn is: write, record. When the loop stops, the best round is handed off.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from prism.schemas import Metadata, State
 from prism.workspace import Workspace, load_state, loop_lock, read_model, save_state
 
 STEP = "prism loop --step --rounds {n}"
+DEFAULT_ROUNDS = 4  # `prism loop` and `prism demo` run this many rounds unless told otherwise
+CANDIDATES_SHOWN = 3  # the Tuner's turn lists this many candidate changes, best first
 
 
 @dataclass
@@ -50,9 +53,11 @@ def next_step(ws: Workspace) -> NextStep:
     state = load_state(ws) if ws.state.exists() else State()
     n, stage = max(state.round, 1), state.stage
     target = state.rounds_target
-    step = STEP.format(n=target or "N")
+    step = STEP.format(n=target or DEFAULT_ROUNDS)
     out = NextStep(round=n, stage=stage, label="end of round" if stage == "done" else STAGES[stage].label,
                    rounds=target, notes=_dropped(ws) if n == 1 and stage in ("discover", "explore") else [])
+    if target is None:
+        out.notes.append(f"{DEFAULT_ROUNDS} rounds is the default: use the number the user asked for instead")
     if stage == "done":
         out.finished = bool(state.stopped_reason) or (target is not None and n >= target)
         out.stopped_reason = state.stopped_reason
@@ -67,11 +72,27 @@ def next_step(ws: Workspace) -> NextStep:
     out.writes = [w.replace("{NN}", f"{n:02d}") for w in spec.writes]
     out.record = spec.record_command
     if stage == "tune":  # a change is applied and recorded by --set; the record command is for NO_CHANGE
-        out.run = ["prism tune --candidates"]
         out.record = 'prism tune --set KEY=VALUE --rule "..." --evidence "..."'
+        out.notes += _candidates(ws, n)
         out.notes.append(f"NO_CHANGE instead: write {out.writes[0]} ending with NO_CHANGE, then "
                          f"{spec.record_command}")
     return out
+
+
+def _candidates(ws: Workspace, n: int) -> list[str]:
+    """The Tuner's turn shows its best candidates (`--set` validates): no separate listing command needed."""
+    import json
+    import shlex
+
+    from prism.agents.tuner import candidate_changes
+
+    cands = candidate_changes(ws, n)[:CANDIDATES_SHOWN]
+    if not cands:
+        return ["no untried change is left: NO_CHANGE"]
+    return [f"candidate {i}: prism tune " + shlex.join(["--set", f"{c.key}={json.dumps(c.new, sort_keys=True)}",
+                                                        "--rule", c.rule, "--evidence", c.evidence])
+            for i, c in enumerate(cands, 1)] + \
+        ["more candidates, with what each changes: prism tune --candidates"]
 
 
 def _dropped(ws: Workspace) -> list[str]:
@@ -90,14 +111,26 @@ def advance(ws: Workspace, console: Console | None = None) -> State:
     ctx = LoopContext(ws, console=console or Console())
     with loop_lock(ws):
         state = load_state(ws)
-        while state.stage != "done" and STAGES[state.stage].agent is None and state.stage != "discover":
+        while _starts_next_round(state) or (state.stage != "done" and STAGES[state.stage].agent is None):
+            if state.stage == "done":
+                state.round, state.stage = state.round + 1, "discover"
             status = execute(ctx, state, state.stage)
             state.stage = next_stage(state.stage, state.round, status)
             save_state(ws, state)
         prepare(ctx, state)
         finish_if_last(state)
+        if state.stage == "done":
+            from prism.orchestration.handoff import hand_off
+
+            hand_off(ws, state, ctx.render)
         save_state(ws, state)
         return state
+
+
+def _starts_next_round(state: State) -> bool:
+    """A round that ended before the rounds asked for flows into the next one (no `loop --step` between)."""
+    target = state.rounds_target
+    return state.stage == "done" and not state.stopped_reason and target is not None and state.round < target
 
 
 def prepare(ctx: LoopContext, state: State) -> None:

@@ -10,6 +10,7 @@ import difflib
 import re
 
 from prism.errors import InputError
+from prism.schemas import readable_label
 
 NOISE = frozenset({"spend", "spends", "cost", "costs", "channel", "channels", "ads", "ad", "advertising",
                    "media", "the", "budget", "campaign", "campaigns", "amount"})
@@ -23,8 +24,10 @@ def tokens(text: str) -> list[str]:
 
 
 def _names(channels: list[str], labels: dict[str, str] | None) -> dict[str, set[str]]:
+    """Each channel's words: its column, its business label and the label read from the column ("TV" for
+    `mdsp_vidtr` even when a dictionary calls it something else)."""
     labels = labels or {}
-    return {ch: set(tokens(ch)) | set(tokens(labels.get(ch, ""))) for ch in channels}
+    return {ch: set(tokens(ch)) | set(tokens(labels.get(ch, ""))) | set(tokens(readable_label(ch))) for ch in channels}
 
 
 def _similar(a: str, b: str) -> bool:

@@ -21,7 +21,7 @@ from prism.planning.plan import TOTAL, confirmed_moves
 from prism.report import style
 from prism.report.fmt import compact
 from prism.report.inputs import ReportInputs
-from prism.report.rounds import AGREEMENT_LEVELS, round_series
+from prism.report.rounds import CONFIDENCE_LEVELS, round_series
 from prism.report.tables import channel_order, confidence_label, roi_table
 from prism.schemas import ModelResult, ResponseCurve
 from prism.workspace import write_bytes
@@ -294,7 +294,7 @@ def model_fit(inp: ReportInputs) -> Figure | None:
 
 
 def round_history(inp: ReportInputs) -> Figure | None:
-    """8. Tuning objective and channel agreement by round."""
+    """8. Tuning objective and the channels' confidence by round."""
     series = round_series(inp.ws, upto=inp.round)
     if series.empty:
         return None
@@ -309,13 +309,13 @@ def round_history(inp: ReportInputs) -> Figure | None:
     ax1.set_ylim(0, top * 1.3)
     ax1.set_title("Cross-validated error, % (lower is better)", fontsize=style.FONT_SIZE)
     bottom = np.zeros(len(series))
-    for label in AGREEMENT_LEVELS:
+    for label in CONFIDENCE_LEVELS:
         counts = series[label].to_numpy(dtype=float)
         ax2.bar(series["round"], counts, bottom=bottom, color=style.AGREEMENT_COLORS[label], label=label, width=0.6)
         bottom += counts
     ax2.set_ylim(0, len(inp.results.channels) * 1.25)
     ax2.yaxis.get_major_locator().set_params(integer=True)
-    ax2.set_title("Channels by model agreement", fontsize=style.FONT_SIZE)
+    ax2.set_title("Channels by confidence", fontsize=style.FONT_SIZE)
     ax2.legend(loc="upper center", ncols=3)
     for ax in (ax1, ax2):
         ax.set_xticks(series["round"])
@@ -349,7 +349,7 @@ def chart_titles(inp: ReportInputs) -> dict[str, str]:
         "spend_vs_contribution": "Share of media spend vs share of media-driven " + kpi + f" ({models})",
         "kpi_decomposition": f"What made up {kpi} over the modelled weeks ({models})",
         "model_fit": "Actual vs fitted by model; shaded: weeks the models never saw",
-        "round_history": "How the rounds went: tuning objective and agreement by round",
+        "round_history": "How the rounds went: tuning objective and confidence by round",
         "budget_plan": _plan_caption(inp),
     }
 

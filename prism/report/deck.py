@@ -29,6 +29,8 @@ from prism.report.tables import (contribution_table, diagnostics_table, fit_tabl
                                  optimization_display, roi_summary, roi_table, test_plan_display)
 
 ROI_TABLE_W = 4.6
+CONTINUED = "(continued)"
+NOTE_H = 0.5  # a slide's note line under its table or chart
 ANSWER_LEAD_H = 1.6  # the answer's opening sentence gets this box when it fits at >= ANSWER_LEAD_MIN_PT
 ANSWER_LEAD_PT, ANSWER_LEAD_MIN_PT = 28, 18
 ANSWER_BULLET_ROOM = 1.5  # height a long opening sentence always leaves its bullets
@@ -56,8 +58,9 @@ METHOD_PLAIN = (
     "to the outcome, allowing for carry-over from week to week and for diminishing returns.",
     "Each model is fitted on the earlier weeks; the most recent weeks are held back to test it on data it "
     "never saw.",
-    "Only a channel whose return has high confidence (the models agree, the range is narrow and the data "
-    "pinned it down) is acted on; for the others the deck says why and names the evidence that would settle it.",
+    "A channel's return is acted on only when its confidence is high: the models agree and the data, not a "
+    "model's starting assumption, pin it down. Below high, the deck says why and names the test that would "
+    "settle it.",
 )
 
 
@@ -70,7 +73,12 @@ def text_slides(prs: Presentation, inp: ReportInputs, title: str, items: Sequenc
         text_box(slide, box, page, max_pt, min_pt)
         if not items:
             return first
-        slide = _slide(prs, f"{title} (continued)", inp)
+        slide = _slide(prs, continued(title), inp)
+
+
+def continued(title: str) -> str:
+    """The title of a slide that carries on another: marked once, however many slides follow."""
+    return title if title.endswith(CONTINUED) else f"{title} {CONTINUED}"
 
 
 def _title(slide: Slide, title: str, inp: ReportInputs) -> None:
@@ -140,7 +148,7 @@ def _answer_slide(prs: Presentation, inp: ReportInputs) -> None:
         page, rest = split_to_fit(bullets, box, 12)
         text_box(slide, box, page, 22, 12)
         if rest:
-            text_slides(prs, inp, f"{TITLES['answer']} (continued)", rest)
+            text_slides(prs, inp, continued(TITLES['answer']), rest)
 
 
 def _roi_slide(prs: Presentation, inp: ReportInputs) -> None:
@@ -163,19 +171,41 @@ def _roi_slide(prs: Presentation, inp: ReportInputs) -> None:
     chart_w = BODY.width - ROI_TABLE_W - 0.2
     chart = bar_chart(slide, Box(MARGIN, BODY_TOP, chart_w, BODY.height - 0.5), [inp.label(c) for c in order],
                       series, colors, "0.00", errors)
-    summary = roi_summary(inp)
-    rows = [[r.label, fmt.roi(r.roi_mean), fmt.roi_range(r.roi_low, r.roi_high),
-             f"{r.confidence}; {r.evidence}" if r.evidence else r.confidence] for r in summary.itertuples()]
-    table(slide, Box(MARGIN + chart_w + 0.2, BODY_TOP, ROI_TABLE_W, min(BODY.height - 0.5, 0.42 * (len(rows) + 1))),
-          ["Channel", "ROI", "Likely range", "Confidence"], rows, [1.4, 0.7, 1.25, 1.3], pt=11)
-    span = ("the 90 % interval of the models' estimates pooled" if summary["range_pooled"].all()
-            else "the span of the models' ranges")
+    header, rows = _roi_rows(inp)
+    table_pages(prs, inp, slide, TITLES["roi"], Box(MARGIN + chart_w + 0.2, BODY_TOP, ROI_TABLE_W, BODY.height - NOTE_H),
+                header, rows, [1.4, 1.1, 1.1, 0.9], pt=11)
     note = (f"{inp.kpi_label} returned per {inp.spend_unit} of spend. Bars: each model's estimate; lines: the range "
-            f"it considers likely. Table: the average across models, {span}, and how far the return is pinned down "
-            "(confidence).")
+            "it considers likely. Table: the report's return, likely range and confidence for each channel.")
     if table_[["roi", "roi_high"]].max().max() > chart.value_axis.maximum_scale:
         note += " Bars and lines past the axis are cut; the table has every range."
     text_box(slide, Box(MARGIN, BODY_BOTTOM - 0.45, BODY.width, 0.5), [plain(note)], 12, 9, style.MUTED)
+
+
+def _roi_rows(inp: ReportInputs) -> tuple[list[str], list[list[str]]]:
+    """The report's own ROI table (its figures and words: a range by method where it gives one), else the
+    results' summary when the report has no table."""
+    sec = inp.report.section("roi")
+    found = sec.tables[0] if sec and sec.tables and len(sec.tables[0]) > 1 else None
+    if found is not None:
+        head = [h.lower() for h in found[0]]
+        pick = [0] + [next((j for j, h in enumerate(head) if any(w in h for w in words)), None)
+                      for words in (("return", "roi"), ("range",), ("confidence",))]
+        if None not in pick:
+            return ["Channel", "Return", "Likely range", "Confidence"], [[r[j] for j in pick] for r in found[1:]]
+    rows = [[r.label, fmt.roi(r.roi_mean), fmt.roi_range(r.roi_low, r.roi_high), r.confidence]
+            for r in roi_summary(inp).itertuples()]
+    return ["Channel", "Return", "Likely range", "Confidence"], rows
+
+
+def table_pages(prs: Presentation, inp: ReportInputs, slide: Slide, title: str, box: Box, header: Sequence[str],
+                rows: Sequence[Sequence[str]], widths: Sequence[float], pt: float = TABLE_PT) -> float:
+    """A table on `slide` in `box`; rows that do not fit go on continued slides (the whole body). Returns the
+    height it took on the first slide."""
+    height, rest = table(slide, box, header, rows, widths, pt)
+    while rest:
+        _, rest = table(_slide(prs, continued(title), inp), Box(MARGIN, BODY_TOP, BODY.width, BODY.height),
+                        header, rest, widths, pt)
+    return height
 
 
 def _lift_slide(prs: Presentation, inp: ReportInputs) -> None:
@@ -187,10 +217,9 @@ def _lift_slide(prs: Presentation, inp: ReportInputs) -> None:
     rows = [[r.label, r.tests, fmt.roi(r.roi), fmt.roi_range(r.roi_low, r.roi_high), fmt.roi(r.roi_without),
              fmt.roi_range(r.roi_without_low, r.roi_without_high), fmt.signed_pct(r.moved_pct)]
             for r in table_.itertuples()]
-    height = min(BODY.height - 0.8, 0.45 * (len(rows) + 1))
-    table(slide, Box(MARGIN, BODY_TOP, BODY.width, height),
-          ["Channel", "Tests", "ROI with tests", "Range", "ROI without", "Range without", "Moved"], rows,
-          [1.6, 2.6, 1.1, 1.3, 1.1, 1.3, 0.9], pt=12)
+    height = table_pages(prs, inp, slide, TITLES["lift_tests"], Box(MARGIN, BODY_TOP, BODY.width, BODY.height - 0.8),
+                         ["Channel", "Tests", "ROI with tests", "Range", "ROI without", "Range without", "Moved"],
+                         rows, [1.6, 2.6, 1.1, 1.3, 1.1, 1.3, 0.9], pt=12)
     note = (f"{inp.kpi_label} returned per {inp.spend_unit} of spend. Without: {table_['without_method'].iloc[0]}. "
             "Moved: how far the tests moved that method's estimate.")
     text_box(slide, Box(MARGIN, BODY_TOP + height + 0.2, BODY.width, 0.6), [plain(note)], 13, 9, style.MUTED)
@@ -245,14 +274,13 @@ def _actions_slide(prs: Presentation, inp: ReportInputs) -> None:
     slide = _slide(prs, TITLES["actions"], inp)
     header, cells = optimization_display(inp)
     rows = [[text for text, _ in row] for row in cells]
-    height = min(0.42 * (len(rows) + 1), BODY.height * 0.6)
-    table(slide, Box(MARGIN, BODY_TOP, BODY.width, height), header, rows, [2.0] + [1.0] * (len(header) - 1),
-          pt=12 if len(header) > 6 else TABLE_PT)
+    height = table_pages(prs, inp, slide, TITLES["actions"], Box(MARGIN, BODY_TOP, BODY.width, BODY.height * 0.6),
+                         header, rows, [2.0] + [1.0] * (len(header) - 1), pt=12 if len(header) > 6 else TABLE_PT)
     box = Box(MARGIN, BODY_TOP + height + 0.25, BODY.width, BODY.height - height - 0.25)
     page, rest = split_to_fit(items, box, MIN_PT)
     text_box(slide, box, page, 18, MIN_PT)
     if rest:
-        text_slides(prs, inp, f"{TITLES['actions']} (continued)", rest)
+        text_slides(prs, inp, continued(TITLES['actions']), rest)
 
 
 def _disagree_slide(prs: Presentation, inp: ReportInputs) -> None:
@@ -276,14 +304,14 @@ def _disagree_slide(prs: Presentation, inp: ReportInputs) -> None:
     text_box(slide, Box(right.left, right.top, right.width, 0.45),
              [plain(f"Channels below high confidence: each model's return per {inp.spend_unit} of spend")], 13, 10,
              style.MUTED)
-    table(slide, Box(right.left, right.top + 0.5, right.width, min(right.height - 0.5, 0.4 * (len(rows) + 1))),
-          ["Channel", *[style.model_name(m) for m in models], "Spread", "Confidence"], rows,
-          [1.35] + [1.05] * len(models) + [0.75, 1.0], pt=11)
+    table_pages(prs, inp, slide, TITLES["disagree"], Box(right.left, right.top + 0.5, right.width, right.height - 0.5),
+                ["Channel", *[style.model_name(m) for m in models], "Spread", "Confidence"], rows,
+                [1.35] + [1.05] * len(models) + [0.75, 1.0], pt=11)
     left = Box(MARGIN, BODY_TOP, BODY.width * 0.47 - 0.3, BODY.height)
     page, rest = split_to_fit(items, left, MIN_PT)
     text_box(slide, left, page, 20, MIN_PT)
     if rest:
-        text_slides(prs, inp, f"{TITLES['disagree']} (continued)", rest)
+        text_slides(prs, inp, continued(TITLES['disagree']), rest)
 
 
 def _settle_slide(prs: Presentation, inp: ReportInputs) -> None:
@@ -296,15 +324,14 @@ def _settle_slide(prs: Presentation, inp: ReportInputs) -> None:
         return
     slide = _slide(prs, TITLES["settle"], inp)
     rows = [[text for text, _ in row] for row in cells]
-    height = min(0.5 * (len(rows) + 1), BODY.height * 0.7)
-    table(slide, Box(MARGIN, BODY_TOP, BODY.width, height), header, rows, [1.5, 1.0, 3.0, 0.7, 1.1, 2.0, 1.6],
-          pt=11)
+    height = table_pages(prs, inp, slide, TITLES["settle"], Box(MARGIN, BODY_TOP, BODY.width, BODY.height * 0.7),
+                         header, rows, [1.5, 1.0, 3.0, 0.7, 1.1, 2.0, 1.6], pt=11)
     notes = [i for i in items if not i.bullet]  # the bullets say what the table shows
     box = Box(MARGIN, BODY_TOP + height + 0.25, BODY.width, BODY.height - height - 0.25)
     page, rest = split_to_fit(notes, box, MIN_PT)
     text_box(slide, box, page, 16, MIN_PT, style.MUTED)
     if rest:
-        text_slides(prs, inp, f"{TITLES['settle']} (continued)", rest)
+        text_slides(prs, inp, continued(TITLES['settle']), rest)
 
 
 def _caveats_slide(prs: Presentation, inp: ReportInputs) -> None:
@@ -322,8 +349,8 @@ def _fit_slide(prs: Presentation, inp: ReportInputs) -> None:
     rows = [[r.model_name, r.status, fmt.number(r.r2), fmt.pct(r.mape_train), fmt.pct(r.mape_test),
              fmt.pct(r.cv_mape), f"{r.seconds:.1f}"] for r in fit.itertuples()]
     header = ["Model", "Status", "R²", "Error (fit weeks)", "Error (held-out)", "Error (cross-val.)", "Seconds"]
-    fit_h = 0.45 * (len(rows) + 1)
-    table(slide, Box(MARGIN, BODY_TOP, BODY.width, fit_h), header, rows, [1.6, 1.0, 0.8, 1.3, 1.3, 1.3, 0.9])
+    fit_h, _ = table(slide, Box(MARGIN, BODY_TOP, BODY.width, BODY.height * 0.4), header, rows,
+                     [1.6, 1.0, 0.8, 1.3, 1.3, 1.3, 0.9])
     top = BODY_TOP + fit_h + 0.3
     notes = [plain(f"{r.model_name} did not run: {r.reason}", bullet=True) for r in fit.itertuples()
              if r.status != "ok" and r.reason]
@@ -333,10 +360,9 @@ def _fit_slide(prs: Presentation, inp: ReportInputs) -> None:
         models = list(dict.fromkeys(diag["model"]))
         grid = diag.pivot(index="diagnostic", columns="model", values="value")
         rows = [[k, *[fmt.number(grid.at[k, m]) for m in models]] for k in keys]
-        height = min(0.4 * (len(rows) + 1), BODY_BOTTOM - top - (0.6 if notes else 0))
-        table(slide, Box(MARGIN, top, BODY.width * 0.85, height), ["Health check", *[style.model_name(m)
-                                                                                   for m in models]],
-              rows, [2.0] + [1.0] * len(models), pt=12)
+        height, _ = table(slide, Box(MARGIN, top, BODY.width * 0.85, BODY_BOTTOM - top - (0.6 if notes else 0)),
+                          ["Health check", *[style.model_name(m) for m in models]], rows,
+                          [2.0] + [1.0] * len(models), pt=12)
         top += height + 0.2
     if notes:
         text_box(slide, Box(MARGIN, top, BODY.width, max(0.5, BODY_BOTTOM - top)), notes, 16, 10)
@@ -354,7 +380,7 @@ def _method_slide(prs: Presentation, inp: ReportInputs) -> None:
         page, rest = split_to_fit(notes, box, 10)
         text_box(slide, box, page, 14, 10, style.MUTED)
         if rest:
-            text_slides(prs, inp, f"{TITLES['method']} (continued)", rest, max_pt=14, min_pt=10)
+            text_slides(prs, inp, continued(TITLES['method']), rest, max_pt=14, min_pt=10)
 
 
 def build_deck(inp: ReportInputs, charts: dict[str, Path]) -> bytes:

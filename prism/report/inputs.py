@@ -16,7 +16,7 @@ import pandas as pd
 from prism.analysis.test_plan import read_plans
 from prism.errors import InputError
 from prism.report.markdown import ReportText, parse_report
-from prism.schemas import Config, Metadata, Results, State, readable_label
+from prism.schemas import Config, Metadata, Results, State, currency_of, readable_label
 from prism.workspace import Workspace, load_state, read_csv, read_model, read_weekly
 
 OPTIMIZATION_FILE = "optimization.csv"
@@ -50,8 +50,8 @@ class ReportInputs:
 
     @property
     def currency(self) -> str | None:
-        """The currency amounts are in, from the knowledge layer's business context (None when not given)."""
-        return self.metadata.knowledge.business_context.currency if self.metadata is not None else None
+        """The currency amounts are in: config.json's, else the knowledge layer's (None when not given)."""
+        return currency_of(self.config, self.metadata)
 
     @property
     def spend_unit(self) -> str:

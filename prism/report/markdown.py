@@ -17,6 +17,7 @@ Run = tuple[str, bool]  # (text, bold)
 
 SECTION_KEYWORDS: dict[str, tuple[str, ...]] = {
     "answer": ("answer", "summary", "headline", "bottom line", "in short", "key finding", "at a glance"),
+    "roi": ("return on spend", "return by channel", "roi by channel"),
     "actions": ("what to do", "recommend", "action", "next step", "budget"),
     "disagree": ("disagree", "uncertain", "settle", "less sure", "confidence"),
     "settle": ("would settle", "settle it", "test plan", "what to test", "experiment"),
@@ -46,6 +47,7 @@ class Section:
     heading: str
     level: int
     items: list[Item] = field(default_factory=list)
+    tables: list[list[list[str]]] = field(default_factory=list)  # each table's rows of cell texts, header first
 
 
 @dataclass
@@ -101,7 +103,7 @@ def _runs(inline: Token) -> list[Run]:
 
 
 def parse_report(source: str) -> ReportText:
-    """Split the report into its title and sections of paragraphs and bullets (tables are left to HTML)."""
+    """Split the report into its title and sections of paragraphs, bullets and tables (cell texts)."""
     tokens = _parser().parse(source)
     title = ""
     sections: list[Section] = []
@@ -118,6 +120,12 @@ def parse_report(source: str) -> ReportText:
             in_item = False
         elif tok.type in ("table_open", "table_close"):
             in_table = tok.type == "table_open"
+            if in_table:
+                current.tables.append([])
+        elif tok.type == "tr_open":
+            current.tables[-1].append([])
+        elif tok.type == "inline" and in_table:
+            current.tables[-1][-1].append("".join(t for t, _ in _runs(tok)).strip())
         elif tok.type == "inline" and in_heading:
             level = int(tokens[i - 1].tag[1])
             text = "".join(t for t, _ in _runs(tok))

@@ -16,6 +16,7 @@ from prism.report.inputs import ReportInputs
 from prism.workspace import write_bytes
 
 CHART_NAME = "budget_plan"
+NO_CHANGE = 0.5  # KPI units: expected changes all smaller than this are no change at all
 
 
 def budget_plan(frame: pd.DataFrame, labels: dict[str, str] | None = None, kpi_label: str = "KPI") -> Figure:
@@ -39,10 +40,15 @@ def budget_plan(frame: pd.DataFrame, labels: dict[str, str] | None = None, kpi_l
     err = np.vstack([mean - rows["expected_kpi_change_low"].to_numpy(float),
                      rows["expected_kpi_change_high"].to_numpy(float) - mean])
     err = np.clip(err, 0.0, None)  # a skewed draw distribution can put its mean outside the 5-95 % band
-    colors = [style.AGREEMENT_COLORS["high"] if m >= 0 else style.AGREEMENT_COLORS["low"] for m in mean]
-    gain.barh(y, mean, height=0.55, color=colors, xerr=err, ecolor=style.INK, capsize=4)
     gain.axvline(0.0, color=style.MUTED, lw=1)
-    gain.xaxis.set_major_formatter(COMPACT)
+    if not np.any(np.abs(np.concatenate([mean, err.ravel()])) >= NO_CHANGE):  # an empty panel with "-0.0" ticks says nothing
+        gain.set_xticks([])
+        gain.text(0.5, 0.5, "No change:\nthe plan keeps today's spend", transform=gain.transAxes, ha="center",
+                  va="center", fontsize=style.FONT_SIZE + 2, color=style.MUTED)
+    else:
+        colors = [style.AGREEMENT_COLORS["high"] if m >= 0 else style.AGREEMENT_COLORS["low"] for m in mean]
+        gain.barh(y, mean, height=0.55, color=colors, xerr=err, ecolor=style.INK, capsize=4)
+        gain.xaxis.set_major_formatter(COMPACT)
     gain.set_xlabel(f"Expected {kpi_label.lower()} change (90% interval)")
     for ax in (spend, gain):
         ax.grid(axis="x")

@@ -13,12 +13,13 @@ from typing import Any
 
 import pandas as pd
 
+from prism.analysis.confidence import workspace_confidence
 from prism.errors import InputError
 from prism.report.tables import mean_roi
 from prism.schemas import Results
 from prism.workspace import Workspace, load_state, read_json, read_model
 
-AGREEMENT_LEVELS = ("high", "medium", "low")
+CONFIDENCE_LEVELS = ("high", "medium", "low")
 MIN_INTERVAL_WIDTH = 1e-9  # narrower than this, a model reported a point estimate, not an interval
 
 
@@ -43,14 +44,15 @@ def available_rounds(ws: Workspace, upto: int | None = None) -> list[int]:
 
 
 def round_series(ws: Workspace, upto: int | None = None) -> pd.DataFrame:
-    """One row per round: tuning objective and how many channels reached each agreement level."""
+    """One row per round: tuning objective and how many channels reached each confidence level (the label the
+    report acts on, not agreement alone)."""
     rows = []
     for r in available_rounds(ws, upto):
         res = load_round(ws, r)
-        labels = [a.label for a in res.agreement.values()]
+        labels = [c.label for c in workspace_confidence(ws, res).values()]  # compare's labels, else computed alike
         rows.append({"round": r, "objective": res.objective,
-                     **{level: labels.count(level) for level in AGREEMENT_LEVELS}})
-    return pd.DataFrame(rows, columns=["round", "objective", *AGREEMENT_LEVELS])
+                     **{level: labels.count(level) for level in CONFIDENCE_LEVELS}})
+    return pd.DataFrame(rows, columns=["round", "objective", *CONFIDENCE_LEVELS])
 
 
 @dataclass

@@ -35,6 +35,9 @@ FOOTER_PT = 10
 LINE_SPACING = 1.2  # line height as a multiple of the font size
 CHAR_WIDTH = 0.55  # average glyph width as a share of the font size (DejaVu Sans; Calibri is narrower)
 TABLE_PT = 13
+TABLE_MIN_PT = 9  # a table's font shrinks no further to fit; rows beyond go to the next slide
+MIN_ROW_H = 0.3   # inches
+CELL_PAD_PT = 2   # top and bottom cell margin, points
 CHART_PT = 13
 FONT = "Calibri"
 CELL_MARGIN_PT = 4
@@ -136,20 +139,56 @@ def plain(text: str, bullet: bool = False) -> Item:
 # ------------------------------------------------------------------------------------------ tables
 
 
+def wrapped_lines(text: str, width_in: float, pt: float) -> int:
+    """Lines a cell's text wraps to at this width and size (greedy, word by word; a long word breaks)."""
+    room = max(1, int((width_in - 2 * CELL_MARGIN_PT / 72) * 72 / (pt * CHAR_WIDTH)))
+    lines, used = 1, 0
+    for word in str(text).split():
+        if used and used + 1 + len(word) <= room:
+            used += 1 + len(word)
+            continue
+        if used:
+            lines += 1
+        lines += (len(word) - 1) // room
+        used = (len(word) - 1) % room + 1
+    return lines
+
+
+def row_heights(header: Sequence[str], rows: Sequence[Sequence[str]], widths_in: Sequence[float],
+                pt: float) -> list[float]:
+    """Each row's height in inches: its tallest cell's wrapped lines, plus the cell margins."""
+    def height(cells: Sequence[str], size: float) -> float:
+        lines = max(wrapped_lines(c, w, size) for c, w in zip(cells, widths_in))
+        return max(MIN_ROW_H, lines * size * LINE_SPACING / 72 + 4 * CELL_PAD_PT / 72)
+    return [height(header, pt - HEADER_SMALLER)] + [height(r, pt) for r in rows]
+
+
 def table(slide: Slide, box: Box, header: Sequence[str], rows: Sequence[Sequence[str]],
-          widths: Sequence[float] | None = None, pt: float = TABLE_PT) -> None:
-    """A native table: bold header on the accent colour, zebra rows, numbers right-aligned."""
-    row_h = min(0.45, box.height / (len(rows) + 1))
-    shape = slide.shapes.add_table(len(rows) + 1, len(header), Inches(box.left), Inches(box.top),
-                                   Inches(box.width), Inches(row_h * (len(rows) + 1)))
-    tbl = shape.table
+          widths: Sequence[float] | None = None, pt: float = TABLE_PT,
+          min_pt: float = TABLE_MIN_PT) -> tuple[float, list[Sequence[str]]]:
+    """A native table: bold header on the accent colour, zebra rows, numbers right-aligned.
+
+    Rows are as tall as their wrapped text; the font shrinks (to `min_pt`) until the table fits the box's
+    height. Returns the height used and the rows that did not fit (the caller continues them elsewhere)."""
     widths = widths or [1.0] * len(header)
-    total = sum(widths)
-    for j, w in enumerate(widths):
-        tbl.columns[j].width = Inches(box.width * w / total)
+    widths_in = [box.width * w / sum(widths) for w in widths]
+    size = pt
+    heights = row_heights(header, rows, widths_in, size)
+    while sum(heights) > box.height and size > min_pt:
+        size -= 1
+        heights = row_heights(header, rows, widths_in, size)
+    keep = len(rows)
+    while keep > 1 and sum(heights[:keep + 1]) > box.height:
+        keep -= 1
+    rows, rest, heights = list(rows[:keep]), list(rows[keep:]), heights[:keep + 1]
+    shape = slide.shapes.add_table(len(rows) + 1, len(header), Inches(box.left), Inches(box.top),
+                                   Inches(box.width), Inches(sum(heights)))
+    tbl = shape.table
+    for j, w in enumerate(widths_in):
+        tbl.columns[j].width = Inches(w)
     numeric_col = [j > 0 and bool(rows) and all(_numeric(r[j]) for r in rows) for j in range(len(header))]
     for i, values in enumerate([list(header), *[list(r) for r in rows]]):
-        tbl.rows[i].height = Inches(row_h)
+        tbl.rows[i].height = Inches(heights[i])
         for j, value in enumerate(values):
             cell = tbl.cell(i, j)
             cell.margin_top = cell.margin_bottom = Pt(2)
@@ -159,10 +198,11 @@ def table(slide: Slide, box: Box, header: Sequence[str], rows: Sequence[Sequence
             p = frame.paragraphs[0]
             right = numeric_col[j] if i == 0 else j > 0 and _numeric(value)
             p.alignment = PP_ALIGN.RIGHT if right else PP_ALIGN.LEFT
-            add_runs(p, [(value, i == 0)], pt - HEADER_SMALLER if i == 0 else pt, "#FFFFFF" if i == 0 else style.INK)
+            add_runs(p, [(value, i == 0)], size - HEADER_SMALLER if i == 0 else size, "#FFFFFF" if i == 0 else style.INK)
             cell.vertical_anchor = MSO_ANCHOR.MIDDLE
             cell.fill.solid()
             cell.fill.fore_color.rgb = rgb(style.ACCENT if i == 0 else ("#F3F5F8" if i % 2 == 0 else "#FFFFFF"))
+    return sum(heights), rest
 
 
 def _numeric(text: str) -> bool:

@@ -20,6 +20,7 @@ MAX_COLUMN_WIDTH = 48
 def sheets(inp: ReportInputs) -> dict[str, pd.DataFrame]:
     """Sheet name -> table, in workbook order."""
     out = {
+        "About": about(inp),
         "ROI": roi_table(inp),
         "ROI summary": roi_summary(inp),
         "Contribution": contribution_table(inp),
@@ -33,6 +34,14 @@ def sheets(inp: ReportInputs) -> dict[str, pd.DataFrame]:
     if inp.optimization is not None:
         out["Budget plan"] = inp.optimization
     return out
+
+
+def about(inp: ReportInputs) -> pd.DataFrame:
+    """What the figures are in: the KPI, the currency (or "unit" when none is known) and what ROI means."""
+    unit = inp.spend_unit
+    return pd.DataFrame({"item": ["KPI", "Currency", "ROI", "Round"],
+                         "value": [inp.kpi_label, inp.currency or "not given (amounts per unit)",
+                                   f"{inp.kpi_label} per {unit} of spend", inp.round]})
 
 
 def build_workbook(inp: ReportInputs) -> bytes:
