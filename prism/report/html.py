@@ -145,8 +145,8 @@ def _history_section(inp: ReportInputs) -> str:
         return "<p class=muted>No round history recorded yet.</p>"
     rows = [[_num(str(r.round), r.round), _text(r.change), _num(fmt.pct(r.objective, 2), r.objective),
              _num(fmt.pct(r.best_test_mape), r.best_test_mape),
-             _num(fmt.number(r.high_agreement), r.high_agreement), _text(r.verdict)] for r in hist.itertuples()]
-    return _table(["Round", "Change", "Tuning objective", "Best held-out error", "Channels in high agreement",
+             _num(fmt.number(r.high_confidence), r.high_confidence), _text(r.verdict)] for r in hist.itertuples()]
+    return _table(["Round", "Change", "Tuning objective", "Best held-out error", "Channels with high confidence",
                    "Review"], rows, {0, 2, 3, 4})
 
 

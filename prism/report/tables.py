@@ -19,6 +19,7 @@ from prism.report import fmt
 from prism.report.inputs import ReportInputs
 from prism.report.style import model_name
 from prism.schemas import CONVERGENCE, ChannelConfidence, Diag, Results
+from prism.workspace import read_model
 
 DIAGNOSTICS = {  # diagnostics key (models/posterior.py, ridge.py, base.py) -> its name in the deliverables
     Diag.RHAT_MAX: f"Convergence: largest r-hat (≤ {CONVERGENCE.max_rhat:g})",
@@ -166,7 +167,8 @@ def diagnostics_table(inp: ReportInputs) -> pd.DataFrame:
 
 
 def round_history(inp: ReportInputs) -> pd.DataFrame:
-    """One row per recorded round: the change made, tuning objective and channels in high agreement."""
+    """One row per recorded round: the change made, tuning objective and the channels whose computed confidence
+    was high (the label the report acts on; agreement alone is not evidence)."""
     rows = []
     for rec in inp.state.rounds:
         if rec.round > inp.round:
@@ -174,9 +176,18 @@ def round_history(inp: ReportInputs) -> pd.DataFrame:
         tests = [v for v in rec.test_mape.values() if v is not None]
         rows.append({"round": rec.round, "change": rec.change, "objective": rec.objective,
                      "best_test_mape": min(tests) if tests else None,
-                     "high_agreement": rec.high_agreement, "verdict": rec.verdict})
-    return pd.DataFrame(rows, columns=["round", "change", "objective", "best_test_mape", "high_agreement",
+                     "high_confidence": _high_confidence(inp, rec.round), "verdict": rec.verdict})
+    return pd.DataFrame(rows, columns=["round", "change", "objective", "best_test_mape", "high_confidence",
                                        "verdict"])
+
+
+def _high_confidence(inp: ReportInputs, round_no: int) -> int | None:
+    """How many channels the round labelled `high` (compare's stored labels, else computed alike)."""
+    path = inp.ws.round_results(round_no)
+    if not path.exists():
+        return None
+    labels = workspace_confidence(inp.ws, read_model(path, Results)).values()
+    return sum(c.label == "high" for c in labels)
 
 
 # results/optimization.csv's columns (docs/architecture/workspace.md), as the report prints them; others are not shown
