@@ -39,7 +39,7 @@ def plan_base(tmp_path_factory) -> Workspace:
 @pytest.fixture
 def planned(plan_base, tmp_path, monkeypatch, capsys) -> Cli:
     """A workspace with kept draws and the outputs of an earlier `prism optimize`."""
-    ws = workspace_with_draws(plan_base, tmp_path / "w", monkeypatch, n_draws=60)
+    ws = workspace_with_draws(plan_base, tmp_path / "w", monkeypatch, n_draws=120)
     write_csv(ws.result("roi_comparison.csv"), pd.DataFrame({"channel": CHANNELS, "confidence": ["high"] * 4}))
     cli = Cli(capsys, ws.root)
     code, out, err = cli("optimize")

@@ -157,7 +157,8 @@ def test_ridge_panel_keeps_joint_draws_per_market_and_finds_the_national_roi(rid
     fit = pd_.predict()[:, : data.n_train].mean(axis=0)
     r2 = 1 - ((data.y[: data.n_train] - fit) ** 2).sum(0) / ((data.y[: data.n_train] - data.y[: data.n_train].mean(0)) ** 2).sum(0)
     assert (r2 > 0.5).all(), r2  # every market's own baseline and media fit its weeks, the tiny one too
-    assert fitted.contraction.shape == (2,) and (fitted.contraction > 0.5).all()
+    contraction = fitted.against_prior[0]
+    assert contraction.shape == (2,) and (contraction > 0.5).all()
     assert res.diagnostics["markets"] == 4
 
 

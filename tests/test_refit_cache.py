@@ -51,7 +51,8 @@ def test_a_matching_key_copies_the_kept_table_with_its_round(tmp_path) -> None:
 
 
 def test_the_compare_stage_refits_only_when_its_inputs_change(tmp_path, monkeypatch) -> None:
-    """The loop's audit step (audit, then test plans) on round 2 with round 1's inputs: nothing recomputed."""
+    """The loop's audit (before compare) and test plans (after it) on round 2 with round 1's inputs: nothing
+    recomputed."""
     from prism.analysis import test_plan
     from prism.orchestration import loop
     from prism.orchestration.context import LoopContext
@@ -73,7 +74,10 @@ def test_the_compare_stage_refits_only_when_its_inputs_change(tmp_path, monkeypa
     for n in (1, 2):
         crafted_results(ws, sim, round_no=n)
         assert loop._audit(ctx, n)
+        loop._plans(ctx, n)
     assert calls == ["audit", "plans"]
     assert pd.read_csv(ws.result("test_plan.csv"))["round"].tolist() == [2, 2]
     crafted_results(ws, sim, round_no=3, factors={"ridge": 1.1, "pymc": 1.05, "lightweight_mmm": 0.95})
-    assert loop._audit(ctx, 3) and calls == ["audit", "plans", "audit", "plans"]
+    assert loop._audit(ctx, 3)
+    loop._plans(ctx, 3)
+    assert calls == ["audit", "plans", "audit", "plans"]

@@ -101,12 +101,13 @@ def pooled_intervals(ws: Workspace, res: Results) -> dict[str, tuple[float, floa
     """Each channel's 90 % interval of the ROI draws of every model that ran, pooled as planning pools them
     (each model weighing the same); empty when a model's kept draws are missing (results made without
     `prism run`)."""
-    from prism.analysis.response import KeptDraws, pooled_roi  # lazy: netCDF only when compare runs
+    from prism.analysis.response import pooled_roi  # lazy: netCDF only when compare runs
+    from prism.models.draws import read_national
 
     paths = {m: ws.draws_path(res.round, m) for m in res.ok_models()}
     if not paths or not all(p.exists() for p in paths.values()):
         return {}
-    roi = pooled_roi({m: KeptDraws.from_netcdf(p) for m, p in paths.items()})
+    roi = pooled_roi({m: read_national(p) for m, p in paths.items()})  # a panel's markets summed
     out = {}
     for c, ch in enumerate(res.channels):
         draws = DrawSet(roi[:, c][np.isfinite(roi[:, c])])

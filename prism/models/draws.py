@@ -361,6 +361,12 @@ class NationalDraws:
         parts = self.split(c, column)
         return sum(kd.channel_contribution(c, parts[:, g]) for g, kd in enumerate(self.panel.draws))
 
+    def line_totals(self, c: int, base: np.ndarray, step: np.ndarray, levels: np.ndarray, start: int = 0) -> np.ndarray:
+        """`KeptDraws.line_totals` for the national column: the split is linear in the column, so each market
+        sees its own base + x · step."""
+        bases, steps = self.split(c, base), self.split(c, step)
+        return sum(kd.line_totals(c, bases[:, g], steps[:, g], levels, start) for g, kd in enumerate(self.panel.draws))
+
     def contributions(self, spend: np.ndarray) -> np.ndarray:
         spend = np.asarray(spend, dtype=float)
         return np.stack([self.channel_contribution(c, spend[:, c]) for c in range(spend.shape[1])], axis=2)
@@ -395,6 +401,14 @@ class MarketChannelDraws:
     def channel_contribution(self, k: int, column: np.ndarray) -> np.ndarray:
         g, c = divmod(k, len(self.panel.channels))
         return self.panel.draws[g].channel_contribution(c, column)
+
+    def line_totals(self, k: int, base: np.ndarray, step: np.ndarray, levels: np.ndarray, start: int = 0) -> np.ndarray:
+        g, c = divmod(k, len(self.panel.channels))
+        return self.panel.draws[g].line_totals(c, base, step, levels, start)
+
+    def select(self, index: np.ndarray) -> "MarketChannelDraws":
+        """The same panel restricted to the draws at `index` (thinning)."""
+        return MarketChannelDraws(self.panel.select(index))
 
 
 def read_national(path: Path) -> "KeptDraws | NationalDraws":

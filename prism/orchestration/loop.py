@@ -157,7 +157,7 @@ def _plans(ctx: LoopContext, n: int) -> None:
     code = (audit.run_audit, ridge.fit, test_plan.run_plans, confidence.compute_confidence)
     key = combined(refit_key(ws, res, list(res.ok_models()), *code),
                    refit_key(ws, res, [audit.audit_source(res)], audit.run_audit, ridge.fit),
-                   ws.result("roi_comparison.csv").read_text(encoding="utf-8"))
+                   labels.read_text(encoding="utf-8") if (labels := ws.result("roi_comparison.csv")).exists() else "")
     with refit_bar(ctx.progress, f"Round {n} · test plans: simulated tests"):
         cached_table(ws, test_plan.TEST_PLAN_FILE, key, n, lambda: test_plan.run_plans(ws))
 
