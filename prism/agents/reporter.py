@@ -398,8 +398,8 @@ def _test_line(f: ChannelFacts, row: dict | None, kpi: str, unit: str) -> str:
         return (f"{head}: no test of up to {int(row['weeks'])} weeks is sure to settle it; if its return is toward "
                 f"the low end of today's range, the strongest tried, to {row['description']}, would narrow its likely "
                 f"range only to about {within} ({moved}).")
-    return (f"{head}: {row['description']}; {moved}. Afterwards its likely range should be within {within}, even "
-            f"if its return is toward the low end of today's range.")
+    return (f"{head}: {row['description']}; {moved}; afterwards its likely range should be within {within}, even "
+            f"if its return is toward the low end of today's range.")  # one sentence: the guard binds ± to the channel
 
 
 def _caveats(facts: RoundFacts, open_issues: list[str]) -> str:
