@@ -133,17 +133,25 @@ def _audit(ctx: LoopContext, n: int) -> bool:
     the test plans, since they refit ridge many times. Reused from the cache while what it reads is
     unchanged (prism/orchestration/cache.py)."""
     from prism.analysis import audit, confidence
-    from prism.models import ridge
 
     ws = ctx.ws
     res = read_model(ws.round_results(n), Results)
     source = audit.audit_source(res)
     if source is None:
         return False
-    key = refit_key(ws, res, [source], audit.run_audit, ridge.fit)
+    key = _audit_key(ws, res)
     with refit_bar(ctx.progress, f"Round {n} · audit: refits on synthetic series"):
         cached_table(ws, confidence.AUDIT_FILE, key, n, lambda: audit.run_audit(ws))
     return True
+
+
+def _audit_key(ws: Workspace, res: Results) -> str:
+    """What the audit reads (its source model's results, the data, config, knowledge and code): the audit's
+    cache key, and part of the plans' (they read its verdicts)."""
+    from prism.analysis import audit
+    from prism.models import ridge
+
+    return refit_key(ws, res, [audit.audit_source(res)], audit.run_audit, ridge.fit)
 
 
 def _plans(ctx: LoopContext, n: int) -> None:
@@ -155,8 +163,7 @@ def _plans(ctx: LoopContext, n: int) -> None:
     ws = ctx.ws
     res = read_model(ws.round_results(n), Results)
     code = (audit.run_audit, ridge.fit, test_plan.run_plans, confidence.compute_confidence)
-    key = combined(refit_key(ws, res, list(res.ok_models()), *code),
-                   refit_key(ws, res, [audit.audit_source(res)], audit.run_audit, ridge.fit),
+    key = combined(refit_key(ws, res, list(res.ok_models()), *code), _audit_key(ws, res),
                    labels.read_text(encoding="utf-8") if (labels := ws.result("roi_comparison.csv")).exists() else "")
     with refit_bar(ctx.progress, f"Round {n} · test plans: simulated tests"):
         cached_table(ws, test_plan.TEST_PLAN_FILE, key, n, lambda: test_plan.run_plans(ws))
