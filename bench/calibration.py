@@ -22,6 +22,7 @@ threshold is the stricter (narrower) of the two halves' fits.
     .venv/bin/python bench/calibration.py [--jobs N] [--audit]   # fit all models, write the rows, fit, print
     .venv/bin/python bench/calibration.py --models ridge --audit  # refit ridge only, merge its rows
     .venv/bin/python bench/calibration.py --resume                # fit only the pairs the rows lack
+    .venv/bin/python bench/calibration.py --stale --models pymc lightweight_mmm  # refit rows drawn at old settings
     .venv/bin/python bench/calibration.py --rows-only             # refit thresholds from the saved rows
 
 Every model runs at the product's defaults (pymc: nutpie, 2 × 1500 draws; lightweight_mmm 2 × 1500 samples;
@@ -156,16 +157,28 @@ def merge_rows(old: pd.DataFrame, new: pd.DataFrame, key: list[str] = KEY) -> pd
     return merged.sort_values([*key, "channel"], kind="stable").reset_index(drop=True)
 
 
+def current_pairs(rows: pd.DataFrame, pymc_draws: int | None = None) -> set[tuple[int, str]]:
+    """The Bayesian (seed, model) pairs whose rows were drawn at today's default draws (`--stale` skips them);
+    ridge rows carry no draws, so `--stale` always refits ridge when it is asked for."""
+    if rows.empty:
+        return set()
+    defaults = Config.model_validate({"data": {"path": "x.csv", "date_column": "date", "kpi": "y", "channels": ["a"]}})
+    want = {"pymc": pymc_draws or defaults.pymc.draws, "lightweight_mmm": defaults.lightweight_mmm.samples}
+    fresh = rows[rows["model"].map(want).eq(rows["draws"])]
+    return set(map(tuple, fresh[KEY].drop_duplicates().to_numpy().tolist()))
+
+
 def read_rows(path: Path = ROWS) -> pd.DataFrame:
     return pd.read_csv(path, keep_default_na=True) if path.exists() else pd.DataFrame()
 
 
 def run_fits(seeds: list[int], models: list[str], jobs: int, audit: bool, pymc_draws: int | None = None,
-             path: Path = ROWS, resume: bool = False) -> None:
+             path: Path = ROWS, resume: bool = False, stale: bool = False) -> None:
     """Fit every (seed, model) in a fresh process each (as `prism run` does); merge rows into `path` as each ends."""
     tasks = [(s, m) for s in seeds for m in models]  # dataset by dataset, so a partial run has whole datasets
-    if resume:
-        done = set(map(tuple, read_rows(path)[KEY].drop_duplicates().to_numpy().tolist())) if path.exists() else set()
+    if resume or stale:
+        done = current_pairs(read_rows(path), pymc_draws) if stale else \
+            set(map(tuple, read_rows(path)[KEY].drop_duplicates().to_numpy().tolist())) if path.exists() else set()
         tasks = [t for t in tasks if t not in done]
     with process_pool(jobs, max_tasks_per_child=1) as pool:
         futures = {pool.submit(fit_case, s, m, audit and m == "ridge", pymc_draws): (s, m) for s, m in tasks}
@@ -394,6 +407,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=1, help="fits in parallel (each in its own process)")
     parser.add_argument("--rows-only", action="store_true", help="refit from the saved rows, fitting no model")
     parser.add_argument("--resume", action="store_true", help="skip the (seed, model) pairs the rows already have")
+    parser.add_argument("--stale", action="store_true", help="fit only the pairs whose rows were drawn at "
+                        "other than today's default draws (ridge is always refitted when asked for)")
     parser.add_argument("--rows", type=Path, default=ROWS, help="the rows file (default bench/calibration_rows.csv)")
     parser.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES),
                         help="fit only these models; their rows replace the saved ones, the others are kept")
@@ -415,7 +430,8 @@ def main() -> None:
 
     if not args.rows_only:
         load = os.getloadavg()
-        run_fits(args.seeds, args.models, args.jobs, args.audit, args.pymc_draws, args.rows, args.resume)
+        run_fits(args.seeds, args.models, args.jobs, args.audit, args.pymc_draws, args.rows, args.resume,
+                 args.stale)
         print(f"load average before {load}, after {os.getloadavg()}; {os.cpu_count()} CPUs, {args.jobs} job(s)",
               file=sys.stderr)
     rows = complete(read_rows(args.rows))
