@@ -269,3 +269,11 @@ def test_cli_chat_answers_until_an_empty_line_and_keeps_the_history(ws, capsys, 
     assert [h["question"] for h in history] == ["Which channels are saturated?", "and display?"]
     assert history[1]["intent"] == R.SATURATION  # the follow-up kept the previous question's intent
     assert " ".join(history[0]["answer"].split()[:4]) in " ".join(capsys.readouterr().out.split())
+
+
+def test_numbered_channels_are_not_misspellings_of_each_other():
+    """"cut Channel0 by 20%" names Channel0 alone: a digit is never a typo (it matched Channel0–3)."""
+    chans = ["Channel0", "Channel1", "Channel2", "Channel3"]
+    q = R.route("what if we cut Channel0 by 20%", chans, {})
+    assert q.channels == ["Channel0"] and q.changes == {"Channel0": -20.0}
+    assert R.route("what if we cut facebok by 10%", ["meta_facebook", "tv"], {}).changes == {"meta_facebook": -10.0}

@@ -31,7 +31,11 @@ def _names(channels: list[str], labels: dict[str, str] | None) -> dict[str, set[
 
 
 def _similar(a: str, b: str) -> bool:
-    return a == b or (min(len(a), len(b)) >= MIN_TYPO_LEN and difflib.SequenceMatcher(None, a, b).ratio() >= TYPO_RATIO)
+    """Equal, or a misspelling of the same word; numbers are never misspelt ("channel0" is not "channel1")."""
+    if a == b:
+        return True
+    return (min(len(a), len(b)) >= MIN_TYPO_LEN and re.findall(r"\d+", a) == re.findall(r"\d+", b)
+            and difflib.SequenceMatcher(None, a, b).ratio() >= TYPO_RATIO)
 
 
 def matches(name: str, channels: list[str], labels: dict[str, str] | None = None) -> list[str]:
