@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from prism.agents import analyst, critic
+from prism.analysis import claims
 from prism.analysis.checks import compute_checks, parse_verdict
 from prism.analysis.facts import RoundFacts, fmt
 from prism.errors import InputError
@@ -311,3 +312,21 @@ def test_critic_may_doubt_a_passed_check_but_the_table_stays_computed(ws, monkey
     state.round = 2
     save_state(ws, state)
     assert check_review(ws) == []  # the deterministic guard accepts Claude's review
+
+
+def test_a_true_figure_quoted_for_another_channel_is_sent_back(ws, monkeypatch):
+    """Claude's analysis and report go through the claim guard, as the session's do: another channel's ROI,
+    though a value of the round, is not this channel's (the old check took any value of the round)."""
+    facts = RoundFacts.load(ws, 2)
+    roi = {q.channel: q for q in claims.book(ws, facts).values if q.key == f"{q.channel}.roi"}
+    a, b = [ch for ch in facts.channels if ch in roi][:2]
+    assert abs(roi[a].value - roi[b].value) > 0.05  # the two figures are told apart
+    good = _good_analysis(ws)
+    bad = good + f"\n{facts.label(a)} returns {roi[b].shown} per unit of spend.\n"
+    with FakeAnthropic([tool_use("submit_analysis", {"markdown": bad}),
+                        tool_use("submit_analysis", {"markdown": good})]) as fake:
+        out = _agent("analyst", fake, monkeypatch)(ws, 2)
+    feedback = _last_tool_result(fake.requests[1])
+    assert feedback["is_error"] is True and "not their subject's value" in feedback["content"]
+    assert facts.label(a) in feedback["content"]
+    assert out.call.impl == "claude" and ws.analysis(2).read_text() == good.strip() + "\n"

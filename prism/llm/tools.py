@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from prism.agents import analyst, explorer, proofreader, tuner
 from prism.agents.base import AgentOutcome
-from prism.analysis import checks
+from prism.analysis import checks, claims
 from prism.analysis.checks import HEADINGS
 from prism.analysis.facts import RoundFacts
 from prism.analysis.numbers import INTERPRETATION, extract, known_values, matches
@@ -149,6 +149,17 @@ def require_known_numbers(text: str, ws: Workspace, round_no: int, extra: list[f
                            unknown=unknown)
 
 
+def require_bound_figures(text: str, ws: Workspace, round_no: int) -> None:
+    """Every figure must be its own subject's value (channel, model, metric: `prism facts`), as the session's
+    guard and the rule-based Proofreader demand; a true figure quoted for another channel is refused."""
+    facts = RoundFacts.load(ws, round_no)
+    wrong = claims.check(text, facts)
+    if wrong:
+        raise ToolRejected("these figures are not their subject's value: " + "; ".join(p.message for p in wrong)
+                           + ". Quote each channel's own figure (the keys are in the facts you were given).",
+                           unknown=[p.claim.found.text.strip() for p in wrong])
+
+
 def numbers_in(text: str) -> list[float]:
     return [f.value for f in extract(text)]
 
@@ -204,7 +215,7 @@ def apply_analysis(ws: Workspace, round_no: int, revision: bool, data: Analysis)
     words = analyst.word_count(text)
     if words >= analyst.MAX_WORDS:
         raise ToolRejected(f"the analysis has {words} words; it must be under {analyst.MAX_WORDS}")
-    require_known_numbers(text, ws, round_no)
+    require_bound_figures(text, ws, round_no)
     write_text(ws.analysis(round_no), text)
     return AgentOutcome(status=Status.ANALYSIS_DONE, path=ws.analysis(round_no), detail=f"{words} words")
 
@@ -262,7 +273,7 @@ def apply_report(ws: Workspace, round_no: int, revision: bool, data: Report) -> 
     problems += [f"missing caveat — {c.name}: {c.evidence}" for c in checks.text_checks(facts, text) if not c.passed]
     if problems:
         raise ToolRejected("the report breaks the reporting rules: " + "; ".join(problems))
-    require_known_numbers(text, ws, round_no)
+    require_bound_figures(text, ws, round_no)
     write_text(ws.report_md, text)
     return AgentOutcome(status=Status.REPORT_DONE, path=ws.report_md)
 
