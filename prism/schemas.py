@@ -713,6 +713,17 @@ class Results(Open):
         """The models that really ran."""
         return {k: m for k, m in self.models.items() if m.status == "ok"}
 
+    def likely_range(self, channel: str) -> tuple[float, float, bool]:
+        """(low, high, pooled) of the channel's likely range, the one every deliverable quotes: the 90 % interval
+        of the models' draws pooled with equal weight, as compare stored it (`combined`); before compare, or for
+        a round without kept draws, the envelope of the models' 90 % intervals (pooled False: the reports then
+        call it that, not a 90 % interval)."""
+        comb = self.combined.get(channel)
+        if comb is not None and comb.pooled:
+            return comb.roi_low, comb.roi_high, True
+        rows = [m.channels[channel] for m in self.ok_models().values() if channel in m.channels]
+        return float(min(r.roi_low for r in rows)), float(max(r.roi_high for r in rows)), False
+
 
 # --------------------------------------------------------------------------------------------- state
 

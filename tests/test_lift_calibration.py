@@ -25,7 +25,7 @@ from prism.models.registry import load
 from prism.models.runner import run_models
 from prism.report import fmt as report_fmt
 from prism.report.build import render_deliverables
-from prism.schemas import PRIOR_DRIVEN, ChannelResult, Config, ModelResult, Results, Uncalibrated
+from prism.schemas import PRIOR_DRIVEN, ChannelResult, Combined, Config, ModelResult, Results, Uncalibrated
 from prism.workspace import read_model
 from tests.helpers.cli import Cli
 from tests.helpers.experiments import calibrated, experiment, sim_case
@@ -210,7 +210,11 @@ def test_without_ridge_in_the_round_the_move_is_against_the_rounds_mean():
                   uncalibrated={TINY: Uncalibrated(roi=1.0, roi_low=0.0, roi_high=2.0, model="ridge", method="m")})
     (effect,) = lift_effects(res)
     assert (effect.roi, effect.roi_low, effect.roi_high, effect.same_model) == (2.5, 1.5, 3.5, False)
-    assert effect.moved_pct == pytest.approx(150.0)
+    assert effect.moved_pct == pytest.approx(150.0) and not effect.range_pooled
+    # once compare pooled the draws, the line quotes their 90 % interval, not the span across the models
+    res.combined = {TINY: Combined(roi=2.5, roi_low=1.8, roi_high=3.2, pooled=True, confidence="low")}
+    (effect,) = lift_effects(res)
+    assert (effect.roi_low, effect.roi_high, effect.range_pooled) == (1.8, 3.2, True)
 
 
 # ------------------------------------------------------------------------------ validation via the CLI

@@ -23,7 +23,8 @@ from prism.analysis.confidence import (
 )
 from prism.analysis.since import since_last_time
 from prism.analysis.test_plan import NO_TEST, geo_note, promise_words, read_plans
-from prism.analysis.facts import AGREEMENT_CV, INTERVAL_LEVEL, PLAIN_METHOD, ChannelFacts, RoundFacts, fmt
+from prism.analysis.facts import (AGREEMENT_CV, INTERVAL_LEVEL, PLAIN_METHOD, ChannelFacts, RoundFacts, fmt,
+                                 range_label)
 from prism.errors import InputError, TooFewDraws
 from prism.knowledge.checks import informed_channels
 from prism.schemas import PRIOR_DRIVEN, ZERO_EFFECT, AgentCall, KnownIssue, RoundRecord, Status
@@ -223,7 +224,7 @@ def _lift_lines(facts: RoundFacts) -> list[str]:
         moved = (f"; the test moved {whose} by {e.moved_pct:+.0f}% ({fmt(e.moved_from)} to {fmt(e.moved_to)})"
                  if e.moved_pct is not None else "")
         lines.append(f"- {facts.label(e.channel)}, tested {e.windows}: {fmt(e.roi)} per {unit} "
-                     f"({fmt(e.roi_low)}–{fmt(e.roi_high)}) with the test, {fmt(e.without.roi)} "
+                     f"({range_label(e.range_pooled)} {fmt(e.roi_low)}–{fmt(e.roi_high)}) with the test, {fmt(e.without.roi)} "
                      f"({fmt(e.without.roi_low)}–{fmt(e.without.roi_high)}) without it{moved}.")
     return lines + [""]
 

@@ -55,24 +55,16 @@ class ChannelFacts:
     confidence_reason: str = ""
     why: tuple[str, ...] = ()  # reason codes of the label (analysis/confidence.py WHY_*)
     flags: dict[str, list[str]] = field(default_factory=dict)  # evidence flag → models, e.g. prior-driven
-    range_pooled: bool = False  # roi_low–roi_high is the 90 % interval of the pooled draws (likely_range)
+    range_pooled: bool = False  # roi_low–roi_high is the 90 % interval of the pooled draws (Results.likely_range)
 
     @property
     def range_name(self) -> str:
-        """What roi_low–roi_high is, in a few words (likely_range)."""
-        return f"{INTERVAL_LEVEL}% range" if self.range_pooled else "range across the methods"
+        return range_label(self.range_pooled)
 
 
-def likely_range(res: Results, channel: str) -> tuple[float, float, bool]:
-    """(low, high, pooled) of the channel's likely range, the one every deliverable quotes: the 90 % interval
-    of the models' draws pooled with equal weight, as compare stored it (`Results.combined`); before compare,
-    or for a round without kept draws, the envelope of the models' 90 % intervals (pooled False: the
-    reports then call it that, not a 90 % interval)."""
-    comb = res.combined.get(channel)
-    if comb is not None and comb.pooled:
-        return comb.roi_low, comb.roi_high, True
-    rows = [m.channels[channel] for m in res.ok_models().values() if channel in m.channels]
-    return float(min(r.roi_low for r in rows)), float(max(r.roi_high for r in rows)), False
+def range_label(pooled: bool) -> str:
+    """What a likely range's low–high is, in a few words (Results.likely_range)."""
+    return f"{INTERVAL_LEVEL}% range" if pooled else "range across the methods"
 
 
 @dataclass
@@ -191,7 +183,7 @@ class RoundFacts:
         spend = float(np.mean([r.spend for r in rows]))
         total_spend = sum(self._spend_of(c) for c in self.channels)
         roi = float(np.mean([r.roi for r in rows]))
-        low, high, pooled = likely_range(self.results, ch)
+        low, high, pooled = self.results.likely_range(ch)
         agr = self.results.agreement.get(ch) if self.results else None
         label = agr.label if agr else ("n/a" if len(rows) < 2 else "medium")
         return ChannelFacts(

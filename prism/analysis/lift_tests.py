@@ -1,6 +1,7 @@
 """What each lift test changed: a tested channel's calibrated ROI beside its ROI from the data alone.
 
-The calibrated figure is the round's (mean of the models that ran, the widest 90 % range); the figure
+The calibrated figure is the round's (mean of the models that ran, with the likely range every deliverable
+quotes: `Results.likely_range`, the pooled draws' 90 % interval or else the models' envelope); the figure
 without the test is `Results.uncalibrated`, ridge refitted on the same weeks without the test rows
 (models/experiments.py: the Bayesian models are not fitted twice). How far the test moved the estimate
 compares like with like: ridge with the test (the round's ridge, else the round's mean when ridge did not
@@ -26,6 +27,7 @@ class LiftEffect:
     roi: float
     roi_low: float
     roi_high: float
+    range_pooled: bool  # roi_low–roi_high is the pooled draws' 90 % interval, else the models' envelope
     without: Uncalibrated
     moved_from: float  # the estimator's ROI without the tests ...
     moved_to: float  # ... and with them: the same estimator's, else the round's mean
@@ -50,10 +52,11 @@ def lift_effects(res: Results) -> list[LiftEffect]:
         if without is None or not rows:
             continue
         roi = float(np.mean([r.roi for r in rows]))
+        low, high, pooled = res.likely_range(ch)
         same = ok.get(without.model)
         same_model = same is not None and ch in same.channels
-        out.append(LiftEffect(channel=ch, tests=_tests(res, ch), roi=roi, roi_low=min(r.roi_low for r in rows),
-                              roi_high=max(r.roi_high for r in rows), without=without, moved_from=without.roi,
+        out.append(LiftEffect(channel=ch, tests=_tests(res, ch), roi=roi, roi_low=low, roi_high=high,
+                              range_pooled=pooled, without=without, moved_from=without.roi,
                               moved_to=same.channels[ch].roi if same_model else roi, same_model=same_model))
     return out
 

@@ -12,7 +12,6 @@ import pandas as pd
 
 from prism.analysis.compare import evidence_note
 from prism.analysis.confidence import workspace_confidence
-from prism.analysis.facts import likely_range
 from prism.analysis.lift_tests import lift_effects
 from prism.analysis.test_plan import NO_TEST, UNDECIDED
 from prism.report import fmt
@@ -94,7 +93,7 @@ def roi_table(inp: ReportInputs) -> pd.DataFrame:
 
 
 def roi_summary(inp: ReportInputs) -> pd.DataFrame:
-    """One row per channel: each model's ROI, the likely range every deliverable quotes (facts.likely_range:
+    """One row per channel: each model's ROI, the likely range every deliverable quotes (Results.likely_range:
     the 90 % interval of the pooled draws; `range_pooled` False when it is the span of the models' intervals),
     agreement, and which models' ROI the data did not decide."""
     long = roi_table(inp)
@@ -103,7 +102,7 @@ def roi_summary(inp: ReportInputs) -> pd.DataFrame:
         part = long[long["channel"] == ch]
         row = {"channel": ch, "label": inp.label(ch), "roi_mean": consensus_roi(inp, ch)}
         row.update({m: r for m, r in zip(part["model"], part["roi"])})
-        low, high, pooled = likely_range(inp.results, ch) if len(part) else (None, None, False)
+        low, high, pooled = inp.results.likely_range(ch) if len(part) else (None, None, False)
         row.update({"roi_low": low, "roi_high": high, "range_pooled": pooled,
                     "agreement": agreement_label(inp, ch),
                     "cv_pct": inp.results.agreement[ch].cv if ch in inp.results.agreement else None,
