@@ -182,3 +182,17 @@ def test_a_confirming_test_that_would_move_nothing_is_not_called_a_move():
     assert "would move" not in text
     moved = "\n".join(reporter._plan_lines(_kept_plan([640.0]), "revenue"))
     assert "if a test confirmed it, the plan would move Search to 640" in moved
+
+
+def test_a_confirmed_plan_back_at_todays_spend_is_said_so():
+    """The capped plan cuts Search to 450; confirmed, the plan would keep it at today's 500: "would move Search
+    to 500" presented today's spend as a move (the bundled brand's report listed seven such channels)."""
+    nan = float("nan")
+    plan = pd.DataFrame({"channel": ["tv", "search", "social", "total"], "label": ["TV", "Search", "Social", "total"],
+                         "current": [1_000.0, 500.0, 300.0, 1_800.0], "recommended": [1_050.0, 450.0, 300.0, 1_800.0],
+                         "change_pct": [5.0, -10.0, 0.0, 0.0], "expected_kpi_change": [9.0, -2.0, 0.0, 7.0],
+                         "expected_kpi_change_low": [4.0, -3.5, 0.0, 1.0],
+                         "expected_kpi_change_high": [14.0, -0.8, 0.0, 12.0],
+                         "confidence": ["high", "low", "low", ""], "if_confirmed": [nan, 500.0, 390.0, nan]})
+    text = "\n".join(reporter._plan_lines(plan, "revenue"))
+    assert "if tests confirmed them, the plan would move Social to 390 and keep Search at today's spend." in text

@@ -220,3 +220,20 @@ def test_infeasible_budget_and_conflicting_targets():
         pl.optimize(PlanRequest(weeks=WEEKS, budget=1_000_000, bounds=["tv=:2x", "search=:5x", "social=:5x"]))
     with pytest.raises(InputError, match="exclude each other"):
         pl.optimize(PlanRequest(weeks=WEEKS, target_mroi=1.0, target_roi=2.0))
+
+
+def test_the_confirmed_plan_is_never_below_the_capped_plan(monkeypatch):
+    """On the bundled brand the unlocked solve failed the consensus rule at every shrink step and fell back to
+    today's mix, while the capped plan moved seven channels: "if tests confirmed them" then printed today's
+    spend. The capped plan lies within the unlocked limits, so the confirmed plan is at least it."""
+    pl = Planner({"ridge": source()}, weeks=WEEKS, confidence={"tv": "high", "search": "medium", "social": "low"})
+    narrow = pl.consensus
+
+    def refuse_wide_moves(x, lim, notes):  # the consensus rule backs no move beyond the ±10 % cap
+        ref = pl.reference(float(x.sum()))
+        return narrow(x, lim, notes) if np.all(np.abs(x / ref - 1) <= 0.1 + 1e-6) else ref
+
+    monkeypatch.setattr(pl, "consensus", refuse_wide_moves)
+    plan = pl.optimize(PlanRequest(weeks=WEEKS))
+    for ln in plan.lines[1:]:
+        assert ln.if_confirmed == pytest.approx(ln.recommended) and ln.recommended != pytest.approx(ln.current)

@@ -302,12 +302,18 @@ def _move_line(r: pd.Series, verb: str, kpi: str) -> str:
 
 def _if_confirmed(held: pd.DataFrame, one: bool) -> str:
     """'; if a test confirmed it, the plan would move X to N': the optimizer's if_confirmed spend, only where it
-    differs from the plan's (an unlocked channel the models back no larger move for stays where it is)."""
-    from prism.planning.plan import confirmed_moves  # lazy: the optimizer only when a report is written
+    differs from the plan's (an unlocked channel the models back no larger move for stays where it is); one
+    that a confirmed plan would leave at today's spend is said so, not "moved" to it."""
+    from prism.planning.plan import CONFIRMED_GAP, confirmed_moves  # lazy: the optimizer only when a report is written
 
-    moves = [f"{r['label']} to {fmt(r['if_confirmed'], 0)}" for _, r in confirmed_moves(held).iterrows()]
+    rows = confirmed_moves(held)
+    today = (rows["if_confirmed"] - rows["current"]).abs() <= CONFIRMED_GAP * rows["current"].abs()
+    moves = [f"{r['label']} to {fmt(r['if_confirmed'], 0)}" for _, r in rows[~today].iterrows()]
+    keeps = list(rows.loc[today, "label"])
+    parts = ([f"move {', '.join(moves)}"] if moves else []) + ([f"keep {', '.join(keeps)} at today's spend"]
+                                                                if keeps else [])
     who = "a test confirmed it" if one else "tests confirmed them"
-    return f"; if {who}, the plan would move {', '.join(moves)}" if moves else ""
+    return f"; if {who}, the plan would {' and '.join(parts)}" if parts else ""
 
 
 def _actions(facts: RoundFacts, plan: pd.DataFrame | str | None = None) -> str:
