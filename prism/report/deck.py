@@ -8,6 +8,7 @@ bars), so an analyst can restyle them without Prism. Text boxes pick a font size
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from prism.report.tables import (contribution_table, diagnostics_table, fit_tabl
                                  optimization_display, roi_summary, roi_table, test_plan_display)
 
 ROI_TABLE_W = 4.6
+BY_METHOD = re.compile(r"(\S+) to (\S+) depending on the method")  # the report's words, short for a cell
 CONTINUED = "(continued)"
 NOTE_H = 0.5  # a slide's note line under its table or chart
 ANSWER_LEAD_H = 1.6  # the answer's opening sentence gets this box when it fits at >= ANSWER_LEAD_MIN_PT
@@ -173,7 +175,7 @@ def _roi_slide(prs: Presentation, inp: ReportInputs) -> None:
                       series, colors, "0.00", errors)
     header, rows = _roi_rows(inp)
     table_pages(prs, inp, slide, TITLES["roi"], Box(MARGIN + chart_w + 0.2, BODY_TOP, ROI_TABLE_W, BODY.height - NOTE_H),
-                header, rows, [1.4, 1.1, 1.1, 0.9], pt=11)
+                header, rows, [1.25, 1.15, 1.1, 1.0], pt=11)
     note = (f"{inp.kpi_label} returned per {inp.spend_unit} of spend. Bars: each model's estimate; lines: the range "
             "it considers likely. Table: the report's return, likely range and confidence for each channel.")
     if table_[["roi", "roi_high"]].max().max() > chart.value_axis.maximum_scale:
@@ -191,7 +193,8 @@ def _roi_rows(inp: ReportInputs) -> tuple[list[str], list[list[str]]]:
         pick = [0] + [next((j for j, h in enumerate(head) if any(w in h for w in words)), None)
                       for words in (("return", "roi"), ("range",), ("confidence",))]
         if None not in pick:
-            return ["Channel", "Return", "Likely range", "Confidence"], [[r[j] for j in pick] for r in found[1:]]
+            return ["Channel", "Return", "Likely range", "Confidence"], [[BY_METHOD.sub(r"\1–\2 by method", r[j])
+                                                                          for j in pick] for r in found[1:]]
     rows = [[r.label, fmt.roi(r.roi_mean), fmt.roi_range(r.roi_low, r.roi_high), r.confidence]
             for r in roi_summary(inp).itertuples()]
     return ["Channel", "Return", "Likely range", "Confidence"], rows
