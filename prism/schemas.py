@@ -866,6 +866,7 @@ class RoundRecord(Open):
     objective: float | None = None
     test_mape: dict[str, float | None] = Field(default_factory=dict)
     high_agreement: int | None = None
+    high_confidence: int | None = Field(None, description="channels labelled high confidence (what the plans act on)")
     artifacts: list[str] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
     cpu: dict[str, float] = Field(default_factory=dict)  # stage → CPU s of the loop and the workers it waited for

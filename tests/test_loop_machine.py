@@ -14,7 +14,7 @@ from rich.console import Console
 
 from tests.helpers.loop import crafted_results, make_ws
 from prism.errors import InputError
-from prism.orchestration.loop import run_loop
+from prism.orchestration.loop import round_table, run_loop, short_change
 from prism.orchestration.stages import next_stage
 from prism.workspace import read_json
 
@@ -68,6 +68,11 @@ def test_rounds_records_best_round_and_revert(tmp_path, fake_models):
     assert r3.change.startswith(f"revert {r2.change_key}")
     assert state.best_round == 3 and state.best_objective == 9.0
     assert r1.high_agreement == 3 and r1.test_mape == {"ridge": 7.0, "pymc": 7.0, "lightweight_mmm": 7.0}
+    res1 = read_json(ws.round_results(1))
+    assert r1.high_confidence == sum(c["label"] == "high" for c in res1["confidence"].values())
+    cells = [[c for c in col._cells] for col in round_table(state).columns]
+    assert [h.header for h in round_table(state).columns][4] == "high confidence"
+    assert cells[4][0] == f"{r1.high_confidence}/3"
     assert "results/report.md" in r3.artifacts and ws.round_file(3, "report").exists()
     assert {a.agent for a in r1.agents} == {"explorer", "analyst", "critic", "reporter", "proofreader"}
     cfg3 = read_json(ws.round_file(3, "config", "json"))
@@ -196,3 +201,10 @@ def test_knowledge_layer_figures_may_be_quoted(tmp_path):
     meta.knowledge.fields["tv_spend"] = FieldDefinition(column="tv_spend", expected_roi_min=1.37, expected_roi_max=4.81)
     write_json(ws.metadata, meta)
     assert unknown_numbers(text, ws, 1) == []
+
+
+def test_a_change_with_a_list_of_dates_is_one_short_cell():
+    """The demo's event change listed four dates and ran the rounds table's change column 18 lines tall."""
+    change = "baseline.event_weeks: {} → {spike: ['2022-05-30', '2023-05-22', '2023-05-29', '2024-05-27']}"
+    assert short_change(change) == "baseline.event_weeks: {} → {spike: [4 values]}"
+    assert short_change("adstock.decay: learned → 0.5") == "adstock.decay: learned → 0.5"

@@ -10,6 +10,7 @@ so a Tuner killed after writing config.json does not stack a second change on th
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from contextlib import nullcontext
@@ -122,8 +123,8 @@ def _compare(ctx: LoopContext, state: State, t0: float) -> str:
     rec.channels = len(res.channels)
     _add_artifacts(rec, "results/roi_comparison.csv", "results/contribution_comparison.csv",
                    *(["results/audit.csv", "results/test_plan.csv"] if audited else []))
-    high = sum(c.label == "high" for c in res.confidence.values())
-    status = f"{rec.high_agreement}/{len(res.channels)} high agreement, {high} high confidence"
+    rec.high_confidence = sum(c.label == "high" for c in res.confidence.values())
+    status = f"{rec.high_agreement}/{len(res.channels)} high agreement, {rec.high_confidence} high confidence"
     note_timing(state, n, "compare", time.perf_counter() - t0, status)
     return status
 
@@ -508,18 +509,25 @@ def set_change(ws: Workspace, key: str, value: str, rule: str, evidence: str) ->
 
 
 # ------------------------------------------------------------------------------------ the table
+LONG_LIST = re.compile(r"\[([^\[\]]*,[^\[\]]*)\]")
+
+
+def short_change(change: str) -> str:
+    """A change as a table cell: a list of values as its count (an event's dates ran the column 18 lines tall)."""
+    return LONG_LIST.sub(lambda m: f"[{m.group(1).count(',') + 1} values]", change)
+
 def round_table(state: State) -> Table:
-    """round, change, tuning objective, test MAPE, channels in high agreement, verdict."""
+    """round, change, tuning objective, test MAPE, channels with high confidence (what the plans act on), verdict."""
     t = Table(title="Rounds", show_lines=False)
-    for col in ("round", "change", "tuning objective (CV MAPE %)", "test MAPE %", "high agreement", "verdict"):
+    for col in ("round", "change", "tuning objective (CV MAPE %)", "test MAPE %", "high confidence", "verdict"):
         t.add_column(col, overflow="fold")
     for r in state.rounds:
         best = " ★" if r.round == state.best_round else ""
         obj = f"{r.objective:.2f}{best}" if r.objective is not None else "–"
         test = ", ".join(f"{SHORT.get(k, k)} {v:.1f}" for k, v in r.test_mape.items() if v is not None) or "–"
         chans = r.channels
-        high = f"{r.high_agreement}/{chans}" if r.high_agreement is not None else "–"
+        high = f"{r.high_confidence}/{chans}" if r.high_confidence is not None else "–"
         verdict = r.verdict or r.status
-        t.add_row(str(r.round), escape(r.change), obj, test, high, escape(verdict[:60]))
+        t.add_row(str(r.round), escape(short_change(r.change)), obj, test, high, escape(verdict[:60]))
     return t
 
