@@ -7,6 +7,7 @@ checkpoint audit trail, records) from model fitting; test_loop.py runs the real 
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import pytest
@@ -135,9 +136,11 @@ def test_bad_agents_value_is_refused(tmp_path, fake_models):
 def test_interactive_checkpoints_edit_and_stop(tmp_path, fake_models, monkeypatch):
     ws, sim = make_ws(tmp_path, weeks=156, n_channels=3)
     fake_models(ws, sim)
-    answers = iter(["approve", "approve", "approve", "edit", "0.5", "stop"])
+    read, write = os.pipe()  # the answers typed at the terminal, the tuning value after its `edit`
+    os.write(write, b"approve\napprove\napprove\nedit\n0.5\nstop\n")
+    os.close(write)
+    monkeypatch.setattr(sys, "stdin", os.fdopen(read))
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
-    monkeypatch.setattr("prism.orchestration.checkpoints.Prompt.ask", lambda *a, **k: next(answers))
     state = run_loop(ws, 2, checkpoints=True, console=_quiet())
     got = [(d.round, d.checkpoint, d.decision) for d in state.decisions]
     assert got == [(1, "exploration", "approve"), (1, "report", "approve"), (1, "approval", "approve"),
