@@ -34,6 +34,7 @@ from prism.workspace import Workspace, read_model, remove_file, write_json, writ
 CHOICES = ["approve", "edit", "stop"]
 PREVIEW_LINES = 40
 POLL_SECONDS = 0.3
+PAGE_NOTE = "answered on the prism serve page"
 EDITS = {"exploration": "config", "tuning": "value", "report": "report"}
 
 
@@ -64,7 +65,7 @@ def ask(ctx: LoopContext, state: State, name: str, user: str) -> Reply:
             if reply.decision != "edit":
                 return reply
             try:
-                reply.note = _edit(ctx, state, name, edit_text)
+                reply.note = "; ".join(filter(None, [reply.note, _edit(ctx, state, name, edit_text)]))
                 return reply
             except InputError as exc:
                 ctx.console.print(f"[red]not accepted:[/] {exc}")
@@ -98,7 +99,7 @@ def _next(ctx: LoopContext, request: CheckpointRequest, user: str) -> tuple[Repl
         if answer is not None:
             if ctx.terminal:
                 ctx.console.print(f"\n{answer.decision} (on the page, by {answer.by})")
-            return Reply(answer.decision, "", answer.by, answer.at), answer.edit_text
+            return Reply(answer.decision, PAGE_NOTE, answer.by, answer.at), answer.edit_text
         line = TERMINAL.line(POLL_SECONDS) if ctx.terminal else None
         if line is not None:
             choice = line.lower() or CHOICES[0]

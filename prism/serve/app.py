@@ -21,7 +21,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
+from starlette.datastructures import MutableHeaders
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from prism.errors import InputError
 from prism.serve import live, views
@@ -33,6 +35,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 TOKEN_COOKIE = "prism_token"
 EVENT_POLL = 0.5  # seconds between looks at the loop's files
 HEARTBEAT = 15.0  # seconds between keep-alive comments on a quiet stream
+SHUTDOWN_WAIT = 2  # seconds Ctrl-C waits for open pages' event streams before it closes them
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 PLOTLY_JS = resources.files("plotly") / "package_data" / "plotly.min.js"
@@ -51,6 +54,50 @@ class CheckpointReply(BaseModel):
     edit_text: str = Field("", max_length=2_000_000)
 
 
+class Guard:
+    """Every request: the token when one is set (header, cookie, or the printed link's `?token=`, then kept in
+    a cookie); POSTs as JSON only; the security headers on every response. Plain ASGI, so the event stream
+    is passed through untouched."""
+
+    def __init__(self, app: ASGIApp, token: str | None):
+        self.app, self.token = app, token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        refused = self._refused(request)
+        if refused is not None:
+            await refused(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Content-Security-Policy"] = CSP
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["Referrer-Policy"] = "no-referrer"
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+    def _refused(self, request: Request) -> Response | None:
+        if self.token is not None:
+            given = (request.headers.get("x-prism-token") or request.cookies.get(TOKEN_COOKIE)
+                     or request.query_params.get("token") or "")
+            if not secrets.compare_digest(given.encode(), self.token.encode()):
+                return JSONResponse({"error": "a valid token is needed (open the address `prism serve` printed)"},
+                                    status_code=401)
+            if request.query_params.get("token"):  # the printed link: the token goes into a cookie, off the URL
+                response = RedirectResponse(str(request.url.remove_query_params("token")), status_code=303)
+                response.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="strict")
+                return response
+        if request.method == "POST" and request.headers.get("content-type", "").split(";")[0] != "application/json":
+            return JSONResponse({"error": "send JSON"}, status_code=415)
+        return None
+
+
 def login_name() -> str:
     try:
         return getpass.getuser()
@@ -64,28 +111,9 @@ def create_app(ws: Workspace, token: str | None = None, allowed_hosts: list[str]
     templates = Jinja2Templates(directory=HERE / "templates")
     asks, starter = AskCache(ws), live.LoopStarter(ws)
     app.state.asks = asks
+    app.add_middleware(Guard, token=token)
     if allowed_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
-
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        if token is not None:
-            given = (request.headers.get("x-prism-token") or request.cookies.get(TOKEN_COOKIE)
-                     or request.query_params.get("token") or "")
-            if not secrets.compare_digest(given.encode(), token.encode()):
-                return JSONResponse({"error": "a valid token is needed (open the address `prism serve` printed)"},
-                                    status_code=401)
-            if request.query_params.get("token"):  # from the printed link: kept in a cookie, dropped from the URL
-                response = RedirectResponse(request.url.remove_query_params("token"), status_code=303)
-                response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
-                return response
-        if request.method == "POST" and request.headers.get("content-type", "").split(";")[0] != "application/json":
-            return JSONResponse({"error": "send JSON"}, status_code=415)
-        response = await call_next(request)
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        return response
 
     @app.exception_handler(InputError)
     async def bad_input(request: Request, exc: InputError) -> JSONResponse:
@@ -195,8 +223,8 @@ def serve(ws: Workspace, host: str = "127.0.0.1", port: int = 8765, token: str |
     check_address(host, token)
     if not ws.root.is_dir():
         raise InputError(f"{ws.root}: no such workspace folder")
-    hosts = [h for h in LOOPBACK] + ["[::1]"] if host in LOOPBACK else None
+    hosts = [*LOOPBACK, "[::1]"] if host in LOOPBACK else None  # a page on another site cannot rebind to us
     app = create_app(ws, token, hosts)
-    if ws.latest.exists():
-        app.state.asks.warm()
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    if ws.latest.exists() and (note := app.state.asks.warm()):
+        print(f"note: what-if and budget questions cannot be answered yet: {note}", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=SHUTDOWN_WAIT)

@@ -8,6 +8,7 @@ import threading
 import time
 from typing import Any
 
+from prism.errors import InputError
 from prism.llm import ask_router as R
 from prism.llm.ask import Answer, AskContext, jsonable
 from prism.llm.ask_session import answer_in
@@ -35,9 +36,14 @@ class AskCache:
                 self._ctx, self._key = AskContext(self.ws), key
             return self._ctx
 
-    def warm(self) -> None:
-        """Read the results and the planner's draws now (the server does it at start, off the first question)."""
-        self.context().planner(WARM_WEEKS)
+    def warm(self) -> str | None:
+        """Read the results and the planner's draws now (the server does it at start, off the first question);
+        why the draws cannot be planned on, if they cannot (what-if questions then answer with that)."""
+        try:
+            self.context().planner(WARM_WEEKS)
+        except InputError as exc:
+            return str(exc)
+        return None
 
     def ask(self, text: str) -> dict[str, Any]:
         """The answer as JSON: intent, text, figures, a chart and the seconds it took."""
@@ -67,10 +73,11 @@ def answer_chart(ctx: AskContext, result: Answer) -> dict[str, Any] | None:
                                      total["expected_kpi_change_high"], "budget plan")
         else:
             return None
-        return {"data": [{"type": "bar", "x": [name], "y": [mean], "marker": {"color": "#4C72B0"}, "width": [0.4],
-                          "error_y": {"type": "data", "symmetric": False, "array": [high - mean],
+        return {"data": [{"type": "bar", "orientation": "h", "y": [name], "x": [mean], "width": [0.5],
+                          "marker": {"color": "#4C72B0" if mean >= 0 else "#C44E52"},
+                          "error_x": {"type": "data", "symmetric": False, "array": [high - mean],
                                       "arrayminus": [mean - low]}}],
-                "layout": {**LAYOUT, "height": 320, "title": {"text": f"Change in {chart_text(ctx.results.kpi)}, "
+                "layout": {**LAYOUT, "height": 220, "margin": {**LAYOUT["margin"], "l": 100}, "title": {"text": f"Change in {chart_text(ctx.results.kpi)}, "
                                                                       "with its 90% interval"}}}
     if result.intent in (R.ROI, R.TRUST, R.SATURATION, R.CONTRIBUTION, R.SUMMARY):
         return roi_chart(ctx, result.channels or None)

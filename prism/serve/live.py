@@ -93,6 +93,7 @@ def snapshot(ws: Workspace) -> dict[str, Any]:
         state = load_state(ws)
         rec = next((r for r in state.rounds if r.round == state.round), None)
         out.update(round=state.round, stage=state.stage, stopped=state.stopped_reason, best=state.best_round,
+                   waiting=state.pending_checkpoint,
                    verdicts=rec.verdicts if rec else {}, decisions=[d.model_dump(mode="json")
                                                                      for d in state.decisions[-5:]])
     progress = read_json(ws.progress) if pid is not None and ws.progress.exists() else {}

@@ -37,7 +37,8 @@ let shownQuestion = null;
 function showLive(s) {
   const status = document.getElementById("live-status");
   if (!status) return;
-  const where = s.round ? `round ${s.round}, stage ${s.stage}` : "no round yet";
+  const where = !s.round ? "no round yet" : s.waiting ? `round ${s.round}, waiting at the ${s.waiting} checkpoint`
+    : `round ${s.round}, stage ${s.stage}`;
   status.textContent = s.running ? `running (pid ${s.pid}): ${where}` : `not running: ${where}` +
     (s.stopped ? ` · stopped: ${s.stopped}` : "");
   status.className = "live-status " + (s.running ? "running" : "muted");
