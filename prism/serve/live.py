@@ -51,6 +51,7 @@ class LoopStarter:
             with self.ws.loop_log.open("wb") as log:
                 self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                              start_new_session=True, env={**os.environ, "COLUMNS": "120"})
+            threading.Thread(target=self.proc.wait, name="prism-loop-reaper", daemon=True).start()
             return self._started()
 
     def _started(self) -> int:
@@ -60,7 +61,8 @@ class LoopStarter:
         while time.monotonic() < deadline and self.proc.poll() is None and lock_holder(self.ws) is None:
             time.sleep(0.05)
         if self.proc.poll() not in (None, 0):
-            raise InputError(f"the loop did not start: {log_tail(self.ws, 1)[-1:] or ['no output']}"[:400])
+            last = log_tail(self.ws, 1)
+            raise InputError(f"the loop did not start: {last[0] if last else 'no output'}"[:400])
         return self.proc.pid
 
 
