@@ -1,9 +1,10 @@
 """Screenshots of `prism serve`'s pages for the docs (docs/images/serve_*.png), taken with Debian's Chromium.
 
     prism serve --workdir WS --port 8765 &        # a workspace with results
-    python tools/serve_screenshots.py http://127.0.0.1:8765 docs/images [--checkpoint]
+    python tools/serve_screenshots.py http://127.0.0.1:8765 docs/images [--checkpoint | --live]
 
-`--checkpoint` takes only the overview while a loop waits at a checkpoint (serve_checkpoint.png).
+`--checkpoint` and `--live` take only the overview, as serve_checkpoint.png (while a loop waits at a
+checkpoint) or serve_live.png (while a loop works).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from tests.helpers.browser import chromium  # noqa: E402
 
 WIDTH = 1280
 PAGES = {"overview": "/", "channels": "/channels", "plan": "/plan", "report": "/report", "ask": "/ask"}
-QUESTION = "what if we cut meta prospecting by 20%"
+QUESTION = "what if we cut google search by 20%"
 SETTLE = 2.0  # seconds for the charts to draw
 
 
@@ -32,8 +33,8 @@ def full_page(driver, path: Path) -> None:
     path.write_bytes(base64.b64decode(shot["data"]))
 
 
-def main(base: str, out: Path, checkpoint: bool) -> None:
-    pages = {"checkpoint": "/"} if checkpoint else PAGES
+def main(base: str, out: Path, live: str | None) -> None:
+    pages = {live: "/"} if live else PAGES
     with chromium(WIDTH, 900) as driver:
         for name, route in pages.items():
             driver.get(base + route)
@@ -47,4 +48,4 @@ def main(base: str, out: Path, checkpoint: bool) -> None:
 
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    main(args[0], Path(args[1]), "--checkpoint" in sys.argv)
+    main(args[0], Path(args[1]), next((a[2:] for a in sys.argv if a in ("--checkpoint", "--live")), None))

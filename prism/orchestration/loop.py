@@ -28,8 +28,8 @@ from prism.orchestration.checkpoints import ask
 from prism.orchestration.guards import session_guard
 from prism.orchestration.progress import ProgressFile, add_row, loop_progress, refit_bar
 from prism.orchestration.context import LoopContext
-from prism.orchestration.recording import (cpu_seconds, finish_if_last, note_outcome, note_timing, now, record,
-                                           update_best)
+from prism.orchestration.recording import (cpu_seconds, finish_if_last, login_name, note_outcome, note_timing, now,
+                                           record, update_best)
 from prism.orchestration.registry import check_ready, impl_for
 from prism.orchestration.stages import APPROVAL, STAGES, next_stage
 from prism.schemas import STATUS_LINES, AgentCall, Config, Decision, Results, RoundRecord, State, Status
@@ -262,7 +262,7 @@ def _checkpoint(ctx: LoopContext, state: State, name: str, pause_view: Callable[
                                         note="proceeded without a human approval"))
         return True
     with pause_view():
-        reply = ask(ctx, state, name, _user())
+        reply = ask(ctx, state, name, login_name())
     state.decisions.append(Decision(round=state.round, checkpoint=name, decision=reply.decision,
                                     by=reply.by, at=reply.at, note=reply.note))
     if name == APPROVAL and reply.decision == "approve":
@@ -293,15 +293,6 @@ def _asks(ctx: LoopContext, state: State, checkpoint: str) -> bool:
     """A Tuner's NO_CHANGE ends the loop unasked; the approval checkpoint asks only a person (auto-approve and
     a loop without a terminal approve no model: that takes someone who can say who and why)."""
     return _interactive(ctx) if checkpoint == APPROVAL else state.stage != "done"
-
-
-def _user() -> str:
-    try:
-        import getpass
-
-        return getpass.getuser()
-    except Exception:  # no login name in some containers
-        return "unknown"
 
 
 # ------------------------------------------------------------------------------------ the loop

@@ -10,7 +10,6 @@ send it); off the loopback address every request needs the token.
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
 import secrets
 from importlib import resources
@@ -26,6 +25,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from prism.errors import InputError
+from prism.orchestration.recording import login_name
 from prism.serve import live, views
 from prism.serve.asking import AskCache
 from prism.workspace import Workspace
@@ -98,13 +98,6 @@ class Guard:
         return None
 
 
-def login_name() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name in some containers
-        return "unknown"
-
-
 def create_app(ws: Workspace, token: str | None = None, allowed_hosts: list[str] | None = None) -> FastAPI:
     """The app for one workspace; `token` (required off loopback) guards every request."""
     app = FastAPI(title="Prism", docs_url=None, redoc_url=None, openapi_url=None)
@@ -120,9 +113,7 @@ def create_app(ws: Workspace, token: str | None = None, allowed_hosts: list[str]
         return JSONResponse({"error": str(exc)}, status_code=409 if isinstance(exc, live.Busy) else 400)
 
     def page(request: Request, name: str, active: str, **context: Any) -> Response:
-        ov = views.overview(ws)
-        return templates.TemplateResponse(request, name, {"active": active, "workspace": ws.root.name, "ov": ov,
-                                                          **context})
+        return templates.TemplateResponse(request, name, {"active": active, "workspace": ws.root.name, **context})
 
     def results() -> Any:
         """The latest results' context, or None before a round has run (pages then say so)."""
@@ -130,7 +121,8 @@ def create_app(ws: Workspace, token: str | None = None, allowed_hosts: list[str]
 
     @app.get("/")
     def overview(request: Request) -> Response:
-        return page(request, "overview.html", "overview", who=login_name(), live=live.snapshot(ws))
+        return page(request, "overview.html", "overview", ov=views.overview(ws), who=login_name(),
+                    live=live.snapshot(ws))
 
     @app.get("/channels")
     def channels(request: Request) -> Response:

@@ -64,7 +64,8 @@ def answer_chart(ctx: AskContext, result: Answer) -> dict[str, Any] | None:
     f = result.facts
     if result.intent in (R.SCENARIO, R.BUDGET):
         if result.intent == R.SCENARIO and "kpi_change" in f:
-            mean, low, high, name = f["kpi_change"], f["low"], f["high"], "what-if"
+            name = ", ".join(f"{chart_text(ctx.label(ch))} {pct:+g}%" for ch, pct in f["changes_pct"].items())
+            mean, low, high = f["kpi_change"], f["low"], f["high"]
         elif result.intent == R.BUDGET and f.get("plan"):
             total = next((r for r in f["plan"] if r["channel"] == "total"), None)
             if total is None:
@@ -77,7 +78,7 @@ def answer_chart(ctx: AskContext, result: Answer) -> dict[str, Any] | None:
                           "marker": {"color": "#4C72B0" if mean >= 0 else "#C44E52"},
                           "error_x": {"type": "data", "symmetric": False, "array": [high - mean],
                                       "arrayminus": [mean - low]}}],
-                "layout": {**LAYOUT, "height": 220, "margin": {**LAYOUT["margin"], "l": 100}, "title": {"text": f"Change in {chart_text(ctx.results.kpi)}, "
+                "layout": {**LAYOUT, "height": 220, "margin": {**LAYOUT["margin"], "l": 180}, "title": {"text": f"Change in {chart_text(ctx.results.kpi)}, "
                                                                       "with its 90% interval"}}}
     if result.intent in (R.ROI, R.TRUST, R.SATURATION, R.CONTRIBUTION, R.SUMMARY):
         return roi_chart(ctx, result.channels or None)
