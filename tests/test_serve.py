@@ -15,16 +15,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
 
 from prism.workspace import Workspace, load_state
-
-pytest.importorskip("selenium")
-from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-from tests.helpers.browser import chromium  # noqa: E402
+from tests.helpers.browser import chromium
 
 HOSTILE = "<script>alert(1)</script>"
 QUESTION = "what if we cut search by 20%"
