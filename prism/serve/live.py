@@ -76,6 +76,13 @@ def log_tail(ws: Workspace, lines: int = LOG_TAIL) -> list[str]:
     return [ln.rstrip() for ln in text.replace("\r", "\n").splitlines() if ln.strip()][-lines:]
 
 
+def _log_is_current(ws: Workspace) -> bool:
+    """The page's loop log tells the last loop's story unless a loop from the terminal ran since."""
+    if not ws.loop_log.exists():
+        return False
+    return not ws.state.exists() or ws.loop_log.stat().st_mtime >= ws.state.stat().st_mtime - 1.0
+
+
 def pending(ws: Workspace) -> CheckpointRequest | None:
     """The checkpoint a running loop waits at (a file left by a loop that died is not a question)."""
     if not ws.checkpoint.exists() or lock_holder(ws) is None:
@@ -90,7 +97,7 @@ def snapshot(ws: Workspace) -> dict[str, Any]:
     """What the page's live panel shows: where the loop is, its progress rows, the verdicts of the round,
     the question it waits at and the last lines it printed."""
     pid = lock_holder(ws)
-    out: dict[str, Any] = {"running": pid is not None, "pid": pid, "log": log_tail(ws)}
+    out: dict[str, Any] = {"running": pid is not None, "pid": pid, "log": log_tail(ws) if _log_is_current(ws) else []}
     if ws.state.exists():
         state = load_state(ws)
         rec = next((r for r in state.rounds if r.round == state.round), None)
