@@ -7,6 +7,7 @@ serves the pages; a second workspace runs a loop started from the page, with che
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import threading
 import time
@@ -48,20 +49,21 @@ def _workspace(root: Path) -> Workspace:
     return ws
 
 
-class Server:
-    """`prism serve`'s app under uvicorn in a thread, on a free loopback port."""
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
-    def __init__(self, ws: Workspace):
-        import uvicorn
 
-        from prism.serve.app import create_app
+class Served:
+    """`prism serve`'s app and server in a thread, on a free loopback port."""
 
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.app = create_app(ws, allowed_hosts=["127.0.0.1"])
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                   timeout_graceful_shutdown=1))
+    def __init__(self, ws: Workspace, token: str | None = None):
+        from prism.serve.app import create_app, server
+
+        self.port = _free_port()
+        self.app = create_app(ws, token, allowed_hosts=["127.0.0.1"])
+        self.server = server(self.app, "127.0.0.1", self.port)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         while not self.server.started:
@@ -69,11 +71,12 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        self.server.should_exit = True
+        self.server.handle_exit(signal.SIGINT, None)  # as Ctrl-C: the event streams end, then the server
         self.thread.join(10)
+        assert not self.thread.is_alive()
 
-    def get(self, path: str) -> tuple[int, dict]:
-        return _call(urllib.request.Request(self.url + path))
+    def get(self, path: str, **headers: str) -> tuple[int, dict]:
+        return _call(urllib.request.Request(self.url + path, headers=headers))
 
     def post(self, path: str, body: dict) -> tuple[int, dict]:
         return _call(urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method="POST",
@@ -109,7 +112,7 @@ def served(tmp_path_factory):
     run_loop(ws, 1, quick=True, render=False, console=quiet)
     run_models(ws, 1, console=quiet)
     run_compare(ws, 1)
-    server = Server(ws)
+    server = Served(ws)
     assert server.app.state.asks.warm() is None  # as `prism serve` does before it listens
     yield ws, server
     server.stop()
@@ -198,7 +201,7 @@ def _checkpoint(driver, name: str) -> None:
 
 def test_approval_given_on_the_page_while_the_loop_waits(browser, tmp_path):
     ws = _workspace(tmp_path / "ws")
-    server = Server(ws)
+    server = Served(ws)
     try:
         browser.get(server.url + "/")
         form = browser.find_element(By.ID, "start-loop")
@@ -243,25 +246,11 @@ def test_serving_off_loopback_needs_a_token(tmp_path, capsys):
 
 
 def test_token_guards_every_request(served):
-    import uvicorn
-
-    from prism.serve.app import create_app
-
     ws, _ = served
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(ws, token="s3cret"), host="127.0.0.1", port=port,
-                                           log_level="warning", timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
+    guarded = Served(ws, token="s3cret")
     try:
-        url = f"http://127.0.0.1:{port}"
-        assert _call(urllib.request.Request(url + "/live"))[0] == 401
-        assert _call(urllib.request.Request(url + "/live", headers={"X-Prism-Token": "wrong"}))[0] == 401
-        assert _call(urllib.request.Request(url + "/live", headers={"X-Prism-Token": "s3cret"}))[0] == 200
+        assert guarded.get("/live")[0] == 401
+        assert guarded.get("/live", **{"X-Prism-Token": "wrong"})[0] == 401
+        assert guarded.get("/live", **{"X-Prism-Token": "s3cret"})[0] == 200
     finally:
-        server.should_exit = True
-        thread.join(10)
+        guarded.stop()

@@ -19,14 +19,11 @@ def serve(workdir: Path = WorkdirOpt,
                                               help="Secret every request must carry (needed off loopback).")) -> None:
     """Serve the workspace in a browser: overview, channels, charts, plan, report, downloads, questions, and
     the loop live with its approvals."""
-    from prism.errors import InputError
-    from prism.serve.app import check_address, serve as run_server
+    from prism.serve.app import preflight, serve as run_server
     from prism.workspace import Workspace
 
-    check_address(host, token)
-    if not 0 < port < 65536:
-        raise InputError(f"--port must be 1 to 65535, got {port}")
     ws = Workspace(workdir)
+    preflight(ws, host, port, token)
     shown = f"[{host}]" if ":" in host else host
     link = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     console.print(f"serving {ws.root} at {link} (Ctrl-C stops)", highlight=False, soft_wrap=True)

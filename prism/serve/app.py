@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import socket
+import threading
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -30,12 +32,15 @@ from prism.serve import live, views
 from prism.serve.asking import AskCache
 from prism.workspace import Workspace
 
+if TYPE_CHECKING:
+    import uvicorn
+
 HERE = Path(__file__).parent
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 TOKEN_COOKIE = "prism_token"
 EVENT_POLL = 0.5  # seconds between looks at the loop's files
 HEARTBEAT = 15.0  # seconds between keep-alive comments on a quiet stream
-SHUTDOWN_WAIT = 2  # seconds Ctrl-C waits for open pages' event streams before it closes them
+SHUTDOWN_WAIT = 2  # seconds Ctrl-C waits for open requests (the event streams end within EVENT_POLL)
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 PLOTLY_JS = resources.files("plotly") / "package_data" / "plotly.min.js"
@@ -104,6 +109,7 @@ def create_app(ws: Workspace, token: str | None = None, allowed_hosts: list[str]
     templates = Jinja2Templates(directory=HERE / "templates")
     asks, starter = AskCache(ws), live.LoopStarter(ws)
     app.state.asks = asks
+    closing = app.state.closing = threading.Event()  # set when the server is told to stop: streams end
     app.add_middleware(Guard, token=token)
     if allowed_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
@@ -165,7 +171,7 @@ def create_app(ws: Workspace, token: str | None = None, allowed_hosts: list[str]
         """The live panel's updates: a `data:` event whenever what the loop shows changed."""
         async def stream():
             last, quiet = None, 0.0
-            while not await request.is_disconnected():
+            while not closing.is_set() and not await request.is_disconnected():
                 now = json.dumps(await asyncio.to_thread(live.snapshot, ws), sort_keys=True)
                 if now != last:
                     yield f"data: {now}\n\n"
@@ -208,15 +214,40 @@ def check_address(host: str, token: str | None) -> None:
                          "without one, serve on 127.0.0.1")
 
 
-def serve(ws: Workspace, host: str = "127.0.0.1", port: int = 8765, token: str | None = None) -> None:
-    """Run the app with uvicorn until Ctrl-C."""
-    import uvicorn
-
+def preflight(ws: Workspace, host: str, port: int, token: str | None) -> None:
+    """Everything that can refuse the server, said in one line before it starts: the address, the folder,
+    the port."""
     check_address(host, token)
+    if not 0 < port < 65536:
+        raise InputError(f"--port must be 1 to 65535, got {port}")
     if not ws.root.is_dir():
         raise InputError(f"{ws.root}: no such workspace folder")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise InputError(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc})") from None
+
+
+def server(app: FastAPI, host: str, port: int) -> "uvicorn.Server":
+    """A uvicorn server whose stop (Ctrl-C) first ends the pages' event streams, so it stops at once."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            app.state.closing.set()
+            super().handle_exit(sig, frame)
+
+    return Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                 timeout_graceful_shutdown=SHUTDOWN_WAIT))
+
+
+def serve(ws: Workspace, host: str = "127.0.0.1", port: int = 8765, token: str | None = None) -> None:
+    """Run the app until Ctrl-C (after `preflight`)."""
     hosts = [*LOOPBACK, "[::1]"] if host in LOOPBACK else None  # a page on another site cannot rebind to us
     app = create_app(ws, token, hosts)
     if ws.latest.exists() and (note := app.state.asks.warm()):
         print(f"note: what-if and budget questions cannot be answered yet: {note}", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=SHUTDOWN_WAIT)
+    server(app, host, port).run()
