@@ -26,6 +26,7 @@ from tests.helpers.browser import chromium
 
 HOSTILE = "<script>alert(1)</script>"
 QUESTION = "what if we cut search by 20%"
+SEEN: list[dict[str, str]] = []  # the model workers' status lines, as the runner told them
 
 
 def _workspace(root: Path) -> Workspace:
@@ -107,10 +108,13 @@ def served(tmp_path_factory):
     from prism.models.runner import run_models
     from prism.orchestration.loop import run_loop
 
+    from prism.models.runner import watch_jobs
+
     ws = _workspace(tmp_path_factory.mktemp("serve") / "ws")
     quiet = Console(quiet=True)
     run_loop(ws, 1, quick=True, render=False, console=quiet)
-    run_models(ws, 1, console=quiet)
+    with watch_jobs(SEEN.append):  # what the live panel's model rows show (test_model_workers_report_status)
+        run_models(ws, 1, console=quiet)
     run_compare(ws, 1)
     server = Served(ws)
     assert server.app.state.asks.warm() is None  # as `prism serve` does before it listens
@@ -184,6 +188,26 @@ def test_question_is_answered_in_under_a_second(browser, served):
     assert browser.find_element(By.ID, "answer-text").text == direct["text"]
     assert "90% interval" in direct["text"] and seconds < 1.0, seconds
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#answer-chart .main-svg"), seconds=5)
+
+
+def test_model_workers_report_status_and_the_progress_file_mirrors_the_bar(served, tmp_path):
+    from rich.progress import Progress
+
+    from prism.orchestration.progress import ProgressFile, add_row
+
+    lines = [seen["ridge"] for seen in SEEN]
+    assert lines[0].startswith("running") and lines[-1].startswith("ok (") and lines[-1].endswith(" s fit)")
+    ws = Workspace(tmp_path)
+    progress = Progress(disable=True)
+    with ProgressFile(ws, progress) as feed:
+        task = add_row(progress, "Round 1/1 · compare")
+        progress.update(task, total=40, completed=10, count="10/40 refits", left="~0:30 left")
+        feed.models = {"ridge": "running 3 s"}
+        feed.write()
+        snap = json.loads(ws.progress.read_text())
+    assert snap["rows"] == [{"label": "Round 1/1 · compare", "done": 10, "total": 40, "count": "10/40 refits",
+                             "left": "~0:30 left", "seconds": snap["rows"][0]["seconds"]}]
+    assert snap["models"] == {"ridge": "running 3 s"} and not ws.progress.exists()  # gone with the loop
 
 
 def test_downloads_read_only_listed_files_inside_the_workspace(served):
