@@ -842,6 +842,33 @@ class Decision(Open):
     note: str = ""
 
 
+EditKind = Literal["config", "value", "report"]
+
+
+class CheckpointRequest(Open):
+    """.prism-checkpoint.json: the checkpoint a loop waits at, for a page to show and answer."""
+
+    id: str = Field(description="unique per question: an answer names it, so a stale page cannot answer the next one")
+    round: int
+    checkpoint: str
+    asked_at: datetime
+    preview: str = Field("", description="the start of what is proposed (markdown)")
+    edit: EditKind | None = Field(None, description="what `edit` changes: config.json, the Tuner's value, report.md")
+    edit_key: str = ""
+    edit_text: str = Field("", description="the current text an edit starts from")
+    error: str = Field("", description="why the last edit was not accepted")
+
+
+class CheckpointAnswer(Open):
+    """.prism-answer.json: a page's answer to the checkpoint `id`."""
+
+    id: str
+    decision: Literal["approve", "edit", "stop"]
+    by: str = Field(description="'user:<name>', like the terminal's")
+    at: datetime
+    edit_text: str = ""
+
+
 class AgentCall(Open):
     agent: str
     impl: Literal["rules", "claude", "fallback"]

@@ -56,6 +56,10 @@ class Workspace:
     charts_dir = _At("results", "charts")
     decisions = _At("decisions.jsonl")  # recommendation → approval → action → outcome, one JSON object a line
     cache_dir = _At(".prism-cache")  # the audit's and the test plans' last tables with their input keys
+    progress = _At(".prism-progress.json")  # what a running loop shows: its progress rows (`prism serve` reads it)
+    checkpoint = _At(".prism-checkpoint.json")  # the checkpoint a loop waits at, until it is answered
+    checkpoint_answer = _At(".prism-answer.json")  # a page's answer to it (created once: the first answer wins)
+    loop_log = _At(".prism-loop.log")  # what a loop started by `prism serve` prints
 
     # per-round files
     def round_file(self, round_no: int, kind: str, ext: str = "md") -> Path:
@@ -395,6 +399,23 @@ def loop_lock(ws: Workspace) -> Iterator[None]:
 
 
 _HELD: set[Path] = set()
+
+
+def lock_holder(ws: Workspace) -> int | None:
+    """The pid of the loop holding the workspace lock, or None when no loop runs (a shared lock is tried,
+    and dropped at once: it cannot be had while a loop holds the exclusive one)."""
+    try:
+        fd = os.open(ws.lock, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        text = os.read(fd, 32).decode(errors="replace").strip()
+        return int(text) if text.isdigit() else -1
+    finally:
+        os.close(fd)
+    return None
 
 
 def _take_lock(path: Path) -> int:

@@ -7,6 +7,7 @@ checkpoint audit trail, records) from model fitting; test_loop.py runs the real 
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import pytest
@@ -16,7 +17,7 @@ from tests.helpers.loop import crafted_results, make_ws
 from prism.errors import InputError
 from prism.orchestration.loop import round_table, run_loop, short_change
 from prism.orchestration.stages import next_stage
-from prism.workspace import read_json
+from prism.workspace import load_state, read_json
 
 
 @pytest.fixture
@@ -140,9 +141,11 @@ def test_bad_agents_value_is_refused(tmp_path, fake_models):
 def test_interactive_checkpoints_edit_and_stop(tmp_path, fake_models, monkeypatch):
     ws, sim = make_ws(tmp_path, weeks=156, n_channels=3)
     fake_models(ws, sim)
-    answers = iter(["approve", "approve", "approve", "edit", "0.5", "stop"])
+    read, write = os.pipe()  # the answers typed at the terminal, the tuning value after its `edit`
+    os.write(write, b"approve\napprove\napprove\nedit\n0.5\nstop\n")
+    os.close(write)
+    monkeypatch.setattr(sys, "stdin", os.fdopen(read))
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
-    monkeypatch.setattr("prism.orchestration.checkpoints.Prompt.ask", lambda *a, **k: next(answers))
     state = run_loop(ws, 2, checkpoints=True, console=_quiet())
     got = [(d.round, d.checkpoint, d.decision) for d in state.decisions]
     assert got == [(1, "exploration", "approve"), (1, "report", "approve"), (1, "approval", "approve"),
@@ -155,6 +158,52 @@ def test_interactive_checkpoints_edit_and_stop(tmp_path, fake_models, monkeypatc
     monkeypatch.setattr(sys.stdin, "isatty", lambda: False)  # resumed later without a terminal
     state = run_loop(ws, 2, checkpoints=True, console=_quiet())
     assert state.decisions[-1].by == "no-terminal" and state.rounds[1].status == "done"
+
+
+def test_page_answers_checkpoints_once_and_its_edits_are_checked(tmp_path, fake_models, monkeypatch):
+    """A loop with `--page` waits for `prism serve`'s answer files: a bad config edit is refused with the
+    question kept open, a good one is written, and the answered question takes no second answer."""
+    import threading
+    import time
+
+    from prism.serve import live
+
+    ws, sim = make_ws(tmp_path, weeks=156, n_channels=3)
+    fake_models(ws, sim)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)  # no terminal: only the page can answer
+    loop = threading.Thread(target=run_loop, args=(ws, 1), kwargs={"checkpoints": True, "page": True,
+                                                                    "console": _quiet()})
+    loop.start()
+
+    def question(name, error=""):
+        for _ in range(300):
+            q = live.pending(ws)
+            if q is not None and q.checkpoint == name and q.error.startswith(error):
+                return q
+            time.sleep(0.05)
+        raise AssertionError(f"no {name} checkpoint with error {error!r}")
+
+    q = question("exploration")
+    assert json.loads(q.edit_text) == json.loads(ws.config.read_text()) and q.edit == "config"
+    before = ws.config.read_text()
+    live.answer(ws, q.id, "edit", "ana", json.dumps({**json.loads(before), "fourier_order": "many"}))
+    assert question("exploration", error=f"{ws.config}: fourier_order:").id == q.id
+    assert ws.config.read_text() == before  # the refused edit never landed
+    live.answer(ws, q.id, "edit", "ana", json.dumps({**json.loads(before), "fourier_order": 3}))
+    report = question("report")
+    with pytest.raises(live.Busy):  # a second tab answering the exploration again
+        live.answer(ws, q.id, "approve", "bob")
+    assert json.loads(ws.config.read_text())["fourier_order"] == 3
+    live.answer(ws, report.id, "approve", "ana")
+    live.answer(ws, question("approval").id, "stop", "ana")
+    loop.join(30)
+    state = load_state(ws)
+    got = [(d.checkpoint, d.decision, d.by, d.note) for d in state.decisions]
+    assert got == [("exploration", "edit", "user:ana",
+                    "answered on the prism serve page; config.json edited after the exploration"),
+                   ("report", "approve", "user:ana", "answered on the prism serve page"),
+                   ("approval", "stop", "user:ana", "answered on the prism serve page")]
+    assert not ws.checkpoint.exists() and not ws.checkpoint_answer.exists() and not ws.progress.exists()
 
 
 def test_claude_session_steps_record_only_and_tune_set(tmp_path, fake_models):

@@ -154,6 +154,8 @@ def loop(workdir: Path = WorkdirOpt,
          agents: str = AgentsOpt, model: str = ModelOpt,
          checkpoints: bool = typer.Option(False, "--checkpoints", help="Pause for approve / edit / stop."),
          auto_approve: bool = typer.Option(False, "--auto-approve", help="Pass checkpoints, recording no one approved."),
+         page: bool = typer.Option(False, "--page", help="With --checkpoints: wait for an answer on `prism serve`'s "
+                                   "page even without a terminal (a terminal can answer too)."),
          quick: bool = typer.Option(False, "--quick", help="Quick model settings (MAP / fewer draws)."),
          step: bool = typer.Option(False, "--step", help="Run the current stage and Prism's own stages up to the "
                                    "next agent's turn (its computed part written), then say what is next."),
@@ -176,7 +178,8 @@ def loop(workdir: Path = WorkdirOpt,
         return
     ws = Workspace(workdir)
     run_loop(ws, rounds, agents=agents, model=model, checkpoints=checkpoints,
-             auto_approve=auto_approve, quick=quick, console=console, steps=1 if step else None, render=render)
+             auto_approve=auto_approve, quick=quick, console=console, steps=1 if step else None, render=render,
+             page=page)
     if step:
         from prism.cli.session_cmds import after_session_command
 

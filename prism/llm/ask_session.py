@@ -29,7 +29,12 @@ def answer_question(ws: Workspace, text: str, market: str | None = None) -> Answ
     if market == ALL_MARKETS:
         raise InputError("--market all: ask plans one market at a time; `prism optimize --market all` moves "
                          "budget between markets")
-    ctx = AskContext(ws, market)
+    return answer_in(AskContext(ws, market), text)
+
+
+def answer_in(ctx: AskContext, text: str) -> Answer:
+    """One question against files already read (`prism serve` keeps the context, and its planners' loaded
+    draws, between questions)."""
     if claude_enabled():
         from prism.llm.ask_claude import claude_answer
 

@@ -14,14 +14,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pandas as pd
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.markup import escape
+from rich.text import Text
 
 from prism.data.prepare import frame_hash
 from prism.errors import InputError
@@ -138,6 +142,39 @@ def _status_text(job: Job) -> str:
     return f"[red]{job.result.status}[/]: {escape(job.result.reason or '')}"
 
 
+_JOB_WATCH: ContextVar[Callable[[dict[str, str]], None] | None] = ContextVar("job_watch", default=None)
+
+
+@contextmanager
+def watch_jobs(listener: Callable[[dict[str, str]], None]) -> Iterator[None]:
+    """Tell `listener({model: status line})` how each model worker of the runs inside the block stands, at every
+    poll (a running worker's line ends with the last line its sampler printed): `prism serve` shows it."""
+    token = _JOB_WATCH.set(listener)
+    try:
+        yield
+    finally:
+        _JOB_WATCH.reset(token)
+
+
+def _plain_status(job: Job) -> str:
+    if job.result is None and job.proc is not None:
+        tail = _log_tail(job.log)
+        return f"running {job.elapsed:.0f} s" + (f" · {tail}" if tail else "")
+    return Text.from_markup(_status_text(job)).plain
+
+
+def _log_tail(log: Path, size: int = 2048) -> str:
+    """The last line a worker printed (a sampler's progress line), read from the end of its log."""
+    try:
+        with log.open("rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - size))
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return ""
+    lines = [ln.strip() for ln in text.replace("\r", "\n").splitlines() if ln.strip()]
+    return lines[-1][:120] if lines else ""
+
+
 def run_jobs(jobs: list[Job], ws: Workspace, frame_path: Path, quick: bool, parallel: bool,
              console: Console) -> None:
     """Run the workers (all at once, or one at a time) with a progress row per model."""
@@ -159,6 +196,8 @@ def run_jobs(jobs: list[Job], ws: Workspace, frame_path: Path, quick: bool, para
                         progress.update(rows[job.name], completed=1)
                         progress.stop_task(rows[job.name])
                     progress.update(rows[job.name], status=_status_text(job))
+                if (watch := _JOB_WATCH.get()) is not None:
+                    watch({j.name: _plain_status(j) for j in jobs})
                 time.sleep(POLL_SECONDS)
         finally:  # Ctrl-C or an error here must not leave model processes behind
             for job in running:

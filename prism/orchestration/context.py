@@ -5,6 +5,7 @@ Its own module so that the loop and its checkpoints both use it without importin
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -28,8 +29,14 @@ class LoopContext:
     checkpoints: bool = False
     auto_approve: bool = False
     console: Console = field(default_factory=Console)
+    page: bool = False  # checkpoints wait for `prism serve`'s page even without a terminal
     progress: Any = None  # the loop's rich Progress while it drives the rounds (refit bars join it)
     _budget: Any = None  # one token budget for every Claude agent of this loop, made on first use
+
+    @property
+    def terminal(self) -> bool:
+        """A person at a terminal can answer the checkpoints."""
+        return sys.stdin.isatty()
 
     def agent(self, name: str) -> tuple[Callable[..., AgentOutcome], str]:
         cfg = read_model(self.ws.config, Config)

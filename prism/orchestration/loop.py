@@ -27,10 +27,10 @@ from prism.errors import InputError, Stopped
 from prism.orchestration.cache import cached_table, combined, refit_key
 from prism.orchestration.checkpoints import ask
 from prism.orchestration.guards import session_guard
-from prism.orchestration.progress import add_row, loop_progress, refit_bar
+from prism.orchestration.progress import ProgressFile, add_row, loop_progress, refit_bar
 from prism.orchestration.context import LoopContext
-from prism.orchestration.recording import (cpu_seconds, finish_if_last, note_outcome, note_timing, now, record,
-                                           update_best)
+from prism.orchestration.recording import (cpu_seconds, finish_if_last, login_name, note_outcome, note_timing, now,
+                                           record, update_best)
 from prism.orchestration.registry import check_ready, impl_for
 from prism.orchestration.stages import APPROVAL, STAGES, next_stage
 from prism.schemas import STATUS_LINES, AgentCall, Config, Decision, Results, RoundRecord, State, Status
@@ -263,22 +263,22 @@ def _checkpoint(ctx: LoopContext, state: State, name: str, pause_view: Callable[
                                         note="proceeded without a human approval"))
         return True
     with pause_view():
-        decision, note = ask(ctx, state, name)
-    state.decisions.append(Decision(round=state.round, checkpoint=name, decision=decision,
-                                    by=f"user:{_user()}", at=now(), note=note))
-    if name == APPROVAL and decision == "approve":
-        _approve(ctx, state.round)
-    if decision == "stop":
+        reply = ask(ctx, state, name, login_name())
+    state.decisions.append(Decision(round=state.round, checkpoint=name, decision=reply.decision,
+                                    by=reply.by, at=reply.at, note=reply.note))
+    if name == APPROVAL and reply.decision == "approve":
+        _approve(ctx, state.round, reply.user)
+    if reply.decision == "stop":
         state.stopped_reason = f"stopped by the user at the {name} checkpoint of round {state.round}"
         return False
     return True
 
 
-def _approve(ctx: LoopContext, round_no: int) -> None:
+def _approve(ctx: LoopContext, round_no: int, user: str) -> None:
     """Record the user's approval in decisions.jsonl; a round that cannot be approved (no manifest, data changed
     since) is said, and the loop goes on: `prism approve` can do it later."""
     try:
-        entry = governance.approve(ctx.ws, round_no, _user(), "approved at the loop's approval checkpoint")
+        entry = governance.approve(ctx.ws, round_no, user, "approved at the loop's approval checkpoint")
     except InputError as exc:
         ctx.console.print(f"[yellow]round {round_no} not approved:[/] {escape(str(exc))}")
         return
@@ -286,7 +286,8 @@ def _approve(ctx: LoopContext, round_no: int) -> None:
 
 
 def _interactive(ctx: LoopContext) -> bool:
-    return sys.stdin.isatty() and not ctx.auto_approve
+    """Someone can answer: at the terminal, or on `prism serve`'s page for a loop started with `--page`."""
+    return (ctx.terminal or ctx.page) and not ctx.auto_approve
 
 
 def _asks(ctx: LoopContext, state: State, checkpoint: str) -> bool:
@@ -295,24 +296,17 @@ def _asks(ctx: LoopContext, state: State, checkpoint: str) -> bool:
     return _interactive(ctx) if checkpoint == APPROVAL else state.stage != "done"
 
 
-def _user() -> str:
-    try:
-        import getpass
-
-        return getpass.getuser()
-    except Exception:  # no login name in some containers
-        return "unknown"
-
-
 # ------------------------------------------------------------------------------------ the loop
 def run_loop(ws: Workspace, rounds: int, agents: str = "rules", model: str | None = None,
              checkpoints: bool = False, auto_approve: bool = False, quick: bool = False,
-             console: Console | None = None, steps: int | None = None, render: bool = True) -> State:
+             console: Console | None = None, steps: int | None = None, render: bool = True,
+             page: bool = False) -> State:
     """Run (or resume) rounds until `rounds` rounds are done, the Tuner says NO_CHANGE or a user stops
-    (or, with `steps`, after that many stages: `prism loop --step` for a Claude terminal session)."""
+    (or, with `steps`, after that many stages: `prism loop --step` for a Claude terminal session). With `page`,
+    checkpoints wait for `prism serve`'s page even without a terminal."""
     check_start(ws, rounds, agents)
     ctx = LoopContext(ws, agents, model, quick, render, checkpoints or auto_approve, auto_approve,
-                      console or Console())
+                      console or Console(), page=page)
     with loop_lock(ws):
         state = load_state(ws)
         _prepare_resume(state, rounds)
@@ -353,7 +347,7 @@ def _prepare_resume(state: State, rounds: int) -> None:
 
 def _drive(ctx: LoopContext, state: State, rounds: int, steps: int | None = None) -> None:
     progress = ctx.progress = loop_progress(ctx.console)
-    with progress:
+    with progress, ProgressFile(ctx.ws, progress) as feed:
         while True:
             pending = state.pending_checkpoint
             if pending:
@@ -375,7 +369,8 @@ def _drive(ctx: LoopContext, state: State, rounds: int, steps: int | None = None
             stage = state.stage
             task = add_row(progress, f"Round {state.round}/{rounds} · {STAGES[stage].label}")
             t0, cpu0 = time.perf_counter(), cpu_seconds()
-            with _Paused(progress) if stage == "run" else nullcontext():  # the runner shows its own progress
+            runner_view = _Paused(progress) if stage == "run" else nullcontext()  # the runner shows its own progress
+            with runner_view, feed.models_running():
                 status = _interruptible(ctx, state, stage)
             record(state, state.round).cpu[stage] = round(cpu_seconds() - cpu0, 2)
             progress.remove_task(task)

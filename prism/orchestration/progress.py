@@ -1,4 +1,5 @@
-"""Progress shown while the loop works: a row per stage, and a bar with time left for the refits inside one.
+"""Progress shown while the loop works: a row per stage, and a bar with time left for the refits inside one;
+the same rows kept in a file for `prism serve` (`ProgressFile`).
 
 The audit and the test plans refit ridge hundreds of times; `refit_bar` counts them through the pools they
 open (`prism.models.pool.watch_refits`), so their code knows nothing about progress.
@@ -6,6 +7,8 @@ open (`prism.models.pool.watch_refits`), so their code knows nothing about progr
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from contextlib import contextmanager
 from typing import Iterator
@@ -14,6 +17,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from prism.models.pool import watch_refits
+from prism.models.runner import watch_jobs
+from prism.workspace import Workspace, remove_file, write_json
 
 
 def loop_progress(console: Console) -> Progress:
@@ -54,3 +59,55 @@ def refit_bar(progress: Progress | None, label: str) -> Iterator[None]:
             yield
     finally:
         progress.remove_task(task)
+
+
+class ProgressFile:
+    """What the loop's progress shows, kept in `.prism-progress.json` while the loop runs (every half second
+    when it changed): the rows of the loop's bar and, while the models run, each model's status line. It is
+    how `prism serve` shows a loop started at the terminal as well as one it started."""
+
+    INTERVAL = 0.5
+
+    def __init__(self, ws: Workspace, progress: Progress):
+        self.ws, self.progress = ws, progress
+        self.models: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="prism-progress-file", daemon=True)
+        self._last: dict | None = None
+
+    def snapshot(self) -> dict:
+        rows = [{"label": t.description, "done": t.completed, "total": t.total, "count": t.fields.get("count", ""),
+                 "left": t.fields.get("left", ""), "seconds": round(t.elapsed or 0.0, 1)}
+                for t in list(self.progress.tasks) if t.visible]
+        return {"pid": os.getpid(), "rows": rows, "models": dict(self.models)}
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.INTERVAL):
+            self.write()
+
+    def write(self) -> None:
+        snap = self.snapshot()
+        if snap != self._last:
+            write_json(self.ws.progress, {**snap, "at": time.time()})
+            self._last = snap
+
+    def __enter__(self) -> "ProgressFile":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        remove_file(self.ws.progress)
+
+    @contextmanager
+    def models_running(self) -> Iterator[None]:
+        """Each model worker's status line while the runner runs them."""
+        def seen(status: dict[str, str]) -> None:
+            self.models = status
+
+        try:
+            with watch_jobs(seen):
+                yield
+        finally:
+            self.models = {}

@@ -19,6 +19,16 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def login_name() -> str:
+    """Who answers a checkpoint at this machine (the terminal's user, and the page's default name)."""
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "unknown"
+
+
 def record(state: State, round_no: int) -> RoundRecord:
     """The record of a round, created on first use."""
     for r in state.rounds:
