@@ -18,6 +18,7 @@ from markdown_it import MarkdownIt
 from prism.analysis.facts import fmt
 from prism.analysis.test_plan import TEST_PLAN_FILE
 from prism.llm.ask import AskContext, jsonable
+from prism.orchestration.loop import short_change
 from prism.planning.outputs import OPTIMIZATION
 from prism.schemas import Metadata, State
 from prism.workspace import Workspace, load_state, lock_holder, read_csv, read_model
@@ -49,8 +50,8 @@ class Overview:
     def rounds(self) -> list[dict[str, Any]]:
         if self.state is None:
             return []
-        return [{"round": r.round, "change": r.change, "objective": r.objective, "status": r.status,
-                 "verdict": r.verdict, "high": r.high_agreement, "channels": r.channels,
+        return [{"round": r.round, "change": short_change(r.change), "objective": r.objective, "status": r.status,
+                 "verdict": r.verdict, "high": r.high_confidence, "channels": r.channels,
                  "best": r.round == self.state.best_round, "models": r.model_status} for r in self.state.rounds]
 
     @property
