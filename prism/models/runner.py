@@ -31,7 +31,7 @@ from prism.models.manifest import write_manifest
 from prism.models.panel import PanelData, model_data
 from prism.models.worker import RUN_DIR_PREFIX, failure_reason, worker_env
 from prism.models.priors import config_hash, workspace_config
-from prism.schemas import MODEL_NAMES, Config, ModelResult, Results, Uncalibrated
+from prism.schemas import MODEL_NAMES, Config, ModelResult, Results, Uncalibrated, WarmStart
 from prism.workspace import (Workspace, csv_bytes, json_bytes, load_state, read_model, read_weekly, write_json,
                              write_together)
 
@@ -51,6 +51,7 @@ class Job:
     out: Path
     log: Path
     draws: Path
+    warm: Path | None = None  # a refresh's warm start for this model (WarmStart JSON)
     proc: subprocess.Popen | None = None
     started: float = 0.0
     result: ModelResult | None = field(default=None)
@@ -81,7 +82,8 @@ def round_number(ws: Workspace, round_no: int | None) -> int:
 
 def _start(job: Job, ws: Workspace, frame_path: Path, quick: bool) -> None:
     cmd = [*WORKER, "--model", job.name, "--workdir", str(ws.root), "--frame", str(frame_path),
-           "--out", str(job.out), "--draws", str(job.draws), "--parent", str(os.getpid()), *(["--quick"] if quick else [])]
+           "--out", str(job.out), "--draws", str(job.draws), "--parent", str(os.getpid()), *(["--quick"] if quick else []),
+           *(["--warm", str(job.warm)] if job.warm else [])]
     with job.log.open("wb") as log:
         job.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True, env=worker_env())
@@ -202,9 +204,11 @@ def _uncalibrated(ws: Workspace, data: ModelData, cfg: Config, console: Console)
 
 
 def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | None = None,
-               quick: bool = False, console: Console | None = None, parallel: bool = RUN_IN_PARALLEL) -> Results:
+               quick: bool = False, console: Console | None = None, parallel: bool = RUN_IN_PARALLEL,
+               warm: dict[str, WarmStart] | None = None) -> Results:
     """Fit the models; write their draws (rounds/R{NN}_draws/), rounds/R{NN}_results.json, results/latest.json
-    and results/model_fit.csv. The data is the workspace's weekly.parquet, never the raw source.
+    and results/model_fit.csv. The data is the workspace's weekly.parquet, never the raw source. `warm`: where
+    a refresh starts each model (prism/models/warm.py).
 
     Only when at least one model ran: a run where every model failed (bad data, a crash) must not replace
     good results, so it is written to `rounds/R{NN}_failed_run.json` beside them instead.
@@ -221,6 +225,10 @@ def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | N
         frame.to_parquet(frame_path)
         jobs = [Job(name, cfg.timeouts.get(name, DEFAULT_TIMEOUT_S), Path(tmp) / f"{name}.json",
                     Path(tmp) / f"{name}.log", ws.draws_path(n, name)) for name in names]
+        for job in jobs:
+            if warm and job.name in warm:
+                job.warm = Path(tmp) / f"{job.name}_warm.json"
+                write_json(job.warm, warm[job.name])
         run_jobs(jobs, ws, frame_path, quick, parallel, console)
     results = {j.name: j.result for j in jobs}
     for name in cfg.models:
