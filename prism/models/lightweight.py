@@ -288,7 +288,7 @@ def _run_mcmc(data: ModelData | PanelData, cfg: Config, quick: bool, arrays: dic
     kernel = NUTS(model or _model, target_accept_prob=lw.target_accept, init_strategy=init_strategy(start or {}))
     mcmc = MCMC(kernel, num_warmup=QUICK_WARMUP if quick else lw.warmup,
                 num_samples=QUICK_SAMPLES if quick else lw.samples, num_chains=lw.chains,
-                chain_method=method, progress_bar=False)
+                chain_method=method, progress_bar=True)  # its draws done, read by the runner from the log
     tr = data.train
     mcmc.run(jax.random.PRNGKey(cfg.seed), jnp.asarray(arrays["media"][tr]), jnp.asarray(arrays["extra"][tr]),
              jnp.asarray(arrays["seasonal"][tr]), jnp.asarray(arrays["target"][tr]), pri, cfg.trend,
