@@ -39,7 +39,6 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import scipy
-from scipy.optimize import minimize, nnls
 
 from prism.errors import InputError
 from prism.models.base import Fitted, ModelData, mape, thin
@@ -269,6 +268,8 @@ def _media(zm: np.ndarray, ym: np.ndarray, alpha: float, centre: np.ndarray, n_p
     """Standardised media coefficients: ridge towards `centre`, non-negative with `n_positive`."""
     m = zm.shape[1]
     if n_positive:
+        from scipy.optimize import nnls  # here, like `minimize`: importing ridge (audit, test plans, `prism ask`) stays light
+
         a = np.vstack([zm, math.sqrt(alpha) * np.eye(m)])
         return nnls(a, np.concatenate([ym, math.sqrt(alpha) * centre]), maxiter=50 * m)[0]
     return np.linalg.solve(zm.T @ zm + alpha * np.eye(m), zm.T @ ym + alpha * centre)
@@ -463,6 +464,8 @@ def local_search(fn: Callable[[np.ndarray], float], start: np.ndarray, bounds: l
         theta = u * step
         f0 = fn(theta)
         return f0, _fd_gradient(fn, theta, f0, bounds) * step
+
+    from scipy.optimize import minimize  # scipy.optimize costs ~0.4 CPU s to import; only a fit needs it
 
     res = minimize(value_and_grad, start / step, jac=True, method="L-BFGS-B",
                    bounds=[(lo / step, hi / step) for lo, hi in bounds], options={"maxfun": budget, "maxiter": budget})

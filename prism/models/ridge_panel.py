@@ -34,7 +34,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy
-from scipy.optimize import nnls
 
 from prism.models import ridge
 from prism.models.base import Fitted, thin
@@ -198,6 +197,8 @@ def solve(problem: PanelProblem, u: np.ndarray, y: np.ndarray, other: np.ndarray
 
 
 def _least_squares(a: np.ndarray, b: np.ndarray, positive: bool) -> np.ndarray:
+    from scipy.optimize import nnls  # here, as in ridge.py: importing the model stays light
+
     return nnls(a, b, maxiter=50 * a.shape[1])[0] if positive else np.linalg.lstsq(a, b, rcond=None)[0]
 
 
