@@ -115,3 +115,21 @@ def test_bayesian_warm_values_are_medians_in_the_refits_units():
     assert warm.values["lag_weight"] == pytest.approx(np.median(kd.adstock_params["decay"], axis=0))
     assert set(warm.values) == {"lag_weight", "coef_media", "half_max_effective_concentration", "slope"}
     assert warm_start(replace(kd, model="pymc"), ModelResult(status="ok"), FixedScale(kpi=250.0), 2) is None
+
+
+def test_a_model_without_a_warm_start_is_fitted_as_before(monkeypatch):
+    """The worker hands `warm` only to a refit that has one: pymc's fit takes no such argument."""
+    from types import SimpleNamespace
+
+    from prism.models import worker
+
+    class Fitted(Exception):
+        pass
+
+    def fit(data, cfg, quick=False):  # pymc's signature
+        raise Fitted
+
+    monkeypatch.setattr(worker, "load", lambda name: SimpleNamespace(fit=fit))
+    frame, cfg = _sim(7, weeks=60, channels=2)
+    with pytest.raises(Fitted):
+        worker.run_one("pymc", frame, cfg, quick=True)

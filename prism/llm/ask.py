@@ -121,6 +121,14 @@ class AskContext:
             self._planners[weeks] = open_planner(self.ws, weeks=weeks, market=self.market)
         return self._planners[weeks]
 
+    def keep_responses(self) -> None:
+        """Keep what the planners computed for the next question's process (planning.outputs.keep_responses)."""
+        if self._planners:
+            from prism.planning.outputs import keep_responses
+
+            for planner in self._planners.values():
+                keep_responses(self.ws, planner)
+
     def table(self, name: str) -> pd.DataFrame | None:
         """A results/ table when it exists (audit, test plan, optimization)."""
         path = self.ws.result(name)

@@ -57,8 +57,8 @@ def blas_threads() -> int:
 
 def run_one(name: str, frame: pd.DataFrame, cfg: Config, quick: bool,
             tests: list[tuple[str, Experiment]] = (), warm: WarmStart | None = None) -> tuple[ModelResult, Fitted | None]:
-    """Fit model `name` on the weekly table (calibrated by `tests`, started at a refresh's `warm` values)
-    and summarise it like every model.
+    """Fit model `name` on the weekly table (calibrated by `tests`, started at a refresh's `warm` values:
+    only a model that can warm-start gets them, prism/models/warm.py) and summarise it like every model.
 
     A panel (config.json names a market column) goes to the model's `fit_panel`; a model without one is
     `skipped`, never fitted nationally under its name."""
@@ -70,7 +70,8 @@ def run_one(name: str, frame: pd.DataFrame, cfg: Config, quick: bool,
         return ModelResult(status="skipped", reason=NO_PANEL_FORM, quick=quick), None
     data = replace(data, lifts=experiments.lifts(list(tests), data.channels, data.dates))
     started = time.perf_counter()
-    fitted = fit_markets(data, cfg, quick=quick) if panel else module.fit(data, cfg, quick=quick, warm=warm)
+    warm_kw = {"warm": warm} if warm else {}  # pymc's fit has no warm start (prism/models/warm.py)
+    fitted = fit_markets(data, cfg, quick=quick) if panel else module.fit(data, cfg, quick=quick, **warm_kw)
     if data.lifts:
         fitted.diagnostics[experiments.EXPERIMENTS_KEY] = experiments.report(
             data.lifts, fitted.draws, getattr(module, "CALIBRATES", False))
