@@ -57,7 +57,7 @@ class Workspace:
     results_dir = _At("results")
     charts_dir = _At("results", "charts")
     decisions = _At("decisions.jsonl")  # recommendation → approval → action → outcome, one JSON object a line
-    cache_dir = _At(".prism-cache")  # the audit's and test plans' last tables, the last renders: with their input keys
+    cache_dir = _At(".prism-cache")  # audit and test-plan tables, renders, planner responses: with their input keys
 
     # per-round files
     def round_file(self, round_no: int, kind: str, ext: str = "md") -> Path:
