@@ -142,7 +142,9 @@ def sampling_progress(log: Path) -> tuple[int, int] | None:
     """(draws done, draws in all) over the chains of a sampler that reports progress in the worker's log
     (NumPyro's progress bars: warm-up and kept draws), None before the first report or for a model without one.
 
-    Reading the log's tail costs a few microseconds a poll; the sampler pays one host callback per 5 % of draws."""
+    Reading the log's tail costs a few microseconds a poll. NumPyro reports every 5 % of a chain's iterations
+    when chains run side by side (one host callback each); chains run one after another step from Python
+    with the bar, as NumPyro does whenever its bar is on."""
     try:
         with log.open("rb") as f:
             f.seek(max(0, f.seek(0, os.SEEK_END) - LOG_TAIL_BYTES))
@@ -187,8 +189,7 @@ def run_jobs(jobs: list[Job], ws: Workspace, frame_path: Path, quick: bool, para
                 for job in list(running):
                     if _poll(job):
                         running.remove(job)
-                        task = progress.tasks[rows[job.name]]
-                        progress.update(rows[job.name], completed=task.total)
+                        progress.update(rows[job.name], completed=job.drawn[1] if job.drawn else 1)
                         progress.stop_task(rows[job.name])
                     else:
                         _show_draws(progress, rows[job.name], job)
