@@ -17,8 +17,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from prism.analysis.facts import INTERVAL_LEVEL, ChannelFacts, RoundFacts, fmt
-from prism.agents.reporter import SATURATED_PCT
+from prism.analysis.facts import INTERVAL_LEVEL, SATURATED_PCT, ChannelFacts, RoundFacts, fmt
 from prism.errors import InputError
 from prism.llm import ask_router as R
 from prism.planning.outputs import OPTIMIZATION, read_confidence, read_labels
