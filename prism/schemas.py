@@ -277,6 +277,14 @@ class FixedScale(Strict):
     channels: dict[str, Annotated[float, Field(gt=0.0)]] = Field(default_factory=dict)
 
 
+class WarmStart(Strict):
+    """Where a refresh's refit of one model starts: the approved fit's per-channel medians, named as the engine
+    names them (the worker's `--warm` file; see prism/models/warm.py)."""
+
+    round: int = Field(ge=1, description="the approved round the values come from")
+    values: dict[str, list[float]]
+
+
 class Config(Strict):
     """config.json: written once by discover, then owned by the Tuner."""
 

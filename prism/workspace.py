@@ -7,6 +7,7 @@ folder and are renamed into place, so a killed process never leaves a half-writt
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import tempfile
@@ -23,6 +24,7 @@ if TYPE_CHECKING:  # pandas and the schemas load on first use: `import prism.cli
     from prism.schemas import Config, State
 
 M = TypeVar("M", bound="BaseModel")
+VOLATILE = ("seconds", "process_seconds", "created_at", "round", "blas_threads")  # differ between equal runs
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -55,7 +57,7 @@ class Workspace:
     results_dir = _At("results")
     charts_dir = _At("results", "charts")
     decisions = _At("decisions.jsonl")  # recommendation → approval → action → outcome, one JSON object a line
-    cache_dir = _At(".prism-cache")  # the audit's and the test plans' last tables with their input keys
+    cache_dir = _At(".prism-cache")  # audit and test-plan tables, renders, planner responses: with their input keys
     progress = _At(".prism-progress.json")  # what a running loop shows: its progress rows (`prism serve` reads it)
     checkpoint = _At(".prism-checkpoint.json")  # the checkpoint a loop waits at, until it is answered
     checkpoint_answer = _At(".prism-answer.json")  # a page's answer to it (created once: the first answer wins)
@@ -111,6 +113,22 @@ class Workspace:
     def chat_history(self) -> Path:
         """`prism chat`'s questions and answers, oldest first."""
         return self.root / "chat" / "history.json"
+
+
+def stable(value: Any, volatile: tuple[str, ...] = VOLATILE) -> Any:
+    """`value` without the keys that differ between two runs of the same step (timings, dates, the round):
+    what a cache key (`digest`) of a result should see."""
+    if isinstance(value, dict):
+        return {k: stable(v, volatile) for k, v in value.items() if k not in volatile}
+    if isinstance(value, list):
+        return [stable(v, volatile) for v in value]
+    return value
+
+
+def digest(*parts: Any) -> str:
+    """A short hash of JSON-able parts: the key of a cached table or render."""
+    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def check_writable(path: Path) -> None:

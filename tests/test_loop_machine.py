@@ -257,3 +257,53 @@ def test_a_change_with_a_list_of_dates_is_one_short_cell():
     change = "baseline.event_weeks: {} → {spike: ['2022-05-30', '2023-05-22', '2023-05-29', '2024-05-27']}"
     assert short_change(change) == "baseline.event_weeks: {} → {spike: [4 values]}"
     assert short_change("adstock.decay: learned → 0.5") == "adstock.decay: learned → 0.5"
+
+
+def test_an_approval_at_the_checkpoint_is_what_prism_approve_records(tmp_path, fake_models, monkeypatch, capsys):
+    """Approving at the loop's last checkpoint marks the round approved in decisions.jsonl with who, when and
+    why (as `prism approve` does: hashes, packages, the weekly table kept), and `prism history` lists it."""
+    import pandas as pd
+
+    from prism.analysis import governance
+    from prism.data.prepare import frame_hash
+    from prism.models import runner
+    from prism.models.manifest import write_manifest
+    from prism.schemas import Config
+    from prism.workspace import read_model, write_json
+    from tests.helpers.cli import Cli
+
+    ws, sim = make_ws(tmp_path, weeks=156, n_channels=3)
+    fake_models(ws, sim)
+    crafted = runner.run_models
+
+    def run_with_manifest(ws_, round_no=None, **kw):
+        """The crafted results on the real weekly table, with the manifest every `prism run` writes."""
+        res = crafted(ws_, round_no=round_no, **kw)
+        cfg = read_model(ws_.config, Config)
+        frame = pd.read_parquet(ws_.weekly)
+        res.data_hash = frame_hash(frame)
+        write_json(ws_.round_results(round_no), res)
+        write_json(ws_.latest, res)
+        write_manifest(ws_, res, cfg, pd.DatetimeIndex(pd.to_datetime(frame[cfg.data.date_column])))
+        return res
+
+    monkeypatch.setattr("prism.models.runner.run_models", run_with_manifest)
+    read, write = os.pipe()  # the answers typed at the terminal: exploration, report, approval
+    os.write(write, b"approve\napprove\napprove\n")
+    os.close(write)
+    monkeypatch.setattr(sys, "stdin", os.fdopen(read))
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr("prism.orchestration.loop.login_name", lambda: "ana")
+    before = governance.now()
+    state = run_loop(ws, 1, checkpoints=True, console=_quiet())
+    assert [(d.checkpoint, d.decision, d.by) for d in state.decisions][-1] == ("approval", "approve", "user:ana")
+    (entry,) = [e for e in governance.read_log(ws) if e["kind"] == "approval"]
+    manifest = governance.read_manifest(ws, 1)
+    assert (entry["round"], entry["by"], entry["reason"]) == (1, "ana", "approved at the loop's approval checkpoint")
+    assert before <= entry["at"] <= governance.now()
+    assert entry["data_hash"] == manifest.data_hash and entry["packages"] == manifest.packages
+    assert governance.approved_round(ws) == 1 and ws.weekly_snapshot(1).exists()  # where `prism refresh` starts
+    hist = governance.history(ws)
+    assert hist[["round", "approved_by", "approved_at"]].values.tolist() == [[1, "ana", entry["at"]]]
+    code, out, _ = Cli(capsys, ws.root)("history")
+    assert code == 0 and "Approved models" in out and "│ ana" in out

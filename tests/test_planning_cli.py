@@ -135,3 +135,28 @@ def test_cli_start_up_imports_no_heavy_module():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                           cwd=Path(__file__).resolve().parents[1])
     assert done.stdout.strip() == ""
+
+
+def test_a_later_command_reuses_the_computed_responses(ws, capsys, monkeypatch):
+    """`prism optimize` keeps its responses (.prism-cache/responses/): the same plan again, or a what-if at
+    levels it computed, costs no response computation; new draws are a new key."""
+    from prism.planning.horizon import Horizon
+
+    assert run("optimize", "--workdir", str(ws.root)) == 0
+    first = ws.result("optimization.csv").read_bytes()
+    (kept,) = (ws.cache_dir / "responses").glob("*.npz")
+    computed = []
+    real = Horizon._totals
+    monkeypatch.setattr(Horizon, "_totals", lambda self, c, levels: computed.append(len(levels)) or
+                        real(self, c, levels))
+    assert run("optimize", "--workdir", str(ws.root)) == 0
+    assert ws.result("optimization.csv").read_bytes() == first
+    assert computed == []  # every response the plan needs was kept, the idle ones folded in
+    from prism.planning import outputs
+    from tests.helpers.planning import from_simulation
+    from prism.data.simulate import simulate
+
+    other = {"ridge": from_simulation(simulate(weeks=120, n_channels=4, seed=3), 200, seed=9)}
+    monkeypatch.setattr(outputs, "load_sources", lambda ws, round_no=None, market=None: other)
+    assert run("scenario", "tv=+10%", "--workdir", str(ws.root)) == 0  # other draws: their own key
+    assert len(list((ws.cache_dir / "responses").glob("*.npz"))) == 2 and kept.exists()

@@ -101,6 +101,10 @@ def test_unchanged_new_weeks_are_stable_and_scored(approved, copy_ws, tmp_path, 
     fixed = np.array([cfg.scales["ridge"].channels[ch] for ch in cfg.data.channels])
     refit = KeptDraws.from_netcdf(ws.draws_path(2, "ridge"))
     assert np.allclose(refit.scale, fixed[None, :])
+    # warm start: the refit's carry-over search began at the approved fit's optimum (prism/models/warm.py)
+    approved_fit = read_model(ws.round_results(1), Results).models["ridge"].diagnostics["reference_carry"]
+    warm = read_model(ws.round_results(2), Results).models["ridge"].diagnostics["warm_start"]
+    assert warm == {"round": 1, "start": {"carry": [approved_fit[ch] for ch in cfg.data.channels]}}
     # the refreshed source: the next discover rebuilds all weeks, not the approved file's
     assert cfg.data.path == "rounds/R02_weekly.parquet" and len(refresh_metadata(ws).prepared.frame) == OLD + NEW
     (outcome,) = [e for e in governance.read_log(ws) if e["kind"] == "outcome"]

@@ -498,3 +498,32 @@ def test_round_history_shows_the_recritique_verdict_not_the_first_review(rendere
     save_state(ws2, state)
     hist = round_history(load_inputs(ws2))
     assert hist.loc[hist["round"] == state.rounds[0].round, "verdict"].item() == "APPROVED"
+
+
+def test_an_unchanged_round_is_not_drawn_again(rendered, copy_ws, monkeypatch):
+    """A render whose inputs did not change copies the kept files (prism/report/render_cache.py); a changed
+    report, config key or round record draws again."""
+    import prism.report.build as build
+
+    ws = copy_ws(rendered[0])
+    before = {p.relative_to(rendered[0].root): p.read_bytes() for p in rendered[1]}
+    drawn = []
+    real = build._draw
+    monkeypatch.setattr(build, "_draw", lambda inp, out: drawn.append(inp.round) or real(inp, out))
+    for p in rendered[1]:
+        (ws.root / p.relative_to(rendered[0].root)).unlink()
+    again = render_deliverables(ws)  # a copied workspace: the key holds no absolute path
+    assert drawn == [] and [p.relative_to(ws.root) for p in again] == list(before)
+    assert all((ws.root / rel).read_bytes() == data for rel, data in before.items())
+    ws.report_md.write_text(ws.report_md.read_text(encoding="utf-8") + "\nOne more line.\n", encoding="utf-8")
+    render_deliverables(ws)
+    assert len(drawn) == 1
+    state = read_model(ws.state, State)
+    state.rounds[-1].timings["render"] = 99.0  # timings are not shown: no redraw
+    write_json(ws.state, state)
+    render_deliverables(ws)
+    assert len(drawn) == 1
+    state.rounds[-1].change = "adstock.decay=0.5"  # the round history is shown: redraw
+    write_json(ws.state, state)
+    render_deliverables(ws)
+    assert len(drawn) == 2

@@ -23,14 +23,13 @@ from prism.analysis.confidence import (
 )
 from prism.analysis.since import since_last_time
 from prism.analysis.test_plan import NO_TEST, geo_note, promise_words, read_plans
-from prism.analysis.facts import (AGREEMENT_CV, INTERVAL_LEVEL, PLAIN_METHOD, ChannelFacts, RoundFacts, fmt,
-                                 range_label)
+from prism.analysis.facts import (AGREEMENT_CV, INTERVAL_LEVEL, PLAIN_METHOD, SATURATED_PCT, ChannelFacts, RoundFacts,
+                                 fmt, range_label)
 from prism.errors import InputError, TooFewDraws
 from prism.knowledge.checks import informed_channels
 from prism.schemas import PRIOR_DRIVEN, ZERO_EFFECT, AgentCall, KnownIssue, RoundRecord, Status
 from prism.workspace import Workspace, load_state, write_text
 
-SATURATED_PCT = 80.0  # a channel this close to its maximum effect gains little from more spend
 PLAIN_ISSUE = {
     "overfitting": "the fit may follow noise in the history more than the real pattern",
     "sign correctness": "a channel shows a negative return, which usually points to a data problem",

@@ -25,6 +25,7 @@ PLAIN_METHOD = {"ridge": "the quick method", "pymc": "the first simulation metho
                 "lightweight_mmm": "the second simulation method"}
 INTERVAL_LEVEL = 90  # every interval in results is a central 90 % interval (models/base.py)
 AGREEMENT_CV = (20, 50)  # high below 20 % CV, medium 20–50 %, low above 50 %
+SATURATED_PCT = 80.0  # a channel this close to its maximum effect gains little from more spend
 MEDIA_SHARE_CEILING = 100.0  # % of the KPI: beyond it a model puts baseline demand below zero
 
 # Collinearity: a pair of channels whose spend correlates beyond this, or a VIF beyond this.

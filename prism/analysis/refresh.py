@@ -24,13 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2
 
 from prism.analysis.confidence import compute_confidence
 from prism.errors import InputError
 from prism.models.base import MAX_SUMMARY_DRAWS, ModelData
 from prism.models.draws import KeptDraws, roi_draws
-from prism.models.ridge import baseline_features
 from prism.schemas import (CONVERGENCE, Config, ForecastCheck, GateResult, Gates, RefreshReport, Results, Suspect,
                            Verdict)
 from prism.workspace import Workspace, read_model
@@ -123,6 +121,8 @@ class ModelForecast:
 
 def baseline_design(data: ModelData, n_train: int, cfg: Config) -> np.ndarray:
     """(T, 1 + q) intercept, controls, events, trend and seasonality over all weeks (ridge's baseline columns)."""
+    from prism.models.ridge import baseline_features  # here: ridge imports scipy.optimize, `prism ask` this module
+
     other = baseline_features(data.dates, n_train, np.hstack([data.controls, data.events]), cfg)
     return np.column_stack([np.ones(data.n_weeks), other])
 
@@ -161,6 +161,8 @@ def forecast_check(fc: ModelForecast, actual: np.ndarray, dates: list[str], mode
     mean, sd = fc.predictive.mean(axis=0), fc.predictive.std(axis=0)
     z = (actual - mean) / np.where(sd > 0, sd, np.nan)
     stat = float(np.nansum(z ** 2))
+    from scipy.stats import chi2  # here: scipy.stats costs ~1 CPU s to import, and `prism ask` imports this module
+
     p = float(chi2.sf(stat, df=len(actual)))
     totals = fc.predictive.sum(axis=1)
     nonzero = np.abs(actual) > 1e-12

@@ -92,7 +92,7 @@ def optimize_cmd(
     """Recommend a budget split from the kept draws; write results/optimization.csv, scenarios.csv and the chart
     (a market's plan: optimization_<market>.csv and scenarios_<market>.csv)."""
     from prism.planning import constraints as K
-    from prism.planning.outputs import plan_files
+    from prism.planning.outputs import keep_responses, plan_files
     from prism.planning.plan import PlanRequest
     from prism.report.plan_chart import CHART_NAME, budget_plan_png
     from prism.workspace import write_together
@@ -111,6 +111,7 @@ def optimize_cmd(
         files[ws.charts_dir / f"{CHART_NAME}.png"] = budget_plan_png(plan.frame(), planner.labels)
         written.append(f"charts/{CHART_NAME}.png")
     write_together(files)  # this run's outputs, or (on any failure above) the last run's
+    keep_responses(ws, planner)
     where = "" if market is None else f", market {market}"
     console.print(plan_table(plan.frame(), f"Budget plan over {weeks} weeks ({model}{where}, objective {objective}; "
                                            f"budget from {plan.budget_set_by})"))
@@ -132,7 +133,7 @@ def scenario_cmd(
 ) -> None:
     """KPI change of a what-if spend change with its 90 % interval; write results/scenarios.csv (a market's:
     scenarios_<market>.csv)."""
-    from prism.planning.outputs import plan_files
+    from prism.planning.outputs import keep_responses, plan_files
     from prism.planning.plan import PlanRequest
     from prism.workspace import write_together
 
@@ -140,6 +141,7 @@ def scenario_cmd(
     frame = planner.scenarios(PlanRequest(weeks=weeks, model=model), moves)
     files = plan_files(ws, None, frame, market)
     write_together(files)
+    keep_responses(ws, planner)
     name = next(iter(files)).name
     console.print(scenario_table(frame))
     console.print(f"wrote results/{name}")

@@ -17,8 +17,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from prism.analysis.facts import INTERVAL_LEVEL, ChannelFacts, RoundFacts, fmt
-from prism.agents.reporter import SATURATED_PCT
+from prism.analysis.facts import INTERVAL_LEVEL, SATURATED_PCT, ChannelFacts, RoundFacts, fmt
 from prism.errors import InputError
 from prism.llm import ask_router as R
 from prism.planning.outputs import OPTIMIZATION, read_confidence, read_labels
@@ -120,6 +119,14 @@ class AskContext:
 
             self._planners[weeks] = open_planner(self.ws, weeks=weeks, market=self.market)
         return self._planners[weeks]
+
+    def keep_responses(self) -> None:
+        """Keep what the planners computed for the next question's process (planning.outputs.keep_responses)."""
+        if self._planners:
+            from prism.planning.outputs import keep_responses
+
+            for planner in self._planners.values():
+                keep_responses(self.ws, planner)
 
     def table(self, name: str) -> pd.DataFrame | None:
         """A results/ table when it exists (audit, test plan, optimization)."""

@@ -38,8 +38,11 @@ def answer_in(ctx: AskContext, text: str) -> Answer:
     if claude_enabled():
         from prism.llm.ask_claude import claude_answer
 
-        return claude_answer(ctx, text)
-    return respond(ctx, text)[1]
+        answer = claude_answer(ctx, text)
+    else:
+        answer = respond(ctx, text)[1]
+    ctx.keep_responses()
+    return answer
 
 
 class Chat:

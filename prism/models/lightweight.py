@@ -22,7 +22,7 @@ real package on the same data and compares the posteriors. The specification:
   0.1.9: coef_trend ~ Normal(0, 1), expo_trend ~ Uniform(0.5, 1.5); see `_trend` for why),
   seasonality Σ_k γ_k,sin sin(2πkt/52) + γ_k,cos cos(2πkt/52) with γ ~ Normal(0, 1),
   coef_extra_features ~ Normal(0, 1), noise sigma ~ Gamma(1, 1), Normal likelihood;
-- NUTS with init_to_median.
+- NUTS with init_to_median (a refresh: init_to_value at the approved fit's media parameters).
 
 Hill is evaluated as sigmoid(slope · (ln x − ln half)), the same curve as 1 / (1 + (x / half)^−slope): the
 power form overflows float32 for the tiny carry-over that follows long zero-spend runs, and its NaN
@@ -35,6 +35,7 @@ become prior centres, as LightweightMMM's `custom_priors` would allow.
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -66,7 +67,8 @@ from prism.models.posterior import (
 from prism.models import scales
 from prism.models.evidence import PRIOR_DRAWS
 from prism.models.transforms import GeometricAdstock
-from prism.schemas import Config
+from prism.models.warm import WARM_KEY, arrays as warm_arrays, note as warm_note
+from prism.schemas import Config, WarmStart
 
 CALIBRATES = True  # lift tests enter as a Normal likelihood term on the window's incremental KPI (_lift_term)
 ENGINE = "numpyro (LightweightMMM hill_adstock specification)"
@@ -254,19 +256,39 @@ def _lift_arrays(data: ModelData, mean_spend: np.ndarray, kpi_mean: float) -> di
             "lift_se": np.array([t.se for t in data.lifts]) / kpi_mean}
 
 
+def _warm_or_median(site=None, start: dict[str, np.ndarray] | None = None):
+    """A site's start: its value in `start`, else `init_to_median` (a partial: NumPyro requires one)."""
+    from numpyro.infer import init_to_median
+
+    if site is None:
+        return partial(_warm_or_median, start=start)
+    if site["type"] == "sample" and not site["is_observed"] and site["name"] in start:
+        return start[site["name"]]
+    return init_to_median(site)
+
+
+def init_strategy(start: dict[str, np.ndarray]):
+    """NumPyro's init strategy: the values in `start` (a refresh's approved medians) for their sites,
+    `init_to_median` for the others, as a cold fit does for all. Not `init_to_value`: it starts the
+    sites it is not given uniformly in [-2, 2] of their unconstrained space."""
+    from numpyro.infer import init_to_median
+
+    return partial(_warm_or_median, start=start) if start else init_to_median
+
+
 def _run_mcmc(data: ModelData | PanelData, cfg: Config, quick: bool, arrays: dict[str, np.ndarray],
-              pri: dict[str, Any], model=None):
-    """NUTS on the training weeks of `model` (the national `_model` unless given)."""
+              pri: dict[str, Any], model=None, start: dict[str, np.ndarray] | None = None):
+    """NUTS on the training weeks of `model` (the national `_model` unless given), started at `start`'s values."""
     import jax
     import jax.numpy as jnp
-    from numpyro.infer import MCMC, NUTS, init_to_median
+    from numpyro.infer import MCMC, NUTS
 
     lw = cfg.lightweight_mmm
     method = parallel_chain_method(lw.chains)
-    kernel = NUTS(model or _model, target_accept_prob=lw.target_accept, init_strategy=init_to_median)
+    kernel = NUTS(model or _model, target_accept_prob=lw.target_accept, init_strategy=init_strategy(start or {}))
     mcmc = MCMC(kernel, num_warmup=QUICK_WARMUP if quick else lw.warmup,
                 num_samples=QUICK_SAMPLES if quick else lw.samples, num_chains=lw.chains,
-                chain_method=method, progress_bar=False)
+                chain_method=method, progress_bar=True)  # its draws done, read by the runner from the log
     tr = data.train
     mcmc.run(jax.random.PRNGKey(cfg.seed), jnp.asarray(arrays["media"][tr]), jnp.asarray(arrays["extra"][tr]),
              jnp.asarray(arrays["seasonal"][tr]), jnp.asarray(arrays["target"][tr]), pri, cfg.trend,
@@ -312,14 +334,16 @@ def kept_draws(data: ModelData, draws: dict[str, np.ndarray], scales: tuple[np.n
                            GeometricAdstock(max_lag=data.n_weeks, normalize=False), baseline, gain=1.0 - decay)
 
 
-def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
-    """Sample the hill_adstock model on the training weeks; contributions and holdout come from the draws."""
+def fit(data: ModelData, cfg: Config, quick: bool = False, warm: WarmStart | None = None) -> Fitted:
+    """Sample the hill_adstock model on the training weeks; contributions and holdout come from the draws.
+    `warm`: a refresh starts the chains at the approved fit's media parameters (prism/models/warm.py)."""
     import numpyro
 
     arrays, mean_spend, kpi_mean = prepare_arrays(data, cfg)
     pri = _channel_priors(data, cfg, kpi_mean)
+    start = {k: v.astype(np.float32) for k, v in warm_arrays(warm).items()}
     started = time.perf_counter()
-    mcmc, method = _run_mcmc(data, cfg, quick, arrays, pri)
+    mcmc, method = _run_mcmc(data, cfg, quick, arrays, pri, start=start)
     sample_seconds = time.perf_counter() - started
     grouped = mcmc.get_samples(group_by_chain=True)
     posterior = posterior_dataset(grouped)
@@ -329,6 +353,8 @@ def fit(data: ModelData, cfg: Config, quick: bool = False) -> Fitted:
                    "sample_seconds": round(sample_seconds, 2), **transform_notes(cfg, "hill")}
     if quick:
         diagnostics["note"] = f"quick: {QUICK_WARMUP} warmup + {QUICK_SAMPLES} draws per chain"
+    if start:
+        diagnostics[WARM_KEY] = warm_note(warm, list(start))
     flat = {k: np.asarray(v).reshape(-1, *np.asarray(v).shape[2:]) for k, v in grouped.items()}
     keep = thinned(flat["coef_media"].shape[0])
     draws = {k: v[keep] for k, v in flat.items()}
@@ -463,6 +489,8 @@ def fit_panel(data: PanelData, cfg: Config, quick: bool = False) -> Fitted:
                    **transform_notes(cfg, "hill")}
     if quick:
         diagnostics["note"] = f"quick: {QUICK_WARMUP} warmup + {QUICK_SAMPLES} draws per chain"
+    if start:
+        diagnostics[WARM_KEY] = warm_note(warm, list(start))
     flat = {k: np.asarray(v).reshape(-1, *np.asarray(v).shape[2:]) for k, v in grouped.items()}
     draws = {k: v[thinned(flat["coef_media"].shape[0])] for k, v in flat.items()}
     baselines = panel_baseline(draws, arrays, data.n_weeks) * kpi_mean[None, None, :]

@@ -34,7 +34,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy
-from scipy.optimize import nnls
 
 from prism.models import ridge
 from prism.models.base import Fitted, thin
@@ -198,6 +197,8 @@ def solve(problem: PanelProblem, u: np.ndarray, y: np.ndarray, other: np.ndarray
 
 
 def _least_squares(a: np.ndarray, b: np.ndarray, positive: bool) -> np.ndarray:
+    from scipy.optimize import nnls  # here, as in ridge.py: importing the model stays light
+
     return nnls(a, b, maxiter=50 * a.shape[1])[0] if positive else np.linalg.lstsq(a, b, rcond=None)[0]
 
 
@@ -317,7 +318,7 @@ def fit_panel(data: PanelData, cfg: Config, quick: bool = False) -> Fitted:
     budget = min(cfg.ridge.search_budget, ridge.QUICK_SEARCH) if quick else cfg.ridge.search_budget
     resamples = max(1, min(cfg.ridge.bootstrap, ridge.QUICK_BOOTSTRAP) if quick else cfg.ridge.bootstrap)
     block = cfg.ridge.block_length or ridge.default_block_length(data.n_train)
-    theta, shapes, penalties, used, converged = ridge.fit_transforms(nat, folds, budget)
+    _, theta, shapes, penalties, used, converged = ridge.fit_transforms(nat, folds, budget)
     point = problem.transforms(nat.transform(theta, shapes.best))
     u, _ = problem.media(point)
     devs = dev_weights(problem, u[: data.n_train], penalties.best, folds)

@@ -9,6 +9,7 @@ compilation, the shared summary), so on the 2-core machine all three on the bund
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from typing import Callable, Iterator
 
 import pandas as pd
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.markup import escape
 from rich.text import Text
 
@@ -35,7 +36,7 @@ from prism.models.manifest import write_manifest
 from prism.models.panel import PanelData, model_data
 from prism.models.worker import RUN_DIR_PREFIX, failure_reason, worker_env
 from prism.models.priors import config_hash, workspace_config
-from prism.schemas import MODEL_NAMES, Config, ModelResult, Results, Uncalibrated
+from prism.schemas import MODEL_NAMES, Config, ModelResult, Results, Uncalibrated, WarmStart
 from prism.workspace import (Workspace, csv_bytes, json_bytes, load_state, read_model, read_weekly, write_json,
                              write_together)
 
@@ -44,6 +45,10 @@ POLL_SECONDS = 0.1
 DEFAULT_TIMEOUT_S = 900
 FIT_COLUMNS = ["model", "r2", "mape_train", "mape_test", "seconds", "status"]
 WORKER = [sys.executable, "-m", "prism.models.worker"]
+LOG_TAIL_BYTES = 4096  # enough for the latest progress line of every chain
+# NumPyro's tqdm bars in a worker's log: "Running chain 1:  40%|…| 320/800 [" (chains side by side) or
+# "sample:  40%|…| 320/800 [" (one chain); \r separates the updates
+BAR = re.compile(r"(Running chain \d+|warmup|sample):\s*\d+%\|[^|]*\|\s*(\d+)/(\d+) \[")
 
 
 @dataclass
@@ -55,8 +60,10 @@ class Job:
     out: Path
     log: Path
     draws: Path
+    warm: Path | None = None  # a refresh's warm start for this model (WarmStart JSON)
     proc: subprocess.Popen | None = None
     started: float = 0.0
+    drawn: tuple[int, int] | None = None  # (draws done, draws in all) of a sampler that reports them
     result: ModelResult | None = field(default=None)
 
     @property
@@ -85,7 +92,8 @@ def round_number(ws: Workspace, round_no: int | None) -> int:
 
 def _start(job: Job, ws: Workspace, frame_path: Path, quick: bool) -> None:
     cmd = [*WORKER, "--model", job.name, "--workdir", str(ws.root), "--frame", str(frame_path),
-           "--out", str(job.out), "--draws", str(job.draws), "--parent", str(os.getpid()), *(["--quick"] if quick else [])]
+           "--out", str(job.out), "--draws", str(job.draws), "--parent", str(os.getpid()), *(["--quick"] if quick else []),
+           *(["--warm", str(job.warm)] if job.warm else [])]
     with job.log.open("wb") as log:
         job.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True, env=worker_env())
@@ -134,9 +142,33 @@ def _poll(job: Job) -> bool:
     return job.result is not None
 
 
+def sampling_progress(log: Path) -> tuple[int, int] | None:
+    """(draws done, draws in all) over the chains of a sampler that reports progress in the worker's log
+    (NumPyro's progress bars: warm-up and kept draws), None before the first report or for a model without one.
+
+    Reading the log's tail costs a few microseconds a poll. NumPyro reports every 5 % of a chain's iterations
+    when chains run side by side (one host callback each); chains run one after another step from Python
+    with the bar, as NumPyro does whenever its bar is on."""
+    try:
+        with log.open("rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - LOG_TAIL_BYTES))
+            tail = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    latest: dict[str, tuple[int, int]] = {}
+    for m in BAR.finditer(tail):
+        key = m.group(1) if m.group(1).startswith("Running") else "one chain"
+        latest[key] = (int(m.group(2)), int(m.group(3)))
+    if not latest:
+        return None
+    return sum(d for d, _ in latest.values()), sum(t for _, t in latest.values())
+
+
 def _status_text(job: Job) -> str:
     if job.result is None:
-        return "[cyan]running" if job.proc else "[dim]queued"
+        if not job.proc:
+            return "[dim]queued"
+        return f"[cyan]sampling[/] {job.drawn[0]}/{job.drawn[1]} draws" if job.drawn else "[cyan]running"
     if job.result.status == "ok":
         return f"[green]ok[/] ({job.result.seconds:.1f} s fit)"
     return f"[red]{job.result.status}[/]: {escape(job.result.reason or '')}"
@@ -177,9 +209,10 @@ def _log_tail(log: Path, size: int = 2048) -> str:
 
 def run_jobs(jobs: list[Job], ws: Workspace, frame_path: Path, quick: bool, parallel: bool,
              console: Console) -> None:
-    """Run the workers (all at once, or one at a time) with a progress row per model."""
-    columns = (SpinnerColumn(), TextColumn("{task.description:<16}"), TimeElapsedColumn(),
-               TextColumn("{task.fields[status]}"))
+    """Run the workers (all at once, or one at a time) with a progress row per model: a bar with the time left
+    for a sampler that reports its draws (`sampling_progress`), the time so far for the others."""
+    columns = (SpinnerColumn(), TextColumn("{task.description:<16}"), BarColumn(bar_width=20), TimeElapsedColumn(),
+               TimeRemainingColumn(), TextColumn("{task.fields[status]}"))
     with Progress(*columns, console=console) as progress:
         rows = {j.name: progress.add_task(j.name, total=1, start=False, status=_status_text(j)) for j in jobs}
         pending, running = list(jobs), []
@@ -193,8 +226,10 @@ def run_jobs(jobs: list[Job], ws: Workspace, frame_path: Path, quick: bool, para
                 for job in list(running):
                     if _poll(job):
                         running.remove(job)
-                        progress.update(rows[job.name], completed=1)
+                        progress.update(rows[job.name], completed=job.drawn[1] if job.drawn else 1)
                         progress.stop_task(rows[job.name])
+                    else:
+                        _show_draws(progress, rows[job.name], job)
                     progress.update(rows[job.name], status=_status_text(job))
                 if (watch := _JOB_WATCH.get()) is not None:
                     watch({j.name: _plain_status(j) for j in jobs})
@@ -202,6 +237,13 @@ def run_jobs(jobs: list[Job], ws: Workspace, frame_path: Path, quick: bool, para
         finally:  # Ctrl-C or an error here must not leave model processes behind
             for job in running:
                 _stop(job)
+
+
+def _show_draws(progress: Progress, task: int, job: Job) -> None:
+    """Move a sampling model's bar to its draws done (the bar's time left follows from their rate)."""
+    job.drawn = sampling_progress(job.log) or job.drawn
+    if job.drawn:
+        progress.update(task, completed=job.drawn[0], total=job.drawn[1])
 
 
 def failed_run_path(ws: Workspace, round_no: int) -> Path:
@@ -241,9 +283,11 @@ def _uncalibrated(ws: Workspace, data: ModelData, cfg: Config, console: Console)
 
 
 def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | None = None,
-               quick: bool = False, console: Console | None = None, parallel: bool = RUN_IN_PARALLEL) -> Results:
+               quick: bool = False, console: Console | None = None, parallel: bool = RUN_IN_PARALLEL,
+               warm: dict[str, WarmStart] | None = None) -> Results:
     """Fit the models; write their draws (rounds/R{NN}_draws/), rounds/R{NN}_results.json, results/latest.json
-    and results/model_fit.csv. The data is the workspace's weekly.parquet, never the raw source.
+    and results/model_fit.csv. The data is the workspace's weekly.parquet, never the raw source. `warm`: where
+    a refresh starts each model (prism/models/warm.py).
 
     Only when at least one model ran: a run where every model failed (bad data, a crash) must not replace
     good results, so it is written to `rounds/R{NN}_failed_run.json` beside them instead.
@@ -260,6 +304,10 @@ def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | N
         frame.to_parquet(frame_path)
         jobs = [Job(name, cfg.timeouts.get(name, DEFAULT_TIMEOUT_S), Path(tmp) / f"{name}.json",
                     Path(tmp) / f"{name}.log", ws.draws_path(n, name)) for name in names]
+        for job in jobs:
+            if warm and job.name in warm:
+                job.warm = Path(tmp) / f"{job.name}_warm.json"
+                write_json(job.warm, warm[job.name])
         run_jobs(jobs, ws, frame_path, quick, parallel, console)
     results = {j.name: j.result for j in jobs}
     for name in cfg.models:

@@ -33,8 +33,8 @@ from prism.models.panel import NO_PANEL_FORM, PanelData, model_data, summarize_p
 from prism.models.priors import INFORMED_KEY, informed_priors, workspace_config
 from prism.models.pool import ONE_BLAS_THREAD
 from prism.models.registry import load, panel_fit
-from prism.schemas import Config, Experiment, ModelResult
-from prism.workspace import Workspace, write_json
+from prism.schemas import Config, Experiment, ModelResult, WarmStart
+from prism.workspace import Workspace, read_model, write_json
 
 RUN_DIR_PREFIX = "prism-run-"  # the runner's temp folder; an orphaned worker removes it
 WATCH_SECONDS = 0.2
@@ -56,8 +56,9 @@ def blas_threads() -> int:
 
 
 def run_one(name: str, frame: pd.DataFrame, cfg: Config, quick: bool,
-            tests: list[tuple[str, Experiment]] = ()) -> tuple[ModelResult, Fitted | None]:
-    """Fit model `name` on the weekly table (calibrated by `tests`) and summarise it like every model.
+            tests: list[tuple[str, Experiment]] = (), warm: WarmStart | None = None) -> tuple[ModelResult, Fitted | None]:
+    """Fit model `name` on the weekly table (calibrated by `tests`, started at a refresh's `warm` values:
+    only a model that can warm-start gets them, prism/models/warm.py) and summarise it like every model.
 
     A panel (config.json names a market column) goes to the model's `fit_panel`; a model without one is
     `skipped`, never fitted nationally under its name."""
@@ -69,7 +70,8 @@ def run_one(name: str, frame: pd.DataFrame, cfg: Config, quick: bool,
         return ModelResult(status="skipped", reason=NO_PANEL_FORM, quick=quick), None
     data = replace(data, lifts=experiments.lifts(list(tests), data.channels, data.dates))
     started = time.perf_counter()
-    fitted = fit_markets(data, cfg, quick=quick) if panel else module.fit(data, cfg, quick=quick)
+    warm_kw = {"warm": warm} if warm else {}  # pymc's fit has no warm start (prism/models/warm.py)
+    fitted = fit_markets(data, cfg, quick=quick) if panel else module.fit(data, cfg, quick=quick, **warm_kw)
     if data.lifts:
         fitted.diagnostics[experiments.EXPERIMENTS_KEY] = experiments.report(
             data.lifts, fitted.draws, getattr(module, "CALIBRATES", False))
@@ -120,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="where to write the ModelResult JSON")
     parser.add_argument("--draws", type=Path, required=True, help="where to write the kept draws (netCDF)")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--warm", type=Path, help="a refresh's warm start (WarmStart JSON)")
     parser.add_argument("--parent", type=int, help="the runner's pid: the worker ends when it is gone")
     args = parser.parse_args(argv)
     if args.parent:
@@ -129,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         ws = Workspace(args.workdir)
         own, cfg = workspace_config(ws)  # knowledge-layer priors, config entries first
         tests = experiments.used(ws)  # checked by `prism run` / `prism loop` (prism.knowledge.experiments)
-        result, fitted = run_one(args.model, pd.read_parquet(args.frame), cfg, args.quick, tests)
+        warm = read_model(args.warm, WarmStart) if args.warm else None
+        result, fitted = run_one(args.model, pd.read_parquet(args.frame), cfg, args.quick, tests, warm)
         if fitted is not None:
             result.diagnostics[INFORMED_KEY] = informed_priors(own, cfg, args.model)
             result.diagnostics[BLAS_THREADS_KEY] = blas_threads()

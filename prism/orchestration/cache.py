@@ -11,36 +11,20 @@ data, a rerun model whose draws moved, a new lift test, a new Prism version.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 from typing import Any, Callable
 
 from prism.schemas import Results
-from prism.workspace import Workspace, read_csv, write_csv, write_text
+from prism.workspace import Workspace, digest, read_csv, stable, write_csv, write_text
 
 # config sections no refit of the audit or the test plans reads: changing them keeps the cached tables
 NOT_READ_BY_REFITS = ("pymc", "lightweight_mmm", "timeouts", "agents", "models")
-VOLATILE = ("seconds", "process_seconds", "created_at", "round", "blas_threads")  # differ between equal runs
-
-
-def _stable(value: Any) -> Any:
-    """`value` without the keys that differ between two runs of the same fit (timings, dates, the round)."""
-    if isinstance(value, dict):
-        return {k: _stable(v) for k, v in value.items() if k not in VOLATILE}
-    if isinstance(value, list):
-        return [_stable(v) for v in value]
-    return value
-
-
-def _digest(*parts: Any) -> str:
-    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def _code(*functions: Callable) -> str:
     """The source of the modules that compute a table: a code change invalidates what they computed."""
-    return _digest(*(inspect.getsource(inspect.getmodule(f)) for f in functions))
+    return digest(*(inspect.getsource(inspect.getmodule(f)) for f in functions))
 
 
 def refit_key(ws: Workspace, res: Results, models: list[str], *code: Callable) -> str:
@@ -50,13 +34,13 @@ def refit_key(ws: Workspace, res: Results, models: list[str], *code: Callable) -
     for section in NOT_READ_BY_REFITS:
         config.pop(section, None)
     knowledge = json.loads(ws.metadata.read_text(encoding="utf-8")).get("knowledge") if ws.metadata.exists() else None
-    fits = {m: _stable(res.models[m].model_dump(mode="json")) for m in models}
-    return _digest(res.data_hash, config, knowledge, fits, _code(*code))
+    fits = {m: stable(res.models[m].model_dump(mode="json")) for m in models}
+    return digest(res.data_hash, config, knowledge, fits, _code(*code))
 
 
 def combined(*keys: str) -> str:
     """One key for a step that reads what other keyed steps computed (the plans read the audit's verdicts)."""
-    return _digest(*keys)
+    return digest(*keys)
 
 
 def cached_table(ws: Workspace, name: str, key: str, round_no: int, compute: Callable[[], Any]) -> bool:

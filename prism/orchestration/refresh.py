@@ -2,7 +2,8 @@
 
 Order matters. The approved model first forecasts the new weeks from their actual spend (no refit: did it
 see them coming?). Then the approved config refits on all weeks in a staging folder with the approved
-fit's scales fixed (config.json `scales`), so that only the data moves the numbers. Stability per channel
+fit's scales fixed (config.json `scales`), so that only the data moves the numbers, each engine starting at
+the approved fit's parameters (prism/models/warm.py). Stability per channel
 and the release gates (config.json `gates`) decide the verdict. A refresh that fails a blocking gate keeps
 the approved results current (latest.json, the results tables, weekly.parquet and config.json untouched)
 and exits 0 with the verdict `blocked`; otherwise the refit becomes the current round and the loop resumes
@@ -36,8 +37,9 @@ from prism.models.experiments import WORKSPACE_FILE as EXPERIMENTS_FILE
 from prism.models.priors import effective_config
 from prism.models.runner import fit_table, run_models
 from prism.models.scales import approved_scale
+from prism.models.warm import warm_start
 from prism.orchestration.recording import record
-from prism.schemas import Config, RefreshReport, Results, Verdict
+from prism.schemas import Config, RefreshReport, Results, Verdict, WarmStart
 from prism.workspace import (Workspace, load_state, loop_lock, read_model, save_state, write_csv, write_json,
                              write_weekly)
 
@@ -75,6 +77,11 @@ class Approved:
         return cls(n, cfg,
                    read_model(ws.round_results(n), Results), pd.read_parquet(ws.weekly_snapshot(n)), load_round(ws, n))
 
+    def warm_starts(self, fixed: Config) -> dict[str, WarmStart]:
+        """Where each model's refit starts (prism/models/warm.py); a model missing here starts cold."""
+        starts = {m: warm_start(kd, self.results.models[m], fixed.scales[m], self.round) for m, kd in self.draws.items()}
+        return {m: w for m, w in starts.items() if w is not None}
+
     def fixed_scales(self) -> Config:
         """The approved config with the approved fit's scales fixed (config.json `scales`)."""
         y_train = self.weekly[self.cfg.data.kpi].to_numpy(float)[: self.results.train_weeks]
@@ -96,7 +103,8 @@ def run_refresh(ws: Workspace, path: str | None, restate: bool, console: Console
         suspects = refresh.suspects(pool, data.y[n_old:], data.channels) if check.missed else []
         fixed = base.fixed_scales()
         n = _next_round(ws)
-        refit = _refit(ws, app.frame, fixed, n, list(base.draws), base.results.quick, console)
+        refit = _refit(ws, app.frame, fixed, n, list(base.draws), base.warm_starts(fixed), base.results.quick,
+                       console)
         after = {m: KeptDraws.from_netcdf(ws.draws_path(n, m)) for m in refit.ok_models()}
         table = refresh.stability_table(base.draws, after, data.channels, {s.name for s in suspects})
         rules = read_model(ws.config, Config).gates  # governance settings: today's, not the approved round's
@@ -154,9 +162,10 @@ def _next_round(ws: Workspace) -> int:
     return max(seen) + 1
 
 
-def _refit(ws: Workspace, frame: pd.DataFrame, cfg: Config, n: int, models: list[str], quick: bool,
-           console: Console) -> Results:
-    """Fit the approved models on all weeks in a staging workspace and move the round's files into this one.
+def _refit(ws: Workspace, frame: pd.DataFrame, cfg: Config, n: int, models: list[str], warm: dict[str, WarmStart],
+           quick: bool, console: Console) -> Results:
+    """Fit the approved models (each started at its `warm` values) on all weeks in a staging workspace and
+    move the round's files into this one.
 
     The runner writes results/latest.json wherever it runs: staging keeps this workspace's current results
     untouched until the gates have spoken."""
@@ -169,7 +178,7 @@ def _refit(ws: Workspace, frame: pd.DataFrame, cfg: Config, n: int, models: list
         if ws.knowledge_dir.exists():
             shutil.copytree(ws.knowledge_dir, stage.knowledge_dir)
         write_weekly(stage, frame)
-        res = run_models(stage, round_no=n, models=models, quick=quick, console=console)
+        res = run_models(stage, round_no=n, models=models, quick=quick, console=console, warm=warm)
         ws.rounds_dir.mkdir(parents=True, exist_ok=True)
         moved = [stage.round_results(n), stage.manifest(n), stage.draws_dir(n)]
         for src in (p for p in moved if p.exists()):

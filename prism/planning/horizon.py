@@ -100,6 +100,18 @@ class Horizon:
                 self._cache[(c, x)] = total - self._idle[c]
         return np.stack([self._cache[k] for k in keys], axis=1)
 
+    def responses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every response computed so far as (channel (N,), weekly spend (N,), KPI (N, S)), for a later
+        process (`prism.planning.outputs.keep_responses`)."""
+        keys = list(self._cache)
+        values = np.stack([self._cache[k] for k in keys]) if keys else np.zeros((0, self.source.n_draws))
+        return (np.array([c for c, _ in keys], dtype=int), np.array([x for _, x in keys], dtype=float), values)
+
+    def add_responses(self, channels: np.ndarray, levels: np.ndarray, values: np.ndarray) -> None:
+        """Responses an earlier process computed on the same draws and horizon (`responses`)."""
+        for c, x, v in zip(channels, levels, values):
+            self._cache.setdefault((int(c), float(x)), v)
+
     def plan_kpi(self, weekly: np.ndarray) -> np.ndarray:
         """(S,) KPI of a whole weekly plan (channels add up: contributions are separable)."""
         return np.sum([self.kpi(c, x) for c, x in enumerate(weekly)], axis=0)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import io
+import inspect
+import pickle
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from prism.errors import InputError
@@ -12,13 +18,15 @@ from prism.planning.plan import Plan, Planner, PlanRequest
 from prism.models.draws import MARKET_SEP
 from prism.planning.source import CONSENSUS, load_sources
 from prism.schemas import Metadata
-from prism.workspace import Workspace, csv_bytes, read_csv, read_model, write_together
+from prism.workspace import Workspace, csv_bytes, digest, read_csv, read_model, write_bytes, write_together
 
 ROI_COMPARISON = "roi_comparison.csv"
 OPTIMIZATION = "optimization.csv"
 SCENARIOS = "scenarios.csv"
 CONFIDENCE_COLUMNS = ("confidence", "agreement")  # confidence when the trust stage wrote it, else agreement
 CSV_DECIMALS = 4
+RESPONSES = "responses"  # .prism-cache/responses/{key}.npz: a planner's computed responses
+KEPT_RESPONSES = 8  # files kept (the newest): one per round × model × horizon × market asked lately
 
 
 def read_confidence(ws: Workspace) -> dict[str, str] | None:
@@ -73,7 +81,53 @@ def open_planner(ws: Workspace, model: str = CONSENSUS, weeks: int = DEFAULT_WEE
     if split:
         confidence = {f"{ch}{MARKET_SEP}{m}": c for ch, m in split for c in [(confidence or {}).get(ch)] if c}
         labels = {f"{ch}{MARKET_SEP}{m}": f"{labels.get(ch, ch)}{MARKET_SEP}{m}" for ch, m in split}
-    return Planner(sources, model, weeks, confidence, labels)
+    planner = Planner(sources, model, weeks, confidence, labels)
+    planner.responses_key = _responses_key(planner, model, weeks, market)
+    kept = _responses_file(ws, planner.responses_key)
+    if kept.exists():
+        with np.load(io.BytesIO(kept.read_bytes())) as z:
+            if z["kpi"].shape[1:] == (planner.source.n_draws,):
+                planner.h.add_responses(z["channel"], z["weekly"], z["kpi"])
+    return planner
+
+
+def keep_responses(ws: Workspace, planner: Planner) -> None:
+    """Keep the planner's computed responses for the next command on the same draws and horizon.
+
+    The response of a channel to a spend level is the planners' main cost (on the wide retail shape 1.9 of
+    `prism optimize`'s 3.9 CPU s); the loop's report computes the default plan, so `prism optimize`, `prism
+    scenario` and `prism ask` after it reuse its responses instead of recomputing them. The key holds the
+    draws planned on, the model choice, horizon, market and the code that computes a response."""
+    if planner.responses_key is None:
+        return
+    channels, weekly, kpi = planner.h.responses()
+    buf = io.BytesIO()
+    np.savez(buf, channel=channels, weekly=weekly, kpi=kpi)
+    write_bytes(_responses_file(ws, planner.responses_key), buf.getvalue())
+    kept = sorted(_responses_file(ws, "x").parent.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in kept[KEPT_RESPONSES:]:
+        old.unlink(missing_ok=True)
+
+
+def _responses_file(ws: Workspace, key: str) -> Path:
+    return ws.cache_dir / RESPONSES / f"{key}.npz"
+
+
+def _responses_key(planner: Planner, model: str, weeks: int, market: str | None) -> str:
+    """The draws as planned on, the model choice, horizon, market and the code that computes a response."""
+    from prism.models import draws, transforms
+    from prism.planning import horizon, source
+
+    pooled = hashlib.sha256(b"".join(name.encode() + _content(src) for name, src in planner.source.sources.items()))
+    code = [inspect.getsource(m) for m in (draws, transforms, horizon, source)]
+    return digest(pooled.hexdigest(), model, weeks, market, code)
+
+
+def _content(src: object) -> bytes:
+    """A source's data, without the response caches a dataclass keeps beside it (compare=False fields)."""
+    if dataclasses.is_dataclass(src):
+        return pickle.dumps([getattr(src, f.name) for f in dataclasses.fields(src) if f.compare], protocol=5)
+    return pickle.dumps(src, protocol=5)
 
 
 def default_plan(ws: Workspace, round_no: int | None = None) -> Plan:
@@ -83,4 +137,5 @@ def default_plan(ws: Workspace, round_no: int | None = None) -> Plan:
     req = PlanRequest()
     plan = planner.optimize(req)
     write_together(plan_files(ws, plan, planner.scenarios(req, optimum=plan)))
+    keep_responses(ws, planner)
     return plan

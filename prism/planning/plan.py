@@ -159,6 +159,7 @@ class Planner:
         self.channels = self.h.channels
         self.confidence = confidence
         self.labels = labels or {}
+        self.responses_key: str | None = None  # where its responses are kept between processes (outputs.py)
 
     @property
     def weeks(self) -> int:

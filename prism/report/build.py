@@ -1,13 +1,15 @@
 """Render every deliverable for a round: charts, report.pptx, report.html and report.xlsx.
 
 The latest round renders into `results/`; a past round renders into `results/R{NN}/` so the current
-deliverables are never replaced by an older round's. Every file is written atomically.
+deliverables are never replaced by an older round's. Every file is written atomically. A render whose
+inputs have not changed since the last one copies what that one drew (render_cache.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from prism.report import render_cache
 from prism.report.charts import render_charts
 from prism.report.deck import build_deck
 from prism.report.html import build_html
@@ -23,8 +25,19 @@ def output_dir(inp: ReportInputs) -> Path:
 
 
 def render(inp: ReportInputs) -> list[Path]:
-    """Write the deliverables for already-loaded inputs; returns the paths written."""
+    """Write the deliverables for already-loaded inputs (the kept ones when nothing they show changed:
+    render_cache.py); returns the paths written."""
     out = output_dir(inp)
+    key = render_cache.render_key(inp)
+    kept = render_cache.cached(inp, out, key)
+    if kept is not None:
+        return kept
+    paths = _draw(inp, out)
+    render_cache.keep(inp, out, paths, key)
+    return paths
+
+
+def _draw(inp: ReportInputs, out: Path) -> list[Path]:
     charts = {**render_charts(inp, out / "charts"), **render_plan_chart(inp, out / "charts")}
     deck, html, xlsx = out / "report.pptx", out / "report.html", out / "report.xlsx"
     write_bytes(deck, build_deck(inp, charts))

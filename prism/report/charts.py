@@ -7,7 +7,6 @@ charts show every model side by side.
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -15,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
 
 from prism.planning.plan import TOTAL, confirmed_moves
 from prism.report import style
 from prism.report.fmt import compact
+from prism.report.style import COMPACT, figure as _figure, png_bytes, wrap as _wrap
 from prism.report.inputs import ReportInputs
 from prism.report.rounds import CONFIDENCE_LEVELS, round_series
 from prism.report.tables import channel_order, confidence_label, roi_table
@@ -28,27 +27,7 @@ from prism.workspace import write_bytes
 
 MAX_CURVE_COLUMNS = 4
 BAND_CUT = 1.8  # a response-curve band reaching past this multiple of the highest curve is cut there
-PNG_COMPRESSION = 3  # zlib level: near the default's size at half its time
-LABEL_WRAP = 22
 EVENTS_LABEL = "Events and holidays"
-
-
-COMPACT = FuncFormatter(compact)
-
-
-def _wrap(text: str, width: int = LABEL_WRAP) -> str:
-    words, lines, line = text.split(), [], ""
-    for w in words:
-        if line and len(line) + len(w) + 1 > width:
-            lines.append(line)
-            line = w
-        else:
-            line = f"{line} {w}".strip()
-    return "\n".join(lines + [line])
-
-
-def _figure(size: tuple[float, float] = style.FIG_WIDE) -> Figure:
-    return Figure(figsize=size, layout="constrained")
 
 
 def _models_with_weekly(inp: ReportInputs) -> dict[str, ModelResult]:
@@ -392,14 +371,6 @@ def _confirmed(inp: ReportInputs) -> str:
     moves = ", ".join(f"{inp.label(str(r['channel']))} to {compact(r['if_confirmed'])}" for _, r in top.iterrows())
     more = " (the largest; the rest in the workbook's Budget plan sheet)" if len(top) < len(changed) else ""
     return f"{text}; if {'a test confirmed it' if one else 'tests confirmed them'}, the plan would move {moves}{more}."
-
-
-def png_bytes(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    with style.chart_style():
-        fig.savefig(buf, format="png", dpi=style.FIG_DPI, metadata={"Software": None},
-                    pil_kwargs={"compress_level": PNG_COMPRESSION})
-    return buf.getvalue()
 
 
 def render_charts(inp: ReportInputs, out_dir: Path) -> dict[str, Path]:

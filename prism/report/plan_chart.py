@@ -4,6 +4,7 @@ with its 90 % interval, drawn from results/optimization.csv (the optimizer's own
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -11,9 +12,11 @@ from matplotlib.figure import Figure
 
 from prism.planning.plan import TOTAL
 from prism.report import style
-from prism.report.charts import COMPACT, _figure, _wrap, png_bytes
-from prism.report.inputs import ReportInputs
+from prism.report.style import COMPACT, figure as _figure, png_bytes, wrap as _wrap
 from prism.workspace import write_bytes
+
+if TYPE_CHECKING:  # `prism optimize` draws this chart without the report's inputs (see style.py's figures)
+    from prism.report.inputs import ReportInputs
 
 CHART_NAME = "budget_plan"
 NO_CHANGE = 0.5  # KPI units: expected changes all smaller than this are no change at all
