@@ -140,3 +140,15 @@ def test_hundreds_of_markets_are_counted_with_a_way_out(cli: Cli, tmp_path: Path
     cli.fails("discover", "--path", str(tmp_path / "dmas.csv"), says=["'dma'", "150 markets", "--aggregate"])
     assert cli("discover", "--path", str(tmp_path / "dmas.csv"), "--aggregate")[0] == 0
     assert json.loads((cli.ws / "config.json").read_text())["data"]["market_column"] is None
+
+
+def test_a_control_constant_within_each_market_is_not_a_control(tmp_path: Path) -> None:
+    """Meridian's geo files carry each geo's population on every row: the market intercepts absorb it, so as a
+    guessed control it only made the panel fit singular. Named by the user, it stays."""
+    frame = regional().assign(population=lambda f: f["region"].map({"north": 1e6, "south": 2e6, "west": 3e6}))
+    out = found(tmp_path / "guess", frame)
+    assert "population" not in out.config.data.controls and "price" in out.config.data.controls
+    role = {r.column: r for r in out.metadata.roles}["population"]
+    assert role.role == "ignored" and "constant within each market" in role.reason
+    given = found(tmp_path / "given", frame, controls=["price", "population"])
+    assert "population" in given.config.data.controls

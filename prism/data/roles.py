@@ -117,13 +117,30 @@ def detect_roles(frame: pd.DataFrame, overrides: Overrides, hints: dict[str, str
                                 given)
     rest = [c for c in numeric if c != kpi and c not in alternatives and c not in events]
     channels, controls, exposures = _split_channels_controls(frame, rest, overrides, hints, table, source, given)
+    markets = bool(entity) and is_market_column(entity, said)
+    if markets:
+        controls = _drop_market_constants(frame, entity, controls, fixed, table)
     for col in frame.columns:
         table.setdefault(col, ColumnRole(column=col, role="ignored", confidence=0.6,
                                          reason="not numeric" if col not in numeric else "not used"))
     return Roles(date=date, kpi=kpi, channels=channels, controls=controls, entity_column=entity,
-                 markets=bool(entity) and is_market_column(entity, said),
-                 kpi_alternatives=alternatives, events=events, events_text=text, exposures=exposures,
+                 markets=markets, kpi_alternatives=alternatives, events=events, events_text=text, exposures=exposures,
                  table=[table[c] for c in frame.columns])
+
+
+def _drop_market_constants(frame: pd.DataFrame, market: str, controls: list[str], fixed: set[str],
+                           table: dict[str, ColumnRole]) -> list[str]:
+    """Guessed controls that never change within a market (a geo's population): on a panel the market
+    intercepts absorb them, so as a control they only make the fit singular; summed or for one market they
+    are a constant. A control the user or the dictionary named stays."""
+    keep = []
+    for col in controls:
+        values = pd.to_numeric(frame[col], errors="coerce")
+        if col not in fixed and frame[market].nunique() > 1 and values.groupby(frame[market]).nunique().max() <= 1:
+            _set(table, col, "ignored", 0.7, "constant within each market: the market intercepts absorb it")
+        else:
+            keep.append(col)
+    return keep
 
 
 def expand(patterns: list[str] | None, columns: list[str], option: str, source: str) -> list[str] | None:
