@@ -489,8 +489,6 @@ def fit_panel(data: PanelData, cfg: Config, quick: bool = False) -> Fitted:
                    **transform_notes(cfg, "hill")}
     if quick:
         diagnostics["note"] = f"quick: {QUICK_WARMUP} warmup + {QUICK_SAMPLES} draws per chain"
-    if start:
-        diagnostics[WARM_KEY] = warm_note(warm, list(start))
     flat = {k: np.asarray(v).reshape(-1, *np.asarray(v).shape[2:]) for k, v in grouped.items()}
     draws = {k: v[thinned(flat["coef_media"].shape[0])] for k, v in flat.items()}
     baselines = panel_baseline(draws, arrays, data.n_weeks) * kpi_mean[None, None, :]
