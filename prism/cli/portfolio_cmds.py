@@ -115,4 +115,15 @@ def _status_table(outcomes: list) -> Table:
 
 def _write_outputs(root: Path) -> None:
     """portfolio.csv and the report: written after every run, from the entities' workspaces."""
-    console.print(f"wrote {root / 'portfolio' / 'status.csv'}")
+    from prism.analysis.portfolio import write_table
+    from prism.orchestration.portfolio import read_status
+    from prism.report.portfolio import write_report
+    from prism.workspace import PortfolioFiles, read_csv
+
+    files = PortfolioFiles(root)
+    rows = write_table(files, read_status(files), read_csv(files.entities, required=("entity", "folder")))
+    view = write_report(files)
+    for line in view.answer():
+        console.print(escape(line), highlight=False, soft_wrap=True)
+    console.print(f"wrote portfolio/status.csv, portfolio.csv ({rows} rows), entities.csv, channels.csv and "
+                  f"report.md, report.html, report.pptx in {escape(str(files.out_dir))}", highlight=False)
