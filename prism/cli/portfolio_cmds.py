@@ -12,6 +12,7 @@ from rich.table import Table
 
 from prism.cli.app import WorkdirOpt, app, console
 from prism.cli.data_cmds import SourceArgs, with_source_args
+from prism.cli.planning_cmds import WeeksOpt, plan_table
 from prism.errors import InputError
 
 portfolio_app = typer.Typer(help="Many brands, markets or product lines side by side: one workspace per entity, "
@@ -127,3 +128,33 @@ def _write_outputs(root: Path) -> None:
         console.print(escape(line), highlight=False, soft_wrap=True)
     console.print(f"wrote portfolio/status.csv, portfolio.csv ({rows} rows), entities.csv, channels.csv and "
                   f"report.md, report.html, report.pptx in {escape(str(files.out_dir))}", highlight=False)
+
+
+@portfolio_app.command("optimize")
+def optimize_cmd(
+    budget: Optional[str] = typer.Option(None, "--budget", help="Total spend over the horizon across every entity, "
+                                                                "e.g. 2m or 1.1x (default: current spend)."),
+    weeks: int = WeeksOpt,
+    unlock: list[str] = typer.Option([], "--unlock", help="Let an 'ENTITY | channel' below high confidence move "
+                                                          "beyond ±10 % (repeatable)."),
+    workdir: Path = WorkdirOpt,
+) -> None:
+    """One budget across every entity's channels from their kept draws; write portfolio/optimization.csv. Money
+    moves only where confidence allows: as in `prism optimize`, channels below high confidence stay within ±10 %."""
+    from prism.planning import constraints as K
+    from prism.planning.plan import PlanRequest
+    from prism.planning.portfolio import open_portfolio, plan_frame
+    from prism.workspace import PortfolioFiles, write_csv
+
+    files = PortfolioFiles(workdir)
+    if not files.entities.exists():
+        raise InputError(f"{files.entities}: file not found (run `prism portfolio --path FILE --entity-column COLUMN`)")
+    planner, notes = open_portfolio(files, weeks)
+    total = float(planner.current.sum())
+    req = PlanRequest(weeks=weeks, budget=K.parse_amount(budget, total, "--budget") if budget else None, unlock=unlock)
+    plan = planner.optimize(req)
+    write_csv(files.optimization, plan_frame(plan))
+    console.print(plan_table(plan.frame(), f"Portfolio budget over {weeks} weeks (budget from {plan.budget_set_by})"))
+    for note in [*notes, *plan.notes]:
+        console.print(f"• {escape(note)}", highlight=False, soft_wrap=True)
+    console.print(f"wrote {escape(str(files.optimization))}", highlight=False)

@@ -82,11 +82,11 @@ def run_portfolio(root: Path, column: str, options: RoundOptions, address: str |
         return PortfolioRun([run_entity(str(root), None, root.name, options)], single=names[0])
     files = PortfolioFiles(root)
     mapping = folders(names)
-    write_csv(files.entities, pd.DataFrame({"entity": names, "folder": [mapping[n] for n in names]}))
-    rows = {n: {"entity": n, "status": PENDING, "reason": "", "seconds": None} for n in names}
-    _write_status(files, rows)
     outcomes: list[Outcome] = []
-    with ray_session(address, cpus) as have, _progress(console) as progress:
+    with ray_session(address, cpus) as have, _progress(console) as progress:  # bad input refused before any write
+        write_csv(files.entities, pd.DataFrame({"entity": names, "folder": [mapping[n] for n in names]}))
+        rows = {n: {"entity": n, "status": PENDING, "reason": "", "seconds": None} for n in names}
+        _write_status(files, rows)
         bar = progress.add_task(f"entities on Ray ({have} CPU)", total=len(names))
 
         def done(call: tuple, result: Outcome | BaseException) -> None:

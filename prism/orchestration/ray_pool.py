@@ -23,11 +23,13 @@ CONNECT_TIMEOUT_S = 5.0
 @contextmanager
 def ray_session(address: str | None, cpus: int | None = None) -> Iterator[int]:
     """Ray running for the block (a started local instance is shut down after it; one already running in this
-    process is reused and left running); yields the CPUs it has."""
+    process, as a test's, is reused and left running); yields the CPUs it has."""
     for key, value in QUIET.items():
         os.environ.setdefault(key, value)
     import ray
 
+    if address is not None:
+        _check_reachable(address)
     started = not ray.is_initialized()
     if started:
         _init(ray, address, cpus)
@@ -44,7 +46,6 @@ def _init(ray: Any, address: str | None, cpus: int | None) -> None:
     if address is None:
         ray.init(num_cpus=cpus or os.cpu_count() or 1, **quiet)
         return
-    _check_reachable(address)
     try:
         ray.init(address=address, **quiet)
     except Exception as exc:  # ConnectionError, or a timeout inside Ray: the address names no cluster
