@@ -61,8 +61,9 @@ def portfolio(ray_local, tmp_path_factory):
     args = ("portfolio", "--path", str(data), "--entity-column", "brand", "--settings", str(settings), *FAST,
             "--workdir", str(root / "pf"))
     first = prism(*args)
+    first_status = _status(root / "pf")
     second = prism(*args)
-    return root / "pf", first, second
+    return root / "pf", (*first, first_status), (*second, _status(root / "pf"))
 
 
 def _status(pf: Path) -> pd.DataFrame:
@@ -72,11 +73,11 @@ def _status(pf: Path) -> pd.DataFrame:
 def test_three_brands_finish_and_the_broken_one_fails_alone(portfolio):
     pf, first, _ = portfolio
     assert first[0] == 0, first
-    status = _status(pf)
+    status = first[2]
     assert list(status.columns) == ["status", "reason", "seconds"]
     assert status.loc[BRANDS, "status"].tolist() == ["ok"] * 3
     assert status.loc[BROKEN, "status"] == "failed"
-    assert "revenue" in status.loc[BROKEN, "reason"] and "twelve" in status.loc[BROKEN, "reason"]
+    assert "column 'revenue'" in status.loc[BROKEN, "reason"] and "'twelve' is not a number" in status.loc[BROKEN, "reason"]
     for brand in BRANDS:
         ws = pf / "entities" / folder_name(brand)
         assert (ws / "results" / "latest.json").exists() and (ws / "results" / "audit.csv").exists()
@@ -87,7 +88,7 @@ def test_three_brands_finish_and_the_broken_one_fails_alone(portfolio):
 def test_a_second_run_skips_unchanged_entities_in_a_quarter_of_the_time(portfolio):
     pf, first, second = portfolio
     assert second[0] == 0, second
-    status = _status(pf)
+    status = second[2]
     assert status.loc[BRANDS, "status"].tolist() == ["skipped"] * 3
     assert status.loc[BROKEN, "status"] == "failed"
     assert second[1] <= first[1] / 4, f"second run {second[1]:.1f} s, first {first[1]:.1f} s"

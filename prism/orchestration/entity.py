@@ -87,9 +87,7 @@ def run_entity(root: str, entity: str | None, folder: str, options: RoundOptions
     ws.root.mkdir(parents=True, exist_ok=True)
     name = entity if entity is not None else folder
     try:
-        with (ws.root / LOG_FILE).open("w", encoding="utf-8") as log:
-            console = Console(file=log, width=120, no_color=True)
-            status = _discover_and_fit(ws, entity, options, console)
+        status = _discover_and_fit(ws, entity, options)
     except InputError as exc:
         return Outcome(name, folder, FAILED, _one_line(str(exc)), _since(t0))
     except Exception as exc:  # a model or a library that breaks fails this entity, never the portfolio
@@ -100,7 +98,7 @@ def run_entity(root: str, entity: str | None, folder: str, options: RoundOptions
     return Outcome(name, folder, status, reason, _since(t0))
 
 
-def _discover_and_fit(ws: Workspace, entity: str | None, options: RoundOptions, console: Console) -> str:
+def _discover_and_fit(ws: Workspace, entity: str | None, options: RoundOptions) -> str:
     from prism.data.discover import PrepareOptions, discover
     from prism.data.roles import Overrides
     from prism.data.sources import SourceSpec
@@ -115,7 +113,8 @@ def _discover_and_fit(ws: Workspace, entity: str | None, options: RoundOptions, 
         return SKIPPED
     if record is None or record.options_key != options.key:
         _apply_settings(ws, options.settings)
-    (_loop if options.loop else _round)(ws, options, console)
+    with (ws.root / LOG_FILE).open("w", encoding="utf-8") as log:  # what the commands would have printed
+        (_loop if options.loop else _round)(ws, options, Console(file=log, width=120, no_color=True))
     data_hash, config_hash = _hashes(ws, found.metadata.data_hash)
     write_json(ws.root / RECORD_FILE, Record(entity=entity or "", data_hash=data_hash, config_hash=config_hash,
                                              options_key=options.key,
