@@ -130,8 +130,10 @@ def test_portfolio_budget_moves_money_only_where_confidence_allows(portfolio, ca
 
 
 def test_one_entity_is_a_normal_workspace(ray_local, tmp_path, cli):
-    data = brands_file(tmp_path, ["Solo"], broken=False)
-    code, out, _ = cli("portfolio", "--path", str(data), "--entity-column", "brand", "--quick", *FAST)
+    data, settings = brands_file(tmp_path, ["Solo"], broken=False), tmp_path / "settings.json"
+    settings.write_text(SETTINGS)
+    code, out, _ = cli("portfolio", "--path", str(data), "--entity-column", "brand", "--settings", str(settings),
+                       "--quick", *FAST)
     assert code == 0
     assert "holds one value ('Solo')" in out and "not a portfolio" in out
     assert (cli.ws / "results" / "latest.json").exists() and not (cli.ws / "entities").exists()

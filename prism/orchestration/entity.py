@@ -79,9 +79,6 @@ class Record(BaseModel):
 
 def run_entity(root: str, entity: str | None, folder: str, options: RoundOptions) -> Outcome:
     """Discover and fit one entity in workspace `root`; any error fails this entity alone, with its reason."""
-    from prism.models.pool import one_blas_thread
-
-    one_blas_thread()  # entities share the cores: a second BLAS thread per process only spins against the others
     t0 = time.perf_counter()
     ws = Workspace(root)
     ws.root.mkdir(parents=True, exist_ok=True)
@@ -143,10 +140,16 @@ def _round(ws: Workspace, options: RoundOptions, console: Console) -> None:
 
 
 def _loop(ws: Workspace, options: RoundOptions, console: Console) -> None:
-    """`prism loop --rounds N` with the rule-based agents, rendering the deliverables at the end."""
+    """`prism loop --rounds N` with the rule-based agents, rendering the deliverables at the end. A loop that
+    finished before (its data or config changed since) runs N more rounds; an unfinished one resumes."""
     from prism.orchestration.loop import run_loop
+    from prism.workspace import load_state
 
-    state = run_loop(ws, options.rounds, quick=options.quick, console=console)
+    target = options.rounds
+    if ws.state.exists():
+        last = load_state(ws)
+        target = last.round + options.rounds if last.stage == "done" else (last.rounds_target or options.rounds)
+    state = run_loop(ws, target, quick=options.quick, console=console)
     if not ws.latest.exists():
         raise InputError(f"the loop stopped before any model ran: {state.stopped_reason or 'no results'}")
 

@@ -98,8 +98,17 @@ def run_portfolio(root: Path, column: str, options: RoundOptions, address: str |
             progress.advance(bar)
 
         calls = ((str(files.entity(mapping[n]).root), n, mapping[n], options) for n in names)
-        fan_out(run_entity, calls, have, done)
+        fan_out(entity_task, calls, have, done)
     return PortfolioRun(outcomes, cpus=have)
+
+
+def entity_task(root: str, entity: str, folder: str, options: RoundOptions) -> Outcome:
+    """The Ray task: one entity, with one BLAS thread (entities share the cores, and a second thread per
+    process only spins against the others)."""
+    from prism.models.pool import one_blas_thread
+
+    one_blas_thread()
+    return run_entity(root, entity, folder, options)
 
 
 def _write_status(files: PortfolioFiles, rows: dict[str, dict]) -> None:
