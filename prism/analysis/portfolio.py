@@ -15,7 +15,7 @@ import csv
 import numpy as np
 import pandas as pd
 
-from prism.schemas import Results
+from prism.schemas import Config, Results
 from prism.workspace import PortfolioFiles, atomic_target, read_csv, read_model, write_csv
 
 TABLE_COLUMNS = ["entity", "channel", "roi", "roi_low", "roi_high", "confidence"]
@@ -31,8 +31,6 @@ MAD_SCALE = 1.4826  # MAD → standard deviation under normal errors
 
 def write_table(files: PortfolioFiles, status: pd.DataFrame, mapping: pd.DataFrame) -> int:
     """portfolio.csv and entities.csv from the entities with results; returns the rows written."""
-    from prism.schemas import Config
-
     rows, entities = 0, []
     states = dict(zip(status["entity"].astype(str), status["status"].astype(str)))
     with atomic_target(files.table) as tmp, tmp.open("w", newline="", encoding="utf-8") as out:

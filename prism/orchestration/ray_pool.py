@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from prism.errors import InputError
 
-QUIET = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_DISABLE_USAGE_STATS": "1", "RAY_DEDUP_LOGS": "0"}
+QUIET = {"RAY_USAGE_STATS_ENABLED": "0"}  # no usage report leaves the machine
 IN_FLIGHT_PER_CPU = 2  # tasks queued per CPU: enough to keep Ray busy, few enough that hundreds cost no memory
 CONNECT_TIMEOUT_S = 5.0
 

@@ -22,7 +22,7 @@ from prism.report import fmt, style
 from prism.report.html import CSS, SORT_JS, _num, _table, _text
 from prism.report.markdown import Item
 from prism.report.slides import BODY, MARGIN, SLIDE_H, SLIDE_W, TITLE_H, TITLE_TOP, Box, plain, table, text_box
-from prism.workspace import PortfolioFiles, read_csv, write_bytes, write_text
+from prism.workspace import PortfolioFiles, read_csv, write_bytes, write_csv, write_text
 
 TITLE = "Portfolio: what works across entities"
 DECK_ROWS = 12  # rows a deck table shows; the page and the CSV files hold them all
@@ -68,8 +68,6 @@ def portfolio_view(files: PortfolioFiles) -> PortfolioView:
 
 def write_report(files: PortfolioFiles) -> PortfolioView:
     """channels.csv and the three deliverables, each written atomically."""
-    from prism.workspace import write_csv
-
     view = portfolio_view(files)
     write_csv(files.channels, view.channels)
     write_text(files.report_md, build_markdown(view))
