@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 from prism.data.simulate import simulate  # noqa: E402
-from prism.orchestration.entity import RoundOptions, run_entity  # noqa: E402
-from prism.orchestration.portfolio import folders, run_portfolio  # noqa: E402
+from prism.orchestration.entity import RoundOptions  # noqa: E402
+from prism.orchestration.portfolio import entity_task, folders, run_portfolio  # noqa: E402
 from rich.console import Console  # noqa: E402
 
 SETTINGS = {"models": ["ridge"], "ridge": {"bootstrap": 100, "search_budget": 20}}
@@ -55,19 +55,23 @@ def options(path: Path) -> RoundOptions:
 
 
 def sequential(folder: Path, path: Path, n: int) -> float:
+    """The Ray task's own function called in this process, one entity after another (imports done first, as
+    a started Ray's workers have them)."""
+    _warm()
     names = [f"brand {i:02d}" for i in range(n)]
     t0 = time.perf_counter()
     for name, sub in folders(names).items():
-        outcome = run_entity(str(folder / "entities" / sub), name, sub, options(path))
+        outcome = entity_task(str(folder / "entities" / sub), name, sub, options(path))
         assert outcome.status == "ok", outcome
     return time.perf_counter() - t0
 
 
-def on_ray(folder: Path, path: Path, address: str | None = None) -> float:
+def on_ray(folder: Path, path: Path, address: str | None = None) -> tuple[float, int]:
+    """Wall seconds of `run_portfolio` and the CPUs the Ray it ran on had."""
     t0 = time.perf_counter()
     run = run_portfolio(folder, "brand", options(path), address=address, console=QUIET)
     assert all(o.status == "ok" for o in run.outcomes), run.outcomes
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, run.cpus
 
 
 def started_ray(cpus: int) -> float:
@@ -95,10 +99,10 @@ def sizes_table(work: Path, sizes: list[int]) -> list[list[str]]:
         path = brands(work, n)
         seq = sequential(work / f"seq{n}", path, n)
         startup = started_ray(1)
-        one = on_ray(work / f"ray1_{n}", path)
+        one = on_ray(work / f"ray1_{n}", path)[0]
         ray.shutdown()
         started_ray(os.cpu_count() or 1)
-        many = on_ray(work / f"rayN_{n}", path)
+        many = on_ray(work / f"rayN_{n}", path)[0]
         ray.shutdown()
         per = (one - seq) / n
         rows.append([str(n), f"{seq:.1f}", f"{one:.1f}", f"{per:+.2f}", f"{per / (seq / n) * 100:+.1f} %",
@@ -123,8 +127,8 @@ def two_nodes(work: Path, n: int) -> list[str]:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait_nodes(address, 2)
         path = brands(work, n)
-        wall = on_ray(work / "two_nodes", path, address=address)
-        return [f"{n} entities via --address (head + worker, 1 CPU each)", f"{wall:.1f}"]
+        wall, cpus = on_ray(work / "two_nodes", path, address=address)
+        return [f"{n} entities via --address (head + worker, 1 CPU each)", str(cpus), f"{wall:.1f}"]
     finally:
         for proc in (worker, head):
             if proc is not None:
@@ -167,12 +171,12 @@ def main() -> None:
                              "Ray start-up s (once)", f"Ray {os.cpu_count()} CPU s", "speed-up"], ["entities"])
         for row in rows:
             table.add_row(*row)
-        show(table, f"target: overhead ≤ {TARGET_PCT:.0f} % per entity on a started Ray")
+        show(table, f"target: overhead ≤ {TARGET_PCT:.0f} % per entity on a started Ray", width=150)
         if args.two_node:
             cluster = bench_table("Two Ray nodes on this machine (ray start --head; ray start --address)",
-                                  ["run", "wall s"], ["run"])
+                                  ["run", "CPUs Ray had", "wall s"], ["run"])
             cluster.add_row(*two_nodes(work, args.two_node))
-            show(cluster)
+            show(cluster, width=150)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
