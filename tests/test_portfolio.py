@@ -129,6 +129,22 @@ def test_portfolio_budget_moves_money_only_where_confidence_allows(portfolio, ca
     assert ((capped["recommended"] - ref).abs() <= 0.1 * ref + 1e-6).all()
 
 
+def test_changed_data_refits_only_its_entity(portfolio):
+    """Runs after the tests that read the fixture's outputs: it changes one brand's rows and reruns."""
+    pf, *_ = portfolio
+    data = pf.parent / "brands.csv"
+    frame = pd.read_csv(data)
+    acme = frame["brand"] == "Acme"
+    frame.loc[acme, "tv_spend"] = frame.loc[acme, "tv_spend"] * 1.1
+    frame.to_csv(data, index=False)
+    code, _ = prism("portfolio", "--path", str(data), "--entity-column", "brand", "--settings",
+                    str(pf.parent / "settings.json"), *FAST, "--workdir", str(pf))
+    assert code == 0
+    status = _status(pf)
+    assert status.loc["Acme", "status"] == "ok"
+    assert status.loc[["Bolt & Co", "Céleste"], "status"].tolist() == ["skipped"] * 2
+
+
 def test_one_entity_is_a_normal_workspace(ray_local, tmp_path, cli):
     data, settings = brands_file(tmp_path, ["Solo"], broken=False), tmp_path / "settings.json"
     settings.write_text(SETTINGS)
