@@ -1,9 +1,9 @@
 """One entity of a portfolio: its workspace discovered from the shared source, then the round `prism run`,
 `prism compare` and `prism audit` run (or, with `loop`, the whole agent loop).
 
-This is the body of a portfolio's Ray task, but it imports no Ray: the portfolio calls it in-process too (an
-entity column with one value, the benchmark's sequential baseline). It calls the same functions the CLI
-commands call, in the same order, so an entity's workspace is the workspace those commands would leave.
+This is the body of a portfolio's Ray task (`portfolio.entity_task`), but it imports no Ray: an entity column
+with one value runs it in-process on the workdir. It calls the same functions the CLI commands call, in the
+same order, so an entity's workspace is the workspace those commands would leave.
 
 Resume: `entities/<folder>/.prism-portfolio.json` keeps, for the last finished round, the data hash (the
 weekly table's, as `results.data_hash`), the config hash (the effective config's, as `results.config_hash`)
