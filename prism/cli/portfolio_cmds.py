@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.markup import escape
@@ -14,6 +14,9 @@ from prism.cli.app import WorkdirOpt, app, console
 from prism.cli.data_cmds import SourceArgs, with_source_args
 from prism.cli.planning_cmds import WeeksOpt, plan_table
 from prism.errors import InputError
+
+if TYPE_CHECKING:  # the orchestration layer loads when a command runs, not at `prism` start-up
+    from prism.orchestration.entity import Outcome, RoundOptions
 
 portfolio_app = typer.Typer(help="Many brands, markets or product lines side by side: one workspace per entity, "
                                  "fitted on Ray, one portfolio view and a shared budget.",
@@ -65,7 +68,7 @@ def portfolio_cmd(
 
 
 def _round_options(args: SourceArgs, settings: Path | None, loop: bool, rounds: int, quick: bool, k: int,
-                   plan_k: int | None, dictionary: str | None) -> Any:
+                   plan_k: int | None, dictionary: str | None) -> RoundOptions:
     from prism.data.discover import absolute_spec
     from prism.orchestration.entity import RoundOptions
 
@@ -78,9 +81,8 @@ def _round_options(args: SourceArgs, settings: Path | None, loop: bool, rounds: 
         raise InputError("pass --path FILE (or --url/--query): the source holding every entity")
     prep = asdict(args.options())
     prep.pop("entity")
-    overrides = {k: v for k, v in asdict(args.overrides()).items()}
     dic = str(Path(dictionary).resolve()) if dictionary and "://" not in dictionary else dictionary
-    return RoundOptions(spec=asdict(absolute_spec(spec, Path.cwd())), overrides=overrides, prepare=prep,
+    return RoundOptions(spec=asdict(absolute_spec(spec, Path.cwd())), overrides=asdict(args.overrides()), prepare=prep,
                         settings=_settings(settings), loop=loop, rounds=rounds, quick=quick, k=k, plan_k=plan_k,
                         dictionary=dic)
 
@@ -104,7 +106,7 @@ def _settings(path: Path | None) -> dict[str, Any]:
     return data
 
 
-def _status_table(outcomes: list) -> Table:
+def _status_table(outcomes: list[Outcome]) -> Table:
     table = Table(title="Entities")
     for col in ("entity", "status", "seconds", "reason"):
         table.add_column(col, justify="right" if col == "seconds" else "left")
