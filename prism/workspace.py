@@ -131,6 +131,28 @@ def digest(*parts: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
+class PortfolioFiles:
+    """Paths of a portfolio (`prism portfolio`): one workspace per entity under `entities/`, the portfolio's own
+    files under `portfolio/` (docs/concepts/portfolio.md)."""
+
+    def __init__(self, root: str | Path = "."):
+        self.root = Path(root).resolve()
+
+    entities_dir = _At("entities")
+    out_dir = _At("portfolio")
+    status = _At("status.csv")  # entity,status,reason,seconds: rewritten as each entity ends (beside entities/)
+    entities = _At("portfolio", "entities.csv")  # entity,folder,status,weeks,kpi: the name → folder mapping
+    table = _At("portfolio", "portfolio.csv")  # entity,channel,roi,roi_low,roi_high,confidence
+    channels = _At("portfolio", "channels.csv")  # each channel across entities, weighted by confidence
+    optimization = _At("portfolio", "optimization.csv")  # `prism portfolio optimize`
+    report_md = _At("portfolio", "report.md")
+    report_html = _At("portfolio", "report.html")
+    report_pptx = _At("portfolio", "report.pptx")
+
+    def entity(self, folder: str) -> Workspace:
+        return Workspace(self.entities_dir / folder)
+
+
 def check_writable(path: Path) -> None:
     """Refuse a target no file can be written to (a file where a folder should be, a read-only folder)."""
     folder = Path(path).parent

@@ -84,7 +84,8 @@ def _resolve(args: list[str], group_ok: bool = False):
     while hasattr(cmd, "commands") and args and args[0] in cmd.commands:
         path.append(args[0])
         cmd, args = cmd.commands[args[0]], args[1:]
-    assert group_ok or not hasattr(cmd, "commands"), f"{' '.join(path)} needs a subcommand, got {args[:1]}"
+    runs_alone = getattr(cmd, "invoke_without_command", False)  # `prism portfolio --path …` as well as `… optimize`
+    assert group_ok or runs_alone or not hasattr(cmd, "commands"), f"{' '.join(path)} needs a subcommand, got {args[:1]}"
     return cmd, " ".join(path), args
 
 

@@ -19,7 +19,7 @@ from prism.errors import GuardFailed, InputError, Stopped
 
 # Area modules register their commands on `app` when imported.
 from prism.cli import (claude_cmds, data_cmds, knowledge_cmds, loop_cmds, model_cmds,  # noqa: E402,F401
-                       planning_cmds, refresh_cmds, report_cmds, serve_cmds, session_cmds)
+                       planning_cmds, portfolio_cmds, refresh_cmds, report_cmds, serve_cmds, session_cmds)
 
 
 INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C

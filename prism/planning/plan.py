@@ -156,10 +156,21 @@ class Planner:
         self.model = model
         self.source: Pool = plannable(pool(chosen))
         self.h = Horizon(self.source, weeks)
+        self.slices = self.source.slices  # the rows of each model, for the every-model-mean rule
         self.channels = self.h.channels
         self.confidence = confidence
         self.labels = labels or {}
         self.responses_key: str | None = None  # where its responses are kept between processes (outputs.py)
+
+    @classmethod
+    def over(cls, h: Horizon, confidence: dict[str, str] | None, labels: dict[str, str] | None = None) -> "Planner":
+        """A consensus planner on a horizon built elsewhere (the portfolio's, over many entities' pooled draws):
+        the same limits, confidence caps and 90 %-of-draws rule; its rows pair draws of different entities, so
+        there is no model whose mean it could also ask for."""
+        planner = cls.__new__(cls)
+        planner.model, planner.h, planner.slices = CONSENSUS, h, {}
+        planner.channels, planner.confidence, planner.labels = h.channels, confidence, labels or {}
+        return planner
 
     @property
     def weeks(self) -> int:
@@ -177,7 +188,7 @@ class Planner:
     def outcome(self, weekly: np.ndarray) -> Outcome:
         """KPI change of a weekly plan against the current weekly spend."""
         kpi = self.h.plan_kpi(weekly) - self.h.plan_kpi(self.h.current)
-        return Outcome(kpi, {m: float(kpi[s].mean()) for m, s in self.source.slices.items()},
+        return Outcome(kpi, {m: float(kpi[s].mean()) for m, s in self.slices.items()},
                        moved=not np.allclose(weekly, self.h.current, rtol=SAME_SPEND, atol=0.0))
 
     def channel_kpi(self, c: int, weekly: float) -> tuple[float, float, float]:
@@ -265,7 +276,7 @@ class Planner:
                 continue
             gain = self.h.plan_kpi(cand) - self.h.plan_kpi(ref)
             backed = (gain > 0).mean() >= CONSENSUS_SHARE and all(gain[s].mean() > 0
-                                                                  for s in self.source.slices.values())
+                                                                  for s in self.slices.values())
             if backed:
                 if share < 1.0:
                     notes.append(f"the full move passed the consensus test only at {share:.0%} of its size")
