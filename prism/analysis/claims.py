@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from prism.analysis import checks
 from prism.analysis import numbers as N
 from prism.analysis.facts import PLAIN_METHOD, RoundFacts, fmt
+from prism.analysis.test_plan import MARKET_SPLIT
 from prism.workspace import Workspace, load_state, read_csv
 
 # Metric words in a figure's neighbourhood, in the order they are tried. `after`: the text right after the
@@ -220,6 +221,7 @@ def _rows(ws: Workspace, facts: RoundFacts) -> list[Quotable]:
         for row in frame.to_dict("records"):
             ch = row["channel"] if row["channel"] in channels else None
             tag = f"{row.get('model')}." if "model" in row and ch else ""
+            tag += f"{row['design']}." if row.get("design") == MARKET_SPLIT else ""  # a channel's second plan
             for col, value in row.items():
                 if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
                     metric = metrics.get(col, "other")

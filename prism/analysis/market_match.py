@@ -6,10 +6,11 @@ summed KPI over the history (constrained least squares, scipy's NNLS), so level,
 matched together. A split is judged by that fit's error, RMSE ÷ the treated KPI's mean over the history
 (`fit_error`): the smaller, the better the controls stand in for what the treated markets would have done.
 
-The treated group is chosen greedily: markets that run the channel are added one at a time, each time the
-one that keeps the fit error lowest, until the group holds the target share of the KPI; then single swaps
-of a treated and a control market are made while one lowers the error and keeps the group's share within
-SHARE_BAND of the target. At least MIN_CONTROL markets stay as control.
+The treated group is searched as GeoLift ranks candidate groups: SAMPLES random groups of markets that run
+the channel, each filled in random order to about the target share of the KPI (within SHARE_BAND), are
+ranked by that error; the best is then improved by single swaps of a treated and a control market while
+one lowers the error and keeps the share within the band (a greedy local search). At least MIN_CONTROL
+markets stay as control.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ MIN_CONTROL = 2  # markets kept as control, at least
 MIN_MARKETS = MIN_CONTROL + 2  # below this no split is designed (a treated group and its controls need room)
 SHARE_BAND = (0.6, 1.4)  # a swap keeps the treated share of the KPI within this × the target
 MAX_SWAP_PASSES = 20
+SAMPLES = 200  # random treated groups near the target share, the best of which starts the swaps
 
 
 @dataclass(frozen=True)
@@ -51,25 +53,40 @@ def _error(y: np.ndarray, treated: list[int]) -> float:
     return control_fit(y, treated, [g for g in range(y.shape[1]) if g not in treated])[1]
 
 
-def match_split(y: np.ndarray, share: float, eligible: np.ndarray) -> Split | None:
+def match_split(y: np.ndarray, share: float, eligible: np.ndarray, seed: int = 0) -> Split | None:
     """The matched split whose treated markets hold about `share` of the KPI of history y (n, G); only
     `eligible` markets (those that run the channel) are treated. None when no split fits (too few markets)."""
     n_markets = y.shape[1]
     if n_markets < MIN_MARKETS or not eligible.any():
         return None
     sizes = y.sum(axis=0) / y.sum()
-    treated: list[int] = []
-    while sizes[treated].sum() < share and len(treated) < n_markets - MIN_CONTROL:
-        free = [g for g in np.flatnonzero(eligible) if g not in treated]
-        if not free:
-            break
-        treated.append(min(free, key=lambda g: _error(y, [*treated, g])))
-    if not treated:
-        return None
-    treated = _swapped(y, treated, sizes, share, eligible)
+    groups = _candidate_groups(sizes, share, eligible, n_markets - MIN_CONTROL, np.random.default_rng(seed))
+    low, high = share * SHARE_BAND[0], share * SHARE_BAND[1]
+    within = [g for g in groups if low <= sizes[list(g)].sum() <= high]
+    if within:
+        treated = _swapped(y, list(min(within, key=lambda g: _error(y, list(g)))), sizes, share, eligible)
+    else:  # no group near the target (one market holds most of the KPI): the nearest in share
+        treated = list(min(groups, key=lambda g: abs(sizes[list(g)].sum() - share)))
     control = tuple(g for g in range(n_markets) if g not in treated)
     weights, error = control_fit(y, treated, control)
     return Split(tuple(sorted(treated)), control, weights, error, float(sizes[treated].sum()))
+
+
+def _candidate_groups(sizes: np.ndarray, share: float, eligible: np.ndarray, most: int,
+                      rng: np.random.Generator) -> set[tuple[int, ...]]:
+    """Up to SAMPLES treated groups: eligible markets in random order, each added unless it takes the group
+    past SHARE_BAND's top, until the group holds the target share (or `most` markets)."""
+    high = share * SHARE_BAND[1]
+    out = set()
+    for _ in range(SAMPLES):
+        group: list[int] = []
+        for g in rng.permutation(np.flatnonzero(eligible)):
+            if sizes[group].sum() >= share or len(group) >= most:
+                break
+            if sizes[[*group, int(g)]].sum() <= high or not group:
+                group.append(int(g))
+        out.add(tuple(sorted(group)))
+    return out
 
 
 def _swapped(y: np.ndarray, treated: list[int], sizes: np.ndarray, share: float, eligible: np.ndarray) -> list[int]:
