@@ -561,22 +561,22 @@ def plan_channels(inp: PlanInputs, labels: dict[str, str], k: int = DEFAULT_K, j
             outcome = None if inp.world.level[c] <= 0 else search(pool, inp.world, inp.cfg, c, k,
                                                                    inp.cfg.seed * 1000, jobs, designs)
             rows.append(plan_row(inp, channel, outcome, label, k))
-            split = split_plan(pool, inp, c, k, jobs, weeks) if outcome is not None else None
+            split = split_plan(pool, inp.panel, inp.cfg, c, k, jobs, weeks) if outcome is not None else None
             if split is not None:
                 rows.append(plan_row(inp, channel, split, label, k))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def split_plan(pool: Executor, inp: PlanInputs, c: int, k: int, jobs: int,
+def split_plan(pool: Executor, world: PanelWorld | None, cfg: Config, c: int, k: int, jobs: int,
                weeks: tuple[int, ...] = WEEKS) -> Outcome | None:
     """The cheapest market-split design that settles channel c on this panel (or the strongest's outcome);
     None off a panel or where no split fits."""
-    splits = market_splits(inp.panel, c) if inp.panel is not None else []
+    splits = market_splits(world, c) if world is not None else []
     if not splits:
         return None
     designs = split_candidates(splits, weeks)
     strongest = max(designs, key=lambda d: (d.share * d.moved, -d.change_pct))
-    return search(pool, inp.panel, inp.cfg, c, k, inp.cfg.seed * 1000, jobs, designs, strongest)
+    return search(pool, world, cfg, c, k, cfg.seed * 1000, jobs, designs, strongest)
 
 
 def run_plans(ws: Workspace, channels: list[str] | None = None, k: int | None = None,
