@@ -147,6 +147,8 @@ def test_a_panel_of_two_markets_says_no_split_can_be_designed(tmp_path) -> None:
     settle = ws.report_md.read_text().split("## What would settle it")[1].split("\n## ")[0]
     said = [ln for ln in settle.splitlines() if "market split" in ln]
     assert len(said) == 1 and said[0].startswith("A market split cannot be designed") and "2 markets" in said[0]
+    facts = RoundFacts.load(ws, 1)
+    assert claims.check(said[0], facts, claims.book(ws, facts)) == []
 
 
 def test_a_market_split_row_without_its_markets_is_bad_input_naming_the_row(planned, tmp_path) -> None:

@@ -23,7 +23,7 @@ refits miss.
 forgone (positive: KPI lost; negative: KPI gained by extra spend) is computed from every model's kept
 draws over the test weeks and the carry-over after them, with its 90 % interval.
 
-On a regional panel (two or more markets fitted as a panel; MIN_MARKETS or more), every channel below
+On a regional panel of MIN_MARKETS markets or more (fitted as a panel), every channel below
 `high` also gets a market-split design: the channel's spend changed in some markets only (go dark or
 heavy-up), the others kept as control, chosen as a synthetic control matched on the history's KPI
 (analysis/market_match.py). It is simulated the same way on the panel: each market's fitted baseline,
@@ -642,8 +642,8 @@ def geo_note(meta: Metadata | None) -> str:
                 f"the treated markets' (a synthetic control: level, trend and season).")
     if prof is not None and prof.market_column and len(prof.markets) > 1:
         return (f"A market split cannot be designed: the data holds {len(prof.markets)} markets in "
-                f"'{prof.market_column}' and a split needs at least {MIN_MARKETS} (treated markets and at least "
-                f"two as control).")
+                f"'{prof.market_column}' and a split needs more (treated markets beside at least two control "
+                f"markets).")
     if prof is None or not prof.entity_column or len(prof.entities) <= 1:
         return "A geo split is not available: the data has no region column."
     return (f"A geo split across the {len(prof.entities)} values of {prof.entity_column} is possible but not "

@@ -266,7 +266,8 @@ def _test_line(tests: pd.DataFrame | None, ch: str) -> str:
     if tests is None or "channel" not in tests.columns:
         return ""
     rows = tests[tests["channel"] == ch]
-    return "".join(f" Suggested test: {r['design']} for {int(r['weeks'])} weeks, spend change "
+    return "".join(f" Suggested market-split test: {r['description']}." if r["design"] == "market_split" else
+                   f" Suggested test: {r['design']} for {int(r['weeks'])} weeks, spend change "
                    f"{fmt(r['spend_change_pct'], 0)}%." for _, r in rows.iterrows())
 
 
