@@ -220,7 +220,8 @@ def panel_main(args, console) -> None:
         out.add_column(col, justify="left" if col in ("channel", "split test", "national test") else "right")
     for r in table.itertuples():
         pct = lambda v: "± inf" if not np.isfinite(v) else f"{100 * v:.0f} %"  # noqa: E731
-        test = f"{'pause' if r.change <= -100 else f'+{r.change:.0f} %'} {r.weeks} wk" + ("" if r.achievable else " (best)")
+        test = (f"{'pause' if r.change <= -100 else f'+{r.change:.0f} %'} {r.weeks} wk"
+                + ("" if r.achievable else " (best)"))
         out.add_row(str(r.seed), r.channel, f"{r.treated} ({r.share:.0%})", f"{100 * r.fit:.1f} %", test,
                     pct(r.fitted_hw), pct(r.promised), f"{r.delivered:.0%}", pct(r.median), f"{r.coverage:.0%}",
                     f"{r.forgone:,.0f}", r.national, pct(r.national_promised), f"{r.national_forgone:,.0f}",
