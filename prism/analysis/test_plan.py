@@ -340,7 +340,7 @@ class PanelWorld:
             return column
         return self.draws.draws[g].channel_contribution(c, column)[w.pick[s, c]] / w.norm[s, c]
 
-    def simulate(self, cfg: Config, c: int, design: Design, seed: int) -> float:
+    def simulate(self, cfg: Config, c: int, design: SplitDesign, seed: int) -> float:
         """One simulated market-split test, the panel refitted: the national ROI's relative half-width."""
         data, base = panel_extended(self, c, design)
         rng = np.random.default_rng(seed)
@@ -371,14 +371,14 @@ def build_panel_world(data: PanelData, panel: PanelDraws, cfg: Config) -> PanelW
     return PanelWorld(national, data, panel, base, coef, inflate * (data.y[:n] - fitted), level)
 
 
-def panel_extended(world: PanelWorld, c: int, design: Design) -> tuple[PanelData, np.ndarray]:
+def panel_extended(world: PanelWorld, c: int, design: SplitDesign) -> tuple[PanelData, np.ndarray]:
     """The panel with the test weeks appended (every week a training week; every market's channels at their
     typical level, channel c changed in the treated markets) and each market's base KPI of all weeks
     (its fitted baseline carried forward, as `extended` does nationally)."""
     d, src = world.data, _year_before(world.data.n_weeks, design.weeks)
     dates = _ahead(d.dates, design.weeks)
     plan = np.tile(world.level, (design.weeks, 1, 1))
-    treated = [d.markets.index(m) for m in getattr(design, "treated", d.markets)]
+    treated = [d.markets.index(m) for m in design.treated]
     plan[:, treated, c] = world.level[treated, c][None, :] * design.pattern()[:, None]
     data = replace(d, dates=dates, y=np.concatenate([d.y, d.y[src]]), spend=np.concatenate([d.spend, plan]),
                    controls=np.concatenate([d.controls, d.controls[src]]), events=np.vstack([d.events, d.events[src]]),
@@ -550,9 +550,9 @@ def plan_row(inp: PlanInputs, channel: str, outcome: Outcome | None, confidence:
 
 
 def plan_channels(inp: PlanInputs, labels: dict[str, str], k: int = DEFAULT_K, jobs: int | None = None,
-                  designs: list[Design] | None = None, weeks: tuple[int, ...] = WEEKS) -> pd.DataFrame:
+                  designs: list[Design] | None = None) -> pd.DataFrame:
     """A plan per channel in `labels` (channel → confidence), simulated in parallel processes; on a panel a
-    market-split plan beside it (`split_plan`; `weeks`: the lengths it tries)."""
+    market-split plan beside it (`split_plan`)."""
     jobs = jobs or min(MAX_JOBS, os.cpu_count() or 1)
     rows = []
     with process_pool(jobs) as pool:
@@ -561,20 +561,19 @@ def plan_channels(inp: PlanInputs, labels: dict[str, str], k: int = DEFAULT_K, j
             outcome = None if inp.world.level[c] <= 0 else search(pool, inp.world, inp.cfg, c, k,
                                                                    inp.cfg.seed * 1000, jobs, designs)
             rows.append(plan_row(inp, channel, outcome, label, k))
-            split = split_plan(pool, inp.panel, inp.cfg, c, k, jobs, weeks) if outcome is not None else None
+            split = split_plan(pool, inp.panel, inp.cfg, c, k, jobs) if outcome is not None else None
             if split is not None:
                 rows.append(plan_row(inp, channel, split, label, k))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def split_plan(pool: Executor, world: PanelWorld | None, cfg: Config, c: int, k: int, jobs: int,
-               weeks: tuple[int, ...] = WEEKS) -> Outcome | None:
+def split_plan(pool: Executor, world: PanelWorld | None, cfg: Config, c: int, k: int, jobs: int) -> Outcome | None:
     """The cheapest market-split design that settles channel c on this panel (or the strongest's outcome);
     None off a panel or where no split fits."""
     splits = market_splits(world, c) if world is not None else []
     if not splits:
         return None
-    designs = split_candidates(splits, weeks)
+    designs = split_candidates(splits)
     strongest = max(designs, key=lambda d: (d.share * d.moved, -d.change_pct))
     return search(pool, world, cfg, c, k, cfg.seed * 1000, jobs, designs, strongest)
 
