@@ -131,7 +131,7 @@ def test_report_page_deck_and_workbook_name_the_markets_and_the_guard_accepts_th
                     for shape in slide.shapes if shape.has_text_frame)
     deck += " ".join(cell.text for slide in Presentation(out / "report.pptx").slides for shape in slide.shapes
                      if shape.has_table for row in shape.table.rows for cell in row.cells)
-    assert all(m in deck for m in treated)
+    assert all(m in deck for m in treated + control)
     sheet = openpyxl.load_workbook(out / "report.xlsx", read_only=True)["Test plans"]
     rows = list(sheet.iter_rows(values_only=True))
     header = list(rows[0])
