@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Iterable, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 MODEL_NAMES: tuple[str, ...] = ("ridge", "pymc", "lightweight_mmm")
 ModelName = Literal["ridge", "pymc", "lightweight_mmm"]
@@ -683,7 +683,7 @@ class TestPlan(Open):
 
     __test__ = False  # not a pytest class, whatever its name
     channel: str
-    design: Literal["spend_change", "flighting", "none"]
+    design: Literal["spend_change", "flighting", "none", "market_split"]
     weeks: int = Field(ge=0)
     spend_change_pct: float = Field(ge=-100.0)
     expected_halfwidth_pct: float = Field(description="half-width of the 90 % interval, % of the ROI, that 9 "
@@ -691,6 +691,23 @@ class TestPlan(Open):
                                                       "its ROI undecided, at the pooled ROI or at zero)")
     cost: float = Field(ge=0.0, description="spend moved, currency")
     achievable: bool = True
+    markets_treated: str | None = Field(None, description="market_split: the markets whose spend changes, '; '-joined")
+    markets_control: str | None = Field(None, description="market_split: the markets kept as control, '; '-joined")
+    control_fit_pct: float | None = Field(None, description="market_split: the synthetic control's error over the "
+                                                            "history, % of the treated markets' mean KPI")
+
+    @field_validator("markets_treated", "markets_control", "control_fit_pct", mode="before")
+    @classmethod
+    def _blank(cls, v: object) -> object:
+        """A national design's empty cell (read back from the CSV as NaN) is no value."""
+        return None if isinstance(v, float) and v != v else v
+
+    @field_validator("markets_control")
+    @classmethod
+    def _split_names_markets(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("design") == "market_split" and not (v and info.data.get("markets_treated")):
+            raise ValueError("a market_split row names its treated and control markets")
+        return v
 
 
 class Results(Open):

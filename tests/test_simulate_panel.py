@@ -70,3 +70,16 @@ def test_realistic_panel_draws_its_shape():
     assert 12 <= len(sim.markets) <= 20 and 52 <= sim.spend.shape[0] <= 130
     with pytest.raises(ValueError):
         simulate_panel(n_channels=3, regional=4)
+
+
+def test_the_truth_earns_any_spend_plan_as_it_earned_the_data() -> None:
+    """`media(spend)` (what bench/test_plans.py --panel carries a test out with) reproduces the simulated
+    contributions, and a market gone dark earns nothing from that channel there."""
+    sim = simulate_panel(n_markets=4, weeks=40, n_channels=3, seed=904, regional=0)
+    np.testing.assert_allclose(sim.media(sim.spend), sim.contributions, rtol=1e-12)
+    dark = sim.spend.copy()
+    dark[:, 1, 0] = 0.0
+    media = sim.media(dark)
+    assert media[:, 1, 0].max() == 0.0 and np.allclose(media[:, 0], sim.contributions[:, 0])
+    np.testing.assert_allclose(sim.base + sim.contributions.sum(axis=2), sim.frame.pivot(
+        index="date", columns=MARKET_COLUMN, values=sim.kpi).to_numpy(), atol=6 * sim.noise_sd.max())

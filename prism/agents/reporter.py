@@ -22,7 +22,7 @@ from prism.analysis.confidence import (
     WHY_SHORT, WHY_TEST_CONFLICT, WHY_UNDECIDED, WHY_WIDE, WHY_WIDTH,
 )
 from prism.analysis.since import since_last_time
-from prism.analysis.test_plan import NO_TEST, geo_note, promise_words, read_plans
+from prism.analysis.test_plan import MARKET_SPLIT, NO_TEST, geo_note, promise_words, read_plans
 from prism.analysis.facts import (AGREEMENT_CV, INTERVAL_LEVEL, PLAIN_METHOD, SATURATED_PCT, ChannelFacts, RoundFacts,
                                  fmt, range_label)
 from prism.errors import InputError, TooFewDraws
@@ -371,13 +371,18 @@ def _settle(facts: RoundFacts, tests: pd.DataFrame | None) -> str:
     unsure = [f for f in facts.ranked if f.confidence != HIGH]
     if not unsure:
         return "\n".join(lines + ["Every channel's return has high confidence: no test is needed.", ""])
-    rows = {} if tests is None else {str(r["channel"]): r for r in tests.to_dict("records")}
+    records = [] if tests is None else tests.to_dict("records")
+    rows = {str(r["channel"]): r for r in records if r["design"] != MARKET_SPLIT}
+    splits = {str(r["channel"]): r for r in records if r["design"] == MARKET_SPLIT}
     if not rows:
         lines.append("No test has been sized on this data yet (the simulations run with `prism audit`); in "
                      "general, change one channel's spend on its own for a few weeks, up or down or on and off.")
     else:
         kpi = facts.label(facts.cfg.data.kpi).lower()
-        lines += [_test_line(f, rows.get(f.channel), kpi, _unit(facts)) for f in unsure]
+        for f in unsure:
+            lines.append(_test_line(f, rows.get(f.channel), kpi, _unit(facts)))
+            if f.channel in splits:
+                lines.append(_test_line(f, splits[f.channel], kpi, _unit(facts), " in some markets"))
         lines += ["", f"Each test keeps every other channel at its usual spend. Its precision is what "
                       f"{promise_words(tests)} simulated runs of the test on this data achieved, sized for a return "
                       f"toward the low end of today's range (for a channel always on at one level, of what the other "
@@ -385,9 +390,10 @@ def _settle(facts: RoundFacts, tests: pd.DataFrame | None) -> str:
     return "\n".join(lines + ["", geo_note(facts.meta), ""])
 
 
-def _test_line(f: ChannelFacts, row: dict | None, kpi: str, unit: str) -> str:
-    """One channel's test in plain words: what to do, for how long, what it costs, what it buys."""
-    head = f"- {f.label} ({f.confidence} confidence)"
+def _test_line(f: ChannelFacts, row: dict | None, kpi: str, unit: str, where: str = "") -> str:
+    """One channel's test in plain words: what to do, for how long, what it costs, what it buys (`where`: a
+    market split's words after the channel, its description naming the markets)."""
+    head = f"- {f.label} ({f.confidence} confidence){where}"
     if row is None or row["design"] == NO_TEST:
         return f"{head}: no test sized this round ({row['description'] if row else 'not simulated'})."
     sign = 1.0 if row["kpi_forgone"] >= 0 else -1.0  # negative KPI forgone: the test adds KPI

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from prism.analysis import checks
 from prism.analysis import numbers as N
 from prism.analysis.facts import PLAIN_METHOD, RoundFacts, fmt
+from prism.analysis.test_plan import MARKET_SPLIT
 from prism.workspace import Workspace, load_state, read_csv
 
 # Metric words in a figure's neighbourhood, in the order they are tried. `after`: the text right after the
@@ -220,6 +221,7 @@ def _rows(ws: Workspace, facts: RoundFacts) -> list[Quotable]:
         for row in frame.to_dict("records"):
             ch = row["channel"] if row["channel"] in channels else None
             tag = f"{row.get('model')}." if "model" in row and ch else ""
+            tag += f"{row['design']}." if row.get("design") == MARKET_SPLIT else ""  # a channel's second plan
             for col, value in row.items():
                 if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
                     metric = metrics.get(col, "other")
@@ -464,6 +466,8 @@ def _nearest_value(found: N.Found, pool: list[Quotable]) -> Quotable | None:
 def short(value: float) -> str:
     """A figure as an agent may print it: 1.2m, 85k, 3.08 (the guard reads each at its rounding)."""
     a = abs(value)
+    if a == float("inf"):  # a test plan that leaves its channel undecided
+        return "inf" if value > 0 else "-inf"
     if a >= 1e6:
         return f"{value / 1e6:,.1f}m"
     if a >= 1e4:
@@ -488,10 +492,12 @@ def screen(book_: Book) -> list[str]:
                   f"  mROI {fmt(get('mroi_mean').value)} [ch.mroi_mean] · share of spend {f.spend_share:.1f}% "
                   f"[ch.spend_share] · share of KPI {f.contribution_pct:.1f}% [ch.contribution_pct] · spend "
                   f"{short(f.spend)} [ch.spend] · saturation {f.saturation_pct:.0f}% [ch.saturation_pct]"]
-        plan = [q for q in book_.values if q.channel == ch and ".test_plan." in q.key]
-        if plan:
-            lines.append("  test: " + ", ".join(f"{q.key.rsplit('.', 1)[1]} {short(q.value)}" for q in plan)
-                         + " [ch.test_plan.<column>]")
+        plans = [q for q in book_.values if q.channel == ch and ".test_plan." in q.key]
+        for name, split in (("test", False), ("market-split test", True)):
+            plan = [q for q in plans if (f".{MARKET_SPLIT}." in q.key) == split]
+            if plan:
+                lines.append(f"  {name}: " + ", ".join(f"{q.key.rsplit('.', 1)[1]} {short(q.value)}" for q in plan)
+                             + f" [ch.test_plan.{f'<model>.{MARKET_SPLIT}.' if split else ''}<column>]")
     rl = {k.removeprefix("round."): q.value for k, q in by_key.items() if k.startswith("round.")
           and ".exploration." not in k}
     lines.append("All channels: " + " · ".join(f"{k} {short(v)}" for k, v in rl.items() if not k.startswith("fit."))

@@ -21,8 +21,16 @@ refits miss.
 
 `cost` is the spend moved (currency, |change| × the channel's typical weekly spend × weeks); the KPI
 forgone (positive: KPI lost; negative: KPI gained by extra spend) is computed from every model's kept
-draws over the test weeks and the carry-over after them, with its 90 % interval. A geo split needs
-per-region data, which Prism does not model (it fits one series): it is named as not available.
+draws over the test weeks and the carry-over after them, with its 90 % interval.
+
+On a regional panel of MIN_MARKETS markets or more (fitted as a panel), every channel below
+`high` also gets a market-split design: the channel's spend changed in some markets only (go dark or
+heavy-up), the others kept as control, chosen as a synthetic control matched on the history's KPI
+(analysis/market_match.py). It is simulated the same way on the panel: each market's fitted baseline,
+curves (the panel draws behind the national world's) and residuals, the residuals block-resampled in the
+same weeks for all markets, and the panel ridge (quick) refitted on all markets together; the precision is
+the tested channel's national ROI's, as for the national designs. Its KPI forgone is the treated markets'
+only, from every panel model's kept draws.
 """
 
 from __future__ import annotations
@@ -38,11 +46,13 @@ from pydantic import ValidationError
 
 from prism.analysis.audit import FACTOR_RANGE, audit_source, block_noise
 from prism.analysis.confidence import HIGH
+from prism.analysis.market_match import MIN_MARKETS, match_split
 from prism.analysis.response import plan_contributions
 from prism.errors import InputError
-from prism.models import ridge
+from prism.models import ridge, ridge_panel
 from prism.models.base import ModelData, channel_summary, thin
-from prism.models.draws import KeptDraws, read_national, roi_draws
+from prism.models.draws import KeptDraws, NationalDraws, PanelDraws, read_draws, roi_draws
+from prism.models.panel import PanelData, model_data
 from prism.models.pool import process_pool
 from prism.models.priors import round_config
 from prism.schemas import ChannelResult, Config, Metadata, Results, TestPlan
@@ -51,7 +61,7 @@ from prism.workspace import Workspace, read_csv, read_model, read_weekly, write_
 TEST_PLAN_FILE = "test_plan.csv"
 COLUMNS = ["channel", "design", "weeks", "spend_change_pct", "expected_halfwidth_pct", "cost",  # the documented columns first
            "achievable", "median_halfwidth_pct", "kpi_forgone", "kpi_forgone_low", "kpi_forgone_high",
-           "description", "confidence", "model", "k", "round"]
+           "description", "markets_treated", "markets_control", "control_fit_pct", "confidence", "model", "k", "round"]
 TARGET_HALFWIDTH = 0.30  # the 90 % interval within ±30 % of the ROI
 DEFAULT_K = 10
 MAX_MISSES = 1  # of K simulated tests: the promise is what 9 in 10 achieve
@@ -61,7 +71,10 @@ CHANGES = (50.0, 100.0, -100.0)  # spend change in % of the typical level; −10
 # alternating weeks off for 26 weeks only to ±26–82 % (the ROI is the return from zero spend, which a
 # pause observes and a rise extrapolates to; carry-over blurs alternating weeks). A +25 % rise is left out:
 # it moves the least KPI of all, and every candidate costs refits
-SPEND_CHANGE, FLIGHTING, NO_TEST = "spend_change", "flighting", "none"
+SPEND_CHANGE, FLIGHTING, NO_TEST, MARKET_SPLIT = "spend_change", "flighting", "none", "market_split"
+SPLIT_SHARES = (0.25, 0.5)  # a market split treats markets holding about this share of the KPI
+SPLIT_CHANGES = (-100.0, 100.0)  # go dark, or double the spend (heavy-up), in the treated markets
+MARKET_SEP = "; "  # markets_treated / markets_control: the market names joined
 UNDECIDED = "undecided"  # what the tables show for a plan whose strongest test leaves the channel undecided (± inf)
 RECENT_WEEKS = 13  # "typical level": the mean weekly spend of the last quarter
 YEAR = 52  # test weeks copy controls, events and baseline from the same weeks a year earlier
@@ -114,6 +127,33 @@ def candidates(weeks: tuple[int, ...] = WEEKS, changes: tuple[float, ...] = CHAN
 STRONGEST = Design(SPEND_CHANGE, -100.0, max(WEEKS))  # the ceiling, simulated first: a pause of the longest length
 
 
+@dataclass(frozen=True)
+class SplitDesign(Design):
+    """A market-split test: the change in the `treated` markets only, the `control` markets as they are."""
+
+    treated: tuple[str, ...] = ()
+    control: tuple[str, ...] = ()
+    share: float = 0.0  # the treated markets' share of the KPI
+    fit_error: float = 0.0  # the synthetic control's pre-period error (market_match.Split.fit_error)
+
+    def describe(self) -> str:
+        verb = "pause it" if self.change_pct <= -100 else f"raise its spend by {self.change_pct:.0f}%"
+        return (f"{verb} in {_names(self.treated)} only for {self.weeks} weeks, keeping {_names(self.control)} "
+                f"as control")
+
+
+def _names(markets: tuple[str, ...]) -> str:
+    return ", ".join(markets[:-1]) + f" and {markets[-1]}" if len(markets) > 1 else markets[0]
+
+
+def split_candidates(splits: list[SplitDesign], weeks: tuple[int, ...] = WEEKS,
+                     changes: tuple[float, ...] = SPLIT_CHANGES) -> list[SplitDesign]:
+    """Every change and length for each matched split, in order of cost (share of the KPI treated × spend
+    moved, then weeks, a pause before a heavy-up); the strongest (the largest split paused longest) last."""
+    out = [replace(s, change_pct=c, weeks=n) for s in splits for c in changes for n in weeks]
+    return sorted(out, key=lambda d: (d.share * d.moved, d.weeks, d.change_pct > 0))
+
+
 # ------------------------------------------------------------------------------------------------ world
 
 
@@ -139,6 +179,12 @@ class PlanWorld:
         if self.dead[c]:
             return column
         return self.draws.channel_contribution(c, column)[self.pick[s, c]] / self.norm[s, c]
+
+    def simulate(self, cfg: Config, c: int, design: Design, seed: int) -> float:
+        """One simulated test of channel c, refitted: its relative half-width (`settled_halfwidth`)."""
+        data, base = extended(self, c, design)
+        data = replace(data, y=synthetic(self, data, base, c, seed))
+        return settled_halfwidth(channel_summary(ridge.fit(data, cfg, quick=True), data)[data.channels[c]])
 
 
 def build_plan_world(data: ModelData, kd: KeptDraws, cfg: Config) -> PlanWorld:
@@ -214,6 +260,11 @@ def _year_before(n_weeks: int, weeks: int) -> np.ndarray:
     return np.clip(np.arange(n_weeks, n_weeks + weeks) - min(YEAR, n_weeks), 0, n_weeks - 1)
 
 
+def _ahead(dates: pd.DatetimeIndex, weeks: int) -> pd.DatetimeIndex:
+    """The dates with `weeks` more weeks appended."""
+    return dates.append(pd.DatetimeIndex([dates[-1] + pd.Timedelta(weeks=i + 1) for i in range(weeks)]))
+
+
 def test_spend(world: PlanWorld, c: int, design: Design) -> np.ndarray:
     """(N, C) the test weeks' spend: every channel at its typical level, channel c changed."""
     plan = np.tile(world.level, (design.weeks, 1))
@@ -229,7 +280,7 @@ def extended(world: PlanWorld, c: int, design: Design) -> tuple[ModelData, np.nd
     refit extrapolates, and the refit put that gap on the paused channel (a channel under 2 % of spend,
     true ROI 0.6, was estimated at 7.5 in the plan's world; bench/test_plans.py, seed 401)."""
     d, src = world.data, _year_before(world.data.n_weeks, design.weeks)
-    dates = d.dates.append(pd.DatetimeIndex([d.dates[-1] + pd.Timedelta(weeks=i + 1) for i in range(design.weeks)]))
+    dates = _ahead(d.dates, design.weeks)
     data = replace(d, dates=dates, y=np.concatenate([d.y, d.y[src]]),
                    spend=np.vstack([d.spend, test_spend(world, c, design)]),
                    controls=np.vstack([d.controls, d.controls[src]]), events=np.vstack([d.events, d.events[src]]),
@@ -253,18 +304,103 @@ def halfwidth(roi: float, low: float, high: float) -> float:
     return (high - low) / 2.0 / roi if roi > 1e-12 else math.inf
 
 
-def simulate_test(job: tuple[PlanWorld, Config, int, Design, int]) -> float:
-    """One simulated test, refitted: the tested channel's relative half-width (`settled_halfwidth`)."""
+def simulate_test(job: "tuple[PlanWorld | PanelWorld, Config, int, Design, int]") -> float:
+    """One simulated test, refitted (in a pool's process): the tested channel's relative half-width."""
     world, cfg, c, design, seed = job
-    data, base = extended(world, c, design)
-    data = replace(data, y=synthetic(world, data, base, c, seed))
-    return settled_halfwidth(channel_summary(ridge.fit(data, cfg, quick=True), data)[data.channels[c]])
+    return world.simulate(cfg, c, design, seed)
 
 
 def settled_halfwidth(r: ChannelResult) -> float:
     """A refit's relative half-width for the tested channel: inf while it is prior-driven (still at the pooled
     ROI: a narrow interval there measures the penalty, not the test)."""
     return math.inf if r.evidence is not None and r.evidence.prior_driven else halfwidth(r.roi, r.roi_low, r.roi_high)
+
+
+# ------------------------------------------------------------------------------------------------ panel
+
+
+@dataclass(frozen=True)
+class PanelWorld:
+    """A panel's plan world: the national world's truth (ROIs, which draw's curves) laid over each market's
+    own fitted baseline, curves and residuals, so a market-split test can be simulated and refitted."""
+
+    national: PlanWorld  # truth, low, pick, norm and dead as the national designs use them
+    data: PanelData
+    draws: PanelDraws  # thinned as national.draws, so draw s is the same joint draw
+    base: np.ndarray  # (T, G) each market's fitted KPI without media
+    base_coef: np.ndarray  # (G, 1 + q) each market's baseline on its baseline_columns: extends it
+    residuals: np.ndarray  # (n_train, G) actual − fitted per market, scaled up for the parameters spent
+    level: np.ndarray  # (G, C) typical weekly spend per market and channel
+
+    def shape(self, c: int, g: int, column: np.ndarray, s: int) -> np.ndarray:
+        """Channel c's contribution in market g at national ROI 1 (over the training weeks), draw s's curve:
+        summed over markets at their fitted spend it is the national world's `shape`."""
+        w = self.national
+        if w.dead[c]:
+            return column
+        return self.draws.draws[g].channel_contribution(c, column)[w.pick[s, c]] / w.norm[s, c]
+
+    def simulate(self, cfg: Config, c: int, design: SplitDesign, seed: int) -> float:
+        """One simulated market-split test, the panel refitted: the national ROI's relative half-width."""
+        data, base = panel_extended(self, c, design)
+        rng = np.random.default_rng(seed)
+        w = self.national
+        s = int(rng.integers(len(w.truth)))
+        truth = w.truth[s].copy()
+        truth[c] = w.low[c]
+        y = base + sum(truth[j] * np.column_stack([self.shape(j, g, data.spend[:, g, j], s)
+                                                   for g in range(data.n_markets)]) for j in range(len(truth)))
+        data = replace(data, y=y + block_noise(rng, self.residuals, len(base), cfg))  # the same weeks in all markets
+        fitted = ridge_panel.fit_panel(data, cfg, quick=True)
+        national = data.national()
+        return settled_halfwidth(channel_summary(fitted, national)[national.channels[c]])
+
+
+def build_panel_world(data: PanelData, panel: PanelDraws, cfg: Config) -> PanelWorld:
+    """The panel world from the source model's panel draws (`build_plan_world` for the national truth)."""
+    national = build_plan_world(data.national(), panel.national(), cfg)
+    panel = panel.select(thin(np.arange(panel.n_draws), WORLD_DRAWS))
+    n = data.n_train
+    base = panel.baseline.mean(axis=0)
+    coef = np.stack([np.linalg.lstsq(baseline_columns(cfg, data.dates, n, data.controls[:, g], data.events),
+                                     base[:, g], rcond=None)[0] for g in range(data.n_markets)])
+    params = ridge_panel.build(data, cfg).other.shape[2] + 1 + 2 * len(data.channels)  # baseline, intercept, r, δ
+    inflate = math.sqrt(n / max(n - params, 1))
+    fitted = panel.predict().mean(axis=0)[:n]
+    level = np.stack([typical_level(data.spend[:, g]) for g in range(data.n_markets)])
+    return PanelWorld(national, data, panel, base, coef, inflate * (data.y[:n] - fitted), level)
+
+
+def panel_extended(world: PanelWorld, c: int, design: SplitDesign) -> tuple[PanelData, np.ndarray]:
+    """The panel with the test weeks appended (every week a training week; every market's channels at their
+    typical level, channel c changed in the treated markets) and each market's base KPI of all weeks
+    (its fitted baseline carried forward, as `extended` does nationally)."""
+    d, src = world.data, _year_before(world.data.n_weeks, design.weeks)
+    dates = _ahead(d.dates, design.weeks)
+    plan = np.tile(world.level, (design.weeks, 1, 1))
+    treated = [d.markets.index(m) for m in design.treated]
+    plan[:, treated, c] = world.level[treated, c][None, :] * design.pattern()[:, None]
+    data = replace(d, dates=dates, y=np.concatenate([d.y, d.y[src]]), spend=np.concatenate([d.spend, plan]),
+                   controls=np.concatenate([d.controls, d.controls[src]]), events=np.vstack([d.events, d.events[src]]),
+                   n_test=0, lifts=())
+    ahead = np.column_stack([baseline_columns(world.national.cfg, dates, d.n_train, data.controls[:, g],
+                                              data.events)[d.n_weeks:] @ world.base_coef[g]
+                             for g in range(d.n_markets)])
+    return data, np.concatenate([world.base, ahead])
+
+
+def market_splits(world: PanelWorld, c: int) -> list[SplitDesign]:
+    """The matched splits for channel c (one per SPLIT_SHARES; the same split once), treated among the markets
+    that run it, as designs with their markets named (lengths and changes set by `split_candidates`)."""
+    d = world.data
+    found: dict[tuple[int, ...], SplitDesign] = {}
+    for share in SPLIT_SHARES:
+        split = match_split(d.y[: d.n_train], share, world.level[:, c] > 0)
+        if split is not None and split.treated not in found:
+            found[split.treated] = SplitDesign(MARKET_SPLIT, -100.0, max(WEEKS),
+                                               tuple(d.markets[g] for g in split.treated),
+                                               tuple(d.markets[g] for g in split.control), split.share, split.fit_error)
+    return list(found.values())
 
 
 # ------------------------------------------------------------------------------------------- evaluation
@@ -347,6 +483,13 @@ def kpi_forgone(sources: dict[str, KeptDraws], c: int, level: np.ndarray, design
     return np.concatenate(out)
 
 
+def split_forgone(panels: dict[str, PanelDraws], c: int, level: np.ndarray, design: SplitDesign) -> np.ndarray:
+    """(S,) KPI lost by a market-split test: `kpi_forgone` in each treated market, summed draw by draw."""
+    markets = next(iter(panels.values())).markets
+    return sum(kpi_forgone({m: p.draws[g] for m, p in panels.items()}, c, level[g], design)
+               for g in (markets.index(name) for name in design.treated))
+
+
 # ----------------------------------------------------------------------------------------------- plans
 
 
@@ -357,8 +500,10 @@ class PlanInputs:
     res: Results
     cfg: Config
     world: PlanWorld
-    sources: dict[str, KeptDraws]
+    sources: dict[str, KeptDraws | NationalDraws]
     source: str
+    panel: PanelWorld | None = None  # a panel of MIN_MARKETS markets or more: market splits are designed
+    panels: dict[str, PanelDraws] | None = None  # every panel model's draws (the KPI a split forgoes)
 
 
 def load_inputs(ws: Workspace, res: Results) -> PlanInputs:
@@ -367,13 +512,18 @@ def load_inputs(ws: Workspace, res: Results) -> PlanInputs:
     if source is None:
         raise InputError(f"{ws.latest}: no model with a weekly decomposition to simulate from (run the models first)")
     cfg = round_config(ws, res)
-    data = ModelData.from_frame(read_weekly(ws, cfg), cfg)
-    sources = {m: read_national(ws.draws_path(res.round, m)) for m in res.ok_models()
-               if ws.draws_path(res.round, m).exists()}
-    if source not in sources:
+    data = model_data(read_weekly(ws, cfg, markets=True), cfg)
+    found = {m: read_draws(ws.draws_path(res.round, m)) for m in res.ok_models() if ws.draws_path(res.round, m).exists()}
+    if source not in found:
         raise InputError(f"{ws.draws_path(res.round, source)}: file not found (run `prism run` to write the "
                          f"round's draws)")
-    return PlanInputs(res, cfg, build_plan_world(data, sources[source], cfg), sources, source)
+    sources = {m: kd.national() if isinstance(kd, PanelDraws) else kd for m, kd in found.items()}
+    panels = {m: kd for m, kd in found.items() if isinstance(kd, PanelDraws)}
+    if isinstance(data, PanelData) and isinstance(found[source], PanelDraws) and data.n_markets >= MIN_MARKETS:
+        panel = build_panel_world(data, found[source], cfg)
+        return PlanInputs(res, cfg, panel.national, sources, source, panel, panels)
+    national = data.national() if isinstance(data, PanelData) else data
+    return PlanInputs(res, cfg, build_plan_world(national, sources[source], cfg), sources, source)
 
 
 def plan_row(inp: PlanInputs, channel: str, outcome: Outcome | None, confidence: str, k: int) -> dict:
@@ -383,10 +533,16 @@ def plan_row(inp: PlanInputs, channel: str, outcome: Outcome | None, confidence:
         return {**base, "design": NO_TEST, "weeks": 0, "spend_change_pct": 0.0, "expected_halfwidth_pct": math.nan,
                 "cost": 0.0, "achievable": False, "description": "it has no spend to test"}
     c, d = inp.world.data.channels.index(channel), outcome.design
-    forgone = kpi_forgone(inp.sources, c, inp.world.level, d)
+    if isinstance(d, SplitDesign) and inp.panel is not None and inp.panels:
+        forgone = split_forgone(inp.panels, c, inp.panel.level, d)
+        level = float(sum(inp.panel.level[inp.panel.data.markets.index(m), c] for m in d.treated))
+        base |= {"markets_treated": MARKET_SEP.join(d.treated), "markets_control": MARKET_SEP.join(d.control),
+                 "control_fit_pct": round(100 * d.fit_error, 1)}
+    else:
+        forgone, level = kpi_forgone(inp.sources, c, inp.world.level, d), float(inp.world.level[c])
     return {**base, "design": d.kind, "weeks": d.weeks, "spend_change_pct": d.change_pct,
             "expected_halfwidth_pct": round(100 * outcome.promised, 1),
-            "cost": round(d.moved * float(inp.world.level[c]), 2), "achievable": outcome.passed,
+            "cost": round(d.moved * level, 2), "achievable": outcome.passed,
             "median_halfwidth_pct": round(100 * outcome.median, 1),
             "kpi_forgone": round(float(forgone.mean()), 2),
             "kpi_forgone_low": round(float(np.quantile(forgone, INTERVAL[0])), 2),
@@ -395,7 +551,8 @@ def plan_row(inp: PlanInputs, channel: str, outcome: Outcome | None, confidence:
 
 def plan_channels(inp: PlanInputs, labels: dict[str, str], k: int = DEFAULT_K, jobs: int | None = None,
                   designs: list[Design] | None = None) -> pd.DataFrame:
-    """A plan per channel in `labels` (channel → confidence), simulated in parallel processes."""
+    """A plan per channel in `labels` (channel → confidence), simulated in parallel processes; on a panel a
+    market-split plan beside it (`split_plan`)."""
     jobs = jobs or min(MAX_JOBS, os.cpu_count() or 1)
     rows = []
     with process_pool(jobs) as pool:
@@ -404,7 +561,21 @@ def plan_channels(inp: PlanInputs, labels: dict[str, str], k: int = DEFAULT_K, j
             outcome = None if inp.world.level[c] <= 0 else search(pool, inp.world, inp.cfg, c, k,
                                                                    inp.cfg.seed * 1000, jobs, designs)
             rows.append(plan_row(inp, channel, outcome, label, k))
+            split = split_plan(pool, inp.panel, inp.cfg, c, k, jobs) if outcome is not None else None
+            if split is not None:
+                rows.append(plan_row(inp, channel, split, label, k))
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def split_plan(pool: Executor, world: PanelWorld | None, cfg: Config, c: int, k: int, jobs: int) -> Outcome | None:
+    """The cheapest market-split design that settles channel c on this panel (or the strongest's outcome);
+    None off a panel or where no split fits."""
+    splits = market_splits(world, c) if world is not None else []
+    if not splits:
+        return None
+    designs = split_candidates(splits)
+    strongest = max(designs, key=lambda d: (d.share * d.moved, -d.change_pct))
+    return search(pool, world, cfg, c, k, cfg.seed * 1000, jobs, designs, strongest)
 
 
 def run_plans(ws: Workspace, channels: list[str] | None = None, k: int | None = None,
@@ -461,12 +632,17 @@ def promise_words(plans: pd.DataFrame) -> str:
 
 
 def geo_note(meta: Metadata | None) -> str:
-    """Whether a geo split could be a design on this data (Prism models one series, so it is not simulated)."""
+    """Whether a market split is a design on this data: sized on a panel of MIN_MARKETS markets or more."""
     prof = meta.profile if meta is not None else None
+    if prof is not None and prof.market_column and len(prof.markets) >= MIN_MARKETS:
+        return (f"The data holds {len(prof.markets)} markets in '{prof.market_column}', fitted as a panel: beside "
+                f"each national test, a market-split test changes the channel's spend in the treated markets only "
+                f"and keeps the others as control, chosen so that a weighted sum of the controls' past KPI tracks "
+                f"the treated markets' (a synthetic control: level, trend and season).")
     if prof is not None and prof.market_column and len(prof.markets) > 1:
-        return (f"The data holds {len(prof.markets)} markets in '{prof.market_column}', fitted as a panel: a "
-                f"market-split test (some markets changed, the others kept as control) is possible but not "
-                f"sized here; the designs above change spend in every market alike.")
+        return (f"A market split cannot be designed: the data holds {len(prof.markets)} markets in "
+                f"'{prof.market_column}' and a split needs more (treated markets beside at least two control "
+                f"markets).")
     if prof is None or not prof.entity_column or len(prof.entities) <= 1:
         return "A geo split is not available: the data has no region column."
     return (f"A geo split across the {len(prof.entities)} values of {prof.entity_column} is possible but not "

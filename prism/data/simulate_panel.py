@@ -38,6 +38,7 @@ PAIR_JITTER = 0.1  # the second channel of the collinear pair follows the first 
 REGIONAL_SHARE = (0.3, 0.7)  # a regional channel runs in this share of the markets
 PROMO_LIFT = 0.25  # a market promo week lifts the market's KPI by this share of its baseline
 PROMO_MARKETS, PROMO_WEEK_SHARE = 0.4, 0.06
+SLOPE = 1.3  # every curve's steepness
 
 
 @dataclass
@@ -53,6 +54,17 @@ class PanelSimulation:
     spend: np.ndarray  # (T, G, C)
     drawn_roi: np.ndarray  # (G, C) the ROI each market's beta was solved for (over all weeks)
     notes: dict[str, object] = field(default_factory=dict)
+    base: np.ndarray | None = None  # (T, G) the KPI without media and noise (baseline, price, promo)
+    noise_sd: np.ndarray | None = None  # (G,) each market's noise sd
+    curves: dict[str, np.ndarray] = field(default_factory=dict)  # decay, peak (C,); half, beta (G, C)
+
+    def media(self, spend: np.ndarray) -> np.ndarray:
+        """(T', G, C) the true contribution of any spend plan (T', G, C): what a test carried out would earn."""
+        k = self.curves
+        kind, curve = str(self.notes["adstock"]), str(self.notes["saturation"])
+        slope = np.full(len(self.channels), SLOPE)
+        return np.stack([response(carryover(spend[:, g], kind, k["decay"], k["peak"]), curve, k["half"][g], slope)
+                         * k["beta"][g] for g in range(len(self.markets))], axis=1)
 
     def national_roi(self, weeks: slice = slice(None)) -> dict[str, float]:
         """Contribution summed over markets and the window ÷ spend summed likewise, per channel."""
@@ -136,11 +148,12 @@ def simulate_panel(n_markets: int = 12, weeks: int = 104, n_channels: int = 5, s
     peak = rng.uniform(0.5, 2.5, n_channels) if adstock == "delayed" else np.zeros(n_channels)
     half_per_size = rng.uniform(1.0, 2.5, n_channels) * level / n_markets  # saturation per unit of market size
     contrib = np.zeros_like(spend)
+    betas = np.zeros((n_markets, n_channels))
     for g in range(n_markets):
         carried = carryover(spend[:, g], adstock, decay, peak)
-        shape = response(carried, saturation, half_per_size * size[g], np.full(n_channels, 1.3))
-        beta = market_roi[g] * spend[:, g].sum(axis=0) / np.maximum(shape.sum(axis=0), 1e-12)
-        contrib[:, g] = shape * beta
+        shape = response(carried, saturation, half_per_size * size[g], np.full(n_channels, SLOPE))
+        betas[g] = market_roi[g] * spend[:, g].sum(axis=0) / np.maximum(shape.sum(axis=0), 1e-12)
+        contrib[:, g] = shape * betas[g]
 
     t = np.arange(weeks)
     base_level = contrib.sum(axis=2).mean(axis=0).sum() * (1.0 - media_share) / media_share * size / n_markets
@@ -153,8 +166,10 @@ def simulate_panel(n_markets: int = 12, weeks: int = 104, n_channels: int = 5, s
     promo = np.zeros((weeks, n_markets))
     for g in np.flatnonzero(rng.random(n_markets) < PROMO_MARKETS):
         promo[rng.random(weeks) < PROMO_WEEK_SHARE, g] = 1.0
-    y = baseline * (1.0 + PROMO_LIFT * promo) + contrib.sum(axis=2)
-    y = y + rng.normal(0.0, 1.0, y.shape) * noise * y.mean(axis=0)[None]
+    base = baseline * (1.0 + PROMO_LIFT * promo)
+    y = base + contrib.sum(axis=2)
+    noise_sd = noise * y.mean(axis=0)
+    y = y + rng.normal(0.0, 1.0, y.shape) * noise_sd[None]
 
     dates = pd.date_range(start, periods=weeks, freq="W-MON").strftime("%Y-%m-%d")
     frame = pd.DataFrame({"date": np.repeat(dates, n_markets), MARKET_COLUMN: np.tile(markets, weeks),
@@ -165,7 +180,9 @@ def simulate_panel(n_markets: int = 12, weeks: int = 104, n_channels: int = 5, s
              "national_roi_drawn": national.round(3).tolist(), "size": size.round(3).tolist(),
              "decay": decay.round(3).tolist(), "peak": peak.round(2).tolist()}
     return PanelSimulation(frame=frame, markets=markets, channels=channels, controls=["price_index", PROMO_COLUMN],
-                           kpi=kpi, contributions=contrib, spend=spend, drawn_roi=market_roi, notes=notes)
+                           kpi=kpi, contributions=contrib, spend=spend, drawn_roi=market_roi, notes=notes,
+                           base=base, noise_sd=noise_sd, curves={"decay": decay, "peak": peak, "beta": betas,
+                                                                 "half": half_per_size[None] * size[:, None]})
 
 
 def realistic_panel(seed: int) -> PanelSimulation:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from prism.analysis.facts import INTERVAL_LEVEL, SATURATED_PCT, ChannelFacts, RoundFacts, fmt
+from prism.analysis.test_plan import MARKET_SPLIT
 from prism.errors import InputError
 from prism.llm import ask_router as R
 from prism.planning.outputs import OPTIMIZATION, read_confidence, read_labels
@@ -273,7 +274,8 @@ def _test_line(tests: pd.DataFrame | None, ch: str) -> str:
     if tests is None or "channel" not in tests.columns:
         return ""
     rows = tests[tests["channel"] == ch]
-    return "".join(f" Suggested test: {r['design']} for {int(r['weeks'])} weeks, spend change "
+    return "".join(f" Suggested market-split test: {r['description']}." if r["design"] == MARKET_SPLIT else
+                   f" Suggested test: {r['design']} for {int(r['weeks'])} weeks, spend change "
                    f"{fmt(r['spend_change_pct'], 0)}%." for _, r in rows.iterrows())
 
 

@@ -158,12 +158,13 @@ def _audit_key(ws: Workspace, res: Results) -> str:
 def _plans(ctx: LoopContext, n: int) -> None:
     """The test plans after compare: they are sized for the channels below `high` by compare's label, the
     one label every output shows (the Reporter reads the plans); cached on what they read, the label too."""
-    from prism.analysis import audit, confidence, test_plan
-    from prism.models import ridge
+    from prism.analysis import audit, confidence, market_match, test_plan
+    from prism.models import ridge, ridge_panel
 
     ws = ctx.ws
     res = read_model(ws.round_results(n), Results)
-    code = (audit.run_audit, ridge.fit, test_plan.run_plans, confidence.compute_confidence)
+    code = (audit.run_audit, ridge.fit, test_plan.run_plans, confidence.compute_confidence, market_match.match_split,
+            ridge_panel.fit_panel)  # a panel's market splits are matched and refitted
     key = combined(refit_key(ws, res, list(res.ok_models()), *code), _audit_key(ws, res),
                    labels.read_text(encoding="utf-8") if (labels := ws.result("roi_comparison.csv")).exists() else "")
     with refit_bar(ctx.progress, f"Round {n} · test plans: simulated tests"):

@@ -33,6 +33,8 @@ def sheets(inp: ReportInputs) -> dict[str, pd.DataFrame]:
         out["Lift tests"] = lifts
     if inp.optimization is not None:
         out["Budget plan"] = inp.optimization
+    if inp.test_plan is not None and not inp.test_plan.empty:  # a market split's treated and control markets
+        out["Test plans"] = inp.test_plan
     return out
 
 
