@@ -611,11 +611,12 @@ class EventResult(Open):
 
 
 class MarketChannel(Open):
-    """One channel in one market of a panel fit, over the training weeks (90 % interval)."""
+    """One channel in one market of a panel fit, over the training weeks (90 % interval); a market that did
+    not spend on the channel has no return there (None: JSON has no NaN)."""
 
-    roi: float
-    roi_low: float
-    roi_high: float
+    roi: float | None
+    roi_low: float | None
+    roi_high: float | None
     contribution: float
     spend: float
 

@@ -177,8 +177,11 @@ def test_a_market_without_spend_in_a_channel_has_no_roi_of_its_own() -> None:
     cfg = panel_config(channels, kpi, ridge={"bootstrap": 10, "search_budget": 5})
     data = PanelData.from_frame(frame, cfg)
     res = summarize_panel(ridge_panel.fit_panel(data, cfg, quick=True), data, 1.0, quick=True)
-    assert np.isnan(res.markets["m1"][channels[1]].roi) and res.markets["m1"][channels[1]].contribution == 0.0
+    none = res.markets["m1"][channels[1]]
+    assert (none.roi, none.roi_low, none.roi_high, none.contribution) == (None, None, None, 0.0)
     assert np.isfinite(res.channels[channels[1]].roi)
+    # the round's results are written as JSON, which has no NaN: `prism run` failed on such a panel
+    assert '"roi":null' in res.model_dump_json() and type(res).model_validate_json(res.model_dump_json()) == res
 
 
 def test_a_national_lift_test_pulls_the_panel_fit_toward_it() -> None:

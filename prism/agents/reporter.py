@@ -191,12 +191,14 @@ def _markets(facts: RoundFacts) -> str:
     sizes = facts.meta.profile.markets
     chans = facts.ranked
     models = [m for m, r in facts.ok_models.items() if r.markets]
+    span = (f"{INTERVAL_LEVEL}% interval" if len(models) == 1
+            else f"from the lowest to the highest end of the methods' {INTERVAL_LEVEL}% intervals")
     rows = [HEADINGS["markets"], "",
             f"The data holds {len(rois)} markets ('{facts.meta.profile.market_column}'), fitted together: each "
             f"channel's national return above is its contribution summed over the markets ÷ its spend summed over "
             f"them; each market's own return borrows strength from the others (partial pooling), so a market with "
             f"little spend sits near the national figure. Return per {_unit(facts)} of spend with its likely range "
-            f"({INTERVAL_LEVEL}% interval), from {', '.join(models)}.", "",
+            f"({span}), from {', '.join(models)}.", "",
             "| Market | Share of " + facts.label(facts.cfg.data.kpi) + " | " + " | ".join(f.label for f in chans) + " |",
             "|---|---|" + "---|" * len(chans)]
     for market, per in list(rois.items())[:MAX_MARKET_ROWS]:

@@ -6,6 +6,7 @@ against the same facts, so a derived figure (a mean across models, a media share
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -260,8 +261,7 @@ class RoundFacts:
         out = {}
         for market in sorted(fitted[0] if fitted else {}, key=lambda k: -sizes.get(k, 0.0)):
             per = [f[market] for f in fitted if market in f]
-            out[market] = {ch: (float(np.mean([p[ch].roi for p in per])), float(min(p[ch].roi_low for p in per)),
-                                float(max(p[ch].roi_high for p in per))) for ch in self.channels}
+            out[market] = {ch: _market_range([p[ch] for p in per]) for ch in self.channels}
         return out
 
     def derived_values(self) -> list[float]:
@@ -276,6 +276,15 @@ class RoundFacts:
         vals += [e.moved_pct for e in self.lift_effects if e.moved_pct is not None]
         vals += [v for chans in self.market_rois.values() for trio in chans.values() for v in trio]
         return vals
+
+
+def _market_range(rows: list) -> tuple[float, float, float]:
+    """(mean ROI, lowest and highest 90 % bound) of one market-channel across the models; NaN where the market
+    did not spend on the channel (the report says "no spend")."""
+    rows = [r for r in rows if r.roi is not None]
+    if not rows:
+        return math.nan, math.nan, math.nan
+    return float(np.mean([r.roi for r in rows])), float(min(r.roi_low for r in rows)), float(max(r.roi_high for r in rows))
 
 
 def n_parameters(cfg: Config) -> int:

@@ -112,12 +112,15 @@ def market_results(panel: PanelDraws) -> dict[str, dict[str, MarketChannel]]:
         out[market] = {}
         for c, ch in enumerate(kd.channels):
             total = float(train_totals(kd, c, kd.spend[:, c]).mean())
-            has_spend = spend[c] > 0
-            band = np.quantile(roi[:, c], [0.05, 0.95]) if has_spend else (np.nan, np.nan)
-            out[market][ch] = MarketChannel(roi=float(roi[:, c].mean()) if has_spend else float("nan"),
-                                            roi_low=float(band[0]), roi_high=float(band[1]),
+            band = np.quantile(roi[:, c], [0.05, 0.95]) if spend[c] > 0 else (None, None)
+            out[market][ch] = MarketChannel(roi=float(roi[:, c].mean()) if spend[c] > 0 else None,
+                                            roi_low=_float(band[0]), roi_high=_float(band[1]),
                                             contribution=total, spend=float(spend[c]))
     return out
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)
 
 
 def summarize_panel(fitted: Fitted, data: PanelData, seconds: float, quick: bool) -> ModelResult:
