@@ -54,11 +54,13 @@ def test_geo_draws_keep_each_joint_draw_across_markets(case) -> None:
     rng = np.random.default_rng(9102)
     s, g, c = 5, data.n_markets, len(data.channels)
     draws = {"lag_weight": rng.uniform(0.1, 0.8, (s, c)), "half_max_effective_concentration": rng.uniform(0.5, 2, (s, c)),
-             "slope": rng.uniform(0.5, 2, (s, c)), "coef_media": rng.uniform(0, 1, (s, g, c))}
-    panel = lightweight._panel_draws(data, draws, scales, np.zeros((s, data.n_weeks, g)))
+             "slope": rng.uniform(0.5, 2, (s, c)), "coef_media": rng.uniform(0, 1, (s, g, c)),
+             "peak_effect_delay": rng.uniform(0, 3, (s, c))}
+    panel = lightweight._panel_draws(data, draws, scales, np.zeros((s, data.n_weeks, g)), cfg.adstock.max_lag)
     for m, kd in enumerate(panel.draws):
         assert np.allclose(kd.coef, draws["coef_media"][:, m] * scales[1][m])
         assert np.allclose(kd.adstock_params["decay"], draws["lag_weight"])
+        assert np.allclose(kd.adstock_params["theta"], draws["peak_effect_delay"])
         assert np.allclose(kd.scale, scales[0][m])
     national = panel.national()
     assert np.allclose(national.contributions(national.spend), panel.national_contributions(panel.spend))
@@ -117,3 +119,16 @@ def test_panel_fit_refuses_lift_tests_it_would_not_use(case, module) -> None:
     data, cfg, _ = case
     with pytest.raises(NotImplementedError, match="lift tests are not yet used"):
         module.fit_panel(replace(data, lifts=("a test",)), cfg)
+
+
+def test_geo_carryover_is_the_delayed_adstock_the_draws_recompute() -> None:
+    """The geo model's JAX carry-over (peak learned) equals the NumPy `DelayedAdstock` its kept draws use, so
+    contributions recomputed from the draws are the ones the model was fitted with."""
+    from prism.models.transforms import DelayedAdstock
+
+    rng = np.random.default_rng(9105)
+    media = rng.gamma(2.0, 1.0, (30, 3, 2)) * (rng.random((30, 3, 2)) > 0.3)
+    decay, peak = np.array([0.3, 0.7]), np.array([0.0, 1.8])
+    got = np.asarray(lightweight._carryover(media, decay, peak, 8))
+    for g in range(3):
+        assert np.allclose(got[:, g], DelayedAdstock(max_lag=8, normalize=True)(media[:, g], decay, peak), atol=1e-5)
