@@ -52,6 +52,7 @@ from prism.models.posterior import (
     curve_draws,
     hill_settings,
     lognormal_roi_prior,
+    MARKET_SPREAD_SD,
     PEAK_PRIOR_MEAN,
     PEAK_PRIOR_SD,
     loo_mape,
@@ -385,7 +386,6 @@ def baseline(draws: dict[str, np.ndarray], arrays: dict[str, np.ndarray], n_week
 
 # ------------------------------------------------------------------------------------------------ panels
 SEASONALITY_COEF_SD = 0.5  # LightweightMMM's coef_seasonality ~ HalfNormal(0.5): each market's seasonal amplitude
-MARKET_SPREAD_SD = 0.5  # HalfNormal scale of a channel's log-coefficient spread across markets (as the pymc panel)
 PANEL_MEDIA_PARAMS = ("lag_weight", "peak_effect_delay", "half_max_effective_concentration", "slope", "coef_media")
 
 

@@ -20,6 +20,7 @@ from prism.schemas import CONVERGENCE, Config, Diag
 
 PRIOR_DECAY_CONCENTRATION = 10.0  # Beta(a, b) with a + b = 10 when the config names a decay
 TIGHT_PRIOR_CV = 0.1  # a config-fixed Hill half or slope becomes a prior with 10 % spread
+MARKET_SPREAD_SD = 0.5  # panels: HalfNormal scale of a channel's log-effect spread across markets (Meridian's eta: 1)
 PEAK_PRIOR_SD = 2.0  # panels' delayed carry-over: peak ~ HalfNormal(2) weeks (LightweightMMM's carryover model)
 PEAK_PRIOR_MEAN = PEAK_PRIOR_SD * float(np.sqrt(2.0 / np.pi))
 CARRY_PARAMS = ("decay", "theta")  # the carry-over arguments (transforms.GeometricAdstock, DelayedAdstock)

@@ -24,8 +24,9 @@ import pandas as pd
 from prism.models.base import Fitted, ModelData
 from prism.models.draws import MARKET_DIM, KeptDraws, PanelDraws
 from prism.models.panel import PanelData
-from prism.models.posterior import (PEAK_PRIOR_MEAN, PEAK_PRIOR_SD, TIGHT_PRIOR_CV, beta_from_mean, convergence,
-                                    curve_draws, decay_centres, event_draws, hill_settings, lognormal_roi_prior,
+from prism.models.posterior import (MARKET_SPREAD_SD, PEAK_PRIOR_MEAN, PEAK_PRIOR_SD, TIGHT_PRIOR_CV,
+                                    beta_from_mean, convergence, curve_draws, decay_centres, event_draws,
+                                    hill_settings, lognormal_roi_prior,
                                     loo_mape, market_draws, panel_loo_mape, panel_per_coef, parallel_chain_method,
                                     refuse_lifts, roi_per_coef, roi_prior, stack_draws, summarize_params, thinned,
                                     transform_notes)
@@ -353,7 +354,6 @@ def _params(draws: dict[str, np.ndarray], scales: tuple[np.ndarray, float], data
 
 
 # ------------------------------------------------------------------------------------------------ panels
-MARKET_SPREAD_SD = 0.5  # HalfNormal scale of a channel's log-effect spread across markets (Meridian's eta: 1)
 PANEL_NAMES = ("saturation_beta_raw_mu", "saturation_beta_raw_sigma")  # the pooled (national) level of the asymptotes
 
 
