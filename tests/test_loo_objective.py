@@ -7,7 +7,7 @@ import pandas as pd
 
 from prism.data.simulate import simulate
 from prism.models.base import ModelData
-from prism.models.posterior import geometric_draws, loo_mape
+from prism.models.posterior import curve_draws, loo_mape
 from prism.models.transforms import GeometricAdstock
 from prism.schemas import Config
 
@@ -23,7 +23,7 @@ def test_loo_predicts_a_week_from_the_draws_that_do_not_chase_it():
     baseline = np.tile(y, (n_draws, 1)) + np.random.default_rng(0).normal(0.0, 0.5, (n_draws, data.n_weeks))
     baseline[n_draws // 2:, 0] -= 50.0
     zeros = np.zeros((n_draws, 2))
-    media = geometric_draws("pymc", data, {"decay": zeros + 0.5, "coef": zeros, "half": zeros + 1.0,
+    media = curve_draws("pymc", data, {"decay": zeros + 0.5, "coef": zeros, "half": zeros + 1.0,
                                            "slope": zeros + 1.0}, (np.ones(2), 1.0), GeometricAdstock(max_lag=4),
                             baseline)
     sigma = np.full(n_draws, 5.0)

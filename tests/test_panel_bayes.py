@@ -54,11 +54,13 @@ def test_geo_draws_keep_each_joint_draw_across_markets(case) -> None:
     rng = np.random.default_rng(9102)
     s, g, c = 5, data.n_markets, len(data.channels)
     draws = {"lag_weight": rng.uniform(0.1, 0.8, (s, c)), "half_max_effective_concentration": rng.uniform(0.5, 2, (s, c)),
-             "slope": rng.uniform(0.5, 2, (s, c)), "coef_media": rng.uniform(0, 1, (s, g, c))}
-    panel = lightweight._panel_draws(data, draws, scales, np.zeros((s, data.n_weeks, g)))
+             "slope": rng.uniform(0.5, 2, (s, c)), "coef_media": rng.uniform(0, 1, (s, g, c)),
+             "peak_effect_delay": rng.uniform(0, 3, (s, c))}
+    panel = lightweight._panel_draws(data, draws, scales, np.zeros((s, data.n_weeks, g)), cfg.adstock.max_lag)
     for m, kd in enumerate(panel.draws):
         assert np.allclose(kd.coef, draws["coef_media"][:, m] * scales[1][m])
         assert np.allclose(kd.adstock_params["decay"], draws["lag_weight"])
+        assert np.allclose(kd.adstock_params["theta"], draws["peak_effect_delay"])
         assert np.allclose(kd.scale, scales[0][m])
     national = panel.national()
     assert np.allclose(national.contributions(national.spend), panel.national_contributions(panel.spend))
@@ -66,8 +68,8 @@ def test_geo_draws_keep_each_joint_draw_across_markets(case) -> None:
 
 
 def test_geo_coefficient_prior_is_centred_on_the_national_one(case) -> None:
-    """Each market's coefficient has the national coefficient as its prior mean (LightweightMMM's form, its
-    HalfNormal scaled so that the national ROI prior keeps its meaning)."""
+    """Each market's coefficient has the national coefficient as its prior mean (log-normal around it, shifted by
+    −spread²/2), so that the national ROI prior keeps its meaning."""
     import jax
     from numpyro.infer import Predictive
 
@@ -82,24 +84,25 @@ def test_geo_coefficient_prior_is_centred_on_the_national_one(case) -> None:
     assert market == pytest.approx(national, rel=0.1)
 
 
+PANEL_GAIN = 0.75  # issue 22's bar: the panel's median national |ROI error| at most this × the summed series'
+
+
 def _errors(result, truth: dict[str, float]) -> np.ndarray:
     return np.array([abs(result.channels[ch].roi - t) / t for ch, t in truth.items()])
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="known open gap (issue 22): on this seed neither Bayesian panel fit is yet closer to the "
-                          "truth than the same data summed (pymc 0.36 vs 0.33, lightweight_mmm 0.56 vs 0.25 median "
-                          "relative error); the benchmark panel shows the same for pymc", strict=False)
 @pytest.mark.parametrize("module", [pymc, lightweight], ids=["pymc", "lightweight_mmm"])
 def test_panel_fit_beats_the_same_data_summed_to_one_series(module) -> None:
-    """On a simulated panel, the panel fit's national ROIs are closer to the truth (contributions summed over
-    markets ÷ spend summed) than the same model's fit of the markets summed to one national series."""
+    """On a simulated panel, the panel fit's national ROIs (contributions summed over markets ÷ spend summed)
+    are closer to the truth than the same model's fit of the markets summed to one national series, by the
+    issue's factor: median |error| at most 0.75× (measured: pymc 0.10 vs 0.34, lightweight_mmm 0.18 vs 0.25)."""
     data, cfg, sim = panel_case(9104, pymc={"draws": 400, "tune": 400}, lightweight_mmm={"samples": 400, "warmup": 400})
     truth = sim.national_roi(slice(0, data.n_train))
     fitted = module.fit_panel(data, cfg)
     panel = summarize_panel(fitted, data, 0.0, False)
     national = summarize(module.fit(data.national(), cfg), data.national(), 0.0, False)
-    assert np.median(_errors(panel, truth)) < np.median(_errors(national, truth))
+    assert np.median(_errors(panel, truth)) <= PANEL_GAIN * np.median(_errors(national, truth))
     assert set(panel.markets) == set(data.markets)
     market_truth = sim.market_roi(slice(0, data.n_train))
     inside = [r.roi_low <= market_truth[m][ch] <= r.roi_high for m, row in panel.markets.items()
@@ -117,3 +120,16 @@ def test_panel_fit_refuses_lift_tests_it_would_not_use(case, module) -> None:
     data, cfg, _ = case
     with pytest.raises(NotImplementedError, match="lift tests are not yet used"):
         module.fit_panel(replace(data, lifts=("a test",)), cfg)
+
+
+def test_geo_carryover_is_the_delayed_adstock_the_draws_recompute() -> None:
+    """The geo model's JAX carry-over (peak learned) equals the NumPy `DelayedAdstock` its kept draws use, so
+    contributions recomputed from the draws are the ones the model was fitted with."""
+    from prism.models.transforms import DelayedAdstock
+
+    rng = np.random.default_rng(9105)
+    media = rng.gamma(2.0, 1.0, (30, 3, 2)) * (rng.random((30, 3, 2)) > 0.3)
+    decay, peak = np.array([0.3, 0.7]), np.array([0.0, 1.8])
+    got = np.asarray(lightweight._carryover(media, decay, peak, 8))
+    for g in range(3):
+        assert np.allclose(got[:, g], DelayedAdstock(max_lag=8, normalize=True)(media[:, g], decay, peak), atol=1e-5)

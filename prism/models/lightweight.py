@@ -50,8 +50,12 @@ from prism.models.posterior import (
     convergence,
     decay_centres,
     event_draws,
-    geometric_draws,
+    curve_draws,
     hill_settings,
+    lognormal_roi_prior,
+    MARKET_SPREAD_SD,
+    PEAK_PRIOR_MEAN,
+    PEAK_PRIOR_SD,
     loo_mape,
     market_draws,
     panel_loo_mape,
@@ -66,7 +70,7 @@ from prism.models.posterior import (
 )
 from prism.models import scales
 from prism.models.evidence import PRIOR_DRAWS
-from prism.models.transforms import GeometricAdstock
+from prism.models.transforms import DelayedAdstock, GeometricAdstock
 from prism.models.warm import WARM_KEY, arrays as warm_arrays, note as warm_note
 from prism.schemas import Config, WarmStart
 
@@ -137,14 +141,14 @@ def _centre(pri: dict[str, Any], data: ModelData, cfg: Config, kpi_mean: float) 
 
 
 def _predictive_media(data: ModelData | PanelData, cfg: Config, arrays: dict[str, np.ndarray], pri: dict[str, Any],
-                      model) -> dict[str, np.ndarray]:
+                      model, sites: tuple[str, ...] = MEDIA_PARAMS) -> dict[str, np.ndarray]:
     """The media parameters drawn from `model`'s own prior: NumPyro's Predictive without observations."""
     import jax
     import jax.numpy as jnp
     from numpyro.infer import Predictive
 
     tr = data.train
-    draws = Predictive(model, num_samples=PRIOR_DRAWS, return_sites=list(MEDIA_PARAMS))(
+    draws = Predictive(model, num_samples=PRIOR_DRAWS, return_sites=list(sites))(
         jax.random.PRNGKey(cfg.seed + 1), jnp.asarray(arrays["media"][tr]), jnp.asarray(arrays["extra"][tr]),
         jnp.asarray(arrays["seasonal"][tr]), None, pri, cfg.trend)
     return {k: np.asarray(v, dtype=float) for k, v in draws.items()}
@@ -222,11 +226,35 @@ def _hill_adstock(media, lag_weight, half, slope):
         return carry, carry
 
     _, adstocked = jax.lax.scan(step, jnp.zeros(media.shape[1:]), media)
-    adstocked = adstocked * (1.0 - lag_weight)
-    # Hill as a logistic in log spend: the same curve, without overflow of ratio**(-slope) for tiny carry-over
-    positive = adstocked > 0
-    log_x = jnp.log(jnp.where(positive, adstocked, 1.0))
+    return _hill(adstocked * (1.0 - lag_weight), half, slope)
+
+
+def _hill(x, half, slope):
+    """Hill as a logistic in log spend: the same curve, without overflow of ratio**(-slope) for tiny carry-over."""
+    import jax
+    import jax.numpy as jnp
+
+    positive = x > 0
+    log_x = jnp.log(jnp.where(positive, x, 1.0))
     return jnp.where(positive, jax.nn.sigmoid(slope * (log_x - jnp.log(half))), 0.0)
+
+
+def _carryover(media, decay, peak, max_lag: int):
+    """(T, …, C) LightweightMMM's `carryover` of (T, …, C) media: lag weights decay^((l − peak)²) over
+    l = 0..max_lag − 1, normalised to sum to 1 (`transforms.DelayedAdstock`).
+
+    Why the panel learns the peak: its identification is the markets' week-to-week spend variation, where a
+    response that peaks a week or two after the spend is misaligned by a geometric carry-over; the fit then
+    raised the decay to smooth it and, with a smoother input, inflated the coefficient (the panel test's seed:
+    TV ROI +91 % off with a geometric carry-over, +6 % with the peak learned)."""
+    import jax.numpy as jnp
+
+    lags = jnp.arange(max_lag).reshape((max_lag,) + (1,) * (media.ndim - 1))
+    weights = decay ** ((lags - peak) ** 2)
+    weights = weights / weights.sum(axis=0)
+    padded = jnp.concatenate([jnp.zeros((max_lag - 1, *media.shape[1:])), media], axis=0)
+    n = media.shape[0]
+    return sum(weights[lag] * padded[max_lag - 1 - lag: max_lag - 1 - lag + n] for lag in range(max_lag))
 
 
 def _lift_term(pri, lag_weight, half, slope, coef_media) -> None:
@@ -330,7 +358,7 @@ def kept_draws(data: ModelData, draws: dict[str, np.ndarray], scales: tuple[np.n
     decay = draws["lag_weight"]
     params = {"decay": decay, "coef": draws["coef_media"], "half": draws["half_max_effective_concentration"],
               "slope": draws["slope"]}
-    return geometric_draws("lightweight_mmm", data, params, scales,
+    return curve_draws("lightweight_mmm", data, params, scales,
                            GeometricAdstock(max_lag=data.n_weeks, normalize=False), baseline, gain=1.0 - decay)
 
 
@@ -384,16 +412,17 @@ def baseline(draws: dict[str, np.ndarray], arrays: dict[str, np.ndarray], n_week
 
 # ------------------------------------------------------------------------------------------------ panels
 SEASONALITY_COEF_SD = 0.5  # LightweightMMM's coef_seasonality ~ HalfNormal(0.5): each market's seasonal amplitude
-GEO_MEAN_FACTOR = float(np.sqrt(np.pi / 2.0))  # HalfNormal(scale·√(π/2)) has mean `scale`
+PANEL_MEDIA_PARAMS = ("lag_weight", "peak_effect_delay", "half_max_effective_concentration", "slope", "coef_media")
 
 
 def _panel_model(media, extra, seasonal, target, pri, trend: bool):
-    """LightweightMMM's geo model: per market an intercept, noise, trend, seasonal amplitude (one shared
-    seasonal shape) and extra-feature coefficients; carry-over and Hill per channel, shared by every market;
-    each market's media coefficient ~ HalfNormal around the channel's national one (`channel_coef_media`,
-    which carries the ROI prior). LightweightMMM scales that HalfNormal by √(2/π) (its geo coefficient then
-    has mean 2/π of the national one); Prism by √(π/2), so that its mean is the national coefficient and the
-    national ROI prior means what it says. Sampled non-centred: coef_media = channel_coef_media · √(π/2) · raw."""
+    """LightweightMMM's geo model, its market coefficients pooled as Meridian pools them: per market an intercept,
+    noise, trend, seasonal amplitude (one shared seasonal shape) and extra-feature coefficients; carry-over and
+    Hill per channel, shared by every market; each market's media coefficient log-normal around the channel's
+    national one (`channel_coef_media`, which carries the ROI prior as a LogNormal with its mean and sd):
+    coef_media = national · exp(spread · z − spread² / 2), z ~ Normal(0, 1), spread ~ HalfNormal(MARKET_SPREAD_SD),
+    so that the market coefficients' mean is the national one (sampled non-centred, in z). Carry-over is
+    LightweightMMM's delayed `carryover` (its peak week learned): see `_carryover` for why not geometric."""
     import jax.numpy as jnp
     import numpyro
     import numpyro.distributions as dist
@@ -408,13 +437,15 @@ def _panel_model(media, extra, seasonal, target, pri, trend: bool):
         mu = mu + _trend(n_weeks, pri, (n_markets,))
     with numpyro.plate("channel", n_channels):
         lag_weight = numpyro.sample("lag_weight", dist.Beta(pri["lag_a"], pri["lag_b"]))
+        peak = numpyro.sample("peak_effect_delay", dist.HalfNormal(PEAK_PRIOR_SD))
         half = numpyro.sample("half_max_effective_concentration", dist.Gamma(pri["half_conc"], pri["half_rate"]))
         slope = numpyro.sample("slope", dist.Gamma(pri["slope_conc"], pri["slope_rate"]))
-        national = numpyro.sample("channel_coef_media", dist.TruncatedNormal(pri["coef_loc"], pri["coef_scale"], low=0.0)
-                                  if pri["truncated"] else dist.HalfNormal(pri["coef_scale"]))
-    raw = numpyro.sample("coef_media_raw", dist.HalfNormal(1.0).expand([n_markets, n_channels]).to_event(2))
-    coef_media = numpyro.deterministic("coef_media", raw * national * GEO_MEAN_FACTOR)
-    mu = mu + (_hill_adstock(media, lag_weight, half, slope) * coef_media).sum(axis=-1)
+        national = numpyro.sample("channel_coef_media", dist.LogNormal(pri["coef_log_mu"], pri["coef_log_sd"]))
+        spread = numpyro.sample("coef_media_spread", dist.HalfNormal(MARKET_SPREAD_SD))
+    z = numpyro.sample("coef_media_z", dist.Normal(0.0, 1.0).expand([n_markets, n_channels]).to_event(2))
+    coef_media = numpyro.deterministic("coef_media", national * jnp.exp(spread * z - spread ** 2 / 2.0))
+    carried = _carryover(media, lag_weight, peak, pri["max_lag"])
+    mu = mu + (_hill(carried, half, slope) * coef_media).sum(axis=-1)
     if seasonal.shape[1]:
         gamma = numpyro.sample("gamma_seasonality", dist.Normal(0.0, 1.0).expand(seasonal.shape[1:]).to_event(2))
         mu = mu + jnp.einsum("tds,ds->t", seasonal, gamma)[:, None] * coef_seasonality
@@ -425,12 +456,28 @@ def _panel_model(media, extra, seasonal, target, pri, trend: bool):
     numpyro.sample("target", dist.Normal(mu, sigma), obs=target)
 
 
-def prepare_panel(data: PanelData, cfg: Config) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Scaled panel inputs over all weeks, LightweightMMM's geo scaling: spend ÷ each market's mean training
-    spend per channel, KPI ÷ each market's mean training KPI; and those scales ((G, C), (G,))."""
+def panel_spend_scale(data: PanelData) -> np.ndarray:
+    """(G, C) each market's spend scale: its size (KPI share) × the channel's mean weekly training spend per
+    unit of size over the markets where it ran.
+
+    Why not each market's own mean spend (LightweightMMM's geo scaling): a market that ran a channel in a short
+    flight, or at a low intensity, then had the same scaled input as one that ran it all year or heavily, and
+    the shared Hill half meant a different spend per head in every market. Per size (Meridian's per-capita
+    scaling, the KPI share standing in for population), the shared curve means one spend per head everywhere,
+    and one coefficient one ROI (the KPI is ÷ the market's mean KPI, i.e. its size too)."""
     tr = data.train
-    mean_spend = data.spend[tr].mean(axis=0)
-    mean_spend = np.where(mean_spend > 0, mean_spend, 1.0)
+    size = np.maximum(data.sizes, 1e-6)
+    total = data.spend[tr].sum(axis=0)  # (G, C)
+    ran = total > 0
+    per_size = total.sum(axis=0) / np.maximum((size[:, None] * ran).sum(axis=0), 1e-12) / data.n_train
+    return size[:, None] * np.where(per_size > 0, per_size, 1.0)[None, :]
+
+
+def prepare_panel(data: PanelData, cfg: Config) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Scaled panel inputs over all weeks: spend ÷ `panel_spend_scale`, KPI ÷ each market's mean training KPI
+    (LightweightMMM's geo scaling of the target); and those scales ((G, C), (G,))."""
+    tr = data.train
+    mean_spend = panel_spend_scale(data)
     kpi_mean = data.y[tr].mean(axis=0)
     kpi_mean = np.where(kpi_mean > 0, kpi_mean, 1.0)
     extra = np.stack([np.hstack([_standardised_controls(data.market(g)), data.events])
@@ -440,18 +487,32 @@ def prepare_panel(data: PanelData, cfg: Config) -> tuple[dict[str, np.ndarray], 
     return arrays, (mean_spend, kpi_mean)
 
 
+def carryover_draws(data: ModelData, draws: dict[str, np.ndarray], scales: tuple[np.ndarray, float],
+                    baseline: np.ndarray, max_lag: int) -> KeptDraws:
+    """The geo posterior of one market as KeptDraws: normalised delayed carry-over (decay, peak) of scaled spend,
+    Hill, coefficient × the market's KPI scale."""
+    params = {"decay": draws["lag_weight"], "theta": draws["peak_effect_delay"], "coef": draws["coef_media"],
+              "half": draws["half_max_effective_concentration"], "slope": draws["slope"]}
+    return curve_draws("lightweight_mmm", data, params, scales, DelayedAdstock(max_lag=max_lag, normalize=True),
+                       baseline)
+
+
 def _panel_draws(data: PanelData, draws: dict[str, np.ndarray], scales: tuple[np.ndarray, np.ndarray],
-                 baselines: np.ndarray) -> PanelDraws:
+                 baselines: np.ndarray, max_lag: int) -> PanelDraws:
     """The geo posterior (its names, scaled space) as one KeptDraws per market."""
-    return market_draws(data, draws, scales, baselines, kept_draws)
+    convert = lambda market, own, sc, base: carryover_draws(market, own, sc, base, max_lag)  # noqa: E731
+    return market_draws(data, draws, scales, baselines, convert)
 
 
 def _panel_priors(data: PanelData, cfg: Config, scales: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
-    """The national model's priors, the channel coefficient's ROI footing taken over all markets."""
-    pri = _transform_priors(data, cfg)
+    """The national model's transform priors; the national coefficient's LogNormal has the national ROI prior's
+    mean and sd (`lognormal_roi_prior`), converted with the ROI a unit coefficient in every market gives."""
+    pri = _transform_priors(data, cfg) | {"max_lag": cfg.adstock.max_lag}
     zeros = np.zeros((1, data.n_weeks, data.n_markets))
-    per_coef = panel_per_coef(_panel_draws(data, _centre_params(pri), scales, zeros), data)
-    return _coef_prior(pri, *roi_prior(data.national(), cfg), per_coef)
+    centre = _centre_params(pri) | {"peak_effect_delay": np.full((1, len(data.channels)), PEAK_PRIOR_MEAN)}
+    per_coef = panel_per_coef(_panel_draws(data, centre, scales, zeros, cfg.adstock.max_lag), data)
+    log_mu, log_sd = lognormal_roi_prior(*roi_prior(data.national(), cfg))
+    return pri | {"coef_log_mu": log_mu - np.log(per_coef), "coef_log_sd": log_sd}
 
 
 def panel_baseline(draws: dict[str, np.ndarray], arrays: dict[str, np.ndarray], n_weeks: int) -> np.ndarray:
@@ -482,20 +543,20 @@ def fit_panel(data: PanelData, cfg: Config, quick: bool = False) -> Fitted:
     grouped = mcmc.get_samples(group_by_chain=True)
     posterior = posterior_dataset(grouped)
     divergences = int(np.asarray(mcmc.get_extra_fields(group_by_chain=True)["diverging"]).sum())
-    names = [n for n in (*MEDIA_PARAMS, "channel_coef_media", "intercept", "sigma", "coef_trend", "expo_trend")
-             if n in posterior]
+    names = [n for n in (*PANEL_MEDIA_PARAMS, "channel_coef_media", "coef_media_spread", "intercept", "sigma",
+                         "coef_trend", "expo_trend") if n in posterior]
     diagnostics = {"method": "nuts", **convergence(posterior, divergences, names), "chain_method": method,
                    "sample_seconds": round(sample_seconds, 2), "markets": data.n_markets,
-                   **transform_notes(cfg, "hill")}
+                   **transform_notes(cfg, "hill", DelayedAdstock.name)}
     if quick:
         diagnostics["note"] = f"quick: {QUICK_WARMUP} warmup + {QUICK_SAMPLES} draws per chain"
     flat = {k: np.asarray(v).reshape(-1, *np.asarray(v).shape[2:]) for k, v in grouped.items()}
     draws = {k: v[thinned(flat["coef_media"].shape[0])] for k, v in flat.items()}
     baselines = panel_baseline(draws, arrays, data.n_weeks) * kpi_mean[None, None, :]
-    panel = _panel_draws(data, {k: draws[k] for k in MEDIA_PARAMS}, scales, baselines)
+    panel = _panel_draws(data, {k: draws[k] for k in PANEL_MEDIA_PARAMS}, scales, baselines, cfg.adstock.max_lag)
     national_coef = (draws["coef_media"] * kpi_mean[None, :, None]).sum(axis=1)
-    params = summarize_params({"decay": draws["lag_weight"], "slope": draws["slope"],
-                               "coef_kpi_per_week": national_coef}, data.channels)
+    params = summarize_params({"decay": draws["lag_weight"], "peak_weeks": draws["peak_effect_delay"],
+                               "slope": draws["slope"], "coef_kpi_per_week": national_coef}, data.channels)
     q, k = len(data.control_names), len(data.event_names)
     events = (np.einsum("sge,te,g->ste", draws["coef_extra_features"][:, :, q:q + k], data.events, kpi_mean) if k
               else None)
@@ -507,5 +568,6 @@ def fit_panel(data: PanelData, cfg: Config, quick: bool = False) -> Fitted:
 def _prior_panel(data: PanelData, cfg: Config, arrays: dict[str, np.ndarray], pri: dict[str, Any],
                  scales: tuple[np.ndarray, np.ndarray]):
     """The media parameters drawn from the geo model's own prior, read nationally (`NationalDraws`)."""
-    draws = _predictive_media(data, cfg, arrays, pri, _panel_model)
-    return _panel_draws(data, draws, scales, np.zeros((PRIOR_DRAWS, data.n_weeks, data.n_markets))).national()
+    draws = _predictive_media(data, cfg, arrays, pri, _panel_model, PANEL_MEDIA_PARAMS)
+    return _panel_draws(data, draws, scales, np.zeros((PRIOR_DRAWS, data.n_weeks, data.n_markets)),
+                        cfg.adstock.max_lag).national()

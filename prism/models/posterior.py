@@ -16,30 +16,35 @@ import xarray as xr
 from prism.models.base import ModelData, thin
 from prism.models.draws import MARKET_DIM, KeptDraws, PanelDraws
 from prism.models.panel import PanelData
-from prism.models.transforms import GeometricAdstock
 from prism.schemas import CONVERGENCE, Config, Diag
 
 PRIOR_DECAY_CONCENTRATION = 10.0  # Beta(a, b) with a + b = 10 when the config names a decay
 TIGHT_PRIOR_CV = 0.1  # a config-fixed Hill half or slope becomes a prior with 10 % spread
+MARKET_SPREAD_SD = 0.5  # panels: HalfNormal scale of a channel's log-effect spread across markets (Meridian's eta: 1)
+PEAK_PRIOR_SD = 2.0  # panels' delayed carry-over: peak ~ HalfNormal(2) weeks (LightweightMMM's carryover model)
+PEAK_PRIOR_MEAN = PEAK_PRIOR_SD * float(np.sqrt(2.0 / np.pi))
+CARRY_PARAMS = ("decay", "theta")  # the carry-over arguments (transforms.GeometricAdstock, DelayedAdstock)
 ROI_PRIOR_MEDIA_SHARE = 0.25  # all media at the ROI prior scale explain 25 % of the KPI (docs/concepts/models.md)
 
 
-def geometric_draws(model: str, data: ModelData, params: dict[str, np.ndarray], scales: tuple[np.ndarray, float],
-                    adstock: GeometricAdstock, baseline: np.ndarray, gain: np.ndarray | None = None) -> KeptDraws:
-    """A Bayesian model's draws as `KeptDraws`: geometric adstock of spend ÷ channel_scale, times `gain`,
-    saturated, times coef · kpi_scale.
+def curve_draws(model: str, data: ModelData, params: dict[str, np.ndarray], scales: tuple[np.ndarray, float],
+                adstock, baseline: np.ndarray, gain: np.ndarray | None = None) -> KeptDraws:
+    """A Bayesian model's draws as `KeptDraws`: carry-over (`adstock`: geometric, or delayed with its peak
+    "theta") of spend ÷ channel_scale, times `gain`, saturated, times coef · kpi_scale.
 
-    params: (S, C) draws keyed "decay", "coef" (on the scaled target) and the saturation class's arguments
-    (half and slope for Hill, lam for logistic); scales: (channel_scale (C,), kpi_scale).
+    params: (S, C) draws keyed "decay" (and "theta" for delayed carry-over), "coef" (on the scaled target) and
+    the saturation class's arguments (half and slope for Hill, lam for logistic); scales: (channel_scale (C,),
+    kpi_scale).
     """
     channel_scale, kpi_scale = scales
     params = {k: np.asarray(v, dtype=float) for k, v in params.items()}  # JAX draws are float32: KPI units in float64
-    sat = {k: v for k, v in params.items() if k not in ("decay", "coef")}
+    carry = {k: v for k, v in params.items() if k in CARRY_PARAMS}
+    sat = {k: v for k, v in params.items() if k not in (*CARRY_PARAMS, "coef")}
     coef = params["coef"] * kpi_scale
     return KeptDraws(
         model=model, channels=list(data.channels), dates=data.dates, spend=data.spend, n_train=data.n_train,
         baseline=baseline, adstock_type=adstock.name, max_lag=adstock.max_lag, normalize=adstock.normalize,
-        adstock_params={"decay": params["decay"]}, saturation_type="hill" if "half" in sat else "logistic",
+        adstock_params=carry, saturation_type="hill" if "half" in sat else "logistic",
         saturation_params=sat, coef=coef, scale=np.broadcast_to(channel_scale, coef.shape).copy(),
         gain=np.ones_like(coef) if gain is None else np.asarray(gain, dtype=float),
     )
@@ -187,11 +192,13 @@ def keep_compiled_programs(jax) -> None:
         jax.config.update("jax_compilation_cache_dir", str(jax_cache_dir()))
 
 
-def transform_notes(cfg: Config, saturation_used: str) -> dict[str, str]:
-    """The curves a Bayesian model really used (geometric adstock always), noted where the config asked for others."""
-    out = {"adstock": "geometric", "saturation": saturation_used}
-    if cfg.adstock.type != "geometric":
-        out["adstock_note"] = f"adstock.type={cfg.adstock.type} applies to ridge; this model uses geometric adstock"
+def transform_notes(cfg: Config, saturation_used: str, adstock_used: str = "geometric") -> dict[str, str]:
+    """The curves a Bayesian model really used (geometric carry-over nationally, delayed on panels), noted where
+    the config asked for others."""
+    out = {"adstock": adstock_used, "saturation": saturation_used}
+    if cfg.adstock.type != adstock_used:
+        out["adstock_note"] = (f"adstock.type={cfg.adstock.type} applies to ridge; "
+                               f"this model uses {adstock_used} adstock")
     if cfg.saturation.type != saturation_used:
         out["saturation_note"] = (f"saturation.type={cfg.saturation.type} not available here; "
                                   f"this model uses {saturation_used}")

@@ -24,13 +24,15 @@ import pandas as pd
 from prism.models.base import Fitted, ModelData
 from prism.models.draws import MARKET_DIM, KeptDraws, PanelDraws
 from prism.models.panel import PanelData
-from prism.models.posterior import (TIGHT_PRIOR_CV, beta_from_mean, convergence, decay_centres, event_draws,
-                                    geometric_draws, hill_settings, lognormal_roi_prior, loo_mape, market_draws,
-                                    panel_loo_mape, panel_per_coef, parallel_chain_method, refuse_lifts, roi_per_coef,
-                                    roi_prior, stack_draws, summarize_params, thinned, transform_notes)
+from prism.models.posterior import (MARKET_SPREAD_SD, PEAK_PRIOR_MEAN, PEAK_PRIOR_SD, TIGHT_PRIOR_CV,
+                                    beta_from_mean, convergence, curve_draws, decay_centres, event_draws,
+                                    hill_settings, lognormal_roi_prior,
+                                    loo_mape, market_draws, panel_loo_mape, panel_per_coef, parallel_chain_method,
+                                    refuse_lifts, roi_per_coef, roi_prior, stack_draws, summarize_params, thinned,
+                                    transform_notes)
 from prism.models import scales
 from prism.models.evidence import PRIOR_DRAWS
-from prism.models.transforms import GeometricAdstock
+from prism.models.transforms import DelayedAdstock, GeometricAdstock
 from prism.schemas import Config
 
 CALIBRATES = True  # lift tests: a Normal likelihood term on each window's incremental KPI (_add_lift_term)
@@ -76,13 +78,17 @@ def fourier_features(dates: pd.DatetimeIndex, order: int) -> np.ndarray:
 def kept_draws(data: ModelData, draws: dict[str, np.ndarray], scales: tuple[np.ndarray, float], max_lag: int,
                baseline: np.ndarray) -> KeptDraws:
     """pymc-marketing's posterior (its variable names, scaled space) as KeptDraws: normalised geometric adstock
-    of max-scaled spend, saturation, asymptote × the KPI scale."""
+    (a panel's: delayed, with its peak `adstock_theta`) of max-scaled spend, saturation, asymptote × the KPI scale."""
     params = {"decay": draws["adstock_alpha"], "coef": draws["saturation_beta"]}
+    carry = GeometricAdstock(max_lag=max_lag, normalize=True)
+    if "adstock_theta" in draws:
+        params["theta"] = draws["adstock_theta"]
+        carry = DelayedAdstock(max_lag=max_lag, normalize=True)
     if "saturation_kappa" in draws:
         params.update(half=draws["saturation_kappa"], slope=draws["saturation_slope"])
     else:
         params["lam"] = draws["saturation_lam"]
-    return geometric_draws("pymc", data, params, scales, GeometricAdstock(max_lag=max_lag, normalize=True), baseline)
+    return curve_draws("pymc", data, params, scales, carry, baseline)
 
 
 def _media_priors(data: ModelData | PanelData, cfg: Config, mean_x: np.ndarray) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -333,9 +339,12 @@ def _diagnostics(posterior, idata, quick: bool, sat_names: list[str]) -> dict[st
 
 def _params(draws: dict[str, np.ndarray], scales: tuple[np.ndarray, float], data: ModelData,
             sat_names: list[str]) -> dict[str, dict[str, float]]:
-    """Posterior means in readable units: decay, half-saturation in spend, slope/lam, asymptote in KPI."""
+    """Posterior means in readable units: decay (and a panel's peak week), half-saturation in spend, slope/lam,
+    asymptote in KPI."""
     channel_scale, kpi_scale = scales
     named = {"decay": draws["adstock_alpha"], "coef_kpi_per_week": draws["saturation_beta"] * kpi_scale}
+    if "adstock_theta" in draws:
+        named["peak_weeks"] = draws["adstock_theta"]
     if "saturation_kappa" in sat_names:
         named["half"] = draws["saturation_kappa"] * channel_scale
         named["slope"] = draws["saturation_slope"]
@@ -345,7 +354,6 @@ def _params(draws: dict[str, np.ndarray], scales: tuple[np.ndarray, float], data
 
 
 # ------------------------------------------------------------------------------------------------ panels
-MARKET_SPREAD_SD = 0.5  # HalfNormal scale of a channel's log-effect spread across markets (Meridian's eta: 1)
 PANEL_NAMES = ("saturation_beta_raw_mu", "saturation_beta_raw_sigma")  # the pooled (national) level of the asymptotes
 
 
@@ -381,6 +389,8 @@ def _panel_model_config(data: PanelData, cfg: Config, scales: tuple[np.ndarray, 
     mean_x = np.where(runs.any(axis=0), (x * runs).sum(axis=0) / np.maximum(runs.sum(axis=0), 1) / data.n_train, 1.0)
     mean_x = np.where(mean_x > 0, mean_x, 1.0)
     conf, centre = _media_priors(data, cfg, mean_x)
+    conf["adstock_theta"] = Prior("HalfNormal", sigma=PEAK_PRIOR_SD, dims="channel")
+    centre["adstock_theta"] = np.full((1, len(data.channels)), PEAK_PRIOR_MEAN)
     per_coef = panel_per_coef(_market_draws(data, centre, scales, cfg.adstock.max_lag,
                                             np.zeros((1, data.n_weeks, data.n_markets))), data)
     log_mu, log_sd = lognormal_roi_prior(*roi_prior(data.national(), cfg))
@@ -396,7 +406,7 @@ def build_panel_mmm(data: PanelData, cfg: Config, feat_names: list[str]):
     """pymc-marketing's MMM with a market dimension: per-market intercept, noise, controls and seasonality,
     shared carry-over and curve shape, pooled asymptotes; scales fixed to `panel_scales`."""
     import xarray as xr
-    from pymc_marketing.mmm import MMM
+    from pymc_marketing.mmm import MMM, DelayedAdstock as PmDelayed
     from pymc_marketing.mmm.scaling import FixedScaling, Scaling
 
     channel_scale, kpi_scale = scales = panel_scales(data)
@@ -405,7 +415,8 @@ def build_panel_mmm(data: PanelData, cfg: Config, feat_names: list[str]):
         target=FixedScaling(dims=(), value=xr.DataArray(kpi_scale, dims=MARKET_DIM, coords=coords)),
         channel=FixedScaling(dims=(), value=xr.DataArray(channel_scale, dims=(MARKET_DIM, "channel"),
                                                          coords={**coords, "channel": list(data.channels)})))
-    adstock, sat = _transforms(cfg)
+    _, sat = _transforms(cfg)
+    adstock = PmDelayed(l_max=cfg.adstock.max_lag, normalize=True)
     return MMM(date_column="date", target_column="kpi", channel_columns=list(data.channels),
                control_columns=feat_names or None, adstock=adstock, saturation=sat, dims=(MARKET_DIM,),
                scaling=scaling, yearly_seasonality=cfg.fourier_order or None,
@@ -450,18 +461,19 @@ def fit_panel(data: PanelData, cfg: Config, quick: bool = False) -> Fitted:
     posterior = idata.posterior.to_dataset() if hasattr(idata.posterior, "to_dataset") else idata.posterior
     _check_panel_scales(mmm, data, scales)
     sat_names = ["saturation_kappa", "saturation_slope"] if cfg.saturation.type == "hill" else ["saturation_lam"]
-    names = ["adstock_alpha", "saturation_beta", *sat_names, "intercept_contribution", "gamma_control",
-             "gamma_fourier", "y_sigma"]
+    names = ["adstock_alpha", "adstock_theta", "saturation_beta", *sat_names, "intercept_contribution",
+             "gamma_control", "gamma_fourier", "y_sigma"]
     draws = {n: stack_draws(posterior, n, data.channels, data.markets) for n in names if n in posterior}
     keep = thinned(draws["adstock_alpha"].shape[0])
     draws = {k: v[keep] for k, v in draws.items()}
     channel_scale, kpi_scale = scales
-    panel = _market_draws(data, {k: draws[k] for k in ("adstock_alpha", "saturation_beta", *sat_names)}, scales,
-                          cfg.adstock.max_lag, _panel_baseline(data, cfg, draws, feats, kpi_scale))
+    media = {k: draws[k] for k in ("adstock_alpha", "adstock_theta", "saturation_beta", *sat_names)}
+    panel = _market_draws(data, media, scales, cfg.adstock.max_lag, _panel_baseline(data, cfg, draws, feats, kpi_scale))
     reference = stack_draws(posterior, "channel_contribution", data.channels, data.markets)[keep]
-    diagnostics = _diagnostics(posterior, idata, quick, [*sat_names, *PANEL_NAMES])
+    diagnostics = _diagnostics(posterior, idata, quick, ["adstock_theta", *sat_names, *PANEL_NAMES])
     diagnostics.update(sampler="map" if quick else cfg.pymc.sampler, sample_seconds=round(sample_seconds, 2),
-                       markets=data.n_markets, **transform_notes(cfg, cfg.saturation.type))
+                       markets=data.n_markets,
+                       **transform_notes(cfg, cfg.saturation.type, DelayedAdstock.name))
     diagnostics["recompute_max_rel_error"] = max(
         recompute_error(kd, data.market(g), reference[:, g] * kpi_scale[g]) for g, kd in enumerate(panel.draws))
     if not quick:
@@ -482,7 +494,7 @@ def _prior_panel(mmm, cfg: Config, data: PanelData, sat_names: list[str], scales
     """The media parameters drawn from the panel model's own prior, read nationally (`NationalDraws`)."""
     import pymc as pm
 
-    names = ["adstock_alpha", "saturation_beta", *sat_names]
+    names = ["adstock_alpha", "adstock_theta", "saturation_beta", *sat_names]
     prior = pm.sample_prior_predictive(draws=PRIOR_DRAWS, model=mmm.model, var_names=names,
                                        random_seed=cfg.seed).prior
     draws = {n: stack_draws(prior, n, data.channels, data.markets) for n in names}
