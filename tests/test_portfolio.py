@@ -188,3 +188,28 @@ def _maybe_die(i: int) -> int:
     if i == 5:
         os._exit(1)  # the worker process dies, as on a crash or a memory kill
     return i * i
+
+
+def test_hundreds_of_entities_are_submitted_a_few_per_cpu_at_a_time(ray_local):
+    """Memory stays bounded with hundreds of entities: a call is taken from the list only when fewer than
+    IN_FLIGHT_PER_CPU × CPUs are pending, and each result comes back as it ends."""
+    from prism.orchestration.ray_pool import IN_FLIGHT_PER_CPU, fan_out
+
+    taken, ended, most = [0], [0], [0]
+
+    def calls():
+        for i in range(300):
+            most[0] = max(most[0], taken[0] - ended[0])
+            taken[0] += 1
+            yield (i,)
+
+    def done(call, result):
+        ended[0] += 1
+        assert result == call[0] * call[0]
+
+    fan_out(_square, calls(), 2, done)
+    assert ended[0] == 300 and 0 < most[0] <= IN_FLIGHT_PER_CPU * 2
+
+
+def _square(i: int) -> int:
+    return i * i
