@@ -206,7 +206,10 @@ def table(slide: Slide, box: Box, header: Sequence[str], rows: Sequence[Sequence
 
 
 def _numeric(text: str) -> bool:
-    return bool(text) and (text[0].isdigit() or text[0] in "+-–" and len(text) > 1 or text == fmt.MISSING)
+    """A figure (right-aligned): starts with a digit or a sign and has no more than three words ("0.85–5.23 by
+    method" is one, "60 weeks of data, under the 104 …" a sentence)."""
+    figure = bool(text) and (text[0].isdigit() or text[0] in "+-–" and len(text) > 1) and len(text.split()) <= 3
+    return figure or text == fmt.MISSING
 
 
 # ------------------------------------------------------------------------------------------ charts
