@@ -45,7 +45,7 @@ from prism.workspace import Workspace, read_model
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 LABELS = (HIGH, MEDIUM, LOW)
-HIGH_WIDTH = 1.35  # bench/calibration.py's shipped rule (3 models, 32 datasets): 90 % interval at most this × the ROI for `high`
+HIGH_WIDTH = 1.2  # bench/calibration.py's shipped rule (3 models, 32 datasets): 90 % interval at most this × the ROI for `high`
 MEDIUM_WIDTH = 3.0  # ... and at most this for `medium`
 TARGET_MEDIAN_ERROR = 0.15  # `high`: median |ROI error| at most 15 % ...
 TARGET_FAR_OFF_SHARE = 0.05  # ... and at most 5 % of channels more than 50 % off
