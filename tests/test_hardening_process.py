@@ -113,8 +113,10 @@ def fitting_loop(tmp_path: Path):
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp)}
+    # started as a script's background job is (`prism loop … &`: SIGINT ignored), which Prism must undo
     proc = subprocess.Popen([sys.executable, "-m", "prism", "loop", "--rounds", "1", "-w", str(ws.root)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         assert _until(lambda: _workers(ws.root) and list(tmp.glob("prism-run-*"))), "no worker started"
         yield proc, ws, tmp

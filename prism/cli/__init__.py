@@ -33,10 +33,14 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point.
 
     SIGTERM (`kill`, a container stop) is handled like Ctrl-C, so model workers are stopped, temp folders
-    removed and the lock released on both; one line says where the work stopped.
+    removed and the lock released on both; one line says where the work stopped. SIGINT interrupts even when
+    the command was started with it ignored (in the background of a script).
     """
     if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread
         signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
+        # A command started in the background by a script (`cmd &`) inherits SIGINT ignored, and Python then
+        # keeps ignoring it: `kill -INT` would let the loop run on. Ctrl-C's meaning is Prism's to keep.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         code = app(args=argv, standalone_mode=False)  # a raised typer.Exit comes back as its exit code
     except InputError as exc:

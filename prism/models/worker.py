@@ -42,10 +42,15 @@ PR_SET_PDEATHSIG = 1  # prctl option: the signal this process gets when its pare
 BLAS_THREADS_KEY = "blas_threads"
 
 
+QUIET_IN_CI = ("CI", "PYTEST_XDIST_WORKER")  # NumPyro drops its progress lines when it sees these
+
+
 def worker_env() -> dict[str, str]:
     """The environment a model's process starts with: one BLAS thread (see the module docstring), unless the
-    person running Prism set a thread count themselves. Read by BLAS when it loads, so it must be set here."""
-    return {**os.environ, **{k: v for k, v in ONE_BLAS_THREAD.items() if k not in os.environ}}
+    person running Prism set a thread count themselves. Read by BLAS when it loads, so it must be set here.
+    Without the CI markers: the worker's output is its private log, whose draws the runner's bar reads."""
+    env = {k: v for k, v in os.environ.items() if k not in QUIET_IN_CI}
+    return {**env, **{k: v for k, v in ONE_BLAS_THREAD.items() if k not in env}}
 
 
 def blas_threads() -> int:
