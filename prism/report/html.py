@@ -77,8 +77,8 @@ def _badge(label: str) -> str:
     return f'<span class="badge agree-{escape(label.replace("/", ""))}">{escape(label)}</span>'
 
 
-def _table(header: list[str], rows: list[list[tuple[str, str | None]]], numeric: set[int] = frozenset(),
-           sortable: bool = False) -> str:
+def html_table(header: list[str], rows: list[list[tuple[str, str | None]]], numeric: set[int] = frozenset(),
+               sortable: bool = False) -> str:
     """An HTML table; each cell is (html, sort key or None); columns in `numeric` align right."""
     cls = ' class="sortable"' if sortable else ""
     head = "".join(f'<th{" class=num" if i in numeric else ""}>{escape(h)}</th>' for i, h in enumerate(header))
@@ -92,11 +92,11 @@ def _table(header: list[str], rows: list[list[tuple[str, str | None]]], numeric:
     return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _num(text: str, value: float | None) -> tuple[str, str | None]:
+def num_cell(text: str, value: float | None) -> tuple[str, str | None]:
     return escape(text), (repr(float(value)) if value is not None and not pd.isna(value) else None)
 
 
-def _text(text: str) -> tuple[str, str | None]:
+def text_cell(text: str) -> tuple[str, str | None]:
     return escape(str(text)), None
 
 
@@ -104,50 +104,52 @@ def _roi_section(inp: ReportInputs) -> str:
     table = roi_table(inp)
     if table.empty:
         return "<p>No model produced estimates this round.</p>"
-    rows = [[_text(r.label), _text(r.model_name), _num(fmt.roi(r.roi), r.roi), _num(fmt.roi(r.roi_low), r.roi_low),
-             _num(fmt.roi(r.roi_high), r.roi_high), (_badge(r.confidence), r.confidence),
-             _num(fmt.pct(r.cv_pct, 0), r.cv_pct), _text(r.evidence)] for r in table.itertuples()]
+    rows = [[text_cell(r.label), text_cell(r.model_name), num_cell(fmt.roi(r.roi), r.roi),
+             num_cell(fmt.roi(r.roi_low), r.roi_low),
+             num_cell(fmt.roi(r.roi_high), r.roi_high), (_badge(r.confidence), r.confidence),
+             num_cell(fmt.pct(r.cv_pct, 0), r.cv_pct), text_cell(r.evidence)] for r in table.itertuples()]
     return (f"<p>Return per {escape(inp.spend_unit)} of spend for each channel and model, with the model's 90% "
             "interval. Prior-driven: the data did not move that model's estimate away from its starting assumption. "
             "Click a column heading to sort.</p>"
-            + _table(["Channel", "Model", "ROI", "Low", "High", "Confidence", "Spread across models", "Evidence"],
-                     rows, {2, 3, 4, 6}, sortable=True))
+            + html_table(["Channel", "Model", "ROI", "Low", "High", "Confidence", "Spread across models", "Evidence"],
+                         rows, {2, 3, 4, 6}, sortable=True))
 
 
 def _lift_section(inp: ReportInputs) -> str:
     """Each tested channel's ROI with its lift tests beside the ROI without them."""
     table = lift_test_table(inp)
-    rows = [[_text(r.label), _text(r.tests), _num(fmt.roi(r.roi), r.roi),
-             _text(fmt.roi_range(r.roi_low, r.roi_high)), _num(fmt.roi(r.roi_without), r.roi_without),
-             _text(fmt.roi_range(r.roi_without_low, r.roi_without_high)),
-             _num(fmt.signed_pct(r.moved_pct), r.moved_pct)]
+    rows = [[text_cell(r.label), text_cell(r.tests), num_cell(fmt.roi(r.roi), r.roi),
+             text_cell(fmt.roi_range(r.roi_low, r.roi_high)), num_cell(fmt.roi(r.roi_without), r.roi_without),
+             text_cell(fmt.roi_range(r.roi_without_low, r.roi_without_high)),
+             num_cell(fmt.signed_pct(r.moved_pct), r.moved_pct)]
             for r in table.itertuples()]
     method = escape(table["without_method"].iloc[0])
     return (f"<p>Return per {escape(inp.spend_unit)} of spend with each channel's lift tests, beside the return "
             f"without them ({method}). Moved: how far the tests moved the same method's estimate.</p>"
-            + _table(["Channel", "Tests", "ROI with tests", "Range", "ROI without", "Range without", "Moved"],
-                     rows, {2, 4, 6}))
+            + html_table(["Channel", "Tests", "ROI with tests", "Range", "ROI without", "Range without", "Moved"],
+                         rows, {2, 4, 6}))
 
 
 def _fit_section(inp: ReportInputs) -> str:
     fit = fit_table(inp)
-    rows = [[_text(r.model_name), _text(r.status if r.status == "ok" else f"{r.status}: {r.reason}"),
-             _num(fmt.number(r.r2), r.r2), _num(fmt.pct(r.mape_train), r.mape_train),
-             _num(fmt.pct(r.mape_test), r.mape_test), _num(fmt.pct(r.cv_mape), r.cv_mape),
-             _num(f"{r.seconds:.1f}", r.seconds)] for r in fit.itertuples()]
-    return _table(["Model", "Status", "R²", "Error (fit weeks)", "Error (held-out weeks)", "Error (cross-validated)",
-                   "Seconds"], rows, {2, 3, 4, 5, 6})
+    rows = [[text_cell(r.model_name), text_cell(r.status if r.status == "ok" else f"{r.status}: {r.reason}"),
+             num_cell(fmt.number(r.r2), r.r2), num_cell(fmt.pct(r.mape_train), r.mape_train),
+             num_cell(fmt.pct(r.mape_test), r.mape_test), num_cell(fmt.pct(r.cv_mape), r.cv_mape),
+             num_cell(f"{r.seconds:.1f}", r.seconds)] for r in fit.itertuples()]
+    return html_table(["Model", "Status", "R²", "Error (fit weeks)", "Error (held-out weeks)",
+                       "Error (cross-validated)", "Seconds"], rows, {2, 3, 4, 5, 6})
 
 
 def _history_section(inp: ReportInputs) -> str:
     hist = round_history(inp)
     if hist.empty:
         return "<p class=muted>No round history recorded yet.</p>"
-    rows = [[_num(str(r.round), r.round), _text(r.change), _num(fmt.pct(r.objective, 2), r.objective),
-             _num(fmt.pct(r.best_test_mape), r.best_test_mape),
-             _num(fmt.number(r.high_confidence), r.high_confidence), _text(r.verdict)] for r in hist.itertuples()]
-    return _table(["Round", "Change", "Tuning objective", "Best held-out error", "Channels with high confidence",
-                   "Review"], rows, {0, 2, 3, 4})
+    rows = [[num_cell(str(r.round), r.round), text_cell(r.change), num_cell(fmt.pct(r.objective, 2), r.objective),
+             num_cell(fmt.pct(r.best_test_mape), r.best_test_mape),
+             num_cell(fmt.number(r.high_confidence), r.high_confidence), text_cell(r.verdict)]
+            for r in hist.itertuples()]
+    return html_table(["Round", "Change", "Tuning objective", "Best held-out error",
+                       "Channels with high confidence", "Review"], rows, {0, 2, 3, 4})
 
 
 def _comparison_section(inp: ReportInputs) -> str:
@@ -163,37 +165,38 @@ def comparison_html(cmp: RoundComparison, inp: ReportInputs) -> str:
     if cmp.changes:
         parts.append("<ul>" + "".join(f"<li>Round {r}: {escape(c)}</li>" for r, c in cmp.changes) + "</ul>")
     if cmp.config_diff:
-        parts.append(_table(["Setting", f"Round {cmp.a}", f"Round {cmp.b}"],
-                            [[_text(k), _text(a), _text(b)] for k, a, b in cmp.config_diff]))
+        parts.append(html_table(["Setting", f"Round {cmp.a}", f"Round {cmp.b}"],
+                                [[text_cell(k), text_cell(a), text_cell(b)] for k, a, b in cmp.config_diff]))
     parts.append(f"<p>Tuning objective: {escape(fmt.pct(cmp.objective_a, 2))} → {escape(fmt.pct(cmp.objective_b, 2))}"
                  " (cross-validated error, lower is better).</p>")
     rows = []
     for m in cmp.channels:
         flag = (f'<span class="flag">moved outside round {cmp.a}\'s interval '
                 f'({escape(", ".join(style.model_name(x) for x in m.outside))})</span>' if m.flagged else "")
-        rows.append([_text(inp.label(m.channel)), _num(fmt.roi(m.roi_a), m.roi_a), _num(fmt.roi(m.roi_b), m.roi_b),
+        rows.append([text_cell(inp.label(m.channel)), num_cell(fmt.roi(m.roi_a), m.roi_a),
+                     num_cell(fmt.roi(m.roi_b), m.roi_b),
                      (f"{_badge(m.agreement_a)} → {_badge(m.agreement_b)}", m.agreement_b), (flag, str(m.flagged))])
-    parts.append(_table(["Channel", f"ROI round {cmp.a}", f"ROI round {cmp.b}", "Agreement", "Flag"], rows, {1, 2}))
+    parts.append(html_table(["Channel", f"ROI round {cmp.a}", f"ROI round {cmp.b}", "Agreement", "Flag"], rows, {1, 2}))
     return "".join(parts)
 
 
 def _optimization_section(inp: ReportInputs, charts: dict[str, Path]) -> str:
     """The plan's chart over its table of moves."""
     header, cells = optimization_display(inp)
-    rows = [[_num(text, value) if value is not None else _text(text) for text, value in row] for row in cells]
+    rows = [[num_cell(text, value) if value is not None else text_cell(text) for text, value in row] for row in cells]
     chart = {PLAN_CHART: charts[PLAN_CHART]} if PLAN_CHART in charts else {}
-    return _figures(inp, chart) + _table(header, rows, set(range(1, len(header))), sortable=True)
+    return _figures(inp, chart) + html_table(header, rows, set(range(1, len(header))), sortable=True)
 
 
 def _test_plan_section(inp: ReportInputs) -> str:
     """The test that would settle each channel below high confidence (results/test_plan.csv)."""
     header, cells = test_plan_display(inp)
-    rows = [[_num(text, value) if value is not None else _text(text) for text, value in row] for row in cells]
+    rows = [[num_cell(text, value) if value is not None else text_cell(text) for text, value in row] for row in cells]
     return (f"<p>The smallest test that would bring each channel's likely range within "
             f"±{TARGET_HALFWIDTH:.0%} of its return, "
             f"sized by simulating the test on this data; precision is what {promise_words(inp.test_plan)} "
             "simulated runs achieved.</p>"
-            + _table(header, rows, {3, 4, 6}, sortable=True))
+            + html_table(header, rows, {3, 4, 6}, sortable=True))
 
 
 def _figures(inp: ReportInputs, charts: dict[str, Path]) -> str:

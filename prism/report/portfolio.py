@@ -19,7 +19,7 @@ from pptx.util import Inches
 
 from prism.analysis.portfolio import channel_summary, outliers, read_table, thin_entities
 from prism.report import fmt, style
-from prism.report.html import CSS, SORT_JS, _num, _table, _text
+from prism.report.html import CSS, SORT_JS, html_table, num_cell, text_cell
 from prism.report.markdown import Item
 from prism.report.slides import BODY, MARGIN, SLIDE_H, SLIDE_W, TITLE_H, TITLE_TOP, Box, plain, table, text_box
 from prism.workspace import PortfolioFiles, read_csv, write_bytes, write_csv, write_text
@@ -121,10 +121,11 @@ def build_html(view: PortfolioView) -> str:
     sections = [("answer", "The answer", "<ul>" + "".join(f"<li>{escape(s)}</li>" for s in view.answer()) + "</ul>")]
     for key, title, rows, note in SECTIONS:
         header, body = rows(view)
-        html_rows = [[_num(c, None) if i and c[:1].isdigit() else _text(c) for i, c in enumerate(row)] for row in body]
+        html_rows = [[num_cell(c, None) if i and c[:1].isdigit() else text_cell(c) for i, c in enumerate(row)]
+                     for row in body]
         numeric = {i for i in range(1, len(header)) if body and all(r[i][:1].isdigit() or r[i] == fmt.MISSING
                                                                      for r in body)}
-        content = _table(header, html_rows, numeric, sortable=True) if body else "<p>None.</p>"
+        content = html_table(header, html_rows, numeric, sortable=True) if body else "<p>None.</p>"
         sections.append((key, title, f'<p class="muted">{escape(note)}</p>{content}'))
     nav = "".join(f'<a href="#{key}">{escape(name)}</a>' for key, name, _ in sections)
     body = "".join(f'<section id="{key}"><h2>{escape(name)}</h2>{html_}</section>' for key, name, html_ in sections)
