@@ -205,13 +205,17 @@ def panel_seed(seed: int, pool, args) -> list[dict]:
     return rows
 
 
+def carried_out(seed_rows, first: int, args) -> pd.DataFrame:
+    """Every plan of `args.seeds` bench seeds from `first`, carried out in one pool (national or panel)."""
+    with process_pool(args.jobs) as pool:
+        return pd.DataFrame([r for s in range(first, first + args.seeds) for r in seed_rows(s, pool, args)])
+
+
 def panel_main(args, console) -> None:
     from rich.table import Table
 
     started = time.perf_counter()
-    with process_pool(args.jobs) as pool:
-        rows = [r for s in range(PANEL_FIRST_SEED, PANEL_FIRST_SEED + args.seeds) for r in panel_seed(s, pool, args)]
-    table = pd.DataFrame(rows)
+    table = carried_out(panel_seed, PANEL_FIRST_SEED, args)
     out = Table(title=f"Market-split plans carried out against the truth — {PANEL_MARKETS} markets × {PANEL_WEEKS} "
                       f"weeks × {PANEL_CHANNELS} channels, K = {args.k}, {args.repeats} repeats per plan")
     for col in ("seed", "channel", "treated (share)", "control fit", "split test", "± now", "± promised",
@@ -252,9 +256,7 @@ def main() -> None:
         return panel_main(args, Console(width=220))
 
     started = time.perf_counter()
-    with process_pool(args.jobs) as pool:
-        rows = [r for s in range(FIRST_SEED, FIRST_SEED + args.seeds) for r in plan_seed(s, pool, args)]
-    table = pd.DataFrame(rows)
+    table = carried_out(plan_seed, FIRST_SEED, args)
     out = Table(title=f"Test plans carried out against the truth — {WEEKS} weeks × {len(FLIGHTING)} channels, "
                       f"K = {args.k}, {args.repeats} repeats per plan")
     for col in ("seed", "channel", "flighting", "plan", "settles", "± now", "± promised", "repeats",
