@@ -113,8 +113,19 @@ def _failed(job: Job, reason: str) -> ModelResult:
     return ModelResult(status="failed", reason=reason, seconds=round(job.elapsed, 2))
 
 
+def _log_end(log: Path) -> str:
+    """The end of a worker's log (LOG_TAIL_BYTES), as text; empty when there is no log yet."""
+    try:
+        with log.open("rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - LOG_TAIL_BYTES))
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def _last_log_line(log: Path) -> str:
-    lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()] if log.exists() else []
+    """The last line a worker printed (a progress bar redraws its line with \\r: the latest draw counts)."""
+    lines = [ln.strip() for ln in _log_end(log).replace("\r", "\n").splitlines() if ln.strip()]
     return lines[-1] if lines else ""
 
 
@@ -149,14 +160,8 @@ def sampling_progress(log: Path) -> tuple[int, int] | None:
     Reading the log's tail costs a few microseconds a poll. NumPyro reports every 5 % of a chain's iterations
     when chains run side by side (one host callback each); chains run one after another step from Python
     with the bar, as NumPyro does whenever its bar is on."""
-    try:
-        with log.open("rb") as f:
-            f.seek(max(0, f.seek(0, os.SEEK_END) - LOG_TAIL_BYTES))
-            tail = f.read().decode(errors="replace")
-    except OSError:
-        return None
     latest: dict[str, tuple[int, int]] = {}
-    for m in BAR.finditer(tail):
+    for m in BAR.finditer(_log_end(log)):
         key = m.group(1) if m.group(1).startswith("Running") else "one chain"
         latest[key] = (int(m.group(2)), int(m.group(3)))
     if not latest:
@@ -190,21 +195,9 @@ def watch_jobs(listener: Callable[[dict[str, str]], None]) -> Iterator[None]:
 
 def _plain_status(job: Job) -> str:
     if job.result is None and job.proc is not None:
-        tail = _log_tail(job.log)
+        tail = _last_log_line(job.log)[:120]
         return f"running {job.elapsed:.0f} s" + (f" · {tail}" if tail else "")
     return Text.from_markup(_status_text(job)).plain
-
-
-def _log_tail(log: Path, size: int = 2048) -> str:
-    """The last line a worker printed (a sampler's progress line), read from the end of its log."""
-    try:
-        with log.open("rb") as f:
-            f.seek(max(0, f.seek(0, os.SEEK_END) - size))
-            text = f.read().decode(errors="replace")
-    except OSError:
-        return ""
-    lines = [ln.strip() for ln in text.replace("\r", "\n").splitlines() if ln.strip()]
-    return lines[-1][:120] if lines else ""
 
 
 def run_jobs(jobs: list[Job], ws: Workspace, frame_path: Path, quick: bool, parallel: bool,
