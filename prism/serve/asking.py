@@ -78,8 +78,8 @@ def answer_chart(ctx: AskContext, result: Answer) -> dict[str, Any] | None:
                           "marker": {"color": "#4C72B0" if mean >= 0 else "#C44E52"},
                           "error_x": {"type": "data", "symmetric": False, "array": [high - mean],
                                       "arrayminus": [mean - low]}}],
-                "layout": {**LAYOUT, "height": 220, "margin": {**LAYOUT["margin"], "l": 180}, "title": {"text": f"Change in {chart_text(ctx.results.kpi)}, "
-                                                                      "with its 90% interval"}}}
+                "layout": {**LAYOUT, "height": 220, "margin": {**LAYOUT["margin"], "l": 180},
+                           "title": {"text": f"Change in {chart_text(ctx.results.kpi)}, with its 90% interval"}}}
     if result.intent in (R.ROI, R.TRUST, R.SATURATION, R.CONTRIBUTION, R.SUMMARY):
         return roi_chart(ctx, result.channels or None)
     return None
