@@ -13,7 +13,7 @@ from prism.report import slides
 from prism.report.build import render_deliverables
 from prism.report.markdown import parse_report
 from prism.report.plan_chart import budget_plan
-from prism.schemas import Metadata
+from prism.schemas import Metadata, Results
 from prism.workspace import read_model, write_json
 from tests.helpers.report import build_workspace, write_optimization
 
@@ -89,3 +89,15 @@ def test_a_plan_that_moves_nothing_says_no_change():
     fig = budget_plan(frame)
     gain = fig.axes[1]
     assert len(gain.get_xticks()) == 0 and any("No change" in t.get_text() for t in gain.texts)
+
+
+def test_the_health_table_shows_rhat_finely_enough_to_judge_its_gate(deck):
+    """r-hat 1.014 printed as "1.01" read as a pass of the ≤ 1.01 gate (the demo's round 4 failed it)."""
+    ws, prs = deck
+    res = read_model(ws.round_results(2), Results)
+    shown = [c.text_frame.text for s in prs.slides if _title(s).startswith(deck_mod.TITLES["fit"]) for sh in s.shapes
+             if sh.has_table for row in sh.table.rows for c in row.cells]
+    for model in res.ok_models().values():
+        rhat = model.diagnostics.get("rhat_max")
+        if rhat is not None:
+            assert f"{rhat:.3f}" in shown

@@ -26,7 +26,7 @@ from prism.report.slides import (BODY, BODY_BOTTOM, BODY_TOP, FOOTER_PT, MARGIN,
                                  TABLE_PT, TITLE_H, TITLE_PT, TITLE_TOP, Box, add_runs, bar_chart, fit_font_size,
                                  plain, rgb, split_to_fit, table, text_box, text_height)
 from prism.report.plan_chart import CHART_NAME as PLAN_CHART
-from prism.report.tables import (contribution_table, diagnostics_table, fit_table, lift_test_table,
+from prism.report.tables import (SHOWN_DECIMALS, contribution_table, diagnostics_table, fit_table, lift_test_table,
                                  optimization_display, roi_summary, roi_table, test_plan_display)
 
 ROI_TABLE_W = 4.6
@@ -362,7 +362,7 @@ def _fit_slide(prs: Presentation, inp: ReportInputs) -> None:
         keys = list(dict.fromkeys(diag["diagnostic"]))
         models = list(dict.fromkeys(diag["model"]))
         grid = diag.pivot(index="diagnostic", columns="model", values="value")
-        rows = [[k, *[fmt.number(grid.at[k, m]) for m in models]] for k in keys]
+        rows = [[k, *[fmt.number(grid.at[k, m], SHOWN_DECIMALS.get(k, 2)) for m in models]] for k in keys]
         height, _ = table(slide, Box(MARGIN, top, BODY.width * 0.85, BODY_BOTTOM - top - (0.6 if notes else 0)),
                           ["Health check", *[style.model_name(m) for m in models]], rows,
                           [2.0] + [1.0] * len(models), pt=12)

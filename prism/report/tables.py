@@ -153,6 +153,9 @@ def fit_table(inp: ReportInputs) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+SHOWN_DECIMALS = {DIAGNOSTICS[Diag.RHAT_MAX]: 3}  # r-hat 1.014 shown as "1.01" read as a pass of its gate
+
+
 def diagnostics_table(inp: ReportInputs) -> pd.DataFrame:
     """The health figures each model reported (convergence, media share), numeric ones only."""
     rows = []
