@@ -152,25 +152,27 @@ class Planner:
 
     def __init__(self, sources: dict[str, ResponseSource], model: str = CONSENSUS, weeks: int = DEFAULT_WEEKS,
                  confidence: dict[str, str] | None = None, labels: dict[str, str] | None = None):
-        chosen = select(sources, model)
-        self.model = model
-        self.source: Pool = plannable(pool(chosen))
-        self.h = Horizon(self.source, weeks)
-        self.slices = self.source.slices  # the rows of each model, for the every-model-mean rule
-        self.channels = self.h.channels
-        self.confidence = confidence
-        self.labels = labels or {}
-        self.responses_key: str | None = None  # where its responses are kept between processes (outputs.py)
+        self.source: Pool | None = plannable(pool(select(sources, model)))
+        self._start(Horizon(self.source, weeks), model, self.source.slices, confidence, labels)
 
     @classmethod
     def over(cls, h: Horizon, confidence: dict[str, str] | None, labels: dict[str, str] | None = None) -> "Planner":
         """A consensus planner on a horizon built elsewhere (the portfolio's, over many entities' pooled draws):
         the same limits, confidence caps and 90 %-of-draws rule; its rows pair draws of different entities, so
-        there is no model whose mean it could also ask for."""
+        there is no model whose mean it could also ask for, and no pool of its own."""
         planner = cls.__new__(cls)
-        planner.model, planner.h, planner.slices = CONSENSUS, h, {}
-        planner.channels, planner.confidence, planner.labels = h.channels, confidence, labels or {}
+        planner.source = None
+        planner._start(h, CONSENSUS, {}, confidence, labels)
         return planner
+
+    def _start(self, h: Horizon, model: str, slices: dict[str, slice], confidence: dict[str, str] | None,
+               labels: dict[str, str] | None) -> None:
+        self.model, self.h = model, h
+        self.slices = slices  # the rows of each model, for the every-model-mean rule
+        self.channels = h.channels
+        self.confidence = confidence
+        self.labels = labels or {}
+        self.responses_key: str | None = None  # where its responses are kept between processes (outputs.py)
 
     @property
     def weeks(self) -> int:
