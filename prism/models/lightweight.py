@@ -70,6 +70,7 @@ from prism.models.posterior import (
 )
 from prism.models import scales
 from prism.models.evidence import PRIOR_DRAWS
+from prism.models.prior_draws import numpy_prior_draws
 from prism.models.transforms import DelayedAdstock, GeometricAdstock
 from prism.models.warm import WARM_KEY, arrays as warm_arrays, note as warm_note
 from prism.schemas import Config, WarmStart
@@ -140,25 +141,10 @@ def _centre(pri: dict[str, Any], data: ModelData, cfg: Config, kpi_mean: float) 
     return kept_draws(data, _centre_params(pri), (_mean_spend(data, cfg), kpi_mean), np.zeros((1, data.n_weeks)))
 
 
-def _predictive_media(data: ModelData | PanelData, cfg: Config, arrays: dict[str, np.ndarray], pri: dict[str, Any],
-                      model, sites: tuple[str, ...] = MEDIA_PARAMS) -> dict[str, np.ndarray]:
-    """The media parameters drawn from `model`'s own prior: NumPyro's Predictive without observations."""
-    import jax
-    import jax.numpy as jnp
-    from numpyro.infer import Predictive
-
-    tr = data.train
-    draws = Predictive(model, num_samples=PRIOR_DRAWS, return_sites=list(sites))(
-        jax.random.PRNGKey(cfg.seed + 1), jnp.asarray(arrays["media"][tr]), jnp.asarray(arrays["extra"][tr]),
-        jnp.asarray(arrays["seasonal"][tr]), None, pri, cfg.trend)
-    return {k: np.asarray(v, dtype=float) for k, v in draws.items()}
-
-
-def _prior_media(data: ModelData, cfg: Config, arrays: dict[str, np.ndarray], pri: dict[str, Any],
-                 kpi_mean: float) -> KeptDraws:
+def _prior_media(data: ModelData, cfg: Config, pri: dict[str, Any], kpi_mean: float) -> KeptDraws:
     """The national model's media parameters drawn from its own prior."""
-    return kept_draws(data, _predictive_media(data, cfg, arrays, pri, _model), (_mean_spend(data, cfg), kpi_mean),
-                      np.zeros((PRIOR_DRAWS, data.n_weeks)))
+    draws = numpy_prior_draws(_media_priors(pri), PRIOR_DRAWS, len(data.channels), cfg.seed + 1)
+    return kept_draws(data, draws, (_mean_spend(data, cfg), kpi_mean), np.zeros((PRIOR_DRAWS, data.n_weeks)))
 
 
 def _model(media, extra, seasonal, target, pri, trend: bool):
@@ -174,12 +160,8 @@ def _model(media, extra, seasonal, target, pri, trend: bool):
     if trend:
         mu = mu + _trend(n_weeks, pri)
     with numpyro.plate("channel", n_channels):
-        lag_weight = numpyro.sample("lag_weight", dist.Beta(pri["lag_a"], pri["lag_b"]))
-        half = numpyro.sample("half_max_effective_concentration", dist.Gamma(pri["half_conc"], pri["half_rate"]))
-        slope = numpyro.sample("slope", dist.Gamma(pri["slope_conc"], pri["slope_rate"]))
-        coef_prior = (dist.TruncatedNormal(pri["coef_loc"], pri["coef_scale"], low=0.0) if pri["truncated"]
-                      else dist.HalfNormal(pri["coef_scale"]))
-        coef_media = numpyro.sample("coef_media", coef_prior)
+        lag_weight, half, slope, coef_media = (numpyro.sample(name, prior)
+                                               for name, prior in _media_priors(pri).items())
 
     mu = mu + _hill_adstock(media, lag_weight, half, slope) @ coef_media
     if "lift_c" in pri:
@@ -191,6 +173,18 @@ def _model(media, extra, seasonal, target, pri, trend: bool):
         coef_extra = numpyro.sample("coef_extra_features", dist.Normal(0.0, 1.0).expand([extra.shape[1]]).to_event(1))
         mu = mu + extra @ coef_extra
     numpyro.sample("target", dist.Normal(mu, sigma), obs=target)
+
+
+def _media_priors(pri: dict[str, Any]) -> dict[str, Any]:
+    """The national model's per-channel media priors (MEDIA_PARAMS, in sampling order): the model samples them
+    and `prior_draws.numpy_prior_draws` draws them for the prior-driven check."""
+    import numpyro.distributions as dist
+
+    return {"lag_weight": dist.Beta(pri["lag_a"], pri["lag_b"]),
+            "half_max_effective_concentration": dist.Gamma(pri["half_conc"], pri["half_rate"]),
+            "slope": dist.Gamma(pri["slope_conc"], pri["slope_rate"]),
+            "coef_media": (dist.TruncatedNormal(pri["coef_loc"], pri["coef_scale"], low=0.0) if pri["truncated"]
+                           else dist.HalfNormal(pri["coef_scale"]))}
 
 
 def _trend(n_weeks: int, pri, markets: tuple[int, ...] = ()):
@@ -395,7 +389,7 @@ def fit(data: ModelData, cfg: Config, quick: bool = False, warm: WarmStart | Non
     media = kept_draws(data, draws, (mean_spend, kpi_mean), baseline(draws, arrays, data.n_weeks) * kpi_mean)
     diagnostics["cv_mape"] = loo_mape(media, data.y, draws["sigma"] * kpi_mean, data.n_train)
     return Fitted(engine=ENGINE, version=numpyro.__version__, params=params, diagnostics=diagnostics, draws=media,
-                  events=events, prior=_prior_media(data, cfg, arrays, pri, kpi_mean))
+                  events=events, prior=_prior_media(data, cfg, pri, kpi_mean))
 
 
 def baseline(draws: dict[str, np.ndarray], arrays: dict[str, np.ndarray], n_weeks: int) -> np.ndarray:
@@ -436,14 +430,10 @@ def _panel_model(media, extra, seasonal, target, pri, trend: bool):
     if trend:
         mu = mu + _trend(n_weeks, pri, (n_markets,))
     with numpyro.plate("channel", n_channels):
-        lag_weight = numpyro.sample("lag_weight", dist.Beta(pri["lag_a"], pri["lag_b"]))
-        peak = numpyro.sample("peak_effect_delay", dist.HalfNormal(PEAK_PRIOR_SD))
-        half = numpyro.sample("half_max_effective_concentration", dist.Gamma(pri["half_conc"], pri["half_rate"]))
-        slope = numpyro.sample("slope", dist.Gamma(pri["slope_conc"], pri["slope_rate"]))
-        national = numpyro.sample("channel_coef_media", dist.LogNormal(pri["coef_log_mu"], pri["coef_log_sd"]))
-        spread = numpyro.sample("coef_media_spread", dist.HalfNormal(MARKET_SPREAD_SD))
+        lag_weight, peak, half, slope, national, spread = (numpyro.sample(name, prior)
+                                                           for name, prior in _panel_media_priors(pri).items())
     z = numpyro.sample("coef_media_z", dist.Normal(0.0, 1.0).expand([n_markets, n_channels]).to_event(2))
-    coef_media = numpyro.deterministic("coef_media", national * jnp.exp(spread * z - spread ** 2 / 2.0))
+    coef_media = numpyro.deterministic("coef_media", _market_coefs(national, spread, z, jnp))
     carried = _carryover(media, lag_weight, peak, pri["max_lag"])
     mu = mu + (_hill(carried, half, slope) * coef_media).sum(axis=-1)
     if seasonal.shape[1]:
@@ -454,6 +444,24 @@ def _panel_model(media, extra, seasonal, target, pri, trend: bool):
                                     dist.Normal(0.0, 1.0).expand([n_markets, extra.shape[2]]).to_event(2))
         mu = mu + jnp.einsum("tgk,gk->tg", extra, coef_extra)
     numpyro.sample("target", dist.Normal(mu, sigma), obs=target)
+
+
+def _panel_media_priors(pri: dict[str, Any]) -> dict[str, Any]:
+    """The geo model's per-channel media priors, in sampling order (see `_media_priors`)."""
+    import numpyro.distributions as dist
+
+    return {"lag_weight": dist.Beta(pri["lag_a"], pri["lag_b"]),
+            "peak_effect_delay": dist.HalfNormal(PEAK_PRIOR_SD),
+            "half_max_effective_concentration": dist.Gamma(pri["half_conc"], pri["half_rate"]),
+            "slope": dist.Gamma(pri["slope_conc"], pri["slope_rate"]),
+            "channel_coef_media": dist.LogNormal(pri["coef_log_mu"], pri["coef_log_sd"]),
+            "coef_media_spread": dist.HalfNormal(MARKET_SPREAD_SD)}
+
+
+def _market_coefs(national, spread, z, xp):
+    """(…, G, C) market coefficients log-normal around the national (…, C) ones with mean national: `xp` is
+    jax.numpy in the model and numpy for prior draws."""
+    return national[..., None, :] * xp.exp(spread[..., None, :] * z - spread[..., None, :] ** 2 / 2.0)
 
 
 def panel_spend_scale(data: PanelData) -> np.ndarray:
@@ -562,12 +570,13 @@ def fit_panel(data: PanelData, cfg: Config, quick: bool = False) -> Fitted:
               else None)
     diagnostics["cv_mape"] = panel_loo_mape(panel, data, draws["sigma"] * kpi_mean[None, :])
     return Fitted(engine=f"{ENGINE}, geo form", version=numpyro.__version__, params=params, diagnostics=diagnostics,
-                  draws=None, events=events, prior=_prior_panel(data, cfg, arrays, pri, scales), panel_draws=panel)
+                  draws=None, events=events, prior=_prior_panel(data, cfg, pri, scales), panel_draws=panel)
 
 
-def _prior_panel(data: PanelData, cfg: Config, arrays: dict[str, np.ndarray], pri: dict[str, Any],
-                 scales: tuple[np.ndarray, np.ndarray]):
+def _prior_panel(data: PanelData, cfg: Config, pri: dict[str, Any], scales: tuple[np.ndarray, np.ndarray]):
     """The media parameters drawn from the geo model's own prior, read nationally (`NationalDraws`)."""
-    draws = _predictive_media(data, cfg, arrays, pri, _panel_model, PANEL_MEDIA_PARAMS)
+    draws = numpy_prior_draws(_panel_media_priors(pri), PRIOR_DRAWS, len(data.channels), cfg.seed + 1)
+    z = np.random.default_rng(cfg.seed + 2).standard_normal((PRIOR_DRAWS, data.n_markets, len(data.channels)))
+    draws["coef_media"] = _market_coefs(draws["channel_coef_media"], draws["coef_media_spread"], z, np)
     return _panel_draws(data, draws, scales, np.zeros((PRIOR_DRAWS, data.n_weeks, data.n_markets)),
                         cfg.adstock.max_lag).national()
