@@ -8,6 +8,7 @@ Known truth from the panel simulator (test seeds 9101–9199, apart from the ben
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +119,7 @@ def test_report_page_deck_and_workbook_name_the_markets_and_the_guard_accepts_th
     settle = text.split("## What would settle it")[1].split("\n## ")[0]
     line = next(ln for ln in settle.splitlines() if "in some markets" in ln)
     assert all(m in line for m in treated + control) and "±" in line
+    assert re.search(r"it moves [\d,.]+[kmbn]? units of spend", line), line  # no currency given: plural units
     assert "synthetic control" in settle
     facts = RoundFacts.load(ws, 1)
     assert claims.check(text, facts, claims.book(ws, facts)) == []
