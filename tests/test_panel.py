@@ -214,3 +214,18 @@ def test_a_promotion_in_some_markets_stays_theirs() -> None:
     g = data.markets.index("south")
     assert data.controls[10:13, g, 0].tolist() == [1.0, 1.0, 1.0] and data.controls[:, [0, 2], 0].sum() == 0
     assert data.national().controls[10, 0] == pytest.approx(1 / 3)  # the share of markets on promotion
+
+
+def test_the_panel_ridge_solve_is_nnls_on_the_stacked_rows() -> None:
+    """`_least_squares` solves the small Cholesky form of the stacked problem: the same non-negative solution
+    as NNLS on every row, also when some coefficients end at zero; a column no row informs falls back."""
+    from scipy.optimize import nnls
+
+    rng = np.random.default_rng(4)
+    a = np.vstack([rng.normal(size=(600, 12)), 0.5 * np.eye(12)])  # weeks, then a penalty row per coefficient
+    b = a @ np.r_[rng.uniform(0.5, 2.0, 8), np.zeros(4)] + rng.normal(0, 0.5, 612) - 3.0 * a[:, 9]
+    ours, theirs = ridge_panel._least_squares(a, b, True), nnls(a, b, maxiter=600)[0]
+    assert np.allclose(ours, theirs, atol=1e-10) and (ours >= 0).all() and (ours == 0).sum() >= 1
+    singular = np.column_stack([a[:600, :3], np.zeros(600)])
+    assert np.allclose(ridge_panel._least_squares(singular, b[:600], True),
+                       nnls(singular, b[:600], maxiter=200)[0], atol=1e-10)

