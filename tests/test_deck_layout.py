@@ -101,3 +101,18 @@ def test_the_health_table_shows_rhat_finely_enough_to_judge_its_gate(deck):
         rhat = model.diagnostics.get("rhat_max")
         if rhat is not None:
             assert f"{rhat:.3f}" in shown
+
+
+def test_a_test_plan_row_keeps_the_market_names_as_written():
+    """The Test cell starts with a capital and leaves the rest alone: "Pause it in Geo0 …", not "geo0"."""
+    from types import SimpleNamespace
+
+    from prism.report.tables import test_plan_display
+
+    plans = pd.DataFrame([{"channel": "tv", "confidence": "low", "design": "market_split", "weeks": 26,
+                           "description": "pause it in Geo0 and NorthEast only for 26 weeks, keeping Geo1 as control",
+                           "cost": 1e6, "kpi_forgone": 2e6, "kpi_forgone_low": 1e6, "kpi_forgone_high": 3e6,
+                           "expected_halfwidth_pct": 25.0, "achievable": True}])
+    inp = SimpleNamespace(test_plan=plans, kpi_label="Sales", currency=None, label=str)
+    _, rows = test_plan_display(inp)
+    assert rows[0][2][0] == "Pause it in Geo0 and NorthEast only for 26 weeks, keeping Geo1 as control"

@@ -230,6 +230,11 @@ TEST_PLAN_HEADERS = ("Channel", "Confidence", "Test", "Weeks", "Spend moved", "{
                      "Precision after")
 
 
+def _sentence_start(text: str) -> str:
+    """`text` with its first letter upper case and the rest as written (str.capitalize lowered market names)."""
+    return text[:1].upper() + text[1:]
+
+
 def test_plan_display(inp: ReportInputs) -> tuple[list[str], list[list[Cell]]]:
     """The test per channel below high confidence (results/test_plan.csv): header and rows of cells."""
     plans = inp.test_plan
@@ -246,7 +251,7 @@ def test_plan_display(inp: ReportInputs) -> tuple[list[str], list[list[Cell]]]:
         forgone = (f"{fmt.compact(r['kpi_forgone'])} ({fmt.compact(r['kpi_forgone_low'])} to "
                    f"{fmt.compact(r['kpi_forgone_high'])})") if sized else fmt.MISSING
         rows.append([(inp.label(str(r["channel"])), None), (str(r["confidence"]), None),
-                     (str(r["description"]).capitalize(), None), (str(r["weeks"]), float(r["weeks"])),
+                     (_sentence_start(str(r["description"])), None), (str(r["weeks"]), float(r["weeks"])),
                      (fmt.compact(r["cost"]), float(r["cost"])), (forgone, r.get("kpi_forgone")),
                      (precision + ("" if r["achievable"] else " (best; not enough)"),
                       r["expected_halfwidth_pct"])])
