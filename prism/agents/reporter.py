@@ -400,7 +400,8 @@ def _test_line(f: ChannelFacts, row: dict | None, kpi: str, unit: str, where: st
         return f"{head}: no test sized this round ({row['description'] if row else 'not simulated'})."
     sign = 1.0 if row["kpi_forgone"] >= 0 else -1.0  # negative KPI forgone: the test adds KPI
     low, high = sorted((sign * row["kpi_forgone_low"], sign * row["kpi_forgone_high"]))
-    moved = (f"it moves {fmt(row['cost'], 0)} {'units' if unit == 'unit' else unit} of spend and is expected to {'cost' if sign > 0 else 'add'} "
+    units = "units" if unit == "unit" else unit  # "2,887,840 units of spend"; a currency code stays as it is
+    moved = (f"it moves {fmt(row['cost'], 0)} {units} of spend and is expected to {'cost' if sign > 0 else 'add'} "
              f"{fmt(sign * row['kpi_forgone'], 0)} {kpi} ({INTERVAL_LEVEL:.0f}% interval {fmt(low, 0)} to "
              f"{fmt(high, 0)})")
     within = f"±{fmt(row['expected_halfwidth_pct'], 0)}% of its return"
