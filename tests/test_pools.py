@@ -65,3 +65,48 @@ def test_watched_pools_report_refits_submitted_and_done() -> None:
         with process_pool(2) as pool:
             assert list(pool.map(abs, [-1, -2, -3])) == [1, 2, 3]
     assert seen[-1] == (3, 3) and (1, 0) in seen
+
+
+def test_a_shared_pool_runs_both_steps_on_the_same_processes() -> None:
+    """A round's audit and test plans: two `process_pool` blocks inside `shared_pool` start the processes once
+    (each start costs about a CPU second of imports); outside it each block has its own."""
+    import os
+
+    from prism.models.pool import shared_pool
+
+    def pids(jobs: int) -> set[int]:
+        with process_pool(jobs) as pool:
+            return set(pool.map(_slow_pid, range(4 * jobs)))
+
+    with shared_pool(2):
+        first, second = pids(2), pids(2)
+    assert first == second and len(first) == 2 and os.getpid() not in first
+    assert pids(2).isdisjoint(first)
+
+
+def _slow_pid(_: int) -> int:
+    import os
+    import time
+
+    time.sleep(0.05)  # long enough that both processes take tasks
+    return os.getpid()
+
+
+def test_a_shared_pools_cpu_is_counted_while_its_processes_live() -> None:
+    """The loop's pool lives across stages, and the OS counts a process's CPU in its parent's only once it is
+    waited for: the loop's CPU per stage adds the live processes' CPU (`shared_cpu`)."""
+    from prism.models.pool import shared_cpu, shared_pool
+
+    assert shared_cpu() == 0.0
+    with shared_pool(1):
+        with process_pool(1) as pool:
+            pool.submit(_spin, 0.5).result()
+        assert 0.4 <= shared_cpu() < 5
+
+
+def _spin(seconds: float) -> None:
+    import time
+
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass

@@ -51,6 +51,14 @@ def test_worker_env_keeps_a_thread_count_the_person_set(monkeypatch):
     assert env["OPENBLAS_NUM_THREADS"] == "4" and env["OMP_NUM_THREADS"] == "1"
 
 
+def test_worker_env_compiles_numba_quickly_unless_the_person_set_a_level(monkeypatch):
+    """pymc's model is compiled by numba in every fit; level 0 keeps the draws and cuts the compile."""
+    monkeypatch.delenv("NUMBA_OPT", raising=False)
+    assert worker_env()["NUMBA_OPT"] == "0"
+    monkeypatch.setenv("NUMBA_OPT", "3")
+    assert worker_env()["NUMBA_OPT"] == "3"
+
+
 def test_timeout_and_crash_fail_only_that_model(tmp_path):
     """pymc cannot even import in 1 s; a Weibull adstock with a fixed decay makes ridge refuse its config."""
     ws = _workspace(tmp_path, models=["ridge", "pymc"], timeouts={"ridge": 300, "pymc": 1})

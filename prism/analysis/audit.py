@@ -21,8 +21,10 @@ The verdict thresholds are set by hand (below); they are not yet fitted on the c
 
 from __future__ import annotations
 
-import os
+from collections import deque
+from concurrent.futures import wait
 from dataclasses import dataclass, field, replace
+from itertools import islice
 
 import numpy as np
 import pandas as pd
@@ -33,7 +35,7 @@ from prism.models import experiments, ridge, ridge_panel
 from prism.models.base import ModelData, channel_summary
 from prism.models.draws import PanelDraws
 from prism.models.panel import PanelData, model_data
-from prism.models.pool import process_pool
+from prism.models.pool import process_pool, refit_jobs
 from prism.models.priors import round_config
 from prism.schemas import Config, Results, Weekly
 from prism.workspace import Workspace, read_model, read_weekly, write_csv
@@ -156,14 +158,18 @@ def recover(world: World, cfg: Config, k: int = DEFAULT_K, seed: int = 0, jobs: 
 
     The refits are read in order and stop as soon as no refit still to run could change any channel's
     verdict (`settled`): the rows then describe the refits that ran."""
-    tasks = [(world, cfg, seed * 1000 + i) for i in range(k)]
+    tasks = iter([(world, cfg, seed * 1000 + i) for i in range(k)])
+    jobs = jobs or refit_jobs(2)
     out: list[tuple[np.ndarray, ...]] = []
-    with process_pool(jobs or min(2, os.cpu_count() or 1)) as pool:
-        for future in [pool.submit(_refit, t) for t in tasks]:
-            out.append(future.result())
+    with process_pool(jobs) as pool:  # `jobs` refits in flight, read in order
+        running = deque(pool.submit(_refit, t) for t in islice(tasks, jobs))
+        while running:
+            out.append(running.popleft().result())
             if len(out) < k and settled(out, k):
-                pool.stop_now()
                 break
+            if (task := next(tasks, None)) is not None:
+                running.append(pool.submit(_refit, task))
+        wait(running)  # a pool shared with the next step is left idle
     error, bias, coverage, undetected = _recovery(out)
     return pd.DataFrame({"channel": world.data.channels, "model": source,
                          "recovery_error_pct": np.round(100 * error, 1), "bias_pct": np.round(100 * bias, 1),

@@ -36,7 +36,6 @@ only, from every panel model's kept draws.
 from __future__ import annotations
 
 import math
-import os
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, replace
 
@@ -53,7 +52,7 @@ from prism.models import ridge, ridge_panel
 from prism.models.base import ModelData, channel_summary, thin
 from prism.models.draws import KeptDraws, NationalDraws, PanelDraws, read_draws, roi_draws
 from prism.models.panel import PanelData, model_data
-from prism.models.pool import process_pool
+from prism.models.pool import process_pool, refit_jobs
 from prism.models.priors import round_config
 from prism.schemas import ChannelResult, Config, Metadata, Results, TestPlan
 from prism.workspace import Workspace, read_csv, read_model, read_weekly, write_csv
@@ -79,7 +78,6 @@ UNDECIDED = "undecided"  # what the tables show for a plan whose strongest test 
 RECENT_WEEKS = 13  # "typical level": the mean weekly spend of the last quarter
 YEAR = 52  # test weeks copy controls, events and baseline from the same weeks a year earlier
 WORLD_DRAWS = 100  # draws averaged into the truth's response curves
-MAX_JOBS = 4  # parallel refits; more waste work on candidates dropped early
 MAX_TAIL = 13  # carry-over weeks after a test counted in the KPI forgone
 INTERVAL = (0.05, 0.95)
 LOW_FLOOR = 0.25  # the tested channel's true ROI: at least this × its estimate (see build_plan_world)
@@ -443,6 +441,7 @@ def evaluate(pool: Executor, world: PlanWorld, cfg: Config, c: int, design: Desi
         if undecided or (early_stop and sum(h > TARGET_HALFWIDTH for h in results) > MAX_MISSES):
             for f in running:
                 f.cancel()
+            wait(running)  # a refit already started ends here, not in the loop's next stage (its CPU is this one's)
             return Outcome(design, tuple(results), False)
     return Outcome(design, tuple(results), sum(h > TARGET_HALFWIDTH for h in results) <= MAX_MISSES)
 
@@ -553,7 +552,7 @@ def plan_channels(inp: PlanInputs, labels: dict[str, str], k: int = DEFAULT_K, j
                   designs: list[Design] | None = None) -> pd.DataFrame:
     """A plan per channel in `labels` (channel → confidence), simulated in parallel processes; on a panel a
     market-split plan beside it (`split_plan`)."""
-    jobs = jobs or min(MAX_JOBS, os.cpu_count() or 1)
+    jobs = jobs or refit_jobs()
     rows = []
     with process_pool(jobs) as pool:
         for channel, label in labels.items():

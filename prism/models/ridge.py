@@ -309,9 +309,8 @@ def cv_folds(n_train: int) -> list[tuple[np.ndarray, np.ndarray]]:
     splits = min(CV_FOLDS, (n_train - math.ceil(MIN_CV_TRAIN_SHARE * n_train)) // test)
     if splits < 1:
         raise InputError(f"{n_train} training weeks are too few for rolling-origin cross-validation")
-    from sklearn.model_selection import TimeSeriesSplit  # here: planning and questions import ridge, not sklearn
-
-    return list(TimeSeriesSplit(n_splits=splits, test_size=test).split(np.arange(n_train)))
+    weeks = np.arange(n_train)  # scikit-learn's TimeSeriesSplit(splits, test_size=test), without importing it
+    return [(weeks[:start], weeks[start:start + test]) for start in range(n_train - splits * test, n_train, test)]
 
 
 @dataclass(frozen=True)

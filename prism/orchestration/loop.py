@@ -24,6 +24,7 @@ from rich.table import Table
 from prism.agents.base import AgentOutcome
 from prism.analysis import governance
 from prism.errors import InputError, Stopped
+from prism.models.pool import refit_jobs, shared_pool
 from prism.orchestration.cache import cached_table, combined, refit_key
 from prism.orchestration.checkpoints import ask
 from prism.orchestration.guards import session_guard
@@ -313,7 +314,8 @@ def run_loop(ws: Workspace, rounds: int, agents: str = "rules", model: str | Non
         _prepare_resume(state, rounds)
         state.rounds_target = rounds
         save_state(ws, state)
-        _drive(ctx, state, rounds, steps)
+        with nullcontext() if quick else shared_pool(refit_jobs()):  # every round's audit and plans: one pool
+            _drive(ctx, state, rounds, steps)
         ctx.console.print(round_table(state))
         if state.stopped_reason:
             ctx.console.print(f"[bold]stopped:[/] {escape(state.stopped_reason)}")

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from prism.agents.base import AgentOutcome
+from prism.models.pool import shared_cpu
 from prism.orchestration.stages import STAGES
 from prism.schemas import AgentCall, RoundRecord, State, best_round
 
@@ -67,10 +68,11 @@ def note_timing(state: State, round_no: int, stage: str, seconds: float, status:
 
 
 def cpu_seconds() -> float:
-    """CPU seconds used so far by this process and the child processes it has waited for (model workers,
-    pool processes): a stage's difference is what that stage cost, whatever else shares the machine."""
+    """CPU seconds used so far by this process, the child processes it has waited for (model workers) and the
+    loop's refit pool, whose processes live on between stages: a stage's difference is what that stage
+    cost, whatever else shares the machine."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime + shared_cpu()
 
 
 def finish_if_last(state: State) -> None:
