@@ -679,6 +679,11 @@ class ChannelConfidence(Open):
     why: list[str] = Field(default_factory=list, description="reason codes (analysis/confidence.py WHY_*)")
 
 
+# test_plan.csv's designs: a national spend change, on/off flighting, no test, a market split (readers of the
+# table compare with these without importing the simulation that writes it)
+SPEND_CHANGE, FLIGHTING, NO_TEST, MARKET_SPLIT = "spend_change", "flighting", "none", "market_split"
+
+
 class TestPlan(Open):
     """A row of results/test_plan.csv: the smallest test that would settle a channel (analysis/test_plan.py)."""
 

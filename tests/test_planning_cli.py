@@ -149,10 +149,15 @@ def test_a_later_command_reuses_the_computed_responses(ws, capsys, monkeypatch):
     real = Horizon._totals
     monkeypatch.setattr(Horizon, "_totals", lambda self, c, levels: computed.append(len(levels)) or
                         real(self, c, levels))
+    from prism.planning import outputs
+
+    written = []
+    real_write = outputs.write_bytes
+    monkeypatch.setattr(outputs, "write_bytes", lambda path, data: written.append(path) or real_write(path, data))
     assert run("optimize", "--workdir", str(ws.root)) == 0
     assert ws.result("optimization.csv").read_bytes() == first
     assert computed == []  # every response the plan needs was kept, the idle ones folded in
-    from prism.planning import outputs
+    assert kept not in written and kept.exists()  # nothing new to keep, so not written again
     from tests.helpers.planning import from_simulation
     from prism.data.simulate import simulate
 

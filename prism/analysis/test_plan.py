@@ -54,7 +54,8 @@ from prism.models.draws import KeptDraws, NationalDraws, PanelDraws, read_draws,
 from prism.models.panel import PanelData, model_data
 from prism.models.pool import process_pool, refit_jobs
 from prism.models.priors import round_config
-from prism.schemas import ChannelResult, Config, Metadata, Results, TestPlan
+from prism.schemas import (FLIGHTING, MARKET_SPLIT, NO_TEST, SPEND_CHANGE, ChannelResult, Config,
+                            Metadata, Results, TestPlan)
 from prism.workspace import Workspace, read_csv, read_model, read_weekly, write_csv
 
 TEST_PLAN_FILE = "test_plan.csv"
@@ -70,7 +71,6 @@ CHANGES = (50.0, 100.0, -100.0)  # spend change in % of the typical level; −10
 # alternating weeks off for 26 weeks only to ±26–82 % (the ROI is the return from zero spend, which a
 # pause observes and a rise extrapolates to; carry-over blurs alternating weeks). A +25 % rise is left out:
 # it moves the least KPI of all, and every candidate costs refits
-SPEND_CHANGE, FLIGHTING, NO_TEST, MARKET_SPLIT = "spend_change", "flighting", "none", "market_split"
 SPLIT_SHARES = (0.25, 0.5)  # a market split treats markets holding about this share of the KPI
 SPLIT_CHANGES = (-100.0, 100.0)  # go dark, or double the spend (heavy-up), in the treated markets
 MARKET_SEP = "; "  # markets_treated / markets_control: the market names joined

@@ -18,11 +18,10 @@ import numpy as np
 import pandas as pd
 
 from prism.analysis.facts import INTERVAL_LEVEL, SATURATED_PCT, ChannelFacts, RoundFacts, fmt
-from prism.analysis.test_plan import MARKET_SPLIT
 from prism.errors import InputError
 from prism.llm import ask_router as R
 from prism.planning.outputs import OPTIMIZATION, read_confidence, read_labels
-from prism.schemas import Results
+from prism.schemas import MARKET_SPLIT, Results
 from prism.workspace import Workspace, read_csv, read_model
 
 AUDIT, TEST_PLAN = "audit.csv", "test_plan.csv"

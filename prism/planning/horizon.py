@@ -44,6 +44,7 @@ class Horizon:
         self.spend = np.asarray(source.spend, dtype=float)
         self.channels = list(source.channels)
         self._cache: dict[tuple[int, float], np.ndarray] = {}
+        self._given = 0  # responses an earlier process computed (`add_responses`)
 
     @cached_property
     def current(self) -> np.ndarray:
@@ -111,6 +112,12 @@ class Horizon:
         """Responses an earlier process computed on the same draws and horizon (`responses`)."""
         for c, x, v in zip(channels, levels, values):
             self._cache.setdefault((int(c), float(x)), v)
+        self._given = len(self._cache)
+
+    @property
+    def computed_here(self) -> bool:
+        """Whether this process computed a response that `add_responses` did not give it."""
+        return len(self._cache) > self._given
 
     def plan_kpi(self, weekly: np.ndarray) -> np.ndarray:
         """(S,) KPI of a whole weekly plan (channels add up: contributions are separable)."""

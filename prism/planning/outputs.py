@@ -100,10 +100,14 @@ def keep_responses(ws: Workspace, planner: Planner) -> None:
     draws planned on, the model choice, horizon, market and the code that computes a response."""
     if planner.responses_key is None:
         return
+    target = _responses_file(ws, planner.responses_key)
+    if target.exists() and not planner.h.computed_here:  # nothing new to keep: mark it as recently used
+        target.touch()
+        return
     channels, weekly, kpi = planner.h.responses()
     buf = io.BytesIO()
     np.savez(buf, channel=channels, weekly=weekly, kpi=kpi)
-    write_bytes(_responses_file(ws, planner.responses_key), buf.getvalue())
+    write_bytes(target, buf.getvalue())
     kept = sorted(_responses_file(ws, "x").parent.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in kept[KEPT_RESPONSES:]:
         old.unlink(missing_ok=True)
