@@ -45,6 +45,7 @@ class Horizon:
         self.channels = list(source.channels)
         self._cache: dict[tuple[int, float], np.ndarray] = {}
         self._given = 0  # responses an earlier process computed (`add_responses`)
+        self._idle_totals: dict[int, np.ndarray] = {}
 
     @cached_property
     def current(self) -> np.ndarray:
@@ -84,9 +85,12 @@ class Horizon:
         base, step, start = self._line(c)
         return self.source.line_totals(c, base, step, np.asarray(levels, dtype=float), start)
 
-    @cached_property
-    def _idle(self) -> list[np.ndarray]:
-        return [self._totals(c, np.zeros(1))[:, 0] for c in range(len(self.channels))]
+    def _idle(self, c: int) -> np.ndarray:
+        """(S,) channel c's KPI at zero spend (its history's carry-over), computed once and only for a channel
+        that needs a new level: a question about one channel's new level used to compute every channel's."""
+        if c not in self._idle_totals:
+            self._idle_totals[c] = self._totals(c, np.zeros(1))[:, 0]
+        return self._idle_totals[c]
 
     def kpi(self, c: int, weekly: float) -> np.ndarray:
         """(S,) KPI over the horizon and its carry-over tail from spending `weekly` a week on channel c."""
@@ -98,7 +102,7 @@ class Horizon:
         new = sorted({x for _, x in keys if (c, x) not in self._cache})
         if new:
             for x, total in zip(new, self._totals(c, np.array(new)).T):
-                self._cache[(c, x)] = total - self._idle[c]
+                self._cache[(c, x)] = total - self._idle(c)
         return np.stack([self._cache[k] for k in keys], axis=1)
 
     def responses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
