@@ -6,8 +6,8 @@ the others: on 209 weeks × 10 channels the audit's refits took 54 s with two th
 This module imports nothing heavy, so a pool's processes start without loading Prism's data stack. Left
 through Ctrl-C or SIGTERM, a pool kills its processes instead of finishing the queued refits.
 
-A process costs about 2 CPU s before its first refit (it imports numpy, scipy, pandas and Prism's models),
-so the loop opens one pool for all its audits and test plans (`shared_pool`) instead of one for each.
+A process costs about 1.25 CPU s before its first refit (it imports numpy, scipy, pandas and Prism's
+models), so the loop opens one pool for all its audits and test plans (`shared_pool`) instead of one each.
 """
 
 from __future__ import annotations

@@ -52,7 +52,8 @@ NUMBA_OPT = {"NUMBA_OPT": "0"}
 
 def worker_env() -> dict[str, str]:
     """The environment a model's process starts with: one BLAS thread (see the module docstring) and numba's
-    quick compile (`NUMBA_OPT`), unless the person running Prism set these themselves. Read by BLAS when it loads, so it must be set here.
+    quick compile (`NUMBA_OPT`), unless the person running Prism set these themselves. Read by BLAS and numba
+    when they load, so they must be set here.
     Without the CI markers: the worker's output is its private log, whose draws the runner's bar reads."""
     env = {k: v for k, v in os.environ.items() if k not in QUIET_IN_CI}
     return {**env, **{k: v for k, v in {**ONE_BLAS_THREAD, **NUMBA_OPT}.items() if k not in env}}
