@@ -22,12 +22,12 @@ from prism.analysis.confidence import (
     WHY_SHORT, WHY_TEST_CONFLICT, WHY_UNDECIDED, WHY_WIDE, WHY_WIDTH,
 )
 from prism.analysis.since import since_last_time
-from prism.analysis.test_plan import MARKET_SPLIT, NO_TEST, geo_note, promise_words, read_plans
+from prism.analysis.test_plan import geo_note, promise_words, read_plans
 from prism.analysis.facts import (AGREEMENT_CV, INTERVAL_LEVEL, PLAIN_METHOD, SATURATED_PCT, ChannelFacts, RoundFacts,
                                  fmt, range_label)
 from prism.errors import InputError, TooFewDraws
 from prism.knowledge.checks import informed_channels
-from prism.schemas import PRIOR_DRIVEN, ZERO_EFFECT, AgentCall, KnownIssue, RoundRecord, Status
+from prism.schemas import MARKET_SPLIT, NO_TEST, PRIOR_DRIVEN, ZERO_EFFECT, AgentCall, KnownIssue, RoundRecord, Status
 from prism.workspace import Workspace, load_state, write_text
 
 PLAIN_ISSUE = {

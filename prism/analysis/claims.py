@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from prism.analysis import checks
 from prism.analysis import numbers as N
 from prism.analysis.facts import PLAIN_METHOD, RoundFacts, fmt
-from prism.analysis.test_plan import MARKET_SPLIT
+from prism.schemas import MARKET_SPLIT
 from prism.workspace import Workspace, load_state, read_csv
 
 # Metric words in a figure's neighbourhood, in the order they are tried. `after`: the text right after the

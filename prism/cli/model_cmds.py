@@ -129,7 +129,8 @@ def compare_cmd(
 
 def plan_table(plans: pd.DataFrame, title: str) -> Table:
     """One row per channel: the test, its length, the spend it moves, the KPI it forgoes and its precision."""
-    from prism.analysis.test_plan import NO_TEST, UNDECIDED
+    from prism.analysis.test_plan import UNDECIDED
+    from prism.schemas import NO_TEST
 
     out = Table(title=title)
     for col in ("channel", "confidence", "test", "weeks", "spend moved", "KPI forgone (90 % range)",

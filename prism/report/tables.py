@@ -13,11 +13,11 @@ import pandas as pd
 from prism.analysis.compare import evidence_note
 from prism.analysis.confidence import workspace_confidence
 from prism.analysis.lift_tests import lift_effects
-from prism.analysis.test_plan import NO_TEST, UNDECIDED
+from prism.analysis.test_plan import UNDECIDED
 from prism.report import fmt
 from prism.report.inputs import ReportInputs
 from prism.report.style import model_name
-from prism.schemas import CONVERGENCE, ChannelConfidence, Diag, Results
+from prism.schemas import CONVERGENCE, NO_TEST, ChannelConfidence, Diag, Results
 from prism.workspace import read_model
 
 DIAGNOSTICS = {  # diagnostics key (models/posterior.py, ridge.py, base.py) -> its name in the deliverables
