@@ -278,6 +278,13 @@ def write_bytes(path: Path, data: bytes) -> None:
     _atomic_write_bytes(Path(path), data)
 
 
+def keep_newest(folder: Path, pattern: str, n: int) -> None:
+    """Delete all but the `n` most recently written or touched files of a cache folder matching `pattern`."""
+    kept = sorted(Path(folder).glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in kept[n:]:
+        old.unlink(missing_ok=True)
+
+
 def _json_default(obj: Any) -> Any:
     if hasattr(obj, "tolist"):
         return obj.tolist()

@@ -82,6 +82,25 @@ def test_a_rerun_where_every_model_fails_keeps_the_draws_of_the_kept_results(tmp
     assert ws.draws_path(1, "ridge").read_bytes() == before and set(load_round(ws)) == {"ridge"}
 
 
+def test_a_planning_read_of_unchanged_draws_comes_from_its_copy_and_a_rewrite_is_read_again(tmp_path: Path,
+                                                                                          monkeypatch) -> None:
+    """load_round pickles what it read (`prism ask` skips xarray and netCDF); a refit rewrites the file,
+    so the next read sees the new draws, not the copy."""
+    from prism.analysis import response
+
+    ws = _workspace(tmp_path, ["ridge"], ridge={"bootstrap": 5, "search_budget": 5})
+    run_models(ws, round_no=1)
+    first = load_round(ws)["ridge"]
+    files = []
+    real = response.read_draws
+    monkeypatch.setattr(response, "read_draws", lambda path: files.append(path) or real(path))
+    again = load_round(ws)["ridge"]
+    assert files == [] and np.array_equal(again.coef, first.coef) and again.dates.equals(first.dates)
+    changed = first.select(np.arange(3))
+    changed.to_netcdf(ws.draws_path(1, "ridge"))
+    assert load_round(ws)["ridge"].n_draws == 3 and files == [ws.draws_path(1, "ridge")]
+
+
 @pytest.mark.slow
 def test_bayesian_quick_runs_write_draws_that_give_latest_json(tmp_path: Path) -> None:
     ws = _workspace(tmp_path, ["pymc", "lightweight_mmm"])

@@ -9,18 +9,25 @@ the carry-over of the spend the model was fitted on.
 
 from __future__ import annotations
 
+import inspect
+import pickle
+from pathlib import Path
+
 import numpy as np
 
 from prism.errors import InputError
+from prism.models import draws
 from prism.models.draws import (CURVE_MULTIPLIERS, MROI_BUMP, KeptDraws, MarketChannelDraws, NationalDraws,
                                 PanelDraws, mroi, read_draws, response_levels, roi_draws, saturation_fraction)
 from prism.schemas import ALL_MARKETS, Results
-from prism.workspace import Workspace, read_model
+from prism.workspace import Workspace, digest, keep_newest, read_model, write_bytes
 
 __all__ = ["CURVE_MULTIPLIERS", "MROI_BUMP", "POOLED_DRAWS", "KeptDraws", "load_round", "mroi", "plan_contributions",
            "pooled_roi", "pooled_rows", "response_levels", "roi_draws", "saturation_fraction"]
 
 POOLED_DRAWS = 1000  # draws in a pool of several models' draws, split equally between the models that ran
+DRAWS_COPIES = "draws"  # .prism-cache/draws/{key}.pkl: a draws file as read, for the next command
+KEPT_COPIES = 12  # copies kept (the newest): three models × a few rounds
 
 
 def pooled_rows(n_draws: dict[str, int], total: int = POOLED_DRAWS) -> dict[str, np.ndarray]:
@@ -57,8 +64,31 @@ def load_round(ws: Workspace, round: int | None = None, market: str | None = Non
     if market is not None and market != ALL_MARKETS and market not in res.markets:
         raise InputError(f"--market {market}: not a market of round {round}; markets are "
                          f"{', '.join(res.markets)} (or 'all')")
-    return {name: _view(read_draws(ws.draws_path(round, name)), market)
+    return {name: _view(_read(ws, ws.draws_path(round, name)), market)
             for name, m in res.models.items() if m.status == "ok"}
+
+
+def _read(ws: Workspace, path: Path) -> "KeptDraws | PanelDraws":
+    """A round's draws file, from the copy the last command that read it pickled when the file is unchanged.
+
+    Reading netCDF costs a planning command about 0.25 s (xarray and h5py imports, then the file); the
+    pickled copy loads in milliseconds, so `prism ask` answers within its 1 s. The key holds the file's
+    identity (path, inode, size, modification time) and the code of the draws classes it unpickles into."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return read_draws(path)  # missing: read_draws names the file
+    key = digest(str(Path(path).resolve()), st.st_ino, st.st_size, st.st_mtime_ns, inspect.getsource(draws))
+    copy = ws.cache_dir / DRAWS_COPIES / f"{key}.pkl"
+    try:
+        found = pickle.loads(copy.read_bytes())
+        copy.touch()
+        return found
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        found = read_draws(path)
+    write_bytes(copy, pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL))
+    keep_newest(copy.parent, "*.pkl", KEPT_COPIES)
+    return found
 
 
 def _view(found: "KeptDraws | PanelDraws", market: str | None):

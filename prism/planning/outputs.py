@@ -18,7 +18,8 @@ from prism.planning.plan import Plan, Planner, PlanRequest
 from prism.models.draws import MARKET_SEP
 from prism.planning.source import CONSENSUS, load_sources
 from prism.schemas import Metadata
-from prism.workspace import Workspace, csv_bytes, digest, read_csv, read_model, write_bytes, write_together
+from prism.workspace import (Workspace, csv_bytes, digest, keep_newest, read_csv, read_model, write_bytes,
+                             write_together)
 
 ROI_COMPARISON = "roi_comparison.csv"
 OPTIMIZATION = "optimization.csv"
@@ -108,9 +109,7 @@ def keep_responses(ws: Workspace, planner: Planner) -> None:
     buf = io.BytesIO()
     np.savez(buf, channel=channels, weekly=weekly, kpi=kpi)
     write_bytes(target, buf.getvalue())
-    kept = sorted(_responses_file(ws, "x").parent.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in kept[KEPT_RESPONSES:]:
-        old.unlink(missing_ok=True)
+    keep_newest(target.parent, "*.npz", KEPT_RESPONSES)
 
 
 def _responses_file(ws: Workspace, key: str) -> Path:
