@@ -27,6 +27,12 @@ threshold is the stricter (narrower) of the two halves' fits.
 
 Every model runs at the product's defaults (pymc: nutpie, 2 × 1500 draws; lightweight_mmm 2 × 1500 samples;
 `--pymc-draws N` overrides pymc's draws to time a cheaper run, and the rows record draws and convergence).
+Panel datasets join the national ones (`--panels`, on by default when its rows exist): the panel fits of
+bench/panel_accuracy.py (`realistic_panel(seed)`, seeds 2201–2220, rows in bench/panel_accuracy_rows.csv),
+labelled the same way from their national results. Their seeds split into the same odd and even halves, so
+each threshold is fitted on national and panel channels together and judged on both, and the held-out
+tables are printed for each kind and for both.
+
 The last table is in bench/calibration_table.txt.
 """
 
@@ -67,6 +73,8 @@ MIN_HIGH = 5  # fewest `high` channels the targets are judged on
 GRID = np.round(np.arange(0.1, 3.01, 0.05), 2)  # candidate width thresholds (× the ROI)
 COVERAGE_TARGET = (0.85, 0.97)
 AUDIT_K = 20
+PANEL_ROWS = ROOT / "bench" / "panel_accuracy_rows.csv"  # bench/panel_accuracy.py's fits (panel and summed)
+NATIONAL, PANEL = "national", "panel"
 HALVES = ("odd", "even")  # the thresholds are fitted on one half of the seeds and judged on the other
 OK = "ok"
 EVIDENCE_FIELDS = ("rel_width", "contraction", "prior_shift_sd", "zero_share", "prior_driven", "zero_effect")
@@ -250,11 +258,42 @@ def channel_signals(rows: pd.DataFrame, audit: bool = True) -> pd.DataFrame:
                 continue
             true = float(truth[ch])
             sig = confidence.Signals.from_results(res, ch, bool(paired[ch]), verdicts.get(ch))
-            out.append({"seed": seed, "channel": ch, "signals": sig, "roi": headline, "true_roi": true,
+            out.append({"seed": seed, "kind": NATIONAL, "channel": ch, "signals": sig, "roi": headline, "true_roi": true,
                         "error": abs(headline - true) / abs(true), "width": sig.width,
                         "agreement": sig.agreement, "n_models": sig.n_models,
                         **{f"label_{k}": confidence.rule(sig, h, m).label for k, (h, m) in WIDTH_CASES.items()}})
     return pd.DataFrame(out)
+
+
+def panel_signals(path: Path = PANEL_ROWS) -> pd.DataFrame:
+    """One row per panel dataset and channel, as `channel_signals`: the panel fits' national results, labelled
+    the way the product labels a panel round (no audit; collinear pairs from the stacked market-weeks)."""
+    from bench.panel_accuracy import results_of as panel_results
+
+    rows = pd.read_csv(path)
+    rows = rows[(rows["form"] == PANEL) & (rows["status"] == OK)]
+    out = []
+    for seed, part in rows.groupby("seed"):
+        if part["model"].nunique() < len(MODEL_NAMES):
+            continue  # a dataset is labelled only when every model has fitted it, as the national ones
+        res = panel_results(part)
+        res.agreement = channel_agreement(res)
+        first = part.drop_duplicates("channel")
+        for ch, true, paired in zip(first["channel"], first["true_roi"], first["collinear"].astype(bool)):
+            headline = mean_roi(res, ch)
+            sig = confidence.Signals.from_results(res, ch, bool(paired))
+            out.append({"seed": int(seed), "kind": PANEL, "channel": ch, "signals": sig, "roi": headline,
+                        "true_roi": float(true), "error": abs(headline - true) / abs(true), "width": sig.width,
+                        "agreement": sig.agreement, "n_models": sig.n_models,
+                        **{f"label_{k}": confidence.rule(sig, h, m).label for k, (h, m) in WIDTH_CASES.items()}})
+    return pd.DataFrame(out)
+
+
+def all_signals(rows: pd.DataFrame, panels: bool = True) -> pd.DataFrame:
+    """The national datasets' channels and, when bench/panel_accuracy_rows.csv exists, the panels': the set
+    the thresholds are fitted and judged on."""
+    chans = channel_signals(rows)
+    return pd.concat([chans, panel_signals()], ignore_index=True) if panels and PANEL_ROWS.exists() else chans
 
 
 # The rule reads the width only against the two thresholds: its label in each of these three cases is the
@@ -344,7 +383,7 @@ def signal_groups(chans: pd.DataFrame) -> dict[str, pd.Series]:
     """Each signal the label reads, as a grouping of the channels (to see which ones predict the error)."""
     sig = chans["signals"]
     flagged = lambda word: sig.map(lambda s: ",".join(sorted(s.flags.get(word, []))) or "none")  # noqa: E731
-    return {"width": pd.cut(chans["width"], WIDTH_BINS, right=False).astype(str),
+    return {"dataset": chans["kind"], "width": pd.cut(chans["width"], WIDTH_BINS, right=False).astype(str),
             "agreement": chans["agreement"], "prior-driven in": flagged(PRIOR_DRIVEN),
             "no effect in": flagged(ZERO_EFFECT), "collinear": sig.map(lambda s: str(s.collinear)),
             "short history": sig.map(lambda s: str(s.train_weeks < confidence.SHORT_HISTORY_WEEKS)),
@@ -416,6 +455,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="a subset of the bench seeds (e.g. to time two datasets)")
     parser.add_argument("--audit", action="store_true", help=f"also run the recoverability audit (K={AUDIT_K}) "
                         "from ridge's fit on each dataset; the label reads its verdict")
+    parser.add_argument("--no-panels", action="store_true", help="leave out the panel datasets (bench/"
+                        "panel_accuracy_rows.csv): fit and judge on the national ones alone")
     parser.add_argument("--pymc-draws", type=int, default=0, help="pymc's draws per chain (default 0: the "
                         "config's default; the rows record draws and convergence)")
     args = parser.parse_args(argv)
@@ -435,23 +476,32 @@ def main() -> None:
         print(f"load average before {load}, after {os.getloadavg()}; {os.cpu_count()} CPUs, {args.jobs} job(s)",
               file=sys.stderr)
     rows = complete(read_rows(args.rows))
-    chans = channel_signals(rows)
+    chans = all_signals(rows, panels=not args.no_panels)
     models = ", ".join(sorted(rows["model"].unique()))
     console = Console(width=160)
     console.print(model_table(rows))
     console.print(signal_table(chans))
-    title = f"realistic_case datasets, {models}"
     for name, other, fitted, part in held_out(chans):
-        console.print(label_table(part, f"Held out: the {part['seed'].nunique()} {name}-seed datasets labelled with "
-                                        f"the thresholds fitted on the {other} seeds "
-                                        f"({_pair(fitted)}); {title}") if fitted else
-                      f"the {other} seeds support no fit: nothing to judge on the {name} seeds")
+        if not fitted:
+            console.print(f"the {other} seeds support no fit: nothing to judge on the {name} seeds")
+            continue
+        for kind, sel in _kinds(part):
+            console.print(label_table(sel, f"Held out: the {sel['seed'].nunique()} {name}-seed {kind} datasets "
+                                           f"labelled with the thresholds fitted on the {other} seeds "
+                                           f"({_pair(fitted)}); {models}"))
     shipped = shipped_thresholds(chans)
     targets = (f"targets: high median |error| ≤ {confidence.TARGET_MEDIAN_ERROR:.0%}, ≤ "
                f"{confidence.TARGET_FAR_OFF_SHARE:.0%} more than 50 % off, at least {MIN_HIGH} channels")
     fits = "; ".join(f"{name} seeds fit {_pair(fit_thresholds(half(chans, name)))}" for name in HALVES)
     console.print(f"{fits}; shipped (the stricter of the two): {_pair(shipped)}; confidence.py has "
                   f"{_pair((confidence.HIGH_WIDTH, confidence.MEDIUM_WIDTH))}; {targets}")
+
+
+def _kinds(chans: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The channels by kind of dataset (realistic_case national series, realistic_panel panels), then all."""
+    names = {NATIONAL: "national (realistic_case)", PANEL: "panel (realistic_panel)"}
+    parts = [(names[k], chans[chans["kind"] == k]) for k in (NATIONAL, PANEL) if (chans["kind"] == k).any()]
+    return parts + ([("national and panel", chans)] if len(parts) > 1 else [])
 
 
 def _pair(fitted: tuple[float, float] | None) -> str:

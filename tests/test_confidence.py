@@ -127,12 +127,12 @@ def test_what_sets_the_label(signals, label, why) -> None:
 
 def test_thresholds_are_what_the_benchmark_rule_ships() -> None:
     """The constants in analysis/confidence.py are bench/calibration.py's shipped rule (the stricter of the two
-    halves' fits) on its saved rows, not an in-sample fit and not set by hand."""
+    halves' fits) on its saved rows, national and panel, not an in-sample fit and not set by hand."""
     from bench import calibration
 
     rows = calibration.complete(pd.read_csv(calibration.ROWS))
     assert set(rows["seed"]) <= set(calibration.BENCH_SEEDS) and set(rows["model"]) == set(MODEL_NAMES)
-    shipped = calibration.shipped_thresholds(calibration.channel_signals(rows))
+    shipped = calibration.shipped_thresholds(calibration.all_signals(rows))
     if shipped is not None:
         assert shipped == (confidence.HIGH_WIDTH, confidence.MEDIUM_WIDTH)
     n = rows["seed"].nunique()
