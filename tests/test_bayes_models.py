@@ -169,3 +169,14 @@ def test_jax_programs_are_kept_for_the_next_round(tmp_path, own_dir: bool) -> No
     kept = tmp_path / ("own" if own_dir else "prism/jax")
     assert kept.is_dir() and any(kept.iterdir())
     assert own_dir != (tmp_path / "prism" / "jax").exists()
+
+
+@pytest.mark.parametrize("cpus,chains,expected", [(2, 2, 2), (1, 2, 1), (8, 2, 2), (8, 4, 4)])
+def test_pymc_samples_its_chains_side_by_side_on_every_cpu(monkeypatch, cpus, chains, expected) -> None:
+    """PyMC's own default halves the CPU count (it assumes hyper-threads): on 2 cores it ran the chains one
+    after the other. Prism asks for one chain per CPU."""
+    monkeypatch.setattr(os, "cpu_count", lambda: cpus)
+    cfg = Config.model_validate({"data": {"path": "x.csv", "date_column": "date", "kpi": "y", "channels": ["a"]},
+                                 "pymc": {"chains": chains}})
+    assert pymc._sampler_kwargs(cfg, quick=False)["cores"] == expected
+    assert "cores" not in pymc._sampler_kwargs(cfg, quick=True)  # a MAP fit has no chains

@@ -15,6 +15,7 @@ max-abs for spend and KPI) is fitted on the training weeks only; the holdout is 
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -141,12 +142,20 @@ def _frame(data: ModelData, feats: np.ndarray, feat_names: list[str]) -> pd.Data
     return frame
 
 
+def chain_cores(chains: int) -> int:
+    """Chains sampled side by side: one per CPU. PyMC's default takes half the CPUs, assuming the other half are
+    hyper-threads, so on a 2-core machine its chains ran one after the other (a 40-market panel: 838 s wall
+    for 835 CPU s). The draws are the same either way: each chain has its own seed."""
+    return max(1, min(chains, os.cpu_count() or 1))
+
+
 def _sampler_kwargs(cfg: Config, quick: bool) -> dict[str, Any]:
     p = cfg.pymc
     if quick:
         return {"method": "map", "random_seed": cfg.seed, "progressbar": False}
     kwargs: dict[str, Any] = {"draws": p.draws, "tune": p.tune, "chains": p.chains, "target_accept": p.target_accept,
-                              "random_seed": cfg.seed, "progressbar": False, "nuts_sampler": p.sampler}
+                              "random_seed": cfg.seed, "progressbar": False, "nuts_sampler": p.sampler,
+                              "cores": chain_cores(p.chains)}
     if p.sampler == "numpyro":
         kwargs["nuts_sampler_kwargs"] = {"chain_method": parallel_chain_method(p.chains)}
     return kwargs
