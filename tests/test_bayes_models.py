@@ -180,3 +180,19 @@ def test_pymc_samples_its_chains_side_by_side_on_every_cpu(monkeypatch, cpus, ch
                                  "pymc": {"chains": chains}})
     assert pymc._sampler_kwargs(cfg, quick=False)["cores"] == expected
     assert "cores" not in pymc._sampler_kwargs(cfg, quick=True)  # a MAP fit has no chains
+
+
+def test_the_lean_panel_mmm_overrides_a_hook_pymc_marketing_still_calls() -> None:
+    """The panel's MMM derives only what Prism reads; if pymc-marketing renamed its hook, the override would
+    silently stop working (every deterministic derived again, gigabytes on a large panel)."""
+    import inspect
+
+    from pymc_marketing.mmm import MMM
+    from pymc_marketing.model_builder import ModelBuilder
+
+    lean = pymc.lean_mmm_class()
+    assert issubclass(lean, MMM) and "_sample_with_deterministics" in vars(lean)
+    called = [m for m in ("_fit_mcmc",) if "_sample_with_deterministics" in inspect.getsource(getattr(ModelBuilder, m))]
+    assert called == ["_fit_mcmc"]
+    assert (inspect.signature(lean._sample_with_deterministics).parameters.keys()
+            == inspect.signature(ModelBuilder._sample_with_deterministics).parameters.keys())

@@ -364,6 +364,7 @@ def _params(draws: dict[str, np.ndarray], scales: tuple[np.ndarray, float], data
 
 # ------------------------------------------------------------------------------------------------ panels
 PANEL_NAMES = ("saturation_beta_raw_mu", "saturation_beta_raw_sigma")  # the pooled (national) level of the asymptotes
+PANEL_DERIVED = ("saturation_beta", "channel_contribution")  # the asymptotes; contributions to check the recompute
 
 
 def panel_scales(data: PanelData) -> tuple[np.ndarray, np.ndarray]:
@@ -415,7 +416,7 @@ def build_panel_mmm(data: PanelData, cfg: Config, feat_names: list[str]):
     """pymc-marketing's MMM with a market dimension: per-market intercept, noise, controls and seasonality,
     shared carry-over and curve shape, pooled asymptotes; scales fixed to `panel_scales`."""
     import xarray as xr
-    from pymc_marketing.mmm import MMM, DelayedAdstock as PmDelayed
+    from pymc_marketing.mmm import DelayedAdstock as PmDelayed
     from pymc_marketing.mmm.scaling import FixedScaling, Scaling
 
     channel_scale, kpi_scale = scales = panel_scales(data)
@@ -426,10 +427,32 @@ def build_panel_mmm(data: PanelData, cfg: Config, feat_names: list[str]):
                                                          coords={**coords, "channel": list(data.channels)})))
     _, sat = _transforms(cfg)
     adstock = PmDelayed(l_max=cfg.adstock.max_lag, normalize=True)
-    return MMM(date_column="date", target_column="kpi", channel_columns=list(data.channels),
-               control_columns=feat_names or None, adstock=adstock, saturation=sat, dims=(MARKET_DIM,),
-               scaling=scaling, yearly_seasonality=cfg.fourier_order or None,
-               model_config=_panel_model_config(data, cfg, scales)), scales
+    return lean_mmm_class()(date_column="date", target_column="kpi", channel_columns=list(data.channels),
+                            control_columns=feat_names or None, adstock=adstock, saturation=sat, dims=(MARKET_DIM,),
+                            scaling=scaling, yearly_seasonality=cfg.fourier_order or None,
+                            model_config=_panel_model_config(data, cfg, scales)), scales
+
+
+def lean_mmm_class():
+    """pymc-marketing's MMM deriving after sampling only what Prism reads from a panel's posterior
+    (`PANEL_DERIVED`). The MMM derives every deterministic for every draw: the fitted mean, seasonality,
+    controls and contributions per market and week, most of a 40-market panel fit's 3.7 GB."""
+    import pymc as pm
+    from pymc_marketing.mmm import MMM
+
+    class LeanMMM(MMM):
+        def _sample_with_deterministics(self, sampler_kwargs, step_factory=None):  # MMM's hook, same contract
+            model = self._get_sampling_model()
+            with model:
+                kwargs = dict(sampler_kwargs)
+                if step_factory is not None:
+                    kwargs["step"] = step_factory()
+                idata = pm.sample(var_names=[v.name for v in model.free_RVs], **kwargs)
+                pm.compute_deterministics(idata, var_names=list(PANEL_DERIVED), extend_dataset=True,
+                                          progressbar=False)
+            return idata
+
+    return LeanMMM
 
 
 def _panel_frame(data: PanelData, feats: np.ndarray, feat_names: list[str]) -> tuple[pd.DataFrame, pd.Series]:
