@@ -364,7 +364,7 @@ def _params(draws: dict[str, np.ndarray], scales: tuple[np.ndarray, float], data
 
 # ------------------------------------------------------------------------------------------------ panels
 PANEL_NAMES = ("saturation_beta_raw_mu", "saturation_beta_raw_sigma")  # the pooled (national) level of the asymptotes
-PANEL_DERIVED = ("saturation_beta", "channel_contribution")  # the asymptotes; contributions to check the recompute
+PANEL_DERIVED = ("saturation_beta",)  # the market asymptotes, the one derived variable Prism reads from the posterior
 
 
 def panel_scales(data: PanelData) -> tuple[np.ndarray, np.ndarray]:
@@ -436,7 +436,9 @@ def build_panel_mmm(data: PanelData, cfg: Config, feat_names: list[str]):
 def lean_mmm_class():
     """pymc-marketing's MMM deriving after sampling only what Prism reads from a panel's posterior
     (`PANEL_DERIVED`). The MMM derives every deterministic for every draw: the fitted mean, seasonality,
-    controls and contributions per market and week, most of a 40-market panel fit's 3.7 GB."""
+    controls and contributions per market and week, most of a 40-market panel fit's 3.7 GB. Its own
+    contributions, which check Prism's recomputation, are derived for the kept draws only
+    (`kept_contributions`)."""
     import pymc as pm
     from pymc_marketing.mmm import MMM
 
@@ -477,6 +479,19 @@ def _panel_baseline(data: PanelData, cfg: Config, draws: dict[str, np.ndarray], 
     return base * kpi_scale[None, None, :]
 
 
+def kept_contributions(model, posterior, keep: np.ndarray, data: PanelData) -> np.ndarray:
+    """(S, G, T, C) pymc-marketing's own channel_contribution on the kept draws (chain·draw order), derived
+    from the model for those draws only."""
+    import pymc as pm
+
+    kept = posterior.stack(sample=("chain", "draw")).isel(sample=keep)
+    kept = kept.drop_vars(["sample", "chain", "draw"]).assign_coords(sample=np.arange(len(keep)))
+    derived = pm.compute_deterministics(kept, var_names=["channel_contribution"], model=model, sample_dims=("sample",),
+                                        progressbar=False)
+    da = derived["channel_contribution"].sel(channel=list(data.channels), **{MARKET_DIM: list(data.markets)})
+    return da.transpose("sample", MARKET_DIM, ...).to_numpy()
+
+
 def fit_panel(data: PanelData, cfg: Config, quick: bool = False) -> Fitted:
     """Fit the panel on the training weeks; each market's contributions and forecast come from the draws."""
     import pymc_marketing
@@ -501,7 +516,7 @@ def fit_panel(data: PanelData, cfg: Config, quick: bool = False) -> Fitted:
     channel_scale, kpi_scale = scales
     media = {k: draws[k] for k in ("adstock_alpha", "adstock_theta", "saturation_beta", *sat_names)}
     panel = _market_draws(data, media, scales, cfg.adstock.max_lag, _panel_baseline(data, cfg, draws, feats, kpi_scale))
-    reference = stack_draws(posterior, "channel_contribution", data.channels, data.markets)[keep]
+    reference = kept_contributions(mmm.model, posterior, keep, data)
     diagnostics = _diagnostics(posterior, idata, quick, ["adstock_theta", *sat_names, *PANEL_NAMES])
     diagnostics.update(sampler="map" if quick else cfg.pymc.sampler, sample_seconds=round(sample_seconds, 2),
                        markets=data.n_markets,
