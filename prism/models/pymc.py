@@ -436,7 +436,7 @@ def build_panel_mmm(data: PanelData, cfg: Config, feat_names: list[str]):
 def lean_mmm_class():
     """pymc-marketing's MMM deriving after sampling only what Prism reads from a panel's posterior
     (`PANEL_DERIVED`). The MMM derives every deterministic for every draw: the fitted mean, seasonality,
-    controls and contributions per market and week, most of a 40-market panel fit's 3.7 GB. Its own
+    controls and contributions per market and week: 1.3 of a 40-market panel fit's 3.7 GB. Its own
     contributions, which check Prism's recomputation, are derived for the kept draws only
     (`kept_contributions`)."""
     import pymc as pm
