@@ -86,8 +86,11 @@ def _read(ws: Workspace, path: Path) -> "KeptDraws | PanelDraws":
         return found
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
         found = read_draws(path)
-    write_bytes(copy, pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL))
-    keep_newest(copy.parent, "*.pkl", KEPT_COPIES)
+    try:  # a copy is only a shortcut: a workspace the reader cannot write is still read
+        write_bytes(copy, pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL))
+        keep_newest(copy.parent, "*.pkl", KEPT_COPIES)
+    except OSError:
+        pass
     return found
 
 
