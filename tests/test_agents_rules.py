@@ -64,6 +64,22 @@ def test_critic_fails_each_numeric_check(base, case, check):
     assert check_review(ws) == []
 
 
+def test_a_panel_counts_its_market_weeks_for_the_sample_caveat(base):
+    """156 weeks of one series are too few for the media model's parameters (as the next test checks); the
+    same 156 weeks in each of 40 markets are 6,240 observations, no short history, and the Critic says so."""
+    ws, sim = base
+    res = crafted_results(ws, sim)
+    facts = RoundFacts.load(ws, 1)
+    assert facts.n_markets == 1 and facts.sample_caveat_needed
+    res.markets = [f"m{g:02d}" for g in range(40)]
+    write_json(ws.round_results(1), res.model_dump(mode="json"))
+    panel = RoundFacts.load(ws, 1)
+    assert panel.observations == 156 * 40 and not panel.sample_caveat_needed
+    check = _checks(ws)["sample size"]
+    assert check.passed and "6240 market-weeks (156 weeks × 40 markets)" in check.evidence
+    crafted_results(ws, sim)  # the module's workspace back to one national series
+
+
 def test_critic_text_checks_and_one_revision(base):
     ws, sim = base
     crafted_results(ws, sim, agreement={"social_spend": "low"})

@@ -129,7 +129,8 @@ def overfitting(facts: RoundFacts, holdout: bool = True) -> Check:
     Tuner's out-of-sample judge is its objective, the cross-validation error inside the training weeks)."""
     bad, ok = [], []
     limit = WEEKS_PER_PARAMETER * facts.n_parameters
-    train_weeks = facts.results.train_weeks
+    train_weeks = facts.results.train_weeks * facts.n_markets  # a panel's market-weeks
+    unit = "training weeks" if facts.n_markets == 1 else "training market-weeks"
     for name, m in facts.ok_models.items():
         if m.fit is None:
             continue
@@ -138,7 +139,7 @@ def overfitting(facts: RoundFacts, holdout: bool = True) -> Check:
             (", test MAPE " + (f"{f.mape_test:.1f}%" if f.mape_test is not None else "n/a")) if holdout else "")
         t = THRESHOLDS
         if f.r2 >= t.overfit_r2 and train_weeks < limit:
-            bad.append(f"{desc} (R² ≥ {t.overfit_r2} on {train_weeks} training weeks < {limit})")
+            bad.append(f"{desc} (R² ≥ {t.overfit_r2} on {train_weeks} {unit} < {limit})")
         elif holdout and f.mape_test is not None and f.mape_test > t.overfit_test_ratio * f.mape_train \
                 and f.mape_test - f.mape_train > t.overfit_test_gap:
             bad.append(f"{desc} (test more than {t.overfit_test_ratio:g}× train)")
@@ -269,10 +270,11 @@ def collinearity(facts: RoundFacts, text: str) -> Check:
 
 
 def sample_size(facts: RoundFacts, text: str) -> Check:
-    weeks, params = facts.weeks, facts.n_parameters
+    weeks, params, markets = facts.weeks, facts.n_parameters, facts.n_markets
     need = facts.sample_caveat_needed
-    basis = (f"{weeks} weeks for {params} parameters (caveat needed below {MIN_WEEKS_CAVEAT} weeks or "
-             f"{WEEKS_PER_PARAMETER} weeks per parameter = {WEEKS_PER_PARAMETER * params})")
+    unit = "weeks" if markets == 1 else f"market-weeks ({weeks} weeks × {markets} markets)"
+    basis = (f"{facts.observations} {unit} for {params} parameters (caveat needed below {MIN_WEEKS_CAVEAT} "
+             f"weeks or {WEEKS_PER_PARAMETER} per parameter = {WEEKS_PER_PARAMETER * params})")
     if not need:
         return Check("sample size", True, basis + ": no caveat needed")
     present = any(("sample" in s or f"{weeks} weeks" in s) and any(w in s for w in SAMPLE_WORDS)

@@ -114,8 +114,19 @@ class RoundFacts:
         return n_parameters(self.cfg)
 
     @property
+    def n_markets(self) -> int:
+        """Markets the round was fitted on: 1 for a national series."""
+        return len(self.results.markets) if self.results is not None and self.results.markets else 1
+
+    @property
+    def observations(self) -> int:
+        """Weeks × markets: each market-week of a panel is one more observation of the shared media curves
+        (a 40-market panel of 156 weeks is not a short history)."""
+        return self.weeks * self.n_markets
+
+    @property
     def sample_caveat_needed(self) -> bool:
-        return self.weeks < MIN_WEEKS_CAVEAT or self.weeks < WEEKS_PER_PARAMETER * self.n_parameters
+        return self.weeks < MIN_WEEKS_CAVEAT or self.observations < WEEKS_PER_PARAMETER * self.n_parameters
 
     @cached_property
     def correlation(self) -> pd.DataFrame:
