@@ -73,7 +73,9 @@ def _read(ws: Workspace, path: Path) -> "KeptDraws | PanelDraws":
 
     Reading netCDF costs a planning command about 0.25 s (xarray and h5py imports, then the file); the
     pickled copy loads in milliseconds, so `prism ask` answers within its 1 s. The key holds the file's
-    identity (path, inode, size, modification time) and the code of the draws classes it unpickles into."""
+    identity (path, inode, size, modification time) and the code of the draws classes it unpickles into;
+    the inode also means a copy that came with a workspace from elsewhere is never read, only the ones this
+    machine wrote for these very files."""
     try:
         st = Path(path).stat()
     except OSError:
