@@ -27,7 +27,7 @@ threshold is the stricter (narrower) of the two halves' fits.
 
 Every model runs at the product's defaults (pymc: nutpie, 2 × 1500 draws; lightweight_mmm 2 × 1500 samples;
 `--pymc-draws N` overrides pymc's draws to time a cheaper run, and the rows record draws and convergence).
-Panel datasets join the national ones (`--panels`, on by default when its rows exist): the panel fits of
+Panel datasets join the national ones (unless `--no-panels`, and when their rows exist): the panel fits of
 bench/panel_accuracy.py (`realistic_panel(seed)`, seeds 2201–2220, rows in bench/panel_accuracy_rows.csv),
 labelled the same way from their national results. Their seeds split into the same odd and even halves, so
 each threshold is fitted on national and panel channels together and judged on both, and the held-out
@@ -258,11 +258,16 @@ def channel_signals(rows: pd.DataFrame, audit: bool = True) -> pd.DataFrame:
                 continue
             true = float(truth[ch])
             sig = confidence.Signals.from_results(res, ch, bool(paired[ch]), verdicts.get(ch))
-            out.append({"seed": seed, "kind": NATIONAL, "channel": ch, "signals": sig, "roi": headline, "true_roi": true,
-                        "error": abs(headline - true) / abs(true), "width": sig.width,
-                        "agreement": sig.agreement, "n_models": sig.n_models,
-                        **{f"label_{k}": confidence.rule(sig, h, m).label for k, (h, m) in WIDTH_CASES.items()}})
+            out.append(_channel_row(seed, NATIONAL, ch, sig, headline, true))
     return pd.DataFrame(out)
+
+
+def _channel_row(seed: int, kind: str, channel: str, sig, headline: float, true: float) -> dict:
+    """One channel's signals, headline ROI, error against the truth and its label in each width case."""
+    return {"seed": int(seed), "kind": kind, "channel": channel, "signals": sig, "roi": headline,
+            "true_roi": float(true), "error": abs(headline - true) / abs(true), "width": sig.width,
+            "agreement": sig.agreement, "n_models": sig.n_models,
+            **{f"label_{k}": confidence.rule(sig, h, m).label for k, (h, m) in WIDTH_CASES.items()}}
 
 
 def panel_signals(path: Path = PANEL_ROWS) -> pd.DataFrame:
@@ -280,12 +285,8 @@ def panel_signals(path: Path = PANEL_ROWS) -> pd.DataFrame:
         res.agreement = channel_agreement(res)
         first = part.drop_duplicates("channel")
         for ch, true, paired in zip(first["channel"], first["true_roi"], first["collinear"].astype(bool)):
-            headline = mean_roi(res, ch)
             sig = confidence.Signals.from_results(res, ch, bool(paired))
-            out.append({"seed": int(seed), "kind": PANEL, "channel": ch, "signals": sig, "roi": headline,
-                        "true_roi": float(true), "error": abs(headline - true) / abs(true), "width": sig.width,
-                        "agreement": sig.agreement, "n_models": sig.n_models,
-                        **{f"label_{k}": confidence.rule(sig, h, m).label for k, (h, m) in WIDTH_CASES.items()}})
+            out.append(_channel_row(seed, PANEL, ch, sig, mean_roi(res, ch), true))
     return pd.DataFrame(out)
 
 
