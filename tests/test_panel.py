@@ -229,3 +229,30 @@ def test_the_panel_ridge_solve_is_nnls_on_the_stacked_rows() -> None:
     singular = np.column_stack([a[:600, :3], np.zeros(600)])
     assert np.allclose(ridge_panel._least_squares(singular, b[:600], True),
                        nnls(singular, b[:600], maxiter=200)[0], atol=1e-10)
+
+
+def test_the_panel_carry_over_is_searched_on_the_stacked_penalised_likelihood(panel) -> None:
+    """The objective reads the stacked solve's loss, which is every market's profiled residual plus the
+    baseline, deviation and media penalties; the fit's carry-over is at least as good on it as the summed
+    series' optimum it starts from (it is the panel's optimum, not the summed series')."""
+    data, cfg = panel
+    problem = ridge_panel.build(data, cfg)
+    nat, n = problem.national, data.n_train
+    penalty, alpha_dev, shape = ridge.Penalty(3.0, 10.0), 1.0, ridge.REFERENCE_SHAPE
+    theta = nat.prior_center()
+    u, _ = problem.media(problem.transforms(nat.transform(theta, shape)))
+    y, other = ridge_panel.scaled_y(problem)[:n], problem.other[:n]
+    fit = ridge_panel.solve(problem, u[:n], y, other, penalty, alpha_dev)
+    resid = y - fit.baseline(other) - np.einsum("tgc,gc->tg", u[:n], fit.r)
+    zm, ym = ridge_panel._profile(u[:n], y, other, penalty.base)[:2]
+    centre = ridge_panel._pooled_level(zm, ym)
+    expected = (float((resid ** 2).sum()) + penalty.base * float((fit.gamma ** 2).sum())
+                + alpha_dev * float(((fit.r - fit.beta) ** 2).sum()) + penalty.media * float(((fit.beta - centre) ** 2).sum()))
+    assert fit.loss == pytest.approx(expected, rel=1e-8)
+
+    _, national_theta, shapes, penalties, _, _ = ridge.fit_transforms(nat, ridge.cv_folds(n), cfg.ridge.search_budget)
+    fitted = ridge_panel.fit_panel(data, cfg)
+    searched = np.array([fitted.params[ch][ridge.CARRY_NAME[cfg.adstock.type]] for ch in data.channels])
+    alpha = fitted.diagnostics["alpha_market"]
+    at = lambda t: problem.objective(t, penalties.best, alpha, shapes.best)  # noqa: E731
+    assert at(searched) <= at(national_theta) and not np.allclose(searched, national_theta)
