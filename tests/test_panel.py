@@ -216,19 +216,31 @@ def test_a_promotion_in_some_markets_stays_theirs() -> None:
     assert data.national().controls[10, 0] == pytest.approx(1 / 3)  # the share of markets on promotion
 
 
-def test_the_panel_ridge_solve_is_nnls_on_the_stacked_rows() -> None:
-    """`_least_squares` solves the small Cholesky form of the stacked problem: the same non-negative solution
-    as NNLS on every row, also when some coefficients end at zero; a column no row informs falls back."""
+def test_the_panel_ridge_solve_is_nnls_on_the_stacked_rows(panel) -> None:
+    """`solve` works on aᵀa built block by block: the same non-negative coefficients as NNLS on the stacked
+    rows themselves (each market's profiled weeks on its own coefficients, a deviation row per market
+    coefficient, a media-penalty row per national one), also when some end at zero."""
     from scipy.optimize import nnls
 
-    rng = np.random.default_rng(4)
-    a = np.vstack([rng.normal(size=(600, 12)), 0.5 * np.eye(12)])  # weeks, then a penalty row per coefficient
-    b = a @ np.r_[rng.uniform(0.5, 2.0, 8), np.zeros(4)] + rng.normal(0, 0.5, 612) - 3.0 * a[:, 9]
-    ours, theirs = ridge_panel._least_squares(a, b, True), nnls(a, b, maxiter=600)[0]
-    assert np.allclose(ours, theirs, atol=1e-10) and (ours >= 0).all() and (ours == 0).sum() >= 1
-    singular = np.column_stack([a[:600, :3], np.zeros(600)])
-    assert np.allclose(ridge_panel._least_squares(singular, b[:600], True),
-                       nnls(singular, b[:600], maxiter=200)[0], atol=1e-10)
+    data, cfg = panel
+    problem = ridge_panel.build(data, cfg)
+    n, G, C = data.n_train, data.n_markets, len(data.channels)
+    u, _ = problem.media(problem.transforms(problem.national.transform(problem.national.prior_center())))
+    y, other = ridge_panel.scaled_y(problem)[:n], problem.other[:n]
+    y = y - 40.0 * u[:n, :, 1]  # a channel that lowers the KPI: its coefficients end at zero
+    for penalty, alpha_dev in ((ridge.Penalty(3.0, 10.0), 1.0), (ridge.Penalty(0.01, 0.1), 100.0)):
+        fit = ridge_panel.solve(problem, u[:n], y, other, penalty, alpha_dev)
+        zm, ym = ridge_panel._profile(u[:n], y, other, penalty.base)[:2]
+        a = np.zeros((n * G + G * C + C, C + G * C))
+        for g in range(G):
+            a[g * n:(g + 1) * n, C + g * C: C + (g + 1) * C] = zm[:, g]
+        a[n * G + np.arange(G * C), C + np.arange(G * C)] = np.sqrt(alpha_dev)
+        a[n * G + np.arange(G * C), np.tile(np.arange(C), G)] = -np.sqrt(alpha_dev)
+        a[n * G + G * C + np.arange(C), np.arange(C)] = np.sqrt(penalty.media)
+        b = np.concatenate([ym.T.ravel(), np.zeros(G * C), np.sqrt(penalty.media) * ridge_panel._pooled_level(zm, ym) * np.ones(C)])
+        rows = nnls(a, b, maxiter=50 * a.shape[1])[0]
+        assert np.allclose(np.r_[fit.beta, fit.r.ravel()], rows, atol=1e-8)
+        assert (fit.r[:, 1] == 0).all() and fit.loss == pytest.approx(float(np.sum((a @ rows - b) ** 2)), rel=1e-9)
 
 
 def test_the_panel_carry_over_is_searched_on_the_stacked_penalised_likelihood(panel) -> None:
