@@ -20,7 +20,8 @@ same as a small one and the penalties keep the national model's units):
   (`ridge.fit_transforms`); the carry-over is then searched again, from the national optimum, on the
   panel's own penalised likelihood over every market-week (`PanelProblem.objective`). On the eleven
   simulated panels of bench/panel_accuracy.py the summed series' carry-over left ridge 24.4 % off the
-  national ROIs (median); searched on the panel, 22.2 %.
+  national ROIs (median); searched on the panel, 22.1 %: better on 7 panels, worse on 3 of the 4 longest
+  (docs/concepts/panel-models.md).
 - Intervals: a moving-block bootstrap drawing the same blocks of weeks in every market (markets share
   shocks in the same week), each resample with its own carry-over, curves and penalties as the national
   ridge draws them. Draw s of every market comes from resample s, so national sums keep the correlation.
