@@ -217,9 +217,10 @@ def test_a_promotion_in_some_markets_stays_theirs() -> None:
 
 
 def test_the_panel_ridge_solve_is_nnls_on_the_stacked_rows(panel) -> None:
-    """`solve` works on aᵀa built block by block: the same non-negative coefficients as NNLS on the stacked
-    rows themselves (each market's profiled weeks on its own coefficients, a deviation row per market
-    coefficient, a media-penalty row per national one), also when some end at zero."""
+    """`solve` works on aᵀa built block by block: the same non-negative coefficients and loss as NNLS on the
+    stacked rows themselves (each market's profiled weeks on its own coefficients, a deviation row per market
+    coefficient, a media-penalty row per national one, a weighted row per lift test), with every coefficient
+    positive (a Cholesky solve), with some at zero (NNLS), and with a lift test."""
     from scipy.optimize import nnls
 
     data, cfg = panel
@@ -227,10 +228,15 @@ def test_the_panel_ridge_solve_is_nnls_on_the_stacked_rows(panel) -> None:
     n, G, C = data.n_train, data.n_markets, len(data.channels)
     u, _ = problem.media(problem.transforms(problem.national.transform(problem.national.prior_center())))
     y, other = ridge_panel.scaled_y(problem)[:n], problem.other[:n]
-    y = y - 40.0 * u[:n, :, 1]  # a channel that lowers the KPI: its coefficients end at zero
-    for penalty, alpha_dev in ((ridge.Penalty(3.0, 10.0), 1.0), (ridge.Penalty(0.01, 0.1), 100.0)):
-        fit = ridge_panel.solve(problem, u[:n], y, other, penalty, alpha_dev)
-        zm, ym = ridge_panel._profile(u[:n], y, other, penalty.base)[:2]
+    lift = ridge.LiftRows(np.r_[np.zeros(C), np.full(C, 0.1), np.zeros((G - 2) * C)][None], np.array([0.5]),
+                          np.array([0.05]))
+    cases = [(y, ridge.Penalty(3.0, 10.0), 1.0, None), (y - 40.0 * u[:n, :, 1], ridge.Penalty(3.0, 10.0), 1.0, None),
+             (y, ridge.Penalty(0.01, 0.1), 100.0, lift)]
+    fits = []
+    for target, penalty, alpha_dev, tests in cases:
+        fit = ridge_panel.solve(problem, u[:n], target, other, penalty, alpha_dev, tests)
+        fits.append(fit)
+        zm, ym = ridge_panel._profile(u[:n], target, other, penalty.base)[:2]
         a = np.zeros((n * G + G * C + C, C + G * C))
         for g in range(G):
             a[g * n:(g + 1) * n, C + g * C: C + (g + 1) * C] = zm[:, g]
@@ -239,20 +245,26 @@ def test_the_panel_ridge_solve_is_nnls_on_the_stacked_rows(panel) -> None:
         a[n * G + G * C + np.arange(C), np.arange(C)] = np.sqrt(penalty.media)
         b = np.concatenate([ym.T.ravel(), np.zeros(G * C), np.sqrt(penalty.media) * ridge_panel._pooled_level(zm, ym) * np.ones(C)])
         rows = nnls(a, b, maxiter=50 * a.shape[1])[0]
+        if tests is not None:  # weighted by the weeks' residual sd over the test's se, as the solve weights it
+            w = np.sqrt(np.mean((a[: n * G] @ rows - b[: n * G]) ** 2)) / tests.se
+            a = np.vstack([a, np.hstack([np.zeros((1, C)), w[:, None] * tests.a])])
+            b = np.concatenate([b, w * tests.kpi])
+            rows = nnls(a, b, maxiter=50 * a.shape[1])[0]
         assert np.allclose(np.r_[fit.beta, fit.r.ravel()], rows, atol=1e-8)
-        assert (fit.r[:, 1] == 0).all() and fit.loss == pytest.approx(float(np.sum((a @ rows - b) ** 2)), rel=1e-9)
+        assert fit.loss == pytest.approx(float(np.sum((a @ rows - b) ** 2)), rel=1e-9)
+    assert (fits[0].r > 0).all() and (fits[0].beta > 0).all()  # the Cholesky solve alone
+    assert (fits[1].r[:, 1] == 0).all()  # NNLS
 
 
 def test_the_panel_carry_over_is_searched_on_the_stacked_penalised_likelihood(panel) -> None:
     """The objective reads the stacked solve's loss, which is every market's profiled residual plus the
-    baseline, deviation and media penalties; the fit's carry-over is at least as good on it as the summed
-    series' optimum it starts from (it is the panel's optimum, not the summed series')."""
+    baseline, deviation and media penalties; the search ends at least as good on it as the summed series'
+    optimum it starts from, and elsewhere (it is the panel's optimum, not the summed series')."""
     data, cfg = panel
     problem = ridge_panel.build(data, cfg)
     nat, n = problem.national, data.n_train
     penalty, alpha_dev, shape = ridge.Penalty(3.0, 10.0), 1.0, ridge.REFERENCE_SHAPE
-    theta = nat.prior_center()
-    u, _ = problem.media(problem.transforms(nat.transform(theta, shape)))
+    u, _ = problem.media(problem.transforms(nat.transform(nat.prior_center(), shape)))
     y, other = ridge_panel.scaled_y(problem)[:n], problem.other[:n]
     fit = ridge_panel.solve(problem, u[:n], y, other, penalty, alpha_dev)
     resid = y - fit.baseline(other) - np.einsum("tgc,gc->tg", u[:n], fit.r)
@@ -262,9 +274,11 @@ def test_the_panel_carry_over_is_searched_on_the_stacked_penalised_likelihood(pa
                 + alpha_dev * float(((fit.r - fit.beta) ** 2).sum()) + penalty.media * float(((fit.beta - centre) ** 2).sum()))
     assert fit.loss == pytest.approx(expected, rel=1e-8)
 
-    _, national_theta, shapes, penalties, _, _ = ridge.fit_transforms(nat, ridge.cv_folds(n), cfg.ridge.search_budget)
+    folds, budget = ridge.cv_folds(n), cfg.ridge.search_budget
+    start = ridge.fit_transforms(nat, folds, budget)[1]
+    theta, shapes, penalties, searched_at, _, _ = ridge_panel.search_carry(problem, folds, budget)
+    at = lambda t: problem.objective(t, penalties.best, searched_at, shapes.best)  # noqa: E731
+    assert at(theta) <= at(start) and not np.allclose(theta, start)
     fitted = ridge_panel.fit_panel(data, cfg)
-    searched = np.array([fitted.params[ch][ridge.CARRY_NAME[cfg.adstock.type]] for ch in data.channels])
-    alpha = fitted.diagnostics["alpha_market"]
-    at = lambda t: problem.objective(t, penalties.best, alpha, shapes.best)  # noqa: E731
-    assert at(searched) <= at(national_theta) and not np.allclose(searched, national_theta)
+    carry = np.array([fitted.params[ch][ridge.CARRY_NAME[cfg.adstock.type]] for ch in data.channels])
+    assert np.allclose(carry[nat.free("carry")], theta)

@@ -20,8 +20,8 @@ same as a small one and the penalties keep the national model's units):
   (`ridge.fit_transforms`); the carry-over is then searched again, from the national optimum, on the
   panel's own penalised likelihood over every market-week (`PanelProblem.objective`). On the eleven
   simulated panels of bench/panel_accuracy.py the summed series' carry-over left ridge 24.4 % off the
-  national ROIs (median); searched on the panel, 22.1 %: better on 7 panels, worse on 3 of the 4 longest
-  (docs/concepts/panel-models.md).
+  national ROIs (median); searched on the panel, 21.9 %: better on 6 panels, worse on 5, among them 3 of
+  the 4 longest (docs/concepts/panel-models.md).
 - Intervals: a moving-block bootstrap drawing the same blocks of weeks in every market (markets share
   shocks in the same week), each resample with its own carry-over, curves and penalties as the national
   ridge draws them. Draw s of every market comes from resample s, so national sums keep the correlation.
@@ -64,7 +64,7 @@ class PanelProblem:
     y_sd: np.ndarray  # (G,) each market's KPI standard deviation over the training weeks
     roi_ref: np.ndarray  # (G,) Σ KPI ÷ Σ spend over the training weeks: the unit of relative ROI
     other: np.ndarray  # (T, G, q) each market's baseline columns (controls, events, trend, seasonality)
-    bases: dict[float, tuple] = field(default_factory=dict, compare=False, repr=False)  # training_basis's
+    bases: dict[float, tuple] = field(default_factory=dict, init=False, compare=False, repr=False)  # training_basis's
 
     def training_basis(self, alpha_base: float) -> tuple:
         """`baseline_basis` of the training weeks, kept per baseline penalty: a carry-over search solves on
@@ -99,7 +99,8 @@ class PanelProblem:
 
         u_gtc = x_gtc · unit_gc / sd_g with unit_gc = roi_ref_g · spend_gc ÷ mean x_gc, so that a
         contribution r · unit · x summed over the training weeks ÷ the spend is r · roi_ref: r is the ROI
-        relative to the market's KPI-per-spend ratio."""
+        relative to the market's KPI-per-spend ratio. `trs` share carry-over and curves (`transforms`): only
+        their scales are each market's own."""
         n, (T, G, C) = self.data.n_train, self.data.spend.shape
         stacked = replace(_every_market(trs[0], G), scale=np.concatenate([tr.scale for tr in trs]))
         x = stacked(self.data.spend.reshape(T, G * C)).reshape(T, G, C)
@@ -258,7 +259,8 @@ def normal_matrix(zm: np.ndarray, alpha_media: float, alpha_dev: float) -> np.nd
 def _least_squares(ata: np.ndarray, atb: np.ndarray, positive: bool) -> np.ndarray:
     """argmin ‖a x − b‖ (x ≥ 0 with `positive`) from aᵀa and aᵀb.
 
-    Every column has a penalty row (the media and deviation penalties are > 0), so aᵀa is positive definite.
+    Every column has a penalty row (the media and deviation penalties are > 0; a zero one would make the
+    Cholesky factorisation raise), so aᵀa is positive definite.
     With R its Cholesky factor, ‖a x − b‖² = ‖R x − R⁻ᵀ aᵀ b‖² + a constant: NNLS on the square R gives the
     same x as on the rows (within 4·10⁻¹⁵ on a 40-market panel, whose penalty rows keep aᵀa's condition
     number near 40). The problem is strictly convex, so when the unconstrained solution has no negative
@@ -374,6 +376,20 @@ def panel_draws(problem: PanelProblem, fits: list[Resample]) -> PanelDraws:
 # ------------------------------------------------------------------------------------------------- fit
 
 
+def search_carry(problem: PanelProblem, folds: list, budget: int
+                 ) -> tuple[np.ndarray, ShapeWeights, Penalties, float, int, bool]:
+    """(θ, curve shapes, penalties, the pooling strength θ was searched at, evaluations, converged): shapes and
+    penalties from the summed series (`ridge.fit_transforms`), then θ searched again from its optimum on the
+    panel's own likelihood, at the pooling strength the markets' held-out weeks favour there."""
+    nat, n = problem.national, problem.data.n_train
+    _, start, shapes, penalties, used, summed_converged = ridge.fit_transforms(nat, folds, budget)
+    u, _ = problem.media(problem.transforms(nat.transform(start, shapes.best)))
+    alpha_dev = DEV_ALPHA_GRID[int(dev_weights(problem, u[:n], penalties.best, folds).argmax())]
+    theta, more, converged = ridge.local_search(lambda t: problem.objective(t, penalties.best, alpha_dev, shapes.best),
+                                                start, nat.bounds(), budget)
+    return theta, shapes, penalties, alpha_dev, used + more, summed_converged and converged
+
+
 def fit_panel(data: PanelData, cfg: Config, quick: bool = False) -> Fitted:
     """Curve shapes and penalties from the summed series, carry-over from the panel's likelihood, pooling
     strength by CV across markets, then the stacked fit bootstrapped on blocks of weeks shared by all markets."""
@@ -383,14 +399,14 @@ def fit_panel(data: PanelData, cfg: Config, quick: bool = False) -> Fitted:
     budget = min(cfg.ridge.search_budget, ridge.QUICK_SEARCH) if quick else cfg.ridge.search_budget
     resamples = max(1, min(cfg.ridge.bootstrap, ridge.QUICK_BOOTSTRAP) if quick else cfg.ridge.bootstrap)
     block = cfg.ridge.block_length or ridge.default_block_length(data.n_train)
-    _, national_theta, shapes, penalties, used, _ = ridge.fit_transforms(nat, folds, budget)
-    u, _ = problem.media(problem.transforms(nat.transform(national_theta, shapes.best)))
-    alpha_dev = DEV_ALPHA_GRID[int(dev_weights(problem, u[: data.n_train], penalties.best, folds).argmax())]
-    objective = lambda t: problem.objective(t, penalties.best, alpha_dev, shapes.best)  # noqa: E731
-    theta, more, converged = ridge.local_search(objective, national_theta, nat.bounds(), budget)
+    theta, shapes, penalties, _, evaluations, converged = search_carry(problem, folds, budget)
     u, _ = problem.media(problem.transforms(nat.transform(theta, shapes.best)))
     devs = dev_weights(problem, u[: data.n_train], penalties.best, folds)
-    cov = ridge.laplace_cov(objective, theta, nat.bounds(), nat.prior_sd()) if len(theta) else np.zeros((0, 0))
+    # The carry-over's draws take the summed series' curvature at θ, not the panel objective's: that one counts
+    # every market-week as independent, while the markets share their weeks' shocks (the bootstrap resamples the
+    # same weeks in all of them), so it would draw the carry-over about G times too narrow in variance.
+    summed = lambda t: nat.objective(t, penalties.best, shapes.best)  # noqa: E731
+    cov = ridge.laplace_cov(summed, theta, nat.bounds(), nat.prior_sd()) if len(theta) else np.zeros((0, 0))
     fits = bootstrap(problem, theta, cov, shapes, penalties, devs, resamples, block, cfg.seed)
     draws = panel_draws(problem, fits)
     alpha_dev = DEV_ALPHA_GRID[int(devs.argmax())]
@@ -398,7 +414,7 @@ def fit_panel(data: PanelData, cfg: Config, quick: bool = False) -> Fitted:
         "alpha": penalties.best.media, "alpha_baseline": penalties.best.base, "alpha_market": alpha_dev,
         "alpha_market_weights": {f"{a:g}": round(float(w), 3) for a, w in zip(DEV_ALPHA_GRID, devs)},
         "cv_mape": penalties.cv_mape, "cv_folds": len(folds), "markets": data.n_markets,
-        "search_evaluations": used + more, "search_converged": converged, "search_dimensions": len(theta),
+        "search_evaluations": evaluations, "search_converged": converged, "search_dimensions": len(theta),
         "curve_weights": shapes.summary(data.channels), "bootstrap_resamples": resamples, "block_length": block,
         "positive_media": cfg.ridge.positive,
     }
