@@ -226,7 +226,7 @@ def test_the_panel_ridge_solve_is_nnls_on_the_stacked_rows(panel) -> None:
     data, cfg = panel
     problem = ridge_panel.build(data, cfg)
     n, G, C = data.n_train, data.n_markets, len(data.channels)
-    u, _ = problem.media(problem.transforms(problem.national.transform(problem.national.prior_center())))
+    u = problem.media(problem.national.transform(problem.national.prior_center()))[1]
     y, other = ridge_panel.scaled_y(problem)[:n], problem.other[:n]
     lift = ridge.LiftRows(np.r_[np.zeros(C), np.full(C, 0.1), np.zeros((G - 2) * C)][None], np.array([0.5]),
                           np.array([0.05]))
@@ -264,7 +264,7 @@ def test_the_panel_carry_over_is_searched_on_the_stacked_penalised_likelihood(pa
     problem = ridge_panel.build(data, cfg)
     nat, n = problem.national, data.n_train
     penalty, alpha_dev, shape = ridge.Penalty(3.0, 10.0), 1.0, ridge.REFERENCE_SHAPE
-    u, _ = problem.media(problem.transforms(nat.transform(nat.prior_center(), shape)))
+    u = problem.media(nat.transform(nat.prior_center(), shape))[1]
     y, other = ridge_panel.scaled_y(problem)[:n], problem.other[:n]
     fit = ridge_panel.solve(problem, u[:n], y, other, penalty, alpha_dev)
     resid = y - fit.baseline(other) - np.einsum("tgc,gc->tg", u[:n], fit.r)

@@ -86,28 +86,25 @@ class PanelProblem:
         """(G, C) mean weekly training spend per market and channel."""
         return self.data.spend[: self.data.n_train].mean(axis=0)
 
-    def transforms(self, tr: MediaTransform) -> list[MediaTransform]:
-        """The shared carry-over and curves with each market's own spend scale (its mean adstocked training
-        spend, or config.json's fixed one)."""
-        n, (T, G, C) = self.data.n_train, self.data.spend.shape
-        mean = _every_market(tr, G).adstocked(self.data.spend.reshape(T, G * C))[:n].mean(axis=0).reshape(G, C)
-        scale = np.where(mean > 0, mean, 1.0)
-        return [replace(tr, scale=fixed_channel_scale(self.cfg, "ridge", scale[g])) for g in range(G)]
+    def media(self, tr: MediaTransform) -> tuple[list[MediaTransform], np.ndarray, np.ndarray]:
+        """(each market's transform, (T, G, C) columns u whose coefficients are relative ROIs, (G, C) KPI-unit
+        coefficient per unit r) under `tr`'s shared carry-over and curves.
 
-    def media(self, trs: list[MediaTransform]) -> tuple[np.ndarray, np.ndarray]:
-        """((T, G, C) columns u whose coefficients are relative ROIs, (G, C) KPI-unit coefficient per unit r).
-
-        u_gtc = x_gtc · unit_gc / sd_g with unit_gc = roi_ref_g · spend_gc ÷ mean x_gc, so that a
-        contribution r · unit · x summed over the training weeks ÷ the spend is r · roi_ref: r is the ROI
-        relative to the market's KPI-per-spend ratio. `trs` share carry-over and curves (`transforms`): only
-        their scales are each market's own."""
+        A market's transform is `tr` with the market's own spend scale: its mean adstocked training spend, or
+        config.json's fixed one. u_gtc = x_gtc · unit_gc / sd_g with unit_gc = roi_ref_g · spend_gc ÷ mean
+        x_gc, so that a contribution r · unit · x summed over the training weeks ÷ the spend is r · roi_ref:
+        r is the ROI relative to the market's KPI-per-spend ratio. Every market is adstocked once, in one pass
+        over the (T, G·C) spend (a carry-over search does this hundreds of times)."""
         n, (T, G, C) = self.data.n_train, self.data.spend.shape
-        stacked = replace(_every_market(trs[0], G), scale=np.concatenate([tr.scale for tr in trs]))
-        x = stacked(self.data.spend.reshape(T, G * C)).reshape(T, G, C)
+        stacked = _every_market(tr, G)
+        adstocked = stacked.adstocked(self.data.spend.reshape(T, G * C))
+        mean = adstocked[:n].mean(axis=0).reshape(G, C)
+        scales = [fixed_channel_scale(self.cfg, "ridge", np.where(m > 0, m, 1.0)) for m in mean]
+        x = stacked.saturate(adstocked / np.concatenate(scales)).reshape(T, G, C)
         x_mean = x[:n].mean(axis=0)
         unit = self.roi_ref[:, None] * self.spend_mean / np.where(x_mean > 0, x_mean, 1.0)
         unit = np.where(self.spend_mean > 0, unit, 0.0)
-        return x * (unit / self.y_sd[:, None])[None], unit
+        return [replace(tr, scale=sc) for sc in scales], x * (unit / self.y_sd[:, None])[None], unit
 
     def lift_rows(self, trs: list[MediaTransform], unit: np.ndarray) -> ridge.LiftRows | None:
         """The national lift tests as rows on the (G·C) relative ROIs: a test's window lift is the sum over
@@ -129,8 +126,7 @@ class PanelProblem:
         series' weak priors on θ (`ridge.Problem.objective` over every market-week): carry-over that the
         markets' own weeks fit, not the summed series'."""
         nat, n = self.national, self.data.n_train
-        trs = self.transforms(nat.transform(theta, shape))
-        u, unit = self.media(trs)
+        trs, u, unit = self.media(nat.transform(theta, shape))
         fit = solve(self, u[:n], scaled_y(self)[:n], self.other[:n], penalty, alpha_dev, self.lift_rows(trs, unit),
                     self.training_basis(penalty.base))
         rows = n * self.n_markets
@@ -139,8 +135,7 @@ class PanelProblem:
 
 
 def _every_market(tr: MediaTransform, markets: int) -> MediaTransform:
-    """`tr` (shared by the markets) on the (T, G·C) spend of every market side by side: one adstock pass
-    instead of one a market (a carry-over search adstocks the panel hundreds of times)."""
+    """`tr`'s carry-over and curves (shared by the markets) on the (T, G·C) spend of every market side by side."""
     tile = lambda v: np.tile(np.broadcast_to(v, tr.carry.shape), markets)  # noqa: E731
     return replace(tr, carry=tile(tr.carry), half=tile(tr.half), slope=tile(tr.slope), scale=tile(tr.scale))
 
@@ -341,8 +336,7 @@ def bootstrap(problem: PanelProblem, theta: np.ndarray, cov: np.ndarray, shapes:
     for curves, penalty, d in zip(shapes.draws(rng, resamples), penalties.draws(rng, resamples), dev_draws):
         rows = ridge.block_indices(rng, n, block)
         draw = np.clip(rng.multivariate_normal(theta, cov), bounds[:, 0], bounds[:, 1]) if len(theta) else theta
-        trs = problem.transforms(nat.transform(draw, shapes.pick(curves)))
-        u, unit = problem.media(trs)
+        trs, u, unit = problem.media(nat.transform(draw, shapes.pick(curves)))
         lift = problem.lift_rows(trs, unit)
         if lift is not None:  # each test's own sampling error, as the weeks get theirs from the resampling
             lift = replace(lift, kpi=lift.kpi + rng.normal(0.0, lift.se))
@@ -383,7 +377,7 @@ def search_carry(problem: PanelProblem, folds: list, budget: int
     panel's own likelihood, at the pooling strength the markets' held-out weeks favour there."""
     nat, n = problem.national, problem.data.n_train
     _, start, shapes, penalties, used, summed_converged = ridge.fit_transforms(nat, folds, budget)
-    u, _ = problem.media(problem.transforms(nat.transform(start, shapes.best)))
+    u = problem.media(nat.transform(start, shapes.best))[1]
     alpha_dev = DEV_ALPHA_GRID[int(dev_weights(problem, u[:n], penalties.best, folds).argmax())]
     theta, more, converged = ridge.local_search(lambda t: problem.objective(t, penalties.best, alpha_dev, shapes.best),
                                                 start, nat.bounds(), budget)
@@ -400,7 +394,7 @@ def fit_panel(data: PanelData, cfg: Config, quick: bool = False) -> Fitted:
     resamples = max(1, min(cfg.ridge.bootstrap, ridge.QUICK_BOOTSTRAP) if quick else cfg.ridge.bootstrap)
     block = cfg.ridge.block_length or ridge.default_block_length(data.n_train)
     theta, shapes, penalties, _, evaluations, converged = search_carry(problem, folds, budget)
-    u, _ = problem.media(problem.transforms(nat.transform(theta, shapes.best)))
+    u = problem.media(nat.transform(theta, shapes.best))[1]
     devs = dev_weights(problem, u[: data.n_train], penalties.best, folds)
     # The carry-over's draws take the summed series' curvature at θ, not the panel objective's: that one counts
     # every market-week as independent, while the markets share their weeks' shocks (the bootstrap resamples the
