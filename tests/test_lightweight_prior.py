@@ -63,8 +63,9 @@ def test_geo_prior_draws_follow_the_model() -> None:
     pri = _pri(True)
     ours = numpy_prior_draws(lw._panel_media_priors(pri), N, CHANNELS, seed=1)
     z = np.random.default_rng(2).standard_normal((N, MARKETS, CHANNELS))
-    ours["coef_media"] = lw._market_coefs(ours["channel_coef_media"], ours["coef_media_spread"], z, np)
-    theirs = _predictive(lw._panel_model, pri, lw.PANEL_MEDIA_PARAMS, MARKETS)
+    ours["coef_media"] = lw.geo_asymptotes(ours, z)
+    theirs = _predictive(lw._panel_model, pri | {"market_mean": np.ones((MARKETS, CHANNELS))},
+                         lw.PANEL_MEDIA_PARAMS, MARKETS)
     for site in lw.PANEL_MEDIA_PARAMS:
         assert ours[site].shape == theirs[site].shape
         if site == "coef_media":  # heavy-tailed per market: compare the markets pooled, on the log scale

@@ -11,7 +11,7 @@ from prism.data.simulate_panel import simulate_panel
 from prism.models import lightweight, pymc
 from prism.models.base import summarize
 from prism.models.panel import PanelData, summarize_panel
-from prism.models.posterior import lognormal_roi_prior
+from prism.models.posterior import lognormal_roi_prior, stack_draws
 from prism.schemas import Config
 
 
@@ -67,9 +67,65 @@ def test_geo_draws_keep_each_joint_draw_across_markets(case) -> None:
     assert arrays["media"].shape == (data.n_weeks, g, c) and arrays["extra"].shape[1] == g
 
 
+def test_geo_draws_add_up_to_the_models_mean(case) -> None:
+    """The geo model centres each market's media term at its mean spend, so its intercept is the level there:
+    the media-free baseline (`panel_baseline`) plus the kept draws' contributions must still be the model's mean."""
+    from numpyro import handlers
+
+    data, cfg, _ = case
+    arrays, scales = lightweight.prepare_panel(data, cfg)
+    pri = lightweight._panel_priors(data, cfg, scales)
+    g = data.n_markets
+    model = handlers.substitute(handlers.seed(lightweight._panel_model, 9104), {"sigma": np.full(g, 1e-9)})
+    trace = handlers.trace(model).get_trace(arrays["media"], arrays["extra"], arrays["seasonal"], None, pri, True)
+    draws = {k: np.asarray(site["value"], dtype=float)[None] for k, site in trace.items() if k != "target"}
+    kpi = scales[1]
+    base = lightweight.panel_baseline(draws, arrays, data.n_weeks, pri["market_mean"]) * kpi[None, None, :]
+    panel = lightweight._panel_draws(data, {k: draws[k] for k in lightweight.PANEL_MEDIA_PARAMS}, scales, base,
+                                     cfg.adstock.max_lag)
+    mean = np.asarray(trace["target"]["value"], dtype=float) * kpi[None, :]
+    for m, kd in enumerate(panel.draws):
+        fitted = kd.baseline[0] + kd.contributions(kd.spend)[0].sum(axis=-1)
+        assert fitted == pytest.approx(mean[:, m], rel=1e-4, abs=1e-4 * kpi[m])
+    assert np.any(base[0, 0] < draws["intercept"][0] * kpi)  # the media's effect at the mean was taken out
+
+
+@pytest.mark.parametrize("kind", ["hill", "logistic"])
+def test_pymc_panel_draws_read_back_pymc_marketings_own_contributions(case, kind) -> None:
+    """pymc samples each market's effect at the reference spend, its media term centred at the market's mean
+    spend (`pymc_centred`): the asymptotes and the centring read back from draws of the built model must give
+    pymc-marketing's own channel_contribution, market by market in Prism's order."""
+    import pymc as pm
+
+    from prism.models.pymc_centred import asymptotes, centred_media
+
+    data, cfg, _ = case
+    cfg = cfg.model_copy(update={"saturation": cfg.saturation.model_copy(update={"type": kind})})
+    per_market = [pymc._features(data.market(g), cfg.trend) for g in range(data.n_markets)]
+    feats, names = np.stack([f for f, _ in per_market], axis=1), per_market[0][1]
+    mmm, scales = pymc.build_panel_mmm(data, cfg, names)
+    mmm.build_model(*pymc._panel_frame(data, feats, names))
+    shape = ["saturation_kappa", "saturation_slope"] if kind == "hill" else ["saturation_lam"]
+    media = ["adstock_alpha", "adstock_theta", "saturation_beta", *shape]
+    free = [v.name for v in mmm.model.free_RVs]
+    prior = pm.sample_prior_predictive(draws=12, model=mmm.model, var_names=[*free, *media], random_seed=9105).prior
+    prior = prior.to_dataset() if hasattr(prior, "to_dataset") else prior
+    draws = {n: stack_draws(prior, n, data.channels, data.markets) for n in media}
+    reference, market_mean = pymc.panel_spend_means(data, scales)
+    draws["saturation_beta"] = asymptotes(kind, draws, reference)
+    centred = centred_media(kind, draws, draws["saturation_beta"], market_mean)
+    theirs = pymc.kept_contributions(mmm.model, prior, np.arange(12), data)  # (S, G, T, C), scaled KPI
+    panel = pymc._market_draws(data, draws, scales, cfg.adstock.max_lag, np.zeros((12, data.n_weeks, data.n_markets)))
+    for g, kd in enumerate(panel.draws):
+        ours = kd.contributions(kd.spend)[:, : data.n_train] / scales[1][g]
+        assert np.allclose(ours - centred[:, g, None, :], theirs[:, g], rtol=1e-8, atol=1e-10)
+    assert np.abs(centred).max() > 0  # the centring moved something
+
+
 def test_geo_coefficient_prior_is_centred_on_the_national_one(case) -> None:
-    """Each market's coefficient has the national coefficient as its prior mean (log-normal around it, shifted by
-    −spread²/2), so that the national ROI prior keeps its meaning."""
+    """Each market's effect at the mean spend has the national one as its prior mean (log-normal around it,
+    shifted by −spread²/2), so that the national ROI prior keeps its meaning; its asymptote is that effect ÷ the
+    curve's value there."""
     import jax
     from numpyro.infer import Predictive
 
@@ -77,11 +133,15 @@ def test_geo_coefficient_prior_is_centred_on_the_national_one(case) -> None:
     arrays, scales = lightweight.prepare_panel(data, cfg)
     pri = lightweight._panel_priors(data, cfg, scales)
     tr = data.train
-    draws = Predictive(lightweight._panel_model, num_samples=4000, return_sites=["coef_media", "channel_coef_media"])(
-        jax.random.PRNGKey(9103), arrays["media"][tr], arrays["extra"][tr], arrays["seasonal"][tr], None, pri, True)
-    market = np.asarray(draws["coef_media"]).mean(axis=(0, 1))
-    national = np.asarray(draws["channel_coef_media"]).mean(axis=0)
+    sites = ["media_at_mean", "coef_media", "channel_coef_media", "half_max_effective_concentration", "slope"]
+    draws = {k: np.asarray(v) for k, v in Predictive(lightweight._panel_model, num_samples=4000, return_sites=sites)(
+        jax.random.PRNGKey(9103), arrays["media"][tr], arrays["extra"][tr], arrays["seasonal"][tr], None, pri,
+        True).items()}
+    market = draws["media_at_mean"].mean(axis=(0, 1))
+    national = draws["channel_coef_media"].mean(axis=0)
     assert market == pytest.approx(national, rel=0.1)
+    unit = 1.0 / (1.0 + draws["half_max_effective_concentration"] ** draws["slope"])
+    assert np.allclose(draws["coef_media"] * unit[:, None, :], draws["media_at_mean"], rtol=1e-5)
 
 
 PANEL_GAIN = 1.0  # the panel's median national |ROI error| at most the summed series' (issue 22's 0.75× bar is

@@ -71,7 +71,7 @@ from prism.models.posterior import (
 from prism.models import scales
 from prism.models.evidence import PRIOR_DRAWS
 from prism.models.prior_draws import numpy_prior_draws
-from prism.models.transforms import DelayedAdstock, GeometricAdstock
+from prism.models.transforms import DelayedAdstock, GeometricAdstock, HillSaturation
 from prism.models.warm import WARM_KEY, arrays as warm_arrays, note as warm_note
 from prism.schemas import Config, WarmStart
 
@@ -405,18 +405,29 @@ def baseline(draws: dict[str, np.ndarray], arrays: dict[str, np.ndarray], n_week
 
 
 # ------------------------------------------------------------------------------------------------ panels
-SEASONALITY_COEF_SD = 0.5  # LightweightMMM's coef_seasonality ~ HalfNormal(0.5): each market's seasonal amplitude
+SEASONALITY_PRIOR_SD = 0.5  # each market's seasonal coefficients ~ Normal(0, 0.5) (LightweightMMM: a shared shape
+# γ ~ Normal(0, 1) times each market's amplitude ~ HalfNormal(0.5), a product NUTS mixed slowly: bulk ESS 12 of 300)
 PANEL_MEDIA_PARAMS = ("lag_weight", "peak_effect_delay", "half_max_effective_concentration", "slope", "coef_media")
 
 
 def _panel_model(media, extra, seasonal, target, pri, trend: bool):
-    """LightweightMMM's geo model, its market coefficients pooled as Meridian pools them: per market an intercept,
-    noise, trend, seasonal amplitude (one shared seasonal shape) and extra-feature coefficients; carry-over and
-    Hill per channel, shared by every market; each market's media coefficient log-normal around the channel's
-    national one (`channel_coef_media`, which carries the ROI prior as a LogNormal with its mean and sd):
-    coef_media = national · exp(spread · z − spread² / 2), z ~ Normal(0, 1), spread ~ HalfNormal(MARKET_SPREAD_SD),
-    so that the market coefficients' mean is the national one (sampled non-centred, in z). Carry-over is
-    LightweightMMM's delayed `carryover` (its peak week learned): see `_carryover` for why not geometric."""
+    """LightweightMMM's geo model, its market coefficients pooled as Meridian pools them and sampled where the
+    data pin them: per market an intercept, noise, trend, seasonality and extra-feature coefficients; carry-over
+    and Hill per channel, shared by every market; each market's effect at the mean spend per head log-normal
+    around the channel's national one (`channel_coef_media`, which carries the ROI prior as a LogNormal with its
+    mean and sd): media_at_mean = national · exp(spread · z − spread² / 2), z ~ Normal(0, 1), spread ~
+    HalfNormal(MARKET_SPREAD_SD), so that the markets' mean is the national one (non-centred, in z).
+
+    Two reparametrisations of the same curves, because on a 40-market panel NUTS ran to 255 leapfrog steps a draw
+    with the markets' intercepts at a bulk ESS of 11–27 from 200 draws:
+    - the coefficient is the effect at the mean spend (scaled spend 1), the asymptote `coef_media` =
+      media_at_mean ÷ Hill(1): the data pin the effect where the spend is, not the asymptote, which trades off
+      against the curve's half and slope;
+    - each market's media term is centred at its own mean spend (`pri["market_mean"]`), so the intercept is the
+      market's level at its mean spend; the media-free baseline is intercept − Σ coef_media · Hill(mean)
+      (`panel_baseline`). Uncentred, every market's intercept traded off against the shared curve.
+    Carry-over is LightweightMMM's delayed `carryover` (its peak week learned): see `_carryover` for why not
+    geometric."""
     import jax.numpy as jnp
     import numpyro
     import numpyro.distributions as dist
@@ -425,7 +436,6 @@ def _panel_model(media, extra, seasonal, target, pri, trend: bool):
     with numpyro.plate("market", n_markets):
         intercept = numpyro.sample("intercept", dist.HalfNormal(2.0))
         sigma = numpyro.sample("sigma", dist.Gamma(1.0, 1.0))
-        coef_seasonality = numpyro.sample("coef_seasonality", dist.HalfNormal(SEASONALITY_COEF_SD))
     mu = jnp.broadcast_to(intercept, (n_weeks, n_markets))
     if trend:
         mu = mu + _trend(n_weeks, pri, (n_markets,))
@@ -433,17 +443,24 @@ def _panel_model(media, extra, seasonal, target, pri, trend: bool):
         lag_weight, peak, half, slope, national, spread = (numpyro.sample(name, prior)
                                                            for name, prior in _panel_media_priors(pri).items())
     z = numpyro.sample("coef_media_z", dist.Normal(0.0, 1.0).expand([n_markets, n_channels]).to_event(2))
-    coef_media = numpyro.deterministic("coef_media", _market_coefs(national, spread, z, jnp))
+    at_mean = numpyro.deterministic("media_at_mean", _market_coefs(national, spread, z, jnp))
+    coef_media = numpyro.deterministic("coef_media", at_mean / _unit_response(half, slope))
     carried = _carryover(media, lag_weight, peak, pri["max_lag"])
-    mu = mu + (_hill(carried, half, slope) * coef_media).sum(axis=-1)
+    mu = mu + ((_hill(carried, half, slope) - _hill(pri["market_mean"], half, slope)) * coef_media).sum(axis=-1)
     if seasonal.shape[1]:
-        gamma = numpyro.sample("gamma_seasonality", dist.Normal(0.0, 1.0).expand(seasonal.shape[1:]).to_event(2))
-        mu = mu + jnp.einsum("tds,ds->t", seasonal, gamma)[:, None] * coef_seasonality
+        gamma = numpyro.sample("gamma_seasonality", dist.Normal(0.0, SEASONALITY_PRIOR_SD).expand(
+            [n_markets, *seasonal.shape[1:]]).to_event(3))
+        mu = mu + jnp.einsum("tds,gds->tg", seasonal, gamma)
     if extra.shape[2]:
         coef_extra = numpyro.sample("coef_extra_features",
                                     dist.Normal(0.0, 1.0).expand([n_markets, extra.shape[2]]).to_event(2))
         mu = mu + jnp.einsum("tgk,gk->tg", extra, coef_extra)
     numpyro.sample("target", dist.Normal(mu, sigma), obs=target)
+
+
+def _unit_response(half, slope):
+    """Hill at the scaled spend 1 (the mean spend per head): 1 / (1 + half^slope), in numpy or jax.numpy."""
+    return 1.0 / (1.0 + half ** slope)
 
 
 def _panel_media_priors(pri: dict[str, Any]) -> dict[str, Any]:
@@ -459,9 +476,17 @@ def _panel_media_priors(pri: dict[str, Any]) -> dict[str, Any]:
 
 
 def _market_coefs(national, spread, z, xp):
-    """(…, G, C) market coefficients log-normal around the national (…, C) ones with mean national: `xp` is
+    """(…, G, C) market effects log-normal around the national (…, C) ones with mean national: `xp` is
     jax.numpy in the model and numpy for prior draws."""
     return national[..., None, :] * xp.exp(spread[..., None, :] * z - spread[..., None, :] ** 2 / 2.0)
+
+
+def geo_asymptotes(draws: dict[str, np.ndarray], z: np.ndarray) -> np.ndarray:
+    """(S, G, C) the markets' asymptotes `coef_media` from prior draws of the geo model's per-channel sites and
+    (S, G, C) standard normals, as the model derives them."""
+    at_mean = _market_coefs(draws["channel_coef_media"], draws["coef_media_spread"], z, np)
+    unit = _unit_response(draws["half_max_effective_concentration"], draws["slope"])
+    return at_mean / unit[:, None, :]
 
 
 def panel_spend_scale(data: PanelData) -> np.ndarray:
@@ -513,25 +538,33 @@ def _panel_draws(data: PanelData, draws: dict[str, np.ndarray], scales: tuple[np
 
 
 def _panel_priors(data: PanelData, cfg: Config, scales: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
-    """The national model's transform priors; the national coefficient's LogNormal has the national ROI prior's
-    mean and sd (`lognormal_roi_prior`), converted with the ROI a unit coefficient in every market gives."""
+    """The national model's transform priors; the national effect at the mean spend has a LogNormal with the
+    national ROI prior's mean and sd (`lognormal_roi_prior`), converted with the ROI a unit effect in every market
+    gives at the curve's prior centre; and each market's mean training spend (scaled), where its media term is
+    centred."""
     pri = _transform_priors(data, cfg) | {"max_lag": cfg.adstock.max_lag}
     zeros = np.zeros((1, data.n_weeks, data.n_markets))
     centre = _centre_params(pri) | {"peak_effect_delay": np.full((1, len(data.channels)), PEAK_PRIOR_MEAN)}
-    per_coef = panel_per_coef(_panel_draws(data, centre, scales, zeros, cfg.adstock.max_lag), data)
+    centre["coef_media"] = 1.0 / _unit_response(centre["half_max_effective_concentration"], centre["slope"])
+    per_effect = panel_per_coef(_panel_draws(data, centre, scales, zeros, cfg.adstock.max_lag), data)
     log_mu, log_sd = lognormal_roi_prior(*roi_prior(data.national(), cfg))
-    return pri | {"coef_log_mu": log_mu - np.log(per_coef), "coef_log_sd": log_sd}
+    market_mean = (data.spend[data.train] / scales[0][None]).mean(axis=0)
+    return pri | {"coef_log_mu": log_mu - np.log(per_effect), "coef_log_sd": log_sd, "market_mean": market_mean}
 
 
-def panel_baseline(draws: dict[str, np.ndarray], arrays: dict[str, np.ndarray], n_weeks: int) -> np.ndarray:
-    """(S, T, G) intercept + trend + seasonality + extra features per market, on each market's scaled KPI."""
-    base = np.repeat(draws["intercept"][:, None, :], n_weeks, axis=1)
+def panel_baseline(draws: dict[str, np.ndarray], arrays: dict[str, np.ndarray], n_weeks: int,
+                   market_mean: np.ndarray) -> np.ndarray:
+    """(S, T, G) the media-free baseline per market, on each market's scaled KPI: the intercept (the level at the
+    market's mean spend) less the media's effect there, plus trend, seasonality and extra features."""
+    at_mean = HillSaturation()(market_mean[None], draws["half_max_effective_concentration"][:, None, :],
+                               draws["slope"][:, None, :])
+    level = draws["intercept"] - (at_mean * draws["coef_media"]).sum(axis=-1)
+    base = np.repeat(level[:, None, :], n_weeks, axis=1)
     if "coef_trend" in draws:
         ramp = np.arange(n_weeks)[None, :] ** draws["expo_trend"][:, None]
         base = base + ramp[:, :, None] * draws["coef_trend"][:, None, :]
     if "gamma_seasonality" in draws:
-        shape = np.einsum("tds,nds->nt", arrays["seasonal"], draws["gamma_seasonality"])
-        base = base + shape[:, :, None] * draws["coef_seasonality"][:, None, :]
+        base = base + np.einsum("tds,ngds->ntg", arrays["seasonal"], draws["gamma_seasonality"])
     if "coef_extra_features" in draws:
         base = base + np.einsum("tgk,sgk->stg", arrays["extra"], draws["coef_extra_features"])
     return base
@@ -560,7 +593,7 @@ def fit_panel(data: PanelData, cfg: Config, quick: bool = False) -> Fitted:
         diagnostics["note"] = f"quick: {QUICK_WARMUP} warmup + {QUICK_SAMPLES} draws per chain"
     flat = {k: np.asarray(v).reshape(-1, *np.asarray(v).shape[2:]) for k, v in grouped.items()}
     draws = {k: v[thinned(flat["coef_media"].shape[0])] for k, v in flat.items()}
-    baselines = panel_baseline(draws, arrays, data.n_weeks) * kpi_mean[None, None, :]
+    baselines = panel_baseline(draws, arrays, data.n_weeks, pri["market_mean"]) * kpi_mean[None, None, :]
     panel = _panel_draws(data, {k: draws[k] for k in PANEL_MEDIA_PARAMS}, scales, baselines, cfg.adstock.max_lag)
     national_coef = (draws["coef_media"] * kpi_mean[None, :, None]).sum(axis=1)
     params = summarize_params({"decay": draws["lag_weight"], "peak_weeks": draws["peak_effect_delay"],
@@ -577,6 +610,6 @@ def _prior_panel(data: PanelData, cfg: Config, pri: dict[str, Any], scales: tupl
     """The media parameters drawn from the geo model's own prior, read nationally (`NationalDraws`)."""
     draws = numpy_prior_draws(_panel_media_priors(pri), PRIOR_DRAWS, len(data.channels), cfg.seed + 1)
     z = np.random.default_rng(cfg.seed + 2).standard_normal((PRIOR_DRAWS, data.n_markets, len(data.channels)))
-    draws["coef_media"] = _market_coefs(draws["channel_coef_media"], draws["coef_media_spread"], z, np)
+    draws["coef_media"] = geo_asymptotes(draws, z)
     return _panel_draws(data, draws, scales, np.zeros((PRIOR_DRAWS, data.n_weeks, data.n_markets)),
                         cfg.adstock.max_lag).national()

@@ -33,6 +33,7 @@ from prism.models.posterior import (MARKET_SPREAD_SD, PEAK_PRIOR_MEAN, PEAK_PRIO
                                     transform_notes)
 from prism.models import scales
 from prism.models.evidence import PRIOR_DRAWS
+from prism.models.pymc_centred import asymptotes, centred_media, centred_saturation, unit_curve
 from prism.models.transforms import DelayedAdstock, GeometricAdstock
 from prism.schemas import Config
 
@@ -363,8 +364,9 @@ def _params(draws: dict[str, np.ndarray], scales: tuple[np.ndarray, float], data
 
 
 # ------------------------------------------------------------------------------------------------ panels
-PANEL_NAMES = ("saturation_beta_raw_mu", "saturation_beta_raw_sigma")  # the pooled (national) level of the asymptotes
-PANEL_DERIVED = ("saturation_beta",)  # the market asymptotes, the one derived variable Prism reads from the posterior
+PANEL_NAMES = ("saturation_beta_raw_mu", "saturation_beta_raw_sigma")  # the pooled (national) level of the effects
+PANEL_DERIVED = ("saturation_beta",)  # the markets' effects at the reference spend (`pymc_centred`), the one derived
+# variable Prism reads from the posterior
 
 
 def panel_scales(data: PanelData) -> tuple[np.ndarray, np.ndarray]:
@@ -387,25 +389,33 @@ def _market_draws(data: PanelData, draws: dict[str, np.ndarray], scales: tuple[n
     return market_draws(data, draws, scales, baselines, convert)
 
 
-def _panel_model_config(data: PanelData, cfg: Config, scales: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
-    """The national model's transform priors, and asymptotes pooled across markets: log β_gc ~ Normal(log β_c,
-    σ_c), non-centred, where β_c carries the channel's ROI prior (as a LogNormal with its mean and sd)."""
-    from pymc_extras.prior import Prior
-
+def panel_spend_means(data: PanelData, scales: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(C,) the reference spend: each channel's mean scaled training spend over the markets where it ran (the
+    mean spend per head), and (G, C) each market's own mean scaled training spend."""
     channel_scale, _ = scales
     tr = data.train
     runs = data.spend[tr].sum(axis=0) > 0  # (G, C) markets where the channel ran
-    x = (data.spend[tr] / channel_scale[None]).sum(axis=0)
-    mean_x = np.where(runs.any(axis=0), (x * runs).sum(axis=0) / np.maximum(runs.sum(axis=0), 1) / data.n_train, 1.0)
-    mean_x = np.where(mean_x > 0, mean_x, 1.0)
-    conf, centre = _media_priors(data, cfg, mean_x)
+    market_mean = (data.spend[tr] / channel_scale[None]).mean(axis=0)
+    mean_x = np.where(runs.any(axis=0), (market_mean * runs).sum(axis=0) / np.maximum(runs.sum(axis=0), 1), 1.0)
+    return np.where(mean_x > 0, mean_x, 1.0), market_mean
+
+
+def _panel_model_config(data: PanelData, cfg: Config, scales: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+    """The national model's transform priors, and the effects at the reference spend pooled across markets
+    (`pymc_centred`): log β_gc ~ Normal(log β_c, σ_c), non-centred, where β_c carries the channel's ROI prior (as
+    a LogNormal with its mean and sd, converted with the ROI a unit effect gives at the curve's prior centre)."""
+    from pymc_extras.prior import Prior
+
+    reference, _ = panel_spend_means(data, scales)
+    conf, centre = _media_priors(data, cfg, reference)
     conf["adstock_theta"] = Prior("HalfNormal", sigma=PEAK_PRIOR_SD, dims="channel")
     centre["adstock_theta"] = np.full((1, len(data.channels)), PEAK_PRIOR_MEAN)
-    per_coef = panel_per_coef(_market_draws(data, centre, scales, cfg.adstock.max_lag,
-                                            np.zeros((1, data.n_weeks, data.n_markets))), data)
+    centre["saturation_beta"] = 1.0 / unit_curve(cfg.saturation.type, centre, reference)
+    per_effect = panel_per_coef(_market_draws(data, centre, scales, cfg.adstock.max_lag,
+                                              np.zeros((1, data.n_weeks, data.n_markets))), data)
     log_mu, log_sd = lognormal_roi_prior(*roi_prior(data.national(), cfg))
     conf["saturation_beta"] = Prior(
-        "Normal", mu=Prior("Normal", mu=log_mu - np.log(per_coef), sigma=log_sd, dims="channel"),
+        "Normal", mu=Prior("Normal", mu=log_mu - np.log(per_effect), sigma=log_sd, dims="channel"),
         sigma=Prior("HalfNormal", sigma=MARKET_SPREAD_SD, dims="channel"), dims=(MARKET_DIM, "channel"),
         centered=False, transform="exp")
     conf["gamma_control"] = Prior("Normal", mu=0.0, sigma=CONTROL_PRIOR_SD, dims=(MARKET_DIM, "control"))
@@ -414,7 +424,8 @@ def _panel_model_config(data: PanelData, cfg: Config, scales: tuple[np.ndarray, 
 
 def build_panel_mmm(data: PanelData, cfg: Config, feat_names: list[str]):
     """pymc-marketing's MMM with a market dimension: per-market intercept, noise, controls and seasonality,
-    shared carry-over and curve shape, pooled asymptotes; scales fixed to `panel_scales`."""
+    shared carry-over and curve shape, pooled effects at the mean spend (`pymc_centred`); scales fixed to
+    `panel_scales`."""
     import xarray as xr
     from pymc_marketing.mmm import DelayedAdstock as PmDelayed
     from pymc_marketing.mmm.scaling import FixedScaling, Scaling
@@ -425,7 +436,9 @@ def build_panel_mmm(data: PanelData, cfg: Config, feat_names: list[str]):
         target=FixedScaling(dims=(), value=xr.DataArray(kpi_scale, dims=MARKET_DIM, coords=coords)),
         channel=FixedScaling(dims=(), value=xr.DataArray(channel_scale, dims=(MARKET_DIM, "channel"),
                                                          coords={**coords, "channel": list(data.channels)})))
-    _, sat = _transforms(cfg)
+    reference, market_mean = panel_spend_means(data, scales)
+    sat = centred_saturation(cfg.saturation.type, pd.Series(reference, index=data.channels),
+                             pd.DataFrame(market_mean, index=data.markets, columns=data.channels))
     adstock = PmDelayed(l_max=cfg.adstock.max_lag, normalize=True)
     return lean_mmm_class()(date_column="date", target_column="kpi", channel_columns=list(data.channels),
                             control_columns=feat_names or None, adstock=adstock, saturation=sat, dims=(MARKET_DIM,),
@@ -469,9 +482,11 @@ def _panel_frame(data: PanelData, feats: np.ndarray, feat_names: list[str]) -> t
 
 
 def _panel_baseline(data: PanelData, cfg: Config, draws: dict[str, np.ndarray], feats: np.ndarray,
-                    kpi_scale: np.ndarray) -> np.ndarray:
-    """(S, T, G) each market's intercept + controls + trend + seasonality over all weeks, in KPI units."""
-    base = np.repeat(draws["intercept_contribution"][:, None, :], data.n_weeks, axis=1)
+                    kpi_scale: np.ndarray, centred: np.ndarray) -> np.ndarray:
+    """(S, T, G) each market's media-free baseline over all weeks, in KPI units: its intercept (its level at its
+    mean spend) less what the centring moved into it (`centred`, (S, G, C)), + controls, trend, seasonality."""
+    level = draws["intercept_contribution"] - centred.sum(axis=-1)
+    base = np.repeat(level[:, None, :], data.n_weeks, axis=1)
     if "gamma_control" in draws:
         base = base + np.einsum("sgk,tgk->stg", draws["gamma_control"], feats)
     if "gamma_fourier" in draws:
@@ -514,9 +529,14 @@ def fit_panel(data: PanelData, cfg: Config, quick: bool = False) -> Fitted:
     keep = thinned(draws["adstock_alpha"].shape[0])
     draws = {k: v[keep] for k, v in draws.items()}
     channel_scale, kpi_scale = scales
+    kind = cfg.saturation.type
+    reference_spend, market_mean = panel_spend_means(data, scales)
+    draws["saturation_beta"] = asymptotes(kind, draws, reference_spend)
+    centred = centred_media(kind, draws, draws["saturation_beta"], market_mean)
     media = {k: draws[k] for k in ("adstock_alpha", "adstock_theta", "saturation_beta", *sat_names)}
-    panel = _market_draws(data, media, scales, cfg.adstock.max_lag, _panel_baseline(data, cfg, draws, feats, kpi_scale))
-    reference = kept_contributions(mmm.model, posterior, keep, data)
+    panel = _market_draws(data, media, scales, cfg.adstock.max_lag,
+                          _panel_baseline(data, cfg, draws, feats, kpi_scale, centred))
+    reference = kept_contributions(mmm.model, posterior, keep, data) + centred[:, :, None, :]
     diagnostics = _diagnostics(posterior, idata, quick, ["adstock_theta", *sat_names, *PANEL_NAMES])
     diagnostics.update(sampler="map" if quick else cfg.pymc.sampler, sample_seconds=round(sample_seconds, 2),
                        markets=data.n_markets,
@@ -545,6 +565,7 @@ def _prior_panel(mmm, cfg: Config, data: PanelData, sat_names: list[str], scales
     prior = pm.sample_prior_predictive(draws=PRIOR_DRAWS, model=mmm.model, var_names=names,
                                        random_seed=cfg.seed).prior
     draws = {n: stack_draws(prior, n, data.channels, data.markets) for n in names}
+    draws["saturation_beta"] = asymptotes(cfg.saturation.type, draws, panel_spend_means(data, scales)[0])
     zeros = np.zeros((PRIOR_DRAWS, data.n_weeks, data.n_markets))
     return _market_draws(data, draws, scales, cfg.adstock.max_lag, zeros).national()
 
