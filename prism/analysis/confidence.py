@@ -45,7 +45,7 @@ from prism.workspace import Workspace, read_model
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 LABELS = (HIGH, MEDIUM, LOW)
-HIGH_WIDTH = 0.9  # bench/calibration.py's shipped rule (3 models, 32 national + 11 panel datasets): 90 % interval
+HIGH_WIDTH = 0.75  # bench/calibration.py's shipped rule (3 models, 32 national + 11 panel datasets): 90 % interval
 #                  at most this × the ROI for `high`
 MEDIUM_WIDTH = 3.0  # ... and at most this for `medium`
 TARGET_MEDIAN_ERROR = 0.15  # `high`: median |ROI error| at most 15 % ...

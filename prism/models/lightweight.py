@@ -405,14 +405,14 @@ def baseline(draws: dict[str, np.ndarray], arrays: dict[str, np.ndarray], n_week
 
 
 # ------------------------------------------------------------------------------------------------ panels
-SEASONALITY_PRIOR_SD = 0.5  # each market's seasonal coefficients ~ Normal(0, 0.5) (LightweightMMM: a shared shape
-# γ ~ Normal(0, 1) times each market's amplitude ~ HalfNormal(0.5), a product NUTS mixed slowly: bulk ESS 12 of 300)
+SEASONALITY_COEF_SD = 0.5  # LightweightMMM's coef_seasonality ~ HalfNormal(0.5): each market's seasonal amplitude
 PANEL_MEDIA_PARAMS = ("lag_weight", "peak_effect_delay", "half_max_effective_concentration", "slope", "coef_media")
 
 
 def _panel_model(media, extra, seasonal, target, pri, trend: bool):
     """LightweightMMM's geo model, its market coefficients pooled as Meridian pools them and sampled where the
-    data pin them: per market an intercept, noise, trend, seasonality and extra-feature coefficients; carry-over
+    data pin them: per market an intercept, noise, trend, seasonal amplitude (one shared seasonal shape) and
+    extra-feature coefficients; carry-over
     and Hill per channel, shared by every market; each market's effect at the mean spend per head log-normal
     around the channel's national one (`channel_coef_media`, which carries the ROI prior as a LogNormal with its
     mean and sd): media_at_mean = national · exp(spread · z − spread² / 2), z ~ Normal(0, 1), spread ~
@@ -436,6 +436,7 @@ def _panel_model(media, extra, seasonal, target, pri, trend: bool):
     with numpyro.plate("market", n_markets):
         intercept = numpyro.sample("intercept", dist.HalfNormal(2.0))
         sigma = numpyro.sample("sigma", dist.Gamma(1.0, 1.0))
+        coef_seasonality = numpyro.sample("coef_seasonality", dist.HalfNormal(SEASONALITY_COEF_SD))
     mu = jnp.broadcast_to(intercept, (n_weeks, n_markets))
     if trend:
         mu = mu + _trend(n_weeks, pri, (n_markets,))
@@ -448,9 +449,8 @@ def _panel_model(media, extra, seasonal, target, pri, trend: bool):
     carried = _carryover(media, lag_weight, peak, pri["max_lag"])
     mu = mu + ((_hill(carried, half, slope) - _hill(pri["market_mean"], half, slope)) * coef_media).sum(axis=-1)
     if seasonal.shape[1]:
-        gamma = numpyro.sample("gamma_seasonality", dist.Normal(0.0, SEASONALITY_PRIOR_SD).expand(
-            [n_markets, *seasonal.shape[1:]]).to_event(3))
-        mu = mu + jnp.einsum("tds,gds->tg", seasonal, gamma)
+        gamma = numpyro.sample("gamma_seasonality", dist.Normal(0.0, 1.0).expand(seasonal.shape[1:]).to_event(2))
+        mu = mu + jnp.einsum("tds,ds->t", seasonal, gamma)[:, None] * coef_seasonality
     if extra.shape[2]:
         coef_extra = numpyro.sample("coef_extra_features",
                                     dist.Normal(0.0, 1.0).expand([n_markets, extra.shape[2]]).to_event(2))
@@ -564,7 +564,8 @@ def panel_baseline(draws: dict[str, np.ndarray], arrays: dict[str, np.ndarray], 
         ramp = np.arange(n_weeks)[None, :] ** draws["expo_trend"][:, None]
         base = base + ramp[:, :, None] * draws["coef_trend"][:, None, :]
     if "gamma_seasonality" in draws:
-        base = base + np.einsum("tds,ngds->ntg", arrays["seasonal"], draws["gamma_seasonality"])
+        shape = np.einsum("tds,nds->nt", arrays["seasonal"], draws["gamma_seasonality"])
+        base = base + shape[:, :, None] * draws["coef_seasonality"][:, None, :]
     if "coef_extra_features" in draws:
         base = base + np.einsum("tgk,sgk->stg", arrays["extra"], draws["coef_extra_features"])
     return base
