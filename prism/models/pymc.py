@@ -372,9 +372,9 @@ PANEL_DERIVED = ("saturation_beta",)  # the markets' effects at the reference sp
 def panel_scales(data: PanelData) -> tuple[np.ndarray, np.ndarray]:
     """(G, C) spend and (G,) KPI scales: the national max-abs scales times each market's size (KPI share).
 
-    Why: with a market's spend and KPI both divided by its size, one asymptote means one ROI in every market
+    Why: with a market's spend and KPI both divided by its size, one curve means one ROI in every market
     (Meridian's per-capita scaling, with the market's KPI share in place of its population), so pooling the
-    asymptotes across markets pools their ROIs, and one set of carry-over and saturation priors fits all."""
+    markets' effects pools their ROIs, and one set of carry-over and saturation priors fits all."""
     tr = data.train
     size = np.maximum(data.sizes, 1e-6)
     national_spend = np.abs(data.spend[tr].sum(axis=1)).max(axis=0)
