@@ -413,9 +413,8 @@ def _panel_model(media, extra, seasonal, target, pri, trend: bool):
     """LightweightMMM's geo model, its market coefficients pooled as Meridian pools them and sampled where the
     data pin them: per market an intercept, noise, trend, seasonal amplitude (one shared seasonal shape) and
     extra-feature coefficients; carry-over and Hill per channel, shared by every market; each market's effect at
-    the mean spend per head (scaled spend 1) log-normal
-    around the channel's national one (`channel_coef_media`, which carries the ROI prior as a LogNormal with its
-    mean and sd): media_at_mean = national · exp(spread · z − spread² / 2), z ~ Normal(0, 1), spread ~
+    the mean spend per head (scaled spend 1) log-normal around the channel's national one (`channel_coef_media`,
+    which carries the ROI prior as a LogNormal with its mean and sd): media_at_mean = national · exp(spread · z − spread² / 2), z ~ Normal(0, 1), spread ~
     HalfNormal(MARKET_SPREAD_SD), so that the markets' mean is the national one (non-centred, in z).
 
     Two reparametrisations of the same curves, because on a 40-market panel NUTS ran to 255 leapfrog steps a draw
