@@ -332,6 +332,10 @@ class Config(Strict):
             unknown = sorted(set(mapping) - known)
             if unknown:
                 raise ValueError(f"{where} names unknown channel(s) {unknown}; channels are {sorted(known)}")
+        if self.scales and self.data.market_column:
+            raise ValueError(f"scales ({', '.join(sorted(self.scales))}): fixed scales are a national refresh's and a "
+                             f"market panel ('{self.data.market_column}') scales each market by its own spend; "
+                             f"remove them")
         b = self.baseline
         events = set(b.event_columns) | set(b.event_weeks) | {b.events_text_column} - {None}
         clash = sorted(events & (known | set(self.data.controls) | {self.data.kpi, self.data.date_column}))

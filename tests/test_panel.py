@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from prism.data.discover import with_roles
 from prism.data.simulate import simulate
 from prism.errors import InputError
 from prism.models import experiments, ridge, ridge_panel
@@ -36,6 +37,20 @@ def panel_frame(weeks: int = 60, n_channels: int = 2) -> tuple[pd.DataFrame, lis
 def panel_config(channels: list[str], kpi: str, **settings) -> Config:
     return Config.model_validate({"data": {"path": "x.csv", "date_column": "date", "kpi": kpi, "channels": channels,
                                            "market_column": "region"}, **settings})
+
+
+def test_a_panel_config_refuses_a_refreshs_national_scales_and_discover_drops_them() -> None:
+    """Fixed scales are one national divisor per channel; a panel's ridge would have put every market, however
+    small, on it (its curves then far from saturating), while the Bayesian panels ignored them."""
+    scales = {"ridge": {"channels": {"tv": 5.0}}}
+    with pytest.raises(ValueError, match=r"scales \(ridge\).*market panel \('region'\).*remove them"):
+        panel_config(["tv"], "revenue", scales=scales)
+    national = Config.model_validate({"data": {"path": "x.csv", "date_column": "date", "kpi": "revenue",
+                                               "channels": ["tv"]}, "scales": scales})
+    cfg, changes = with_roles(national, national.data.model_copy(update={"market_column": "region"}),
+                              national.baseline, "x.csv")
+    assert cfg.scales == {} and cfg.data.market_column == "region"
+    assert any(line.startswith("scales: dropped") for line in changes)
 
 
 @pytest.fixture(scope="module")

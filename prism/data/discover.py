@@ -159,6 +159,9 @@ def with_roles(cfg: Config, data: DataConfig, baseline: BaselineConfig, name: st
         for ch in [c for c in mapping if c not in data.channels]:
             del mapping[ch]
             changes.append(f"{section}{'.' + key if key else ''}: dropped the setting for '{ch}' (no longer a channel)")
+    if data.market_column and dump["scales"]:
+        dump["scales"] = {}
+        changes.append("scales: dropped the refresh's fixed scales (a market panel scales each market by its own spend)")
     try:
         return Config.model_validate(dump), changes
     except ValidationError as exc:

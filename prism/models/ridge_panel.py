@@ -46,7 +46,6 @@ from prism.models.draws import KeptDraws, PanelDraws
 from prism.models.evidence import ZERO_COEF
 from prism.models.panel import PanelData
 from prism.models.ridge import MediaTransform, Penalties, Penalty, ShapeWeights
-from prism.models.scales import fixed_channel_scale
 from prism.models.transforms import adstock
 from prism.schemas import Config
 
@@ -90,8 +89,8 @@ class PanelProblem:
         """(each market's transform, (T, G, C) columns u whose coefficients are relative ROIs, (G, C) KPI-unit
         coefficient per unit r) under `tr`'s shared carry-over and curves.
 
-        A market's transform is `tr` with the market's own spend scale: its mean adstocked training spend, or
-        config.json's fixed one. u_gtc = x_gtc · unit_gc / sd_g with unit_gc = roi_ref_g · spend_gc ÷ mean
+        A market's transform is `tr` with the market's own spend scale: its mean adstocked training spend.
+        u_gtc = x_gtc · unit_gc / sd_g with unit_gc = roi_ref_g · spend_gc ÷ mean
         x_gc, so that a contribution r · unit · x summed over the training weeks ÷ the spend is r · roi_ref:
         r is the ROI relative to the market's KPI-per-spend ratio. Every market is adstocked once, in one pass
         over the (T, G·C) spend (a carry-over search does this hundreds of times)."""
@@ -99,7 +98,7 @@ class PanelProblem:
         stacked = _every_market(tr, G)
         adstocked = stacked.adstocked(self.data.spend.reshape(T, G * C))
         mean = adstocked[:n].mean(axis=0).reshape(G, C)
-        scales = [fixed_channel_scale(self.cfg, "ridge", np.where(m > 0, m, 1.0)) for m in mean]
+        scales = [np.where(m > 0, m, 1.0) for m in mean]  # a panel's config has no fixed scales (schemas.Config)
         x = stacked.saturate(adstocked / np.concatenate(scales)).reshape(T, G, C)
         x_mean = x[:n].mean(axis=0)
         unit = self.roi_ref[:, None] * self.spend_mean / np.where(x_mean > 0, x_mean, 1.0)
