@@ -3,6 +3,7 @@
     python bench/loop.py                  # prism demo (4 rounds, full models) in a temp folder
     python bench/loop.py --wide           # 209 weeks × 10 channels × 40+ events: one round, then
                                           # `prism optimize` and `prism ask` (wall, CPU, peak memory)
+    python bench/loop.py --cold           # with empty JAX and PyTensor (numba) compile caches: a first run
 
 CPU is that of Prism's own processes (the loop and every worker it waited for), read from state.json's
 per-stage `cpu` and from the operating system for the whole command. Targets: the demo within 300 CPU s;
@@ -26,6 +27,8 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench._caches import empty_compile_caches  # noqa: E402
 
 DEMO_CPU_TARGET = 300
 WIDE_SEED = 7  # bench seed, apart from the tests' seeds
@@ -87,8 +90,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--wide", action="store_true", help="one round on the wide retail shape, then optimize and ask")
     ap.add_argument("--keep", type=Path, default=None, help="workspace to keep (default: a temp folder)")
+    ap.add_argument("--cold", action="store_true", help="empty JAX and PyTensor (numba) compile caches: a first run")
     args = ap.parse_args()
     console = Console()
+    if args.cold:
+        console.print(f"compile caches: {empty_compile_caches()}")
     root = args.keep or Path(tempfile.mkdtemp(prefix="prism-bench-")) / ("wide" if args.wide else "demo")
     prism = [sys.executable, "-m", "prism"]
     load = os.getloadavg()

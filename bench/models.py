@@ -33,7 +33,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -168,7 +167,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS),
                         help="time only these models (the round rows then read 'incomplete')")
     parser.add_argument("--cold", action="store_true",
-                        help="fits start with an empty JAX compilation cache (a temp folder): a first round's cost")
+                        help="fits start with empty JAX and PyTensor (numba) compile caches: a first round's cost")
     parser.add_argument("--panel", action="store_true", help="also time the 40 × 104 × 6 panel round")
     parser.add_argument("--panel-only", action="store_true", help="only the 40 × 104 × 6 panel round")
     parser.add_argument("--wide-draws", type=int, default=0,
@@ -180,12 +179,13 @@ def main() -> None:
         return
 
     sys.path.insert(0, str(ROOT))
+    from bench._caches import empty_compile_caches
     from bench._table import bench_table, show
     from prism.schemas import PymcConfig
 
     default_sampler = PymcConfig().sampler
-    if args.cold:  # inherited by every fit process (worker_env copies this environment)
-        os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="prism-bench-jax-")
+    if args.cold:
+        empty_compile_caches()
 
     national = not (args.wide_only or args.panel_only)
     jobs = [(m, "brand", None, 0) for m in MODELS] if national else []

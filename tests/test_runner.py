@@ -51,12 +51,11 @@ def test_worker_env_keeps_a_thread_count_the_person_set(monkeypatch):
     assert env["OPENBLAS_NUM_THREADS"] == "4" and env["OMP_NUM_THREADS"] == "1"
 
 
-def test_worker_env_compiles_numba_quickly_unless_the_person_set_a_level(monkeypatch):
-    """pymc's model is compiled by numba in every fit; level 0 keeps the draws and cuts the compile."""
+def test_worker_env_leaves_numbas_optimisation_level_alone(monkeypatch):
+    """At NUMBA_OPT=0 pymc's fit of the bundled brand took 101.5 CPU s every time (numba cached nothing of it);
+    at numba's default, 51.8 the first time and 17.5 once cached, and a 20-market panel no longer timed out."""
     monkeypatch.delenv("NUMBA_OPT", raising=False)
-    assert worker_env()["NUMBA_OPT"] == "0"
-    monkeypatch.setenv("NUMBA_OPT", "3")
-    assert worker_env()["NUMBA_OPT"] == "3"
+    assert "NUMBA_OPT" not in worker_env()
 
 
 def test_timeout_and_crash_fail_only_that_model(tmp_path):

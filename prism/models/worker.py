@@ -43,20 +43,16 @@ BLAS_THREADS_KEY = "blas_threads"
 
 
 QUIET_IN_CI = ("CI", "PYTEST_XDIST_WORKER")  # NumPyro drops its progress lines when it sees these
-# LLVM's optimisation level for numba, which compiles pymc's model for nutpie in every fit. Level 0 left the
-# draws identical and the sampling as fast (20 markets: 112 s either way) and cut a national fit of the
-# bundled brand from 18.0 to 13.3 CPU s (compile and sampling 7.0 s instead of 10.3). A value the person set
-# is kept.
-NUMBA_OPT = {"NUMBA_OPT": "0"}
 
 
 def worker_env() -> dict[str, str]:
-    """The environment a model's process starts with: one BLAS thread (see the module docstring) and numba's
-    quick compile (`NUMBA_OPT`), unless the person running Prism set these themselves. Read by BLAS and numba
-    when they load, so they must be set here.
+    """The environment a model's process starts with: one BLAS thread (see the module docstring), unless the
+    person running Prism set the thread counts themselves. Read by BLAS when it loads, so it must be set here.
+    Numba's optimisation level is left at its default: at level 0 nutpie's gradient for pymc's model ran
+    slower and numba cached none of it, so every fit paid for it again (docs/benchmarks.md).
     Without the CI markers: the worker's output is its private log, whose draws the runner's bar reads."""
     env = {k: v for k, v in os.environ.items() if k not in QUIET_IN_CI}
-    return {**env, **{k: v for k, v in {**ONE_BLAS_THREAD, **NUMBA_OPT}.items() if k not in env}}
+    return {**env, **{k: v for k, v in ONE_BLAS_THREAD.items() if k not in env}}
 
 
 def blas_threads() -> int:
