@@ -124,7 +124,7 @@ def paired(both: "pd.DataFrame", resamples: int = 2000, seed: int = 0) -> str:
     import numpy as np
 
     wide = both[both["model"].isin(["mean", "meridian"])].pivot_table(
-        index=["seed", "channel"], columns="model", values="error").dropna()
+        index=["seed", "channel"], columns="model", values="error")[["mean", "meridian"]].dropna()
     seeds = wide.index.get_level_values("seed")
     per_panel = wide.groupby(level="seed").median()
     closer = int((per_panel["mean"] < per_panel["meridian"]).sum())
