@@ -35,7 +35,8 @@ def _prism(ws: Workspace, *args: str, env: dict[str, str] | None = None) -> subp
 
 @pytest.fixture(scope="module")
 def discovered(tmp_path_factory) -> Workspace:
-    """The bundled brand, discovered, with ridge only and small search/bootstrap budgets (fast rounds)."""
+    """The bundled brand, discovered, with ridge only, four of its channels and small search/bootstrap budgets
+    (fast rounds)."""
     ws = Workspace(tmp_path_factory.mktemp("claude_loop") / "base")
     ws.root.mkdir()
     with resources.as_file(resources.files("prism").joinpath("sample_data", DATA)) as src:
@@ -45,6 +46,7 @@ def discovered(tmp_path_factory) -> Workspace:
     cfg = json.loads(ws.config.read_text())
     cfg["models"] = ["ridge"]
     cfg["ridge"].update({"bootstrap": 20, "search_budget": 8})
+    cfg["data"]["channels"] = cfg["data"]["channels"][:4]  # the audit and test plans refit ridge per channel
     ws.config.write_text(json.dumps(cfg, indent=2))
     return ws
 

@@ -105,9 +105,12 @@ def test_sampling_progress_reads_numpyros_draws_from_the_worker_log(tmp_path):
     from prism.models.runner import sampling_progress
 
     log = tmp_path / "lightweight_mmm.log"
+    # without XLA_FLAGS: an in-process fit of one chain earlier in this test process asks XLA for one device
+    # there, and a child that inherits it runs its two chains one after another (one bar, 250 of 250)
+    env = {k: v for k, v in worker_env().items() if k != "XLA_FLAGS"}
     with log.open("wb") as out:
         subprocess.run([sys.executable, "-c", NUMPYRO_RUN], stdout=out, stderr=subprocess.STDOUT, check=True,
-                       env=worker_env(), timeout=300)
+                       env=env, timeout=300)
     assert sampling_progress(log) == (500, 500)  # 2 chains × (100 warm-up + 150 draws), all done
     mid = tmp_path / "mid.log"
     mid.write_text("Compiling.. :   0%|          | 0/800 [00:00<?, ?it/s]\r"

@@ -313,7 +313,8 @@ def test_a_session_replay_on_robyns_data_hands_off_the_best_round(tmp_path, caps
     assert code == 0, err
     ws = Workspace(tmp_path / "w")
     cfg = read_model(ws.config, Config)
-    write_json(ws.config, cfg.model_copy(update={"models": ["ridge"]}))
+    ridge = cfg.ridge.model_copy(update={"bootstrap": 20, "search_budget": 8})  # the audit and plans refit it
+    write_json(ws.config, cfg.model_copy(update={"models": ["ridge"], "ridge": ridge}))
     commands = _replay(cli, ws, rounds=2)
     state = load_state(ws)
     assert all(len(commands[n]) <= MAX_COMMANDS_PER_ROUND for n in (1, 2)), commands
