@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from prism.data.simulate import simulate
 from prism.models.runner import FIT_COLUMNS, failed_run_path, run_models
@@ -99,14 +101,37 @@ MCMC(NUTS(model), num_warmup=100, num_samples=150, num_chains=2, chain_method=me
 """
 
 
+CHAIN_METHOD_RUN = """
+import json, os
+from prism.models.posterior import parallel_chain_method
+method = parallel_chain_method(2)
+import jax
+print(json.dumps([method, jax.local_device_count(), os.environ.get("XLA_FLAGS")]))
+"""
+
+
+@pytest.mark.parametrize("given", [None, "--xla_force_host_platform_device_count=1"])
+def test_chain_method_asks_for_devices_and_leaves_the_environment_as_it_was(given) -> None:
+    """Two chains get two CPU devices (side by side) unless the person set a device count, and XLA_FLAGS is put
+    back once the backend has read it, so no process started afterwards inherits this one's count (with one
+    device a child's chains ran one after another, and the runner's bar read one chain's draws)."""
+    env = {k: v for k, v in worker_env().items() if k != "XLA_FLAGS"} | ({"XLA_FLAGS": given} if given else {})
+    out = subprocess.run([sys.executable, "-c", CHAIN_METHOD_RUN], capture_output=True, text=True, env=env,
+                         check=True, timeout=120)
+    method, devices, flags = json.loads(out.stdout.strip().splitlines()[-1])
+    side_by_side = given is None and (os.cpu_count() or 1) >= 2
+    assert (method, devices) == (("parallel", 2) if side_by_side else ("sequential", 1))
+    assert flags == given
+
+
 def test_sampling_progress_reads_numpyros_draws_from_the_worker_log(tmp_path):
     """The runner's bar shows a sampler's draws done: NumPyro's own progress lines, as a worker logs them
     (chains side by side, or one chain's warm-up then kept draws), summed over the chains."""
     from prism.models.runner import sampling_progress
 
     log = tmp_path / "lightweight_mmm.log"
-    # without XLA_FLAGS: an in-process fit of one chain earlier in this test process asks XLA for one device
-    # there, and a child that inherits it runs its two chains one after another (one bar, 250 of 250)
+    # without XLA_FLAGS: a device count in it (the shell's; before parallel_chain_method put the variable back,
+    # an in-process one-chain fit's) would run the child's two chains one after another (one bar, 250 of 250)
     env = {k: v for k, v in worker_env().items() if k != "XLA_FLAGS"}
     with log.open("wb") as out:
         subprocess.run([sys.executable, "-c", NUMPYRO_RUN], stdout=out, stderr=subprocess.STDOUT, check=True,

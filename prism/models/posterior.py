@@ -158,19 +158,26 @@ def parallel_chain_method(chains: int) -> str:
     """Ask XLA for one CPU device per chain (works only before JAX starts its backend) and say how chains run.
 
     Each model runs in its own worker process, so the request normally lands before JAX initialises; if it
-    does not, the chains run one after another rather than failing.
+    does not, the chains run one after another rather than failing. The request is taken back out of the
+    environment once the backend has read it: a process started later (a test's, a script's) asks for its
+    own devices instead of inheriting this one's count (one device: its chains one after another).
     """
     import os
 
     wanted = max(1, min(chains, os.cpu_count() or 1))
     flag = f"--xla_force_host_platform_device_count={wanted}"
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_force_host_platform_device_count" not in flags:
-        os.environ["XLA_FLAGS"] = f"{flags} {flag}".strip()
+    flags = os.environ.get("XLA_FLAGS")
+    if "xla_force_host_platform_device_count" not in (flags or ""):
+        os.environ["XLA_FLAGS"] = f"{flags or ''} {flag}".strip()
     import jax
 
     keep_compiled_programs(jax)
-    return "parallel" if chains > 1 and jax.local_device_count() >= chains else "sequential"
+    devices = jax.local_device_count()  # starts the backend, which reads XLA_FLAGS once
+    if flags is None:
+        os.environ.pop("XLA_FLAGS", None)
+    else:
+        os.environ["XLA_FLAGS"] = flags
+    return "parallel" if chains > 1 and devices >= chains else "sequential"
 
 
 def jax_cache_dir() -> Path:
