@@ -101,6 +101,13 @@ MCMC(NUTS(model), num_warmup=100, num_samples=150, num_chains=2, chain_method=me
 """
 
 
+def _child_env(xla_flags: str | None = None) -> dict[str, str]:
+    """A model process's environment with only the given XLA_FLAGS: a device count in the shell's would run a
+    child's two chains one after another (one bar, 250 of 250)."""
+    env = {k: v for k, v in worker_env().items() if k != "XLA_FLAGS"}
+    return env | ({"XLA_FLAGS": xla_flags} if xla_flags else {})
+
+
 CHAIN_METHOD_RUN = """
 import json, os
 from prism.models.posterior import parallel_chain_method
@@ -115,9 +122,8 @@ def test_chain_method_asks_for_devices_and_leaves_the_environment_as_it_was(give
     """Two chains get two CPU devices (side by side) unless the person set a device count, and XLA_FLAGS is put
     back once the backend has read it, so no process started afterwards inherits this one's count (with one
     device a child's chains ran one after another, and the runner's bar read one chain's draws)."""
-    env = {k: v for k, v in worker_env().items() if k != "XLA_FLAGS"} | ({"XLA_FLAGS": given} if given else {})
-    out = subprocess.run([sys.executable, "-c", CHAIN_METHOD_RUN], capture_output=True, text=True, env=env,
-                         check=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", CHAIN_METHOD_RUN], capture_output=True, text=True,
+                         env=_child_env(given), check=True, timeout=120)
     method, devices, flags = json.loads(out.stdout.strip().splitlines()[-1])
     side_by_side = given is None and (os.cpu_count() or 1) >= 2
     assert (method, devices) == (("parallel", 2) if side_by_side else ("sequential", 1))
@@ -130,12 +136,9 @@ def test_sampling_progress_reads_numpyros_draws_from_the_worker_log(tmp_path):
     from prism.models.runner import sampling_progress
 
     log = tmp_path / "lightweight_mmm.log"
-    # without XLA_FLAGS: a device count in it (the shell's; before parallel_chain_method put the variable back,
-    # an in-process one-chain fit's) would run the child's two chains one after another (one bar, 250 of 250)
-    env = {k: v for k, v in worker_env().items() if k != "XLA_FLAGS"}
     with log.open("wb") as out:
         subprocess.run([sys.executable, "-c", NUMPYRO_RUN], stdout=out, stderr=subprocess.STDOUT, check=True,
-                       env=env, timeout=300)
+                       env=_child_env(), timeout=300)
     assert sampling_progress(log) == (500, 500)  # 2 chains × (100 warm-up + 150 draws), all done
     mid = tmp_path / "mid.log"
     mid.write_text("Compiling.. :   0%|          | 0/800 [00:00<?, ?it/s]\r"
