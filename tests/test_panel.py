@@ -271,6 +271,27 @@ def test_the_panel_ridge_solve_is_nnls_on_the_stacked_rows(panel) -> None:
     assert (fits[1].r[:, 1] == 0).all()  # NNLS
 
 
+def test_the_clamped_active_set_is_nnls_optimum_without_nnls() -> None:
+    """`_clamped` (the panel solve's path when some unconstrained coefficients are negative) returns NNLS's
+    optimum on problems shaped like a panel's (strictly convex, a handful of negatives among ~100), and meets
+    the optimality conditions itself: it is not a fallback to NNLS in disguise."""
+    from scipy.linalg import cholesky, solve_triangular
+    from scipy.optimize import nnls
+
+    rng = np.random.default_rng(11)
+    for _ in range(20):
+        a = rng.normal(size=(150, 100))
+        ata = a.T @ a + 5.0 * np.eye(100)
+        atb = a.T @ (a @ rng.gamma(1.0, 1.0, 100) + 4.0 * rng.normal(size=150))
+        free = np.linalg.solve(ata, atb)
+        assert (free < 0).any()
+        x = ridge_panel._clamped(ata, atb, free >= 0)
+        r = cholesky(ata)
+        assert x is not None and np.allclose(x, nnls(r, solve_triangular(r, atb, trans="T"))[0], atol=1e-9)
+        grad = ata @ x - atb
+        assert (x >= 0).all() and np.allclose(grad[x > 0], 0.0, atol=1e-8) and (grad[x == 0] >= -1e-8).all()
+
+
 def test_the_panel_carry_over_is_searched_on_the_stacked_penalised_likelihood(panel) -> None:
     """The objective reads the stacked solve's loss, which is every market's profiled residual plus the
     baseline, deviation and media penalties; the search ends at least as good on it as the summed series'
