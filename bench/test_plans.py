@@ -50,7 +50,7 @@ from bench.ridge_accuracy import _config, _fit  # noqa: E402
 from prism.analysis import test_plan as tp  # noqa: E402
 from prism.data.simulate import Simulation, carryover, response, simulate  # noqa: E402
 from prism.models import ridge  # noqa: E402
-from prism.models.base import ModelData, channel_summary  # noqa: E402
+from prism.models.base import Fitted, ModelData, channel_summary, roi_evidence  # noqa: E402
 from prism.schemas import Config  # noqa: E402
 from prism.models.pool import process_pool
 
@@ -84,6 +84,12 @@ def true_media(sim: Simulation, spend: np.ndarray) -> np.ndarray:
     return response(x, str(sim.notes["saturation"]), get("half"), get("slope")) * get("beta")
 
 
+def achieved(fitted: Fitted, c: int, truth: float) -> dict[str, float]:
+    """The carried-out test's refit judged as the plan judges it (half-width), and whether it covers the truth."""
+    roi = roi_evidence(fitted)[0]
+    return {"halfwidth": tp.settled_halfwidth(fitted, c), "covered": roi.low[c] <= truth <= roi.high[c]}
+
+
 def carry_out(job: tuple[Simulation, tp.PlanWorld, Config, int, tp.Design, int]) -> dict[str, float]:
     """The plan carried out once: the data it prescribes from the TRUE process, refitted; achieved half-width."""
     sim, world, cfg, c, design, seed = job
@@ -97,9 +103,8 @@ def carry_out(job: tuple[Simulation, tp.PlanWorld, Config, int, tp.Design, int])
     mean[:n] += sim.promo if sim.promo is not None else 0.0
     y = mean + rng.normal(0.0, float(sim.notes["noise"]) * float(mean[:n].mean()), size=weeks)
     data = replace(data, y=y, controls=controls)
-    r = channel_summary(ridge.fit(data, cfg, quick=True), data)[data.channels[c]]
     truth = float(media[:, c].sum() / data.spend[:, c].sum())
-    return {"halfwidth": tp.settled_halfwidth(r), "covered": r.roi_low <= truth <= r.roi_high}  # as the plan judges
+    return achieved(ridge.fit(data, cfg, quick=True), c, truth)
 
 
 def plan_seed(seed: int, pool: ProcessPoolExecutor, args) -> list[dict]:
@@ -157,10 +162,8 @@ def carry_out_split(job) -> dict[str, float]:
     controls = np.stack([sim.frame.pivot(index="date", columns="market", values=k).to_numpy()[:weeks]
                          for k in data.control_names], axis=2)  # the test weeks' own controls
     data = replace(data, y=y, controls=controls)
-    national = data.national()
-    r = channel_summary(ridge_panel.fit_panel(data, cfg, quick=True), national)[national.channels[c]]
     truth = float(media[:, :, c].sum() / data.spend[:, :, c].sum())
-    return {"halfwidth": tp.settled_halfwidth(r), "covered": r.roi_low <= truth <= r.roi_high}
+    return achieved(ridge_panel.fit_panel(data, cfg, quick=True), c, truth)
 
 
 def panel_seed(seed: int, pool, args) -> list[dict]:

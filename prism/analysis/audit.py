@@ -32,7 +32,7 @@ import pandas as pd
 from prism.analysis.confidence import AUDIT_FILE
 from prism.errors import InputError
 from prism.models import experiments, ridge, ridge_panel
-from prism.models.base import ModelData, channel_summary
+from prism.models.base import ModelData, roi_evidence
 from prism.models.draws import PanelDraws
 from prism.models.panel import PanelData, model_data
 from prism.models.pool import process_pool, refit_jobs
@@ -136,12 +136,8 @@ def _refit(job: tuple[World, Config, int]) -> tuple[np.ndarray, np.ndarray, np.n
     world, cfg, seed = job
     y, truth, lifts = synthetic(world, seed, cfg)
     data = replace(world.data, y=y, lifts=lifts)
-    if isinstance(data, PanelData):
-        chans = channel_summary(ridge_panel.fit_panel(data, cfg, quick=True), data.national())
-    else:
-        chans = channel_summary(ridge.fit(data, cfg, quick=True), data)
-    pick = lambda f: np.array([getattr(chans[ch], f) for ch in data.channels])  # noqa: E731
-    return truth, pick("roi"), pick("roi_low"), pick("roi_high")
+    roi = roi_evidence(ridge_panel.quick_fit(data, cfg))[0]
+    return truth, roi.mean, roi.low, roi.high
 
 
 def verdict(error: float, coverage: float, undetected: float) -> str:

@@ -49,12 +49,12 @@ from prism.analysis.market_match import MIN_MARKETS, match_split
 from prism.analysis.response import plan_contributions
 from prism.errors import InputError
 from prism.models import ridge, ridge_panel
-from prism.models.base import ModelData, channel_summary, thin
+from prism.models.base import Fitted, ModelData, roi_evidence, thin
 from prism.models.draws import KeptDraws, NationalDraws, PanelDraws, read_draws, roi_draws
 from prism.models.panel import PanelData, model_data
 from prism.models.pool import process_pool, refit_jobs
 from prism.models.priors import round_config
-from prism.schemas import (FLIGHTING, MARKET_SPLIT, NO_TEST, SPEND_CHANGE, ChannelResult, Config,
+from prism.schemas import (FLIGHTING, MARKET_SPLIT, NO_TEST, SPEND_CHANGE, Config,
                             Metadata, Results, TestPlan)
 from prism.workspace import Workspace, read_csv, read_model, read_weekly, write_csv
 
@@ -182,7 +182,7 @@ class PlanWorld:
         """One simulated test of channel c, refitted: its relative half-width (`settled_halfwidth`)."""
         data, base = extended(self, c, design)
         data = replace(data, y=synthetic(self, data, base, c, seed))
-        return settled_halfwidth(channel_summary(ridge.fit(data, cfg, quick=True), data)[data.channels[c]])
+        return settled_halfwidth(ridge.fit(data, cfg, quick=True), c)
 
 
 def build_plan_world(data: ModelData, kd: KeptDraws, cfg: Config) -> PlanWorld:
@@ -308,10 +308,11 @@ def simulate_test(job: "tuple[PlanWorld | PanelWorld, Config, int, Design, int]"
     return world.simulate(cfg, c, design, seed)
 
 
-def settled_halfwidth(r: ChannelResult) -> float:
-    """A refit's relative half-width for the tested channel: inf while it is prior-driven (still at the pooled
-    ROI: a narrow interval there measures the penalty, not the test)."""
-    return math.inf if r.evidence is not None and r.evidence.prior_driven else halfwidth(r.roi, r.roi_low, r.roi_high)
+def settled_halfwidth(fitted: Fitted, c: int) -> float:
+    """A refit's relative half-width for the tested channel c (its national ROI on a panel): inf while it is
+    prior-driven (still at the pooled ROI: a narrow interval there measures the penalty, not the test)."""
+    roi, evidence = roi_evidence(fitted)
+    return math.inf if evidence[c].prior_driven else halfwidth(float(roi.mean[c]), float(roi.low[c]), float(roi.high[c]))
 
 
 # ------------------------------------------------------------------------------------------------ panel
@@ -349,9 +350,7 @@ class PanelWorld:
         y = base + sum(truth[j] * np.column_stack([self.shape(j, g, data.spend[:, g, j], s)
                                                    for g in range(data.n_markets)]) for j in range(len(truth)))
         data = replace(data, y=y + block_noise(rng, self.residuals, len(base), cfg))  # the same weeks in all markets
-        fitted = ridge_panel.fit_panel(data, cfg, quick=True)
-        national = data.national()
-        return settled_halfwidth(channel_summary(fitted, national)[national.channels[c]])
+        return settled_halfwidth(ridge_panel.fit_panel(data, cfg, quick=True), c)
 
 
 def build_panel_world(data: PanelData, panel: PanelDraws, cfg: Config) -> PanelWorld:

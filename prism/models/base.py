@@ -21,7 +21,7 @@ from prism.errors import InputError
 from prism.models.draws import (CURVE_MULTIPLIERS, KeptDraws, NationalDraws, PanelDraws, mroi, response_levels, roi_draws, saturation_fraction,
                                 train_totals, training_spend)
 from prism.models.evidence import channel_evidence
-from prism.schemas import ChannelResult, Config, EventResult, FitMetrics, ModelResult, ResponseCurve, Weekly
+from prism.schemas import ChannelEvidence, ChannelResult, Config, EventResult, FitMetrics, ModelResult, ResponseCurve, Weekly
 
 HOLDOUT_SHARE = 0.10
 DEFAULT_HOLDOUT = 8
@@ -190,15 +190,21 @@ def fit_metrics(data: ModelData, fitted_mean: np.ndarray, cv_mape: float | None 
     )
 
 
+def roi_evidence(fitted: Fitted) -> tuple[DrawSet, list[ChannelEvidence]]:
+    """Every channel's ROI draws over the training weeks and the evidence behind them: all that the audit's and
+    the test plans' refits read (`channel_summary` adds contributions, mROI and saturation, 4× the work)."""
+    roi = DrawSet(roi_draws(fitted.draws))
+    prior = roi_draws(fitted.prior) if fitted.prior is not None else None  # the model's own prior, same decomposition
+    return roi, channel_evidence(roi.draws, prior, fitted.at_zero, fitted.against_prior)
+
+
 def channel_summary(fitted: Fitted, data: ModelData) -> dict[str, ChannelResult]:
     """ROI, contribution, mROI and saturation per channel over the training weeks."""
     kd = fitted.draws
     spend_tot = training_spend(kd)
-    roi = DrawSet(roi_draws(kd))
+    roi, evidence = roi_evidence(fitted)
     kpi_total = float(data.y[: data.n_train].sum())
     sat = saturation_fraction(kd)
-    prior = roi_draws(fitted.prior) if fitted.prior is not None else None  # the model's own prior, same decomposition
-    evidence = channel_evidence(roi.draws, prior, fitted.at_zero, fitted.against_prior)
     out: dict[str, ChannelResult] = {}
     for c, ch in enumerate(data.channels):
         contribution = float(train_totals(kd, c, kd.spend[:, c]).mean())

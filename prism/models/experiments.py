@@ -20,7 +20,7 @@ import pandas as pd
 from pydantic import TypeAdapter
 
 from prism.errors import InputError
-from prism.models.base import ModelData, channel_summary
+from prism.models.base import ModelData, roi_evidence
 from prism.models.panel import PanelData
 from prism.schemas import Config, Experiment, Uncalibrated
 from prism.workspace import Workspace
@@ -119,14 +119,13 @@ def uncalibrated(data: "ModelData | PanelData", cfg: Config, channels: list[str]
     like with like.
     """
     data = replace(data, lifts=())
-    from prism.models import ridge, ridge_panel  # here, not at the top: planning and questions read this module, not ridge
+    from prism.models import ridge_panel  # here, not at the top: planning and questions read this module, not ridge
 
-    if isinstance(data, PanelData):  # the panel refitted as a panel, its national ROI reported
-        chans = channel_summary(ridge_panel.fit_panel(data, cfg, quick=True), data.national())
-    else:
-        chans = channel_summary(ridge.fit(data, cfg, quick=True), data)
-    return {ch: Uncalibrated(roi=chans[ch].roi, roi_low=chans[ch].roi_low, roi_high=chans[ch].roi_high,
-                             model=UNCALIBRATED_MODEL, method=UNCALIBRATED_METHOD) for ch in channels}
+    roi = roi_evidence(ridge_panel.quick_fit(data, cfg))[0]  # on a panel, refitted as a panel: its national ROI
+    at = {ch: c for c, ch in enumerate(data.channels)}
+    return {ch: Uncalibrated(roi=float(roi.mean[at[ch]]), roi_low=float(roi.low[at[ch]]),
+                             roi_high=float(roi.high[at[ch]]), model=UNCALIBRATED_MODEL, method=UNCALIBRATED_METHOD)
+            for ch in channels}
 
 
 def used_path(ws: Workspace) -> Path:

@@ -41,7 +41,7 @@ import numpy as np
 import scipy
 
 from prism.models import ridge
-from prism.models.base import Fitted, thin
+from prism.models.base import Fitted, ModelData, thin
 from prism.models.draws import KeptDraws, PanelDraws
 from prism.models.evidence import ZERO_COEF
 from prism.models.panel import PanelData
@@ -377,14 +377,14 @@ def panel_draws(problem: PanelProblem, fits: list[Resample]) -> PanelDraws:
     data = problem.data
     first = fits[0].transforms[0]
     normalize = adstock(first.adstock_type, max_lag=first.max_lag).normalize
+    baselines = np.stack([f.solved.baseline(problem.other) for f in fits]) * problem.y_sd  # (S, T, G), once per draw
     markets = []
     for g in range(problem.n_markets):
         trs = [f.transforms[g] for f in fits]
         per_draw = lambda get: {k: np.stack([get(t)[k] for t in trs]) for k in get(trs[0])}  # noqa: E731
         markets.append(KeptDraws(
             model="ridge", channels=list(data.channels), dates=data.dates, spend=data.spend[:, g],
-            n_train=data.n_train, baseline=np.stack([f.solved.baseline(problem.other)[:, g] for f in fits])
-            * problem.y_sd[g], adstock_type=first.adstock_type, max_lag=first.max_lag, normalize=normalize,
+            n_train=data.n_train, baseline=baselines[:, :, g], adstock_type=first.adstock_type, max_lag=first.max_lag, normalize=normalize,
             adstock_params=per_draw(MediaTransform.adstock_params), saturation_type=first.saturation_type,
             saturation_params=per_draw(MediaTransform.saturation_params),
             coef=np.stack([f.solved.r[g] * f.unit[g] for f in fits]), scale=np.stack([t.scale for t in trs]),
@@ -443,6 +443,12 @@ def fit_panel(data: PanelData, cfg: Config, quick: bool = False) -> Fitted:
                   params=_params(problem, fits, theta), diagnostics=diagnostics, draws=None,
                   against_prior=against_prior(problem, u, penalties.best, alpha_dev),
                   at_zero=national_coef <= ZERO_COEF, panel_draws=draws)
+
+
+def quick_fit(data: ModelData | PanelData, cfg: Config) -> Fitted:
+    """The fast estimator refitted in quick mode on either shape (the audit's, the test plans' and the lift
+    tests' refits): the panel ridge on a panel, the national ridge on a national series."""
+    return fit_panel(data, cfg, quick=True) if isinstance(data, PanelData) else ridge.fit(data, cfg, quick=True)
 
 
 def _params(problem: PanelProblem, fits: list[Resample], theta: np.ndarray) -> dict[str, dict[str, float]]:
