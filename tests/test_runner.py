@@ -151,3 +151,25 @@ def test_sampling_progress_reads_numpyros_draws_from_the_worker_log(tmp_path):
                    "sample:  70%|███████   | 560/800 [00:07<00:03, 80it/s, 7 steps of size 3.1e-01. acc. prob=0.90]\r")
     assert sampling_progress(one) == (560, 800)
     assert sampling_progress(tmp_path / "ridge.log") is None  # no log yet, or a model without draws to count
+
+
+def test_chains_run_one_after_another_are_counted_together(tmp_path):
+    """Where NumPyro runs the chains in turn (one unnamed bar that starts from 0 again for each chain), the
+    runner's count banks a chain when the bar falls back and totals every chain's draws: 2 chains × 250 read
+    250 of 500 at the first chain's end, not 250 of 250. Named bars (side by side) are summed as before."""
+    from prism.models.runner import Job, chain_draws
+
+    log = tmp_path / "lightweight_mmm.log"
+    job = Job("lightweight_mmm", 60, tmp_path / "out.json", log, tmp_path / "draws.nc", chains=2)
+    seen = []
+    for line in ["warmup:  40%|████      | 100/250 [", "sample: 100%|██████████| 250/250 [",
+                 "warmup:   5%|▍         | 12/250 [", "sample:  60%|██████    | 150/250 [",
+                 "sample: 100%|██████████| 250/250 ["]:
+        with log.open("a") as out:
+            out.write(line + "00:01<00:01, 80it/s]\r")
+        job.drawn = chain_draws(job)
+        seen.append(job.drawn)
+    assert seen == [(100, 500), (250, 500), (262, 500), (400, 500), (500, 500)]
+    log.write_text("Running chain 0:  40%|████      | 320/800 [00:09<00:14, 34.1it/s]\r"
+                   "Running chain 1:  35%|███▌      | 280/800 [00:09<00:15, 30.2it/s]\r")
+    assert chain_draws(Job("lightweight_mmm", 60, tmp_path / "o.json", log, tmp_path / "d.nc", chains=2)) == (600, 1600)

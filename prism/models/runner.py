@@ -45,6 +45,7 @@ POLL_SECONDS = 0.1
 DEFAULT_TIMEOUT_S = 900
 FIT_COLUMNS = ["model", "r2", "mape_train", "mape_test", "seconds", "status"]
 WORKER = [sys.executable, "-m", "prism.models.worker"]
+ONE_BAR = "one chain"  # NumPyro's unnamed bar: the chain running now, where they run one after another
 LOG_TAIL_BYTES = 4096  # enough for the latest progress line of every chain
 # NumPyro's tqdm bars in a worker's log: "Running chain 1:  40%|…| 320/800 [" (chains side by side) or
 # "sample:  40%|…| 320/800 [" (one chain); \r separates the updates
@@ -63,7 +64,9 @@ class Job:
     warm: Path | None = None  # a refresh's warm start for this model (WarmStart JSON)
     proc: subprocess.Popen | None = None
     started: float = 0.0
+    chains: int = 1  # the chains the model samples (a chain ends before the next starts where they run in turn)
     drawn: tuple[int, int] | None = None  # (draws done, draws in all) of a sampler that reports them
+    banked: int = 0  # draws of the chains already done, where they run one after another (`chain_draws`)
     result: ModelResult | None = field(default=None)
 
     @property
@@ -154,19 +157,38 @@ def _poll(job: Job) -> bool:
 
 
 def sampling_progress(log: Path) -> tuple[int, int] | None:
-    """(draws done, draws in all) over the chains of a sampler that reports progress in the worker's log
+    """(draws done, draws in all) over the bars in the worker's log tail of a sampler that reports progress
     (NumPyro's progress bars: warm-up and kept draws), None before the first report or for a model without one.
 
     Reading the log's tail costs a few microseconds a poll. NumPyro reports every 5 % of a chain's iterations
-    when chains run side by side (one host callback each); chains run one after another step from Python
-    with the bar, as NumPyro does whenever its bar is on."""
-    latest: dict[str, tuple[int, int]] = {}
-    for m in BAR.finditer(_log_end(log)):
-        key = m.group(1) if m.group(1).startswith("Running") else "one chain"
-        latest[key] = (int(m.group(2)), int(m.group(3)))
+    when chains run side by side (one bar per chain, named); chains run one after another step from Python
+    with one unnamed bar at a time (`chain_draws` counts those chains)."""
+    latest = _bars(log)
     if not latest:
         return None
     return sum(d for d, _ in latest.values()), sum(t for _, t in latest.values())
+
+
+def _bars(log: Path) -> dict[str, tuple[int, int]]:
+    latest: dict[str, tuple[int, int]] = {}
+    for m in BAR.finditer(_log_end(log)):
+        key = m.group(1) if m.group(1).startswith("Running") else ONE_BAR
+        latest[key] = (int(m.group(2)), int(m.group(3)))
+    return latest
+
+
+def chain_draws(job: Job) -> tuple[int, int] | None:
+    """(draws done, draws in all) over all of the job's chains. Side by side, every chain has its own bar; one
+    after another (a 1-core machine, or one XLA device), the one unnamed bar starts from 0 for each chain, so
+    a bar that falls back means a chain ended: its draws are banked, and the total is the chains' count × one
+    chain's (the bar showed 250 of 250 while the second chain still ran)."""
+    latest = _bars(job.log)
+    if list(latest) != [ONE_BAR]:
+        return sampling_progress(job.log)
+    done, total = latest[ONE_BAR]
+    if job.drawn is not None and done < job.drawn[0] - job.banked:
+        job.banked += total
+    return job.banked + done, total * job.chains
 
 
 def _status_text(job: Job) -> str:
@@ -234,7 +256,7 @@ def run_jobs(jobs: list[Job], ws: Workspace, frame_path: Path, quick: bool, para
 
 def _show_draws(progress: Progress, task: int, job: Job) -> None:
     """Move a sampling model's bar to its draws done (the bar's time left follows from their rate)."""
-    job.drawn = sampling_progress(job.log) or job.drawn
+    job.drawn = chain_draws(job) or job.drawn
     if job.drawn:
         progress.update(task, completed=job.drawn[0], total=job.drawn[1])
 
@@ -296,7 +318,8 @@ def run_models(ws: Workspace, round_no: int | None = None, models: list[str] | N
         frame_path = Path(tmp) / "weekly.parquet"
         frame.to_parquet(frame_path)
         jobs = [Job(name, cfg.timeouts.get(name, DEFAULT_TIMEOUT_S), Path(tmp) / f"{name}.json",
-                    Path(tmp) / f"{name}.log", ws.draws_path(n, name)) for name in names]
+                    Path(tmp) / f"{name}.log", ws.draws_path(n, name),
+                    chains=getattr(getattr(cfg, name, None), "chains", 1)) for name in names]
         for job in jobs:
             if warm and job.name in warm:
                 job.warm = Path(tmp) / f"{job.name}_warm.json"
