@@ -131,22 +131,6 @@ def test_solver_equals_sklearn_ridge_positive():
     assert np.all(mine[1:4] >= 0)
 
 
-@pytest.mark.parametrize("truth", [[1.0, 0.5, 2.0], [1.0, -0.8, 2.0]], ids=["all-positive", "one-negative"])
-def test_media_solve_is_nnls_on_the_penalised_rows(truth: list[float]) -> None:
-    """`_media` skips NNLS when the unconstrained ridge optimum has no negative coefficient: either way it is
-    NNLS's answer on the media rows plus the penalty rows (the negative case clamps one coefficient to 0)."""
-    from scipy.optimize import nnls
-
-    rng = np.random.default_rng(5)
-    zm = rng.normal(size=(60, 3))
-    ym = zm @ np.array(truth) + 0.3 * rng.normal(size=60)
-    centre, alpha = np.full(3, 0.4), 2.0
-    rows = nnls(np.vstack([zm, np.sqrt(alpha) * np.eye(3)]), np.r_[ym, np.sqrt(alpha) * centre])[0]
-    mine = ridge._media(zm, ym, alpha, centre, 3)
-    assert np.allclose(mine, rows, atol=1e-10)
-    assert (mine[1] == 0) == (truth[1] < 0)
-
-
 def test_clean_208_weeks_roi_error_and_coverage():
     """The issue's case (208 × 5, 4 % noise): ridge's ROIs within MAX_MEDIAN_ROI_ERROR of the truth.
 
