@@ -312,7 +312,9 @@ def settled_halfwidth(fitted: Fitted, c: int) -> float:
     """A refit's relative half-width for the tested channel c (its national ROI on a panel): inf while it is
     prior-driven (still at the pooled ROI: a narrow interval there measures the penalty, not the test)."""
     roi, evidence = roi_evidence(fitted)
-    return math.inf if evidence[c].prior_driven else halfwidth(float(roi.mean[c]), float(roi.low[c]), float(roi.high[c]))
+    if evidence[c].prior_driven:
+        return math.inf
+    return halfwidth(float(roi.mean[c]), float(roi.low[c]), float(roi.high[c]))
 
 
 # ------------------------------------------------------------------------------------------------ panel

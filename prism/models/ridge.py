@@ -193,7 +193,7 @@ def _ridge_half(z: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, np
 
     A search solves on the same baseline columns hundreds of times (only the media change), so the last
     few are kept, keyed by their bytes: the SVD was a fifth of a quick refit's national solves."""
-    z = np.ascontiguousarray(z)
+    z = np.ascontiguousarray(z, dtype=float)  # the key's bytes are read back as float64
     return _ridge_half_of(z.tobytes(), z.shape, alpha)
 
 

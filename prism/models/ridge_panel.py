@@ -384,7 +384,8 @@ def panel_draws(problem: PanelProblem, fits: list[Resample]) -> PanelDraws:
         per_draw = lambda get: {k: np.stack([get(t)[k] for t in trs]) for k in get(trs[0])}  # noqa: E731
         markets.append(KeptDraws(
             model="ridge", channels=list(data.channels), dates=data.dates, spend=data.spend[:, g],
-            n_train=data.n_train, baseline=baselines[:, :, g], adstock_type=first.adstock_type, max_lag=first.max_lag, normalize=normalize,
+            n_train=data.n_train, baseline=baselines[:, :, g], adstock_type=first.adstock_type,
+            max_lag=first.max_lag, normalize=normalize,
             adstock_params=per_draw(MediaTransform.adstock_params), saturation_type=first.saturation_type,
             saturation_params=per_draw(MediaTransform.saturation_params),
             coef=np.stack([f.solved.r[g] * f.unit[g] for f in fits]), scale=np.stack([t.scale for t in trs]),
