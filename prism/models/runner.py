@@ -163,7 +163,10 @@ def sampling_progress(log: Path) -> tuple[int, int] | None:
     Reading the log's tail costs a few microseconds a poll. NumPyro reports every 5 % of a chain's iterations
     when chains run side by side (one bar per chain, named); chains run one after another step from Python
     with one unnamed bar at a time (`chain_draws` counts those chains)."""
-    latest = _bars(log)
+    return _summed(_bars(log))
+
+
+def _summed(latest: dict[str, tuple[int, int]]) -> tuple[int, int] | None:
     if not latest:
         return None
     return sum(d for d, _ in latest.values()), sum(t for _, t in latest.values())
@@ -184,7 +187,7 @@ def chain_draws(job: Job) -> tuple[int, int] | None:
     chain's (the bar showed 250 of 250 while the second chain still ran)."""
     latest = _bars(job.log)
     if list(latest) != [ONE_BAR]:
-        return sampling_progress(job.log)
+        return _summed(latest)
     done, total = latest[ONE_BAR]
     if job.drawn is not None and done < job.drawn[0] - job.banked:
         job.banked += total
