@@ -16,7 +16,7 @@ the same way (inf when the refit is prior-driven).
 Target: ≥ 80 % of repeats deliver the promised half-width.
 
 `--panel`: market-split plans on simulated regional panels (prism/data/simulate_panel.py, seeds 2301+,
-apart from the tests' 9101–9199 and bench/panel_accuracy.py's 2201–2220): 12 markets × 104 weeks × 4
+apart from the tests' 9101–9199 and bench/panel_accuracy.py's 2201–2226): 12 markets × 104 weeks × 4
 channels (26 more weeks simulated as the truth's future), the panel ridge fitted as a round would, and for
 every channel whose national 90 % interval is wider than ±30 % the market-split plan (test_plan.split_plan's
 search: matched splits, K simulated tests per design) beside the national plan (the national designs on the

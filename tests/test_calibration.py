@@ -57,6 +57,24 @@ def test_the_threshold_fit_meets_the_targets_and_is_the_widest_that_does() -> No
     assert (fitted[fitted["label"] == confidence.LOW]["error"] > calibration.FAR_OFF).mean() > 0.3
 
 
+def test_a_width_must_meet_the_targets_on_national_and_panel_data_alike() -> None:
+    """Many right panel channels must not carry a width that lets far-off national ones through: pooled, the
+    national misses hide in the panel's hits, so the fit would ship a width the national data cannot bear."""
+    chans = calibration.channel_signals(synthetic_rows())
+    high, _ = calibration.fit_thresholds(chans)
+    wider = round(high + 0.5, 2)
+    national = calibration.labelled(chans, wider, wider)
+    assert not calibration.meets_high(national)
+    right = national[national["label"] == confidence.HIGH].assign(kind=calibration.PANEL, error=0.05)
+    hits = pd.concat([right.assign(seed=right["seed"] + 1000 * k) for k in range(1, 20)])
+    pooled = pd.concat([national, hits], ignore_index=True)
+    sel = pooled[pooled["label"] == confidence.HIGH]
+    assert (sel["error"] > calibration.FAR_OFF).mean() <= confidence.TARGET_FAR_OFF_SHARE  # pooled, it would pass
+    assert sel["error"].median() <= confidence.TARGET_MEDIAN_ERROR
+    assert not calibration.meets_high(pooled)
+    assert calibration.meets_high(pooled[pooled["kind"] == calibration.PANEL])
+
+
 def test_the_bench_label_is_the_products_per_channel_label() -> None:
     """Across the three models: the bench's labels are `confidence.channel_confidence`'s for the same results,
     the headline is the mean over the models that ran, and a failed model is left out."""
