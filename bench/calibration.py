@@ -327,8 +327,8 @@ def medium_ok(part: pd.DataFrame) -> bool:
 
 def fit_thresholds(chans: pd.DataFrame) -> tuple[float, float] | None:
     """Widest `high` width meeting the targets (median ≤ 15 %, ≤ 5 % more than 50 % off, on national and panel
-    data alike; ≥ 5 channels),
-    then the widest `medium` width at which at most half the medium channels are more than 50 % off.
+    data alike; ≥ 5 channels), then the widest `medium` width at which at most half the medium channels are
+    more than 50 % off.
     None when no width meets the `high` targets: the rows cannot support a fit (too few datasets, or
     the label's other signals let far-off channels through), which the bench says rather than inventing one."""
     high = max((w for w in GRID if meets_high(labelled(chans, w, w))), default=None)
