@@ -130,27 +130,30 @@ def test_chain_method_asks_for_devices_and_leaves_the_environment_as_it_was(give
     assert flags == given
 
 
-def test_sampling_progress_reads_numpyros_draws_from_the_worker_log(tmp_path):
+def test_the_runner_reads_numpyros_draws_from_the_worker_log(tmp_path):
     """The runner's bar shows a sampler's draws done: NumPyro's own progress lines, as a worker logs them
     (chains side by side, or one chain's warm-up then kept draws), summed over the chains."""
-    from prism.models.runner import sampling_progress
+    from prism.models.runner import Job, chain_draws
+
+    def draws_in(log):
+        return chain_draws(Job("lightweight_mmm", 60, tmp_path / "out.json", log, tmp_path / "draws.nc"))
 
     log = tmp_path / "lightweight_mmm.log"
     with log.open("wb") as out:
         subprocess.run([sys.executable, "-c", NUMPYRO_RUN], stdout=out, stderr=subprocess.STDOUT, check=True,
                        env=_child_env(), timeout=300)
-    assert sampling_progress(log) == (500, 500)  # 2 chains × (100 warm-up + 150 draws), all done
+    assert draws_in(log) == (500, 500)  # 2 chains × (100 warm-up + 150 draws), all done
     mid = tmp_path / "mid.log"
     mid.write_text("Compiling.. :   0%|          | 0/800 [00:00<?, ?it/s]\r"
                    "Running chain 0:  40%|████      | 320/800 [00:09<00:14, 34.1it/s]\r"
                    "Running chain 1:  35%|███▌      | 280/800 [00:09<00:15, 30.2it/s]\n"
                    "Running chain 0:  45%|████▌     | 360/800 [00:10<00:13, 34.0it/s]\r")
-    assert sampling_progress(mid) == (640, 1600)
+    assert draws_in(mid) == (640, 1600)
     one = tmp_path / "one.log"
     one.write_text("warmup:  20%|██        | 160/800 [00:02<00:08, 80it/s, 7 steps of size 3.1e-01. acc. prob=0.79]\r"
                    "sample:  70%|███████   | 560/800 [00:07<00:03, 80it/s, 7 steps of size 3.1e-01. acc. prob=0.90]\r")
-    assert sampling_progress(one) == (560, 800)
-    assert sampling_progress(tmp_path / "ridge.log") is None  # no log yet, or a model without draws to count
+    assert draws_in(one) == (560, 800)
+    assert draws_in(tmp_path / "ridge.log") is None  # no log yet, or a model without draws to count
 
 
 def test_chains_run_one_after_another_are_counted_together(tmp_path):

@@ -156,16 +156,6 @@ def _poll(job: Job) -> bool:
     return job.result is not None
 
 
-def sampling_progress(log: Path) -> tuple[int, int] | None:
-    """(draws done, draws in all) over the bars in the worker's log tail of a sampler that reports progress
-    (NumPyro's progress bars: warm-up and kept draws), None before the first report or for a model without one.
-
-    Reading the log's tail costs a few microseconds a poll. NumPyro reports every 5 % of a chain's iterations
-    when chains run side by side (one bar per chain, named); chains run one after another step from Python
-    with one unnamed bar at a time (`chain_draws` counts those chains)."""
-    return _summed(_bars(log))
-
-
 def _summed(latest: dict[str, tuple[int, int]]) -> tuple[int, int] | None:
     if not latest:
         return None
@@ -173,6 +163,11 @@ def _summed(latest: dict[str, tuple[int, int]]) -> tuple[int, int] | None:
 
 
 def _bars(log: Path) -> dict[str, tuple[int, int]]:
+    """Each progress bar's latest (done, total) in the worker's log tail (NumPyro's bars: warm-up and kept draws).
+
+    Reading the tail costs a few microseconds a poll. NumPyro reports every 5 % of a chain's iterations when
+    chains run side by side (one named bar per chain); chains run one after another step from Python with one
+    unnamed bar at a time."""
     latest: dict[str, tuple[int, int]] = {}
     for m in BAR.finditer(_log_end(log)):
         key = m.group(1) if m.group(1).startswith("Running") else ONE_BAR
@@ -181,7 +176,8 @@ def _bars(log: Path) -> dict[str, tuple[int, int]]:
 
 
 def chain_draws(job: Job) -> tuple[int, int] | None:
-    """(draws done, draws in all) over all of the job's chains. Side by side, every chain has its own bar; one
+    """(draws done, draws in all) over all of the job's chains, None before the first report or for a model
+    without one. Side by side, every chain has its own bar; one
     after another (a 1-core machine, or one XLA device), the one unnamed bar starts from 0 for each chain, so
     a bar that falls back means a chain ended: its draws are banked, and the total is the chains' count × one
     chain's (the bar showed 250 of 250 while the second chain still ran)."""
@@ -228,7 +224,7 @@ def _plain_status(job: Job) -> str:
 def run_jobs(jobs: list[Job], ws: Workspace, frame_path: Path, quick: bool, parallel: bool,
              console: Console) -> None:
     """Run the workers (all at once, or one at a time) with a progress row per model: a bar with the time left
-    for a sampler that reports its draws (`sampling_progress`), the time so far for the others."""
+    for a sampler that reports its draws (`chain_draws`), the time so far for the others."""
     columns = (SpinnerColumn(), TextColumn("{task.description:<16}"), BarColumn(bar_width=20), TimeElapsedColumn(),
                TimeRemainingColumn(), TextColumn("{task.fields[status]}"))
     with Progress(*columns, console=console) as progress:
